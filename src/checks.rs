@@ -1,0 +1,443 @@
+//! Checkers: named invariants and metrics computed from what nodes report (DESIGN §6).
+//!
+//! They observe and never steer. Memory stays bounded however long the run: open
+//! transactions sit in a sliding window indexed by transaction id and are folded into
+//! counters as soon as every participant has applied the outcome and the coordinator
+//! has finished; the few that stay open (blocked by faults) move aside.
+
+use crate::engine::Observer;
+use crate::faults::FaultAction;
+use crate::node::{NodeId, NodeSet, Outcome, TxnId};
+use crate::observe::{AuditItem, Observation};
+use crate::stats::Histogram;
+use std::collections::{BTreeMap, VecDeque};
+
+/// What the checkers need to know about the scenario.
+#[derive(Clone, Debug)]
+pub struct CheckConfig {
+    /// A lock held by an in-doubt transaction for longer than this is *blocked*.
+    pub blocked_after_us: u64,
+    /// An answer counts for availability only within this deadline.
+    pub deadline_us: u64,
+    /// Client nodes: their messages and writes are not the protocol's.
+    pub clients: NodeSet,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Track {
+    txn: TxnId,
+    begun: bool,
+    participants: NodeSet,
+    committed: NodeSet,
+    aborted: NodeSet,
+    decided: Option<Outcome>,
+    finished: bool,
+    violation: bool,
+    begun_depth: u32,
+    max_depth: u32,
+}
+
+impl Track {
+    fn settled(&self) -> bool {
+        self.begun
+            && self.finished
+            && self
+                .committed
+                .union(self.aborted)
+                .is_superset(self.participants)
+    }
+}
+
+/// A transaction whose participants disagreed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AtomicityExample {
+    pub txn: TxnId,
+    pub at_us: u64,
+    pub committed: Vec<NodeId>,
+    pub aborted: Vec<NodeId>,
+}
+
+/// The longest time some participant spent in doubt before learning an outcome.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InDoubtEpisode {
+    pub txn: TxnId,
+    pub node: Option<NodeId>,
+    pub in_doubt_us: u64,
+    pub locks: u32,
+    pub resolved_at_us: u64,
+}
+
+/// Running counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub begun: u64,
+    pub local: u64,
+    pub committed: u64,
+    pub aborted: u64,
+    pub atomicity_violations: u64,
+    pub requests: u64,
+    pub answered: u64,
+    pub answered_in_time: u64,
+    pub protocol_messages: u64,
+    pub client_messages: u64,
+    pub durable_writes: u64,
+    pub delays_sum: u64,
+    pub delays_n: u64,
+    pub blocked_locks: u64,
+    pub lock_us_total: u64,
+    pub max_hold_us: u64,
+    pub late_observations: u64,
+}
+
+/// The checkers' state during a run.
+pub struct Checks {
+    cfg: CheckConfig,
+    window: VecDeque<Option<Track>>,
+    base: TxnId,
+    stragglers: BTreeMap<TxnId, Track>,
+    counts: Counts,
+    latency: Histogram,
+    examples: Vec<AtomicityExample>,
+    longest_in_doubt: InDoubtEpisode,
+    faults: Vec<(u64, FaultAction)>,
+    faults_total: u64,
+    now_us: u64,
+}
+
+const WINDOW_MAX: usize = 4096;
+const EXAMPLES_MAX: usize = 5;
+const FAULT_LOG_MAX: usize = 1000;
+
+impl Checks {
+    pub fn new(cfg: CheckConfig) -> Self {
+        Checks {
+            cfg,
+            window: VecDeque::new(),
+            base: 0,
+            stragglers: BTreeMap::new(),
+            counts: Counts::default(),
+            latency: Histogram::default(),
+            examples: Vec::new(),
+            longest_in_doubt: InDoubtEpisode::default(),
+            faults: Vec::new(),
+            faults_total: 0,
+            now_us: 0,
+        }
+    }
+
+    fn track(&mut self, txn: TxnId) -> Option<&mut Track> {
+        if txn < self.base {
+            return self.stragglers.get_mut(&txn);
+        }
+        let i = (txn - self.base) as usize;
+        if i >= self.window.len() {
+            self.window.resize_with(i + 1, || None);
+        }
+        Some(self.window[i].get_or_insert_with(|| Track {
+            txn,
+            ..Track::default()
+        }))
+    }
+
+    fn after_update(&mut self, txn: TxnId) {
+        if txn < self.base {
+            if self.stragglers.get(&txn).is_some_and(Track::settled) {
+                let t = self.stragglers.remove(&txn).expect("present");
+                self.retire(t);
+            }
+            return;
+        }
+        while let Some(front) = self.window.front() {
+            match front {
+                Some(t) if t.settled() => {}
+                None if self.window.len() > 1 => {}
+                Some(_) if self.window.len() > WINDOW_MAX => {
+                    let t = self.window.pop_front().flatten().expect("front is some");
+                    self.stragglers.insert(self.base, t);
+                    self.base += 1;
+                    continue;
+                }
+                _ => break,
+            }
+            let t = self.window.pop_front().flatten();
+            self.base += 1;
+            if let Some(t) = t {
+                self.retire(t);
+            }
+        }
+    }
+
+    fn retire(&mut self, t: Track) {
+        if !t.begun || t.violation {
+            return;
+        }
+        if t.committed.is_superset(t.participants) && !t.committed.is_empty() {
+            self.counts.committed += 1;
+            if t.participants.len() > 1 {
+                self.counts.delays_sum += u64::from(t.max_depth - t.begun_depth);
+                self.counts.delays_n += 1;
+            }
+        } else {
+            self.counts.aborted += 1;
+        }
+    }
+
+    /// The final counts, given the audits taken at the start and at the end.
+    pub fn finish(
+        mut self,
+        end_us: u64,
+        start_audit: &[(NodeId, Vec<AuditItem>)],
+        end_audit: &[(NodeId, Vec<AuditItem>)],
+    ) -> Results {
+        let mut in_doubt: BTreeMap<TxnId, Vec<(NodeId, u64)>> = BTreeMap::new();
+        let mut held = Vec::new();
+        let money = |audit: &[(NodeId, Vec<AuditItem>)]| -> i64 {
+            audit
+                .iter()
+                .flat_map(|(_, items)| items)
+                .map(|i| match i {
+                    AuditItem::Money { amount } => *amount,
+                    _ => 0,
+                })
+                .sum()
+        };
+        for (node, items) in end_audit {
+            for item in items {
+                match *item {
+                    AuditItem::InDoubt { txn, since_us } => {
+                        in_doubt.entry(txn).or_default().push((*node, since_us))
+                    }
+                    AuditItem::LockHeld {
+                        txn,
+                        key,
+                        since_us,
+                        in_doubt,
+                    } => held.push(HeldLock {
+                        node: *node,
+                        txn,
+                        key,
+                        since_us,
+                        in_doubt,
+                    }),
+                    AuditItem::Money { .. } => {}
+                }
+            }
+        }
+        let mut in_doubt_txns = 0;
+        let mut unresolved = 0;
+        let open: Vec<Track> = self
+            .window
+            .drain(..)
+            .flatten()
+            .chain(std::mem::take(&mut self.stragglers).into_values())
+            .collect();
+        for t in open {
+            if !t.begun || t.violation {
+                continue;
+            }
+            let txn_in_doubt = in_doubt.contains_key(&t.txn);
+            if t.committed.is_superset(t.participants) {
+                self.retire(t);
+            } else if txn_in_doubt {
+                in_doubt_txns += 1;
+                unresolved += 1;
+            } else if !t.committed.is_empty() {
+                unresolved += 1; // partially applied
+            } else {
+                self.retire(t);
+            }
+        }
+        let mut c = self.counts.clone();
+        for h in &held {
+            let hold = end_us.saturating_sub(h.since_us);
+            c.max_hold_us = c.max_hold_us.max(hold);
+            if h.in_doubt && hold > self.cfg.blocked_after_us {
+                c.blocked_locks += 1;
+                c.lock_us_total += hold;
+            }
+        }
+        let mut in_doubt_at_end: Vec<InDoubtAtEnd> = in_doubt
+            .into_iter()
+            .flat_map(|(txn, nodes)| {
+                nodes.into_iter().map(move |(node, since_us)| InDoubtAtEnd {
+                    txn,
+                    node,
+                    since_us,
+                })
+            })
+            .collect();
+        in_doubt_at_end.sort_by_key(|d| (d.since_us, d.txn, d.node));
+        Results {
+            counts: c,
+            in_doubt: in_doubt_txns,
+            unresolved,
+            money_initial: money(start_audit),
+            money_final: money(end_audit),
+            latency_p50_us: self.latency.quantile(0.50),
+            latency_p90_us: self.latency.quantile(0.90),
+            latency_p99_us: self.latency.quantile(0.99),
+            examples: self.examples,
+            longest_in_doubt: self.longest_in_doubt,
+            in_doubt_at_end,
+            held_at_end: held,
+            faults: self.faults,
+            faults_total: self.faults_total,
+        }
+    }
+}
+
+impl Observer for Checks {
+    fn observe(&mut self, at_us: u64, node: NodeId, depth: u32, obs: &Observation) {
+        self.now_us = at_us;
+        match *obs {
+            Observation::Requested { .. } => {
+                self.counts.requests += 1;
+                return;
+            }
+            Observation::Answered { latency_us, .. } => {
+                self.counts.answered += 1;
+                if latency_us <= self.cfg.deadline_us {
+                    self.counts.answered_in_time += 1;
+                }
+                self.latency.record(latency_us);
+                return;
+            }
+            _ => {}
+        }
+        let txn = obs.txn();
+        let blocked_after = self.cfg.blocked_after_us;
+        let Some(t) = self.track(txn) else {
+            self.counts.late_observations += 1;
+            return;
+        };
+        t.max_depth = t.max_depth.max(depth);
+        let mut new_violation = false;
+        let mut episode = None;
+        let mut lock_stats = None;
+        match *obs {
+            Observation::TxnBegun { participants, .. } => {
+                if !t.begun {
+                    t.begun = true;
+                    t.participants = participants;
+                    t.begun_depth = depth;
+                    t.max_depth = depth;
+                }
+            }
+            Observation::Decided { outcome, .. } => t.decided = Some(outcome),
+            Observation::Applied {
+                outcome,
+                in_doubt_us,
+                locks,
+                lock_hold_us,
+                ..
+            } => {
+                match outcome {
+                    Outcome::Commit => t.committed.insert(node),
+                    Outcome::Abort => t.aborted.insert(node),
+                }
+                if !t.violation && !t.committed.is_empty() && !t.aborted.is_empty() {
+                    t.violation = true;
+                    new_violation = true;
+                }
+                episode = Some((in_doubt_us, locks));
+                lock_stats = Some((in_doubt_us, locks, lock_hold_us));
+            }
+            Observation::Finished { .. } => t.finished = true,
+            _ => {}
+        }
+        let (committed, aborted) = (t.committed, t.aborted);
+        if new_violation {
+            self.counts.atomicity_violations += 1;
+            if self.examples.len() < EXAMPLES_MAX {
+                self.examples.push(AtomicityExample {
+                    txn,
+                    at_us,
+                    committed: committed.iter().collect(),
+                    aborted: aborted.iter().collect(),
+                });
+            }
+        }
+        if let Some((in_doubt_us, locks)) = episode {
+            if in_doubt_us > self.longest_in_doubt.in_doubt_us {
+                self.longest_in_doubt = InDoubtEpisode {
+                    txn,
+                    node: Some(node),
+                    in_doubt_us,
+                    locks,
+                    resolved_at_us: at_us,
+                };
+            }
+        }
+        if let Some((in_doubt_us, locks, hold)) = lock_stats {
+            self.counts.max_hold_us = self.counts.max_hold_us.max(hold);
+            if locks > 0 && in_doubt_us > blocked_after {
+                self.counts.blocked_locks += u64::from(locks);
+                self.counts.lock_us_total += u64::from(locks) * hold;
+            }
+        }
+        if matches!(obs, Observation::TxnBegun { .. }) {
+            self.counts.begun += 1;
+        }
+        self.after_update(txn);
+    }
+
+    fn message_sent(&mut self, from: NodeId, to: NodeId) {
+        if self.cfg.clients.contains(from) || self.cfg.clients.contains(to) {
+            self.counts.client_messages += 1;
+        } else {
+            self.counts.protocol_messages += 1;
+        }
+    }
+
+    fn persisted(&mut self, node: NodeId, writes: u32) {
+        if !self.cfg.clients.contains(node) {
+            self.counts.durable_writes += u64::from(writes);
+        }
+    }
+
+    fn fault(&mut self, at_us: u64, action: &FaultAction) {
+        self.faults_total += 1;
+        if self.faults.len() < FAULT_LOG_MAX {
+            self.faults.push((at_us, action.clone()));
+        }
+    }
+}
+
+/// A lock still held at the end of the run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldLock {
+    pub node: NodeId,
+    pub txn: TxnId,
+    pub key: u64,
+    pub since_us: u64,
+    pub in_doubt: bool,
+}
+
+/// A participant still in doubt at the end of the run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InDoubtAtEnd {
+    pub txn: TxnId,
+    pub node: NodeId,
+    pub since_us: u64,
+}
+
+/// Everything the checkers concluded.
+#[derive(Clone, Debug)]
+pub struct Results {
+    pub counts: Counts,
+    /// Transactions some participant is still in doubt about at the end.
+    pub in_doubt: u64,
+    /// Transactions not finished at the end: in doubt or partially applied.
+    pub unresolved: u64,
+    pub money_initial: i64,
+    pub money_final: i64,
+    pub latency_p50_us: u64,
+    pub latency_p90_us: u64,
+    pub latency_p99_us: u64,
+    pub examples: Vec<AtomicityExample>,
+    pub longest_in_doubt: InDoubtEpisode,
+    pub in_doubt_at_end: Vec<InDoubtAtEnd>,
+    pub held_at_end: Vec<HeldLock>,
+    pub faults: Vec<(u64, FaultAction)>,
+    pub faults_total: u64,
+}

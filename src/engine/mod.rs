@@ -1,0 +1,516 @@
+//! The discrete-event engine: virtual time in integer µs, one event queue ordered by
+//! (time, sequence number), and the run loop that hands events to nodes.
+//!
+//! The engine knows no protocol: it delivers messages, fires timers, crashes and
+//! restarts nodes (DESIGN §5) and carries out the commands handlers leave in their
+//! [`Ctx`]. Faults are events in the same queue as messages. A run is single-threaded
+//! and a pure function of its inputs; it ends with a digest of everything it did.
+
+mod digest;
+pub mod queue;
+
+pub use digest::Digest;
+
+use crate::faults::{drifted, FaultAction, FaultPlan};
+use crate::network::{DropReason, Fate, Network, NetworkConfig};
+use crate::node::{Command, Ctx, Node, NodeId};
+use crate::observe::{AuditItem, Observation};
+use crate::rng::StreamRng;
+use queue::{EventQueue, Slot};
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+
+/// Receives what nodes report and what the engine does; never answers back.
+pub trait Observer {
+    /// A node reported `obs` at `at_us`; `depth` is the length of the causal chain of
+    /// messages that led to it (message delays).
+    fn observe(&mut self, at_us: u64, node: NodeId, depth: u32, obs: &Observation);
+    /// A message left `from` for `to` (whatever its fate).
+    fn message_sent(&mut self, _from: NodeId, _to: NodeId) {}
+    /// A handler on `node` made `writes` durable writes.
+    fn persisted(&mut self, _node: NodeId, _writes: u32) {}
+    /// The fault plan acted.
+    fn fault(&mut self, _at_us: u64, _action: &FaultAction) {}
+}
+
+/// Everything the engine did, for `--trace` and sequence diagrams.
+#[derive(Debug)]
+pub enum TraceEvent<'a, N: Node> {
+    Send {
+        from: NodeId,
+        to: NodeId,
+        msg: &'a N::Msg,
+        fate: Fate,
+    },
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        msg: &'a N::Msg,
+    },
+    /// A message that was in flight is lost on arrival.
+    Lost {
+        from: NodeId,
+        to: NodeId,
+        msg: &'a N::Msg,
+        reason: DropReason,
+    },
+    Timer {
+        node: NodeId,
+        timer: &'a N::Timer,
+    },
+    Fault(&'a FaultAction),
+    Observe {
+        node: NodeId,
+        obs: &'a Observation,
+    },
+    Persist {
+        node: NodeId,
+        writes: u32,
+    },
+}
+
+pub trait TraceSink<N: Node> {
+    fn record(&mut self, at_us: u64, event: TraceEvent<'_, N>);
+}
+
+enum Event<N: Node> {
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        msg: N::Msg,
+        depth: u32,
+    },
+    Timer {
+        node: NodeId,
+        timer: N::Timer,
+        depth: u32,
+    },
+    Fault(FaultAction),
+}
+
+struct NodeSlot<N: Node> {
+    /// `None` while the node is down: its volatile state is gone.
+    state: Option<N>,
+    durable: N::Durable,
+    rng: StreamRng,
+    timers: BTreeMap<N::Timer, Slot>,
+    drift_ppm: i32,
+}
+
+/// Counters kept by the engine itself.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    pub events: u64,
+    pub sends: u64,
+    pub deliveries: u64,
+    pub dropped_loss: u64,
+    pub dropped_partition: u64,
+    pub dropped_receiver_down: u64,
+    pub duplicated: u64,
+    pub timers_fired: u64,
+    pub durable_writes: u64,
+    pub crashes: u64,
+    pub restarts: u64,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunEnd {
+    pub end_us: u64,
+    /// Time of the last event processed.
+    pub last_event_us: u64,
+    pub digest: u64,
+    /// The event guard stopped the run before its end time.
+    pub stopped_by_guard: bool,
+    pub stats: EngineStats,
+}
+
+/// One simulated world of nodes of type `N`, observed by `O`.
+pub struct Sim<N: Node, O: Observer> {
+    now_us: u64,
+    queue: EventQueue<Event<N>>,
+    nodes: Vec<NodeSlot<N>>,
+    /// The nodes as built: a restart starts from a fresh copy.
+    initial: Vec<N>,
+    network: Network,
+    observer: O,
+    commands: Vec<Command<N>>,
+    digest: Digest,
+    stats: EngineStats,
+    trace: Option<Box<dyn TraceSink<N>>>,
+}
+
+/// The pieces a world is built from.
+pub struct WorldSpec<N: Node> {
+    pub nodes: Vec<N>,
+    /// Each node's durable store at time 0 (e.g. the initial balances).
+    pub durables: Vec<N::Durable>,
+    /// One random stream per node, in node order.
+    pub node_rngs: Vec<StreamRng>,
+    pub drift_ppm: Vec<i32>,
+    pub network: NetworkConfig,
+    pub network_rng: StreamRng,
+    pub faults: FaultPlan,
+}
+
+impl<N: Node, O: Observer> Sim<N, O> {
+    pub fn new(spec: WorldSpec<N>, observer: O) -> Self {
+        let WorldSpec {
+            nodes,
+            durables,
+            node_rngs,
+            drift_ppm,
+            network,
+            network_rng,
+            faults,
+        } = spec;
+        assert_eq!(nodes.len(), node_rngs.len(), "one rng per node");
+        assert_eq!(nodes.len(), drift_ppm.len(), "one drift per node");
+        assert_eq!(nodes.len(), durables.len(), "one durable store per node");
+        let (cuts, actions) = faults.actions();
+        let mut queue = EventQueue::new();
+        for (at, action) in actions {
+            queue.push(at, Event::Fault(action));
+        }
+        let network = Network::new(network, cuts, network_rng);
+        let slots = nodes
+            .iter()
+            .cloned()
+            .zip(node_rngs)
+            .zip(drift_ppm)
+            .zip(durables)
+            .map(|(((n, rng), drift_ppm), durable)| NodeSlot {
+                state: Some(n),
+                durable,
+                rng,
+                timers: BTreeMap::new(),
+                drift_ppm,
+            })
+            .collect();
+        Sim {
+            now_us: 0,
+            queue,
+            nodes: slots,
+            initial: nodes,
+            network,
+            observer,
+            commands: Vec::new(),
+            digest: Digest::default(),
+            stats: EngineStats::default(),
+            trace: None,
+        }
+    }
+
+    pub fn set_trace(&mut self, sink: Box<dyn TraceSink<N>>) {
+        self.trace = Some(sink);
+    }
+
+    pub fn observer(&self) -> &O {
+        &self.observer
+    }
+
+    pub fn observer_mut(&mut self) -> &mut O {
+        &mut self.observer
+    }
+
+    pub fn into_observer(self) -> O {
+        self.observer
+    }
+
+    pub fn now_us(&self) -> u64 {
+        self.now_us
+    }
+
+    pub fn is_up(&self, node: NodeId) -> bool {
+        self.nodes[node.index()].state.is_some()
+    }
+
+    /// Starts every node (at time 0, in node order).
+    pub fn start(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.handle(NodeId(i as u32), 0, |n, ctx| n.on_start(ctx));
+        }
+    }
+
+    /// Runs until `end_us` (inclusive), the queue is empty, or `max_events` events.
+    pub fn run_until(&mut self, end_us: u64, max_events: u64) -> RunEnd {
+        let mut stopped_by_guard = false;
+        while let Some(at) = self.queue.peek_time() {
+            if at > end_us {
+                break;
+            }
+            if self.stats.events >= max_events {
+                stopped_by_guard = true;
+                break;
+            }
+            let (at, event) = self.queue.pop().expect("peeked an event");
+            self.now_us = at;
+            self.stats.events += 1;
+            self.dispatch(event);
+        }
+        let last_event_us = self.now_us;
+        if !stopped_by_guard {
+            self.now_us = self.now_us.max(end_us);
+        }
+        RunEnd {
+            end_us: self.now_us,
+            last_event_us,
+            digest: self.digest.value(),
+            stopped_by_guard,
+            stats: self.stats.clone(),
+        }
+    }
+
+    /// Audits every node. A node that is down is audited as it would recover: a fresh
+    /// copy replays its durable store (commands from that replay are discarded).
+    pub fn audit(&mut self) -> Vec<(NodeId, Vec<AuditItem>)> {
+        let mut out = Vec::with_capacity(self.nodes.len());
+        for (i, slot) in self.nodes.iter_mut().enumerate() {
+            let mut items = Vec::new();
+            match &slot.state {
+                Some(n) => n.audit(&slot.durable, &mut items),
+                None => {
+                    let mut fresh = self.initial[i].clone();
+                    let mut durable = slot.durable.clone();
+                    let mut rng = slot.rng.clone();
+                    let mut scratch = Vec::new();
+                    let mut ctx = Ctx::new(
+                        self.now_us,
+                        NodeId(i as u32),
+                        &mut durable,
+                        &mut rng,
+                        &mut scratch,
+                    );
+                    fresh.on_recover(&mut ctx);
+                    fresh.audit(&durable, &mut items);
+                }
+            }
+            out.push((NodeId(i as u32), items));
+        }
+        out
+    }
+
+    fn dispatch(&mut self, event: Event<N>) {
+        match event {
+            Event::Deliver {
+                from,
+                to,
+                msg,
+                depth,
+            } => {
+                let lost = if self.nodes[to.index()].state.is_none() {
+                    Some(DropReason::ReceiverDown)
+                } else if self.network.is_cut(from, to) {
+                    Some(DropReason::Partition)
+                } else {
+                    None
+                };
+                self.digest.write_u8(if lost.is_some() { 2 } else { 1 });
+                self.digest.write_u64(self.now_us);
+                self.digest.write_u32(from.0);
+                self.digest.write_u32(to.0);
+                msg.hash(&mut self.digest);
+                if let Some(reason) = lost {
+                    match reason {
+                        DropReason::ReceiverDown => self.stats.dropped_receiver_down += 1,
+                        _ => self.stats.dropped_partition += 1,
+                    }
+                    if let Some(t) = self.trace.as_mut() {
+                        t.record(
+                            self.now_us,
+                            TraceEvent::Lost {
+                                from,
+                                to,
+                                msg: &msg,
+                                reason,
+                            },
+                        );
+                    }
+                    return;
+                }
+                self.stats.deliveries += 1;
+                if let Some(t) = self.trace.as_mut() {
+                    t.record(
+                        self.now_us,
+                        TraceEvent::Deliver {
+                            from,
+                            to,
+                            msg: &msg,
+                        },
+                    );
+                }
+                self.handle(to, depth, |n, ctx| n.on_message(from, msg, ctx));
+            }
+            Event::Timer { node, timer, depth } => {
+                let slot = &mut self.nodes[node.index()];
+                slot.timers.remove(&timer);
+                self.stats.timers_fired += 1;
+                self.digest.write_u8(3);
+                self.digest.write_u64(self.now_us);
+                self.digest.write_u32(node.0);
+                timer.hash(&mut self.digest);
+                if let Some(t) = self.trace.as_mut() {
+                    t.record(
+                        self.now_us,
+                        TraceEvent::Timer {
+                            node,
+                            timer: &timer,
+                        },
+                    );
+                }
+                self.handle(node, depth, |n, ctx| n.on_timer(timer, ctx));
+            }
+            Event::Fault(action) => {
+                self.digest.write_u8(4);
+                self.digest.write_u64(self.now_us);
+                action.hash(&mut self.digest);
+                self.observer.fault(self.now_us, &action);
+                if let Some(t) = self.trace.as_mut() {
+                    t.record(self.now_us, TraceEvent::Fault(&action));
+                }
+                match action {
+                    FaultAction::Crash(node) => self.crash(node),
+                    FaultAction::Restart(node) => self.restart(node),
+                    FaultAction::CutStart(c) => self.network.set_cut(c, true),
+                    FaultAction::CutEnd(c) => self.network.set_cut(c, false),
+                }
+            }
+        }
+    }
+
+    fn crash(&mut self, node: NodeId) {
+        let slot = &mut self.nodes[node.index()];
+        if slot.state.take().is_none() {
+            return;
+        }
+        self.stats.crashes += 1;
+        for (_, s) in std::mem::take(&mut slot.timers) {
+            self.queue.cancel(s);
+        }
+    }
+
+    fn restart(&mut self, node: NodeId) {
+        let slot = &mut self.nodes[node.index()];
+        if slot.state.is_some() {
+            return;
+        }
+        self.stats.restarts += 1;
+        slot.state = Some(self.initial[node.index()].clone());
+        self.handle(node, 0, |n, ctx| n.on_recover(ctx));
+    }
+
+    /// Runs one handler on `node` (if it is up) and carries out its commands.
+    fn handle(&mut self, node: NodeId, depth: u32, f: impl FnOnce(&mut N, &mut Ctx<'_, N>)) {
+        let mut commands = std::mem::take(&mut self.commands);
+        let slot = &mut self.nodes[node.index()];
+        let Some(state) = slot.state.as_mut() else {
+            self.commands = commands;
+            return;
+        };
+        let writes = {
+            let mut ctx = Ctx::new(
+                self.now_us,
+                node,
+                &mut slot.durable,
+                &mut slot.rng,
+                &mut commands,
+            );
+            f(state, &mut ctx);
+            ctx.durable_writes()
+        };
+        if writes > 0 {
+            self.stats.durable_writes += u64::from(writes);
+            self.observer.persisted(node, writes);
+            if let Some(t) = self.trace.as_mut() {
+                t.record(self.now_us, TraceEvent::Persist { node, writes });
+            }
+        }
+        for command in commands.drain(..) {
+            match command {
+                Command::Send { to, msg } => self.send(node, to, msg, depth + 1),
+                Command::SetTimer { timer, after_us } => {
+                    let slot = &mut self.nodes[node.index()];
+                    let at = self.now_us + drifted(after_us, slot.drift_ppm);
+                    let s = self.queue.push(
+                        at,
+                        Event::Timer {
+                            node,
+                            timer: timer.clone(),
+                            depth,
+                        },
+                    );
+                    if let Some(old) = slot.timers.insert(timer, s) {
+                        self.queue.cancel(old);
+                    }
+                }
+                Command::CancelTimer { timer } => {
+                    if let Some(s) = self.nodes[node.index()].timers.remove(&timer) {
+                        self.queue.cancel(s);
+                    }
+                }
+                Command::Observe(obs) => {
+                    if let Some(t) = self.trace.as_mut() {
+                        t.record(self.now_us, TraceEvent::Observe { node, obs: &obs });
+                    }
+                    self.observer.observe(self.now_us, node, depth, &obs);
+                }
+            }
+        }
+        self.commands = commands;
+    }
+
+    fn send(&mut self, from: NodeId, to: NodeId, msg: N::Msg, depth: u32) {
+        assert!(
+            to.index() < self.nodes.len(),
+            "node {} sent to unknown node {}",
+            from.0,
+            to.0
+        );
+        self.stats.sends += 1;
+        self.observer.message_sent(from, to);
+        let fate = self.network.route(from, to);
+        if let Some(t) = self.trace.as_mut() {
+            t.record(
+                self.now_us,
+                TraceEvent::Send {
+                    from,
+                    to,
+                    msg: &msg,
+                    fate,
+                },
+            );
+        }
+        match fate {
+            Fate::Dropped(reason) => match reason {
+                DropReason::Loss => self.stats.dropped_loss += 1,
+                _ => self.stats.dropped_partition += 1,
+            },
+            Fate::Delivered {
+                delay_us,
+                duplicate_delay_us,
+            } => {
+                if let Some(d) = duplicate_delay_us {
+                    self.stats.duplicated += 1;
+                    self.queue.push(
+                        self.now_us + d,
+                        Event::Deliver {
+                            from,
+                            to,
+                            msg: msg.clone(),
+                            depth,
+                        },
+                    );
+                }
+                self.queue.push(
+                    self.now_us + delay_us,
+                    Event::Deliver {
+                        from,
+                        to,
+                        msg,
+                        depth,
+                    },
+                );
+            }
+        }
+    }
+}

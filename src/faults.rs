@@ -1,0 +1,264 @@
+//! The fault plan: a concrete, time-ordered list of crashes, restarts and partition
+//! windows, fixed before the run starts.
+//!
+//! Scripted faults come straight from the scenario. Random ones are drawn here from
+//! streams named after the *node names* (`faults/tm`, `faults/partition/3/rm2`), never
+//! from the workload's or the network's stream: the same seed therefore gives the same
+//! schedule for every protocol that has nodes of those names. Because the plan is
+//! concrete it can be printed, exported and replayed without any randomness.
+
+use crate::network::Cut;
+use crate::node::{NodeId, NodeSet};
+use crate::rng::{self, StreamRng};
+
+/// One thing the fault plan does at a given time.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum FaultAction {
+    Crash(NodeId),
+    Restart(NodeId),
+    /// Cut number `.0` (see [`FaultPlan::cuts`]) starts dropping messages.
+    CutStart(usize),
+    CutEnd(usize),
+}
+
+/// A crash/restart pair for one node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CrashWindow {
+    pub node: NodeId,
+    pub at_us: u64,
+    /// `None`: the node stays down for the rest of the run.
+    pub restart_us: Option<u64>,
+}
+
+/// A partition window over one or more directed cuts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartitionWindow {
+    pub cuts: Vec<Cut>,
+    pub from_us: u64,
+    pub to_us: u64,
+}
+
+/// Random crashes of one node: a Poisson process of crashes with exponential downtimes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RandomCrashes {
+    pub node: NodeId,
+    pub name: String,
+    pub rate_per_s: f64,
+    pub mean_downtime_us: f64,
+}
+
+/// Random symmetric partitions among `nodes`: a Poisson process of windows with
+/// exponential durations; each node's side is drawn by its name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RandomPartitions {
+    pub nodes: Vec<(NodeId, String)>,
+    pub rate_per_s: f64,
+    pub mean_duration_us: f64,
+}
+
+/// The concrete plan for one run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FaultPlan {
+    pub crashes: Vec<CrashWindow>,
+    pub partitions: Vec<PartitionWindow>,
+}
+
+impl FaultPlan {
+    /// Adds random faults drawn in `[0, until_us)`; every window heals by `until_us`.
+    pub fn draw_random(
+        &mut self,
+        seed: u64,
+        crashes: &[RandomCrashes],
+        partitions: Option<&RandomPartitions>,
+        until_us: u64,
+    ) {
+        for spec in crashes {
+            let mut rng = rng::stream(seed, &format!("faults/{}", spec.name));
+            let mut t = 0u64;
+            loop {
+                t = t.saturating_add(next_gap_us(&mut rng, spec.rate_per_s));
+                if t >= until_us {
+                    break;
+                }
+                let down = rng::exponential_us(&mut rng, spec.mean_downtime_us).max(1);
+                let restart = (t + down).min(until_us);
+                self.crashes.push(CrashWindow {
+                    node: spec.node,
+                    at_us: t,
+                    restart_us: Some(restart),
+                });
+                t = restart;
+            }
+        }
+        if let Some(spec) = partitions {
+            let mut rng = rng::stream(seed, "faults/partitions");
+            let mut t = 0u64;
+            let mut k = 0u64;
+            loop {
+                t = t.saturating_add(next_gap_us(&mut rng, spec.rate_per_s));
+                if t >= until_us {
+                    break;
+                }
+                let len = rng::exponential_us(&mut rng, spec.mean_duration_us).max(1);
+                let (mut a, mut b) = (NodeSet::new(), NodeSet::new());
+                for (id, name) in &spec.nodes {
+                    let side = rng::mix64(seed ^ rng::fnv1a(name.as_bytes()) ^ rng::mix64(k));
+                    if side & 1 == 0 {
+                        a.insert(*id);
+                    } else {
+                        b.insert(*id);
+                    }
+                }
+                k += 1;
+                if !a.is_empty() && !b.is_empty() {
+                    self.partitions.push(PartitionWindow {
+                        cuts: vec![Cut { from: a, to: b }, Cut { from: b, to: a }],
+                        from_us: t,
+                        to_us: (t + len).min(until_us),
+                    });
+                }
+            }
+        }
+    }
+
+    /// When the last fault heals (0 if none; `None` if a node never restarts).
+    pub fn last_heal_us(&self) -> Option<u64> {
+        let mut last = 0;
+        for c in &self.crashes {
+            last = last.max(c.restart_us?);
+        }
+        for p in &self.partitions {
+            last = last.max(p.to_us);
+        }
+        Some(last)
+    }
+
+    /// The cuts, numbered as `FaultAction::CutStart` refers to them, and the
+    /// time-ordered actions. Equal times keep plan order (crashes, then partitions).
+    pub fn actions(&self) -> (Vec<Cut>, Vec<(u64, FaultAction)>) {
+        let mut cuts = Vec::new();
+        let mut actions = Vec::new();
+        for c in &self.crashes {
+            actions.push((c.at_us, FaultAction::Crash(c.node)));
+            if let Some(r) = c.restart_us {
+                actions.push((r, FaultAction::Restart(c.node)));
+            }
+        }
+        for p in &self.partitions {
+            for cut in &p.cuts {
+                let i = cuts.len();
+                cuts.push(cut.clone());
+                actions.push((p.from_us, FaultAction::CutStart(i)));
+                actions.push((p.to_us, FaultAction::CutEnd(i)));
+            }
+        }
+        actions.sort_by_key(|(t, _)| *t);
+        (cuts, actions)
+    }
+}
+
+fn next_gap_us(rng: &mut StreamRng, rate_per_s: f64) -> u64 {
+    if rate_per_s <= 0.0 {
+        return u64::MAX;
+    }
+    rng::exponential_us(rng, 1e6 / rate_per_s).max(1)
+}
+
+/// Timer drift of one node in parts per million: its timers run `ppm` slower (>0) or
+/// faster (<0) than virtual time, modelling clock skew between nodes.
+pub fn draw_drift_ppm(seed: u64, name: &str, max_ppm: u32) -> i32 {
+    if max_ppm == 0 {
+        return 0;
+    }
+    let mut rng = rng::stream(seed, &format!("drift/{name}"));
+    let span = 2 * u64::from(max_ppm);
+    rng::uniform_us(&mut rng, 0, span) as i32 - max_ppm as i32
+}
+
+/// Applies drift to a timer duration.
+pub fn drifted(after_us: u64, ppm: i32) -> u64 {
+    if ppm == 0 {
+        return after_us;
+    }
+    let scaled = i128::from(after_us) * (1_000_000 + i128::from(ppm)) / 1_000_000;
+    scaled.max(0) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn crash_spec(name: &str, id: u32) -> RandomCrashes {
+        RandomCrashes {
+            node: NodeId(id),
+            name: name.into(),
+            rate_per_s: 2.0,
+            mean_downtime_us: 100_000.0,
+        }
+    }
+
+    #[test]
+    fn random_crashes_depend_on_name_not_on_position() {
+        let mut a = FaultPlan::default();
+        a.draw_random(9, &[crash_spec("tm", 0)], None, 10_000_000);
+        let mut b = FaultPlan::default();
+        b.draw_random(
+            9,
+            &[crash_spec("client", 0), crash_spec("tm", 5)],
+            None,
+            10_000_000,
+        );
+        let times = |p: &FaultPlan, id| {
+            p.crashes
+                .iter()
+                .filter(|c| c.node == NodeId(id))
+                .map(|c| (c.at_us, c.restart_us))
+                .collect::<Vec<_>>()
+        };
+        assert!(!times(&a, 0).is_empty());
+        assert_eq!(times(&a, 0), times(&b, 5));
+    }
+
+    #[test]
+    fn windows_heal_by_the_horizon_and_do_not_overlap() {
+        let mut p = FaultPlan::default();
+        p.draw_random(3, &[crash_spec("rm1", 1)], None, 2_000_000);
+        let mut last_restart = 0;
+        for c in &p.crashes {
+            let r = c.restart_us.expect("random crashes restart");
+            assert!(c.at_us >= last_restart && r <= 2_000_000 && r >= c.at_us);
+            last_restart = r;
+        }
+        assert!(p.last_heal_us().expect("heals") <= 2_000_000);
+    }
+
+    #[test]
+    fn random_partitions_split_named_nodes_in_two() {
+        let nodes: Vec<_> = (0..5).map(|i| (NodeId(i), format!("n{i}"))).collect();
+        let spec = RandomPartitions {
+            nodes,
+            rate_per_s: 5.0,
+            mean_duration_us: 50_000.0,
+        };
+        let mut p = FaultPlan::default();
+        p.draw_random(4, &[], Some(&spec), 5_000_000);
+        assert!(!p.partitions.is_empty());
+        for w in &p.partitions {
+            let [ab, ba] = &w.cuts[..] else {
+                panic!("two cuts")
+            };
+            assert_eq!(ab.from, ba.to);
+            assert_eq!(ab.from.len() + ab.to.len(), 5);
+            assert!(w.from_us < w.to_us || w.to_us == 5_000_000);
+        }
+    }
+
+    #[test]
+    fn drift_scales_timers() {
+        assert_eq!(drifted(1_000_000, 1000), 1_001_000);
+        assert_eq!(drifted(1_000_000, -1000), 999_000);
+        let d = draw_drift_ppm(1, "tm", 500);
+        assert!((-500..=500).contains(&d));
+        assert_eq!(d, draw_drift_ppm(1, "tm", 500));
+    }
+}

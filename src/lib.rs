@@ -1,0 +1,35 @@
+//! acidbase: a deterministic simulator of distributed transaction protocols.
+//!
+//! Map of the crate (DESIGN §3):
+//! - [`engine`]: virtual time, the event queue, the run loop, the trace digest;
+//! - [`rng`]: seeded random streams, one per purpose;
+//! - [`network`]: latency, loss, duplication, reordering, partitions;
+//! - [`faults`]: the concrete fault plan (crashes, restarts, partition windows, drift);
+//! - [`node`]: the public `Node` API every protocol is written against;
+//! - [`observe`]: the vocabulary nodes use to report facts to the checkers;
+//! - [`store`]: what a resource manager guards: balances and a lock table;
+//! - [`protocols`]: 2PC (and its variants);
+//! - [`workload`]: business cases that generate client requests;
+//! - [`checks`]: invariants and metrics computed from observations and audits;
+//! - [`scenario`]: the RON scenario schema, defaults and validation;
+//! - [`run`]: builds a world from a scenario, runs it and produces a [`report::Report`];
+//! - [`report`]: the report (text for people, JSON for machines);
+//! - [`trace`]: the `--trace` JSON-lines writer;
+//! - [`bench`]: the canonical bench-2pc workload.
+
+pub mod bench;
+pub mod checks;
+pub mod engine;
+pub mod faults;
+pub mod network;
+pub mod node;
+pub mod observe;
+pub mod protocols;
+pub mod report;
+pub mod rng;
+pub mod run;
+pub mod scenario;
+pub mod stats;
+pub mod store;
+pub mod trace;
+pub mod workload;

@@ -1,0 +1,249 @@
+//! The public `Node` API: what every protocol — built-in or a user's — is written against.
+//!
+//! A node is a state machine. The engine calls its handlers (start, message, timer,
+//! recovery); the handlers do no I/O and read no clock: they act only through the
+//! [`Ctx`], which buffers *commands* (send, set/cancel timer, observe) that the caller
+//! carries out. The same handler code can therefore be simulated with random faults or
+//! explored exhaustively (as stateright's actors are).
+//!
+//! State is split the way a crash splits it: the node value itself is volatile and is
+//! lost on a crash; `Node::Durable` is the node's durable store (its forced log and the
+//! data it guards), kept by the engine across crashes and written only through
+//! [`Ctx::persist`], which counts one durable write (one forced log append) per call.
+//! Both are `Clone + Hash` so an explorer can snapshot and deduplicate states.
+
+use crate::observe::{AuditItem, Observation};
+use crate::rng::StreamRng;
+use serde::Serialize;
+use std::fmt::Debug;
+use std::hash::Hash;
+
+/// A node's index in the world (stable for a scenario; names are in the scenario).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// Global transaction identifier, assigned by the workload.
+pub type TxnId = u64;
+
+/// The two outcomes of a transaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Outcome {
+    Commit,
+    Abort,
+}
+
+/// A set of up to [`NodeSet::CAPACITY`] nodes as a bit set: `Copy`, hashable, and its
+/// iteration order is the node order (deterministic).
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeSet(u128);
+
+impl NodeSet {
+    pub const CAPACITY: usize = 128;
+
+    pub fn new() -> Self {
+        NodeSet(0)
+    }
+
+    pub fn insert(&mut self, n: NodeId) {
+        assert!(
+            n.index() < Self::CAPACITY,
+            "node index {} beyond NodeSet capacity",
+            n.0
+        );
+        self.0 |= 1u128 << n.0;
+    }
+
+    pub fn remove(&mut self, n: NodeId) {
+        if n.index() < Self::CAPACITY {
+            self.0 &= !(1u128 << n.0);
+        }
+    }
+
+    pub fn contains(self, n: NodeId) -> bool {
+        n.index() < Self::CAPACITY && self.0 & (1u128 << n.0) != 0
+    }
+
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn union(self, other: NodeSet) -> NodeSet {
+        NodeSet(self.0 | other.0)
+    }
+
+    pub fn is_superset(self, other: NodeSet) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = NodeId> {
+        let mut bits = self.0;
+        std::iter::from_fn(move || {
+            if bits == 0 {
+                return None;
+            }
+            let i = bits.trailing_zeros();
+            bits &= bits - 1;
+            Some(NodeId(i))
+        })
+    }
+}
+
+impl FromIterator<NodeId> for NodeSet {
+    fn from_iter<I: IntoIterator<Item = NodeId>>(iter: I) -> Self {
+        let mut s = NodeSet::new();
+        for n in iter {
+            s.insert(n);
+        }
+        s
+    }
+}
+
+impl Debug for NodeSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.iter().map(|n| n.0)).finish()
+    }
+}
+
+/// A protocol role's state machine.
+pub trait Node: Clone + Debug + Hash {
+    /// Messages between nodes of this world.
+    type Msg: Clone + Debug + Hash;
+    /// Timer names. Setting a timer that is already set replaces it.
+    type Timer: Clone + Debug + Hash + Ord;
+    /// What survives a crash: the forced log and the data the node guards.
+    type Durable: Clone + Debug + Hash + Default;
+
+    /// Called once at time 0.
+    fn on_start(&mut self, ctx: &mut Ctx<'_, Self>);
+    /// A message arrived.
+    fn on_message(&mut self, from: NodeId, msg: Self::Msg, ctx: &mut Ctx<'_, Self>);
+    /// A timer set earlier fired.
+    fn on_timer(&mut self, timer: Self::Timer, ctx: &mut Ctx<'_, Self>);
+    /// Called on a fresh copy of the node (its volatile state as built) after a
+    /// restart: rebuild what is needed from `ctx.durable()`.
+    fn on_recover(&mut self, ctx: &mut Ctx<'_, Self>);
+    /// Reports what the checkers audit (money held, in-doubt transactions, locks held)
+    /// from the node's state; called at the start and at the end of a run.
+    fn audit(&self, _durable: &Self::Durable, _out: &mut Vec<AuditItem>) {}
+}
+
+/// What a handler asked for; carried out by the engine (or an explorer) in order.
+#[derive(Clone, Debug)]
+pub enum Command<N: Node> {
+    Send { to: NodeId, msg: N::Msg },
+    SetTimer { timer: N::Timer, after_us: u64 },
+    CancelTimer { timer: N::Timer },
+    Observe(Observation),
+}
+
+/// A handler's window on the world.
+pub struct Ctx<'a, N: Node> {
+    now_us: u64,
+    me: NodeId,
+    durable: &'a mut N::Durable,
+    rng: &'a mut StreamRng,
+    out: &'a mut Vec<Command<N>>,
+    durable_writes: u32,
+}
+
+impl<'a, N: Node> Ctx<'a, N> {
+    /// Built by whoever runs the handlers (the simulator, an explorer, a test).
+    pub fn new(
+        now_us: u64,
+        me: NodeId,
+        durable: &'a mut N::Durable,
+        rng: &'a mut StreamRng,
+        out: &'a mut Vec<Command<N>>,
+    ) -> Self {
+        Ctx {
+            now_us,
+            me,
+            durable,
+            rng,
+            out,
+            durable_writes: 0,
+        }
+    }
+
+    /// Virtual time now, in µs.
+    pub fn now_us(&self) -> u64 {
+        self.now_us
+    }
+
+    /// This node.
+    pub fn me(&self) -> NodeId {
+        self.me
+    }
+
+    pub fn send(&mut self, to: NodeId, msg: N::Msg) {
+        self.out.push(Command::Send { to, msg });
+    }
+
+    /// Sets (or re-sets) `timer` to fire after `after_us` of this node's clock.
+    pub fn set_timer(&mut self, timer: N::Timer, after_us: u64) {
+        self.out.push(Command::SetTimer { timer, after_us });
+    }
+
+    pub fn cancel_timer(&mut self, timer: N::Timer) {
+        self.out.push(Command::CancelTimer { timer });
+    }
+
+    /// Reports a fact to the checkers. Checkers never answer back.
+    pub fn observe(&mut self, obs: Observation) {
+        self.out.push(Command::Observe(obs));
+    }
+
+    /// Reads the durable store.
+    pub fn durable(&self) -> &N::Durable {
+        self.durable
+    }
+
+    /// Changes the durable store: one forced write, durable once the handler returns.
+    pub fn persist<R>(&mut self, f: impl FnOnce(&mut N::Durable) -> R) -> R {
+        self.durable_writes += 1;
+        f(self.durable)
+    }
+
+    /// This node's own random stream (seeded from the run's seed and the node's name).
+    pub fn rng(&mut self) -> &mut StreamRng {
+        self.rng
+    }
+
+    /// Durable writes made through this context so far.
+    pub fn durable_writes(&self) -> u32 {
+        self.durable_writes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_set_basics() {
+        let mut s = NodeSet::new();
+        s.insert(NodeId(3));
+        s.insert(NodeId(0));
+        s.insert(NodeId(127));
+        assert_eq!(s.len(), 3);
+        assert!(s.contains(NodeId(127)));
+        assert!(!s.contains(NodeId(1)));
+        assert_eq!(
+            s.iter().collect::<Vec<_>>(),
+            vec![NodeId(0), NodeId(3), NodeId(127)]
+        );
+        s.remove(NodeId(3));
+        assert_eq!(s.len(), 2);
+        assert!(s.is_superset([NodeId(0)].into_iter().collect()));
+    }
+}

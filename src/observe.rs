@@ -1,0 +1,71 @@
+//! The vocabulary nodes use to tell the checkers what happened (DESIGN §6).
+//!
+//! Observations are facts reported by the node that knows them ("I applied commit for
+//! txn 7 after 840 ms in doubt, releasing 1 lock held 852 ms"); audit items describe a
+//! node's state at the start and the end of a run. Every protocol speaks this same
+//! vocabulary, so the same checkers measure 2PC, 3PC, TCC and a user's protocol.
+
+use crate::node::{NodeSet, Outcome, TxnId};
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Observation {
+    /// A coordinator began global transaction `txn` over `participants`.
+    TxnBegun { txn: TxnId, participants: NodeSet },
+    /// A participant voted yes (prepared, pre-committed, tried): it is in doubt until
+    /// it learns the outcome.
+    Prepared { txn: TxnId },
+    /// A coordinator (or whoever terminated the transaction) decided its outcome.
+    Decided { txn: TxnId, outcome: Outcome },
+    /// A participant made the outcome final for its part: effects applied on commit,
+    /// undone (or never done) on abort. `in_doubt_us` is how long it had been in doubt,
+    /// `locks` how many locks it released and `lock_hold_us` the longest hold.
+    Applied {
+        txn: TxnId,
+        outcome: Outcome,
+        in_doubt_us: u64,
+        locks: u32,
+        lock_hold_us: u64,
+    },
+    /// The coordinator is done with the transaction (all acknowledgements in, or it
+    /// forgot it): the end of the protocol's causal chain.
+    Finished { txn: TxnId },
+    /// A client issued a request for `txn`.
+    Requested { txn: TxnId },
+    /// A client got a definite answer for `txn`.
+    Answered {
+        txn: TxnId,
+        outcome: Outcome,
+        latency_us: u64,
+    },
+}
+
+impl Observation {
+    /// The transaction this observation is about.
+    pub fn txn(&self) -> TxnId {
+        match *self {
+            Observation::TxnBegun { txn, .. }
+            | Observation::Prepared { txn }
+            | Observation::Decided { txn, .. }
+            | Observation::Applied { txn, .. }
+            | Observation::Finished { txn }
+            | Observation::Requested { txn }
+            | Observation::Answered { txn, .. } => txn,
+        }
+    }
+}
+
+/// A fact about a node's state, reported when asked (start and end of a run).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum AuditItem {
+    /// Money this node holds (summed over all nodes for conservation).
+    Money { amount: i64 },
+    /// This node has voted yes on `txn` and does not know the outcome.
+    InDoubt { txn: TxnId, since_us: u64 },
+    /// This node holds a lock on `key` for `txn` since `since_us`.
+    LockHeld {
+        txn: TxnId,
+        key: u64,
+        since_us: u64,
+        in_doubt: bool,
+    },
+}

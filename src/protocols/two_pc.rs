@@ -1,0 +1,818 @@
+//! Two-phase commit, as in Gray & Lamport, "Consensus on Transaction Commit" (2006),
+//! §3, with the presumed-abort optimisation (Mohan, Lindsay & Obermarck, 1986).
+//!
+//! - The TM sends Prepare to every RM. An RM that can do its part locks the keys,
+//!   **durably records prepared** (with its changes) and votes yes; from then on it is
+//!   *in doubt* and holds its locks until it learns the outcome.
+//! - With every vote yes the TM **durably records Commit before sending it**, then
+//!   resends it until every RM acknowledges, and only then forgets the transaction.
+//!   A no vote or a vote timeout makes the TM abort. Aborts are never logged nor
+//!   acknowledged: a TM that knows nothing of a transaction answers "abort"
+//!   (presumed abort).
+//! - In-doubt RMs keep asking the TM. A TM that recovers resends the Commit decisions
+//!   its log still holds.
+//!
+//! Variants that teach (scenario options):
+//! - `cooperative_termination`: in-doubt RMs also ask each other; a peer that knows
+//!   the outcome tells it, a peer that never voted yes promises never to (a durable
+//!   tombstone) and so makes abort safe. If every peer is in doubt too, they block.
+//! - `standby_tm`: a standby TM without the old TM's log answers in-doubt RMs by
+//!   polling the participants, with the same rule: it can abort only if some RM has
+//!   not voted yes, else it blocks — 2PC's single point of failure.
+//! - `rm_abort_on_timeout` (unsafe): an RM in doubt for too long aborts on its own.
+//! - `no_decision_retry` (unsafe): the TM sends Commit once and forgets it at once, so
+//!   an RM that missed it is later told "abort" by presumption: partial commit.
+
+use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
+use crate::observe::{AuditItem, Observation};
+use crate::store::{Ledger, LockTable, ShardOps};
+use crate::workload::{Client, ClientTimer, ClientWorld, TxnRequest};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Options of the 2PC family (all times in µs).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TwoPcOptions {
+    pub vote_timeout_us: u64,
+    pub decision_retry_us: u64,
+    pub inquiry_interval_us: u64,
+    pub cooperative_termination: bool,
+    pub standby_tm: bool,
+    /// `Some(t)`: the unsafe variant in which an RM aborts after `t` in doubt.
+    pub rm_abort_timeout_us: Option<u64>,
+    pub no_decision_retry: bool,
+    /// Answer the client only once every RM acknowledged Commit (the benchmark's
+    /// definition of a finished transaction) instead of at the decision.
+    pub answer_client_after_acks: bool,
+}
+
+impl TwoPcOptions {
+    /// Termination by others needs RMs to remember what they committed: a peer must
+    /// never mistake "committed and forgot" for "never voted yes".
+    fn remember_commits(&self) -> bool {
+        self.cooperative_termination || self.standby_tm
+    }
+}
+
+/// What a node knows of a transaction's fate, as told to an inquirer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    Committed,
+    /// Aborted, or never voted yes and now never will.
+    Aborted,
+    /// Voted yes, outcome unknown.
+    InDoubt,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Msg {
+    /// Client → TM.
+    Request(TxnRequest),
+    /// TM (or the RM of a local transaction) → client.
+    Reply { txn: TxnId, outcome: Outcome },
+    /// TM → RM: phase 1.
+    Prepare {
+        txn: TxnId,
+        ops: ShardOps,
+        participants: NodeSet,
+    },
+    /// RM → TM.
+    Vote { txn: TxnId, yes: bool },
+    /// TM → RM: phase 2.
+    Decision { txn: TxnId, outcome: Outcome },
+    /// RM → TM: commit applied.
+    Ack { txn: TxnId },
+    /// TM → RM: a transaction on this shard only (one-phase, no 2PC needed).
+    Local {
+        txn: TxnId,
+        ops: ShardOps,
+        client: NodeId,
+    },
+    /// RM → TM / standby / peer RM: what became of `txn`?
+    Inquiry { txn: TxnId, participants: NodeSet },
+    /// The answer to an inquiry.
+    Status { txn: TxnId, status: Status },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Timer {
+    Client(ClientTimer),
+    /// TM: give up waiting for votes on `txn`.
+    VoteTimeout(TxnId),
+    /// TM: resend Commit to RMs that have not acknowledged.
+    DecisionRetry,
+    /// RM: ask about transactions in doubt for too long.
+    InDoubtScan,
+    /// Standby: poll participants again about `txn`.
+    Termination(TxnId),
+}
+
+/// An RM's durable record of a prepared transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PreparedRec {
+    pub ops: ShardOps,
+    pub participants: NodeSet,
+    pub prepared_at_us: u64,
+}
+
+/// Everything any 2PC node keeps durably (each role uses its part).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Durable {
+    /// TM: Commit decisions not yet acknowledged by all participants.
+    pub commits: BTreeMap<TxnId, NodeSet>,
+    /// RM: balances.
+    pub ledger: Ledger,
+    /// RM: prepared (in-doubt) transactions.
+    pub prepared: BTreeMap<TxnId, PreparedRec>,
+    /// RM: committed transactions (kept only when others may ask).
+    pub committed: BTreeSet<TxnId>,
+    /// RM: transactions it promised never to vote yes on.
+    pub tombstones: BTreeSet<TxnId>,
+    /// Client: transaction-id watermark.
+    pub txn_watermark: u64,
+}
+
+/// The coordinator.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Tm {
+    rms: Vec<NodeId>,
+    opts: TwoPcOptions,
+    /// Collecting votes.
+    voting: BTreeMap<TxnId, Voting>,
+    /// Committed, waiting for acknowledgements.
+    acking: BTreeMap<TxnId, Acking>,
+    /// Recently begun transactions, so a duplicated request is not run twice.
+    recent: RecentIds,
+    retry_armed: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Voting {
+    participants: NodeSet,
+    yes: NodeSet,
+    client: NodeId,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Acking {
+    participants: NodeSet,
+    acked: NodeSet,
+    /// The client still waiting for its answer (`answer_client_after_acks`).
+    client: Option<NodeId>,
+    /// When Commit was last sent to the RMs that have not acknowledged.
+    sent_at_us: u64,
+}
+
+/// A resource manager: one shard of accounts.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Rm {
+    tm: NodeId,
+    standby: Option<NodeId>,
+    opts: TwoPcOptions,
+    locks: LockTable,
+    /// Volatile view of the in-doubt transactions: when we last asked about each.
+    asked_at: BTreeMap<TxnId, u64>,
+    /// Recent local transactions, so a duplicated one is not applied twice.
+    recent_local: RecentIds,
+    scan_armed: bool,
+}
+
+/// The standby coordinator (no access to the TM's log).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Standby {
+    opts: TwoPcOptions,
+    /// Transactions it is trying to terminate: their participants.
+    terminating: BTreeMap<TxnId, NodeSet>,
+}
+
+/// Every role of a 2PC world.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum TwoPcNode {
+    Client(Client),
+    Tm(Tm),
+    Rm(Rm),
+    Standby(Standby),
+}
+
+impl TwoPcNode {
+    pub fn tm(rms: Vec<NodeId>, opts: TwoPcOptions) -> Self {
+        TwoPcNode::Tm(Tm {
+            rms,
+            opts,
+            voting: BTreeMap::new(),
+            acking: BTreeMap::new(),
+            recent: RecentIds::default(),
+            retry_armed: false,
+        })
+    }
+
+    pub fn rm(tm: NodeId, standby: Option<NodeId>, accounts: u32, opts: TwoPcOptions) -> Self {
+        TwoPcNode::Rm(Rm {
+            tm,
+            standby,
+            opts,
+            locks: LockTable::new(accounts),
+            asked_at: BTreeMap::new(),
+            recent_local: RecentIds::default(),
+            scan_armed: false,
+        })
+    }
+
+    pub fn standby(opts: TwoPcOptions) -> Self {
+        TwoPcNode::Standby(Standby {
+            opts,
+            terminating: BTreeMap::new(),
+        })
+    }
+
+    /// The durable store an RM starts with.
+    pub fn rm_durable(accounts: u32, initial_balance: i64) -> Durable {
+        Durable {
+            ledger: Ledger::new(accounts, initial_balance),
+            ..Durable::default()
+        }
+    }
+}
+
+type C<'a> = Ctx<'a, TwoPcNode>;
+
+/// The most recent transaction ids seen, bounded: the network may duplicate a message
+/// long after the first copy, but not by thousands of transactions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+struct RecentIds(BTreeSet<TxnId>);
+
+impl RecentIds {
+    const CAPACITY: usize = 4096;
+
+    /// `false` if `txn` was seen already.
+    fn insert(&mut self, txn: TxnId) -> bool {
+        if !self.0.insert(txn) {
+            return false;
+        }
+        if self.0.len() > Self::CAPACITY {
+            self.0.pop_first();
+        }
+        true
+    }
+}
+
+impl ClientWorld for TwoPcNode {
+    fn request_msg(req: TxnRequest) -> Msg {
+        Msg::Request(req)
+    }
+    fn client_timer(t: ClientTimer) -> Timer {
+        Timer::Client(t)
+    }
+    fn watermark(d: &Durable) -> u64 {
+        d.txn_watermark
+    }
+    fn set_watermark(d: &mut Durable, to: u64) {
+        d.txn_watermark = to;
+    }
+}
+
+impl Node for TwoPcNode {
+    type Msg = Msg;
+    type Timer = Timer;
+    type Durable = Durable;
+
+    fn on_start(&mut self, ctx: &mut C<'_>) {
+        if let TwoPcNode::Client(c) = self {
+            c.on_start(ctx);
+        }
+    }
+
+    fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut C<'_>) {
+        match self {
+            TwoPcNode::Client(c) => {
+                if let Msg::Reply { txn, outcome } = msg {
+                    c.on_reply(txn, outcome, ctx);
+                }
+            }
+            TwoPcNode::Tm(tm) => tm.on_message(from, msg, ctx),
+            TwoPcNode::Rm(rm) => rm.on_message(from, msg, ctx),
+            TwoPcNode::Standby(s) => s.on_message(from, msg, ctx),
+        }
+    }
+
+    fn on_timer(&mut self, timer: Timer, ctx: &mut C<'_>) {
+        match (self, timer) {
+            (TwoPcNode::Client(c), Timer::Client(t)) => c.on_timer(t, ctx),
+            (TwoPcNode::Tm(tm), Timer::VoteTimeout(txn)) => tm.abort(txn, ctx),
+            (TwoPcNode::Tm(tm), Timer::DecisionRetry) => tm.resend(ctx),
+            (TwoPcNode::Rm(rm), Timer::InDoubtScan) => rm.scan(ctx),
+            (TwoPcNode::Standby(s), Timer::Termination(txn)) => s.poll(txn, ctx),
+            _ => {}
+        }
+    }
+
+    fn on_recover(&mut self, ctx: &mut C<'_>) {
+        match self {
+            TwoPcNode::Client(c) => c.on_recover(ctx),
+            TwoPcNode::Tm(tm) => tm.recover(ctx),
+            TwoPcNode::Rm(rm) => rm.recover(ctx),
+            TwoPcNode::Standby(_) => {}
+        }
+    }
+
+    fn audit(&self, d: &Durable, out: &mut Vec<AuditItem>) {
+        if let TwoPcNode::Rm(rm) = self {
+            out.push(AuditItem::Money {
+                amount: d.ledger.total(),
+            });
+            for (&txn, rec) in &d.prepared {
+                out.push(AuditItem::InDoubt {
+                    txn,
+                    since_us: rec.prepared_at_us,
+                });
+            }
+            for (key, txn, since_us) in rm.locks.iter() {
+                out.push(AuditItem::LockHeld {
+                    txn,
+                    key: u64::from(key),
+                    since_us,
+                    in_doubt: d.prepared.contains_key(&txn),
+                });
+            }
+        }
+    }
+}
+
+impl Tm {
+    fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut C<'_>) {
+        match msg {
+            Msg::Request(req) => self.begin(from, req, ctx),
+            Msg::Vote { txn, yes } => {
+                let Some(v) = self.voting.get_mut(&txn) else {
+                    return; // late vote: already decided
+                };
+                if !yes {
+                    self.abort(txn, ctx);
+                    return;
+                }
+                v.yes.insert(from);
+                if v.yes == v.participants {
+                    self.commit(txn, ctx);
+                }
+            }
+            Msg::Ack { txn } => {
+                let Some(a) = self.acking.get_mut(&txn) else {
+                    return;
+                };
+                a.acked.insert(from);
+                if a.acked.is_superset(a.participants) {
+                    if let Some(client) = a.client {
+                        ctx.send(
+                            client,
+                            Msg::Reply {
+                                txn,
+                                outcome: Outcome::Commit,
+                            },
+                        );
+                    }
+                    self.acking.remove(&txn);
+                    ctx.persist(|d| d.commits.remove(&txn));
+                    ctx.observe(Observation::Finished { txn });
+                }
+            }
+            Msg::Inquiry { txn, .. } => {
+                let status = if ctx.durable().commits.contains_key(&txn) {
+                    Status::Committed
+                } else if self.voting.contains_key(&txn) {
+                    return; // still collecting votes: the RM will ask again
+                } else {
+                    Status::Aborted // presumed abort
+                };
+                ctx.send(from, Msg::Status { txn, status });
+            }
+            _ => {}
+        }
+    }
+
+    fn begin(&mut self, client: NodeId, req: TxnRequest, ctx: &mut C<'_>) {
+        let txn = req.txn;
+        if !self.recent.insert(txn) {
+            return; // duplicate request
+        }
+        let shards = req.by_shard();
+        if let [(shard, ops)] = shards[..] {
+            // One shard: the RM commits locally, no 2PC needed.
+            ctx.send(self.rms[shard as usize], Msg::Local { txn, ops, client });
+            return;
+        }
+        let participants: NodeSet = shards.iter().map(|(s, _)| self.rms[*s as usize]).collect();
+        ctx.observe(Observation::TxnBegun { txn, participants });
+        for (shard, ops) in shards {
+            ctx.send(
+                self.rms[shard as usize],
+                Msg::Prepare {
+                    txn,
+                    ops,
+                    participants,
+                },
+            );
+        }
+        ctx.set_timer(Timer::VoteTimeout(txn), self.opts.vote_timeout_us);
+        self.voting.insert(
+            txn,
+            Voting {
+                participants,
+                yes: NodeSet::new(),
+                client,
+            },
+        );
+    }
+
+    fn commit(&mut self, txn: TxnId, ctx: &mut C<'_>) {
+        let Some(v) = self.voting.remove(&txn) else {
+            return;
+        };
+        ctx.cancel_timer(Timer::VoteTimeout(txn));
+        // The decision is durable before anyone hears of it.
+        ctx.persist(|d| d.commits.insert(txn, v.participants));
+        ctx.observe(Observation::Decided {
+            txn,
+            outcome: Outcome::Commit,
+        });
+        for rm in v.participants.iter() {
+            ctx.send(
+                rm,
+                Msg::Decision {
+                    txn,
+                    outcome: Outcome::Commit,
+                },
+            );
+        }
+        let wait_for_acks = self.opts.answer_client_after_acks && !self.opts.no_decision_retry;
+        if !wait_for_acks {
+            ctx.send(
+                v.client,
+                Msg::Reply {
+                    txn,
+                    outcome: Outcome::Commit,
+                },
+            );
+        }
+        if self.opts.no_decision_retry {
+            // Unsafe: forget at once; a later inquiry is answered "abort".
+            ctx.persist(|d| d.commits.remove(&txn));
+            ctx.observe(Observation::Finished { txn });
+            return;
+        }
+        self.acking.insert(
+            txn,
+            Acking {
+                participants: v.participants,
+                acked: NodeSet::new(),
+                client: wait_for_acks.then_some(v.client),
+                sent_at_us: ctx.now_us(),
+            },
+        );
+        self.arm_retry(ctx);
+    }
+
+    /// Presumed abort: nothing is logged and nobody acknowledges.
+    fn abort(&mut self, txn: TxnId, ctx: &mut C<'_>) {
+        let Some(v) = self.voting.remove(&txn) else {
+            return;
+        };
+        ctx.cancel_timer(Timer::VoteTimeout(txn));
+        ctx.observe(Observation::Decided {
+            txn,
+            outcome: Outcome::Abort,
+        });
+        for rm in v.participants.iter() {
+            ctx.send(
+                rm,
+                Msg::Decision {
+                    txn,
+                    outcome: Outcome::Abort,
+                },
+            );
+        }
+        ctx.send(
+            v.client,
+            Msg::Reply {
+                txn,
+                outcome: Outcome::Abort,
+            },
+        );
+        ctx.observe(Observation::Finished { txn });
+    }
+
+    fn arm_retry(&mut self, ctx: &mut C<'_>) {
+        if !self.retry_armed && !self.acking.is_empty() {
+            self.retry_armed = true;
+            ctx.set_timer(Timer::DecisionRetry, self.opts.decision_retry_us);
+        }
+    }
+
+    /// Resends Commit for decisions unacknowledged for a retry interval.
+    fn resend(&mut self, ctx: &mut C<'_>) {
+        self.retry_armed = false;
+        let now = ctx.now_us();
+        let retry = self.opts.decision_retry_us;
+        for (&txn, a) in self.acking.iter_mut() {
+            if now < a.sent_at_us + retry {
+                continue;
+            }
+            a.sent_at_us = now;
+            for rm in a.participants.iter().filter(|r| !a.acked.contains(*r)) {
+                ctx.send(
+                    rm,
+                    Msg::Decision {
+                        txn,
+                        outcome: Outcome::Commit,
+                    },
+                );
+            }
+        }
+        self.arm_retry(ctx);
+    }
+
+    /// Resend every Commit the log still holds; undecided transactions are forgotten
+    /// and thereby aborted by presumption.
+    fn recover(&mut self, ctx: &mut C<'_>) {
+        for (&txn, &participants) in &ctx.durable().commits {
+            self.acking.insert(
+                txn,
+                Acking {
+                    participants,
+                    acked: NodeSet::new(),
+                    client: None,
+                    sent_at_us: 0,
+                },
+            );
+        }
+        self.resend(ctx);
+    }
+}
+
+impl Rm {
+    fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut C<'_>) {
+        match msg {
+            Msg::Prepare {
+                txn,
+                ops,
+                participants,
+            } => self.prepare(from, txn, ops, participants, ctx),
+            Msg::Decision { txn, outcome } => self.learn(txn, outcome, ctx),
+            Msg::Status { txn, status } => match status {
+                Status::Committed => self.learn(txn, Outcome::Commit, ctx),
+                Status::Aborted => self.learn(txn, Outcome::Abort, ctx),
+                Status::InDoubt => {}
+            },
+            Msg::Inquiry { txn, .. } => {
+                let status = self.status_for_inquirer(txn, ctx);
+                ctx.send(from, Msg::Status { txn, status });
+            }
+            Msg::Local { txn, ops, client } => self.local(txn, ops, client, ctx),
+            _ => {}
+        }
+    }
+
+    fn prepare(
+        &mut self,
+        tm: NodeId,
+        txn: TxnId,
+        ops: ShardOps,
+        participants: NodeSet,
+        ctx: &mut C<'_>,
+    ) {
+        let d = ctx.durable();
+        if d.prepared.contains_key(&txn) {
+            ctx.send(tm, Msg::Vote { txn, yes: true }); // duplicate Prepare
+            return;
+        }
+        if d.committed.contains(&txn) {
+            return;
+        }
+        let refuse = d.tombstones.contains(&txn)
+            || !d.ledger.can_apply(&ops)
+            || !self.locks.try_lock(txn, &ops, ctx.now_us());
+        if refuse {
+            ctx.send(tm, Msg::Vote { txn, yes: false });
+            ctx.observe(Observation::Applied {
+                txn,
+                outcome: Outcome::Abort,
+                in_doubt_us: 0,
+                locks: 0,
+                lock_hold_us: 0,
+            });
+            return;
+        }
+        let now = ctx.now_us();
+        ctx.persist(|d| {
+            d.prepared.insert(
+                txn,
+                PreparedRec {
+                    ops,
+                    participants,
+                    prepared_at_us: now,
+                },
+            )
+        });
+        ctx.observe(Observation::Prepared { txn });
+        ctx.send(tm, Msg::Vote { txn, yes: true });
+        self.asked_at.insert(txn, now);
+        self.arm_scan(ctx);
+    }
+
+    /// Applies the outcome of `txn` (idempotent).
+    fn learn(&mut self, txn: TxnId, outcome: Outcome, ctx: &mut C<'_>) {
+        let Some(rec) = ctx.durable().prepared.get(&txn).cloned() else {
+            if outcome == Outcome::Commit {
+                // Already applied (or, in an unsafe variant, aborted on its own):
+                // acknowledge so the TM can forget.
+                ctx.send(self.tm, Msg::Ack { txn });
+            } else if !ctx.durable().committed.contains(&txn) {
+                ctx.observe(Observation::Applied {
+                    txn,
+                    outcome,
+                    in_doubt_us: 0,
+                    locks: 0,
+                    lock_hold_us: 0,
+                });
+            }
+            return;
+        };
+        let remember = self.opts.remember_commits();
+        ctx.persist(|d| {
+            d.prepared.remove(&txn);
+            if outcome == Outcome::Commit {
+                d.ledger.apply(&rec.ops);
+                if remember {
+                    d.committed.insert(txn);
+                }
+            }
+        });
+        self.finish(txn, &rec, outcome, ctx);
+        if outcome == Outcome::Commit {
+            ctx.send(self.tm, Msg::Ack { txn });
+        }
+    }
+
+    fn finish(&mut self, txn: TxnId, rec: &PreparedRec, outcome: Outcome, ctx: &mut C<'_>) {
+        let now = ctx.now_us();
+        let released = self.locks.release(txn, &rec.ops, now);
+        self.asked_at.remove(&txn);
+        ctx.observe(Observation::Applied {
+            txn,
+            outcome,
+            in_doubt_us: now - rec.prepared_at_us,
+            locks: released.locks,
+            lock_hold_us: released.longest_hold_us,
+        });
+    }
+
+    /// What this RM tells a peer or the standby. Saying "aborted" about a transaction
+    /// it never voted yes on is a promise, so it is made durable first.
+    fn status_for_inquirer(&mut self, txn: TxnId, ctx: &mut C<'_>) -> Status {
+        let d = ctx.durable();
+        if d.committed.contains(&txn) {
+            Status::Committed
+        } else if d.prepared.contains_key(&txn) {
+            Status::InDoubt
+        } else {
+            if !d.tombstones.contains(&txn) {
+                ctx.persist(|d| d.tombstones.insert(txn));
+            }
+            Status::Aborted
+        }
+    }
+
+    fn local(&mut self, txn: TxnId, ops: ShardOps, client: NodeId, ctx: &mut C<'_>) {
+        if !self.recent_local.insert(txn) {
+            return; // a duplicated message
+        }
+        let mut participants = NodeSet::new();
+        participants.insert(ctx.me());
+        ctx.observe(Observation::TxnBegun { txn, participants });
+        let now = ctx.now_us();
+        let ok = ctx.durable().ledger.can_apply(&ops) && self.locks.try_lock(txn, &ops, now);
+        let outcome = if ok { Outcome::Commit } else { Outcome::Abort };
+        if ok {
+            ctx.persist(|d| d.ledger.apply(&ops));
+        }
+        let released = self.locks.release(txn, &ops, now);
+        ctx.observe(Observation::Decided { txn, outcome });
+        ctx.observe(Observation::Applied {
+            txn,
+            outcome,
+            in_doubt_us: 0,
+            locks: released.locks,
+            lock_hold_us: 0,
+        });
+        ctx.observe(Observation::Finished { txn });
+        ctx.send(client, Msg::Reply { txn, outcome });
+    }
+
+    fn arm_scan(&mut self, ctx: &mut C<'_>) {
+        if !self.scan_armed && !self.asked_at.is_empty() {
+            self.scan_armed = true;
+            ctx.set_timer(Timer::InDoubtScan, self.opts.inquiry_interval_us);
+        }
+    }
+
+    /// Asks about every transaction in doubt for an inquiry interval; in the unsafe
+    /// variant, aborts those in doubt for longer than the RM timeout.
+    fn scan(&mut self, ctx: &mut C<'_>) {
+        self.scan_armed = false;
+        let now = ctx.now_us();
+        let due: Vec<TxnId> = self
+            .asked_at
+            .iter()
+            .filter(|(_, &at)| now >= at + self.opts.inquiry_interval_us)
+            .map(|(&t, _)| t)
+            .collect();
+        for txn in due {
+            let Some(rec) = ctx.durable().prepared.get(&txn).cloned() else {
+                self.asked_at.remove(&txn);
+                continue;
+            };
+            if let Some(limit) = self.opts.rm_abort_timeout_us {
+                if now >= rec.prepared_at_us + limit {
+                    // Unsafe: deciding alone while the TM may have decided commit.
+                    ctx.persist(|d| d.prepared.remove(&txn));
+                    self.finish(txn, &rec, Outcome::Abort, ctx);
+                    continue;
+                }
+            }
+            self.asked_at.insert(txn, now);
+            let inquiry = Msg::Inquiry {
+                txn,
+                participants: rec.participants,
+            };
+            ctx.send(self.tm, inquiry.clone());
+            if let Some(s) = self.standby {
+                ctx.send(s, inquiry.clone());
+            }
+            if self.opts.cooperative_termination {
+                let me = ctx.me();
+                for peer in rec.participants.iter().filter(|&p| p != me) {
+                    ctx.send(peer, inquiry.clone());
+                }
+            }
+        }
+        self.arm_scan(ctx);
+    }
+
+    /// Locks of prepared transactions are taken again; they stay in doubt.
+    fn recover(&mut self, ctx: &mut C<'_>) {
+        let now = ctx.now_us();
+        let prepared: Vec<(TxnId, PreparedRec)> = ctx
+            .durable()
+            .prepared
+            .iter()
+            .map(|(t, r)| (*t, r.clone()))
+            .collect();
+        for (txn, rec) in prepared {
+            let locked = self.locks.try_lock(txn, &rec.ops, rec.prepared_at_us);
+            assert!(locked, "prepared transactions never share keys");
+            self.asked_at
+                .insert(txn, now.saturating_sub(self.opts.inquiry_interval_us));
+        }
+        self.arm_scan(ctx);
+    }
+}
+
+impl Standby {
+    fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut C<'_>) {
+        match msg {
+            Msg::Inquiry { txn, participants } => {
+                if !self.terminating.contains_key(&txn) {
+                    self.terminating.insert(txn, participants);
+                    self.poll(txn, ctx);
+                }
+            }
+            Msg::Status { txn, status } => {
+                let Some(&participants) = self.terminating.get(&txn) else {
+                    return;
+                };
+                let outcome = match status {
+                    Status::Committed => Outcome::Commit,
+                    Status::Aborted => Outcome::Abort,
+                    Status::InDoubt => return, // all in doubt so far: blocked
+                };
+                let _ = from;
+                self.terminating.remove(&txn);
+                ctx.cancel_timer(Timer::Termination(txn));
+                ctx.observe(Observation::Decided { txn, outcome });
+                for rm in participants.iter() {
+                    ctx.send(rm, Msg::Decision { txn, outcome });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Asks every participant for its status (again, until one knows or refuses).
+    fn poll(&mut self, txn: TxnId, ctx: &mut C<'_>) {
+        let Some(&participants) = self.terminating.get(&txn) else {
+            return;
+        };
+        for rm in participants.iter() {
+            ctx.send(rm, Msg::Inquiry { txn, participants });
+        }
+        ctx.set_timer(Timer::Termination(txn), self.opts.inquiry_interval_us);
+    }
+}

@@ -1,0 +1,468 @@
+//! The report of one run: JSON for machines (a stable interface, documented in
+//! `book/src/counts.md`) and plain words for people.
+//!
+//! A report only presents results; it never changes them.
+
+use crate::checks::Results;
+use crate::engine::RunEnd;
+use crate::faults::FaultAction;
+use crate::scenario::{parse_condition, Scenario};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Txns {
+    pub committed: u64,
+    pub aborted: u64,
+    pub in_doubt: u64,
+    pub unresolved: u64,
+    /// Global transactions begun (distributed and local).
+    pub begun: u64,
+    pub requests: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Violations {
+    pub atomicity: u64,
+    pub invariant: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Money {
+    pub initial: i64,
+    #[serde(rename = "final")]
+    pub final_: i64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Locks {
+    pub blocked: u64,
+    pub lock_ms_total: f64,
+    pub max_hold_ms: f64,
+    pub held_at_end: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct LatencyMs {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct PerCommit {
+    pub messages: f64,
+    pub message_delays: f64,
+    pub durable_writes: f64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Network {
+    pub sent: u64,
+    pub delivered: u64,
+    pub dropped: u64,
+    pub duplicated: u64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct ExpectationResult {
+    pub metric: String,
+    pub condition: String,
+    pub actual: f64,
+    pub held: bool,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Expectations {
+    pub passed: u64,
+    pub failed: u64,
+    pub results: Vec<ExpectationResult>,
+}
+
+/// One run's report. JSON keys are a stable interface.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Report {
+    pub scenario: String,
+    pub protocol: String,
+    pub seed: u64,
+    /// Trace digest, hex.
+    pub digest: String,
+    pub events: u64,
+    pub sim_time_ms: f64,
+    pub stopped_by_event_guard: bool,
+    pub txns: Txns,
+    pub violations: Violations,
+    pub money: Money,
+    pub locks: Locks,
+    pub availability: f64,
+    pub latency_ms: LatencyMs,
+    pub per_commit: PerCommit,
+    pub network: Network,
+    pub faults: u64,
+    pub expectations: Expectations,
+    /// The story in plain words (text output only).
+    #[serde(skip)]
+    pub story: Vec<String>,
+}
+
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+impl Report {
+    pub fn build(
+        scenario: &Scenario,
+        seed: u64,
+        end: &RunEnd,
+        r: &Results,
+        names: &[String],
+    ) -> Report {
+        let c = &r.counts;
+        let money_broken = r.money_initial != r.money_final;
+        let mut report = Report {
+            scenario: scenario.name.clone(),
+            protocol: scenario.protocol.clone(),
+            seed,
+            digest: format!("{:016x}", end.digest),
+            events: end.stats.events,
+            sim_time_ms: ms(end.end_us),
+            stopped_by_event_guard: end.stopped_by_guard,
+            txns: Txns {
+                committed: c.committed,
+                aborted: c.aborted,
+                in_doubt: r.in_doubt,
+                unresolved: r.unresolved,
+                begun: c.begun,
+                requests: c.requests,
+            },
+            violations: Violations {
+                atomicity: c.atomicity_violations,
+                invariant: u64::from(money_broken),
+            },
+            money: Money {
+                initial: r.money_initial,
+                final_: r.money_final,
+            },
+            locks: Locks {
+                blocked: c.blocked_locks,
+                lock_ms_total: ms(c.lock_us_total),
+                max_hold_ms: ms(c.max_hold_us),
+                held_at_end: r.held_at_end.len() as u64,
+            },
+            availability: ratio(c.answered_in_time, c.requests),
+            latency_ms: LatencyMs {
+                p50: ms(r.latency_p50_us),
+                p90: ms(r.latency_p90_us),
+                p99: ms(r.latency_p99_us),
+            },
+            per_commit: PerCommit {
+                messages: ratio(c.protocol_messages, c.committed),
+                message_delays: ratio(c.delays_sum, c.delays_n),
+                durable_writes: ratio(c.durable_writes, c.committed),
+            },
+            network: Network {
+                sent: end.stats.sends,
+                delivered: end.stats.deliveries,
+                dropped: end.stats.dropped_loss
+                    + end.stats.dropped_partition
+                    + end.stats.dropped_receiver_down,
+                duplicated: end.stats.duplicated,
+            },
+            faults: r.faults_total,
+            expectations: Expectations::default(),
+            story: Vec::new(),
+        };
+        report.story = story(scenario, &report, r, names);
+        report.check_expectations(scenario);
+        report
+    }
+
+    fn check_expectations(&mut self, scenario: &Scenario) {
+        let json = serde_json::to_value(&*self).expect("a report serialises");
+        let mut e = Expectations::default();
+        for (metric, cond) in &scenario.expect {
+            let (cmp, bound) = parse_condition(cond).expect("conditions were validated");
+            let actual = lookup(&json, metric).expect("metrics were validated");
+            let held = cmp.holds(actual, bound);
+            if held {
+                e.passed += 1;
+            } else {
+                e.failed += 1;
+            }
+            e.results.push(ExpectationResult {
+                metric: metric.clone(),
+                condition: cond.clone(),
+                actual,
+                held,
+            });
+        }
+        self.expectations = e;
+    }
+
+    /// The report for people.
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "acidbase run: {} ({}), seed {}",
+            self.scenario, self.protocol, self.seed
+        );
+        let _ = writeln!(s);
+        let _ = writeln!(s, "What happened");
+        for line in &self.story {
+            let _ = writeln!(s, "  - {line}");
+        }
+        let _ = writeln!(s);
+        let t = &self.txns;
+        let _ = writeln!(s, "Counts");
+        let _ = writeln!(s, "  transactions   {} committed, {} aborted, {} in doubt, {} unresolved ({} begun, {} requested)", t.committed, t.aborted, t.in_doubt, t.unresolved, t.begun, t.requests);
+        let _ = writeln!(
+            s,
+            "  violations     {} atomicity, {} invariant (money {} -> {})",
+            self.violations.atomicity,
+            self.violations.invariant,
+            self.money.initial,
+            self.money.final_
+        );
+        let l = &self.locks;
+        let _ = writeln!(s, "  locks          {} blocked, {:.1} lock-ms blocked, longest hold {:.1} ms, {} held at end", l.blocked, l.lock_ms_total, l.max_hold_ms, l.held_at_end);
+        let _ = writeln!(
+            s,
+            "  availability   {:.1}% of requests answered within the deadline",
+            self.availability * 100.0
+        );
+        let _ = writeln!(
+            s,
+            "  latency        p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms",
+            self.latency_ms.p50, self.latency_ms.p90, self.latency_ms.p99
+        );
+        let p = &self.per_commit;
+        let _ = writeln!(
+            s,
+            "  per commit     {:.2} messages, {:.2} message delays, {:.2} durable writes",
+            p.messages, p.message_delays, p.durable_writes
+        );
+        let n = &self.network;
+        let _ = writeln!(
+            s,
+            "  network        {} sent, {} delivered, {} dropped, {} duplicated; {} fault actions",
+            n.sent, n.delivered, n.dropped, n.duplicated, self.faults
+        );
+        let _ = writeln!(
+            s,
+            "  run            {} events, {:.1} ms simulated, digest {}{}",
+            self.events,
+            self.sim_time_ms,
+            self.digest,
+            if self.stopped_by_event_guard {
+                " (stopped by max_events)"
+            } else {
+                ""
+            }
+        );
+        if !self.expectations.results.is_empty() {
+            let _ = writeln!(s);
+            let _ = writeln!(
+                s,
+                "Expectations ({} held, {} failed)",
+                self.expectations.passed, self.expectations.failed
+            );
+            for r in &self.expectations.results {
+                let _ = writeln!(
+                    s,
+                    "  {} {} {}  (actual {})",
+                    if r.held { "ok  " } else { "FAIL" },
+                    r.metric,
+                    r.condition,
+                    fmt_num(r.actual)
+                );
+            }
+        }
+        s
+    }
+}
+
+fn fmt_num(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// The value at a dotted path of the JSON report, if it is a number.
+pub fn lookup(json: &serde_json::Value, path: &str) -> Option<f64> {
+    let mut v = json;
+    for part in path.split('.') {
+        v = v.get(part)?;
+    }
+    match v {
+        serde_json::Value::Bool(b) => Some(f64::from(u8::from(*b))),
+        other => other.as_f64(),
+    }
+}
+
+/// Every numeric metric path an expectation may name.
+pub fn metric_names() -> Vec<String> {
+    let json = serde_json::to_value(Report::default()).expect("a report serialises");
+    let mut out = Vec::new();
+    collect(&json, String::new(), &mut out);
+    out
+}
+
+fn collect(v: &serde_json::Value, prefix: String, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, child) in m {
+                if k == "expectations" {
+                    continue;
+                }
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                collect(child, p, out);
+            }
+        }
+        serde_json::Value::Number(_) | serde_json::Value::Bool(_) => out.push(prefix),
+        _ => {}
+    }
+}
+
+pub fn is_metric(path: &str) -> bool {
+    metric_names().iter().any(|m| m == path)
+}
+
+fn story(scenario: &Scenario, rep: &Report, r: &Results, names: &[String]) -> Vec<String> {
+    let name = |n: crate::node::NodeId| {
+        names
+            .get(n.index())
+            .cloned()
+            .unwrap_or_else(|| format!("node{}", n.0))
+    };
+    let mut out = Vec::new();
+    if !scenario.description.is_empty() {
+        out.push(scenario.description.trim().to_string());
+    }
+    // Faults, in plain words (the first few).
+    let mut fault_lines = Vec::new();
+    for (at, a) in r.faults.iter().take(8) {
+        let line = match a {
+            FaultAction::Crash(n) => format!(
+                "{} crashed at {:.1} ms (its volatile state was lost; its log survived)",
+                name(*n),
+                ms(*at)
+            ),
+            FaultAction::Restart(n) => format!(
+                "{} restarted at {:.1} ms and recovered from its log",
+                name(*n),
+                ms(*at)
+            ),
+            FaultAction::CutStart(_) => format!("a network partition began at {:.1} ms", ms(*at)),
+            FaultAction::CutEnd(_) => format!("a network partition healed at {:.1} ms", ms(*at)),
+        };
+        fault_lines.push(line);
+    }
+    fault_lines.dedup();
+    out.extend(fault_lines);
+    if r.faults_total > 8 {
+        out.push(format!("... and {} more fault actions", r.faults_total - 8));
+    }
+    if r.faults_total == 0 {
+        out.push("No crash or partition happened.".into());
+    }
+    let e = &r.longest_in_doubt;
+    if let Some(node) = e.node {
+        if e.in_doubt_us > ms_to_us_f(scenario.checks.blocked_after_ms) {
+            out.push(format!(
+                "{} had voted yes on txn {} and was in doubt for {:.1} ms{}: it could not commit or abort on its own until it learned the outcome (at {:.1} ms) — 2PC's blocking problem",
+                name(node),
+                e.txn,
+                ms(e.in_doubt_us),
+                if e.locks > 0 { format!(", holding {} lock{}", e.locks, if e.locks == 1 { "" } else { "s" }) } else { String::new() },
+                ms(e.resolved_at_us)
+            ));
+        }
+    }
+    for ex in &r.examples {
+        let c: Vec<_> = ex.committed.iter().map(|n| name(*n)).collect();
+        let a: Vec<_> = ex.aborted.iter().map(|n| name(*n)).collect();
+        out.push(format!(
+            "ATOMICITY VIOLATED on txn {}: {} committed while {} aborted (seen at {:.1} ms)",
+            ex.txn,
+            c.join(", "),
+            a.join(", "),
+            ms(ex.at_us)
+        ));
+    }
+    if !r.in_doubt_at_end.is_empty() {
+        let first: Vec<String> = r
+            .in_doubt_at_end
+            .iter()
+            .take(4)
+            .map(|d| {
+                format!(
+                    "{} on txn {} (since {:.1} ms)",
+                    name(d.node),
+                    d.txn,
+                    ms(d.since_us)
+                )
+            })
+            .collect();
+        out.push(format!(
+            "Still in doubt at the end: {}{} — they voted yes and nobody they can reach knows the outcome",
+            first.join(", "),
+            if r.in_doubt_at_end.len() > 4 { format!(" and {} more", r.in_doubt_at_end.len() - 4) } else { String::new() }
+        ));
+    }
+    let blocked_end: Vec<_> = r.held_at_end.iter().filter(|h| h.in_doubt).collect();
+    if !blocked_end.is_empty() {
+        let h = blocked_end[0];
+        out.push(format!(
+            "{} lock{} still held by in-doubt transactions at the end (e.g. key {} on {} for txn {}, held {:.1} ms): other transactions touching those keys are refused",
+            blocked_end.len(),
+            if blocked_end.len() == 1 { " is" } else { "s are" },
+            h.key,
+            name(h.node),
+            h.txn,
+            ms(rep_end_us(rep).saturating_sub(h.since_us))
+        ));
+    }
+    if rep.violations.invariant > 0 {
+        out.push(format!(
+            "MONEY NOT CONSERVED: {} at the start, {} at the end ({:+})",
+            r.money_initial,
+            r.money_final,
+            r.money_final - r.money_initial
+        ));
+    } else {
+        out.push(format!(
+            "Money is conserved: {} at the start and at the end.",
+            r.money_initial
+        ));
+    }
+    if rep.violations.atomicity == 0 && rep.txns.unresolved == 0 {
+        out.push(format!(
+            "Every transaction ended consistently: {} committed, {} aborted.",
+            rep.txns.committed, rep.txns.aborted
+        ));
+    }
+    out
+}
+
+fn ms_to_us_f(v: f64) -> u64 {
+    crate::run::ms_to_us(v)
+}
+
+fn rep_end_us(rep: &Report) -> u64 {
+    (rep.sim_time_ms * 1000.0).round() as u64
+}

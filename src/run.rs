@@ -1,0 +1,333 @@
+//! Builds a world from a validated scenario, runs it, and reports.
+//!
+//! This is the only place that knows both the scenario schema and the protocols; the
+//! engine below it knows neither.
+
+use crate::checks::{CheckConfig, Checks, Results};
+use crate::engine::{RunEnd, Sim, TraceSink, WorldSpec};
+use crate::faults::{
+    self, CrashWindow, FaultPlan, PartitionWindow, RandomCrashes, RandomPartitions,
+};
+use crate::network::{Cut, Latency, NetworkConfig};
+use crate::node::{Node, NodeId, NodeSet};
+use crate::protocols::two_pc::{TwoPcNode, TwoPcOptions};
+use crate::report::Report;
+use crate::rng;
+use crate::scenario::{node_names, KeysSpec, LatencySpec, LoadSpec, Scenario, WorkloadSpec};
+use crate::workload::{Client, ClientConfig, KeyChoice, Load, TransferGen};
+
+/// Milliseconds (as written in scenarios) to whole µs.
+pub fn ms_to_us(ms: f64) -> u64 {
+    (ms * 1000.0).round().max(0.0) as u64
+}
+
+/// Where the trace goes (`--trace FILE`).
+pub type TraceOut = Box<dyn std::io::Write>;
+
+/// Everything a finished run produced.
+pub struct Outcome {
+    pub end: RunEnd,
+    pub results: Results,
+    pub names: Vec<String>,
+    pub report: Report,
+}
+
+/// Runs `scenario` with `seed`, optionally writing the event trace.
+pub fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Outcome {
+    match scenario.protocol.as_str() {
+        "2pc" => run_two_pc(scenario, seed, trace),
+        other => panic!("protocol {other:?} passed validation but has no builder"),
+    }
+}
+
+/// The time at which a run ends: the horizon (or the last healing, if later) plus
+/// the drain.
+pub fn end_time_us(scenario: &Scenario, plan: &FaultPlan) -> u64 {
+    let horizon = ms_to_us(scenario.duration_ms);
+    let last = plan.last_heal_us().unwrap_or(horizon).max(horizon);
+    last + ms_to_us(scenario.drain_ms)
+}
+
+fn resolve(names: &[String], name: &str) -> NodeId {
+    let i = names
+        .iter()
+        .position(|n| n == name)
+        .expect("node names were validated");
+    NodeId(i as u32)
+}
+
+fn resolve_set(names: &[String], list: &[String]) -> NodeSet {
+    list.iter().map(|n| resolve(names, n)).collect()
+}
+
+/// The concrete fault plan for this scenario and seed (protocol-independent: random
+/// faults are drawn by node name).
+pub fn fault_plan(scenario: &Scenario, seed: u64, names: &[String]) -> FaultPlan {
+    let f = &scenario.faults;
+    let mut plan = FaultPlan::default();
+    for c in &f.crashes {
+        plan.crashes.push(CrashWindow {
+            node: resolve(names, &c.node),
+            at_us: ms_to_us(c.at_ms),
+            restart_us: c.restart_ms.map(ms_to_us),
+        });
+    }
+    for p in &f.partitions {
+        let groups: Vec<NodeSet> = p.groups.iter().map(|g| resolve_set(names, g)).collect();
+        let mut cuts = Vec::new();
+        for (i, a) in groups.iter().enumerate() {
+            for (j, b) in groups.iter().enumerate() {
+                if i != j {
+                    cuts.push(Cut { from: *a, to: *b });
+                }
+            }
+        }
+        plan.partitions.push(PartitionWindow {
+            cuts,
+            from_us: ms_to_us(p.from_ms),
+            to_us: ms_to_us(p.to_ms),
+        });
+    }
+    for w in &f.one_way {
+        plan.partitions.push(PartitionWindow {
+            cuts: vec![Cut {
+                from: resolve_set(names, &w.from),
+                to: resolve_set(names, &w.to),
+            }],
+            from_us: ms_to_us(w.from_ms),
+            to_us: ms_to_us(w.to_ms),
+        });
+    }
+    let mut random = Vec::new();
+    for r in &f.random_crashes {
+        let mut targets: Vec<&String> = Vec::new();
+        for n in &r.nodes {
+            match n.as_str() {
+                "all" => targets.extend(names.iter()),
+                "rms" => targets.extend(names.iter().filter(|m| is_rm_name(m))),
+                _ => targets.push(n),
+            }
+        }
+        targets.sort();
+        targets.dedup();
+        for name in targets {
+            random.push(RandomCrashes {
+                node: resolve(names, name),
+                name: name.clone(),
+                rate_per_s: r.rate_per_s,
+                mean_downtime_us: r.mean_downtime_ms * 1000.0,
+            });
+        }
+    }
+    let partitions = f.random_partitions.as_ref().map(|r| {
+        let chosen: Vec<&String> = if r.nodes.is_empty() {
+            names.iter().collect()
+        } else {
+            r.nodes.iter().collect()
+        };
+        RandomPartitions {
+            nodes: chosen
+                .into_iter()
+                .map(|n| (resolve(names, n), n.clone()))
+                .collect(),
+            rate_per_s: r.rate_per_s,
+            mean_duration_us: r.mean_duration_ms * 1000.0,
+        }
+    });
+    plan.draw_random(
+        seed,
+        &random,
+        partitions.as_ref(),
+        ms_to_us(scenario.duration_ms),
+    );
+    plan
+}
+
+fn is_rm_name(n: &str) -> bool {
+    n.strip_prefix("rm")
+        .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn network_config(scenario: &Scenario, names: &[String]) -> NetworkConfig {
+    let n = &scenario.network;
+    let latency = match n.latency {
+        LatencySpec::Constant { ms } => Latency::Constant { us: ms_to_us(ms) },
+        LatencySpec::Uniform { min_ms, max_ms } => Latency::Uniform {
+            min_us: ms_to_us(min_ms),
+            max_us: ms_to_us(max_ms),
+        },
+        LatencySpec::Exponential { floor_ms, mean_ms } => Latency::Exponential {
+            floor_us: ms_to_us(floor_ms),
+            mean_extra_us: mean_ms * 1000.0,
+        },
+    };
+    let mut site_of: Vec<u32> = (0..names.len() as u32).collect();
+    if scenario.clients.colocated_with_tm {
+        let tm = resolve(names, "tm");
+        let client = resolve(names, "client");
+        site_of[client.index()] = site_of[tm.index()];
+    }
+    NetworkConfig {
+        latency,
+        loss_probability: n.loss_probability,
+        duplicate_probability: n.duplicate_probability,
+        reorder_probability: n.reorder_probability,
+        reorder_delay_max_us: ms_to_us(n.reorder_delay_ms),
+        site_of,
+    }
+}
+
+fn drift(scenario: &Scenario, seed: u64, names: &[String]) -> Vec<i32> {
+    names
+        .iter()
+        .map(|name| {
+            scenario
+                .faults
+                .drift
+                .iter()
+                .find(|d| &d.node == name)
+                .map(|d| d.ppm)
+                .unwrap_or_else(|| {
+                    faults::draw_drift_ppm(seed, name, scenario.faults.max_drift_ppm)
+                })
+        })
+        .collect()
+}
+
+fn client_config(scenario: &Scenario, coordinator: NodeId) -> ClientConfig {
+    let WorkloadSpec::Transfer(t) = &scenario.workload;
+    let c = &scenario.clients;
+    ClientConfig {
+        coordinator,
+        load: match c.load {
+            LoadSpec::Closed { sessions, think_ms } => Load::Closed {
+                sessions,
+                think_us: ms_to_us(think_ms),
+            },
+            LoadSpec::Open { rate_per_s } => Load::Open {
+                mean_gap_us: (1e6 / rate_per_s).round().max(1.0) as u64,
+            },
+        },
+        deadline_us: ms_to_us(c.deadline_ms),
+        stop_at_us: ms_to_us(scenario.duration_ms),
+        max_requests: c.max_requests,
+        generator: TransferGen {
+            shards: scenario.rms,
+            accounts_per_shard: t.accounts_per_shard,
+            amount_min: t.amount_min,
+            amount_max: t.amount_max,
+            fan_out: t.fan_out,
+            keys: match t.keys {
+                KeysSpec::Random => KeyChoice::Random,
+                KeysSpec::PerSession => KeyChoice::PerSession,
+            },
+        },
+    }
+}
+
+/// The 2PC options a scenario asks for.
+pub fn two_pc_options(scenario: &Scenario) -> TwoPcOptions {
+    let p = &scenario.two_pc;
+    TwoPcOptions {
+        vote_timeout_us: ms_to_us(p.vote_timeout_ms).max(1),
+        decision_retry_us: ms_to_us(p.decision_retry_ms).max(1),
+        inquiry_interval_us: ms_to_us(p.inquiry_interval_ms).max(1),
+        cooperative_termination: p.cooperative_termination,
+        standby_tm: p.standby_tm,
+        rm_abort_timeout_us: p.rm_abort_on_timeout.then(|| ms_to_us(p.rm_timeout_ms)),
+        no_decision_retry: p.no_decision_retry,
+        answer_client_after_acks: p.answer_client_after_acks,
+    }
+}
+
+fn run_two_pc(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Outcome {
+    let names = node_names(scenario);
+    let opts = two_pc_options(scenario);
+    let WorkloadSpec::Transfer(t) = &scenario.workload;
+    let tm = resolve(&names, "tm");
+    let rms: Vec<NodeId> = (1..=scenario.rms)
+        .map(|i| resolve(&names, &format!("rm{i}")))
+        .collect();
+    let standby = scenario
+        .two_pc
+        .standby_tm
+        .then(|| resolve(&names, "standby"));
+    let client = resolve(&names, "client");
+    let mut nodes = Vec::with_capacity(names.len());
+    let mut durables = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        let id = NodeId(i as u32);
+        let (node, durable) = if id == tm {
+            (TwoPcNode::tm(rms.clone(), opts.clone()), Default::default())
+        } else if rms.contains(&id) {
+            (
+                TwoPcNode::rm(tm, standby, t.accounts_per_shard, opts.clone()),
+                TwoPcNode::rm_durable(t.accounts_per_shard, t.initial_balance),
+            )
+        } else if Some(id) == standby {
+            (TwoPcNode::standby(opts.clone()), Default::default())
+        } else {
+            assert_eq!(id, client, "unexpected node {name}");
+            (
+                TwoPcNode::Client(Client::new(client_config(scenario, tm))),
+                Default::default(),
+            )
+        };
+        nodes.push(node);
+        durables.push(durable);
+    }
+    let mut clients = NodeSet::new();
+    clients.insert(client);
+    run_world(scenario, seed, names, nodes, durables, clients, trace)
+}
+
+/// Runs any world built from a scenario: the part every protocol shares.
+pub fn run_world<N: Node + 'static>(
+    scenario: &Scenario,
+    seed: u64,
+    names: Vec<String>,
+    nodes: Vec<N>,
+    durables: Vec<N::Durable>,
+    clients: NodeSet,
+    trace: Option<TraceOut>,
+) -> Outcome {
+    let plan = fault_plan(scenario, seed, &names);
+    let end_us = end_time_us(scenario, &plan);
+    let spec = WorldSpec {
+        node_rngs: names
+            .iter()
+            .map(|n| rng::stream(seed, &format!("node/{n}")))
+            .collect(),
+        drift_ppm: drift(scenario, seed, &names),
+        network: network_config(scenario, &names),
+        network_rng: rng::stream(seed, "network"),
+        faults: plan,
+        nodes,
+        durables,
+    };
+    let checks = Checks::new(CheckConfig {
+        blocked_after_us: ms_to_us(scenario.checks.blocked_after_ms),
+        deadline_us: ms_to_us(scenario.clients.deadline_ms),
+        clients,
+    });
+    let mut sim = Sim::new(spec, checks);
+    if let Some(out) = trace {
+        let sink: Box<dyn TraceSink<N>> =
+            Box::new(crate::trace::JsonLines::new(out, names.clone()));
+        sim.set_trace(sink);
+    }
+    let start_audit = sim.audit();
+    sim.start();
+    let end = sim.run_until(end_us, scenario.max_events);
+    let end_audit = sim.audit();
+    let results = sim
+        .into_observer()
+        .finish(end.end_us, &start_audit, &end_audit);
+    let report = Report::build(scenario, seed, &end, &results, &names);
+    Outcome {
+        end,
+        results,
+        names,
+        report,
+    }
+}

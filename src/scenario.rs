@@ -1,0 +1,927 @@
+//! The scenario file: a RON schema with a default for every field, and validation
+//! that names the file, line and column of what is wrong and says what was expected.
+//!
+//! The schema holds no logic. [`crate::run`] turns a validated scenario into a world.
+//! Field reference with units and defaults: `book/src/scenario.md`.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+/// The protocols `protocol:` may name.
+pub const PROTOCOLS: &[&str] = &["2pc"];
+
+/// The built-in default scenario (`acidbase run` with no file).
+pub const DEFAULT_SCENARIO: &str = include_str!("../scenarios/2pc-coordinator-crash.ron");
+pub const DEFAULT_SCENARIO_NAME: &str = "scenarios/2pc-coordinator-crash.ron (built in)";
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Scenario {
+    /// Defaults to the file name without extension.
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    /// Which protocol runs: "2pc".
+    pub protocol: String,
+    /// Number of resource managers (shards).
+    pub rms: u32,
+    /// Horizon: clients issue requests and faults happen in [0, duration_ms).
+    pub duration_ms: f64,
+    /// After the horizon (or the last fault's healing, if later), time for recovery to
+    /// finish before the end-of-run checks ("at quiescence").
+    pub drain_ms: f64,
+    /// Guard: stop after this many events.
+    pub max_events: u64,
+    pub two_pc: TwoPcSpec,
+    pub workload: WorkloadSpec,
+    pub clients: ClientSpec,
+    pub network: NetworkSpec,
+    pub faults: FaultSpec,
+    pub checks: CheckSpec,
+    /// Metric path → condition, e.g. `"violations.atomicity": "== 0"`.
+    pub expect: BTreeMap<String, String>,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario {
+            name: String::new(),
+            description: String::new(),
+            seed: 1,
+            protocol: "2pc".into(),
+            rms: 3,
+            duration_ms: 1000.0,
+            drain_ms: 2000.0,
+            max_events: 50_000_000,
+            two_pc: TwoPcSpec::default(),
+            workload: WorkloadSpec::default(),
+            clients: ClientSpec::default(),
+            network: NetworkSpec::default(),
+            faults: FaultSpec::default(),
+            checks: CheckSpec::default(),
+            expect: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TwoPcSpec {
+    pub vote_timeout_ms: f64,
+    pub decision_retry_ms: f64,
+    pub inquiry_interval_ms: f64,
+    pub cooperative_termination: bool,
+    pub standby_tm: bool,
+    pub rm_abort_on_timeout: bool,
+    /// With `rm_abort_on_timeout`: how long an RM stays in doubt before aborting.
+    pub rm_timeout_ms: f64,
+    pub no_decision_retry: bool,
+    /// Answer the client after every RM acknowledged Commit, not at the decision.
+    pub answer_client_after_acks: bool,
+}
+
+impl Default for TwoPcSpec {
+    fn default() -> Self {
+        TwoPcSpec {
+            vote_timeout_ms: 200.0,
+            decision_retry_ms: 100.0,
+            inquiry_interval_ms: 100.0,
+            cooperative_termination: false,
+            standby_tm: false,
+            rm_abort_on_timeout: false,
+            rm_timeout_ms: 300.0,
+            no_decision_retry: false,
+            answer_client_after_acks: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub enum WorkloadSpec {
+    Transfer(TransferSpec),
+}
+
+impl Default for WorkloadSpec {
+    fn default() -> Self {
+        WorkloadSpec::Transfer(TransferSpec::default())
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub enum KeysSpec {
+    Random,
+    PerSession,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TransferSpec {
+    pub accounts_per_shard: u32,
+    pub initial_balance: i64,
+    pub amount_min: i64,
+    pub amount_max: i64,
+    pub fan_out: u32,
+    pub keys: KeysSpec,
+}
+
+impl Default for TransferSpec {
+    fn default() -> Self {
+        TransferSpec {
+            accounts_per_shard: 100,
+            initial_balance: 1000,
+            amount_min: 1,
+            amount_max: 100,
+            fan_out: 1,
+            keys: KeysSpec::Random,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub enum LoadSpec {
+    Closed { sessions: u32, think_ms: f64 },
+    Open { rate_per_s: f64 },
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClientSpec {
+    pub load: LoadSpec,
+    pub deadline_ms: f64,
+    pub max_requests: Option<u64>,
+    pub colocated_with_tm: bool,
+}
+
+impl Default for ClientSpec {
+    fn default() -> Self {
+        ClientSpec {
+            load: LoadSpec::Closed {
+                sessions: 4,
+                think_ms: 10.0,
+            },
+            deadline_ms: 1000.0,
+            max_requests: None,
+            colocated_with_tm: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub enum LatencySpec {
+    Constant { ms: f64 },
+    Uniform { min_ms: f64, max_ms: f64 },
+    Exponential { floor_ms: f64, mean_ms: f64 },
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkSpec {
+    pub latency: LatencySpec,
+    pub loss_probability: f64,
+    pub duplicate_probability: f64,
+    pub reorder_probability: f64,
+    pub reorder_delay_ms: f64,
+}
+
+impl Default for NetworkSpec {
+    fn default() -> Self {
+        NetworkSpec {
+            latency: LatencySpec::Uniform {
+                min_ms: 1.0,
+                max_ms: 10.0,
+            },
+            loss_probability: 0.0,
+            duplicate_probability: 0.0,
+            reorder_probability: 0.0,
+            reorder_delay_ms: 0.0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FaultSpec {
+    pub crashes: Vec<CrashSpec>,
+    pub partitions: Vec<PartitionSpec>,
+    pub one_way: Vec<OneWaySpec>,
+    pub random_crashes: Vec<RandomCrashSpec>,
+    pub random_partitions: Option<RandomPartitionSpec>,
+    pub max_drift_ppm: u32,
+    pub drift: Vec<DriftSpec>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CrashSpec {
+    pub node: String,
+    pub at_ms: f64,
+    #[serde(default)]
+    pub restart_ms: Option<f64>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionSpec {
+    pub groups: Vec<Vec<String>>,
+    pub from_ms: f64,
+    pub to_ms: f64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OneWaySpec {
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+    pub from_ms: f64,
+    pub to_ms: f64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RandomCrashSpec {
+    /// Node names, or "rms" (every RM) or "all".
+    pub nodes: Vec<String>,
+    pub rate_per_s: f64,
+    pub mean_downtime_ms: f64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RandomPartitionSpec {
+    pub rate_per_s: f64,
+    pub mean_duration_ms: f64,
+    /// Nodes that take part (empty: all).
+    #[serde(default)]
+    pub nodes: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DriftSpec {
+    pub node: String,
+    pub ppm: i32,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckSpec {
+    pub blocked_after_ms: f64,
+}
+
+impl Default for CheckSpec {
+    fn default() -> Self {
+        CheckSpec {
+            blocked_after_ms: 100.0,
+        }
+    }
+}
+
+/// A problem with a scenario, located in its source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.col, self.message
+        )
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// A scenario with the text it came from, so later checks can point into it.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub scenario: Scenario,
+    pub file: String,
+    pub source: String,
+}
+
+impl Loaded {
+    /// An error located at the first match of `path` (a sequence of needles, each
+    /// searched after the previous one), or at the deepest needle found.
+    pub fn error_at(&self, path: &[&str], message: impl Into<String>) -> ScenarioError {
+        let (line, col) = locate(&self.source, path);
+        ScenarioError {
+            file: self.file.clone(),
+            line,
+            col,
+            message: message.into(),
+        }
+    }
+}
+
+fn ron_options() -> ron::Options {
+    ron::Options::default().with_default_extension(
+        ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES
+            | ron::extensions::Extensions::IMPLICIT_SOME,
+    )
+}
+
+/// Parses a scenario from text. `file` names it in errors.
+pub fn parse(source: &str, file: &str) -> Result<Loaded, ScenarioError> {
+    let mut scenario: Scenario = ron_options().from_str(source).map_err(|e| ScenarioError {
+        file: file.to_string(),
+        line: e.span.start.line,
+        col: e.span.start.col,
+        message: explain_ron_error(&e.code),
+    })?;
+    if scenario.name.is_empty() {
+        scenario.name = Path::new(file)
+            .file_stem()
+            .map(|s| {
+                s.to_string_lossy()
+                    .trim_end_matches(" (built in)")
+                    .to_string()
+            })
+            .unwrap_or_else(|| "scenario".into());
+        scenario.name = scenario
+            .name
+            .split_whitespace()
+            .next()
+            .unwrap_or("scenario")
+            .to_string();
+    }
+    let loaded = Loaded {
+        scenario,
+        file: file.to_string(),
+        source: source.to_string(),
+    };
+    validate(&loaded)?;
+    Ok(loaded)
+}
+
+/// Reads and parses a scenario file.
+pub fn load(path: &Path) -> Result<Loaded, ScenarioError> {
+    let file = path.display().to_string();
+    let source = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: file.clone(),
+        line: 0,
+        col: 0,
+        message: format!("cannot read the scenario file: {e}"),
+    })?;
+    parse(&source, &file)
+}
+
+/// The built-in default scenario.
+pub fn default_scenario() -> Loaded {
+    parse(DEFAULT_SCENARIO, DEFAULT_SCENARIO_NAME).expect("the built-in scenario is valid")
+}
+
+fn explain_ron_error(code: &ron::Error) -> String {
+    let base = code.to_string();
+    match code {
+        ron::Error::NoSuchStructField { .. } => {
+            format!("{base}; see book/src/scenario.md for every field")
+        }
+        _ => base,
+    }
+}
+
+/// Line and column (1-based) of `path` in `source`.
+fn locate(source: &str, path: &[&str]) -> (usize, usize) {
+    let mut from = 0;
+    let mut at = None;
+    for needle in path {
+        match find_outside_comments(source, needle, from) {
+            Some(i) => {
+                at = Some(i);
+                from = i + needle.len();
+            }
+            None => break,
+        }
+    }
+    let Some(i) = at else {
+        return (1, 1);
+    };
+    let before = &source[..i];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map_or(i, |nl| i - nl - 1) + 1;
+    (line, col)
+}
+
+fn find_outside_comments(source: &str, needle: &str, from: usize) -> Option<usize> {
+    let mut start = from;
+    while let Some(rel) = source.get(start..)?.find(needle) {
+        let i = start + rel;
+        let line_start = source[..i].rfind('\n').map_or(0, |n| n + 1);
+        if !source[line_start..i].contains("//") {
+            return Some(i);
+        }
+        start = i + needle.len();
+    }
+    None
+}
+
+/// A comparison in an expectation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cmp {
+    Eq,
+    Ne,
+    Ge,
+    Le,
+    Gt,
+    Lt,
+}
+
+impl Cmp {
+    pub fn holds(self, actual: f64, bound: f64) -> bool {
+        match self {
+            Cmp::Eq => actual == bound,
+            Cmp::Ne => actual != bound,
+            Cmp::Ge => actual >= bound,
+            Cmp::Le => actual <= bound,
+            Cmp::Gt => actual > bound,
+            Cmp::Lt => actual < bound,
+        }
+    }
+}
+
+/// Parses `">= 1"`, `"== 0"`, `"< 0.5"`.
+pub fn parse_condition(text: &str) -> Option<(Cmp, f64)> {
+    let t = text.trim();
+    let (cmp, rest) = [
+        ("==", Cmp::Eq),
+        ("!=", Cmp::Ne),
+        (">=", Cmp::Ge),
+        ("<=", Cmp::Le),
+        (">", Cmp::Gt),
+        ("<", Cmp::Lt),
+    ]
+    .iter()
+    .find_map(|(op, c)| t.strip_prefix(op).map(|r| (*c, r)))?;
+    let v: f64 = rest.trim().parse().ok()?;
+    v.is_finite().then_some((cmp, v))
+}
+
+fn validate(l: &Loaded) -> Result<(), ScenarioError> {
+    let s = &l.scenario;
+    let err = |path: &[&str], msg: String| Err(l.error_at(path, msg));
+    if !PROTOCOLS.contains(&s.protocol.as_str()) {
+        return err(
+            &["protocol"],
+            format!(
+                "unknown protocol {:?}; expected one of: {}",
+                s.protocol,
+                PROTOCOLS.join(", ")
+            ),
+        );
+    }
+    if s.rms == 0 {
+        return err(&["rms"], "rms = 0: a transaction needs at least one resource manager (shard); use 2 or more to see distributed transactions".into());
+    }
+    if s.rms > 100 {
+        return err(
+            &["rms"],
+            format!(
+                "rms = {}: at most 100 resource managers are supported",
+                s.rms
+            ),
+        );
+    }
+    let durations: [(&[&str], &str, f64); 11] = [
+        (&["duration_ms"], "duration_ms", s.duration_ms),
+        (&["drain_ms"], "drain_ms", s.drain_ms),
+        (
+            &["vote_timeout_ms"],
+            "two_pc.vote_timeout_ms",
+            s.two_pc.vote_timeout_ms,
+        ),
+        (
+            &["decision_retry_ms"],
+            "two_pc.decision_retry_ms",
+            s.two_pc.decision_retry_ms,
+        ),
+        (
+            &["inquiry_interval_ms"],
+            "two_pc.inquiry_interval_ms",
+            s.two_pc.inquiry_interval_ms,
+        ),
+        (
+            &["rm_timeout_ms"],
+            "two_pc.rm_timeout_ms",
+            s.two_pc.rm_timeout_ms,
+        ),
+        (
+            &["deadline_ms"],
+            "clients.deadline_ms",
+            s.clients.deadline_ms,
+        ),
+        (
+            &["reorder_delay_ms"],
+            "network.reorder_delay_ms",
+            s.network.reorder_delay_ms,
+        ),
+        (
+            &["blocked_after_ms"],
+            "checks.blocked_after_ms",
+            s.checks.blocked_after_ms,
+        ),
+        (
+            &["think_ms"],
+            "clients.load.think_ms",
+            match s.clients.load {
+                LoadSpec::Closed { think_ms, .. } => think_ms,
+                LoadSpec::Open { .. } => 0.0,
+            },
+        ),
+        (&["latency"], "network.latency", 0.0),
+    ];
+    for (path, name, v) in durations {
+        if !v.is_finite() || v < 0.0 {
+            return err(
+                path,
+                format!("{name} = {v}: expected a duration in milliseconds, 0 or more"),
+            );
+        }
+    }
+    if s.duration_ms <= 0.0 {
+        return err(&["duration_ms"], "duration_ms must be more than 0".into());
+    }
+    for (key, name, timer) in [
+        (
+            "vote_timeout_ms",
+            "two_pc.vote_timeout_ms",
+            s.two_pc.vote_timeout_ms,
+        ),
+        (
+            "decision_retry_ms",
+            "two_pc.decision_retry_ms",
+            s.two_pc.decision_retry_ms,
+        ),
+        (
+            "inquiry_interval_ms",
+            "two_pc.inquiry_interval_ms",
+            s.two_pc.inquiry_interval_ms,
+        ),
+    ] {
+        if timer < 0.001 {
+            return err(
+                &[key],
+                format!(
+                    "{name} must be at least 0.001 ms (1 µs): a zero period would loop forever"
+                ),
+            );
+        }
+    }
+    if s.max_events == 0 {
+        return err(&["max_events"], "max_events must be at least 1".into());
+    }
+    for (key, v) in [
+        ("loss_probability", s.network.loss_probability),
+        ("duplicate_probability", s.network.duplicate_probability),
+        ("reorder_probability", s.network.reorder_probability),
+    ] {
+        if !(0.0..=1.0).contains(&v) {
+            return err(
+                &["network", key],
+                format!(
+                    "network.{key} = {v} is outside [0, 1]: a probability must be between 0 and 1"
+                ),
+            );
+        }
+    }
+    match s.network.latency {
+        LatencySpec::Constant { ms } if !(ms.is_finite() && ms >= 0.0) => {
+            return err(
+                &["latency", "ms"],
+                format!("latency Constant(ms: {ms}): expected 0 or more"),
+            );
+        }
+        LatencySpec::Uniform { min_ms, max_ms }
+            if !(min_ms.is_finite() && max_ms.is_finite() && 0.0 <= min_ms && min_ms <= max_ms) =>
+        {
+            return err(&["latency", "Uniform"], format!("latency Uniform(min_ms: {min_ms}, max_ms: {max_ms}): expected 0 <= min_ms <= max_ms"));
+        }
+        LatencySpec::Exponential { floor_ms, mean_ms }
+            if !(floor_ms.is_finite()
+                && mean_ms.is_finite()
+                && floor_ms >= 0.0
+                && mean_ms >= 0.0) =>
+        {
+            return err(&["latency", "Exponential"], format!("latency Exponential(floor_ms: {floor_ms}, mean_ms: {mean_ms}): expected both 0 or more"));
+        }
+        _ => {}
+    }
+    let WorkloadSpec::Transfer(t) = &s.workload;
+    if t.accounts_per_shard == 0 {
+        return err(
+            &["accounts_per_shard"],
+            "workload accounts_per_shard = 0: every shard needs at least one account".into(),
+        );
+    }
+    if s.rms * t.accounts_per_shard < 2 {
+        return err(
+            &["accounts_per_shard"],
+            "a transfer needs at least two accounts in all".into(),
+        );
+    }
+    if t.amount_min < 0 || t.amount_min > t.amount_max {
+        return err(
+            &["amount_min"],
+            format!(
+                "workload amounts: expected 0 <= amount_min <= amount_max, got {} and {}",
+                t.amount_min, t.amount_max
+            ),
+        );
+    }
+    if t.initial_balance < 0 {
+        return err(
+            &["initial_balance"],
+            "workload initial_balance must be 0 or more".into(),
+        );
+    }
+    if t.fan_out == 0 || (t.fan_out > 1 && t.fan_out >= s.rms) {
+        return err(
+            &["fan_out"],
+            format!(
+                "workload fan_out = {}: expected 1 (a plain transfer) up to rms - 1 = {}",
+                t.fan_out,
+                s.rms.saturating_sub(1).max(1)
+            ),
+        );
+    }
+    match s.clients.load {
+        LoadSpec::Closed { sessions: 0, .. } => {
+            return err(
+                &["sessions"],
+                "clients sessions = 0: a closed loop needs at least one session".into(),
+            );
+        }
+        LoadSpec::Open { rate_per_s } if !(rate_per_s.is_finite() && rate_per_s > 0.0) => {
+            return err(
+                &["rate_per_s"],
+                format!("clients Open(rate_per_s: {rate_per_s}): expected a rate above 0"),
+            );
+        }
+        _ => {}
+    }
+    if s.clients.deadline_ms <= 0.0 {
+        return err(
+            &["deadline_ms"],
+            "clients.deadline_ms must be more than 0".into(),
+        );
+    }
+    validate_faults(l)?;
+    for (metric, cond) in &s.expect {
+        if !crate::report::is_metric(metric) {
+            return err(
+                &["expect", &format!("{metric:?}")],
+                format!(
+                    "unknown metric {metric:?} in expect; known metrics: {}",
+                    crate::report::metric_names().join(", ")
+                ),
+            );
+        }
+        if parse_condition(cond).is_none() {
+            return err(
+                &["expect", &format!("{metric:?}")],
+                format!("cannot read condition {cond:?} for {metric}: expected an operator (==, !=, >=, <=, >, <) and a number, e.g. \">= 1\""),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The names of the nodes a scenario's world will have, in node order.
+pub fn node_names(s: &Scenario) -> Vec<String> {
+    let mut names = vec!["tm".to_string()];
+    names.extend((1..=s.rms).map(|i| format!("rm{i}")));
+    if s.two_pc.standby_tm {
+        names.push("standby".into());
+    }
+    names.push("client".into());
+    names
+}
+
+fn validate_faults(l: &Loaded) -> Result<(), ScenarioError> {
+    let s = &l.scenario;
+    let names = node_names(s);
+    let known = |n: &str| names.iter().any(|m| m == n);
+    let horizon = s.duration_ms;
+    let unknown = |n: &str, section: &str| {
+        l.error_at(
+            &["faults", section, &format!("{n:?}")],
+            format!(
+                "faults.{section}: no node named {n:?}; this scenario's nodes are: {}",
+                names.join(", ")
+            ),
+        )
+    };
+    let check_time = |section: &str, key: &str, v: f64| -> Result<(), ScenarioError> {
+        if !v.is_finite() || v < 0.0 {
+            return Err(l.error_at(
+                &["faults", section, key],
+                format!("faults.{section} {key} = {v}: expected a time in ms, 0 or more"),
+            ));
+        }
+        if v > horizon {
+            return Err(l.error_at(
+                &["faults", section, key],
+                format!("faults.{section} {key} = {v} ms is after the horizon (duration_ms = {horizon}); faults must happen within the run: raise duration_ms or move the fault earlier"),
+            ));
+        }
+        Ok(())
+    };
+    for c in &s.faults.crashes {
+        if !known(&c.node) {
+            return Err(unknown(&c.node, "crashes"));
+        }
+        check_time("crashes", "at_ms", c.at_ms)?;
+        if let Some(r) = c.restart_ms {
+            check_time("crashes", "restart_ms", r)?;
+            if r <= c.at_ms {
+                return Err(l.error_at(
+                    &["faults", "crashes", "restart_ms"],
+                    format!(
+                        "faults.crashes: {} restarts at {r} ms, not after its crash at {} ms",
+                        c.node, c.at_ms
+                    ),
+                ));
+            }
+        }
+    }
+    for p in &s.faults.partitions {
+        if p.groups.len() < 2 || p.groups.iter().any(|g| g.is_empty()) {
+            return Err(l.error_at(&["faults", "partitions", "groups"], "faults.partitions: groups needs at least two non-empty groups of node names, e.g. [[\"tm\", \"rm1\"], [\"rm2\", \"rm3\"]]"));
+        }
+        let mut seen = Vec::new();
+        for n in p.groups.iter().flatten() {
+            if !known(n) {
+                return Err(unknown(n, "partitions"));
+            }
+            if seen.contains(&n) {
+                return Err(l.error_at(
+                    &["faults", "partitions", &format!("{n:?}")],
+                    format!("faults.partitions: {n:?} is in more than one group"),
+                ));
+            }
+            seen.push(n);
+        }
+        check_time("partitions", "from_ms", p.from_ms)?;
+        check_time("partitions", "to_ms", p.to_ms)?;
+        if p.to_ms <= p.from_ms {
+            return Err(l.error_at(
+                &["faults", "partitions", "to_ms"],
+                format!(
+                    "faults.partitions: to_ms = {} must be after from_ms = {}",
+                    p.to_ms, p.from_ms
+                ),
+            ));
+        }
+    }
+    for w in &s.faults.one_way {
+        if w.from.is_empty() || w.to.is_empty() {
+            return Err(l.error_at(
+                &["faults", "one_way"],
+                "faults.one_way: from and to each need at least one node name",
+            ));
+        }
+        for n in w.from.iter().chain(&w.to) {
+            if !known(n) {
+                return Err(unknown(n, "one_way"));
+            }
+        }
+        check_time("one_way", "from_ms", w.from_ms)?;
+        check_time("one_way", "to_ms", w.to_ms)?;
+        if w.to_ms <= w.from_ms {
+            return Err(l.error_at(
+                &["faults", "one_way", "to_ms"],
+                format!(
+                    "faults.one_way: to_ms = {} must be after from_ms = {}",
+                    w.to_ms, w.from_ms
+                ),
+            ));
+        }
+    }
+    for r in &s.faults.random_crashes {
+        for n in &r.nodes {
+            if !(known(n) || n == "rms" || n == "all") {
+                return Err(unknown(n, "random_crashes"));
+            }
+        }
+        if !(r.rate_per_s.is_finite() && r.rate_per_s >= 0.0) {
+            return Err(l.error_at(
+                &["faults", "random_crashes", "rate_per_s"],
+                format!(
+                    "faults.random_crashes rate_per_s = {}: expected 0 or more crashes per second",
+                    r.rate_per_s
+                ),
+            ));
+        }
+        if !(r.mean_downtime_ms.is_finite() && r.mean_downtime_ms >= 0.0) {
+            return Err(l.error_at(
+                &["faults", "random_crashes", "mean_downtime_ms"],
+                "faults.random_crashes mean_downtime_ms: expected 0 or more",
+            ));
+        }
+    }
+    if let Some(r) = &s.faults.random_partitions {
+        for n in &r.nodes {
+            if !known(n) {
+                return Err(unknown(n, "random_partitions"));
+            }
+        }
+        if !(r.rate_per_s.is_finite() && r.rate_per_s >= 0.0) {
+            return Err(l.error_at(
+                &["faults", "random_partitions", "rate_per_s"],
+                format!(
+                    "faults.random_partitions rate_per_s = {}: expected 0 or more per second",
+                    r.rate_per_s
+                ),
+            ));
+        }
+        if !(r.mean_duration_ms.is_finite() && r.mean_duration_ms >= 0.0) {
+            return Err(l.error_at(
+                &["faults", "random_partitions", "mean_duration_ms"],
+                "faults.random_partitions mean_duration_ms: expected 0 or more",
+            ));
+        }
+    }
+    for d in &s.faults.drift {
+        if !known(&d.node) {
+            return Err(unknown(&d.node, "drift"));
+        }
+        if d.ppm.unsigned_abs() >= 1_000_000 {
+            return Err(l.error_at(
+                &["faults", "drift", "ppm"],
+                format!(
+                    "faults.drift ppm = {}: expected between -999999 and 999999",
+                    d.ppm
+                ),
+            ));
+        }
+    }
+    if s.faults.max_drift_ppm >= 1_000_000 {
+        return Err(l.error_at(
+            &["max_drift_ppm"],
+            "faults.max_drift_ppm must be below 1000000",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_scenario_takes_every_default() {
+        let l = parse("()", "x.ron").expect("valid");
+        assert_eq!(l.scenario.rms, 3);
+        assert_eq!(l.scenario.name, "x");
+        assert_eq!(l.scenario.protocol, "2pc");
+    }
+
+    #[test]
+    fn integers_are_accepted_where_ms_are_floats() {
+        let l = parse(
+            "(duration_ms: 500, network: (latency: Constant(ms: 2)))",
+            "x.ron",
+        )
+        .expect("valid");
+        assert_eq!(l.scenario.duration_ms, 500.0);
+    }
+
+    #[test]
+    fn errors_point_at_the_offending_line() {
+        let src = "(\n  rms: 3,\n  network: (\n    loss_probability: 1.5,\n  ),\n)";
+        let e = parse(src, "s.ron").unwrap_err();
+        assert_eq!((e.line, e.col), (4, 5), "{e}");
+        assert!(e.message.contains("outside [0, 1]"), "{e}");
+    }
+
+    #[test]
+    fn unknown_field_is_a_syntax_error_with_position() {
+        let e = parse("(\n  rmz: 3,\n)", "s.ron").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.message.contains("rmz"), "{e}");
+    }
+
+    #[test]
+    fn conditions_parse() {
+        assert_eq!(parse_condition(">= 1"), Some((Cmp::Ge, 1.0)));
+        assert_eq!(parse_condition("==0"), Some((Cmp::Eq, 0.0)));
+        assert_eq!(parse_condition("~ 3"), None);
+        assert!(Cmp::Lt.holds(0.5, 1.0));
+    }
+
+    #[test]
+    fn the_default_scenario_is_valid() {
+        let l = default_scenario();
+        assert!(!l.scenario.expect.is_empty());
+    }
+}

@@ -1,0 +1,184 @@
+//! Client sessions: they issue the workload's requests to a coordinator and measure
+//! the answers (availability, latency). A closed loop runs `sessions` concurrent
+//! sessions, each issuing its next request after an answer (or its deadline) plus a
+//! think time; an open loop issues requests as a Poisson stream at a rate.
+//!
+//! The client is an ordinary node: it can crash and partition like any other. It
+//! allocates transaction ids in durable blocks so a restart never reuses one.
+
+use super::{TransferGen, TxnRequest};
+use crate::node::{Ctx, Node, NodeId, Outcome, TxnId};
+use crate::observe::Observation;
+use crate::rng;
+use std::collections::BTreeMap;
+
+/// How requests are issued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Load {
+    Closed {
+        sessions: u32,
+        think_us: u64,
+    },
+    /// Poisson arrivals with this mean gap.
+    Open {
+        mean_gap_us: u64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ClientConfig {
+    pub coordinator: NodeId,
+    pub load: Load,
+    /// The client gives up on a request after this long without an answer.
+    pub deadline_us: u64,
+    /// No request is issued at or after this time (the scenario's horizon).
+    pub stop_at_us: u64,
+    pub max_requests: Option<u64>,
+    pub generator: TransferGen,
+}
+
+/// The client's timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ClientTimer {
+    Think(u32),
+    Deadline(TxnId),
+    Arrival,
+}
+
+/// How a protocol's world carries client requests and timers.
+pub trait ClientWorld: Node {
+    fn request_msg(req: TxnRequest) -> Self::Msg;
+    fn client_timer(t: ClientTimer) -> Self::Timer;
+    /// The client's durable part: the transaction-id high-water mark.
+    fn watermark(d: &Self::Durable) -> u64;
+    fn set_watermark(d: &mut Self::Durable, to: u64);
+}
+
+const ID_BLOCK: u64 = 1024;
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Pending {
+    issued_us: u64,
+    session: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Client {
+    cfg: ClientConfig,
+    next_txn: TxnId,
+    /// Ids below this are reserved durably.
+    reserved_to: TxnId,
+    issued: u64,
+    outstanding: BTreeMap<TxnId, Pending>,
+}
+
+impl Client {
+    pub fn new(cfg: ClientConfig) -> Self {
+        Client {
+            cfg,
+            next_txn: 0,
+            reserved_to: 0,
+            issued: 0,
+            outstanding: BTreeMap::new(),
+        }
+    }
+
+    pub fn on_start<N: ClientWorld>(&mut self, ctx: &mut Ctx<'_, N>) {
+        match self.cfg.load {
+            Load::Closed { sessions, .. } => {
+                for s in 0..sessions {
+                    self.issue(Some(s), ctx);
+                }
+            }
+            Load::Open { .. } => self.schedule_arrival(ctx),
+        }
+    }
+
+    /// After a restart: continue above the durable watermark; sessions start afresh.
+    pub fn on_recover<N: ClientWorld>(&mut self, ctx: &mut Ctx<'_, N>) {
+        let mark = N::watermark(ctx.durable());
+        self.next_txn = mark;
+        self.reserved_to = mark;
+        self.on_start(ctx);
+    }
+
+    pub fn on_reply<N: ClientWorld>(&mut self, txn: TxnId, outcome: Outcome, ctx: &mut Ctx<'_, N>) {
+        let Some(p) = self.outstanding.remove(&txn) else {
+            return; // a late or duplicate answer: the client already moved on
+        };
+        ctx.cancel_timer(N::client_timer(ClientTimer::Deadline(txn)));
+        ctx.observe(Observation::Answered {
+            txn,
+            outcome,
+            latency_us: ctx.now_us() - p.issued_us,
+        });
+        self.next_in_session(p.session, ctx);
+    }
+
+    pub fn on_timer<N: ClientWorld>(&mut self, timer: ClientTimer, ctx: &mut Ctx<'_, N>) {
+        match timer {
+            ClientTimer::Think(s) => self.issue(Some(s), ctx),
+            ClientTimer::Deadline(txn) => {
+                if let Some(p) = self.outstanding.remove(&txn) {
+                    self.next_in_session(p.session, ctx);
+                }
+            }
+            ClientTimer::Arrival => {
+                self.issue(None, ctx);
+                self.schedule_arrival(ctx);
+            }
+        }
+    }
+
+    fn next_in_session<N: ClientWorld>(&mut self, session: Option<u32>, ctx: &mut Ctx<'_, N>) {
+        if let (Some(s), Load::Closed { think_us, .. }) = (session, self.cfg.load) {
+            if think_us == 0 {
+                self.issue(Some(s), ctx);
+            } else {
+                ctx.set_timer(N::client_timer(ClientTimer::Think(s)), think_us);
+            }
+        }
+    }
+
+    fn schedule_arrival<N: ClientWorld>(&mut self, ctx: &mut Ctx<'_, N>) {
+        if let Load::Open { mean_gap_us } = self.cfg.load {
+            let gap = rng::exponential_us(ctx.rng(), mean_gap_us as f64).max(1);
+            if ctx.now_us() + gap < self.cfg.stop_at_us {
+                ctx.set_timer(N::client_timer(ClientTimer::Arrival), gap);
+            }
+        }
+    }
+
+    fn issue<N: ClientWorld>(&mut self, session: Option<u32>, ctx: &mut Ctx<'_, N>) {
+        if ctx.now_us() >= self.cfg.stop_at_us
+            || self.cfg.max_requests.is_some_and(|m| self.issued >= m)
+        {
+            return;
+        }
+        if self.next_txn >= self.reserved_to {
+            let to = self.next_txn + ID_BLOCK;
+            ctx.persist(|d| N::set_watermark(d, to));
+            self.reserved_to = to;
+        }
+        let txn = self.next_txn;
+        self.next_txn += 1;
+        self.issued += 1;
+        let ops = self.cfg.generator.generate(txn, session, ctx.rng());
+        ctx.observe(Observation::Requested { txn });
+        ctx.send(
+            self.cfg.coordinator,
+            N::request_msg(TxnRequest { txn, ops }),
+        );
+        ctx.set_timer(
+            N::client_timer(ClientTimer::Deadline(txn)),
+            self.cfg.deadline_us,
+        );
+        self.outstanding.insert(
+            txn,
+            Pending {
+                issued_us: ctx.now_us(),
+                session,
+            },
+        );
+    }
+}
