@@ -108,7 +108,7 @@ pub fn run_bench(args: &BenchArgs) -> BenchResult {
         completed: c.committed + c.aborted,
         deliveries: out.end.stats.deliveries - c.client_messages,
         expected_deliveries: 4 * u64::from(args.rms) * args.txns,
-        sim_end_ms: out.end.last_event_us as f64 / 1000.0,
+        sim_end_ms: out.end.stats.last_delivery_us as f64 / 1000.0,
         wall_s,
         digest: out.report.digest,
     }

@@ -7,6 +7,7 @@
 //! - [`faults`]: the concrete fault plan (crashes, restarts, partition windows, drift);
 //! - [`node`]: the public `Node` API every protocol is written against;
 //! - [`observe`]: the vocabulary nodes use to report facts to the checkers;
+//! - [`idmap`]: O(1) maps keyed by dense transaction ids, bounded and ordered;
 //! - [`store`]: what a resource manager guards: balances and a lock table;
 //! - [`protocols`]: 2PC (and its variants);
 //! - [`workload`]: business cases that generate client requests;
@@ -21,6 +22,7 @@ pub mod bench;
 pub mod checks;
 pub mod engine;
 pub mod faults;
+pub mod idmap;
 pub mod network;
 pub mod node;
 pub mod observe;

@@ -39,15 +39,30 @@ pub enum Outcome {
 }
 
 /// A set of up to [`NodeSet::CAPACITY`] nodes as a bit set: `Copy`, hashable, and its
-/// iteration order is the node order (deterministic).
+/// iteration order is the node order (deterministic). Two `u64` words rather than a
+/// `u128`, so that messages carrying one keep 8-byte alignment (smaller events).
 #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct NodeSet(u128);
+pub struct NodeSet {
+    hi: u64,
+    lo: u64,
+}
 
 impl NodeSet {
     pub const CAPACITY: usize = 128;
 
     pub fn new() -> Self {
-        NodeSet(0)
+        NodeSet { hi: 0, lo: 0 }
+    }
+
+    fn bits(self) -> u128 {
+        (u128::from(self.hi) << 64) | u128::from(self.lo)
+    }
+
+    fn from_bits(b: u128) -> Self {
+        NodeSet {
+            hi: (b >> 64) as u64,
+            lo: b as u64,
+        }
     }
 
     pub fn insert(&mut self, n: NodeId) {
@@ -56,37 +71,40 @@ impl NodeSet {
             "node index {} beyond NodeSet capacity",
             n.0
         );
-        self.0 |= 1u128 << n.0;
+        *self = Self::from_bits(self.bits() | 1u128 << n.0);
     }
 
     pub fn remove(&mut self, n: NodeId) {
         if n.index() < Self::CAPACITY {
-            self.0 &= !(1u128 << n.0);
+            *self = Self::from_bits(self.bits() & !(1u128 << n.0));
         }
     }
 
     pub fn contains(self, n: NodeId) -> bool {
-        n.index() < Self::CAPACITY && self.0 & (1u128 << n.0) != 0
+        n.index() < Self::CAPACITY && self.bits() & (1u128 << n.0) != 0
     }
 
     pub fn len(self) -> usize {
-        self.0.count_ones() as usize
+        (self.hi.count_ones() + self.lo.count_ones()) as usize
     }
 
     pub fn is_empty(self) -> bool {
-        self.0 == 0
+        self.hi == 0 && self.lo == 0
     }
 
     pub fn union(self, other: NodeSet) -> NodeSet {
-        NodeSet(self.0 | other.0)
+        NodeSet {
+            hi: self.hi | other.hi,
+            lo: self.lo | other.lo,
+        }
     }
 
     pub fn is_superset(self, other: NodeSet) -> bool {
-        self.0 & other.0 == other.0
+        self.hi & other.hi == other.hi && self.lo & other.lo == other.lo
     }
 
     pub fn iter(self) -> impl Iterator<Item = NodeId> {
-        let mut bits = self.0;
+        let mut bits = self.bits();
         std::iter::from_fn(move || {
             if bits == 0 {
                 return None;

@@ -101,6 +101,8 @@ struct NodeSlot<N: Node> {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EngineStats {
     pub events: u64,
+    /// Time of the last message delivered.
+    pub last_delivery_us: u64,
     pub sends: u64,
     pub deliveries: u64,
     pub dropped_loss: u64,
@@ -329,6 +331,7 @@ impl<N: Node, O: Observer> Sim<N, O> {
                     return;
                 }
                 self.stats.deliveries += 1;
+                self.stats.last_delivery_us = self.now_us;
                 if let Some(t) = self.trace.as_mut() {
                     t.record(
                         self.now_us,

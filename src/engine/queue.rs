@@ -1,9 +1,11 @@
-//! The event queue: a min-heap on `(time µs, sequence number)` over a slab of payloads.
+//! The event queue: a 4-ary min-heap on `(time µs, sequence number)` over a slab of payloads.
 //!
 //! The heap moves only 16-byte keys; payloads (messages can be large) stay put in the
 //! slab. The sequence number makes ties FIFO, so the order of events is a pure function
 //! of the order in which they were scheduled. Cancelled entries are left in the heap
 //! and skipped when popped (lazy deletion): cheaper than keeping heap positions.
+
+use std::collections::VecDeque;
 
 /// An entry's place in the slab; used to cancel it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -15,16 +17,39 @@ enum Cell<E> {
     Free,
 }
 
-/// Time (µs) in the high bits, sequence number in the low bits of one `u128`
-/// compares as fast as a single integer.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// 24 bytes: time and sequence number compared as one 128-bit integer. The
+/// sequence number is unique, so the slot never takes part in the order.
+#[derive(Clone, Copy)]
 struct Key {
-    order: u128,
+    time: u64,
+    seq: u64,
     slot: u32,
 }
 
+impl Key {
+    #[inline(always)]
+    fn order(&self) -> u128 {
+        (u128::from(self.time) << 64) | u128::from(self.seq)
+    }
+
+    #[inline(always)]
+    fn before(&self, other: &Key) -> bool {
+        self.order() < other.order()
+    }
+}
+
+/// A 4-ary heap: half the levels of a binary heap, and a node's children share cache
+/// lines; measured faster than binary on the bench workload.
+const ARITY: usize = 4;
+
 pub struct EventQueue<E> {
     heap: Vec<Key>,
+    /// Events scheduled for the current time (zero delay), in FIFO order. They would
+    /// sit at the top of the heap anyway; keeping them aside saves two sifts each.
+    /// Invariant: every entry here has time `now` and the heap holds nothing earlier.
+    immediate: VecDeque<Key>,
+    /// Time of the last event popped.
+    now: u64,
     cells: Vec<Cell<E>>,
     free: Vec<u32>,
     next_seq: u64,
@@ -43,6 +68,8 @@ impl<E> EventQueue<E> {
     pub fn new() -> Self {
         EventQueue {
             heap: Vec::new(),
+            immediate: VecDeque::new(),
+            now: 0,
             cells: Vec::new(),
             free: Vec::new(),
             next_seq: 0,
@@ -74,11 +101,17 @@ impl<E> EventQueue<E> {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.live += 1;
-        self.heap.push(Key {
-            order: (u128::from(at_us) << 64) | u128::from(seq),
+        let key = Key {
+            time: at_us,
+            seq,
             slot,
-        });
-        self.sift_up(self.heap.len() - 1);
+        };
+        if at_us == self.now {
+            self.immediate.push_back(key);
+        } else {
+            self.heap.push(key);
+            self.sift_up(self.heap.len() - 1);
+        }
         Slot(slot)
     }
 
@@ -89,7 +122,7 @@ impl<E> EventQueue<E> {
             Cell::Live(e) => {
                 self.live -= 1;
                 self.dead += 1;
-                if self.dead > 64 && self.dead > self.heap.len() / 2 {
+                if self.dead > 64 && self.dead > (self.heap.len() + self.immediate.len()) / 2 {
                     self.compact();
                 }
                 Some(e)
@@ -101,21 +134,44 @@ impl<E> EventQueue<E> {
         }
     }
 
+    /// Takes the earliest entry (live or cancelled) off the heap or the FIFO lane.
+    fn take_first(&mut self) -> Option<Key> {
+        let from_lane = match (self.immediate.front(), self.heap.first()) {
+            (Some(a), Some(b)) => a.before(b),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return None,
+        };
+        if from_lane {
+            return self.immediate.pop_front();
+        }
+        let top = self.heap[0];
+        let last = self.heap.pop().expect("heap is not empty");
+        if !self.heap.is_empty() {
+            self.heap[0] = last;
+            self.sift_down(0);
+        }
+        Some(top)
+    }
+
+    fn first(&self) -> Option<Key> {
+        match (self.immediate.front(), self.heap.first()) {
+            (Some(a), Some(b)) => Some(if a.before(b) { *a } else { *b }),
+            (a, b) => a.or(b).copied(),
+        }
+    }
+
     /// Removes and returns the earliest live event with its time.
     pub fn pop(&mut self) -> Option<(u64, E)> {
         loop {
-            let top = *self.heap.first()?;
-            let last = self.heap.pop().expect("heap is not empty");
-            if !self.heap.is_empty() {
-                self.heap[0] = last;
-                self.sift_down(0);
-            }
+            let top = self.take_first()?;
             let cell = std::mem::replace(&mut self.cells[top.slot as usize], Cell::Free);
             self.free.push(top.slot);
             match cell {
                 Cell::Live(e) => {
                     self.live -= 1;
-                    return Some(((top.order >> 64) as u64, e));
+                    self.now = top.time;
+                    return Some((top.time, e));
                 }
                 _ => self.dead -= 1,
             }
@@ -124,20 +180,16 @@ impl<E> EventQueue<E> {
 
     /// Time of the earliest live event, discarding cancelled ones on top.
     pub fn peek_time(&mut self) -> Option<u64> {
-        while let Some(top) = self.heap.first().copied() {
+        loop {
+            let top = self.first()?;
             if matches!(self.cells[top.slot as usize], Cell::Live(_)) {
-                return Some((top.order >> 64) as u64);
+                return Some(top.time);
             }
-            let last = self.heap.pop().expect("heap is not empty");
-            if !self.heap.is_empty() {
-                self.heap[0] = last;
-                self.sift_down(0);
-            }
+            self.take_first();
             self.cells[top.slot as usize] = Cell::Free;
             self.free.push(top.slot);
             self.dead -= 1;
         }
-        None
     }
 
     /// Drops cancelled entries from the heap when they outnumber live ones, so long
@@ -147,7 +199,7 @@ impl<E> EventQueue<E> {
     fn compact(&mut self) {
         let cells = &mut self.cells;
         let free = &mut self.free;
-        self.heap.retain(|k| {
+        let mut keep = |k: &Key| {
             if matches!(cells[k.slot as usize], Cell::Live(_)) {
                 true
             } else {
@@ -155,9 +207,11 @@ impl<E> EventQueue<E> {
                 free.push(k.slot);
                 false
             }
-        });
+        };
+        self.heap.retain(&mut keep);
+        self.immediate.retain(&mut keep);
         self.dead = 0;
-        for i in (0..self.heap.len() / 2).rev() {
+        for i in (0..self.heap.len().div_ceil(ARITY)).rev() {
             self.sift_down(i);
         }
     }
@@ -165,8 +219,8 @@ impl<E> EventQueue<E> {
     fn sift_up(&mut self, mut i: usize) {
         let item = self.heap[i];
         while i > 0 {
-            let parent = (i - 1) / 2;
-            if self.heap[parent] <= item {
+            let parent = (i - 1) / ARITY;
+            if !item.before(&self.heap[parent]) {
                 break;
             }
             self.heap[i] = self.heap[parent];
@@ -179,17 +233,18 @@ impl<E> EventQueue<E> {
         let n = self.heap.len();
         let item = self.heap[i];
         loop {
-            let left = 2 * i + 1;
-            if left >= n {
+            let first = ARITY * i + 1;
+            if first >= n {
                 break;
             }
-            let right = left + 1;
-            let child = if right < n && self.heap[right] < self.heap[left] {
-                right
-            } else {
-                left
-            };
-            if self.heap[child] >= item {
+            let last = (first + ARITY).min(n);
+            let mut child = first;
+            for c in first + 1..last {
+                if self.heap[c].before(&self.heap[child]) {
+                    child = c;
+                }
+            }
+            if !self.heap[child].before(&item) {
                 break;
             }
             self.heap[i] = self.heap[child];
@@ -250,6 +305,24 @@ mod tests {
         );
         let got: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
         assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn zero_delay_events_keep_time_then_fifo_order() {
+        let mut q = EventQueue::new();
+        q.push(0, "now-a");
+        q.push(5, "later");
+        q.push(0, "now-b");
+        assert_eq!(q.pop(), Some((0, "now-a")));
+        q.push(0, "now-c"); // scheduled while handling time 0
+        assert_eq!(q.pop(), Some((0, "now-b")));
+        assert_eq!(q.pop(), Some((0, "now-c")));
+        assert_eq!(q.pop(), Some((5, "later")));
+        q.push(5, "same-time");
+        q.push(7, "after");
+        assert_eq!(q.peek_time(), Some(5));
+        assert_eq!(q.pop(), Some((5, "same-time")));
+        assert_eq!(q.pop(), Some((7, "after")));
     }
 
     #[test]

@@ -23,11 +23,12 @@
 //! - `no_decision_retry` (unsafe): the TM sends Commit once and forgets it at once, so
 //!   an RM that missed it is later told "abort" by presumption: partial commit.
 
+use crate::idmap::{IdMap, RecentIds};
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation};
 use crate::store::{Ledger, LockTable, ShardOps};
 use crate::workload::{Client, ClientTimer, ClientWorld, TxnRequest};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// Options of the 2PC family (all times in µs).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -96,8 +97,10 @@ pub enum Msg {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Timer {
     Client(ClientTimer),
-    /// TM: give up waiting for votes on `txn`.
-    VoteTimeout(TxnId),
+    /// TM: armed at the earliest vote deadline; aborts every transaction whose votes
+    /// are overdue. (All vote timeouts have the same length, so one timer per TM gives
+    /// each transaction its exact deadline.)
+    VoteTimeouts,
     /// TM: resend Commit to RMs that have not acknowledged.
     DecisionRetry,
     /// RM: ask about transactions in doubt for too long.
@@ -118,11 +121,11 @@ pub struct PreparedRec {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Durable {
     /// TM: Commit decisions not yet acknowledged by all participants.
-    pub commits: BTreeMap<TxnId, NodeSet>,
+    pub commits: IdMap<NodeSet>,
     /// RM: balances.
     pub ledger: Ledger,
     /// RM: prepared (in-doubt) transactions.
-    pub prepared: BTreeMap<TxnId, PreparedRec>,
+    pub prepared: IdMap<PreparedRec>,
     /// RM: committed transactions (kept only when others may ask).
     pub committed: BTreeSet<TxnId>,
     /// RM: transactions it promised never to vote yes on.
@@ -137,12 +140,14 @@ pub struct Tm {
     rms: Vec<NodeId>,
     opts: TwoPcOptions,
     /// Collecting votes.
-    voting: BTreeMap<TxnId, Voting>,
+    voting: IdMap<Voting>,
     /// Committed, waiting for acknowledgements.
-    acking: BTreeMap<TxnId, Acking>,
+    acking: IdMap<Acking>,
     /// Recently begun transactions, so a duplicated request is not run twice.
     recent: RecentIds,
     retry_armed: bool,
+    /// When the vote-timeout timer is set to fire, if it is.
+    vote_timer_at: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -150,6 +155,7 @@ struct Voting {
     participants: NodeSet,
     yes: NodeSet,
     client: NodeId,
+    deadline_us: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -170,7 +176,7 @@ pub struct Rm {
     opts: TwoPcOptions,
     locks: LockTable,
     /// Volatile view of the in-doubt transactions: when we last asked about each.
-    asked_at: BTreeMap<TxnId, u64>,
+    asked_at: IdMap<u64>,
     /// Recent local transactions, so a duplicated one is not applied twice.
     recent_local: RecentIds,
     scan_armed: bool,
@@ -181,7 +187,7 @@ pub struct Rm {
 pub struct Standby {
     opts: TwoPcOptions,
     /// Transactions it is trying to terminate: their participants.
-    terminating: BTreeMap<TxnId, NodeSet>,
+    terminating: IdMap<NodeSet>,
 }
 
 /// Every role of a 2PC world.
@@ -198,10 +204,11 @@ impl TwoPcNode {
         TwoPcNode::Tm(Tm {
             rms,
             opts,
-            voting: BTreeMap::new(),
-            acking: BTreeMap::new(),
+            voting: IdMap::new(),
+            acking: IdMap::new(),
             recent: RecentIds::default(),
             retry_armed: false,
+            vote_timer_at: None,
         })
     }
 
@@ -211,7 +218,7 @@ impl TwoPcNode {
             standby,
             opts,
             locks: LockTable::new(accounts),
-            asked_at: BTreeMap::new(),
+            asked_at: IdMap::new(),
             recent_local: RecentIds::default(),
             scan_armed: false,
         })
@@ -220,7 +227,7 @@ impl TwoPcNode {
     pub fn standby(opts: TwoPcOptions) -> Self {
         TwoPcNode::Standby(Standby {
             opts,
-            terminating: BTreeMap::new(),
+            terminating: IdMap::new(),
         })
     }
 
@@ -234,26 +241,6 @@ impl TwoPcNode {
 }
 
 type C<'a> = Ctx<'a, TwoPcNode>;
-
-/// The most recent transaction ids seen, bounded: the network may duplicate a message
-/// long after the first copy, but not by thousands of transactions.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-struct RecentIds(BTreeSet<TxnId>);
-
-impl RecentIds {
-    const CAPACITY: usize = 4096;
-
-    /// `false` if `txn` was seen already.
-    fn insert(&mut self, txn: TxnId) -> bool {
-        if !self.0.insert(txn) {
-            return false;
-        }
-        if self.0.len() > Self::CAPACITY {
-            self.0.pop_first();
-        }
-        true
-    }
-}
 
 impl ClientWorld for TwoPcNode {
     fn request_msg(req: TxnRequest) -> Msg {
@@ -297,7 +284,7 @@ impl Node for TwoPcNode {
     fn on_timer(&mut self, timer: Timer, ctx: &mut C<'_>) {
         match (self, timer) {
             (TwoPcNode::Client(c), Timer::Client(t)) => c.on_timer(t, ctx),
-            (TwoPcNode::Tm(tm), Timer::VoteTimeout(txn)) => tm.abort(txn, ctx),
+            (TwoPcNode::Tm(tm), Timer::VoteTimeouts) => tm.vote_timeouts(ctx),
             (TwoPcNode::Tm(tm), Timer::DecisionRetry) => tm.resend(ctx),
             (TwoPcNode::Rm(rm), Timer::InDoubtScan) => rm.scan(ctx),
             (TwoPcNode::Standby(s), Timer::Termination(txn)) => s.poll(txn, ctx),
@@ -319,7 +306,7 @@ impl Node for TwoPcNode {
             out.push(AuditItem::Money {
                 amount: d.ledger.total(),
             });
-            for (&txn, rec) in &d.prepared {
+            for (txn, rec) in d.prepared.iter() {
                 out.push(AuditItem::InDoubt {
                     txn,
                     since_us: rec.prepared_at_us,
@@ -411,22 +398,55 @@ impl Tm {
                 },
             );
         }
-        ctx.set_timer(Timer::VoteTimeout(txn), self.opts.vote_timeout_us);
+        let deadline_us = ctx.now_us() + self.opts.vote_timeout_us;
         self.voting.insert(
             txn,
             Voting {
                 participants,
                 yes: NodeSet::new(),
                 client,
+                deadline_us,
             },
         );
+        if self.vote_timer_at.is_none() {
+            self.arm_vote_timer(deadline_us, ctx);
+        }
+    }
+
+    fn arm_vote_timer(&mut self, at_us: u64, ctx: &mut C<'_>) {
+        self.vote_timer_at = Some(at_us);
+        ctx.set_timer(Timer::VoteTimeouts, at_us.saturating_sub(ctx.now_us()));
+    }
+
+    fn disarm_vote_timer_if_idle(&mut self, ctx: &mut C<'_>) {
+        if self.voting.is_empty() && self.vote_timer_at.take().is_some() {
+            ctx.cancel_timer(Timer::VoteTimeouts);
+        }
+    }
+
+    /// Aborts every transaction whose votes are overdue; re-arms for the next.
+    fn vote_timeouts(&mut self, ctx: &mut C<'_>) {
+        self.vote_timer_at = None;
+        let now = ctx.now_us();
+        let overdue: Vec<TxnId> = self
+            .voting
+            .iter()
+            .filter(|(_, v)| v.deadline_us <= now)
+            .map(|(t, _)| t)
+            .collect();
+        for txn in overdue {
+            self.abort(txn, ctx);
+        }
+        if let Some(next) = self.voting.iter().map(|(_, v)| v.deadline_us).min() {
+            self.arm_vote_timer(next, ctx);
+        }
     }
 
     fn commit(&mut self, txn: TxnId, ctx: &mut C<'_>) {
         let Some(v) = self.voting.remove(&txn) else {
             return;
         };
-        ctx.cancel_timer(Timer::VoteTimeout(txn));
+        self.disarm_vote_timer_if_idle(ctx);
         // The decision is durable before anyone hears of it.
         ctx.persist(|d| d.commits.insert(txn, v.participants));
         ctx.observe(Observation::Decided {
@@ -475,7 +495,7 @@ impl Tm {
         let Some(v) = self.voting.remove(&txn) else {
             return;
         };
-        ctx.cancel_timer(Timer::VoteTimeout(txn));
+        self.disarm_vote_timer_if_idle(ctx);
         ctx.observe(Observation::Decided {
             txn,
             outcome: Outcome::Abort,
@@ -511,9 +531,9 @@ impl Tm {
         self.retry_armed = false;
         let now = ctx.now_us();
         let retry = self.opts.decision_retry_us;
-        for (&txn, a) in self.acking.iter_mut() {
+        self.acking.for_each_mut(|txn, a| {
             if now < a.sent_at_us + retry {
-                continue;
+                return;
             }
             a.sent_at_us = now;
             for rm in a.participants.iter().filter(|r| !a.acked.contains(*r)) {
@@ -525,14 +545,14 @@ impl Tm {
                     },
                 );
             }
-        }
+        });
         self.arm_retry(ctx);
     }
 
     /// Resend every Commit the log still holds; undecided transactions are forgotten
     /// and thereby aborted by presumption.
     fn recover(&mut self, ctx: &mut C<'_>) {
-        for (&txn, &participants) in &ctx.durable().commits {
+        for (txn, &participants) in ctx.durable().commits.iter() {
             self.acking.insert(
                 txn,
                 Acking {
@@ -619,7 +639,7 @@ impl Rm {
 
     /// Applies the outcome of `txn` (idempotent).
     fn learn(&mut self, txn: TxnId, outcome: Outcome, ctx: &mut C<'_>) {
-        let Some(rec) = ctx.durable().prepared.get(&txn).cloned() else {
+        if !ctx.durable().prepared.contains_key(&txn) {
             if outcome == Outcome::Commit {
                 // Already applied (or, in an unsafe variant, aborted on its own):
                 // acknowledge so the TM can forget.
@@ -634,16 +654,17 @@ impl Rm {
                 });
             }
             return;
-        };
+        }
         let remember = self.opts.remember_commits();
-        ctx.persist(|d| {
-            d.prepared.remove(&txn);
+        let rec = ctx.persist(|d| {
+            let rec = d.prepared.remove(&txn).expect("checked above");
             if outcome == Outcome::Commit {
                 d.ledger.apply(&rec.ops);
                 if remember {
                     d.committed.insert(txn);
                 }
             }
+            rec
         });
         self.finish(txn, &rec, outcome, ctx);
         if outcome == Outcome::Commit {
@@ -722,7 +743,7 @@ impl Rm {
             .asked_at
             .iter()
             .filter(|(_, &at)| now >= at + self.opts.inquiry_interval_us)
-            .map(|(&t, _)| t)
+            .map(|(t, _)| t)
             .collect();
         for txn in due {
             let Some(rec) = ctx.durable().prepared.get(&txn).cloned() else {
@@ -763,7 +784,7 @@ impl Rm {
             .durable()
             .prepared
             .iter()
-            .map(|(t, r)| (*t, r.clone()))
+            .map(|(t, r)| (t, r.clone()))
             .collect();
         for (txn, rec) in prepared {
             let locked = self.locks.try_lock(txn, &rec.ops, rec.prepared_at_us);

@@ -7,10 +7,10 @@
 //! allocates transaction ids in durable blocks so a restart never reuses one.
 
 use super::{TransferGen, TxnRequest};
+use crate::idmap::IdMap;
 use crate::node::{Ctx, Node, NodeId, Outcome, TxnId};
 use crate::observe::Observation;
 use crate::rng;
-use std::collections::BTreeMap;
 
 /// How requests are issued.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -41,7 +41,10 @@ pub struct ClientConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ClientTimer {
     Think(u32),
-    Deadline(TxnId),
+    /// Armed at the earliest deadline among outstanding requests. Every request has
+    /// the same deadline and requests are issued in time order, so one timer gives
+    /// each request its exact deadline without a timer per request.
+    Deadlines,
     Arrival,
 }
 
@@ -69,7 +72,8 @@ pub struct Client {
     /// Ids below this are reserved durably.
     reserved_to: TxnId,
     issued: u64,
-    outstanding: BTreeMap<TxnId, Pending>,
+    outstanding: IdMap<Pending>,
+    deadlines_armed: bool,
 }
 
 impl Client {
@@ -79,7 +83,8 @@ impl Client {
             next_txn: 0,
             reserved_to: 0,
             issued: 0,
-            outstanding: BTreeMap::new(),
+            outstanding: IdMap::new(),
+            deadlines_armed: false,
         }
     }
 
@@ -106,22 +111,37 @@ impl Client {
         let Some(p) = self.outstanding.remove(&txn) else {
             return; // a late or duplicate answer: the client already moved on
         };
-        ctx.cancel_timer(N::client_timer(ClientTimer::Deadline(txn)));
         ctx.observe(Observation::Answered {
             txn,
             outcome,
             latency_us: ctx.now_us() - p.issued_us,
         });
         self.next_in_session(p.session, ctx);
+        if self.outstanding.is_empty() && self.deadlines_armed {
+            // Nothing to time out: do not leave a timer behind.
+            ctx.cancel_timer(N::client_timer(ClientTimer::Deadlines));
+            self.deadlines_armed = false;
+        }
     }
 
     pub fn on_timer<N: ClientWorld>(&mut self, timer: ClientTimer, ctx: &mut Ctx<'_, N>) {
         match timer {
             ClientTimer::Think(s) => self.issue(Some(s), ctx),
-            ClientTimer::Deadline(txn) => {
-                if let Some(p) = self.outstanding.remove(&txn) {
-                    self.next_in_session(p.session, ctx);
+            ClientTimer::Deadlines => {
+                self.deadlines_armed = false;
+                let now = ctx.now_us();
+                let expired: Vec<TxnId> = self
+                    .outstanding
+                    .iter()
+                    .take_while(|(_, p)| p.issued_us + self.cfg.deadline_us <= now)
+                    .map(|(t, _)| t)
+                    .collect();
+                for txn in expired {
+                    if let Some(p) = self.outstanding.remove(&txn) {
+                        self.next_in_session(p.session, ctx);
+                    }
                 }
+                self.arm_deadlines(ctx);
             }
             ClientTimer::Arrival => {
                 self.issue(None, ctx);
@@ -169,10 +189,6 @@ impl Client {
             self.cfg.coordinator,
             N::request_msg(TxnRequest { txn, ops }),
         );
-        ctx.set_timer(
-            N::client_timer(ClientTimer::Deadline(txn)),
-            self.cfg.deadline_us,
-        );
         self.outstanding.insert(
             txn,
             Pending {
@@ -180,5 +196,22 @@ impl Client {
                 session,
             },
         );
+        self.arm_deadlines(ctx);
+    }
+
+    /// Outstanding requests are in id order, which is issue order: the first one has
+    /// the earliest deadline.
+    fn arm_deadlines<N: ClientWorld>(&mut self, ctx: &mut Ctx<'_, N>) {
+        if self.deadlines_armed {
+            return;
+        }
+        if let Some((_, p)) = self.outstanding.iter().next() {
+            let at = p.issued_us + self.cfg.deadline_us;
+            ctx.set_timer(
+                N::client_timer(ClientTimer::Deadlines),
+                at.saturating_sub(ctx.now_us()),
+            );
+            self.deadlines_armed = true;
+        }
     }
 }

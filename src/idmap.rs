@@ -1,0 +1,316 @@
+//! `IdMap`: a map from dense, mostly increasing ids (transaction ids) to values.
+//!
+//! Protocols keep per-transaction state keyed by id, and ids arrive roughly in order.
+//! A sliding window indexed by `id - base` makes every operation O(1); the rare id
+//! that falls outside the window (a transaction blocked while thousands of later ones
+//! finished) spills into an ordered map, so memory stays bounded by the number of
+//! live entries plus the window. Iteration is always in id order (deterministic), and
+//! equality and hashing depend only on the (id, value) pairs, not on the layout, so
+//! an explorer deduplicating states sees equal maps as equal.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::hash::{Hash, Hasher};
+
+const WINDOW_MAX: u64 = 4096;
+
+#[derive(Clone)]
+pub struct IdMap<V> {
+    base: u64,
+    window: VecDeque<Option<V>>,
+    in_window: usize,
+    spill: BTreeMap<u64, V>,
+}
+
+impl<V> Default for IdMap<V> {
+    fn default() -> Self {
+        IdMap {
+            base: 0,
+            window: VecDeque::new(),
+            in_window: 0,
+            spill: BTreeMap::new(),
+        }
+    }
+}
+
+impl<V> IdMap<V> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.in_window + self.spill.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn slot(&self, id: u64) -> Option<usize> {
+        (id >= self.base && id - self.base < self.window.len() as u64)
+            .then(|| (id - self.base) as usize)
+    }
+
+    pub fn get(&self, id: &u64) -> Option<&V> {
+        match self.slot(*id) {
+            Some(i) => self.window[i].as_ref(),
+            None => self.spill.get(id),
+        }
+    }
+
+    pub fn get_mut(&mut self, id: &u64) -> Option<&mut V> {
+        match self.slot(*id) {
+            Some(i) => self.window[i].as_mut(),
+            None => self.spill.get_mut(id),
+        }
+    }
+
+    pub fn contains_key(&self, id: &u64) -> bool {
+        self.get(id).is_some()
+    }
+
+    pub fn insert(&mut self, id: u64, value: V) -> Option<V> {
+        if let Some(i) = self.slot(id) {
+            let old = self.window[i].replace(value);
+            if old.is_none() {
+                self.in_window += 1;
+            }
+            return old;
+        }
+        if self.spill.contains_key(&id) {
+            return self.spill.insert(id, value);
+        }
+        if self.window.is_empty() {
+            self.base = id;
+        }
+        if id < self.base {
+            return self.spill.insert(id, value);
+        }
+        let mut offset = id - self.base;
+        if offset >= 2 * WINDOW_MAX {
+            // A jump far ahead: everything in the window becomes a straggler.
+            self.spill_all();
+            self.base = id;
+            offset = 0;
+        }
+        while offset >= WINDOW_MAX {
+            self.spill_front();
+            offset -= 1;
+        }
+        while self.window.len() as u64 <= offset {
+            self.window.push_back(None);
+        }
+        self.window[offset as usize] = Some(value);
+        self.in_window += 1;
+        None
+    }
+
+    pub fn remove(&mut self, id: &u64) -> Option<V> {
+        let Some(i) = self.slot(*id) else {
+            return self.spill.remove(id);
+        };
+        let old = self.window[i].take();
+        if old.is_some() {
+            self.in_window -= 1;
+            while matches!(self.window.front(), Some(None)) {
+                self.window.pop_front();
+                self.base += 1;
+            }
+            while matches!(self.window.back(), Some(None)) {
+                self.window.pop_back();
+            }
+        }
+        old
+    }
+
+    fn spill_front(&mut self) {
+        if let Some(front) = self.window.pop_front() {
+            if let Some(v) = front {
+                self.in_window -= 1;
+                self.spill.insert(self.base, v);
+            }
+            self.base += 1;
+        }
+    }
+
+    fn spill_all(&mut self) {
+        while !self.window.is_empty() {
+            self.spill_front();
+        }
+    }
+
+    /// Entries in ascending id order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &V)> {
+        let base = self.base;
+        let window = self
+            .window
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, v)| v.as_ref().map(|v| (base + i as u64, v)));
+        Merge {
+            a: self.spill.iter().map(|(k, v)| (*k, v)).peekable(),
+            b: window.peekable(),
+        }
+    }
+
+    /// Ids in ascending order.
+    pub fn keys(&self) -> impl Iterator<Item = u64> + '_ {
+        self.iter().map(|(k, _)| k)
+    }
+
+    /// Mutable access to every value, in ascending id order.
+    pub fn for_each_mut(&mut self, mut f: impl FnMut(u64, &mut V)) {
+        let ids: Vec<u64> = self.keys().collect();
+        for id in ids {
+            if let Some(v) = self.get_mut(&id) {
+                f(id, v);
+            }
+        }
+    }
+}
+
+struct Merge<A: Iterator, B: Iterator> {
+    a: std::iter::Peekable<A>,
+    b: std::iter::Peekable<B>,
+}
+
+impl<'v, V: 'v, A, B> Iterator for Merge<A, B>
+where
+    A: Iterator<Item = (u64, &'v V)>,
+    B: Iterator<Item = (u64, &'v V)>,
+{
+    type Item = (u64, &'v V);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match (self.a.peek(), self.b.peek()) {
+            (Some((x, _)), Some((y, _))) => {
+                if x < y {
+                    self.a.next()
+                } else {
+                    self.b.next()
+                }
+            }
+            (Some(_), None) => self.a.next(),
+            (None, _) => self.b.next(),
+        }
+    }
+}
+
+impl<V: PartialEq> PartialEq for IdMap<V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl<V: Eq> Eq for IdMap<V> {}
+
+impl<V: Hash> Hash for IdMap<V> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_usize(self.len());
+        for (k, v) in self.iter() {
+            k.hash(state);
+            v.hash(state);
+        }
+    }
+}
+
+impl<V: std::fmt::Debug> std::fmt::Debug for IdMap<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+/// The most recent ids seen, as a bitmap window: O(1), bounded. An id older than the
+/// window counts as seen (it is a very late duplicate, long past any deadline).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct RecentIds {
+    /// One past the highest id seen.
+    top: u64,
+    seen: VecDeque<bool>,
+}
+
+impl RecentIds {
+    const CAPACITY: u64 = 4096;
+
+    /// Records `id`; `false` if it was seen already (or is older than the window).
+    pub fn insert(&mut self, id: u64) -> bool {
+        if id >= self.top {
+            let grow = (id + 1 - self.top).min(Self::CAPACITY);
+            for _ in 0..grow {
+                self.seen.push_back(false);
+            }
+            while self.seen.len() as u64 > Self::CAPACITY {
+                self.seen.pop_front();
+            }
+            self.top = id + 1;
+        }
+        let back = self.top - id;
+        if back > self.seen.len() as u64 {
+            return false;
+        }
+        let i = self.seen.len() - back as usize;
+        !std::mem::replace(&mut self.seen[i], true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn behaves_like_a_btreemap_under_random_operations() {
+        let mut m = IdMap::new();
+        let mut reference = BTreeMap::new();
+        let mut x = 7u64;
+        for step in 0..50_000u64 {
+            x = crate::rng::mix64(x);
+            // Mostly increasing ids with occasional far jumps and old ids.
+            let id = match x % 10 {
+                0 => x % 50,
+                1 => step + 10_000 * (x % 3),
+                _ => step / 2 + x % 64,
+            };
+            if x % 3 == 0 {
+                assert_eq!(m.remove(&id), reference.remove(&id));
+            } else {
+                assert_eq!(m.insert(id, step), reference.insert(id, step));
+            }
+            if step % 997 == 0 {
+                let a: Vec<_> = m.iter().map(|(k, v)| (k, *v)).collect();
+                let b: Vec<_> = reference.iter().map(|(k, v)| (*k, *v)).collect();
+                assert_eq!(a, b);
+            }
+            assert_eq!(m.len(), reference.len());
+        }
+    }
+
+    #[test]
+    fn equal_contents_hash_equal_whatever_the_layout() {
+        use std::hash::DefaultHasher;
+        let mut a = IdMap::new();
+        a.insert(5, 'x');
+        a.insert(9000, 'y');
+        let mut b = IdMap::new();
+        b.insert(9000, 'y');
+        b.insert(5, 'x');
+        assert_eq!(a, b);
+        let h = |m: &IdMap<char>| {
+            let mut s = DefaultHasher::new();
+            m.hash(&mut s);
+            s.finish()
+        };
+        assert_eq!(h(&a), h(&b));
+    }
+
+    #[test]
+    fn recent_ids_catch_duplicates_and_stay_bounded() {
+        let mut r = RecentIds::default();
+        assert!(r.insert(3));
+        assert!(r.insert(1));
+        assert!(!r.insert(3));
+        assert!(r.insert(100_000));
+        assert!(!r.insert(3), "too old counts as seen");
+        assert!(r.insert(99_999));
+        assert!(!r.insert(99_999));
+        assert!(r.seen.len() as u64 <= RecentIds::CAPACITY);
+    }
+}
