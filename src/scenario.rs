@@ -314,7 +314,19 @@ impl Loaded {
     /// An error located at the first match of `path` (a sequence of needles, each
     /// searched after the previous one), or at the deepest needle found.
     pub fn error_at(&self, path: &[&str], message: impl Into<String>) -> ScenarioError {
-        let (line, col) = locate(&self.source, path);
+        self.error_at_entry(path, None, &[], message)
+    }
+
+    /// An error in entry number `entry.1` (0-based) of a list found at `path`, where
+    /// each entry is recognised by its key `entry.0`; `field` narrows it further.
+    pub fn error_at_entry(
+        &self,
+        path: &[&str],
+        entry: Option<(&str, usize)>,
+        field: &[&str],
+        message: impl Into<String>,
+    ) -> ScenarioError {
+        let (line, col) = locate(&self.source, path, entry, field);
         ScenarioError {
             file: self.file.clone(),
             line,
@@ -333,11 +345,19 @@ fn ron_options() -> ron::Options {
 
 /// Parses a scenario from text. `file` names it in errors.
 pub fn parse(source: &str, file: &str) -> Result<Loaded, ScenarioError> {
-    let mut scenario: Scenario = ron_options().from_str(source).map_err(|e| ScenarioError {
-        file: file.to_string(),
-        line: e.span.start.line,
-        col: e.span.start.col,
-        message: explain_ron_error(&e.code),
+    let mut scenario: Scenario = ron_options().from_str(source).map_err(|e| {
+        let (line, col) = (e.span.start.line, e.span.start.col);
+        let message = match (&e.code, key_before(source, line, col)) {
+            (ron::Error::NoSuchStructField { .. } | ron::Error::MissingStructField { .. }, _)
+            | (_, None) => explain_ron_error(&e.code),
+            (_, Some(key)) => format!("{key}: {}", explain_ron_error(&e.code)),
+        };
+        ScenarioError {
+            file: file.to_string(),
+            line,
+            col,
+            message,
+        }
     })?;
     if scenario.name.is_empty() {
         scenario.name = Path::new(file)
@@ -391,18 +411,52 @@ fn explain_ron_error(code: &ron::Error) -> String {
     }
 }
 
-/// Line and column (1-based) of `path` in `source`.
-fn locate(source: &str, path: &[&str]) -> (usize, usize) {
+/// The field name written just before a value at (`line`, `col`), if any: RON's type
+/// errors name the expected type but not the field.
+fn key_before(source: &str, line: usize, col: usize) -> Option<String> {
+    let text = source.lines().nth(line.checked_sub(1)?)?;
+    let upto: String = text.chars().take(col.saturating_sub(1)).collect();
+    let before_colon = upto.trim_end().strip_suffix(':')?;
+    let key: String = before_colon
+        .chars()
+        .rev()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    (!key.is_empty()).then_some(key)
+}
+
+/// Line and column (1-based) in `source` of: each needle of `path` in turn (each
+/// searched after the previous), then the `n`-th occurrence of the entry key, then
+/// each needle of `field`. Stops at the deepest match found. Identifier needles match
+/// whole keys only, outside comments and strings; quoted needles match a string.
+fn locate(
+    source: &str,
+    path: &[&str],
+    entry: Option<(&str, usize)>,
+    field: &[&str],
+) -> (usize, usize) {
     let mut from = 0;
     let mut at = None;
-    for needle in path {
-        match find_outside_comments(source, needle, from) {
-            Some(i) => {
-                at = Some(i);
-                from = i + needle.len();
+    let mut steps: Vec<(&str, usize)> = path.iter().map(|n| (*n, 0)).collect();
+    if let Some((key, n)) = entry {
+        steps.push((key, n));
+    }
+    steps.extend(field.iter().map(|n| (*n, 0)));
+    'steps: for (needle, skip) in steps {
+        let mut start = from;
+        for _ in 0..=skip {
+            match find_needle(source, needle, start) {
+                Some(i) => {
+                    at = Some(i);
+                    start = i + needle.len();
+                }
+                None => break 'steps,
             }
-            None => break,
         }
+        from = start;
     }
     let Some(i) = at else {
         return (1, 1);
@@ -413,15 +467,33 @@ fn locate(source: &str, path: &[&str]) -> (usize, usize) {
     (line, col)
 }
 
-fn find_outside_comments(source: &str, needle: &str, from: usize) -> Option<usize> {
+fn is_ident_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+fn find_needle(source: &str, needle: &str, from: usize) -> Option<usize> {
+    let ident = needle.chars().all(is_ident_char);
     let mut start = from;
     while let Some(rel) = source.get(start..)?.find(needle) {
         let i = start + rel;
-        let line_start = source[..i].rfind('\n').map_or(0, |n| n + 1);
-        if !source[line_start..i].contains("//") {
-            return Some(i);
-        }
         start = i + needle.len();
+        let line_start = source[..i].rfind('\n').map_or(0, |n| n + 1);
+        let prefix = &source[line_start..i];
+        if prefix.contains("//") {
+            continue;
+        }
+        if ident {
+            let quotes = prefix.matches('"').count() - prefix.matches("\\\"").count();
+            let before_ok = !prefix.chars().next_back().is_some_and(is_ident_char);
+            let after_ok = !source[i + needle.len()..]
+                .chars()
+                .next()
+                .is_some_and(is_ident_char);
+            if quotes % 2 == 1 || !before_ok || !after_ok {
+                continue;
+            }
+        }
+        return Some(i);
     }
     None
 }
@@ -623,7 +695,10 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
             "workload accounts_per_shard = 0: every shard needs at least one account".into(),
         );
     }
-    if s.rms * t.accounts_per_shard < 2 {
+    if t.accounts_per_shard > 10_000_000 {
+        return err(&["accounts_per_shard"], format!("workload accounts_per_shard = {}: at most 10000000 accounts per shard are supported", t.accounts_per_shard));
+    }
+    if u64::from(s.rms) * u64::from(t.accounts_per_shard) < 2 {
         return err(
             &["accounts_per_shard"],
             "a transfer needs at least two accounts in all".into(),
@@ -712,40 +787,57 @@ fn validate_faults(l: &Loaded) -> Result<(), ScenarioError> {
     let names = node_names(s);
     let known = |n: &str| names.iter().any(|m| m == n);
     let horizon = s.duration_ms;
-    let unknown = |n: &str, section: &str| {
-        l.error_at(
-            &["faults", section, &format!("{n:?}")],
+    // Every error points into the list entry it is about: entry `i` of `section`,
+    // recognised by the key every entry of that list has.
+    let at = |section: &str, key: &str, i: usize, field: &[&str], msg: String| {
+        l.error_at_entry(&["faults", section], Some((key, i)), field, msg)
+    };
+    let unknown = |section: &str, key: &str, i: usize, n: &str| {
+        at(
+            section,
+            key,
+            i,
+            &[&format!("{n:?}")],
             format!(
                 "faults.{section}: no node named {n:?}; this scenario's nodes are: {}",
                 names.join(", ")
             ),
         )
     };
-    let check_time = |section: &str, key: &str, v: f64| -> Result<(), ScenarioError> {
+    let check_time = |section: &str, key: &str, i: usize, field: &str, v: f64| {
         if !v.is_finite() || v < 0.0 {
-            return Err(l.error_at(
-                &["faults", section, key],
-                format!("faults.{section} {key} = {v}: expected a time in ms, 0 or more"),
+            return Err(at(
+                section,
+                key,
+                i,
+                &[field],
+                format!("faults.{section} {field} = {v}: expected a time in ms, 0 or more"),
             ));
         }
         if v > horizon {
-            return Err(l.error_at(
-                &["faults", section, key],
-                format!("faults.{section} {key} = {v} ms is after the horizon (duration_ms = {horizon}); faults must happen within the run: raise duration_ms or move the fault earlier"),
+            return Err(at(
+                section,
+                key,
+                i,
+                &[field],
+                format!("faults.{section} {field} = {v} ms is after the horizon (duration_ms = {horizon}); faults must happen within the run: raise duration_ms or move the fault earlier"),
             ));
         }
         Ok(())
     };
-    for c in &s.faults.crashes {
+    for (i, c) in s.faults.crashes.iter().enumerate() {
         if !known(&c.node) {
-            return Err(unknown(&c.node, "crashes"));
+            return Err(unknown("crashes", "node", i, &c.node));
         }
-        check_time("crashes", "at_ms", c.at_ms)?;
+        check_time("crashes", "node", i, "at_ms", c.at_ms)?;
         if let Some(r) = c.restart_ms {
-            check_time("crashes", "restart_ms", r)?;
+            check_time("crashes", "node", i, "restart_ms", r)?;
             if r <= c.at_ms {
-                return Err(l.error_at(
-                    &["faults", "crashes", "restart_ms"],
+                return Err(at(
+                    "crashes",
+                    "node",
+                    i,
+                    &["restart_ms"],
                     format!(
                         "faults.crashes: {} restarts at {r} ms, not after its crash at {} ms",
                         c.node, c.at_ms
@@ -754,28 +846,34 @@ fn validate_faults(l: &Loaded) -> Result<(), ScenarioError> {
             }
         }
     }
-    for p in &s.faults.partitions {
+    for (i, p) in s.faults.partitions.iter().enumerate() {
         if p.groups.len() < 2 || p.groups.iter().any(|g| g.is_empty()) {
-            return Err(l.error_at(&["faults", "partitions", "groups"], "faults.partitions: groups needs at least two non-empty groups of node names, e.g. [[\"tm\", \"rm1\"], [\"rm2\", \"rm3\"]]"));
+            return Err(at("partitions", "groups", i, &[], "faults.partitions: groups needs at least two non-empty groups of node names, e.g. [[\"tm\", \"rm1\"], [\"rm2\", \"rm3\"]]".into()));
         }
         let mut seen = Vec::new();
         for n in p.groups.iter().flatten() {
             if !known(n) {
-                return Err(unknown(n, "partitions"));
+                return Err(unknown("partitions", "groups", i, n));
             }
             if seen.contains(&n) {
-                return Err(l.error_at(
-                    &["faults", "partitions", &format!("{n:?}")],
+                return Err(at(
+                    "partitions",
+                    "groups",
+                    i,
+                    &[&format!("{n:?}")],
                     format!("faults.partitions: {n:?} is in more than one group"),
                 ));
             }
             seen.push(n);
         }
-        check_time("partitions", "from_ms", p.from_ms)?;
-        check_time("partitions", "to_ms", p.to_ms)?;
+        check_time("partitions", "groups", i, "from_ms", p.from_ms)?;
+        check_time("partitions", "groups", i, "to_ms", p.to_ms)?;
         if p.to_ms <= p.from_ms {
-            return Err(l.error_at(
-                &["faults", "partitions", "to_ms"],
+            return Err(at(
+                "partitions",
+                "groups",
+                i,
+                &["to_ms"],
                 format!(
                     "faults.partitions: to_ms = {} must be after from_ms = {}",
                     p.to_ms, p.from_ms
@@ -783,23 +881,29 @@ fn validate_faults(l: &Loaded) -> Result<(), ScenarioError> {
             ));
         }
     }
-    for w in &s.faults.one_way {
+    for (i, w) in s.faults.one_way.iter().enumerate() {
         if w.from.is_empty() || w.to.is_empty() {
-            return Err(l.error_at(
-                &["faults", "one_way"],
-                "faults.one_way: from and to each need at least one node name",
+            return Err(at(
+                "one_way",
+                "from",
+                i,
+                &[],
+                "faults.one_way: from and to each need at least one node name".into(),
             ));
         }
         for n in w.from.iter().chain(&w.to) {
             if !known(n) {
-                return Err(unknown(n, "one_way"));
+                return Err(unknown("one_way", "from", i, n));
             }
         }
-        check_time("one_way", "from_ms", w.from_ms)?;
-        check_time("one_way", "to_ms", w.to_ms)?;
+        check_time("one_way", "from", i, "from_ms", w.from_ms)?;
+        check_time("one_way", "from", i, "to_ms", w.to_ms)?;
         if w.to_ms <= w.from_ms {
-            return Err(l.error_at(
-                &["faults", "one_way", "to_ms"],
+            return Err(at(
+                "one_way",
+                "from",
+                i,
+                &["to_ms"],
                 format!(
                     "faults.one_way: to_ms = {} must be after from_ms = {}",
                     w.to_ms, w.from_ms
@@ -807,15 +911,18 @@ fn validate_faults(l: &Loaded) -> Result<(), ScenarioError> {
             ));
         }
     }
-    for r in &s.faults.random_crashes {
+    for (i, r) in s.faults.random_crashes.iter().enumerate() {
         for n in &r.nodes {
             if !(known(n) || n == "rms" || n == "all") {
-                return Err(unknown(n, "random_crashes"));
+                return Err(unknown("random_crashes", "nodes", i, n));
             }
         }
         if !(r.rate_per_s.is_finite() && r.rate_per_s >= 0.0) {
-            return Err(l.error_at(
-                &["faults", "random_crashes", "rate_per_s"],
+            return Err(at(
+                "random_crashes",
+                "nodes",
+                i,
+                &["rate_per_s"],
                 format!(
                     "faults.random_crashes rate_per_s = {}: expected 0 or more crashes per second",
                     r.rate_per_s
@@ -823,16 +930,19 @@ fn validate_faults(l: &Loaded) -> Result<(), ScenarioError> {
             ));
         }
         if !(r.mean_downtime_ms.is_finite() && r.mean_downtime_ms >= 0.0) {
-            return Err(l.error_at(
-                &["faults", "random_crashes", "mean_downtime_ms"],
-                "faults.random_crashes mean_downtime_ms: expected 0 or more",
+            return Err(at(
+                "random_crashes",
+                "nodes",
+                i,
+                &["mean_downtime_ms"],
+                "faults.random_crashes mean_downtime_ms: expected 0 or more".into(),
             ));
         }
     }
     if let Some(r) = &s.faults.random_partitions {
         for n in &r.nodes {
             if !known(n) {
-                return Err(unknown(n, "random_partitions"));
+                return Err(l.error_at(&["faults", "random_partitions", &format!("{n:?}")], format!("faults.random_partitions: no node named {n:?}; this scenario's nodes are: {}", names.join(", "))));
             }
         }
         if !(r.rate_per_s.is_finite() && r.rate_per_s >= 0.0) {
@@ -851,13 +961,16 @@ fn validate_faults(l: &Loaded) -> Result<(), ScenarioError> {
             ));
         }
     }
-    for d in &s.faults.drift {
+    for (i, d) in s.faults.drift.iter().enumerate() {
         if !known(&d.node) {
-            return Err(unknown(&d.node, "drift"));
+            return Err(unknown("drift", "node", i, &d.node));
         }
         if d.ppm.unsigned_abs() >= 1_000_000 {
-            return Err(l.error_at(
-                &["faults", "drift", "ppm"],
+            return Err(at(
+                "drift",
+                "node",
+                i,
+                &["ppm"],
                 format!(
                     "faults.drift ppm = {}: expected between -999999 and 999999",
                     d.ppm
@@ -909,6 +1022,22 @@ mod tests {
         let e = parse("(\n  rmz: 3,\n)", "s.ron").unwrap_err();
         assert_eq!(e.line, 2, "{e}");
         assert!(e.message.contains("rmz"), "{e}");
+    }
+
+    #[test]
+    fn errors_point_at_the_entry_and_skip_strings() {
+        let src = "(\n  description: \"rms and protocol\",\n  duration_ms: 500,\n  faults: (crashes: [\n    (node: \"rm1\", at_ms: 100, restart_ms: 200),\n    (node: \"tm\", at_ms: 300, restart_ms: 250),\n  ]),\n)";
+        let e = parse(src, "s.ron").unwrap_err();
+        assert_eq!(e.line, 6, "{e}");
+        let e = parse("(\n  name: \"rms-zero\",\n  rms: 0,\n)", "s.ron").unwrap_err();
+        assert_eq!((e.line, e.col), (3, 3), "{e}");
+    }
+
+    #[test]
+    fn type_errors_name_the_field() {
+        let e = parse("(\n  rms: \"three\",\n)", "s.ron").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.starts_with("rms:"), "{e}");
     }
 
     #[test]

@@ -1,0 +1,418 @@
+//! Bad input through the compiled binary: every case exits 2 without panicking, with
+//! an error of the form `FILE:LINE:COL: message` that points at the offending line and
+//! names the problem.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn acidbase(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_acidbase"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the acidbase binary should start")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("stdout should be UTF-8")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).expect("stderr should be UTF-8")
+}
+
+/// Exit code 2 (bad input), no panic, no report on stdout.
+fn assert_bad_input(o: &Output) {
+    let err = stderr(o);
+    assert!(!err.contains("panicked"), "the binary panicked:\n{err}");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "bad input should exit 2, got {:?}\n--- stdout ---\n{}\n--- stderr ---\n{err}",
+        o.status,
+        stdout(o)
+    );
+    assert!(
+        !stdout(o).contains("What happened"),
+        "no report should be printed for bad input:\n{}",
+        stdout(o)
+    );
+}
+
+/// A scratch directory unique to this process and test, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(test: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "acidbase-bad-input-{}-{}",
+            std::process::id(),
+            test
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("the temp dir should be creatable");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("temp paths should be UTF-8")
+}
+
+/// A located scenario error as printed by the binary.
+#[derive(Debug)]
+struct Located {
+    line: usize,
+    col: usize,
+    message: String,
+}
+
+/// Writes `source` as a scenario, runs it, expects exit 2 and one `error: FILE:L:C: msg`.
+fn run_bad(test: &str, source: &str) -> Located {
+    let dir = TempDir::new(test);
+    let file = dir.0.join(format!("{test}.ron"));
+    std::fs::write(&file, source).expect("the temp scenario should be writable");
+    let o = acidbase(&["run", path_str(&file)]);
+    assert_bad_input(&o);
+    let err = stderr(&o);
+    let prefix = format!("error: {}:", file.display());
+    let rest = err
+        .trim_end()
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("stderr should start with {prefix:?}, got:\n{err}"));
+    let mut parts = rest.splitn(3, ':');
+    let line = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no line number in:\n{err}"));
+    let col = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no column number in:\n{err}"));
+    let message = parts
+        .next()
+        .unwrap_or_else(|| panic!("no message in:\n{err}"))
+        .trim()
+        .to_string();
+    assert!(!message.is_empty(), "empty error message:\n{err}");
+    assert_eq!(err.lines().count(), 1, "one error line expected:\n{err}");
+    Located { line, col, message }
+}
+
+fn assert_mentions(e: &Located, needles: &[&str]) {
+    for n in needles {
+        assert!(
+            e.message.contains(n),
+            "the message should mention {n:?}: {e:?}"
+        );
+    }
+}
+
+// ----------------------------------------------------------------------------------
+// Errors found by the RON parser
+
+#[test]
+fn unknown_field() {
+    let e = run_bad("unknown_field", "(\n  rmz: 3,\n)\n");
+    assert_eq!((e.line, e.col), (2, 3), "{e:?}");
+    assert_mentions(
+        &e,
+        &["Unexpected field", "`rmz`", "`rms`", "book/src/scenario.md"],
+    );
+}
+
+#[test]
+fn unknown_field_in_a_nested_struct() {
+    let e = run_bad(
+        "unknown_nested_field",
+        "(\n  rms: 3,\n  network: (\n    loss_probabilty: 0.1,\n  ),\n)\n",
+    );
+    assert_eq!((e.line, e.col), (4, 5), "{e:?}");
+    assert_mentions(
+        &e,
+        &["`loss_probabilty`", "NetworkSpec", "`loss_probability`"],
+    );
+}
+
+#[test]
+fn wrong_type() {
+    let e = run_bad("wrong_type", "(\n  rms: \"three\",\n)\n");
+    // Says what was expected instead, on the line of the value.
+    assert_eq!(e.line, 2, "{e:?}");
+    assert_mentions(&e, &["integer"]);
+}
+
+#[test]
+fn syntax_error_missing_closing_paren() {
+    // The inner `(node: ...` is never closed: the parser finds `]` on line 4.
+    let e = run_bad(
+        "syntax_inner_paren",
+        "(\n  rms: 3,\n  faults: (\n    crashes: [(node: \"tm\", at_ms: 10],\n  ),\n)\n",
+    );
+    assert_eq!(e.line, 4, "{e:?}");
+    assert_mentions(&e, &["Expected comma"]);
+
+    // The outer `(` is never closed: the file ends on line 3.
+    let e = run_bad("syntax_outer_paren", "(\n  rms: 3,\n  seed: 1,\n");
+    assert_eq!(e.line, 3, "{e:?}");
+    assert_mentions(&e, &["Unexpected end of RON"]);
+}
+
+// ----------------------------------------------------------------------------------
+// Errors found by validation
+
+#[test]
+fn probability_outside_0_1() {
+    let e = run_bad(
+        "probability",
+        "(\n  rms: 3,\n  network: (\n    loss_probability: 1.5,\n  ),\n)\n",
+    );
+    assert_eq!((e.line, e.col), (4, 5), "{e:?}");
+    assert_mentions(&e, &["network.loss_probability = 1.5", "outside [0, 1]"]);
+}
+
+#[test]
+fn zero_rms() {
+    let e = run_bad("zero_rms", "(\n  seed: 1,\n  rms: 0,\n)\n");
+    assert_eq!((e.line, e.col), (3, 3), "{e:?}");
+    assert_mentions(&e, &["rms = 0", "at least one resource manager"]);
+}
+
+#[test]
+fn partition_names_a_node_that_does_not_exist() {
+    let e = run_bad(
+        "partition_unknown_node",
+        "(\n  rms: 3,\n  faults: (\n    partitions: [\n      (groups: [[\"tm\", \"rm1\"], [\"rm9\"]], from_ms: 10, to_ms: 20),\n    ],\n  ),\n)\n",
+    );
+    assert_eq!((e.line, e.col), (5, 33), "{e:?}");
+    assert_mentions(
+        &e,
+        &[
+            "faults.partitions",
+            "no node named \"rm9\"",
+            "tm, rm1, rm2, rm3, client",
+        ],
+    );
+}
+
+#[test]
+fn crash_names_an_unknown_node() {
+    let e = run_bad(
+        "crash_unknown_node",
+        "(\n  rms: 3,\n  faults: (\n    crashes: [\n      (node: \"rm7\", at_ms: 10),\n    ],\n  ),\n)\n",
+    );
+    assert_eq!((e.line, e.col), (5, 14), "{e:?}");
+    assert_mentions(&e, &["faults.crashes", "no node named \"rm7\"", "rm3"]);
+}
+
+#[test]
+fn fault_after_the_horizon() {
+    let e = run_bad(
+        "after_horizon",
+        "(\n  duration_ms: 500,\n  faults: (\n    crashes: [\n      (node: \"tm\", at_ms: 600),\n    ],\n  ),\n)\n",
+    );
+    assert_eq!((e.line, e.col), (5, 20), "{e:?}");
+    assert_mentions(
+        &e,
+        &[
+            "faults.crashes at_ms = 600",
+            "after the horizon",
+            "duration_ms = 500",
+        ],
+    );
+}
+
+#[test]
+fn restart_before_crash() {
+    let e = run_bad(
+        "restart_before_crash",
+        "(\n  duration_ms: 500,\n  faults: (\n    crashes: [\n      (node: \"tm\", at_ms: 100,\n       restart_ms: 50),\n    ],\n  ),\n)\n",
+    );
+    assert_eq!((e.line, e.col), (6, 8), "{e:?}");
+    assert_mentions(
+        &e,
+        &["tm restarts at 50 ms", "not after its crash at 100 ms"],
+    );
+}
+
+#[test]
+fn partition_ends_before_it_starts() {
+    let e = run_bad(
+        "partition_to_before_from",
+        "(\n  faults: (\n    partitions: [\n      (groups: [[\"tm\"], [\"rm1\"]], from_ms: 100,\n       to_ms: 100),\n    ],\n  ),\n)\n",
+    );
+    assert_eq!((e.line, e.col), (5, 8), "{e:?}");
+    assert_mentions(&e, &["to_ms = 100 must be after from_ms = 100"]);
+}
+
+#[test]
+fn unknown_protocol() {
+    let e = run_bad(
+        "unknown_protocol",
+        "(\n  seed: 1,\n  protocol: \"4pc\",\n)\n",
+    );
+    assert_eq!((e.line, e.col), (3, 3), "{e:?}");
+    assert_mentions(&e, &["unknown protocol \"4pc\"", "expected one of: 2pc"]);
+}
+
+#[test]
+fn unknown_metric_in_expect() {
+    let e = run_bad(
+        "unknown_metric",
+        "(\n  seed: 1,\n  expect: {\n    \"txns.commited\": \"== 0\",\n  },\n)\n",
+    );
+    assert_eq!((e.line, e.col), (4, 5), "{e:?}");
+    assert_mentions(&e, &["unknown metric \"txns.commited\"", "txns.committed"]);
+}
+
+#[test]
+fn unreadable_condition_in_expect() {
+    let e = run_bad(
+        "unreadable_condition",
+        "(\n  seed: 1,\n  expect: {\n    \"violations.atomicity\": \"== 0\",\n    \"txns.committed\": \"about 3\",\n  },\n)\n",
+    );
+    assert_eq!((e.line, e.col), (5, 5), "{e:?}");
+    assert_mentions(
+        &e,
+        &[
+            "cannot read condition \"about 3\" for txns.committed",
+            "an operator",
+        ],
+    );
+}
+
+// ----------------------------------------------------------------------------------
+// Located on the right one of several entries (see the report: these point at the
+// first matching key in the file, not at the offending entry)
+
+#[test]
+fn restart_before_crash_in_the_second_crash_points_at_it() {
+    let e = run_bad(
+        "restart_before_crash_second",
+        "(\n  duration_ms: 500,\n  faults: (\n    crashes: [\n      (node: \"rm1\", at_ms: 100, restart_ms: 200),\n      (node: \"tm\", at_ms: 300, restart_ms: 250),\n    ],\n  ),\n)\n",
+    );
+    assert_mentions(&e, &["tm restarts at 250 ms"]);
+    assert_eq!(e.line, 6, "the error is in the tm crash on line 6: {e:?}");
+}
+
+#[test]
+fn second_crash_after_the_horizon_points_at_it() {
+    let e = run_bad(
+        "after_horizon_second",
+        "(\n  duration_ms: 500,\n  faults: (\n    crashes: [\n      (node: \"rm1\", at_ms: 100),\n      (node: \"tm\", at_ms: 600),\n    ],\n  ),\n)\n",
+    );
+    assert_mentions(&e, &["at_ms = 600"]);
+    assert_eq!(e.line, 6, "the error is in the tm crash on line 6: {e:?}");
+}
+
+#[test]
+fn second_partition_ending_before_it_starts_points_at_it() {
+    let e = run_bad(
+        "partition_to_before_from_second",
+        "(\n  faults: (\n    partitions: [\n      (groups: [[\"tm\"], [\"rm1\"]], from_ms: 100, to_ms: 200),\n      (groups: [[\"tm\"], [\"rm2\"]], from_ms: 300, to_ms: 250),\n    ],\n  ),\n)\n",
+    );
+    assert_mentions(&e, &["to_ms = 250 must be after from_ms = 300"]);
+    assert_eq!(
+        e.line, 5,
+        "the error is in the second partition on line 5: {e:?}"
+    );
+}
+
+#[test]
+fn unknown_protocol_points_at_protocol_not_the_description() {
+    let e = run_bad(
+        "unknown_protocol_description",
+        "(\n  description: \"a protocol test\",\n  protocol: \"4pc\",\n)\n",
+    );
+    assert_mentions(&e, &["unknown protocol \"4pc\""]);
+    assert_eq!(e.line, 3, "`protocol:` is on line 3: {e:?}");
+}
+
+#[test]
+fn zero_rms_points_at_rms_not_the_name() {
+    let e = run_bad("zero_rms_name", "(\n  name: \"rms-zero\",\n  rms: 0,\n)\n");
+    assert_mentions(&e, &["rms = 0"]);
+    assert_eq!(e.line, 3, "`rms:` is on line 3: {e:?}");
+}
+
+// ----------------------------------------------------------------------------------
+// Files and flags
+
+#[test]
+fn missing_file() {
+    let dir = TempDir::new("missing_file");
+    let file = dir.0.join("does-not-exist.ron");
+    let o = acidbase(&["run", path_str(&file)]);
+    assert_bad_input(&o);
+    let err = stderr(&o);
+    assert!(
+        err.starts_with(&format!("error: {}:", file.display())),
+        "the message should name the file: {err}"
+    );
+    assert!(
+        err.contains("cannot read the scenario file"),
+        "the message should say what went wrong: {err}"
+    );
+}
+
+#[test]
+fn unwritable_trace_file() {
+    let dir = TempDir::new("unwritable_trace");
+    let trace = dir.0.join("no-such-dir").join("trace.jsonl");
+    let o = acidbase(&[
+        "run",
+        "scenarios/2pc-coordinator-crash.ron",
+        "--trace",
+        path_str(&trace),
+    ]);
+    assert_bad_input(&o);
+    let err = stderr(&o);
+    assert!(
+        err.contains("cannot create trace file") && err.contains(&trace.display().to_string()),
+        "the message should name the trace file: {err}"
+    );
+}
+
+#[test]
+fn bad_format_flag() {
+    let o = acidbase(&["run", "--format", "xml"]);
+    assert_bad_input(&o);
+    let err = stderr(&o);
+    assert!(err.contains("'xml'") && err.contains("--format"), "{err}");
+    assert!(
+        err.contains("text") && err.contains("json"),
+        "should list the formats: {err}"
+    );
+}
+
+#[test]
+fn bench_with_zero_rms() {
+    let o = acidbase(&["bench", "--rms", "0"]);
+    assert_bad_input(&o);
+    let err = stderr(&o);
+    assert!(err.contains("--rms") && err.contains("2..=100"), "{err}");
+    assert!(
+        !stdout(&o).contains("transactions_completed"),
+        "the bench must not run: {}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn unknown_subcommand_and_flag() {
+    for args in [
+        &["frobnicate"][..],
+        &["run", "--sede", "3"][..],
+        &["bench", "--txns", "0"][..],
+    ] {
+        let o = acidbase(args);
+        assert_bad_input(&o);
+        assert!(stderr(&o).starts_with("error:"), "{args:?}: {}", stderr(&o));
+    }
+}

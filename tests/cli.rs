@@ -1,0 +1,525 @@
+//! End-to-end tests of the `acidbase` command line: the compiled binary is run as a
+//! user would run it, and its exit code, stdout, stderr and files are checked.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const COORDINATOR_CRASH: &str = "scenarios/2pc-coordinator-crash.ron";
+
+/// The binary under test, run from the crate root so `scenarios/...` paths resolve.
+fn acidbase(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_acidbase"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("the acidbase binary should start")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("stdout should be UTF-8")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).expect("stderr should be UTF-8")
+}
+
+/// Asserts the exit code, showing both streams if it is wrong.
+fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "unexpected exit status {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        o.status,
+        stdout(o),
+        stderr(o)
+    );
+    assert!(
+        !stderr(o).contains("panicked"),
+        "the binary panicked:\n{}",
+        stderr(o)
+    );
+}
+
+/// A scratch directory unique to this process and test, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(test: &str) -> TempDir {
+        let dir =
+            std::env::temp_dir().join(format!("acidbase-cli-{}-{}", std::process::id(), test));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("the temp dir should be creatable");
+        TempDir(dir)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).expect("the temp scenario should be writable");
+        p
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("temp paths should be UTF-8")
+}
+
+/// Runs `acidbase run ARGS --format json`, expects exit 0 and returns the report.
+fn run_json(args: &[&str]) -> Value {
+    let mut all = vec!["run"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--format", "json"]);
+    let o = acidbase(&all);
+    assert_exit(&o, 0);
+    serde_json::from_slice(&o.stdout).expect("stdout of --format json should be one JSON value")
+}
+
+fn digest(report: &Value) -> String {
+    report["digest"]
+        .as_str()
+        .expect("the report should have a string digest")
+        .to_string()
+}
+
+/// A scenario whose outcome depends on the seed: uniform latency, a few hundred ms of
+/// closed-loop load over random keys.
+const RANDOM_SCENARIO: &str = r#"(
+    seed: 11,
+    rms: 3,
+    duration_ms: 300,
+    drain_ms: 500,
+    workload: Transfer(accounts_per_shard: 20, fan_out: 2),
+    clients: (load: Closed(sessions: 4, think_ms: 2)),
+    network: (latency: Uniform(min_ms: 1, max_ms: 10)),
+)
+"#;
+
+// ----------------------------------------------------------------------------------
+// `acidbase run` with the built-in default
+
+#[test]
+fn run_without_scenario_tells_the_default_story() {
+    let o = acidbase(&["run"]);
+    assert_exit(&o, 0);
+    let err = stderr(&o);
+    assert!(
+        err.contains("no scenario given; running the built-in default"),
+        "stderr should say the built-in default runs: {err}"
+    );
+    assert!(
+        err.contains(COORDINATOR_CRASH),
+        "stderr should name it: {err}"
+    );
+
+    let out = stdout(&o);
+    assert!(out.contains("What happened"), "no story heading:\n{out}");
+    assert!(
+        out.contains("in doubt"),
+        "the story should mention 'in doubt':\n{out}"
+    );
+    assert!(
+        out.contains("tm crashed at 15.0 ms"),
+        "the story should tell the TM crash of the scenario:\n{out}"
+    );
+    assert!(
+        out.contains("tm restarted at 900.0 ms"),
+        "the story should tell the TM restart of the scenario:\n{out}"
+    );
+    assert!(
+        out.contains("2PC's blocking problem"),
+        "the story should explain the blocking:\n{out}"
+    );
+    assert!(out.contains("Counts"), "no counts section:\n{out}");
+    assert!(
+        out.contains("Expectations (4 held, 0 failed)"),
+        "the default's four expectations should all hold:\n{out}"
+    );
+
+    // The counts in words are the counts of the same scenario in JSON.
+    let r = run_json(&[COORDINATOR_CRASH]);
+    let t = &r["txns"];
+    let line = format!(
+        "transactions   {} committed, {} aborted, {} in doubt, {} unresolved",
+        t["committed"], t["aborted"], t["in_doubt"], t["unresolved"]
+    );
+    assert!(out.contains(&line), "expected the line {line:?} in:\n{out}");
+    let l = &r["locks"];
+    let line = format!("locks          {} blocked", l["blocked"]);
+    assert!(out.contains(&line), "expected the line {line:?} in:\n{out}");
+    let line = format!("digest {}", digest(&r));
+    assert!(
+        out.contains(&line),
+        "the built-in default should be the coordinator-crash file exactly ({line:?}):\n{out}"
+    );
+}
+
+// ----------------------------------------------------------------------------------
+// JSON report
+
+fn field<'a>(v: &'a Value, path: &str) -> &'a Value {
+    let mut cur = v;
+    for part in path.split('.') {
+        cur = cur
+            .get(part)
+            .unwrap_or_else(|| panic!("the JSON report has no key {path:?}:\n{v:#}"));
+    }
+    cur
+}
+
+fn as_u64(v: &Value, path: &str) -> u64 {
+    field(v, path).as_u64().unwrap_or_else(|| {
+        panic!(
+            "{path} should be an unsigned integer, got {}",
+            field(v, path)
+        )
+    })
+}
+
+fn as_f64(v: &Value, path: &str) -> f64 {
+    let x = field(v, path);
+    assert!(x.is_number(), "{path} should be a number, got {x}");
+    x.as_f64().expect("a JSON number converts to f64")
+}
+
+fn as_str<'a>(v: &'a Value, path: &str) -> &'a str {
+    field(v, path)
+        .as_str()
+        .unwrap_or_else(|| panic!("{path} should be a string, got {}", field(v, path)))
+}
+
+#[test]
+fn json_report_has_every_documented_key_with_its_type() {
+    let r = run_json(&[COORDINATOR_CRASH]);
+
+    assert_eq!(as_str(&r, "scenario"), "2pc-coordinator-crash");
+    assert_eq!(as_str(&r, "protocol"), "2pc");
+    assert_eq!(as_u64(&r, "seed"), 1, "the scenario's own seed");
+    let d = as_str(&r, "digest");
+    assert!(
+        d.len() == 16 && d.bytes().all(|b| b.is_ascii_hexdigit()),
+        "digest should be 16 hex digits, got {d:?}"
+    );
+    assert!(as_u64(&r, "events") > 0, "a run has events");
+    let sim = as_f64(&r, "sim_time_ms");
+    // duration_ms 1500 + drain_ms 1000 in the scenario file.
+    assert_eq!(sim, 2500.0, "sim_time_ms is the horizon plus the drain");
+
+    for k in ["committed", "aborted", "in_doubt", "unresolved"] {
+        as_u64(&r, &format!("txns.{k}"));
+    }
+    for k in ["atomicity", "invariant"] {
+        as_u64(&r, &format!("violations.{k}"));
+    }
+    let blocked = as_u64(&r, "locks.blocked");
+    let lock_ms = as_f64(&r, "locks.lock_ms_total");
+    let max_hold = as_f64(&r, "locks.max_hold_ms");
+    as_u64(&r, "locks.held_at_end");
+    let avail = as_f64(&r, "availability");
+    assert!(
+        (0.0..=1.0).contains(&avail),
+        "availability is a ratio: {avail}"
+    );
+    let p50 = as_f64(&r, "latency_ms.p50");
+    let p90 = as_f64(&r, "latency_ms.p90");
+    let p99 = as_f64(&r, "latency_ms.p99");
+    assert!(
+        p50 <= p90 && p90 <= p99,
+        "percentiles should be ordered: {p50} {p90} {p99}"
+    );
+    for k in ["messages", "message_delays", "durable_writes"] {
+        as_f64(&r, &format!("per_commit.{k}"));
+    }
+    let passed = as_u64(&r, "expectations.passed");
+    let failed = as_u64(&r, "expectations.failed");
+
+    // What this scenario is about: the TM crash blocks every RM's lock, yet atomicity
+    // holds and everything resolves after the restart.
+    assert!(
+        blocked >= 3,
+        "every RM should have blocked a lock, got {blocked}"
+    );
+    assert_eq!(as_u64(&r, "violations.atomicity"), 0);
+    assert_eq!(as_u64(&r, "violations.invariant"), 0);
+    assert_eq!(as_u64(&r, "txns.unresolved"), 0);
+    assert_eq!(as_u64(&r, "locks.held_at_end"), 0);
+    assert!(
+        max_hold > 800.0,
+        "locks were held in doubt across the ~885 ms outage, got {max_hold}"
+    );
+    assert!(
+        lock_ms >= max_hold,
+        "total {lock_ms} < longest hold {max_hold}"
+    );
+    assert_eq!(
+        (passed, failed),
+        (4, 0),
+        "the file's four expectations hold"
+    );
+}
+
+// ----------------------------------------------------------------------------------
+// Determinism and seeds
+
+#[test]
+fn same_seed_same_digest_different_seed_different_digest() {
+    let dir = TempDir::new("determinism");
+    let s = dir.write("random.ron", RANDOM_SCENARIO);
+    let s = path_str(&s);
+
+    let a = run_json(&[s, "--seed", "5"]);
+    let b = run_json(&[s, "--seed", "5"]);
+    let c = run_json(&[s, "--seed", "6"]);
+    assert!(
+        as_u64(&a, "txns.committed") > 10,
+        "the scenario should do real work: {a:#}"
+    );
+    assert_eq!(
+        digest(&a),
+        digest(&b),
+        "same scenario and seed, same digest"
+    );
+    assert_eq!(a, b, "same scenario and seed, the same whole report");
+    assert_ne!(
+        digest(&a),
+        digest(&c),
+        "uniform latency is drawn from the seed: another seed should give another run"
+    );
+}
+
+#[test]
+fn seed_flag_overrides_the_scenario_seed() {
+    let dir = TempDir::new("seed_override");
+    let s = dir.write("random.ron", RANDOM_SCENARIO);
+    let with_flag = run_json(&[path_str(&s), "--seed", "7"]);
+    assert_eq!(
+        as_u64(&with_flag, "seed"),
+        7,
+        "JSON seed should be the flag"
+    );
+
+    let without = run_json(&[path_str(&s)]);
+    assert_eq!(
+        as_u64(&without, "seed"),
+        11,
+        "without the flag, the file's seed"
+    );
+
+    // --seed 7 is exactly the same run as the file with `seed: 7`.
+    let s7 = dir.write(
+        "random.ron",
+        &RANDOM_SCENARIO.replace("seed: 11", "seed: 7"),
+    );
+    let in_file = run_json(&[path_str(&s7)]);
+    assert_eq!(digest(&with_flag), digest(&in_file));
+    assert_ne!(digest(&with_flag), digest(&without));
+}
+
+// ----------------------------------------------------------------------------------
+// --trace
+
+#[test]
+fn trace_writes_ordered_json_lines_with_the_faults() {
+    let dir = TempDir::new("trace");
+    let trace = dir.path("trace.jsonl");
+    let o = acidbase(&[
+        "run",
+        COORDINATOR_CRASH,
+        "--format",
+        "json",
+        "--trace",
+        path_str(&trace),
+    ]);
+    assert_exit(&o, 0);
+    let report: Value = serde_json::from_slice(&o.stdout).expect("the report is JSON");
+
+    let text = std::fs::read_to_string(&trace).expect("--trace should have written the file");
+    let mut last_t = 0u64;
+    let mut kinds = std::collections::BTreeMap::<String, u64>::new();
+    let mut faults = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("trace line {} is not JSON ({e}): {line}", i + 1));
+        let t = v["t_us"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("trace line {} has no integer t_us: {line}", i + 1));
+        let kind = v["kind"]
+            .as_str()
+            .unwrap_or_else(|| panic!("trace line {} has no string kind: {line}", i + 1));
+        assert!(
+            t >= last_t,
+            "trace line {} goes back in time ({t} < {last_t}): {line}",
+            i + 1
+        );
+        last_t = t;
+        *kinds.entry(kind.to_string()).or_default() += 1;
+        if kind == "crash" || kind == "restart" {
+            faults.push((kind.to_string(), v["node"].as_str().map(String::from), t));
+        }
+    }
+    assert!(
+        text.lines().count() > 100,
+        "a whole run's events: {kinds:?}"
+    );
+    assert_eq!(
+        faults,
+        vec![
+            ("crash".to_string(), Some("tm".to_string()), 15_000),
+            ("restart".to_string(), Some("tm".to_string()), 900_000),
+        ],
+        "the scenario crashes the TM at 15 ms and restarts it at 900 ms"
+    );
+    // The trace and the report agree on the network counts.
+    assert_eq!(
+        kinds.get("send").copied(),
+        Some(as_u64(&report, "network.sent"))
+    );
+    assert_eq!(
+        kinds.get("deliver").copied(),
+        Some(as_u64(&report, "network.delivered"))
+    );
+    assert!(
+        last_t <= (as_f64(&report, "sim_time_ms") * 1000.0) as u64,
+        "no event after the end of the run"
+    );
+}
+
+// ----------------------------------------------------------------------------------
+// Expectations and exit codes
+
+#[test]
+fn failed_expectation_exits_1_with_report_and_repro_line() {
+    let dir = TempDir::new("failed_expectation");
+    let s = dir.write(
+        "fails.ron",
+        "(\n    seed: 3,\n    duration_ms: 200,\n    expect: {\"txns.committed\": \"== 123456\"},\n)\n",
+    );
+    let s = path_str(&s);
+    let o = acidbase(&["run", s]);
+    assert_exit(&o, 1);
+    let out = stdout(&o);
+    assert!(
+        out.contains("What happened"),
+        "the report should still be printed:\n{out}"
+    );
+    assert!(
+        out.contains("Expectations (0 held, 1 failed)"),
+        "the report should count the failure:\n{out}"
+    );
+    assert!(
+        out.contains("FAIL txns.committed == 123456"),
+        "the report should name the failed expectation:\n{out}"
+    );
+    let err = stderr(&o);
+    let repro = format!("acidbase run {s} --seed 3");
+    assert!(err.contains("1 expectation(s) failed"), "stderr: {err}");
+    assert!(
+        err.contains(&repro),
+        "stderr should contain {repro:?}: {err}"
+    );
+
+    // The repro names the seed actually used, also when it came from the flag.
+    let o = acidbase(&["run", s, "--seed", "9", "--format", "json"]);
+    assert_exit(&o, 1);
+    let r: Value = serde_json::from_slice(&o.stdout).expect("the JSON report is still printed");
+    assert_eq!(as_u64(&r, "expectations.failed"), 1);
+    assert_eq!(as_u64(&r, "expectations.passed"), 0);
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("acidbase run {s} --seed 9")),
+        "stderr should repro with --seed 9: {err}"
+    );
+}
+
+// ----------------------------------------------------------------------------------
+// bench
+
+fn bench_line<'a>(out: &'a str, key: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .unwrap_or_else(|| panic!("no line starting with {key:?} in:\n{out}"))
+        .trim()
+}
+
+#[test]
+fn bench_completes_every_transaction_with_4nt_deliveries() {
+    let args = [
+        "bench",
+        "--rms",
+        "3",
+        "--txns",
+        "2000",
+        "--concurrency",
+        "8",
+        "--seed",
+        "1",
+    ];
+    let a = acidbase(&args);
+    assert_exit(&a, 0);
+    let out = stdout(&a);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines.contains(&"bench-2pc impl=acidbase rms=3 txns=2000 concurrency=8 seed=1"),
+        "header line missing:\n{out}"
+    );
+    assert!(lines.contains(&"transactions_completed: 2000"), "{out}");
+    assert!(
+        lines.contains(&"deliveries: 24000 (expected 24000)"),
+        "{out}"
+    );
+    let sim_end: f64 = bench_line(&out, "sim_end_ms:")
+        .parse()
+        .expect("sim_end_ms should be a number");
+    assert!(sim_end > 0.0, "simulated time passes: {sim_end}");
+    let wall: f64 = bench_line(&out, "wall_s:")
+        .parse()
+        .expect("wall_s should be a number");
+    assert!(wall >= 0.0, "wall_s: {wall}");
+    let rate: f64 = bench_line(&out, "deliveries_per_wall_s:")
+        .parse()
+        .expect("deliveries_per_wall_s should be a number");
+    assert!(rate > 0.0, "deliveries_per_wall_s: {rate}");
+
+    let b = acidbase(&args);
+    assert_exit(&b, 0);
+    assert_eq!(
+        bench_line(&out, "sim_end_ms:"),
+        bench_line(&stdout(&b), "sim_end_ms:"),
+        "the bench is deterministic in simulated time"
+    );
+}
+
+// ----------------------------------------------------------------------------------
+// help
+
+#[test]
+fn help_of_run_and_bench_has_examples() {
+    for sub in ["run", "bench"] {
+        let o = acidbase(&[sub, "--help"]);
+        assert_exit(&o, 0);
+        let out = stdout(&o);
+        assert!(
+            out.contains("Example"),
+            "`acidbase {sub} --help` has no example:\n{out}"
+        );
+        assert!(
+            out.contains(&format!("acidbase {sub}")),
+            "`acidbase {sub} --help` should show an `acidbase {sub}` command line:\n{out}"
+        );
+    }
+    let o = acidbase(&["run", "--help"]);
+    let out = stdout(&o);
+    assert!(
+        out.contains("Exit codes"),
+        "`run --help` documents the exit codes:\n{out}"
+    );
+}
