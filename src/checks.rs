@@ -86,7 +86,6 @@ pub struct Counts {
     pub blocked_locks: u64,
     pub lock_us_total: u64,
     pub max_hold_us: u64,
-    pub late_observations: u64,
 }
 
 /// The checkers' state during a run.
@@ -99,6 +98,7 @@ pub struct Checks {
     latency: Histogram,
     examples: Vec<AtomicityExample>,
     longest_in_doubt: InDoubtEpisode,
+    blocked: Vec<InDoubtEpisode>,
     faults: Vec<(u64, FaultAction)>,
     faults_total: u64,
     now_us: u64,
@@ -119,24 +119,30 @@ impl Checks {
             latency: Histogram::default(),
             examples: Vec::new(),
             longest_in_doubt: InDoubtEpisode::default(),
+            blocked: Vec::new(),
             faults: Vec::new(),
             faults_total: 0,
             now_us: 0,
         }
     }
 
-    fn track(&mut self, txn: TxnId) -> Option<&mut Track> {
+    fn track(&mut self, txn: TxnId) -> &mut Track {
         if txn < self.base {
-            return self.stragglers.get_mut(&txn);
+            // Below the window: its slot was recycled before anything arrived for it
+            // (or it finished and this is a late duplicate). Track it aside.
+            return self.stragglers.entry(txn).or_insert_with(|| Track {
+                txn,
+                ..Track::default()
+            });
         }
         let i = (txn - self.base) as usize;
         if i >= self.window.len() {
             self.window.resize_with(i + 1, || None);
         }
-        Some(self.window[i].get_or_insert_with(|| Track {
+        self.window[i].get_or_insert_with(|| Track {
             txn,
             ..Track::default()
-        }))
+        })
     }
 
     fn after_update(&mut self, txn: TxnId) {
@@ -150,7 +156,9 @@ impl Checks {
         while let Some(front) = self.window.front() {
             match front {
                 Some(t) if t.settled() => {}
-                None if self.window.len() > 1 => {}
+                // Nothing seen yet for this id: observations may still be on their way
+                // (requests race each other), so keep the slot until the window is full.
+                None if self.window.len() > WINDOW_MAX => {}
                 Some(_) if self.window.len() > WINDOW_MAX => {
                     let t = self.window.pop_front().flatten().expect("front is some");
                     self.stragglers.insert(self.base, t);
@@ -191,12 +199,13 @@ impl Checks {
     ) -> Results {
         let mut in_doubt: BTreeMap<TxnId, Vec<(NodeId, u64)>> = BTreeMap::new();
         let mut held = Vec::new();
-        let money = |audit: &[(NodeId, Vec<AuditItem>)]| -> i64 {
+        let sum = |audit: &[(NodeId, Vec<AuditItem>)], in_doubt: bool| -> i64 {
             audit
                 .iter()
                 .flat_map(|(_, items)| items)
-                .map(|i| match i {
-                    AuditItem::Money { amount } => *amount,
+                .map(|i| match (i, in_doubt) {
+                    (AuditItem::Money { amount }, false) => *amount,
+                    (AuditItem::MoneyInDoubt { amount }, true) => *amount,
                     _ => 0,
                 })
                 .sum()
@@ -219,7 +228,7 @@ impl Checks {
                         since_us,
                         in_doubt,
                     }),
-                    AuditItem::Money { .. } => {}
+                    AuditItem::Money { .. } | AuditItem::MoneyInDoubt { .. } => {}
                 }
             }
         }
@@ -271,13 +280,15 @@ impl Checks {
             counts: c,
             in_doubt: in_doubt_txns,
             unresolved,
-            money_initial: money(start_audit),
-            money_final: money(end_audit),
+            money_initial: sum(start_audit, false),
+            money_final: sum(end_audit, false),
+            money_in_doubt: sum(end_audit, true),
             latency_p50_us: self.latency.quantile(0.50),
             latency_p90_us: self.latency.quantile(0.90),
             latency_p99_us: self.latency.quantile(0.99),
             examples: self.examples,
             longest_in_doubt: self.longest_in_doubt,
+            blocked_episodes: self.blocked,
             in_doubt_at_end,
             held_at_end: held,
             faults: self.faults,
@@ -306,10 +317,7 @@ impl Observer for Checks {
         }
         let txn = obs.txn();
         let blocked_after = self.cfg.blocked_after_us;
-        let Some(t) = self.track(txn) else {
-            self.counts.late_observations += 1;
-            return;
-        };
+        let t = self.track(txn);
         t.max_depth = t.max_depth.max(depth);
         let mut new_violation = false;
         let mut episode = None;
@@ -358,14 +366,18 @@ impl Observer for Checks {
             }
         }
         if let Some((in_doubt_us, locks)) = episode {
+            let e = InDoubtEpisode {
+                txn,
+                node: Some(node),
+                in_doubt_us,
+                locks,
+                resolved_at_us: at_us,
+            };
+            if in_doubt_us > blocked_after && self.blocked.len() < EXAMPLES_MAX * 4 {
+                self.blocked.push(e.clone());
+            }
             if in_doubt_us > self.longest_in_doubt.in_doubt_us {
-                self.longest_in_doubt = InDoubtEpisode {
-                    txn,
-                    node: Some(node),
-                    in_doubt_us,
-                    locks,
-                    resolved_at_us: at_us,
-                };
+                self.longest_in_doubt = e;
             }
         }
         if let Some((in_doubt_us, locks, hold)) = lock_stats {
@@ -431,11 +443,16 @@ pub struct Results {
     pub unresolved: u64,
     pub money_initial: i64,
     pub money_final: i64,
+    /// Held in prepared (in-doubt) changes at the end: in flight, not lost.
+    pub money_in_doubt: i64,
     pub latency_p50_us: u64,
     pub latency_p90_us: u64,
     pub latency_p99_us: u64,
     pub examples: Vec<AtomicityExample>,
     pub longest_in_doubt: InDoubtEpisode,
+    /// The first participants that were in doubt longer than `blocked_after` and
+    /// then learned the outcome.
+    pub blocked_episodes: Vec<InDoubtEpisode>,
     pub in_doubt_at_end: Vec<InDoubtAtEnd>,
     pub held_at_end: Vec<HeldLock>,
     pub faults: Vec<(u64, FaultAction)>,

@@ -50,17 +50,20 @@ impl<V> IdMap<V> {
             .then(|| (id - self.base) as usize)
     }
 
+    // An id can live in the spill map while the window later grows over it, so an
+    // empty window slot always falls through to the spill map.
+
     pub fn get(&self, id: &u64) -> Option<&V> {
         match self.slot(*id) {
-            Some(i) => self.window[i].as_ref(),
-            None => self.spill.get(id),
+            Some(i) if self.window[i].is_some() => self.window[i].as_ref(),
+            _ => self.spill.get(id),
         }
     }
 
     pub fn get_mut(&mut self, id: &u64) -> Option<&mut V> {
         match self.slot(*id) {
-            Some(i) => self.window[i].as_mut(),
-            None => self.spill.get_mut(id),
+            Some(i) if self.window[i].is_some() => self.window[i].as_mut(),
+            _ => self.spill.get_mut(id),
         }
     }
 
@@ -69,15 +72,15 @@ impl<V> IdMap<V> {
     }
 
     pub fn insert(&mut self, id: u64, value: V) -> Option<V> {
+        if self.spill.contains_key(&id) {
+            return self.spill.insert(id, value);
+        }
         if let Some(i) = self.slot(id) {
             let old = self.window[i].replace(value);
             if old.is_none() {
                 self.in_window += 1;
             }
             return old;
-        }
-        if self.spill.contains_key(&id) {
-            return self.spill.insert(id, value);
         }
         if self.window.is_empty() {
             self.base = id;
@@ -105,8 +108,9 @@ impl<V> IdMap<V> {
     }
 
     pub fn remove(&mut self, id: &u64) -> Option<V> {
-        let Some(i) = self.slot(*id) else {
-            return self.spill.remove(id);
+        let i = match self.slot(*id) {
+            Some(i) if self.window[i].is_some() => i,
+            _ => return self.spill.remove(id),
         };
         let old = self.window[i].take();
         if old.is_some() {
@@ -231,6 +235,15 @@ pub struct RecentIds {
 impl RecentIds {
     const CAPACITY: u64 = 4096;
 
+    /// Was `id` recorded (or is it older than the window, so presumed recorded)?
+    pub fn contains(&self, id: u64) -> bool {
+        if id >= self.top {
+            return false;
+        }
+        let back = self.top - id;
+        back > self.seen.len() as u64 || self.seen[self.seen.len() - back as usize]
+    }
+
     /// Records `id`; `false` if it was seen already (or is older than the window).
     pub fn insert(&mut self, id: u64) -> bool {
         if id >= self.top {
@@ -284,6 +297,49 @@ mod tests {
     }
 
     #[test]
+    fn an_id_in_the_spill_map_stays_visible_when_the_window_grows_over_it() {
+        let mut m = IdMap::new();
+        m.insert(17, 'a');
+        m.insert(16, 'b'); // below the window: spilled
+        m.remove(&17); // window empty
+        m.insert(14, 'c'); // window restarts lower, at 14
+        m.insert(18, 'd'); // window now spans 14..=18, over 16
+        assert_eq!(m.get(&16), Some(&'b'));
+        assert!(m.contains_key(&16));
+        assert_eq!(m.insert(16, 'e'), Some('b'));
+        assert_eq!(m.remove(&16), Some('e'));
+        assert_eq!(m.len(), 2);
+        assert_eq!(m.keys().collect::<Vec<_>>(), vec![14, 18]);
+    }
+
+    #[test]
+    fn behaves_like_a_btreemap_when_ids_arrive_out_of_order() {
+        // Ids from several sessions arrive shuffled within a small spread, as
+        // requests racing through the network do.
+        let mut m = IdMap::new();
+        let mut reference = BTreeMap::new();
+        let mut x = 99u64;
+        for step in 0..50_000u64 {
+            x = crate::rng::mix64(x);
+            let id = step / 3 + x % 8;
+            if x % 2 == 0 {
+                assert_eq!(m.get(&id), reference.get(&id), "step {step}");
+                assert_eq!(m.remove(&id), reference.remove(&id), "step {step}");
+            } else {
+                assert_eq!(
+                    m.insert(id, step),
+                    reference.insert(id, step),
+                    "step {step}"
+                );
+            }
+        }
+        assert!(m
+            .iter()
+            .map(|(k, v)| (k, *v))
+            .eq(reference.iter().map(|(k, v)| (*k, *v))));
+    }
+
+    #[test]
     fn equal_contents_hash_equal_whatever_the_layout() {
         use std::hash::DefaultHasher;
         let mut a = IdMap::new();
@@ -312,5 +368,6 @@ mod tests {
         assert!(r.insert(99_999));
         assert!(!r.insert(99_999));
         assert!(r.seen.len() as u64 <= RecentIds::CAPACITY);
+        assert!(r.contains(99_999) && r.contains(5) && !r.contains(99_998) && !r.contains(100_001));
     }
 }

@@ -59,6 +59,9 @@ impl Observation {
 pub enum AuditItem {
     /// Money this node holds (summed over all nodes for conservation).
     Money { amount: i64 },
+    /// Money this node will add (or remove) when in-doubt transactions commit: money
+    /// in flight, neither created nor destroyed.
+    MoneyInDoubt { amount: i64 },
     /// This node has voted yes on `txn` and does not know the outcome.
     InDoubt { txn: TxnId, since_us: u64 },
     /// This node holds a lock on `key` for `txn` since `since_us`.

@@ -32,6 +32,8 @@ pub struct Money {
     pub initial: i64,
     #[serde(rename = "final")]
     pub final_: i64,
+    /// In prepared changes of in-doubt transactions at the end (in flight).
+    pub in_doubt: i64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
@@ -126,7 +128,8 @@ impl Report {
         names: &[String],
     ) -> Report {
         let c = &r.counts;
-        let money_broken = r.money_initial != r.money_final;
+        // Money in in-doubt transactions is in flight, not created or destroyed.
+        let money_broken = r.money_initial != r.money_final + r.money_in_doubt;
         let mut report = Report {
             scenario: scenario.name.clone(),
             protocol: scenario.protocol.clone(),
@@ -150,6 +153,7 @@ impl Report {
             money: Money {
                 initial: r.money_initial,
                 final_: r.money_final,
+                in_doubt: r.money_in_doubt,
             },
             locks: Locks {
                 blocked: c.blocked_locks,
@@ -380,17 +384,37 @@ fn story(scenario: &Scenario, rep: &Report, r: &Results, names: &[String]) -> Ve
     if r.faults_total == 0 {
         out.push("No crash or partition happened.".into());
     }
-    let e = &r.longest_in_doubt;
-    if let Some(node) = e.node {
-        if e.in_doubt_us > ms_to_us_f(scenario.checks.blocked_after_ms) {
-            out.push(format!(
-                "{} had voted yes on txn {} and was in doubt for {:.1} ms{}: it could not commit or abort on its own until it learned the outcome (at {:.1} ms) — 2PC's blocking problem",
-                name(node),
-                e.txn,
-                ms(e.in_doubt_us),
-                if e.locks > 0 { format!(", holding {} lock{}", e.locks, if e.locks == 1 { "" } else { "s" }) } else { String::new() },
-                ms(e.resolved_at_us)
-            ));
+    if let Some(first) = r.blocked_episodes.first() {
+        let same: Vec<_> = r
+            .blocked_episodes
+            .iter()
+            .filter(|e| e.txn == first.txn)
+            .collect();
+        let who: Vec<String> = same.iter().filter_map(|e| e.node).map(name).collect();
+        let locks: u32 = same.iter().map(|e| e.locks).sum();
+        let lo = same.iter().map(|e| e.in_doubt_us).min().unwrap_or(0);
+        let hi = same.iter().map(|e| e.in_doubt_us).max().unwrap_or(0);
+        let resolved = same.iter().map(|e| e.resolved_at_us).max().unwrap_or(0);
+        let span = if lo == hi {
+            format!("{:.1} ms", ms(hi))
+        } else {
+            format!("{:.1}–{:.1} ms", ms(lo), ms(hi))
+        };
+        out.push(format!(
+            "{} had voted yes on txn {} and {} in doubt for {span}{}: a participant that voted yes may neither commit nor abort on its own, so it waited until it learned the outcome (by {:.1} ms) — 2PC's blocking problem",
+            who.join(", "),
+            first.txn,
+            if who.len() == 1 { "was" } else { "were" },
+            if locks > 0 { format!(", holding {locks} lock{}", if locks == 1 { "" } else { "s" }) } else { String::new() },
+            ms(resolved)
+        ));
+        let others = r
+            .blocked_episodes
+            .iter()
+            .filter(|e| e.txn != first.txn)
+            .count();
+        if others > 0 {
+            out.push(format!("{others} more participant(s) of other transactions were blocked the same way (see locks.blocked)"));
         }
     }
     for ex in &r.examples {
@@ -437,12 +461,24 @@ fn story(scenario: &Scenario, rep: &Report, r: &Results, names: &[String]) -> Ve
             ms(rep_end_us(rep).saturating_sub(h.since_us))
         ));
     }
+    let accounted = r.money_final + r.money_in_doubt;
     if rep.violations.invariant > 0 {
+        let pending = if r.money_in_doubt != 0 {
+            format!(", counting {} still in doubt", r.money_in_doubt)
+        } else {
+            String::new()
+        };
         out.push(format!(
-            "MONEY NOT CONSERVED: {} at the start, {} at the end ({:+})",
+            "MONEY NOT CONSERVED: {} at the start, {accounted} at the end ({:+}){pending}",
             r.money_initial,
+            accounted - r.money_initial
+        ));
+    } else if r.money_in_doubt != 0 {
+        out.push(format!(
+            "Money is conserved, but {} of it is in flight in in-doubt transactions: the balances add up to {} of {}",
+            r.money_in_doubt.abs(),
             r.money_final,
-            r.money_final - r.money_initial
+            r.money_initial
         ));
     } else {
         out.push(format!(
@@ -457,10 +493,6 @@ fn story(scenario: &Scenario, rep: &Report, r: &Results, names: &[String]) -> Ve
         ));
     }
     out
-}
-
-fn ms_to_us_f(v: f64) -> u64 {
-    crate::run::ms_to_us(v)
 }
 
 fn rep_end_us(rep: &Report) -> u64 {

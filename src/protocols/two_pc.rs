@@ -128,6 +128,12 @@ pub struct Durable {
     pub prepared: IdMap<PreparedRec>,
     /// RM: committed transactions (kept only when others may ask).
     pub committed: BTreeSet<TxnId>,
+    /// RM: recently finished transactions (a bounded window). The network may deliver
+    /// a duplicate Prepare after the RM committed and, by presumed abort, forgot the
+    /// transaction; preparing it again would apply it twice. Real RMs find the commit
+    /// in their log; this window is that memory, bounded.
+    pub recent_commits: RecentIds,
+    pub recent_aborts: RecentIds,
     /// RM: transactions it promised never to vote yes on.
     pub tombstones: BTreeSet<TxnId>,
     /// Client: transaction-id watermark.
@@ -177,8 +183,6 @@ pub struct Rm {
     locks: LockTable,
     /// Volatile view of the in-doubt transactions: when we last asked about each.
     asked_at: IdMap<u64>,
-    /// Recent local transactions, so a duplicated one is not applied twice.
-    recent_local: RecentIds,
     scan_armed: bool,
 }
 
@@ -219,7 +223,6 @@ impl TwoPcNode {
             opts,
             locks: LockTable::new(accounts),
             asked_at: IdMap::new(),
-            recent_local: RecentIds::default(),
             scan_armed: false,
         })
     }
@@ -310,6 +313,9 @@ impl Node for TwoPcNode {
                 out.push(AuditItem::InDoubt {
                     txn,
                     since_us: rec.prepared_at_us,
+                });
+                out.push(AuditItem::MoneyInDoubt {
+                    amount: rec.ops.as_slice().iter().map(|o| o.delta).sum(),
                 });
             }
             for (key, txn, since_us) in rm.locks.iter() {
@@ -603,13 +609,17 @@ impl Rm {
             ctx.send(tm, Msg::Vote { txn, yes: true }); // duplicate Prepare
             return;
         }
-        if d.committed.contains(&txn) {
-            return;
+        if d.committed.contains(&txn)
+            || d.recent_commits.contains(txn)
+            || d.recent_aborts.contains(txn)
+        {
+            return; // a duplicate Prepare for a finished transaction
         }
         let refuse = d.tombstones.contains(&txn)
             || !d.ledger.can_apply(&ops)
             || !self.locks.try_lock(txn, &ops, ctx.now_us());
         if refuse {
+            ctx.persist(|d| d.recent_aborts.insert(txn));
             ctx.send(tm, Msg::Vote { txn, yes: false });
             ctx.observe(Observation::Applied {
                 txn,
@@ -644,7 +654,9 @@ impl Rm {
                 // Already applied (or, in an unsafe variant, aborted on its own):
                 // acknowledge so the TM can forget.
                 ctx.send(self.tm, Msg::Ack { txn });
-            } else if !ctx.durable().committed.contains(&txn) {
+            } else if !ctx.durable().committed.contains(&txn)
+                && !ctx.durable().recent_commits.contains(txn)
+            {
                 ctx.observe(Observation::Applied {
                     txn,
                     outcome,
@@ -659,10 +671,13 @@ impl Rm {
         let rec = ctx.persist(|d| {
             let rec = d.prepared.remove(&txn).expect("checked above");
             if outcome == Outcome::Commit {
+                d.recent_commits.insert(txn);
                 d.ledger.apply(&rec.ops);
                 if remember {
                     d.committed.insert(txn);
                 }
+            } else {
+                d.recent_aborts.insert(txn);
             }
             rec
         });
@@ -702,7 +717,8 @@ impl Rm {
     }
 
     fn local(&mut self, txn: TxnId, ops: ShardOps, client: NodeId, ctx: &mut C<'_>) {
-        if !self.recent_local.insert(txn) {
+        let d = ctx.durable();
+        if d.recent_commits.contains(txn) || d.recent_aborts.contains(txn) {
             return; // a duplicated message
         }
         let mut participants = NodeSet::new();
@@ -711,9 +727,14 @@ impl Rm {
         let now = ctx.now_us();
         let ok = ctx.durable().ledger.can_apply(&ops) && self.locks.try_lock(txn, &ops, now);
         let outcome = if ok { Outcome::Commit } else { Outcome::Abort };
-        if ok {
-            ctx.persist(|d| d.ledger.apply(&ops));
-        }
+        ctx.persist(|d| {
+            if ok {
+                d.ledger.apply(&ops);
+                d.recent_commits.insert(txn);
+            } else {
+                d.recent_aborts.insert(txn);
+            }
+        });
         let released = self.locks.release(txn, &ops, now);
         ctx.observe(Observation::Decided { txn, outcome });
         ctx.observe(Observation::Applied {
@@ -753,7 +774,10 @@ impl Rm {
             if let Some(limit) = self.opts.rm_abort_timeout_us {
                 if now >= rec.prepared_at_us + limit {
                     // Unsafe: deciding alone while the TM may have decided commit.
-                    ctx.persist(|d| d.prepared.remove(&txn));
+                    ctx.persist(|d| {
+                        d.prepared.remove(&txn);
+                        d.recent_aborts.insert(txn);
+                    });
                     self.finish(txn, &rec, Outcome::Abort, ctx);
                     continue;
                 }

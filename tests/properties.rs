@@ -1,0 +1,223 @@
+//! Property tests: invariants that must hold for *every* seed and fault schedule, and
+//! anomalies that the unsafe variants must show for *some* schedule.
+//!
+//! Fault schedules are generated as scenario fields (crash windows, partition windows,
+//! one-way cuts, loss and duplication), so a failing case shrinks to a small scenario.
+
+use acidbase::report::Report;
+use acidbase::run::run;
+use acidbase::scenario::{self, CrashSpec, LatencySpec, OneWaySpec, PartitionSpec, Scenario};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestError, TestRunner};
+
+const NODES: [&str; 5] = ["tm", "rm1", "rm2", "rm3", "client"];
+
+/// The base: three RMs, transfers spanning two or three of them, short timers so that
+/// recovery has many rounds within the drain.
+fn base() -> Scenario {
+    scenario::parse(
+        r#"(
+            rms: 3,
+            duration_ms: 600,
+            drain_ms: 3000,
+            workload: Transfer(accounts_per_shard: 8, initial_balance: 500, amount_min: 1, amount_max: 80, fan_out: 2),
+            clients: (load: Closed(sessions: 3, think_ms: 2), deadline_ms: 200),
+            network: (latency: Uniform(min_ms: 1, max_ms: 8)),
+            two_pc: (vote_timeout_ms: 60, decision_retry_ms: 30, inquiry_interval_ms: 30, rm_timeout_ms: 60),
+        )"#,
+        "base.ron",
+    )
+    .expect("the base scenario is valid")
+    .scenario
+}
+
+/// A fault schedule: every window heals before the horizon (600 ms).
+#[derive(Clone, Debug)]
+struct Schedule {
+    seed: u64,
+    crashes: Vec<(usize, f64, f64)>,
+    partitions: Vec<(Vec<bool>, f64, f64)>,
+    one_way: Vec<(usize, usize, f64, f64)>,
+    loss: f64,
+    duplicate: f64,
+    exponential_latency: bool,
+}
+
+fn window() -> impl Strategy<Value = (f64, f64)> {
+    (0.0..550.0f64, 1.0..300.0f64).prop_map(|(from, len)| (from, (from + len).min(599.0)))
+}
+
+fn schedule() -> impl Strategy<Value = Schedule> {
+    (
+        any::<u64>(),
+        prop::collection::vec((0..NODES.len(), window()), 0..4),
+        prop::collection::vec(
+            (prop::collection::vec(any::<bool>(), NODES.len()), window()),
+            0..3,
+        ),
+        prop::collection::vec((0..NODES.len(), 0..NODES.len(), window()), 0..3),
+        prop_oneof![Just(0.0), 0.0..0.3f64],
+        prop_oneof![Just(0.0), 0.0..0.2f64],
+        any::<bool>(),
+    )
+        .prop_map(
+            |(seed, crashes, partitions, one_way, loss, duplicate, exponential_latency)| Schedule {
+                seed,
+                crashes: crashes.into_iter().map(|(n, (a, b))| (n, a, b)).collect(),
+                partitions: partitions
+                    .into_iter()
+                    .map(|(sides, (a, b))| (sides, a, b))
+                    .collect(),
+                one_way: one_way
+                    .into_iter()
+                    .map(|(f, t, (a, b))| (f, t, a, b))
+                    .collect(),
+                loss,
+                duplicate,
+                exponential_latency,
+            },
+        )
+}
+
+fn apply(mut s: Scenario, sch: &Schedule) -> Scenario {
+    s.seed = sch.seed;
+    for &(n, at, restart) in &sch.crashes {
+        s.faults.crashes.push(CrashSpec {
+            node: NODES[n].into(),
+            at_ms: at,
+            restart_ms: Some(restart.max(at + 1.0)),
+        });
+    }
+    for (sides, from, to) in &sch.partitions {
+        let a: Vec<String> = NODES
+            .iter()
+            .zip(sides)
+            .filter(|(_, s)| **s)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        let b: Vec<String> = NODES
+            .iter()
+            .zip(sides)
+            .filter(|(_, s)| !**s)
+            .map(|(n, _)| n.to_string())
+            .collect();
+        if !a.is_empty() && !b.is_empty() {
+            s.faults.partitions.push(PartitionSpec {
+                groups: vec![a, b],
+                from_ms: *from,
+                to_ms: to.max(from + 1.0),
+            });
+        }
+    }
+    for &(f, t, from, to) in &sch.one_way {
+        if f != t {
+            s.faults.one_way.push(OneWaySpec {
+                from: vec![NODES[f].into()],
+                to: vec![NODES[t].into()],
+                from_ms: from,
+                to_ms: to.max(from + 1.0),
+            });
+        }
+    }
+    s.network.loss_probability = sch.loss;
+    s.network.duplicate_probability = sch.duplicate;
+    if sch.exponential_latency {
+        s.network.latency = LatencySpec::Exponential {
+            floor_ms: 1.0,
+            mean_ms: 4.0,
+        };
+    }
+    s
+}
+
+fn report(s: &Scenario) -> Report {
+    run(s, s.seed, None).report
+}
+
+fn config(cases: u32) -> Config {
+    Config {
+        cases,
+        failure_persistence: None,
+        ..Config::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(config(400))]
+
+    /// Faithful 2PC: whatever crashes, partitions, loss and duplication, no
+    /// participant commits what another aborted, money is never created or destroyed,
+    /// and once every node is back and the drain has passed, nothing is left in doubt.
+    #[test]
+    fn faithful_2pc_is_atomic_conserves_money_and_resolves(sch in schedule()) {
+        for (coop, standby) in [(false, false), (true, false), (false, true)] {
+            let mut s = apply(base(), &sch);
+            s.two_pc.cooperative_termination = coop;
+            s.two_pc.standby_tm = standby;
+            let r = report(&s);
+            prop_assert_eq!(r.violations.atomicity, 0, "coop {} standby {}: {}", coop, standby, r.to_text());
+            prop_assert_eq!(r.violations.invariant, 0, "coop {} standby {}: {}", coop, standby, r.to_text());
+            prop_assert_eq!(r.txns.unresolved, 0, "coop {} standby {}: {}", coop, standby, r.to_text());
+            prop_assert_eq!(r.locks.held_at_end, 0, "coop {} standby {}: {}", coop, standby, r.to_text());
+            prop_assert_eq!(r.money.in_doubt, 0);
+            prop_assert!(!r.stopped_by_event_guard);
+        }
+    }
+
+    /// The same run twice gives the same digest (and the same report).
+    #[test]
+    fn runs_are_deterministic(sch in schedule()) {
+        let s = apply(base(), &sch);
+        let a = report(&s);
+        let b = report(&s);
+        prop_assert_eq!(a, b);
+    }
+}
+
+/// Searches generated schedules for one that breaks atomicity under `variant`, and
+/// returns the (shrunk) schedule that does.
+fn find_violation(variant: fn(&mut Scenario)) -> Option<Schedule> {
+    let mut runner = TestRunner::new(config(512));
+    let result = runner.run(&schedule(), |sch| {
+        let mut s = apply(base(), &sch);
+        variant(&mut s);
+        let r = report(&s);
+        prop_assert_eq!(r.violations.atomicity, 0);
+        Ok(())
+    });
+    match result {
+        Err(TestError::Fail(_, sch)) => Some(sch),
+        _ => None,
+    }
+}
+
+#[test]
+fn rm_abort_on_timeout_violates_atomicity_for_some_schedule() {
+    let found = find_violation(|s| s.two_pc.rm_abort_on_timeout = true);
+    let sch = found.expect("some schedule should break atomicity when RMs abort on their own");
+    // The shrunk counterexample still violates.
+    let mut s = apply(base(), &sch);
+    s.two_pc.rm_abort_on_timeout = true;
+    assert!(report(&s).violations.atomicity >= 1);
+}
+
+#[test]
+fn no_decision_retry_violates_atomicity_for_some_schedule() {
+    let found = find_violation(|s| s.two_pc.no_decision_retry = true);
+    let sch = found.expect("some schedule should break atomicity when the TM forgets Commit early");
+    let mut s = apply(base(), &sch);
+    s.two_pc.no_decision_retry = true;
+    assert!(report(&s).violations.atomicity >= 1);
+}
+
+#[test]
+fn different_seeds_give_different_digests() {
+    let mut s = base();
+    let digests: std::collections::BTreeSet<String> = (0..8)
+        .map(|seed| {
+            s.seed = seed;
+            report(&s).digest
+        })
+        .collect();
+    assert_eq!(digests.len(), 8);
+}

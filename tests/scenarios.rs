@@ -1,0 +1,146 @@
+//! The shipped scenarios as regression tests, determinism across threads, and the
+//! golden numbers of fault-free 2PC.
+
+use acidbase::run::run;
+use acidbase::scenario::{self, Loaded, Scenario};
+use std::path::PathBuf;
+
+fn shipped() -> Vec<(PathBuf, Loaded)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("scenarios/ exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ron"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let l = scenario::load(&p).unwrap_or_else(|e| panic!("{e}"));
+            (p, l)
+        })
+        .collect()
+}
+
+#[test]
+fn every_shipped_scenario_meets_its_expectations() {
+    let all = shipped();
+    assert!(all.len() >= 6, "the shipped scenarios are there");
+    for (path, l) in &all {
+        let s = &l.scenario;
+        assert!(!s.expect.is_empty(), "{} has expectations", path.display());
+        let source = std::fs::read_to_string(path).expect("readable");
+        assert!(
+            source.trim_start().starts_with("//"),
+            "{} opens with a comment saying what it teaches",
+            path.display()
+        );
+        let r = run(s, s.seed, None).report;
+        assert_eq!(
+            r.expectations.failed,
+            0,
+            "{}: {}",
+            path.display(),
+            r.to_text()
+        );
+        assert_eq!(r.expectations.passed as usize, s.expect.len());
+    }
+}
+
+#[test]
+fn same_digest_at_any_thread_count() {
+    let all: Vec<Scenario> = shipped()
+        .into_iter()
+        .map(|(_, l)| l.scenario)
+        .filter(|s| s.name != "bench-2pc")
+        .collect();
+    let sequential: Vec<String> = all
+        .iter()
+        .map(|s| run(s, s.seed, None).report.digest)
+        .collect();
+    for threads in [2, 4] {
+        let chunks: Vec<Vec<(usize, Scenario)>> = (0..threads)
+            .map(|t| {
+                all.iter()
+                    .cloned()
+                    .enumerate()
+                    .filter(|(i, _)| i % threads == t)
+                    .collect()
+            })
+            .collect();
+        let mut parallel = vec![String::new(); all.len()];
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chunks
+                .into_iter()
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        chunk
+                            .into_iter()
+                            .map(|(i, s)| (i, run(&s, s.seed, None).report.digest))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            for h in handles {
+                for (i, d) in h.join().expect("a run thread finished") {
+                    parallel[i] = d;
+                }
+            }
+        });
+        assert_eq!(parallel, sequential, "{threads} threads");
+    }
+}
+
+/// Fault-free 2PC over N participants: 4N messages (Prepare, Vote, Commit, Ack to and
+/// from each), 4 message delays, and 2N + 2 durable writes (each RM forces its
+/// prepared record and its commit; the TM forces Commit and its end record).
+#[test]
+fn golden_numbers_per_committed_transaction() {
+    for n in 2..=8u32 {
+        let mut s = scenario::parse(
+            "(duration_ms: 300, drain_ms: 200, workload: Transfer(accounts_per_shard: 16, initial_balance: 100000, fan_out: 1, keys: PerSession), clients: (load: Closed(sessions: 4, think_ms: 1)), two_pc: (answer_client_after_acks: true))",
+            "golden.ron",
+        )
+        .expect("valid")
+        .scenario;
+        s.rms = n;
+        let acidbase::scenario::WorkloadSpec::Transfer(t) = &mut s.workload;
+        t.fan_out = n - 1;
+        let r = run(&s, 3, None).report;
+        assert!(r.txns.committed > 20, "N = {n}: {}", r.to_text());
+        assert_eq!(r.txns.aborted, 0, "N = {n}");
+        assert_eq!(r.per_commit.messages, f64::from(4 * n), "N = {n}");
+        assert_eq!(r.per_commit.message_delays, 4.0, "N = {n}");
+        assert_eq!(r.per_commit.durable_writes, f64::from(2 * n + 2), "N = {n}");
+    }
+}
+
+#[test]
+fn the_same_seed_gives_the_same_fault_schedule_whatever_the_options() {
+    // Random crashes are drawn per node name, never from the protocol's own draws:
+    // toggling a protocol option must not move the crashes.
+    let src = "(duration_ms: 2000, faults: (random_crashes: [(nodes: [\"all\"], rate_per_s: 2, mean_downtime_ms: 50)]))";
+    let base = scenario::parse(src, "x.ron").expect("valid").scenario;
+    let names = acidbase::scenario::node_names(&base);
+    let plan_a = acidbase::run::fault_plan(&base, 11, &names);
+    let mut other = base.clone();
+    other.two_pc.cooperative_termination = true;
+    other.two_pc.vote_timeout_ms = 17.0;
+    let plan_b = acidbase::run::fault_plan(&other, 11, &names);
+    assert!(!plan_a.crashes.is_empty());
+    assert_eq!(plan_a, plan_b);
+    // With a standby there is one more node; the others' crashes do not move.
+    other.two_pc.standby_tm = true;
+    let names_c = acidbase::scenario::node_names(&other);
+    let plan_c = acidbase::run::fault_plan(&other, 11, &names_c);
+    for c in &plan_a.crashes {
+        let name = &names[c.node.index()];
+        let id = names_c.iter().position(|n| n == name).expect("same name");
+        assert!(
+            plan_c.crashes.iter().any(|d| d.node.index() == id
+                && d.at_us == c.at_us
+                && d.restart_us == c.restart_us),
+            "{name}"
+        );
+    }
+}
