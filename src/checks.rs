@@ -323,13 +323,11 @@ impl Observer for Checks {
         let mut episode = None;
         let mut lock_stats = None;
         match *obs {
-            Observation::TxnBegun { participants, .. } => {
-                if !t.begun {
-                    t.begun = true;
-                    t.participants = participants;
-                    t.begun_depth = depth;
-                    t.max_depth = depth;
-                }
+            Observation::TxnBegun { participants, .. } if !t.begun => {
+                t.begun = true;
+                t.participants = participants;
+                t.begun_depth = depth;
+                t.max_depth = depth;
             }
             Observation::Decided { outcome, .. } => t.decided = Some(outcome),
             Observation::Applied {

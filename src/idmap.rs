@@ -72,8 +72,8 @@ impl<V> IdMap<V> {
     }
 
     pub fn insert(&mut self, id: u64, value: V) -> Option<V> {
-        if self.spill.contains_key(&id) {
-            return self.spill.insert(id, value);
+        if let Some(v) = self.spill.get_mut(&id) {
+            return Some(std::mem::replace(v, value));
         }
         if let Some(i) = self.slot(id) {
             let old = self.window[i].replace(value);

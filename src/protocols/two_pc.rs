@@ -823,11 +823,9 @@ impl Rm {
 impl Standby {
     fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut C<'_>) {
         match msg {
-            Msg::Inquiry { txn, participants } => {
-                if !self.terminating.contains_key(&txn) {
-                    self.terminating.insert(txn, participants);
-                    self.poll(txn, ctx);
-                }
+            Msg::Inquiry { txn, participants } if !self.terminating.contains_key(&txn) => {
+                self.terminating.insert(txn, participants);
+                self.poll(txn, ctx);
             }
             Msg::Status { txn, status } => {
                 let Some(&participants) = self.terminating.get(&txn) else {

@@ -75,15 +75,16 @@ impl TransferGen {
             ];
         }
         let k = self.fan_out.min(shards - 1);
-        let (first, key_of): (u32, Box<dyn Fn(&mut StreamRng) -> u32>) = match (self.keys, session)
-        {
-            (KeyChoice::PerSession, Some(s)) => {
-                ((txn % u64::from(shards)) as u32, Box::new(move |_| s % per))
-            }
-            _ => (
-                rng::uniform_us(rng, 0, u64::from(shards) - 1) as u32,
-                Box::new(move |r| rng::uniform_us(r, 0, u64::from(per) - 1) as u32),
-            ),
+        let session_key = match (self.keys, session) {
+            (KeyChoice::PerSession, Some(s)) => Some(s % per),
+            _ => None,
+        };
+        let first = match session_key {
+            Some(_) => (txn % u64::from(shards)) as u32,
+            None => rng::uniform_us(rng, 0, u64::from(shards) - 1) as u32,
+        };
+        let key_of = |r: &mut StreamRng| {
+            session_key.unwrap_or_else(|| rng::uniform_us(r, 0, u64::from(per) - 1) as u32)
         };
         let mut ops = Vec::with_capacity(k as usize + 1);
         ops.push(Op {
