@@ -198,6 +198,7 @@ impl Checks {
         end_audit: &[(NodeId, Vec<AuditItem>)],
     ) -> Results {
         let mut in_doubt: BTreeMap<TxnId, Vec<(NodeId, u64)>> = BTreeMap::new();
+        let _ = end_us;
         let mut held = Vec::new();
         let sum = |audit: &[(NodeId, Vec<AuditItem>)], in_doubt: bool| -> i64 {
             audit
@@ -213,19 +214,19 @@ impl Checks {
         for (node, items) in end_audit {
             for item in items {
                 match *item {
-                    AuditItem::InDoubt { txn, since_us } => {
-                        in_doubt.entry(txn).or_default().push((*node, since_us))
+                    AuditItem::InDoubt { txn, for_us } => {
+                        in_doubt.entry(txn).or_default().push((*node, for_us))
                     }
                     AuditItem::LockHeld {
                         txn,
                         key,
-                        since_us,
+                        for_us,
                         in_doubt,
                     } => held.push(HeldLock {
                         node: *node,
                         txn,
                         key,
-                        since_us,
+                        held_us: for_us,
                         in_doubt,
                     }),
                     AuditItem::Money { .. } | AuditItem::MoneyInDoubt { .. } => {}
@@ -258,7 +259,7 @@ impl Checks {
         }
         let mut c = self.counts.clone();
         for h in &held {
-            let hold = end_us.saturating_sub(h.since_us);
+            let hold = h.held_us;
             c.max_hold_us = c.max_hold_us.max(hold);
             if h.in_doubt && hold > self.cfg.blocked_after_us {
                 c.blocked_locks += 1;
@@ -268,14 +269,12 @@ impl Checks {
         let mut in_doubt_at_end: Vec<InDoubtAtEnd> = in_doubt
             .into_iter()
             .flat_map(|(txn, nodes)| {
-                nodes.into_iter().map(move |(node, since_us)| InDoubtAtEnd {
-                    txn,
-                    node,
-                    since_us,
-                })
+                nodes
+                    .into_iter()
+                    .map(move |(node, for_us)| InDoubtAtEnd { txn, node, for_us })
             })
             .collect();
-        in_doubt_at_end.sort_by_key(|d| (d.since_us, d.txn, d.node));
+        in_doubt_at_end.sort_by_key(|d| (std::cmp::Reverse(d.for_us), d.txn, d.node));
         Results {
             counts: c,
             in_doubt: in_doubt_txns,
@@ -419,7 +418,8 @@ pub struct HeldLock {
     pub node: NodeId,
     pub txn: TxnId,
     pub key: u64,
-    pub since_us: u64,
+    /// How long it has been held, by the holder's clock.
+    pub held_us: u64,
     pub in_doubt: bool,
 }
 
@@ -428,7 +428,8 @@ pub struct HeldLock {
 pub struct InDoubtAtEnd {
     pub txn: TxnId,
     pub node: NodeId,
-    pub since_us: u64,
+    /// How long it has been in doubt, by its own clock.
+    pub for_us: u64,
 }
 
 /// Everything the checkers concluded.

@@ -164,8 +164,8 @@ fn next_gap_us(rng: &mut StreamRng, rate_per_s: f64) -> u64 {
     rng::exponential_us(rng, 1e6 / rate_per_s).max(1)
 }
 
-/// Timer drift of one node in parts per million: its timers run `ppm` slower (>0) or
-/// faster (<0) than virtual time, modelling clock skew between nodes.
+/// Clock drift of one node in parts per million, drawn uniformly in
+/// `[-max_ppm, max_ppm]` from the node's own stream.
 pub fn draw_drift_ppm(seed: u64, name: &str, max_ppm: u32) -> i32 {
     if max_ppm == 0 {
         return 0;
@@ -175,13 +175,44 @@ pub fn draw_drift_ppm(seed: u64, name: &str, max_ppm: u32) -> i32 {
     rng::uniform_us(&mut rng, 0, span) as i32 - max_ppm as i32
 }
 
-/// Applies drift to a timer duration.
-pub fn drifted(after_us: u64, ppm: i32) -> u64 {
-    if ppm == 0 {
-        return after_us;
+/// A node's clock: it runs `ppm` parts per million fast (`ppm > 0`) or slow
+/// (`ppm < 0`) against virtual time, so its reading at virtual time `t` is
+/// `t + floor(t · ppm / 10⁶)`. Nodes read only their own clock and set timers in it,
+/// which is how clock skew between nodes shows (DESIGN §5).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Clock {
+    pub ppm: i32,
+}
+
+impl Clock {
+    /// The clock's reading at virtual time `t_us`.
+    pub fn local(self, t_us: u64) -> u64 {
+        if self.ppm == 0 {
+            return t_us;
+        }
+        let skew = (i128::from(t_us) * i128::from(self.ppm)).div_euclid(1_000_000);
+        (i128::from(t_us) + skew).max(0) as u64
     }
-    let scaled = i128::from(after_us) * (1_000_000 + i128::from(ppm)) / 1_000_000;
-    scaled.max(0) as u64
+
+    /// The first virtual time at which the clock, read at virtual `now_us`, has
+    /// advanced by `after_us`: when a timer set for `after_us` fires. Never earlier
+    /// than the clock says, so a handler that re-checks a deadline against its own
+    /// clock always finds it due.
+    pub fn fire_at(self, now_us: u64, after_us: u64) -> u64 {
+        if self.ppm == 0 {
+            return now_us + after_us;
+        }
+        let target = self.local(now_us) + after_us;
+        let rate = 1_000_000 + i128::from(self.ppm);
+        let mut t = (i128::from(target) * 1_000_000 / rate).max(i128::from(now_us)) as u64;
+        while self.local(t) < target {
+            t += 1;
+        }
+        while t > now_us && self.local(t - 1) >= target {
+            t -= 1;
+        }
+        t
+    }
 }
 
 #[cfg(test)]
@@ -254,9 +285,27 @@ mod tests {
     }
 
     #[test]
-    fn drift_scales_timers() {
-        assert_eq!(drifted(1_000_000, 1000), 1_001_000);
-        assert_eq!(drifted(1_000_000, -1000), 999_000);
+    fn drifting_clocks_fire_timers_exactly_when_they_read_the_deadline() {
+        for ppm in [0, 1, -1, 500, -500, 250_000, -500_000, 999_999, -999_999] {
+            let c = Clock { ppm };
+            for now in [0u64, 1, 7, 999_999, 123_456_789] {
+                for after in [0u64, 1, 2, 10, 1000, 60_000_000] {
+                    let t = c.fire_at(now, after);
+                    assert!(t >= now);
+                    assert!(
+                        c.local(t) >= c.local(now) + after,
+                        "ppm {ppm} now {now} after {after}"
+                    );
+                    assert!(
+                        t == now || c.local(t - 1) < c.local(now) + after,
+                        "earliest: ppm {ppm}"
+                    );
+                }
+            }
+        }
+        // A fast clock fires timers early in virtual time, a slow one late.
+        assert!(Clock { ppm: 100_000 }.fire_at(0, 1_000_000) < 1_000_000);
+        assert!(Clock { ppm: -100_000 }.fire_at(0, 1_000_000) > 1_000_000);
         let d = draw_drift_ppm(1, "tm", 500);
         assert!((-500..=500).contains(&d));
         assert_eq!(d, draw_drift_ppm(1, "tm", 500));

@@ -88,17 +88,19 @@ impl<V> IdMap<V> {
         if id < self.base {
             return self.spill.insert(id, value);
         }
-        let mut offset = id - self.base;
-        if offset >= 2 * WINDOW_MAX {
+        if id - self.base >= 2 * WINDOW_MAX {
             // A jump far ahead: everything in the window becomes a straggler.
             self.spill_all();
             self.base = id;
-            offset = 0;
         }
-        while offset >= WINDOW_MAX {
+        while id - self.base >= WINDOW_MAX {
+            if self.window.is_empty() {
+                self.base = id;
+                break;
+            }
             self.spill_front();
-            offset -= 1;
         }
+        let offset = id - self.base;
         while self.window.len() as u64 <= offset {
             self.window.push_back(None);
         }
@@ -223,51 +225,131 @@ impl<V: std::fmt::Debug> std::fmt::Debug for IdMap<V> {
     }
 }
 
-/// The most recent ids seen, as a bitmap window: O(1), bounded. An id older than the
-/// window counts as seen (it is a very late duplicate, long past any deadline).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+/// The most recent ids seen: a bitmap over a window of [`RecentIds::CAPACITY`] ids
+/// below the highest one, in a ring of `u64` words. O(1), 8 KiB. An id older than the
+/// window counts as seen: it is a duplicate from thousands of transactions ago, and
+/// treating it as new could apply it twice. The window is far wider than the ids that
+/// can be in flight at once (scenarios allow at most [`MAX_SESSIONS`] sessions).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RecentIds {
     /// One past the highest id seen.
     top: u64,
-    seen: VecDeque<bool>,
+    bits: Vec<u64>,
+}
+
+/// The most concurrent client sessions a scenario may have (see [`RecentIds`]).
+pub const MAX_SESSIONS: u32 = 10_000;
+
+impl Default for RecentIds {
+    fn default() -> Self {
+        RecentIds {
+            top: 0,
+            bits: vec![0; (Self::CAPACITY / 64) as usize],
+        }
+    }
 }
 
 impl RecentIds {
-    const CAPACITY: u64 = 4096;
+    pub const CAPACITY: u64 = 1 << 16;
+
+    fn bit(id: u64) -> (usize, u64) {
+        let i = id % Self::CAPACITY;
+        ((i / 64) as usize, 1u64 << (i % 64))
+    }
 
     /// Was `id` recorded (or is it older than the window, so presumed recorded)?
     pub fn contains(&self, id: u64) -> bool {
         if id >= self.top {
             return false;
         }
-        let back = self.top - id;
-        back > self.seen.len() as u64 || self.seen[self.seen.len() - back as usize]
+        if self.top - id > Self::CAPACITY {
+            return true;
+        }
+        let (w, m) = Self::bit(id);
+        self.bits[w] & m != 0
     }
 
     /// Records `id`; `false` if it was seen already (or is older than the window).
     pub fn insert(&mut self, id: u64) -> bool {
         if id >= self.top {
-            let grow = (id + 1 - self.top).min(Self::CAPACITY);
-            for _ in 0..grow {
-                self.seen.push_back(false);
-            }
-            while self.seen.len() as u64 > Self::CAPACITY {
-                self.seen.pop_front();
+            // Ids entering the window forget whatever the ring held for them.
+            if id - self.top >= Self::CAPACITY {
+                self.bits.iter_mut().for_each(|w| *w = 0);
+            } else {
+                for old in self.top..=id {
+                    let (w, m) = Self::bit(old);
+                    self.bits[w] &= !m;
+                }
             }
             self.top = id + 1;
         }
-        let back = self.top - id;
-        if back > self.seen.len() as u64 {
+        if self.contains(id) {
             return false;
         }
-        let i = self.seen.len() - back as usize;
-        !std::mem::replace(&mut self.seen[i], true)
+        let (w, m) = Self::bit(id);
+        self.bits[w] |= m;
+        true
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Insert(u64),
+        Remove(u64),
+        Get(u64),
+    }
+
+    /// Ids as protocols produce them: a moving front with jitter, plus far jumps
+    /// and very old ids.
+    fn ops() -> impl Strategy<Value = Vec<Op>> {
+        let id = prop_oneof![
+            8 => (0u64..64).prop_map(|j| j),
+            1 => 0u64..20_000,
+            1 => 0u64..200_000,
+        ];
+        prop::collection::vec(
+            (0u8..3, id, 0u64..12).prop_map(|(k, id, step)| (k, id, step)),
+            1..3000,
+        )
+        .prop_map(|raw| {
+            let mut front = 0u64;
+            raw.into_iter()
+                .map(|(k, id, step)| {
+                    front += step;
+                    let id = if id < 64 { front + id } else { id };
+                    match k {
+                        0 => Op::Insert(id),
+                        1 => Op::Remove(id),
+                        _ => Op::Get(id),
+                    }
+                })
+                .collect()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn idmap_behaves_like_a_btreemap(ops in ops()) {
+            let mut m = IdMap::new();
+            let mut reference = BTreeMap::new();
+            for (i, op) in ops.iter().enumerate() {
+                match *op {
+                    Op::Insert(id) => prop_assert_eq!(m.insert(id, i), reference.insert(id, i)),
+                    Op::Remove(id) => prop_assert_eq!(m.remove(&id), reference.remove(&id)),
+                    Op::Get(id) => prop_assert_eq!(m.get(&id), reference.get(&id)),
+                }
+                prop_assert_eq!(m.len(), reference.len());
+            }
+            prop_assert!(m.iter().map(|(k, v)| (k, *v)).eq(reference.iter().map(|(k, v)| (*k, *v))));
+        }
+    }
 
     #[test]
     fn behaves_like_a_btreemap_under_random_operations() {
@@ -294,6 +376,39 @@ mod tests {
             }
             assert_eq!(m.len(), reference.len());
         }
+    }
+
+    #[test]
+    fn an_id_far_ahead_of_a_short_window_is_stored_under_its_own_id() {
+        let mut m = IdMap::new();
+        for id in 0..10 {
+            m.insert(id, id);
+        }
+        m.insert(5000, 5000); // beyond the window: the ten spill, the window restarts
+        assert_eq!(m.get(&5000), Some(&5000));
+        assert_eq!(m.get(&9), Some(&9));
+        assert_eq!(
+            m.keys().collect::<Vec<_>>(),
+            (0..10).chain([5000]).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn shuffled_inserts_over_a_wide_range_all_stay_findable() {
+        let mut ids: Vec<u64> = (0..10_000).collect();
+        let mut x = 3u64;
+        for i in (1..ids.len()).rev() {
+            x = crate::rng::mix64(x);
+            ids.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+        let mut m = IdMap::new();
+        for &id in &ids {
+            m.insert(id, id * 2);
+        }
+        for id in 0..10_000u64 {
+            assert_eq!(m.get(&id), Some(&(id * 2)), "id {id}");
+        }
+        assert_eq!(m.len(), 10_000);
     }
 
     #[test]
@@ -340,6 +455,40 @@ mod tests {
     }
 
     #[test]
+    fn behaves_like_a_btreemap_with_many_live_ids_beyond_the_window() {
+        // 10,000 sessions: ten thousand live ids spread wider than the window.
+        let mut m = IdMap::new();
+        let mut reference = BTreeMap::new();
+        let mut x = 5u64;
+        let mut next = 0u64;
+        for step in 0..200_000u64 {
+            x = crate::rng::mix64(x);
+            if reference.len() < 10_000 || x % 2 == 0 {
+                let id = next + x % 16;
+                next += 1;
+                assert_eq!(
+                    m.insert(id, step),
+                    reference.insert(id, step),
+                    "step {step}"
+                );
+            } else {
+                // Remove a live id chosen at random.
+                let k = *reference
+                    .keys()
+                    .nth((x % reference.len() as u64) as usize)
+                    .expect("non-empty");
+                assert_eq!(m.get(&k), reference.get(&k), "step {step}");
+                assert_eq!(m.remove(&k), reference.remove(&k), "step {step}");
+            }
+            assert_eq!(m.len(), reference.len(), "step {step}");
+        }
+        assert!(m
+            .iter()
+            .map(|(k, v)| (k, *v))
+            .eq(reference.iter().map(|(k, v)| (*k, *v))));
+    }
+
+    #[test]
     fn equal_contents_hash_equal_whatever_the_layout() {
         use std::hash::DefaultHasher;
         let mut a = IdMap::new();
@@ -358,16 +507,24 @@ mod tests {
     }
 
     #[test]
-    fn recent_ids_catch_duplicates_and_stay_bounded() {
+    fn recent_ids_catch_duplicates_and_forget_only_beyond_the_window() {
         let mut r = RecentIds::default();
         assert!(r.insert(3));
         assert!(r.insert(1));
         assert!(!r.insert(3));
+        assert!(!r.contains(2));
+        assert!(r.insert(2));
         assert!(r.insert(100_000));
         assert!(!r.insert(3), "too old counts as seen");
         assert!(r.insert(99_999));
         assert!(!r.insert(99_999));
-        assert!(r.seen.len() as u64 <= RecentIds::CAPACITY);
         assert!(r.contains(99_999) && r.contains(5) && !r.contains(99_998) && !r.contains(100_001));
+        // Within the window, a wrapped ring slot does not leak an old id's bit.
+        let mut r = RecentIds::default();
+        assert!(r.insert(7));
+        assert!(r.insert(7 + RecentIds::CAPACITY));
+        assert!(r.contains(7 + RecentIds::CAPACITY));
+        assert!(!r.contains(6 + RecentIds::CAPACITY));
+        assert!(r.insert(6 + RecentIds::CAPACITY));
     }
 }

@@ -5,8 +5,36 @@ use acidbase::bench::{run_bench, BenchArgs};
 use acidbase::run::{run, TraceOut};
 use acidbase::scenario::{self, Loaded};
 use clap::{Parser, Subcommand, ValueEnum};
+use std::cell::RefCell;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::rc::Rc;
+
+/// The trace file, remembering its first write error: a trace cut short (a full
+/// disk, say) must be reported, not silently truncated.
+struct CheckedFile {
+    file: std::fs::File,
+    error: Rc<RefCell<Option<std::io::Error>>>,
+}
+
+impl Write for CheckedFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write(buf).inspect_err(|e| {
+            self.error
+                .borrow_mut()
+                .get_or_insert_with(|| std::io::Error::new(e.kind(), e.to_string()));
+        })
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush().inspect_err(|e| {
+            self.error
+                .borrow_mut()
+                .get_or_insert_with(|| std::io::Error::new(e.kind(), e.to_string()));
+        })
+    }
+}
 
 #[derive(Parser)]
 #[command(
@@ -62,7 +90,7 @@ enum Command {
         #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
         txns: u64,
         /// Concurrency slots C (closed-loop sessions).
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         concurrency: u32,
         /// Root seed.
         #[arg(long, default_value_t = 42)]
@@ -128,9 +156,13 @@ fn run_command(
             scenario::default_scenario()
         }
     };
+    let trace_error = Rc::new(RefCell::new(None));
     let trace_out: Option<TraceOut> = match &trace {
         Some(p) => match std::fs::File::create(p) {
-            Ok(f) => Some(Box::new(f)),
+            Ok(file) => Some(Box::new(CheckedFile {
+                file,
+                error: Rc::clone(&trace_error),
+            })),
             Err(e) => {
                 eprintln!("error: cannot create trace file {}: {e}", p.display());
                 return ExitCode::from(2);
@@ -140,8 +172,15 @@ fn run_command(
     };
     let s = &loaded.scenario;
     let seed = seed.unwrap_or(s.seed);
-    let out = run(s, seed, trace_out);
-    let report = &out.report;
+    let report = run(s, seed, trace_out).report;
+    if let (Some(p), Some(e)) = (&trace, trace_error.borrow().as_ref()) {
+        eprintln!(
+            "error: the trace {} could not be written in full: {e}",
+            p.display()
+        );
+        return ExitCode::from(2);
+    }
+    let report = &report;
     match format {
         Format::Json => match serde_json::to_string_pretty(report) {
             Ok(j) => println!("{j}"),

@@ -151,8 +151,9 @@ pub trait Node: Clone + Debug + Hash {
     /// restart: rebuild what is needed from `ctx.durable()`.
     fn on_recover(&mut self, ctx: &mut Ctx<'_, Self>);
     /// Reports what the checkers audit (money held, in-doubt transactions, locks held)
-    /// from the node's state; called at the start and at the end of a run.
-    fn audit(&self, _durable: &Self::Durable, _out: &mut Vec<AuditItem>) {}
+    /// from the node's state, at `now_us` on the node's clock; called at the start and
+    /// at the end of a run.
+    fn audit(&self, _durable: &Self::Durable, _now_us: u64, _out: &mut Vec<AuditItem>) {}
 }
 
 /// What a handler asked for; carried out by the engine (or an explorer) in order.
@@ -193,7 +194,8 @@ impl<'a, N: Node> Ctx<'a, N> {
         }
     }
 
-    /// Virtual time now, in µs.
+    /// This node's clock now, in µs. It is virtual time unless the scenario gives the
+    /// node clock drift; nodes never see any other clock.
     pub fn now_us(&self) -> u64 {
         self.now_us
     }

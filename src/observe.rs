@@ -62,13 +62,14 @@ pub enum AuditItem {
     /// Money this node will add (or remove) when in-doubt transactions commit: money
     /// in flight, neither created nor destroyed.
     MoneyInDoubt { amount: i64 },
-    /// This node has voted yes on `txn` and does not know the outcome.
-    InDoubt { txn: TxnId, since_us: u64 },
-    /// This node holds a lock on `key` for `txn` since `since_us`.
+    /// This node has voted yes on `txn` and has not known the outcome for `for_us`
+    /// (measured by its own clock).
+    InDoubt { txn: TxnId, for_us: u64 },
+    /// This node has held a lock on `key` for `txn` for `for_us`.
     LockHeld {
         txn: TxnId,
         key: u64,
-        since_us: u64,
+        for_us: u64,
         in_doubt: bool,
     },
 }

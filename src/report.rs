@@ -435,10 +435,10 @@ fn story(scenario: &Scenario, rep: &Report, r: &Results, names: &[String]) -> Ve
             .take(4)
             .map(|d| {
                 format!(
-                    "{} on txn {} (since {:.1} ms)",
+                    "{} on txn {} (for {:.1} ms)",
                     name(d.node),
                     d.txn,
-                    ms(d.since_us)
+                    ms(d.for_us)
                 )
             })
             .collect();
@@ -458,7 +458,7 @@ fn story(scenario: &Scenario, rep: &Report, r: &Results, names: &[String]) -> Ve
             h.key,
             name(h.node),
             h.txn,
-            ms(rep_end_us(rep).saturating_sub(h.since_us))
+            ms(h.held_us)
         ));
     }
     let accounted = r.money_final + r.money_in_doubt;
@@ -493,8 +493,4 @@ fn story(scenario: &Scenario, rep: &Report, r: &Results, names: &[String]) -> Ve
         ));
     }
     out
-}
-
-fn rep_end_us(rep: &Report) -> u64 {
-    (rep.sim_time_ms * 1000.0).round() as u64
 }

@@ -6,9 +6,12 @@
 
 use acidbase::report::Report;
 use acidbase::run::run;
-use acidbase::scenario::{self, CrashSpec, LatencySpec, OneWaySpec, PartitionSpec, Scenario};
+use acidbase::scenario::{
+    self, CrashSpec, LatencySpec, OneWaySpec, PartitionSpec, RandomCrashSpec, RandomPartitionSpec,
+    Scenario,
+};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestError, TestRunner};
+use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 
 const NODES: [&str; 5] = ["tm", "rm1", "rm2", "rm3", "client"];
 
@@ -18,10 +21,10 @@ fn base() -> Scenario {
     scenario::parse(
         r#"(
             rms: 3,
-            duration_ms: 600,
+            duration_ms: 1000,
             drain_ms: 3000,
             workload: Transfer(accounts_per_shard: 8, initial_balance: 500, amount_min: 1, amount_max: 80, fan_out: 2),
-            clients: (load: Closed(sessions: 3, think_ms: 2), deadline_ms: 200),
+            clients: (load: Closed(sessions: 5, think_ms: 2), deadline_ms: 200),
             network: (latency: Uniform(min_ms: 1, max_ms: 8)),
             two_pc: (vote_timeout_ms: 60, decision_retry_ms: 30, inquiry_interval_ms: 30, rm_timeout_ms: 60),
         )"#,
@@ -31,7 +34,7 @@ fn base() -> Scenario {
     .scenario
 }
 
-/// A fault schedule: every window heals before the horizon (600 ms).
+/// A fault schedule: every window heals before the horizon (1000 ms).
 #[derive(Clone, Debug)]
 struct Schedule {
     seed: u64,
@@ -41,10 +44,13 @@ struct Schedule {
     loss: f64,
     duplicate: f64,
     exponential_latency: bool,
+    /// Random crashes of every node (per second) and random partitions (per second).
+    random_crash_rate: f64,
+    random_partition_rate: f64,
 }
 
 fn window() -> impl Strategy<Value = (f64, f64)> {
-    (0.0..550.0f64, 1.0..300.0f64).prop_map(|(from, len)| (from, (from + len).min(599.0)))
+    (0.0..950.0f64, 1.0..300.0f64).prop_map(|(from, len)| (from, (from + len).min(999.0)))
 }
 
 fn schedule() -> impl Strategy<Value = Schedule> {
@@ -59,9 +65,21 @@ fn schedule() -> impl Strategy<Value = Schedule> {
         prop_oneof![Just(0.0), 0.0..0.3f64],
         prop_oneof![Just(0.0), 0.0..0.2f64],
         any::<bool>(),
+        prop_oneof![Just(0.0), 0.0..3.0f64],
+        prop_oneof![Just(0.0), 0.0..3.0f64],
     )
         .prop_map(
-            |(seed, crashes, partitions, one_way, loss, duplicate, exponential_latency)| Schedule {
+            |(
+                seed,
+                crashes,
+                partitions,
+                one_way,
+                loss,
+                duplicate,
+                exponential_latency,
+                random_crash_rate,
+                random_partition_rate,
+            )| Schedule {
                 seed,
                 crashes: crashes.into_iter().map(|(n, (a, b))| (n, a, b)).collect(),
                 partitions: partitions
@@ -75,6 +93,8 @@ fn schedule() -> impl Strategy<Value = Schedule> {
                 loss,
                 duplicate,
                 exponential_latency,
+                random_crash_rate,
+                random_partition_rate,
             },
         )
 }
@@ -119,6 +139,20 @@ fn apply(mut s: Scenario, sch: &Schedule) -> Scenario {
             });
         }
     }
+    if sch.random_crash_rate > 0.0 {
+        s.faults.random_crashes.push(RandomCrashSpec {
+            nodes: vec!["all".into()],
+            rate_per_s: sch.random_crash_rate,
+            mean_downtime_ms: 80.0,
+        });
+    }
+    if sch.random_partition_rate > 0.0 {
+        s.faults.random_partitions = Some(RandomPartitionSpec {
+            rate_per_s: sch.random_partition_rate,
+            mean_duration_ms: 100.0,
+            nodes: vec![],
+        });
+    }
     s.network.loss_probability = sch.loss;
     s.network.duplicate_probability = sch.duplicate;
     if sch.exponential_latency {
@@ -142,26 +176,33 @@ fn config(cases: u32) -> Config {
     }
 }
 
+/// Faithful 2PC: whatever crashes, partitions, loss and duplication, no participant
+/// commits what another aborted, money is never created or destroyed, and once every
+/// node is back and the drain has passed, nothing is left in doubt.
+fn check_faithful(sch: &Schedule) -> Result<(), TestCaseError> {
+    for (coop, standby) in [(false, false), (true, false), (false, true)] {
+        let mut s = apply(base(), sch);
+        s.two_pc.cooperative_termination = coop;
+        s.two_pc.standby_tm = standby;
+        let r = report(&s);
+        let why = || format!("coop {coop} standby {standby}: {}", r.to_text());
+        prop_assert_eq!(r.violations.atomicity, 0, "{}", why());
+        prop_assert_eq!(r.violations.invariant, 0, "{}", why());
+        prop_assert_eq!(r.txns.unresolved, 0, "{}", why());
+        prop_assert_eq!(r.locks.held_at_end, 0, "{}", why());
+        prop_assert_eq!(r.money.in_doubt, 0, "{}", why());
+        prop_assert!(!r.stopped_by_event_guard);
+        prop_assert!(r.txns.requests > 0);
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(config(400))]
 
-    /// Faithful 2PC: whatever crashes, partitions, loss and duplication, no
-    /// participant commits what another aborted, money is never created or destroyed,
-    /// and once every node is back and the drain has passed, nothing is left in doubt.
     #[test]
     fn faithful_2pc_is_atomic_conserves_money_and_resolves(sch in schedule()) {
-        for (coop, standby) in [(false, false), (true, false), (false, true)] {
-            let mut s = apply(base(), &sch);
-            s.two_pc.cooperative_termination = coop;
-            s.two_pc.standby_tm = standby;
-            let r = report(&s);
-            prop_assert_eq!(r.violations.atomicity, 0, "coop {} standby {}: {}", coop, standby, r.to_text());
-            prop_assert_eq!(r.violations.invariant, 0, "coop {} standby {}: {}", coop, standby, r.to_text());
-            prop_assert_eq!(r.txns.unresolved, 0, "coop {} standby {}: {}", coop, standby, r.to_text());
-            prop_assert_eq!(r.locks.held_at_end, 0, "coop {} standby {}: {}", coop, standby, r.to_text());
-            prop_assert_eq!(r.money.in_doubt, 0);
-            prop_assert!(!r.stopped_by_event_guard);
-        }
+        check_faithful(&sch)?;
     }
 
     /// The same run twice gives the same digest (and the same report).
@@ -171,6 +212,17 @@ proptest! {
         let a = report(&s);
         let b = report(&s);
         prop_assert_eq!(a, b);
+    }
+}
+
+/// The same property over 20,000 schedules (about a minute):
+/// `cargo test --release --test properties -- --ignored`.
+#[test]
+#[ignore]
+fn faithful_2pc_long() {
+    let mut runner = TestRunner::new(config(20_000));
+    if let Err(e) = runner.run(&schedule(), |sch| check_faithful(&sch)) {
+        panic!("{e}");
     }
 }
 

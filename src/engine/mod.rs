@@ -11,7 +11,7 @@ pub mod queue;
 
 pub use digest::Digest;
 
-use crate::faults::{drifted, FaultAction, FaultPlan};
+use crate::faults::{Clock, FaultAction, FaultPlan};
 use crate::network::{DropReason, Fate, Network, NetworkConfig};
 use crate::node::{Command, Ctx, Node, NodeId};
 use crate::observe::{AuditItem, Observation};
@@ -94,7 +94,7 @@ struct NodeSlot<N: Node> {
     durable: N::Durable,
     rng: StreamRng,
     timers: BTreeMap<N::Timer, Slot>,
-    drift_ppm: i32,
+    clock: Clock,
 }
 
 /// Counters kept by the engine itself.
@@ -186,7 +186,7 @@ impl<N: Node, O: Observer> Sim<N, O> {
                 durable,
                 rng,
                 timers: BTreeMap::new(),
-                drift_ppm,
+                clock: Clock { ppm: drift_ppm },
             })
             .collect();
         Sim {
@@ -270,21 +270,22 @@ impl<N: Node, O: Observer> Sim<N, O> {
         for (i, slot) in self.nodes.iter_mut().enumerate() {
             let mut items = Vec::new();
             match &slot.state {
-                Some(n) => n.audit(&slot.durable, &mut items),
+                Some(n) => n.audit(&slot.durable, slot.clock.local(self.now_us), &mut items),
                 None => {
                     let mut fresh = self.initial[i].clone();
                     let mut durable = slot.durable.clone();
                     let mut rng = slot.rng.clone();
                     let mut scratch = Vec::new();
+                    let local_now = slot.clock.local(self.now_us);
                     let mut ctx = Ctx::new(
-                        self.now_us,
+                        local_now,
                         NodeId(i as u32),
                         &mut durable,
                         &mut rng,
                         &mut scratch,
                     );
                     fresh.on_recover(&mut ctx);
-                    fresh.audit(&durable, &mut items);
+                    fresh.audit(&durable, local_now, &mut items);
                 }
             }
             out.push((NodeId(i as u32), items));
@@ -412,7 +413,7 @@ impl<N: Node, O: Observer> Sim<N, O> {
         };
         let writes = {
             let mut ctx = Ctx::new(
-                self.now_us,
+                slot.clock.local(self.now_us),
                 node,
                 &mut slot.durable,
                 &mut slot.rng,
@@ -433,7 +434,7 @@ impl<N: Node, O: Observer> Sim<N, O> {
                 Command::Send { to, msg } => self.send(node, to, msg, depth + 1),
                 Command::SetTimer { timer, after_us } => {
                     let slot = &mut self.nodes[node.index()];
-                    let at = self.now_us + drifted(after_us, slot.drift_ppm);
+                    let at = slot.clock.fire_at(self.now_us, after_us);
                     let s = self.queue.push(
                         at,
                         Event::Timer {

@@ -304,7 +304,7 @@ impl Node for TwoPcNode {
         }
     }
 
-    fn audit(&self, d: &Durable, out: &mut Vec<AuditItem>) {
+    fn audit(&self, d: &Durable, now_us: u64, out: &mut Vec<AuditItem>) {
         if let TwoPcNode::Rm(rm) = self {
             out.push(AuditItem::Money {
                 amount: d.ledger.total(),
@@ -312,7 +312,7 @@ impl Node for TwoPcNode {
             for (txn, rec) in d.prepared.iter() {
                 out.push(AuditItem::InDoubt {
                     txn,
-                    since_us: rec.prepared_at_us,
+                    for_us: now_us.saturating_sub(rec.prepared_at_us),
                 });
                 out.push(AuditItem::MoneyInDoubt {
                     amount: rec.ops.as_slice().iter().map(|o| o.delta).sum(),
@@ -322,7 +322,7 @@ impl Node for TwoPcNode {
                 out.push(AuditItem::LockHeld {
                     txn,
                     key: u64::from(key),
-                    since_us,
+                    for_us: now_us.saturating_sub(since_us),
                     in_doubt: d.prepared.contains_key(&txn),
                 });
             }
