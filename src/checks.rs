@@ -99,14 +99,12 @@ pub struct Checks {
     examples: Vec<AtomicityExample>,
     longest_in_doubt: InDoubtEpisode,
     blocked: Vec<InDoubtEpisode>,
-    faults: Vec<(u64, FaultAction)>,
     faults_total: u64,
     now_us: u64,
 }
 
 const WINDOW_MAX: usize = 4096;
 const EXAMPLES_MAX: usize = 5;
-const FAULT_LOG_MAX: usize = 1000;
 
 impl Checks {
     pub fn new(cfg: CheckConfig) -> Self {
@@ -120,7 +118,6 @@ impl Checks {
             examples: Vec::new(),
             longest_in_doubt: InDoubtEpisode::default(),
             blocked: Vec::new(),
-            faults: Vec::new(),
             faults_total: 0,
             now_us: 0,
         }
@@ -290,7 +287,6 @@ impl Checks {
             blocked_episodes: self.blocked,
             in_doubt_at_end,
             held_at_end: held,
-            faults: self.faults,
             faults_total: self.faults_total,
         }
     }
@@ -319,10 +315,12 @@ impl Observer for Checks {
         let t = self.track(txn);
         t.max_depth = t.max_depth.max(depth);
         let mut new_violation = false;
+        let mut first_begin = false;
         let mut episode = None;
         let mut lock_stats = None;
         match *obs {
             Observation::TxnBegun { participants, .. } if !t.begun => {
+                first_begin = true;
                 t.begun = true;
                 t.participants = participants;
                 t.begun_depth = depth;
@@ -370,8 +368,16 @@ impl Observer for Checks {
                 locks,
                 resolved_at_us: at_us,
             };
-            if in_doubt_us > blocked_after && self.blocked.len() < EXAMPLES_MAX * 4 {
-                self.blocked.push(e.clone());
+            if in_doubt_us > blocked_after {
+                if self.blocked.len() < EXAMPLES_MAX * 4 {
+                    self.blocked.push(e.clone());
+                } else if let Some(shortest) = self.blocked.iter_mut().min_by_key(|b| b.in_doubt_us)
+                {
+                    // Keep the longest episodes: they make the story.
+                    if shortest.in_doubt_us < in_doubt_us {
+                        *shortest = e.clone();
+                    }
+                }
             }
             if in_doubt_us > self.longest_in_doubt.in_doubt_us {
                 self.longest_in_doubt = e;
@@ -384,7 +390,7 @@ impl Observer for Checks {
                 self.counts.lock_us_total += u64::from(locks) * hold;
             }
         }
-        if matches!(obs, Observation::TxnBegun { .. }) {
+        if first_begin {
             self.counts.begun += 1;
         }
         self.after_update(txn);
@@ -406,9 +412,7 @@ impl Observer for Checks {
 
     fn fault(&mut self, at_us: u64, action: &FaultAction) {
         self.faults_total += 1;
-        if self.faults.len() < FAULT_LOG_MAX {
-            self.faults.push((at_us, action.clone()));
-        }
+        let _ = (at_us, action);
     }
 }
 
@@ -454,6 +458,6 @@ pub struct Results {
     pub blocked_episodes: Vec<InDoubtEpisode>,
     pub in_doubt_at_end: Vec<InDoubtAtEnd>,
     pub held_at_end: Vec<HeldLock>,
-    pub faults: Vec<(u64, FaultAction)>,
+    /// Fault actions carried out (crashes, restarts, cuts starting and ending).
     pub faults_total: u64,
 }

@@ -2,9 +2,11 @@
 //! windows, fixed before the run starts.
 //!
 //! Scripted faults come straight from the scenario. Random ones are drawn here from
-//! streams named after the *node names* (`faults/tm`, `faults/partition/3/rm2`), never
-//! from the workload's or the network's stream: the same seed therefore gives the same
-//! schedule for every protocol that has nodes of those names. Because the plan is
+//! streams named after *node names* and scenario entries (`faults/0/tm` for the first
+//! `random_crashes` entry's crashes of the TM; `faults/partitions` for partition times,
+//! with each node's side hashed from its name), never from the workload's or the
+//! network's stream: the same seed therefore gives the same schedule for every
+//! protocol that has nodes of those names. Because the plan is
 //! concrete it can be printed, exported and replayed without any randomness.
 
 use crate::network::Cut;
@@ -43,6 +45,9 @@ pub struct PartitionWindow {
 pub struct RandomCrashes {
     pub node: NodeId,
     pub name: String,
+    /// Which scenario entry asked for these crashes: two entries naming the same node
+    /// draw independently.
+    pub entry: usize,
     pub rate_per_s: f64,
     pub mean_downtime_us: f64,
 }
@@ -73,7 +78,7 @@ impl FaultPlan {
         until_us: u64,
     ) {
         for spec in crashes {
-            let mut rng = rng::stream(seed, &format!("faults/{}", spec.name));
+            let mut rng = rng::stream(seed, &format!("faults/{}/{}", spec.entry, spec.name));
             let mut t = 0u64;
             loop {
                 t = t.saturating_add(next_gap_us(&mut rng, spec.rate_per_s));
@@ -223,6 +228,7 @@ mod tests {
         RandomCrashes {
             node: NodeId(id),
             name: name.into(),
+            entry: 0,
             rate_per_s: 2.0,
             mean_downtime_us: 100_000.0,
         }

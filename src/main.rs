@@ -191,14 +191,16 @@ fn run_command(
         },
         Format::Text => print!("{}", report.to_text()),
     }
-    if report.expectations.failed > 0 {
+    if report.failed() {
         let file = path
             .as_ref()
-            .map_or_else(|| "".to_string(), |p| format!(" {}", p.display()));
-        eprintln!(
-            "acidbase: {} expectation(s) failed; reproduce with: acidbase run{file} --seed {seed}",
-            report.expectations.failed
-        );
+            .map_or_else(String::new, |p| format!(" {}", p.display()));
+        let what = if report.expectations.failed > 0 {
+            format!("{} expectation(s) failed", report.expectations.failed)
+        } else {
+            "an invariant was violated".to_string()
+        };
+        eprintln!("acidbase: {what}; reproduce with: acidbase run{file} --seed {seed}");
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -5,7 +5,8 @@
 
 use crate::checks::Results;
 use crate::engine::RunEnd;
-use crate::faults::FaultAction;
+use crate::faults::FaultPlan;
+use crate::node::NodeSet;
 use crate::scenario::{parse_condition, Scenario};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -126,6 +127,7 @@ impl Report {
         end: &RunEnd,
         r: &Results,
         names: &[String],
+        plan: &FaultPlan,
     ) -> Report {
         let c = &r.counts;
         // Money in in-doubt transactions is in flight, not created or destroyed.
@@ -184,9 +186,23 @@ impl Report {
             expectations: Expectations::default(),
             story: Vec::new(),
         };
-        report.story = story(scenario, &report, r, names);
+        report.story = story(scenario, &report, r, names, plan);
         report.check_expectations(scenario);
         report
+    }
+
+    /// Did the run fail, for the exit code? An expectation failed, or — when the
+    /// scenario sets no expectation on `violations.*` — an invariant was violated
+    /// (DESIGN §7). Scenarios that *expect* violations (the unsafe variants) say so.
+    pub fn failed(&self) -> bool {
+        let speaks_of_violations = self
+            .expectations
+            .results
+            .iter()
+            .any(|e| e.metric.starts_with("violations."));
+        self.expectations.failed > 0
+            || (!speaks_of_violations
+                && (self.violations.atomicity > 0 || self.violations.invariant > 0))
     }
 
     fn check_expectations(&mut self, scenario: &Scenario) {
@@ -346,7 +362,75 @@ pub fn is_metric(path: &str) -> bool {
     metric_names().iter().any(|m| m == path)
 }
 
-fn story(scenario: &Scenario, rep: &Report, r: &Results, names: &[String]) -> Vec<String> {
+/// The faults of the plan in plain words, in time order.
+fn describe_faults(plan: &FaultPlan, names: &[String]) -> Vec<(u64, String)> {
+    let name = |n: crate::node::NodeId| {
+        names
+            .get(n.index())
+            .cloned()
+            .unwrap_or_else(|| format!("node{}", n.0))
+    };
+    let set = |s: NodeSet| s.iter().map(name).collect::<Vec<_>>().join(", ");
+    let mut out = Vec::new();
+    for c in &plan.crashes {
+        out.push((
+            c.at_us,
+            match c.restart_us {
+                Some(r) => format!(
+                    "{} crashed at {:.1} ms and restarted at {:.1} ms (volatile state lost, log kept, recovery from the log)",
+                    name(c.node),
+                    ms(c.at_us),
+                    ms(r)
+                ),
+                None => format!("{} crashed at {:.1} ms and never restarted", name(c.node), ms(c.at_us)),
+            },
+        ));
+    }
+    for p in &plan.partitions {
+        let window = format!("from {:.1} to {:.1} ms", ms(p.from_us), ms(p.to_us));
+        let text = match &p.cuts[..] {
+            [one] => format!(
+                "messages from {} to {} were dropped {window}",
+                set(one.from),
+                set(one.to)
+            ),
+            [a, b] if a.from == b.to && a.to == b.from => {
+                format!(
+                    "a partition separated {{{}}} from {{{}}} {window}",
+                    set(a.from),
+                    set(a.to)
+                )
+            }
+            cuts => {
+                let mut groups: Vec<NodeSet> = Vec::new();
+                for c in cuts {
+                    if !groups.contains(&c.from) {
+                        groups.push(c.from);
+                    }
+                }
+                let groups: Vec<String> = groups
+                    .into_iter()
+                    .map(|g| format!("{{{}}}", set(g)))
+                    .collect();
+                format!(
+                    "a partition split the nodes into {} {window}",
+                    groups.join(", ")
+                )
+            }
+        };
+        out.push((p.from_us, text));
+    }
+    out.sort_by_key(|(t, _)| *t);
+    out
+}
+
+fn story(
+    scenario: &Scenario,
+    rep: &Report,
+    r: &Results,
+    names: &[String],
+    plan: &FaultPlan,
+) -> Vec<String> {
     let name = |n: crate::node::NodeId| {
         names
             .get(n.index())
@@ -357,34 +441,26 @@ fn story(scenario: &Scenario, rep: &Report, r: &Results, names: &[String]) -> Ve
     if !scenario.description.is_empty() {
         out.push(scenario.description.trim().to_string());
     }
-    // Faults, in plain words (the first few).
-    let mut fault_lines = Vec::new();
-    for (at, a) in r.faults.iter().take(8) {
-        let line = match a {
-            FaultAction::Crash(n) => format!(
-                "{} crashed at {:.1} ms (its volatile state was lost; its log survived)",
-                name(*n),
-                ms(*at)
-            ),
-            FaultAction::Restart(n) => format!(
-                "{} restarted at {:.1} ms and recovered from its log",
-                name(*n),
-                ms(*at)
-            ),
-            FaultAction::CutStart(_) => format!("a network partition began at {:.1} ms", ms(*at)),
-            FaultAction::CutEnd(_) => format!("a network partition healed at {:.1} ms", ms(*at)),
-        };
-        fault_lines.push(line);
-    }
-    fault_lines.dedup();
-    out.extend(fault_lines);
-    if r.faults_total > 8 {
-        out.push(format!("... and {} more fault actions", r.faults_total - 8));
-    }
-    if r.faults_total == 0 {
+    const FAULT_LINES: usize = 8;
+    let faults = describe_faults(plan, names);
+    if faults.is_empty() {
         out.push("No crash or partition happened.".into());
     }
-    if let Some(first) = r.blocked_episodes.first() {
+    for (_, line) in faults.iter().take(FAULT_LINES) {
+        out.push(line.clone());
+    }
+    if faults.len() > FAULT_LINES {
+        out.push(format!(
+            "... and {} more crashes or partitions",
+            faults.len() - FAULT_LINES
+        ));
+    }
+    // The transaction whose participant stayed in doubt longest makes the story.
+    let longest = r
+        .blocked_episodes
+        .iter()
+        .max_by_key(|e| (e.in_doubt_us, std::cmp::Reverse(e.txn)));
+    if let Some(first) = longest {
         let same: Vec<_> = r
             .blocked_episodes
             .iter()

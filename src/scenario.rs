@@ -564,7 +564,7 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
             ),
         );
     }
-    let durations: [(&[&str], &str, f64); 11] = [
+    let durations: [(&[&str], &str, f64); 10] = [
         (&["duration_ms"], "duration_ms", s.duration_ms),
         (&["drain_ms"], "drain_ms", s.drain_ms),
         (
@@ -610,7 +610,6 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
                 LoadSpec::Open { .. } => 0.0,
             },
         ),
-        (&["latency"], "network.latency", 0.0),
     ];
     for (path, name, v) in durations {
         if !v.is_finite() || v < 0.0 {

@@ -2,7 +2,9 @@
 //!
 //! Lines have `t_us` (virtual time), `kind` and the fields of that kind; messages,
 //! timers and observations are written with their Rust debug form under `msg`,
-//! `timer` and `obs`. Node fields hold node names.
+//! `timer` and `obs` (node sets inside them print as node indices). Node fields hold
+//! node names; `cut_start`/`cut_end` lines name the nodes whose messages to the `to`
+//! nodes are dropped.
 
 use crate::engine::{TraceEvent, TraceSink};
 use crate::faults::FaultAction;
@@ -80,9 +82,18 @@ impl<N: Node> TraceSink<N> for JsonLines {
                 FaultAction::Restart(n) => {
                     json!({"t_us": at_us, "kind": "restart", "node": self.name(*n)})
                 }
-                FaultAction::CutStart(c) => json!({"t_us": at_us, "kind": "cut_start", "cut": c}),
-                FaultAction::CutEnd(c) => json!({"t_us": at_us, "kind": "cut_end", "cut": c}),
+                FaultAction::CutStart(c) | FaultAction::CutEnd(c) => {
+                    json!({"t_us": at_us, "kind": "cut", "cut": c})
+                }
             },
+            TraceEvent::Cut { index, cut, active } => {
+                let names = |set: crate::node::NodeSet| {
+                    set.iter()
+                        .map(|n| self.name(n).to_string())
+                        .collect::<Vec<_>>()
+                };
+                json!({"t_us": at_us, "kind": if active { "cut_start" } else { "cut_end" }, "cut": index, "from": names(cut.from), "to": names(cut.to)})
+            }
             TraceEvent::Observe { node, obs } => {
                 json!({"t_us": at_us, "kind": "observe", "node": self.name(node), "obs": format!("{obs:?}")})
             }

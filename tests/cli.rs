@@ -132,7 +132,7 @@ fn run_without_scenario_tells_the_default_story() {
         "the story should tell the TM crash of the scenario:\n{out}"
     );
     assert!(
-        out.contains("tm restarted at 900.0 ms"),
+        out.contains("restarted at 900.0 ms"),
         "the story should tell the TM restart of the scenario:\n{out}"
     );
     assert!(
@@ -522,4 +522,42 @@ fn help_of_run_and_bench_has_examples() {
         out.contains("Exit codes"),
         "`run --help` documents the exit codes:\n{out}"
     );
+}
+
+/// DESIGN §7: a violated invariant fails the run (exit 1) unless the scenario's
+/// expectations speak about violations (as the unsafe-variant scenarios do).
+#[test]
+fn violated_invariant_without_expectations_exits_1() {
+    let dir = std::env::temp_dir().join(format!("acidbase-cli-{}-invariant", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("unsafe.ron");
+    let source = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/2pc-unsafe-timeout.ron"),
+    )
+    .expect("shipped scenario");
+    let without_expect = source
+        .split("expect:")
+        .next()
+        .expect("has an expect section")
+        .to_string()
+        + ")\n";
+    std::fs::write(&path, without_expect).expect("write scenario");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_acidbase"))
+        .args(["run", path.to_str().expect("utf-8 path")])
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("invariant was violated") && err.contains("--seed 1"),
+        "{err}"
+    );
+    // The shipped scenario expects the violation, so it passes.
+    let shipped = std::process::Command::new(env!("CARGO_BIN_EXE_acidbase"))
+        .args(["run", "scenarios/2pc-unsafe-timeout.ron"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("runs");
+    assert_eq!(shipped.status.code(), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
 }

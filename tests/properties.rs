@@ -198,7 +198,7 @@ fn check_faithful(sch: &Schedule) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(config(400))]
+    #![proptest_config(config(2000))]
 
     #[test]
     fn faithful_2pc_is_atomic_conserves_money_and_resolves(sch in schedule()) {

@@ -144,3 +144,74 @@ fn the_same_seed_gives_the_same_fault_schedule_whatever_the_options() {
         );
     }
 }
+
+fn parse(src: &str) -> Scenario {
+    scenario::parse(src, "test.ron")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .scenario
+}
+
+/// One transfer whose third RM never answers: the TM's vote timeout decides. With the
+/// TM's clock running fast, its timeout fires early in real (virtual) time; slow, late.
+#[test]
+fn clock_drift_moves_timeouts() {
+    let latency_with = |ppm: i32| {
+        let s = parse(&format!(
+            "(rms: 3, duration_ms: 50, drain_ms: 500,
+              workload: Transfer(accounts_per_shard: 4, fan_out: 2),
+              clients: (load: Closed(sessions: 1, think_ms: 1000), deadline_ms: 1000),
+              network: (latency: Constant(ms: 5)),
+              two_pc: (vote_timeout_ms: 100),
+              faults: (one_way: [(from: [\"rm3\"], to: [\"tm\"], from_ms: 0, to_ms: 50)],
+                       drift: [(node: \"tm\", ppm: {ppm})]))"
+        ));
+        let r = run(&s, 1, None).report;
+        assert_eq!(r.txns.aborted, 1, "{}", r.to_text());
+        r.latency_ms.p50
+    };
+    // Request 5 ms, then the vote timeout, then the reply 5 ms: 110 ms undrifted.
+    let exact = latency_with(0);
+    let fast = latency_with(250_000); // 100 ms on a clock 25% fast: 80 ms
+    let slow = latency_with(-200_000); // on a clock 20% slow: 125 ms
+    assert!((exact - 110.0).abs() < 2.0, "{exact}");
+    assert!((fast - 90.0).abs() < 2.0, "{fast}");
+    assert!((slow - 135.0).abs() < 3.0, "{slow}");
+}
+
+#[test]
+fn open_loop_issues_requests_at_the_rate() {
+    let s = parse(
+        "(rms: 3, duration_ms: 2000, drain_ms: 500,
+          workload: Transfer(accounts_per_shard: 1000, initial_balance: 100000),
+          clients: (load: Open(rate_per_s: 300), deadline_ms: 500))",
+    );
+    let r = run(&s, 5, None).report;
+    // Poisson with mean 600 over 2 s: well within 600 ± 5 σ.
+    assert!(
+        (480..=720).contains(&r.txns.requests),
+        "{}",
+        r.txns.requests
+    );
+    assert_eq!(r.availability, 1.0, "{}", r.to_text());
+    assert_eq!(r.violations.atomicity + r.violations.invariant, 0);
+}
+
+#[test]
+fn a_client_crash_loses_its_sessions_but_never_reuses_an_id() {
+    let s = parse(
+        "(rms: 3, duration_ms: 1000, drain_ms: 1000,
+          clients: (load: Closed(sessions: 4, think_ms: 2), deadline_ms: 200),
+          faults: (crashes: [(node: \"client\", at_ms: 200, restart_ms: 300),
+                             (node: \"client\", at_ms: 600, restart_ms: 650)]))",
+    );
+    let r = run(&s, 2, None).report;
+    // A reused id would begin the same transaction twice or tangle two of them.
+    assert!(r.txns.begun <= r.txns.requests);
+    assert_eq!(r.txns.unresolved, 0, "{}", r.to_text());
+    assert_eq!(r.violations.atomicity + r.violations.invariant, 0);
+    assert!(
+        r.availability < 1.0,
+        "requests in flight at the crash go unanswered"
+    );
+    assert!(r.txns.requests > 50);
+}

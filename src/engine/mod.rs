@@ -58,7 +58,14 @@ pub enum TraceEvent<'a, N: Node> {
         node: NodeId,
         timer: &'a N::Timer,
     },
+    /// A node crashed or restarted.
     Fault(&'a FaultAction),
+    /// A directed cut started (`active`) or ended dropping messages.
+    Cut {
+        index: usize,
+        cut: &'a crate::network::Cut,
+        active: bool,
+    },
     Observe {
         node: NodeId,
         obs: &'a Observation,
@@ -370,7 +377,17 @@ impl<N: Node, O: Observer> Sim<N, O> {
                 action.hash(&mut self.digest);
                 self.observer.fault(self.now_us, &action);
                 if let Some(t) = self.trace.as_mut() {
-                    t.record(self.now_us, TraceEvent::Fault(&action));
+                    let event = match action {
+                        FaultAction::CutStart(index) | FaultAction::CutEnd(index) => {
+                            TraceEvent::Cut {
+                                index,
+                                cut: self.network.cut(index),
+                                active: matches!(action, FaultAction::CutStart(_)),
+                            }
+                        }
+                        _ => TraceEvent::Fault(&action),
+                    };
+                    t.record(self.now_us, event);
                 }
                 match action {
                     FaultAction::Crash(node) => self.crash(node),
