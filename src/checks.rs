@@ -30,7 +30,6 @@ struct Track {
     participants: NodeSet,
     committed: NodeSet,
     aborted: NodeSet,
-    decided: Option<Outcome>,
     finished: bool,
     violation: bool,
     begun_depth: u32,
@@ -57,7 +56,7 @@ pub struct AtomicityExample {
     pub aborted: Vec<NodeId>,
 }
 
-/// The longest time some participant spent in doubt before learning an outcome.
+/// A participant that was in doubt for a while before learning the outcome.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct InDoubtEpisode {
     pub txn: TxnId,
@@ -71,7 +70,6 @@ pub struct InDoubtEpisode {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
     pub begun: u64,
-    pub local: u64,
     pub committed: u64,
     pub aborted: u64,
     pub atomicity_violations: u64,
@@ -97,7 +95,6 @@ pub struct Checks {
     counts: Counts,
     latency: Histogram,
     examples: Vec<AtomicityExample>,
-    longest_in_doubt: InDoubtEpisode,
     blocked: Vec<InDoubtEpisode>,
     faults_total: u64,
     now_us: u64,
@@ -116,7 +113,6 @@ impl Checks {
             counts: Counts::default(),
             latency: Histogram::default(),
             examples: Vec::new(),
-            longest_in_doubt: InDoubtEpisode::default(),
             blocked: Vec::new(),
             faults_total: 0,
             now_us: 0,
@@ -190,12 +186,10 @@ impl Checks {
     /// The final counts, given the audits taken at the start and at the end.
     pub fn finish(
         mut self,
-        end_us: u64,
         start_audit: &[(NodeId, Vec<AuditItem>)],
         end_audit: &[(NodeId, Vec<AuditItem>)],
     ) -> Results {
         let mut in_doubt: BTreeMap<TxnId, Vec<(NodeId, u64)>> = BTreeMap::new();
-        let _ = end_us;
         let mut held = Vec::new();
         let sum = |audit: &[(NodeId, Vec<AuditItem>)], in_doubt: bool| -> i64 {
             audit
@@ -283,7 +277,6 @@ impl Checks {
             latency_p90_us: self.latency.quantile(0.90),
             latency_p99_us: self.latency.quantile(0.99),
             examples: self.examples,
-            longest_in_doubt: self.longest_in_doubt,
             blocked_episodes: self.blocked,
             in_doubt_at_end,
             held_at_end: held,
@@ -326,7 +319,6 @@ impl Observer for Checks {
                 t.begun_depth = depth;
                 t.max_depth = depth;
             }
-            Observation::Decided { outcome, .. } => t.decided = Some(outcome),
             Observation::Applied {
                 outcome,
                 in_doubt_us,
@@ -379,9 +371,6 @@ impl Observer for Checks {
                     }
                 }
             }
-            if in_doubt_us > self.longest_in_doubt.in_doubt_us {
-                self.longest_in_doubt = e;
-            }
         }
         if let Some((in_doubt_us, locks, hold)) = lock_stats {
             self.counts.max_hold_us = self.counts.max_hold_us.max(hold);
@@ -410,9 +399,8 @@ impl Observer for Checks {
         }
     }
 
-    fn fault(&mut self, at_us: u64, action: &FaultAction) {
+    fn fault(&mut self, _at_us: u64, _action: &FaultAction) {
         self.faults_total += 1;
-        let _ = (at_us, action);
     }
 }
 
@@ -452,7 +440,6 @@ pub struct Results {
     pub latency_p90_us: u64,
     pub latency_p99_us: u64,
     pub examples: Vec<AtomicityExample>,
-    pub longest_in_doubt: InDoubtEpisode,
     /// The first participants that were in doubt longer than `blocked_after` and
     /// then learned the outcome.
     pub blocked_episodes: Vec<InDoubtEpisode>,

@@ -322,9 +322,7 @@ pub fn run_world<N: Node + 'static>(
     sim.start();
     let end = sim.run_until(end_us, scenario.max_events);
     let end_audit = sim.audit();
-    let results = sim
-        .into_observer()
-        .finish(end.end_us, &start_audit, &end_audit);
+    let results = sim.into_observer().finish(&start_audit, &end_audit);
     let report = Report::build(scenario, seed, &end, &results, &names, &plan);
     Outcome {
         end,

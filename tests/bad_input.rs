@@ -2,24 +2,10 @@
 //! an error of the form `FILE:LINE:COL: message` that points at the offending line and
 //! names the problem.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn acidbase(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_acidbase"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the acidbase binary should start")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).expect("stdout should be UTF-8")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).expect("stderr should be UTF-8")
-}
+mod common;
+use common::{acidbase, path_str, stderr, stdout, TempDir};
 
 /// Exit code 2 (bad input), no panic, no report on stdout.
 fn assert_bad_input(o: &Output) {
@@ -37,32 +23,6 @@ fn assert_bad_input(o: &Output) {
         "no report should be printed for bad input:\n{}",
         stdout(o)
     );
-}
-
-/// A scratch directory unique to this process and test, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "acidbase-bad-input-{}-{}",
-            std::process::id(),
-            test
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("the temp dir should be creatable");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().expect("temp paths should be UTF-8")
 }
 
 /// A located scenario error as printed by the binary.

@@ -2,27 +2,12 @@
 //! user would run it, and its exit code, stdout, stderr and files are checked.
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+use common::{acidbase, path_str, stderr, stdout, TempDir};
 
 const COORDINATOR_CRASH: &str = "scenarios/2pc-coordinator-crash.ron";
-
-/// The binary under test, run from the crate root so `scenarios/...` paths resolve.
-fn acidbase(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_acidbase"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("the acidbase binary should start")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).expect("stdout should be UTF-8")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).expect("stderr should be UTF-8")
-}
 
 /// Asserts the exit code, showing both streams if it is wrong.
 fn assert_exit(o: &Output, code: i32) {
@@ -39,39 +24,6 @@ fn assert_exit(o: &Output, code: i32) {
         "the binary panicked:\n{}",
         stderr(o)
     );
-}
-
-/// A scratch directory unique to this process and test, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("acidbase-cli-{}-{}", std::process::id(), test));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("the temp dir should be creatable");
-        TempDir(dir)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.0.join(name);
-        std::fs::write(&p, text).expect("the temp scenario should be writable");
-        p
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().expect("temp paths should be UTF-8")
 }
 
 /// Runs `acidbase run ARGS --format json`, expects exit 0 and returns the report.
@@ -528,9 +480,7 @@ fn help_of_run_and_bench_has_examples() {
 /// expectations speak about violations (as the unsafe-variant scenarios do).
 #[test]
 fn violated_invariant_without_expectations_exits_1() {
-    let dir = std::env::temp_dir().join(format!("acidbase-cli-{}-invariant", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join("unsafe.ron");
+    let dir = TempDir::new("invariant");
     let source = std::fs::read_to_string(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/2pc-unsafe-timeout.ron"),
     )
@@ -541,23 +491,15 @@ fn violated_invariant_without_expectations_exits_1() {
         .expect("has an expect section")
         .to_string()
         + ")\n";
-    std::fs::write(&path, without_expect).expect("write scenario");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_acidbase"))
-        .args(["run", path.to_str().expect("utf-8 path")])
-        .output()
-        .expect("runs");
-    let err = String::from_utf8_lossy(&out.stderr);
+    let path = dir.write("unsafe.ron", &without_expect);
+    let out = acidbase(&["run", path_str(&path)]);
+    let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
         err.contains("invariant was violated") && err.contains("--seed 1"),
         "{err}"
     );
     // The shipped scenario expects the violation, so it passes.
-    let shipped = std::process::Command::new(env!("CARGO_BIN_EXE_acidbase"))
-        .args(["run", "scenarios/2pc-unsafe-timeout.ron"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("runs");
+    let shipped = acidbase(&["run", "scenarios/2pc-unsafe-timeout.ron"]);
     assert_eq!(shipped.status.code(), Some(0));
-    let _ = std::fs::remove_dir_all(&dir);
 }

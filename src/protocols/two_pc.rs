@@ -280,7 +280,7 @@ impl Node for TwoPcNode {
             }
             TwoPcNode::Tm(tm) => tm.on_message(from, msg, ctx),
             TwoPcNode::Rm(rm) => rm.on_message(from, msg, ctx),
-            TwoPcNode::Standby(s) => s.on_message(from, msg, ctx),
+            TwoPcNode::Standby(s) => s.on_message(msg, ctx),
         }
     }
 
@@ -821,7 +821,7 @@ impl Rm {
 }
 
 impl Standby {
-    fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut C<'_>) {
+    fn on_message(&mut self, msg: Msg, ctx: &mut C<'_>) {
         match msg {
             Msg::Inquiry { txn, participants } if !self.terminating.contains_key(&txn) => {
                 self.terminating.insert(txn, participants);
@@ -836,7 +836,6 @@ impl Standby {
                     Status::Aborted => Outcome::Abort,
                     Status::InDoubt => return, // all in doubt so far: blocked
                 };
-                let _ = from;
                 self.terminating.remove(&txn);
                 ctx.cancel_timer(Timer::Termination(txn));
                 ctx.observe(Observation::Decided { txn, outcome });
