@@ -46,7 +46,7 @@ pub fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Outcome {
 pub fn end_time_us(scenario: &Scenario, plan: &FaultPlan) -> u64 {
     let horizon = ms_to_us(scenario.duration_ms);
     let last = plan.last_heal_us().unwrap_or(horizon).max(horizon);
-    last + ms_to_us(scenario.drain_ms)
+    last.saturating_add(ms_to_us(scenario.drain_ms))
 }
 
 fn resolve(names: &[String], name: &str) -> NodeId {

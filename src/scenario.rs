@@ -9,6 +9,14 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
+/// The longest time any field may hold (ms): about 11.6 days of virtual time. Keeps
+/// every sum of times far inside 64-bit microseconds.
+pub const MAX_MS: f64 = 1e9;
+/// Most accounts over all shards (memory: balances and lock tables).
+pub const MAX_ACCOUNTS: u64 = 10_000_000;
+/// Most random faults expected per node (or in all, for partitions) over a run.
+pub const MAX_EXPECTED_FAULTS: f64 = 1e6;
+
 /// The protocols `protocol:` may name.
 pub const PROTOCOLS: &[&str] = &["2pc"];
 
@@ -615,7 +623,13 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
         if !v.is_finite() || v < 0.0 {
             return err(
                 path,
-                format!("{name} = {v}: expected a duration in milliseconds, 0 or more"),
+                format!("{name} = {v:?}: expected a duration in milliseconds, 0 or more"),
+            );
+        }
+        if v > MAX_MS {
+            return err(
+                path,
+                format!("{name} = {v:?} ms: at most {MAX_MS:?} ms (about 11.6 days) is supported"),
             );
         }
     }
@@ -665,6 +679,17 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
             );
         }
     }
+    let latency_values = match s.network.latency {
+        LatencySpec::Constant { ms } => [ms, 0.0],
+        LatencySpec::Uniform { min_ms, max_ms } => [min_ms, max_ms],
+        LatencySpec::Exponential { floor_ms, mean_ms } => [floor_ms, mean_ms],
+    };
+    if latency_values.iter().any(|v| *v > MAX_MS) {
+        return err(
+            &["latency"],
+            format!("network.latency: values of at most {MAX_MS} ms are supported"),
+        );
+    }
     match s.network.latency {
         LatencySpec::Constant { ms } if !(ms.is_finite() && ms >= 0.0) => {
             return err(
@@ -696,6 +721,9 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
     }
     if t.accounts_per_shard > 10_000_000 {
         return err(&["accounts_per_shard"], format!("workload accounts_per_shard = {}: at most 10000000 accounts per shard are supported", t.accounts_per_shard));
+    }
+    if u64::from(s.rms) * u64::from(t.accounts_per_shard) > MAX_ACCOUNTS {
+        return err(&["accounts_per_shard"], format!("rms × accounts_per_shard = {} accounts: at most {MAX_ACCOUNTS} in all are supported", u64::from(s.rms) * u64::from(t.accounts_per_shard)));
     }
     if u64::from(s.rms) * u64::from(t.accounts_per_shard) < 2 {
         return err(
@@ -735,10 +763,12 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
                 "clients sessions = 0: a closed loop needs at least one session".into(),
             );
         }
-        LoadSpec::Open { rate_per_s } if !(rate_per_s.is_finite() && rate_per_s > 0.0) => {
+        LoadSpec::Open { rate_per_s }
+            if !(rate_per_s.is_finite() && rate_per_s > 0.0 && rate_per_s <= 1e6) =>
+        {
             return err(
                 &["rate_per_s"],
-                format!("clients Open(rate_per_s: {rate_per_s}): expected a rate above 0"),
+                format!("clients Open(rate_per_s: {rate_per_s}): expected a rate above 0 and at most 1000000 per second"),
             );
         }
         _ => {}
@@ -916,19 +946,24 @@ fn validate_faults(l: &Loaded) -> Result<(), ScenarioError> {
                 return Err(unknown("random_crashes", "nodes", i, n));
             }
         }
-        if !(r.rate_per_s.is_finite() && r.rate_per_s >= 0.0) {
+        if !(r.rate_per_s.is_finite() && r.rate_per_s >= 0.0)
+            || r.rate_per_s * horizon / 1000.0 > MAX_EXPECTED_FAULTS
+        {
             return Err(at(
                 "random_crashes",
                 "nodes",
                 i,
                 &["rate_per_s"],
                 format!(
-                    "faults.random_crashes rate_per_s = {}: expected 0 or more crashes per second",
+                    "faults.random_crashes rate_per_s = {}: expected 0 or more crashes per second, at most {MAX_EXPECTED_FAULTS} expected per node over the run",
                     r.rate_per_s
                 ),
             ));
         }
-        if !(r.mean_downtime_ms.is_finite() && r.mean_downtime_ms >= 0.0) {
+        if !(r.mean_downtime_ms.is_finite()
+            && r.mean_downtime_ms >= 0.0
+            && r.mean_downtime_ms <= MAX_MS)
+        {
             return Err(at(
                 "random_crashes",
                 "nodes",
@@ -944,16 +979,21 @@ fn validate_faults(l: &Loaded) -> Result<(), ScenarioError> {
                 return Err(l.error_at(&["faults", "random_partitions", &format!("{n:?}")], format!("faults.random_partitions: no node named {n:?}; this scenario's nodes are: {}", names.join(", "))));
             }
         }
-        if !(r.rate_per_s.is_finite() && r.rate_per_s >= 0.0) {
+        if !(r.rate_per_s.is_finite() && r.rate_per_s >= 0.0)
+            || r.rate_per_s * horizon / 1000.0 > MAX_EXPECTED_FAULTS
+        {
             return Err(l.error_at(
                 &["faults", "random_partitions", "rate_per_s"],
                 format!(
-                    "faults.random_partitions rate_per_s = {}: expected 0 or more per second",
+                    "faults.random_partitions rate_per_s = {}: expected 0 or more per second, at most {MAX_EXPECTED_FAULTS} expected over the run",
                     r.rate_per_s
                 ),
             ));
         }
-        if !(r.mean_duration_ms.is_finite() && r.mean_duration_ms >= 0.0) {
+        if !(r.mean_duration_ms.is_finite()
+            && r.mean_duration_ms >= 0.0
+            && r.mean_duration_ms <= MAX_MS)
+        {
             return Err(l.error_at(
                 &["faults", "random_partitions", "mean_duration_ms"],
                 "faults.random_partitions mean_duration_ms: expected 0 or more",

@@ -376,3 +376,20 @@ fn unknown_subcommand_and_flag() {
         assert!(stderr(&o).starts_with("error:"), "{args:?}: {}", stderr(&o));
     }
 }
+
+/// Absurd magnitudes are refused up front: they would overflow virtual time, draw
+/// billions of faults before the event guard could act, or exhaust memory.
+#[test]
+fn absurd_magnitudes_are_refused_with_the_limit() {
+    for (source, field, limit) in [
+        ("(\n  duration_ms: 1e300,\n)", "duration_ms", "1000000000"),
+        ("(\n  drain_ms: 1e300,\n)", "drain_ms", "1000000000"),
+        ("(\n  rms: 100,\n  workload: Transfer(accounts_per_shard: 10000000),\n)", "accounts", "10000000"),
+        ("(\n  faults: (random_crashes: [(nodes: [\"tm\"], rate_per_s: 1e9, mean_downtime_ms: 1)]),\n)", "rate_per_s", "1000000"),
+        ("(\n  clients: (load: Open(rate_per_s: 1e12)),\n)", "rate_per_s", "1000000"),
+    ] {
+        let e = run_bad("absurd", source);
+        assert!(e.line >= 2, "{e:?}");
+        assert_mentions(&e, &[field, limit]);
+    }
+}
