@@ -18,7 +18,7 @@ use crate::rng::{self, StreamRng};
 pub enum FaultAction {
     Crash(NodeId),
     Restart(NodeId),
-    /// Cut number `.0` (see [`FaultPlan::cuts`]) starts dropping messages.
+    /// Cut number `.0` (see [`FaultPlan::actions`]) starts dropping messages.
     CutStart(usize),
     CutEnd(usize),
 }

@@ -12,11 +12,16 @@
 //! - [`protocols`]: 2PC (and its variants);
 //! - [`workload`]: business cases that generate client requests;
 //! - [`checks`]: invariants and metrics computed from observations and audits;
+//! - [`stats`]: a bounded-memory histogram for latency percentiles;
 //! - [`scenario`]: the RON scenario schema, defaults and validation;
 //! - [`run`]: builds a world from a scenario, runs it and produces a [`report::Report`];
 //! - [`report`]: the report (text for people, JSON for machines);
 //! - [`trace`]: the `--trace` JSON-lines writer;
-//! - [`bench`]: the canonical bench-2pc workload.
+//! - [`mod@bench`]: the canonical bench-2pc workload.
+//!
+//! To write a protocol of your own, implement [`node::Node`] for an enum of its roles
+//! (see [`protocols::two_pc`]), report what happens with [`observe::Observation`]s,
+//! and run it with [`engine::Sim`] and a [`checks::Checks`] observer.
 
 pub mod bench;
 pub mod checks;
