@@ -22,6 +22,19 @@
 //! To write a protocol of your own, implement [`node::Node`] for an enum of its roles
 //! (see [`protocols::two_pc`]), report what happens with [`observe::Observation`]s,
 //! and run it with [`engine::Sim`] and a [`checks::Checks`] observer.
+//!
+//! Running a scenario from code (here the built-in default, in which the TM crashes
+//! after the votes):
+//!
+//! ```
+//! let loaded = acidbase::scenario::default_scenario();
+//! let s = &loaded.scenario;
+//! let report = acidbase::run::run(s, s.seed, None).report;
+//! assert_eq!(report.violations.atomicity, 0); // 2PC stays atomic...
+//! assert!(report.locks.blocked >= 3); // ...by blocking while the TM is down
+//! // Same scenario, same seed: the same run, to the digest.
+//! assert_eq!(acidbase::run::run(s, s.seed, None).report.digest, report.digest);
+//! ```
 
 pub mod bench;
 pub mod checks;
