@@ -1,8 +1,11 @@
 //! Property tests: invariants that must hold for *every* seed and fault schedule, and
 //! anomalies that the unsafe variants must show for *some* schedule.
 //!
-//! Fault schedules are generated as scenario fields (crash windows, partition windows,
-//! one-way cuts, loss and duplication), so a failing case shrinks to a small scenario.
+//! Swarm testing (as TigerBeetle's VOPR does): each case draws the world's shape
+//! (number of RMs, transaction fan-out, sessions, accounts, timeouts) as well as its
+//! fault schedule (crash windows, partition windows, one-way cuts, random crash and
+//! partition rates, loss, duplication), all as scenario fields, so a failing case
+//! shrinks to a small scenario.
 
 use acidbase::report::Report;
 use acidbase::run::run;
@@ -13,7 +16,47 @@ use acidbase::scenario::{
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 
-const NODES: [&str; 5] = ["tm", "rm1", "rm2", "rm3", "client"];
+/// Fault targets are drawn as indices into this many slots and mapped onto the
+/// world's actual nodes (which depend on the number of RMs).
+const SLOTS: usize = 8;
+
+/// The world's shape, drawn per case.
+#[derive(Clone, Debug)]
+struct Shape {
+    rms: u32,
+    fan_out: u32,
+    sessions: u32,
+    accounts_per_shard: u32,
+    vote_timeout_ms: f64,
+    inquiry_interval_ms: f64,
+    decision_retry_ms: f64,
+}
+
+fn shape() -> impl Strategy<Value = Shape> {
+    (2u32..=5)
+        .prop_flat_map(|rms| {
+            (
+                Just(rms),
+                1..rms,
+                1u32..=8,
+                2u32..=16,
+                20.0..150.0f64,
+                10.0..80.0f64,
+                10.0..80.0f64,
+            )
+        })
+        .prop_map(
+            |(rms, fan_out, sessions, accounts_per_shard, vote, inquiry, retry)| Shape {
+                rms,
+                fan_out,
+                sessions,
+                accounts_per_shard,
+                vote_timeout_ms: vote,
+                inquiry_interval_ms: inquiry,
+                decision_retry_ms: retry,
+            },
+        )
+}
 
 /// The base: three RMs, transfers spanning two or three of them, short timers so that
 /// recovery has many rounds within the drain.
@@ -34,9 +77,10 @@ fn base() -> Scenario {
     .scenario
 }
 
-/// A fault schedule: every window heals before the horizon (1000 ms).
+/// A world and its fault schedule: every window heals before the horizon (1000 ms).
 #[derive(Clone, Debug)]
 struct Schedule {
+    shape: Shape,
     seed: u64,
     crashes: Vec<(usize, f64, f64)>,
     partitions: Vec<(Vec<bool>, f64, f64)>,
@@ -54,14 +98,18 @@ fn window() -> impl Strategy<Value = (f64, f64)> {
 }
 
 fn schedule() -> impl Strategy<Value = Schedule> {
+    (shape(), faults()).prop_map(|(shape, f)| Schedule { shape, ..f })
+}
+
+fn faults() -> impl Strategy<Value = Schedule> {
     (
         any::<u64>(),
-        prop::collection::vec((0..NODES.len(), window()), 0..4),
+        prop::collection::vec((0..SLOTS, window()), 0..4),
         prop::collection::vec(
-            (prop::collection::vec(any::<bool>(), NODES.len()), window()),
+            (prop::collection::vec(any::<bool>(), SLOTS), window()),
             0..3,
         ),
-        prop::collection::vec((0..NODES.len(), 0..NODES.len(), window()), 0..3),
+        prop::collection::vec((0..SLOTS, 0..SLOTS, window()), 0..3),
         prop_oneof![Just(0.0), 0.0..0.3f64],
         prop_oneof![Just(0.0), 0.0..0.2f64],
         any::<bool>(),
@@ -80,6 +128,15 @@ fn schedule() -> impl Strategy<Value = Schedule> {
                 random_crash_rate,
                 random_partition_rate,
             )| Schedule {
+                shape: Shape {
+                    rms: 3,
+                    fan_out: 2,
+                    sessions: 5,
+                    accounts_per_shard: 8,
+                    vote_timeout_ms: 60.0,
+                    inquiry_interval_ms: 30.0,
+                    decision_retry_ms: 30.0,
+                },
                 seed,
                 crashes: crashes.into_iter().map(|(n, (a, b))| (n, a, b)).collect(),
                 partitions: partitions
@@ -101,21 +158,35 @@ fn schedule() -> impl Strategy<Value = Schedule> {
 
 fn apply(mut s: Scenario, sch: &Schedule) -> Scenario {
     s.seed = sch.seed;
+    let sh = &sch.shape;
+    s.rms = sh.rms;
+    let scenario::WorkloadSpec::Transfer(t) = &mut s.workload;
+    t.fan_out = sh.fan_out;
+    t.accounts_per_shard = sh.accounts_per_shard;
+    s.clients.load = scenario::LoadSpec::Closed {
+        sessions: sh.sessions,
+        think_ms: 2.0,
+    };
+    s.two_pc.vote_timeout_ms = sh.vote_timeout_ms;
+    s.two_pc.inquiry_interval_ms = sh.inquiry_interval_ms;
+    s.two_pc.decision_retry_ms = sh.decision_retry_ms;
+    let names = scenario::node_names(&s);
+    let node = |slot: usize| names[slot % names.len()].clone();
     for &(n, at, restart) in &sch.crashes {
         s.faults.crashes.push(CrashSpec {
-            node: NODES[n].into(),
+            node: node(n),
             at_ms: at,
             restart_ms: Some(restart.max(at + 1.0)),
         });
     }
     for (sides, from, to) in &sch.partitions {
-        let a: Vec<String> = NODES
+        let a: Vec<String> = names
             .iter()
             .zip(sides)
             .filter(|(_, s)| **s)
             .map(|(n, _)| n.to_string())
             .collect();
-        let b: Vec<String> = NODES
+        let b: Vec<String> = names
             .iter()
             .zip(sides)
             .filter(|(_, s)| !**s)
@@ -132,8 +203,8 @@ fn apply(mut s: Scenario, sch: &Schedule) -> Scenario {
     for &(f, t, from, to) in &sch.one_way {
         if f != t {
             s.faults.one_way.push(OneWaySpec {
-                from: vec![NODES[f].into()],
-                to: vec![NODES[t].into()],
+                from: vec![node(f)],
+                to: vec![node(t)],
                 from_ms: from,
                 to_ms: to.max(from + 1.0),
             });
