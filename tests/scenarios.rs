@@ -215,3 +215,16 @@ fn a_client_crash_loses_its_sessions_but_never_reuses_an_id() {
     );
     assert!(r.txns.requests > 50);
 }
+
+#[test]
+fn the_event_guard_stops_a_run_and_says_so() {
+    let s = parse("(duration_ms: 5000, max_events: 500)");
+    let r = run(&s, 1, None).report;
+    assert!(r.stopped_by_event_guard);
+    assert_eq!(r.events, 500);
+    assert!(r.sim_time_ms < 5000.0, "stopped early: {}", r.sim_time_ms);
+    assert!(r.to_text().contains("stopped by max_events"));
+    let unguarded = run(&parse("(duration_ms: 5000)"), 1, None).report;
+    assert!(!unguarded.stopped_by_event_guard);
+    assert!(unguarded.events > 500);
+}
