@@ -14,7 +14,7 @@ target=${TMPDIR:-/tmp}/acidbase-heap-baseline
 cargo build --release --quiet
 CARGO_TARGET_DIR="$target" cargo build --release --quiet --manifest-path "$peers/heap_baseline/Cargo.toml"
 heap="$target/release/heap_baseline"
-ours=target/release/acidbase
+ours=${CARGO_TARGET_DIR:-target}/release/acidbase
 
 rate() { awk '/^deliveries_per_wall_s:/ {print $2}'; }
 median() { sort -g | sed -n 2p; }

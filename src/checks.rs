@@ -191,13 +191,12 @@ impl Checks {
     ) -> Results {
         let mut in_doubt: BTreeMap<TxnId, Vec<(NodeId, u64)>> = BTreeMap::new();
         let mut held = Vec::new();
-        let sum = |audit: &[(NodeId, Vec<AuditItem>)], in_doubt: bool| -> i64 {
+        let money = |audit: &[(NodeId, Vec<AuditItem>)]| -> i64 {
             audit
                 .iter()
                 .flat_map(|(_, items)| items)
-                .map(|i| match (i, in_doubt) {
-                    (AuditItem::Money { amount }, false) => *amount,
-                    (AuditItem::MoneyInDoubt { amount }, true) => *amount,
+                .map(|i| match i {
+                    AuditItem::Money { amount } => *amount,
                     _ => 0,
                 })
                 .sum()
@@ -232,6 +231,23 @@ impl Checks {
             .flatten()
             .chain(std::mem::take(&mut self.stragglers).into_values())
             .collect();
+        // Money is in flight only in transactions that committed somewhere and are
+        // still pending elsewhere; one nobody committed has moved nothing yet.
+        let committed_somewhere: std::collections::BTreeSet<TxnId> = open
+            .iter()
+            .filter(|t| !t.committed.is_empty())
+            .map(|t| t.txn)
+            .collect();
+        let money_in_doubt: i64 = end_audit
+            .iter()
+            .flat_map(|(_, items)| items)
+            .map(|i| match i {
+                AuditItem::MoneyInDoubt { txn, amount } if committed_somewhere.contains(txn) => {
+                    *amount
+                }
+                _ => 0,
+            })
+            .sum();
         for t in open {
             if !t.begun || t.violation {
                 continue;
@@ -270,9 +286,9 @@ impl Checks {
             counts: c,
             in_doubt: in_doubt_txns,
             unresolved,
-            money_initial: sum(start_audit, false),
-            money_final: sum(end_audit, false),
-            money_in_doubt: sum(end_audit, true),
+            money_initial: money(start_audit),
+            money_final: money(end_audit),
+            money_in_doubt,
             latency_p50_us: self.latency.quantile(0.50),
             latency_p90_us: self.latency.quantile(0.90),
             latency_p99_us: self.latency.quantile(0.99),
@@ -434,14 +450,15 @@ pub struct Results {
     pub unresolved: u64,
     pub money_initial: i64,
     pub money_final: i64,
-    /// Held in prepared (in-doubt) changes at the end: in flight, not lost.
+    /// Held in prepared changes of transactions that committed elsewhere but are
+    /// still in doubt here at the end: in flight, not lost.
     pub money_in_doubt: i64,
     pub latency_p50_us: u64,
     pub latency_p90_us: u64,
     pub latency_p99_us: u64,
     pub examples: Vec<AtomicityExample>,
-    /// The first participants that were in doubt longer than `blocked_after` and
-    /// then learned the outcome.
+    /// The longest episodes (at most 20) of participants in doubt for longer than
+    /// `blocked_after` that then learned the outcome.
     pub blocked_episodes: Vec<InDoubtEpisode>,
     pub in_doubt_at_end: Vec<InDoubtAtEnd>,
     pub held_at_end: Vec<HeldLock>,

@@ -1,7 +1,8 @@
 //! The public `Node` API: what every protocol — built-in or a user's — is written against.
 //!
 //! A node is a state machine. The engine calls its handlers (start, message, timer,
-//! recovery); the handlers do no I/O and read no clock: they act only through the
+//! recovery); the handlers do no I/O and read no clock but their own, through the
+//! [`Ctx`] (which may drift, if the scenario says so); they act only through the
 //! [`Ctx`], which buffers *commands* (send, set/cancel timer, observe) that the caller
 //! carries out. The same handler code can therefore be simulated with random faults or
 //! explored exhaustively (as stateright's actors are).

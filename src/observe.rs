@@ -59,9 +59,10 @@ impl Observation {
 pub enum AuditItem {
     /// Money this node holds (summed over all nodes for conservation).
     Money { amount: i64 },
-    /// Money this node will add (or remove) when in-doubt transactions commit: money
-    /// in flight, neither created nor destroyed.
-    MoneyInDoubt { amount: i64 },
+    /// Money this node will add (or remove) if in-doubt transaction `txn` commits.
+    /// Where `txn` already committed elsewhere, this is money in flight: neither
+    /// created nor destroyed.
+    MoneyInDoubt { txn: TxnId, amount: i64 },
     /// This node has voted yes on `txn` and has not known the outcome for `for_us`
     /// (measured by its own clock).
     InDoubt { txn: TxnId, for_us: u64 },

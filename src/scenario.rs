@@ -300,11 +300,15 @@ pub struct ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}",
-            self.file, self.line, self.col, self.message
-        )
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(
+                f,
+                "{}:{}:{}: {}",
+                self.file, self.line, self.col, self.message
+            )
+        }
     }
 }
 
@@ -761,6 +765,15 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
             return err(
                 &["sessions"],
                 "clients sessions = 0: a closed loop needs at least one session".into(),
+            );
+        }
+        LoadSpec::Closed { sessions, .. } if sessions > crate::idmap::MAX_SESSIONS => {
+            return err(
+                &["sessions"],
+                format!(
+                    "clients sessions = {sessions}: at most {} concurrent sessions are supported",
+                    crate::idmap::MAX_SESSIONS
+                ),
             );
         }
         LoadSpec::Open { rate_per_s }

@@ -315,6 +315,7 @@ impl Node for TwoPcNode {
                     for_us: now_us.saturating_sub(rec.prepared_at_us),
                 });
                 out.push(AuditItem::MoneyInDoubt {
+                    txn,
                     amount: rec.ops.as_slice().iter().map(|o| o.delta).sum(),
                 });
             }
@@ -656,7 +657,12 @@ impl Rm {
                 ctx.send(self.tm, Msg::Ack { txn });
             } else if !ctx.durable().committed.contains(&txn)
                 && !ctx.durable().recent_commits.contains(txn)
+                && !ctx.durable().recent_aborts.contains(txn)
             {
+                // An Abort that overtook its Prepare (or whose Prepare was lost).
+                // Remember it, so a late Prepare is refused instead of leaving this
+                // RM prepared, in doubt, for a transaction already aborted.
+                ctx.persist(|d| d.recent_aborts.insert(txn));
                 ctx.observe(Observation::Applied {
                     txn,
                     outcome,
