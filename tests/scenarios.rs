@@ -5,10 +5,12 @@ use acidbase::run::run;
 use acidbase::scenario::{self, Loaded, Scenario};
 use std::path::PathBuf;
 
+/// The shipped scenarios and the book's example scenarios (so the book cannot rot).
 fn shipped() -> Vec<(PathBuf, Loaded)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("scenarios/ exists")
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<PathBuf> = ["scenarios", "book/src/examples"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(root.join(d)).expect("the folder exists"))
         .map(|e| e.expect("readable entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "ron"))
         .collect();
@@ -308,4 +310,33 @@ fn an_abort_that_overtakes_its_prepare_is_not_prepared_later() {
         "the scenario does make Aborts overtake Prepares"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Golden digests of the shipped scenarios. A change that alters any run changes
+/// these: update them on purpose, saying why in the commit, never blindly.
+#[test]
+fn golden_digests_of_the_shipped_scenarios() {
+    let golden = [
+        ("2pc-cooperative-termination", "9f8f31b86240f6fb"),
+        ("2pc-coordinator-crash", "468d9d0487d29b85"),
+        ("2pc-happy", "6a84e3bbf87534c5"),
+        ("2pc-no-decision-retry", "b627c5cebf5853dd"),
+        ("2pc-partition", "bdc46dbc5285c4a8"),
+        ("2pc-standby-can-abort", "55a7fe3cf41a99b4"),
+        ("2pc-standby-tm", "0390f96de30bbd24"),
+        ("2pc-unsafe-timeout", "65bef3d913a3ab87"),
+        ("bench-2pc", "8b9945886d04ebd0"),
+    ];
+    let all = shipped();
+    for (name, digest) in golden {
+        let (_, l) = all
+            .iter()
+            .find(|(_, l)| l.scenario.name == name)
+            .unwrap_or_else(|| panic!("{name} is shipped"));
+        let r = run(&l.scenario, l.scenario.seed, None).report;
+        assert_eq!(
+            r.digest, digest,
+            "{name}: the run changed; if on purpose, update the golden digest"
+        );
+    }
 }
