@@ -17,33 +17,34 @@ heap="$target/release/heap_baseline"
 ours=${CARGO_TARGET_DIR:-target}/release/acidbase
 
 rate() { awk '/^deliveries_per_wall_s:/ {print $2}'; }
-median() { sort -g | sed -n 2p; }
+
+# One implementation's command line for T transactions at concurrency C.
+cmd() {
+  case $1 in
+    acidbase) echo "$ours bench" ;;
+    heap) echo "$heap" ;;
+    simpy) echo "python3 $peers/simpy_2pc.py" ;;
+  esac
+}
 
 declare -A med
-for c in 1 64; do
-  for impl in acidbase heap; do
-    for t in "$rust_txns"; do
-      rates=()
-      for run in 1 2 3; do
-        if [[ $impl == acidbase ]]; then out=$("$ours" bench --rms 4 --txns "$t" --concurrency "$c" --seed 42)
-        else out=$("$heap" --rms 4 --txns "$t" --concurrency "$c" --seed 42); fi
-        rates+=("$(rate <<<"$out")")
-      done
-      med[$impl,$t,$c]=$(printf '%s\n' "${rates[@]}" | median)
-      printf '%-9s T=%-8s C=%-3s median %12.0f deliveries/s\n' "$impl" "$t" "$c" "${med[$impl,$t,$c]}"
-    done
+# Runs implementation $1 three times at T=$2, C=$3 and records the median rate.
+measure() {
+  local rates=() run out
+  for run in 1 2 3; do
+    out=$($(cmd "$1") --rms 4 --txns "$2" --concurrency "$3" --seed 42)
+    rates+=("$(rate <<<"$out")")
   done
+  med[$1,$2,$3]=$(printf '%s\n' "${rates[@]}" | sort -g | sed -n 2p)
+  printf '%-9s T=%-8s C=%-3s median %12.0f deliveries/s\n' "$1" "$2" "$3" "${med[$1,$2,$3]}"
+}
+
+for c in 1 64; do
+  measure acidbase "$rust_txns" "$c"
+  measure heap "$rust_txns" "$c"
   if python3 -c 'import simpy' 2>/dev/null; then
-    for impl in acidbase simpy; do
-      rates=()
-      for run in 1 2 3; do
-        if [[ $impl == acidbase ]]; then out=$("$ours" bench --rms 4 --txns "$simpy_txns" --concurrency "$c" --seed 42)
-        else out=$(python3 "$peers/simpy_2pc.py" --rms 4 --txns "$simpy_txns" --concurrency "$c" --seed 42); fi
-        rates+=("$(rate <<<"$out")")
-      done
-      med[$impl,$simpy_txns,$c]=$(printf '%s\n' "${rates[@]}" | median)
-      printf '%-9s T=%-8s C=%-3s median %12.0f deliveries/s\n' "$impl" "$simpy_txns" "$c" "${med[$impl,$simpy_txns,$c]}"
-    done
+    measure acidbase "$simpy_txns" "$c"
+    measure simpy "$simpy_txns" "$c"
   fi
 done
 echo
