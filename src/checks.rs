@@ -74,7 +74,6 @@ pub struct Counts {
     pub aborted: u64,
     pub atomicity_violations: u64,
     pub requests: u64,
-    pub answered: u64,
     pub answered_in_time: u64,
     pub protocol_messages: u64,
     pub client_messages: u64,
@@ -310,7 +309,6 @@ impl Observer for Checks {
                 return;
             }
             Observation::Answered { latency_us, .. } => {
-                self.counts.answered += 1;
                 if latency_us <= self.cfg.deadline_us {
                     self.counts.answered_in_time += 1;
                 }

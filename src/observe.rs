@@ -40,6 +40,18 @@ pub enum Observation {
 }
 
 impl Observation {
+    /// `Applied` for a participant that was never in doubt: it refused, or learned the
+    /// outcome before voting, or committed a one-shard transaction on its own.
+    pub fn applied_at_once(txn: TxnId, outcome: Outcome, locks: u32) -> Self {
+        Observation::Applied {
+            txn,
+            outcome,
+            in_doubt_us: 0,
+            locks,
+            lock_hold_us: 0,
+        }
+    }
+
     /// The transaction this observation is about.
     pub fn txn(&self) -> TxnId {
         match *self {

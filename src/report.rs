@@ -6,7 +6,7 @@
 use crate::checks::Results;
 use crate::engine::RunEnd;
 use crate::faults::FaultPlan;
-use crate::node::NodeSet;
+use crate::node::{NodeId, NodeSet};
 use crate::scenario::{parse_condition, Scenario};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -362,14 +362,17 @@ pub fn is_metric(path: &str) -> bool {
     metric_names().iter().any(|m| m == path)
 }
 
+/// A node's name from the scenario (never fails: an unknown id prints as `nodeN`).
+fn node_name(names: &[String], n: NodeId) -> String {
+    names
+        .get(n.index())
+        .cloned()
+        .unwrap_or_else(|| format!("node{}", n.0))
+}
+
 /// The faults of the plan in plain words, in time order.
 fn describe_faults(plan: &FaultPlan, names: &[String]) -> Vec<(u64, String)> {
-    let name = |n: crate::node::NodeId| {
-        names
-            .get(n.index())
-            .cloned()
-            .unwrap_or_else(|| format!("node{}", n.0))
-    };
+    let name = |n: NodeId| node_name(names, n);
     let set = |s: NodeSet| s.iter().map(name).collect::<Vec<_>>().join(", ");
     let mut out = Vec::new();
     for c in &plan.crashes {
@@ -431,12 +434,7 @@ fn story(
     names: &[String],
     plan: &FaultPlan,
 ) -> Vec<String> {
-    let name = |n: crate::node::NodeId| {
-        names
-            .get(n.index())
-            .cloned()
-            .unwrap_or_else(|| format!("node{}", n.0))
-    };
+    let name = |n: NodeId| node_name(names, n);
     let mut out = Vec::new();
     if !scenario.description.is_empty() {
         out.push(scenario.description.trim().to_string());

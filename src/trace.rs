@@ -82,9 +82,10 @@ impl<N: Node> TraceSink<N> for JsonLines {
                 FaultAction::Restart(n) => {
                     json!({"t_us": at_us, "kind": "restart", "node": self.name(*n)})
                 }
-                FaultAction::CutStart(c) | FaultAction::CutEnd(c) => {
-                    json!({"t_us": at_us, "kind": "cut", "cut": c})
-                }
+                // The engine reports cuts as `TraceEvent::Cut` (with their nodes); a
+                // sink fed by other means still writes the documented kinds.
+                FaultAction::CutStart(c) => json!({"t_us": at_us, "kind": "cut_start", "cut": c}),
+                FaultAction::CutEnd(c) => json!({"t_us": at_us, "kind": "cut_end", "cut": c}),
             },
             TraceEvent::Cut { index, cut, active } => {
                 let names = |set: crate::node::NodeSet| {

@@ -622,13 +622,7 @@ impl Rm {
         if refuse {
             ctx.persist(|d| d.recent_aborts.insert(txn));
             ctx.send(tm, Msg::Vote { txn, yes: false });
-            ctx.observe(Observation::Applied {
-                txn,
-                outcome: Outcome::Abort,
-                in_doubt_us: 0,
-                locks: 0,
-                lock_hold_us: 0,
-            });
+            ctx.observe(Observation::applied_at_once(txn, Outcome::Abort, 0));
             return;
         }
         let now = ctx.now_us();
@@ -663,13 +657,7 @@ impl Rm {
                 // Remember it, so a late Prepare is refused instead of leaving this
                 // RM prepared, in doubt, for a transaction already aborted.
                 ctx.persist(|d| d.recent_aborts.insert(txn));
-                ctx.observe(Observation::Applied {
-                    txn,
-                    outcome,
-                    in_doubt_us: 0,
-                    locks: 0,
-                    lock_hold_us: 0,
-                });
+                ctx.observe(Observation::applied_at_once(txn, outcome, 0));
             }
             return;
         }
@@ -743,13 +731,7 @@ impl Rm {
         });
         let released = self.locks.release(txn, &ops, now);
         ctx.observe(Observation::Decided { txn, outcome });
-        ctx.observe(Observation::Applied {
-            txn,
-            outcome,
-            in_doubt_us: 0,
-            locks: released.locks,
-            lock_hold_us: 0,
-        });
+        ctx.observe(Observation::applied_at_once(txn, outcome, released.locks));
         ctx.observe(Observation::Finished { txn });
         ctx.send(client, Msg::Reply { txn, outcome });
     }
