@@ -8,7 +8,7 @@
 use crate::engine::Observer;
 use crate::faults::FaultAction;
 use crate::node::{NodeId, NodeSet, Outcome, TxnId};
-use crate::observe::{AuditItem, Observation};
+use crate::observe::{AuditItem, Observation, RepairClass};
 use crate::stats::Histogram;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -83,6 +83,9 @@ pub struct Counts {
     pub blocked_locks: u64,
     pub lock_us_total: u64,
     pub max_hold_us: u64,
+    /// Inconsistencies fixed automatically / flagged for an operator.
+    pub repaired_automatic: u64,
+    pub flagged_operator: u64,
 }
 
 /// The checkers' state during a run.
@@ -313,6 +316,13 @@ impl Observer for Checks {
                     self.counts.answered_in_time += 1;
                 }
                 self.latency.record(latency_us);
+                return;
+            }
+            Observation::Repair { class, .. } => {
+                match class {
+                    RepairClass::Automatic => self.counts.repaired_automatic += 1,
+                    RepairClass::Operator => self.counts.flagged_operator += 1,
+                }
                 return;
             }
             _ => {}

@@ -37,6 +37,19 @@ pub enum Observation {
         outcome: Outcome,
         latency_us: u64,
     },
+    /// A node found an inconsistency about `txn` (a lost order, a state mismatch, a
+    /// half-done saga, a partial compensation) and either fixed it or flagged it for
+    /// an operator. Inconsistencies left at the end that nobody reported are *silent*.
+    Repair { txn: TxnId, class: RepairClass },
+}
+
+/// Who dealt with an inconsistency (DESIGN §6 "repair class").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RepairClass {
+    /// A recovery job, compensation, retry or reconciliation fixed it.
+    Automatic,
+    /// Detected but not fixable automatically: flagged for an operator.
+    Operator,
 }
 
 impl Observation {
@@ -61,7 +74,8 @@ impl Observation {
             | Observation::Applied { txn, .. }
             | Observation::Finished { txn }
             | Observation::Requested { txn }
-            | Observation::Answered { txn, .. } => txn,
+            | Observation::Answered { txn, .. }
+            | Observation::Repair { txn, .. } => txn,
         }
     }
 }

@@ -28,6 +28,17 @@ pub struct Violations {
     pub invariant: u64,
 }
 
+/// Repair classes of inconsistencies (DESIGN §6).
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Repair {
+    /// Fixed by recovery, compensation, retry or reconciliation.
+    pub automatic: u64,
+    /// Detected and flagged for an operator.
+    pub operator: u64,
+    /// Violations left at the end that nobody flagged: the worst kind.
+    pub silent: u64,
+}
+
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct Money {
     pub initial: i64,
@@ -95,6 +106,7 @@ pub struct Report {
     pub stopped_by_event_guard: bool,
     pub txns: Txns,
     pub violations: Violations,
+    pub repair: Repair,
     pub money: Money,
     pub locks: Locks,
     pub availability: f64,
@@ -151,6 +163,12 @@ impl Report {
             violations: Violations {
                 atomicity: c.atomicity_violations,
                 invariant: u64::from(money_broken),
+            },
+            repair: Repair {
+                automatic: c.repaired_automatic,
+                operator: c.flagged_operator,
+                silent: (c.atomicity_violations + u64::from(money_broken))
+                    .saturating_sub(c.flagged_operator),
             },
             money: Money {
                 initial: r.money_initial,
