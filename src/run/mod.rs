@@ -1,7 +1,7 @@
 //! Builds a world from a validated scenario, runs it, and reports.
 //!
-//! This is the only place that knows both the scenario schema and the protocols; the
-//! engine below it knows neither.
+//! This is the only place that knows both the scenario schema and the protocols (one
+//! builder file per protocol beside this one); the engine below it knows neither.
 
 use crate::checks::{CheckConfig, Checks, Results};
 use crate::engine::{RunEnd, Sim, TraceSink, WorldSpec};
@@ -10,11 +10,14 @@ use crate::faults::{
 };
 use crate::network::{Cut, Latency, NetworkConfig};
 use crate::node::{Node, NodeId, NodeSet};
-use crate::protocols::two_pc::{TwoPcNode, TwoPcOptions};
 use crate::report::Report;
 use crate::rng;
-use crate::scenario::{node_names, KeysSpec, LatencySpec, LoadSpec, Scenario, WorkloadSpec};
-use crate::workload::{Client, ClientConfig, KeyChoice, Load, TransferGen};
+use crate::scenario::{KeysSpec, LatencySpec, LoadSpec, Scenario, WorkloadSpec};
+use crate::workload::{ClientConfig, KeyChoice, Load, TransferGen};
+
+mod two_pc;
+
+pub use two_pc::two_pc_options;
 
 /// Milliseconds (as written in scenarios) to whole µs.
 pub fn ms_to_us(ms: f64) -> u64 {
@@ -35,7 +38,7 @@ pub struct Outcome {
 /// Runs `scenario` with `seed`, optionally writing the event trace.
 pub fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Outcome {
     match scenario.protocol.as_str() {
-        "2pc" => run_two_pc(scenario, seed, trace),
+        "2pc" => two_pc::run(scenario, seed, trace),
         other => panic!("protocol {other:?} passed validation but has no builder"),
     }
 }
@@ -49,7 +52,7 @@ pub fn end_time_us(scenario: &Scenario, plan: &FaultPlan) -> u64 {
     last.saturating_add(ms_to_us(scenario.drain_ms))
 }
 
-fn resolve(names: &[String], name: &str) -> NodeId {
+pub(crate) fn resolve(names: &[String], name: &str) -> NodeId {
     let i = names
         .iter()
         .position(|n| n == name)
@@ -196,7 +199,7 @@ fn drift(scenario: &Scenario, seed: u64, names: &[String]) -> Vec<i32> {
         .collect()
 }
 
-fn client_config(scenario: &Scenario, coordinator: NodeId) -> ClientConfig {
+pub(crate) fn client_config(scenario: &Scenario, coordinator: NodeId) -> ClientConfig {
     let WorkloadSpec::Transfer(t) = &scenario.workload;
     let c = &scenario.clients;
     ClientConfig {
@@ -225,62 +228,6 @@ fn client_config(scenario: &Scenario, coordinator: NodeId) -> ClientConfig {
             },
         },
     }
-}
-
-/// The 2PC options a scenario asks for.
-pub fn two_pc_options(scenario: &Scenario) -> TwoPcOptions {
-    let p = &scenario.two_pc;
-    TwoPcOptions {
-        vote_timeout_us: ms_to_us(p.vote_timeout_ms).max(1),
-        decision_retry_us: ms_to_us(p.decision_retry_ms).max(1),
-        inquiry_interval_us: ms_to_us(p.inquiry_interval_ms).max(1),
-        cooperative_termination: p.cooperative_termination,
-        standby_tm: p.standby_tm,
-        rm_abort_timeout_us: p.rm_abort_on_timeout.then(|| ms_to_us(p.rm_timeout_ms)),
-        no_decision_retry: p.no_decision_retry,
-        answer_client_after_acks: p.answer_client_after_acks,
-    }
-}
-
-fn run_two_pc(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Outcome {
-    let names = node_names(scenario);
-    let opts = two_pc_options(scenario);
-    let WorkloadSpec::Transfer(t) = &scenario.workload;
-    let tm = resolve(&names, "tm");
-    let rms: Vec<NodeId> = (1..=scenario.rms)
-        .map(|i| resolve(&names, &format!("rm{i}")))
-        .collect();
-    let standby = scenario
-        .two_pc
-        .standby_tm
-        .then(|| resolve(&names, "standby"));
-    let client = resolve(&names, "client");
-    let mut nodes = Vec::with_capacity(names.len());
-    let mut durables = Vec::with_capacity(names.len());
-    for (i, name) in names.iter().enumerate() {
-        let id = NodeId(i as u32);
-        let (node, durable) = if id == tm {
-            (TwoPcNode::tm(rms.clone(), opts.clone()), Default::default())
-        } else if rms.contains(&id) {
-            (
-                TwoPcNode::rm(tm, standby, t.accounts_per_shard, opts.clone()),
-                TwoPcNode::rm_durable(t.accounts_per_shard, t.initial_balance),
-            )
-        } else if Some(id) == standby {
-            (TwoPcNode::standby(opts.clone()), Default::default())
-        } else {
-            assert_eq!(id, client, "unexpected node {name}");
-            (
-                TwoPcNode::Client(Client::new(client_config(scenario, tm))),
-                Default::default(),
-            )
-        };
-        nodes.push(node);
-        durables.push(durable);
-    }
-    let mut clients = NodeSet::new();
-    clients.insert(client);
-    run_world(scenario, seed, names, nodes, durables, clients, trace)
 }
 
 /// Runs any world built from a scenario: the part every protocol shares.
