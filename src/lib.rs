@@ -16,6 +16,7 @@
 //! - [`scenario`]: the RON scenario schema, defaults and validation;
 //! - [`run`]: builds a world from a scenario, runs it and produces a [`report::Report`];
 //! - [`report`]: the report (text for people, JSON for machines);
+//! - [`compare`]: several protocols side by side on one workload and fault schedule;
 //! - [`trace`]: the `--trace` JSON-lines writer;
 //! - [`mod@bench`]: the canonical bench-2pc workload.
 //!
@@ -38,6 +39,7 @@
 
 pub mod bench;
 pub mod checks;
+pub mod compare;
 pub mod engine;
 pub mod faults;
 pub mod idmap;

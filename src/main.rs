@@ -2,6 +2,7 @@
 //! flags; one conversion yields what the library runs. No simulation logic lives here.
 
 use acidbase::bench::{run_bench, BenchArgs};
+use acidbase::compare::{compare, CompareArgs};
 use acidbase::run::{run, TraceOut};
 use acidbase::scenario::{self, Loaded};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -46,7 +47,7 @@ message loss, duplication, reordering, partitions, crashes and restarts — and 
 atomicity violations, broken invariants, blocked locks, in-doubt transactions.\n\n\
 Every run is driven by one seed and is exactly reproducible: the same scenario and seed give the same \
 trace digest.",
-    after_help = "Examples:\n  acidbase run                                   # the built-in default scenario\n  acidbase run scenarios/2pc-unsafe-timeout.ron --seed 7\n  acidbase run scenarios/2pc-happy.ron --format json\n  acidbase bench --rms 4 --txns 1000000 --concurrency 64"
+    after_help = "Examples:\n  acidbase run                                   # the built-in default scenario\n  acidbase run scenarios/2pc-unsafe-timeout.ron --seed 7\n  acidbase run scenarios/2pc-happy.ron --format json\n  acidbase compare scenarios/2pc-coordinator-crash.ron --seeds 10\n  acidbase bench --rms 4 --txns 1000000 --concurrency 64"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -57,6 +58,13 @@ struct Cli {
 enum Format {
     Text,
     Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TableFormat {
+    Text,
+    Json,
+    Csv,
 }
 
 #[derive(Subcommand)]
@@ -77,6 +85,29 @@ enum Command {
         /// Write every event as a JSON line to FILE.
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
+    },
+    /// Run one scenario under several protocols with the same faults, side by side.
+    #[command(
+        after_help = "Every protocol gets the same workload and, seed for seed, the same fault schedule\n(faults are drawn by node name, not by protocol), so the columns differ only by what\nthe protocols do with them. Counts are summed over seeds; availability and p99\nlatency are means over runs; messages per commit is over all commits.\n\nExamples:\n  acidbase compare scenarios/order-inventory.ron --protocols 2pc,3pc,tcc\n  acidbase compare scenarios/2pc-coordinator-crash.ron --seeds 20\n  acidbase compare scenarios/2pc-partition.ron --seeds 50 --format csv > table.csv\n\nWithout --protocols, every protocol that fits the scenario runs (the others are listed\nas skipped, with the reason). The scenario's own `expect` lines are written for its\nprotocol and are not applied here.\n\nExit codes: 0 the table was produced; 2 bad input."
+    )]
+    Compare {
+        /// The scenario file (RON). Without it, the built-in default.
+        scenario: Option<PathBuf>,
+        /// Comma-separated protocols, e.g. `2pc,3pc,tcc` (default: all that fit).
+        #[arg(long, value_delimiter = ',', value_name = "P,P,...")]
+        protocols: Vec<String>,
+        /// First seed (default: the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// How many seeds per protocol: SEED, SEED+1, ...
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        seeds: u64,
+        /// Runs in parallel (default: the number of cores). The table does not depend on it.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+        jobs: Option<u32>,
+        /// `text` (a table and what it shows), `json` or `csv`.
+        #[arg(long, value_enum, default_value = "text")]
+        format: TableFormat,
     },
     /// Run the canonical bench-2pc workload and print the peers' output lines.
     #[command(
@@ -107,6 +138,14 @@ fn main() -> ExitCode {
             format,
             trace,
         } => run_command(scenario, seed, format, trace),
+        Command::Compare {
+            scenario,
+            protocols,
+            seed,
+            seeds,
+            jobs,
+            format,
+        } => compare_command(scenario, protocols, seed, seeds, jobs, format),
         Command::Bench {
             rms,
             txns,
@@ -134,27 +173,99 @@ fn main() -> ExitCode {
     }
 }
 
+/// The scenario at `path`, or the built-in default (said on stderr).
+fn load_or_default(path: Option<&PathBuf>) -> Result<Loaded, ExitCode> {
+    match path {
+        Some(p) => scenario::load(p).map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }),
+        None => {
+            eprintln!(
+                "acidbase: no scenario given; running the built-in default, {}",
+                scenario::DEFAULT_SCENARIO_NAME
+            );
+            Ok(scenario::default_scenario())
+        }
+    }
+}
+
+fn compare_command(
+    path: Option<PathBuf>,
+    protocols: Vec<String>,
+    seed: Option<u64>,
+    seeds: u64,
+    jobs: Option<u32>,
+    format: TableFormat,
+) -> ExitCode {
+    let loaded = match load_or_default(path.as_ref()) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    let explicit = !protocols.is_empty();
+    let named: Vec<String> = if explicit {
+        protocols.iter().map(|p| p.trim().to_string()).collect()
+    } else {
+        scenario::PROTOCOLS.iter().map(|p| p.to_string()).collect()
+    };
+    let mut list: Vec<String> = Vec::with_capacity(named.len());
+    for p in named {
+        if !list.contains(&p) {
+            list.push(p);
+        }
+    }
+    if let Some(bad) = list
+        .iter()
+        .find(|p| !scenario::PROTOCOLS.contains(&p.as_str()))
+    {
+        eprintln!(
+            "error: --protocols: unknown protocol {bad:?}; expected a comma-separated list of: {}",
+            scenario::PROTOCOLS.join(", ")
+        );
+        return ExitCode::from(2);
+    }
+    let jobs = jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |j| j as usize,
+    );
+    let args = CompareArgs {
+        loaded: &loaded,
+        protocols: list,
+        explicit,
+        first_seed: seed.unwrap_or(loaded.scenario.seed),
+        seeds,
+        jobs,
+    };
+    let table = match compare(&args) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match format {
+        TableFormat::Text => print!("{}", table.to_text()),
+        TableFormat::Csv => print!("{}", table.to_csv()),
+        TableFormat::Json => match serde_json::to_string_pretty(&table) {
+            Ok(j) => println!("{j}"),
+            Err(e) => {
+                eprintln!("error: cannot write the table as JSON: {e}");
+                return ExitCode::from(2);
+            }
+        },
+    }
+    ExitCode::SUCCESS
+}
+
 fn run_command(
     path: Option<PathBuf>,
     seed: Option<u64>,
     format: Format,
     trace: Option<PathBuf>,
 ) -> ExitCode {
-    let loaded: Loaded = match &path {
-        Some(p) => match scenario::load(p) {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        None => {
-            eprintln!(
-                "acidbase: no scenario given; running the built-in default, {}",
-                scenario::DEFAULT_SCENARIO_NAME
-            );
-            scenario::default_scenario()
-        }
+    let loaded = match load_or_default(path.as_ref()) {
+        Ok(l) => l,
+        Err(code) => return code,
     };
     let trace_error = Rc::new(RefCell::new(None));
     let trace_out: Option<TraceOut> = match &trace {

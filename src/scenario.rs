@@ -346,6 +346,18 @@ impl Loaded {
             message: message.into(),
         }
     }
+
+    /// The same scenario under another protocol (`acidbase compare`), validated again:
+    /// a protocol may not support every workload or option.
+    pub fn with_protocol(&self, protocol: &str) -> Result<Loaded, ScenarioError> {
+        let mut other = self.clone();
+        other.scenario.protocol = protocol.to_string();
+        validate(&other).map_err(|e| ScenarioError {
+            message: format!("under protocol {protocol:?}: {}", e.message),
+            ..e
+        })?;
+        Ok(other)
+    }
 }
 
 fn ron_options() -> ron::Options {
