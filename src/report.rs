@@ -651,5 +651,43 @@ fn story(
             rep.txns.committed, rep.txns.aborted
         ));
     }
+    consistency_story(rep, &mut out);
     out
+}
+
+/// BASE's part of the story (nothing for protocols that report no consistency).
+fn consistency_story(rep: &Report, out: &mut Vec<String>) {
+    let c = &rep.consistency;
+    if c.consistent == 0 && c.unfinished_at_end == 0 && c.transient_anomalies == 0 {
+        return;
+    }
+    if c.transient_anomalies > 0 {
+        out.push(format!(
+            "A reader could see money in flight (debited, not yet credited) {} time(s), for {:.1} ms at most: BASE's soft state, visible because no global lock hides it",
+            c.transient_anomalies, c.transient_anomaly_ms_max
+        ));
+    }
+    if rep.repair.automatic > 0 {
+        out.push(format!(
+            "The recovery job drove {} transaction(s) that a fault left unfinished to a consistent end (forward or compensated); the slowest became consistent {:.1} ms after the fault healed",
+            rep.repair.automatic, c.time_to_consistent_ms.max
+        ));
+    }
+    if rep.repair.operator > 0 {
+        out.push(format!(
+            "The recovery job gave up on {} transaction(s) and flagged them for an operator",
+            rep.repair.operator
+        ));
+    }
+    if c.unfinished_at_end > 0 {
+        out.push(format!(
+            "UNFINISHED at the end: {} transaction(s) neither completed nor compensated{} — nothing drives them to an end",
+            c.unfinished_at_end,
+            if c.anomalies_open_at_end > 0 {
+                format!(", {} of them with money in flight forever", c.anomalies_open_at_end)
+            } else {
+                String::new()
+            }
+        ));
+    }
 }
