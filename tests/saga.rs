@@ -273,3 +273,135 @@ fn golden_numbers_per_committed_saga() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------
+// The shipped saga scenarios, run through the binary as a user would.
+
+fn exit_code(o: &std::process::Output) -> i32 {
+    o.status.code().expect("the binary exited normally")
+}
+
+/// `acidbase run FILE --format json`: the exit code and the JSON report.
+fn run_json(file: &str) -> (i32, serde_json::Value) {
+    let o = acidbase(&["run", file, "--format", "json"]);
+    let json = serde_json::from_str(&stdout(&o))
+        .unwrap_or_else(|e| panic!("{file}: not a JSON report ({e}): {}", stdout(&o)));
+    (exit_code(&o), json)
+}
+
+fn num(v: &serde_json::Value, path: &str) -> f64 {
+    acidbase::report::lookup(v, path).unwrap_or_else(|| panic!("no metric {path}"))
+}
+
+/// A copy of a shipped scenario with one text replaced (the documented flip).
+fn flipped(dir: &common::TempDir, file: &str, from: &str, to: &str) -> String {
+    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
+        .expect("the shipped scenario is readable");
+    assert!(text.contains(from), "{file} says {from:?}");
+    let p = dir.write("flipped.ron", &text.replace(from, to));
+    common::path_str(&p).to_string()
+}
+
+#[test]
+fn saga_transfer_crash_recovers_and_without_recovery_leaves_money_in_flight() {
+    let (code, on) = run_json("scenarios/saga-transfer-crash.ron");
+    assert_eq!(code, 0, "{on}");
+    assert!(num(&on, "repair.automatic") >= 1.0);
+    assert_eq!(num(&on, "consistency.unfinished_at_end"), 0.0);
+    assert_eq!(num(&on, "money.final"), num(&on, "money.initial"));
+    assert!(num(&on, "consistency.transient_anomaly_ms_max") >= 150.0);
+    let text = stdout(&acidbase(&["run", "scenarios/saga-transfer-crash.ron"]));
+    assert!(text.contains("The recovery job drove"), "{text}");
+
+    let dir = common::TempDir::new("saga-recovery-off");
+    let off = flipped(
+        &dir,
+        "scenarios/saga-transfer-crash.ron",
+        "recovery: true",
+        "recovery: false",
+    );
+    let (code, r) = run_json(&off);
+    assert_eq!(code, 1, "the flip breaks the lesson's expectations: {r}");
+    assert!(num(&r, "consistency.unfinished_at_end") >= 1.0);
+    assert!(num(&r, "consistency.anomalies_open_at_end") >= 1.0);
+    assert_eq!(num(&r, "violations.invariant"), 1.0);
+    assert_eq!(num(&r, "repair.silent"), 1.0);
+    assert_eq!(num(&r, "repair.automatic"), 0.0);
+    assert!(
+        num(&r, "money.final") < num(&r, "money.initial"),
+        "a debit was never credited"
+    );
+    let text = stdout(&acidbase(&["run", &off]));
+    assert!(text.contains("UNFINISHED at the end"), "{text}");
+    assert!(text.contains("money in flight forever"), "{text}");
+}
+
+#[test]
+fn saga_wal_vs_status_counts_the_writes_of_each_store() {
+    let (code, wal) = run_json("scenarios/saga-wal-vs-status.ron");
+    assert_eq!(code, 0, "{wal}");
+    assert_eq!(num(&wal, "per_commit.durable_writes"), 8.0);
+
+    let dir = common::TempDir::new("saga-status-field");
+    let status = flipped(
+        &dir,
+        "scenarios/saga-wal-vs-status.ron",
+        "state_store: WriteAheadLog",
+        "state_store: StatusField",
+    );
+    let (code, st) = run_json(&status);
+    assert_eq!(code, 1, "the flip fails the durable-writes expectation");
+    assert_eq!(num(&st, "per_commit.durable_writes"), 4.0);
+    // Same outcome, same repairs...
+    for m in [
+        "txns.committed",
+        "repair.automatic",
+        "consistency.unfinished_at_end",
+    ] {
+        assert_eq!(num(&st, m), num(&wal, m), "{m}");
+    }
+    // ...but the status field re-drives recovered sagas from their first step.
+    assert!(num(&st, "network.sent") > num(&wal, "network.sent"));
+}
+
+#[test]
+fn bad_saga_fields_are_located_and_explained() {
+    let dir = common::TempDir::new("saga-bad-input");
+    let p = dir.write(
+        "bad.ron",
+        "(\n  protocol: \"saga\",\n  saga: (\n    scan_interval_ms: 0,\n  ),\n)",
+    );
+    let o = acidbase(&["run", common::path_str(&p)]);
+    assert_eq!(exit_code(&o), 2);
+    let err = common::stderr(&o);
+    assert!(err.contains("bad.ron:4:5"), "{err}");
+    assert!(err.contains("saga.scan_interval_ms"), "{err}");
+
+    let p = dir.write(
+        "bad2.ron",
+        "(\n  protocol: \"saga\",\n  saga: (state_store: Journal),\n)",
+    );
+    let o = acidbase(&["run", common::path_str(&p)]);
+    assert_eq!(exit_code(&o), 2);
+    let err = common::stderr(&o);
+    assert!(err.contains("bad2.ron:3:"), "{err}");
+    assert!(
+        err.contains("StatusField") || err.contains("Journal"),
+        "{err}"
+    );
+}
+
+/// Golden digests of the shipped saga scenarios: a change that alters either run
+/// changes these. Update them on purpose, never blindly.
+#[test]
+fn golden_digests_of_the_saga_scenarios() {
+    for (file, digest) in [
+        ("scenarios/saga-transfer-crash.ron", "1a8d0f608bfc295f"),
+        ("scenarios/saga-wal-vs-status.ron", "db402e522e3045df"),
+    ] {
+        let l = scenario::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let r = report(&l.scenario);
+        assert_eq!(r.digest, digest, "{file}: the run changed");
+    }
+}
