@@ -1172,6 +1172,22 @@ mod tests {
     }
 
     #[test]
+    fn saga_fields_have_defaults_and_are_checked() {
+        let l = parse("(protocol: \"saga\")", "x.ron").expect("valid");
+        assert_eq!(l.scenario.saga, SagaSpec::default());
+        assert!(l.scenario.saga.recovery);
+        let e = parse(
+            "(\n  protocol: \"saga\",\n  saga: (step_timeout_ms: 0),\n)",
+            "s.ron",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.message.contains("saga.step_timeout_ms"), "{e}");
+        let e = parse("(saga: (give_up_after_attempts: 0))", "s.ron").unwrap_err();
+        assert!(e.message.contains("at least 1 attempt"), "{e}");
+    }
+
+    #[test]
     fn the_default_scenario_is_valid() {
         let l = default_scenario();
         assert!(!l.scenario.expect.is_empty());

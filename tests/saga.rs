@@ -405,3 +405,31 @@ fn golden_digests_of_the_saga_scenarios() {
         assert_eq!(r.digest, digest, "{file}: the run changed");
     }
 }
+
+/// A participant that never comes back: the recovery job cannot finish the sagas
+/// waiting on it. With `give_up_after_attempts` it flags them for an operator, so
+/// the money they hold in flight is a known problem, not a silent one.
+#[test]
+fn a_saga_the_recovery_job_gives_up_on_is_flagged_for_an_operator() {
+    let src = |give_up: &str| {
+        format!(
+            "(protocol: \"saga\", rms: 2, duration_ms: 400, drain_ms: 1000,
+              workload: Transfer(accounts_per_shard: 4, initial_balance: 1000, keys: PerSession),
+              clients: (load: Closed(sessions: 2, think_ms: 5)),
+              network: (latency: Constant(ms: 5)),
+              saga: (scan_interval_ms: 50, step_timeout_ms: 20, step_retries: 1{give_up}),
+              faults: (crashes: [(node: \"rm2\", at_ms: 200)]))"
+        )
+    };
+    let parse = |s: &str| scenario::parse(s, "gone.ron").expect("valid").scenario;
+    let flagged = report(&parse(&src(", give_up_after_attempts: 3")));
+    let why = flagged.to_text();
+    assert!(flagged.repair.operator >= 1, "{why}");
+    assert_eq!(flagged.repair.silent, 0, "{why}");
+    assert!(flagged.consistency.unfinished_at_end >= 1, "{why}");
+    assert!(why.contains("flagged them for an operator"), "{why}");
+    // Without giving up, the job keeps trying to the end: unfinished, and unflagged.
+    let forever = report(&parse(&src("")));
+    assert_eq!(forever.repair.operator, 0);
+    assert!(forever.consistency.unfinished_at_end >= 1);
+}

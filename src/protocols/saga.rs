@@ -828,6 +828,145 @@ mod tests {
         assert_eq!(local[0].visibility, Visibility::None);
     }
 
+    /// Delivers `msg` to a participant holding `d`; returns what it sent and observed.
+    fn deliver(d: &mut Durable, msg: Msg) -> (Vec<Msg>, Vec<Observation>) {
+        let mut node = SagaNode::participant();
+        let mut rng = crate::rng::stream(1, "test");
+        let mut out = Vec::new();
+        let mut ctx = Ctx::new(0, NodeId(1), d, &mut rng, &mut out);
+        node.on_message(NodeId(0), msg, &mut ctx);
+        let mut sent = Vec::new();
+        let mut seen = Vec::new();
+        for c in out {
+            match c {
+                crate::node::Command::Send { msg, .. } => sent.push(msg),
+                crate::node::Command::Observe(o) => seen.push(o),
+                _ => {}
+            }
+        }
+        (sent, seen)
+    }
+
+    fn debit(amount: i64) -> ShardOps {
+        let mut o = ShardOps::default();
+        o.push(KeyDelta {
+            key: 0,
+            delta: -amount,
+        });
+        o
+    }
+
+    #[test]
+    fn a_participant_applies_a_step_once_and_answers_copies_from_its_record() {
+        let mut d = SagaNode::participant_durable(2, 100);
+        let step = Msg::Do {
+            txn: 3,
+            step: 0,
+            ops: debit(30),
+            visibility: Visibility::Opens,
+        };
+        let (sent, seen) = deliver(&mut d, step.clone());
+        assert_eq!(
+            sent,
+            [Msg::Done {
+                txn: 3,
+                step: 0,
+                ok: true
+            }]
+        );
+        assert!(seen.contains(&Observation::AnomalyBegan { txn: 3 }));
+        let (sent, seen) = deliver(&mut d, step);
+        assert_eq!(
+            sent,
+            [Msg::Done {
+                txn: 3,
+                step: 0,
+                ok: true
+            }]
+        );
+        assert!(seen.is_empty(), "a copy changes nothing");
+        assert_eq!(d.ledger.balance(0), Some(70));
+        // Undo once; a copy of the undo changes nothing either.
+        let undo = Msg::Undo {
+            txn: 3,
+            step: 0,
+            ops: debit(30),
+            visibility: Visibility::Opens,
+        };
+        let (_, seen) = deliver(&mut d, undo.clone());
+        assert!(seen.contains(&Observation::Compensated { txn: 3 }));
+        assert!(seen.contains(&Observation::AnomalyEnded { txn: 3 }));
+        deliver(&mut d, undo);
+        assert_eq!(d.ledger.balance(0), Some(100));
+    }
+
+    #[test]
+    fn an_undo_before_its_step_leaves_a_tombstone_and_the_late_step_is_refused() {
+        let mut d = SagaNode::participant_durable(2, 100);
+        let (sent, _) = deliver(
+            &mut d,
+            Msg::Undo {
+                txn: 4,
+                step: 1,
+                ops: debit(10),
+                visibility: Visibility::None,
+            },
+        );
+        assert_eq!(sent, [Msg::Undone { txn: 4, step: 1 }]);
+        assert_eq!(d.steps.get(&(4, 1)), Some(&StepRecord::Tombstone));
+        let (sent, _) = deliver(
+            &mut d,
+            Msg::Do {
+                txn: 4,
+                step: 1,
+                ops: debit(10),
+                visibility: Visibility::None,
+            },
+        );
+        assert_eq!(
+            sent,
+            [Msg::Done {
+                txn: 4,
+                step: 1,
+                ok: false
+            }]
+        );
+        assert_eq!(d.ledger.balance(0), Some(100));
+    }
+
+    #[test]
+    fn an_overdraft_is_refused_and_the_refusal_is_remembered() {
+        let mut d = SagaNode::participant_durable(2, 100);
+        let step = Msg::Do {
+            txn: 5,
+            step: 0,
+            ops: debit(101),
+            visibility: Visibility::Opens,
+        };
+        let (sent, seen) = deliver(&mut d, step.clone());
+        assert_eq!(
+            sent,
+            [Msg::Done {
+                txn: 5,
+                step: 0,
+                ok: false
+            }]
+        );
+        assert!(seen.is_empty());
+        assert_eq!(d.steps.get(&(5, 0)), Some(&StepRecord::Refused));
+        d.ledger.apply(&debit(-50)); // the account is richer now...
+        let (sent, _) = deliver(&mut d, step);
+        assert_eq!(
+            sent,
+            [Msg::Done {
+                txn: 5,
+                step: 0,
+                ok: false
+            }],
+            "...the answer stays"
+        );
+    }
+
     #[test]
     fn undo_inverts_every_delta() {
         let mut o = ShardOps::default();
