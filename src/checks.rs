@@ -100,6 +100,7 @@ pub struct Checks {
     blocked: Vec<InDoubtEpisode>,
     faults_total: u64,
     now_us: u64,
+    consistency: crate::consistency::Tracker,
 }
 
 const WINDOW_MAX: usize = 4096;
@@ -118,6 +119,7 @@ impl Checks {
             blocked: Vec::new(),
             faults_total: 0,
             now_us: 0,
+            consistency: crate::consistency::Tracker::default(),
         }
     }
 
@@ -193,6 +195,7 @@ impl Checks {
     ) -> Results {
         let mut in_doubt: BTreeMap<TxnId, Vec<(NodeId, u64)>> = BTreeMap::new();
         let mut held = Vec::new();
+        let mut unfinished_at_end = 0;
         let money = |audit: &[(NodeId, Vec<AuditItem>)]| -> i64 {
             audit
                 .iter()
@@ -222,6 +225,7 @@ impl Checks {
                         in_doubt,
                     }),
                     AuditItem::Money { .. } | AuditItem::MoneyInDoubt { .. } => {}
+                    AuditItem::Unfinished { .. } => unfinished_at_end += 1,
                 }
             }
         }
@@ -299,6 +303,7 @@ impl Checks {
             in_doubt_at_end,
             held_at_end: held,
             faults_total: self.faults_total,
+            consistency: self.consistency.finish(unfinished_at_end),
         }
     }
 }
@@ -323,6 +328,18 @@ impl Observer for Checks {
                     RepairClass::Automatic => self.counts.repaired_automatic += 1,
                     RepairClass::Operator => self.counts.flagged_operator += 1,
                 }
+                return;
+            }
+            Observation::Consistent { age_us, .. } => {
+                self.consistency.consistent(at_us, age_us);
+                return;
+            }
+            Observation::AnomalyBegan { txn } => {
+                self.consistency.anomaly_began(at_us, txn);
+                return;
+            }
+            Observation::AnomalyEnded { txn } => {
+                self.consistency.anomaly_ended(at_us, txn);
                 return;
             }
             _ => {}
@@ -362,6 +379,10 @@ impl Observer for Checks {
                 lock_stats = Some((in_doubt_us, locks, lock_hold_us));
             }
             Observation::Finished { .. } => t.finished = true,
+            Observation::Compensated { .. } => {
+                t.committed.remove(node);
+                t.aborted.insert(node);
+            }
             _ => {}
         }
         let (committed, aborted) = (t.committed, t.aborted);
@@ -423,8 +444,9 @@ impl Observer for Checks {
         }
     }
 
-    fn fault(&mut self, _at_us: u64, _action: &FaultAction) {
+    fn fault(&mut self, at_us: u64, action: &FaultAction) {
         self.faults_total += 1;
+        self.consistency.fault(at_us, action);
     }
 }
 
@@ -472,4 +494,6 @@ pub struct Results {
     pub held_at_end: Vec<HeldLock>,
     /// Fault actions carried out (crashes, restarts, cuts starting and ending).
     pub faults_total: u64,
+    /// BASE: time to consistency, transient anomalies, unfinished transactions.
+    pub consistency: crate::consistency::Summary,
 }

@@ -9,9 +9,10 @@
 //! - [`observe`]: the vocabulary nodes use to report facts to the checkers;
 //! - [`idmap`]: O(1) maps keyed by dense transaction ids, bounded and ordered;
 //! - [`store`]: what a resource manager guards: balances and a lock table;
-//! - [`protocols`]: 2PC (and its variants);
+//! - [`protocols`]: 2PC (and its variants), saga;
 //! - [`workload`]: business cases that generate client requests;
 //! - [`checks`]: invariants and metrics computed from observations and audits;
+//! - [`consistency`]: BASE's checkers: time to consistency, transient anomalies;
 //! - [`stats`]: a bounded-memory histogram for latency percentiles;
 //! - [`scenario`]: the RON scenario schema, defaults and validation;
 //! - [`run`]: builds a world from a scenario, runs it and produces a [`report::Report`];
@@ -40,6 +41,7 @@
 pub mod bench;
 pub mod checks;
 pub mod compare;
+pub mod consistency;
 pub mod engine;
 pub mod faults;
 pub mod idmap;

@@ -41,6 +41,19 @@ pub enum Observation {
     /// half-done saga, a partial compensation) and either fixed it or flagged it for
     /// an operator. Inconsistencies left at the end that nobody reported are *silent*.
     Repair { txn: TxnId, class: RepairClass },
+    /// A participant undid the part of `txn` it had applied (a saga's compensation):
+    /// its part now counts as aborted.
+    Compensated { txn: TxnId },
+    /// `txn` reached a consistent end — every effect applied, or every applied effect
+    /// undone, nothing of it left in flight — `age_us` after it began (by the
+    /// reporter's clock). BASE protocols report it; the checkers derive the time to
+    /// consistency from it.
+    Consistent { txn: TxnId, age_us: u64 },
+    /// From now on a reader can see an invariant of `txn` broken (money debited and
+    /// not yet credited: "in flight"), until [`Observation::AnomalyEnded`].
+    AnomalyBegan { txn: TxnId },
+    /// The anomaly `txn` made visible is gone.
+    AnomalyEnded { txn: TxnId },
 }
 
 /// Who dealt with an inconsistency (DESIGN §6 "repair class").
@@ -75,7 +88,11 @@ impl Observation {
             | Observation::Finished { txn }
             | Observation::Requested { txn }
             | Observation::Answered { txn, .. }
-            | Observation::Repair { txn, .. } => txn,
+            | Observation::Repair { txn, .. }
+            | Observation::Compensated { txn }
+            | Observation::Consistent { txn, .. }
+            | Observation::AnomalyBegan { txn }
+            | Observation::AnomalyEnded { txn } => txn,
         }
     }
 }
@@ -99,4 +116,7 @@ pub enum AuditItem {
         for_us: u64,
         in_doubt: bool,
     },
+    /// A coordinator's soft state for `txn` is not at a consistent end (a saga neither
+    /// finished nor compensated), `for_us` after the transaction began.
+    Unfinished { txn: TxnId, for_us: u64 },
 }

@@ -78,6 +78,32 @@ pub struct Network {
     pub duplicated: u64,
 }
 
+/// Percentiles of the time to consistency (ms).
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct TimeToConsistentMs {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// BASE: how long transactions took to become consistent, and what a reader could
+/// see meanwhile (all 0 for protocols that do not report it, such as 2PC).
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Consistency {
+    /// Transactions that reached a consistent end.
+    pub consistent: u64,
+    pub time_to_consistent_ms: TimeToConsistentMs,
+    /// Episodes of an invariant visibly broken mid-flight (money in flight).
+    pub transient_anomalies: u64,
+    pub transient_anomaly_ms_total: f64,
+    pub transient_anomaly_ms_max: f64,
+    /// Episodes still visible at the end: no longer transient.
+    pub anomalies_open_at_end: u64,
+    /// Transactions still unfinished (neither completed nor compensated) at the end.
+    pub unfinished_at_end: u64,
+}
+
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct ExpectationResult {
     pub metric: String,
@@ -114,6 +140,7 @@ pub struct Report {
     pub per_commit: PerCommit,
     pub network: Network,
     pub faults: u64,
+    pub consistency: Consistency,
     pub expectations: Expectations,
     /// The story in plain words (text output only).
     #[serde(skip)]
@@ -201,6 +228,7 @@ impl Report {
                 duplicated: end.stats.duplicated,
             },
             faults: r.faults_total,
+            consistency: consistency(&r.consistency),
             expectations: Expectations::default(),
             story: Vec::new(),
         };
@@ -288,6 +316,7 @@ impl Report {
             "  per commit     {:.2} messages, {:.2} message delays, {:.2} durable writes",
             p.messages, p.message_delays, p.durable_writes
         );
+        consistency_text(&self.consistency, &mut s);
         let n = &self.network;
         let _ = writeln!(
             s,
@@ -326,6 +355,44 @@ impl Report {
         }
         s
     }
+}
+
+fn consistency(c: &crate::consistency::Summary) -> Consistency {
+    Consistency {
+        consistent: c.consistent,
+        time_to_consistent_ms: TimeToConsistentMs {
+            p50: ms(c.time_to_consistent_p50_us),
+            p90: ms(c.time_to_consistent_p90_us),
+            p99: ms(c.time_to_consistent_p99_us),
+            max: ms(c.time_to_consistent_max_us),
+        },
+        transient_anomalies: c.anomalies,
+        transient_anomaly_ms_total: ms(c.anomaly_us_total),
+        transient_anomaly_ms_max: ms(c.anomaly_us_max),
+        anomalies_open_at_end: c.anomalies_open_at_end,
+        unfinished_at_end: c.unfinished_at_end,
+    }
+}
+
+/// The consistency lines of the text report (none for protocols that report none).
+fn consistency_text(c: &Consistency, s: &mut String) {
+    if c.consistent == 0 && c.transient_anomalies == 0 && c.unfinished_at_end == 0 {
+        return;
+    }
+    let t = &c.time_to_consistent_ms;
+    let _ = writeln!(
+        s,
+        "  consistency    {} consistent, time to consistency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} unfinished at end",
+        c.consistent, t.p50, t.p99, t.max, c.unfinished_at_end
+    );
+    let _ = writeln!(
+        s,
+        "  anomalies      {} transient (money in flight), {:.1} ms in all, longest {:.1} ms; {} still visible at end",
+        c.transient_anomalies,
+        c.transient_anomaly_ms_total,
+        c.transient_anomaly_ms_max,
+        c.anomalies_open_at_end
+    );
 }
 
 fn fmt_num(v: f64) -> String {
@@ -584,5 +651,43 @@ fn story(
             rep.txns.committed, rep.txns.aborted
         ));
     }
+    consistency_story(rep, &mut out);
     out
+}
+
+/// BASE's part of the story (nothing for protocols that report no consistency).
+fn consistency_story(rep: &Report, out: &mut Vec<String>) {
+    let c = &rep.consistency;
+    if c.consistent == 0 && c.unfinished_at_end == 0 && c.transient_anomalies == 0 {
+        return;
+    }
+    if c.transient_anomalies > 0 {
+        out.push(format!(
+            "A reader could see money in flight (debited, not yet credited) {} time(s), for {:.1} ms at most: BASE's soft state, visible because no global lock hides it",
+            c.transient_anomalies, c.transient_anomaly_ms_max
+        ));
+    }
+    if rep.repair.automatic > 0 {
+        out.push(format!(
+            "The recovery job drove {} transaction(s) that a fault left unfinished to a consistent end (forward or compensated); the slowest became consistent {:.1} ms after the fault healed",
+            rep.repair.automatic, c.time_to_consistent_ms.max
+        ));
+    }
+    if rep.repair.operator > 0 {
+        out.push(format!(
+            "The recovery job gave up on {} transaction(s) and flagged them for an operator",
+            rep.repair.operator
+        ));
+    }
+    if c.unfinished_at_end > 0 {
+        out.push(format!(
+            "UNFINISHED at the end: {} transaction(s) neither completed nor compensated{} — nothing drives them to an end",
+            c.unfinished_at_end,
+            if c.anomalies_open_at_end > 0 {
+                format!(", {} of them with money in flight forever", c.anomalies_open_at_end)
+            } else {
+                String::new()
+            }
+        ));
+    }
 }

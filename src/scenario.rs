@@ -18,7 +18,7 @@ pub const MAX_ACCOUNTS: u64 = 10_000_000;
 pub const MAX_EXPECTED_FAULTS: f64 = 1e6;
 
 /// The protocols `protocol:` may name.
-pub const PROTOCOLS: &[&str] = &["2pc"];
+pub const PROTOCOLS: &[&str] = &["2pc", "saga"];
 
 /// The built-in default scenario (`acidbase run` with no file).
 pub const DEFAULT_SCENARIO: &str = include_str!("../scenarios/2pc-coordinator-crash.ron");
@@ -48,6 +48,8 @@ pub struct Scenario {
     pub network: NetworkSpec,
     pub faults: FaultSpec,
     pub checks: CheckSpec,
+    /// Saga options (used when `protocol: "saga"`).
+    pub saga: SagaSpec,
     /// Metric path → condition, e.g. `"violations.atomicity": "== 0"`.
     pub expect: BTreeMap<String, String>,
 }
@@ -69,6 +71,7 @@ impl Default for Scenario {
             network: NetworkSpec::default(),
             faults: FaultSpec::default(),
             checks: CheckSpec::default(),
+            saga: SagaSpec::default(),
             expect: BTreeMap::new(),
         }
     }
@@ -102,6 +105,50 @@ impl Default for TwoPcSpec {
             rm_timeout_ms: 300.0,
             no_decision_retry: false,
             answer_client_after_acks: false,
+        }
+    }
+}
+
+/// Where a saga's orchestrator keeps its soft state.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub enum StateStoreSpec {
+    /// A status column written with each business change (k + 2 writes per saga).
+    StatusField,
+    /// The orchestrator's own write-ahead log (3k + 2 writes per saga).
+    WriteAheadLog,
+}
+
+/// What a saga's recovery job does with an unfinished saga.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub enum SagaPolicySpec {
+    Forward,
+    Backward,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SagaSpec {
+    pub state_store: StateStoreSpec,
+    pub policy: SagaPolicySpec,
+    /// Run the recovery job.
+    pub recovery: bool,
+    pub scan_interval_ms: f64,
+    pub step_timeout_ms: f64,
+    pub step_retries: u32,
+    /// Give up on a saga after this many recovery attempts (flag it for an operator).
+    pub give_up_after_attempts: Option<u32>,
+}
+
+impl Default for SagaSpec {
+    fn default() -> Self {
+        SagaSpec {
+            state_store: StateStoreSpec::StatusField,
+            policy: SagaPolicySpec::Forward,
+            recovery: true,
+            scan_interval_ms: 100.0,
+            step_timeout_ms: 50.0,
+            step_retries: 3,
+            give_up_after_attempts: None,
         }
     }
 }
@@ -805,6 +852,7 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
         );
     }
     validate_faults(l)?;
+    validate_saga(l)?;
     for (metric, cond) in &s.expect {
         if !crate::report::is_metric(metric) {
             return err(
@@ -834,6 +882,29 @@ pub fn node_names(s: &Scenario) -> Vec<String> {
     }
     names.push("client".into());
     names
+}
+
+/// The saga's timers: a period of at least 1 µs (zero would loop), at most `MAX_MS`.
+fn validate_saga(l: &Loaded) -> Result<(), ScenarioError> {
+    let g = &l.scenario.saga;
+    for (key, v) in [
+        ("scan_interval_ms", g.scan_interval_ms),
+        ("step_timeout_ms", g.step_timeout_ms),
+    ] {
+        if !(v.is_finite() && (0.001..=MAX_MS).contains(&v)) {
+            return Err(l.error_at(
+                &["saga", key],
+                format!("saga.{key} = {v:?}: expected a period in milliseconds from 0.001 (1 µs; zero would loop forever) to {MAX_MS:?}"),
+            ));
+        }
+    }
+    if g.give_up_after_attempts == Some(0) {
+        return Err(l.error_at(
+            &["saga", "give_up_after_attempts"],
+            "saga.give_up_after_attempts = 0: expected at least 1 attempt (or leave it out: never give up)",
+        ));
+    }
+    Ok(())
 }
 
 fn validate_faults(l: &Loaded) -> Result<(), ScenarioError> {
@@ -1110,6 +1181,22 @@ mod tests {
         assert_eq!(parse_condition("==0"), Some((Cmp::Eq, 0.0)));
         assert_eq!(parse_condition("~ 3"), None);
         assert!(Cmp::Lt.holds(0.5, 1.0));
+    }
+
+    #[test]
+    fn saga_fields_have_defaults_and_are_checked() {
+        let l = parse("(protocol: \"saga\")", "x.ron").expect("valid");
+        assert_eq!(l.scenario.saga, SagaSpec::default());
+        assert!(l.scenario.saga.recovery);
+        let e = parse(
+            "(\n  protocol: \"saga\",\n  saga: (step_timeout_ms: 0),\n)",
+            "s.ron",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, 3, "{e}");
+        assert!(e.message.contains("saga.step_timeout_ms"), "{e}");
+        let e = parse("(saga: (give_up_after_attempts: 0))", "s.ron").unwrap_err();
+        assert!(e.message.contains("at least 1 attempt"), "{e}");
     }
 
     #[test]
