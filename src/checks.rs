@@ -12,6 +12,9 @@ use crate::observe::{AuditItem, Observation, RepairClass};
 use crate::stats::Histogram;
 use std::collections::{BTreeMap, VecDeque};
 
+mod messaging;
+pub use messaging::{MessagingResults, MessagingTally};
+
 /// What the checkers need to know about the scenario.
 #[derive(Clone, Debug)]
 pub struct CheckConfig {
@@ -100,6 +103,7 @@ pub struct Checks {
     blocked: Vec<InDoubtEpisode>,
     faults_total: u64,
     now_us: u64,
+    messaging: MessagingTally,
 }
 
 const WINDOW_MAX: usize = 4096;
@@ -118,6 +122,7 @@ impl Checks {
             blocked: Vec::new(),
             faults_total: 0,
             now_us: 0,
+            messaging: MessagingTally::default(),
         }
     }
 
@@ -221,7 +226,9 @@ impl Checks {
                         held_us: for_us,
                         in_doubt,
                     }),
-                    AuditItem::Money { .. } | AuditItem::MoneyInDoubt { .. } => {}
+                    AuditItem::Money { .. }
+                    | AuditItem::MoneyInDoubt { .. }
+                    | AuditItem::MessageHeld { .. } => {}
                 }
             }
         }
@@ -266,6 +273,9 @@ impl Checks {
                 self.retire(t);
             }
         }
+        let messaging = self.messaging.finish(end_audit);
+        // Money debited whose message is still held is in flight, not lost.
+        let money_in_doubt = money_in_doubt + messaging.in_flight_money;
         let mut c = self.counts.clone();
         for h in &held {
             let hold = h.held_us;
@@ -299,6 +309,7 @@ impl Checks {
             in_doubt_at_end,
             held_at_end: held,
             faults_total: self.faults_total,
+            messaging,
         }
     }
 }
@@ -316,6 +327,10 @@ impl Observer for Checks {
                     self.counts.answered_in_time += 1;
                 }
                 self.latency.record(latency_us);
+                return;
+            }
+            Observation::Messaging { txn, event } => {
+                self.messaging.observe(at_us, txn, event);
                 return;
             }
             Observation::Repair { class, .. } => {
@@ -472,4 +487,6 @@ pub struct Results {
     pub held_at_end: Vec<HeldLock>,
     /// Fault actions carried out (crashes, restarts, cuts starting and ending).
     pub faults_total: u64,
+    /// Reliable messaging: what became of each message.
+    pub messaging: MessagingResults,
 }
