@@ -241,6 +241,9 @@ impl Report {
             story: Vec::new(),
         };
         report.story = story(scenario, &report, r, names, plan);
+        if scenario.protocol == "messaging" {
+            report.story.extend(messaging_story(&report.messaging));
+        }
         report.check_expectations(scenario);
         report
     }
@@ -388,6 +391,27 @@ fn messaging_counts(m: &crate::checks::MessagingResults) -> MessagingCounts {
             p99: ms(m.debit_to_credit_p99_us),
         },
     }
+}
+
+/// What the messaging counts mean, in plain words (reliable-messaging runs only).
+fn messaging_story(m: &MessagingCounts) -> Vec<String> {
+    let mut out = Vec::new();
+    if m.phantom_messages > 0 {
+        out.push(format!("PHANTOM MESSAGES: {} message(s) credited (or still deliverable) for a debit that never committed: the message went out before the local transaction, which a crash (or a refusal) then lost — money created", m.phantom_messages));
+    }
+    if m.lost_messages > 0 {
+        out.push(format!("LOST MESSAGES: {} debit(s) committed whose message nobody holds any more: it was to be sent from memory after the commit and a crash came first — money destroyed", m.lost_messages));
+    }
+    if m.duplicates_applied > 0 {
+        out.push(format!("DOUBLE APPLICATION: {} redelivered message(s) were applied again by a consumer without idempotence — at-least-once delivery needs an idempotent consumer", m.duplicates_applied));
+    }
+    if m.duplicates_ignored > 0 {
+        out.push(format!("{} duplicate delivery(ies) reached a consumer and its idempotence method kept them harmless", m.duplicates_ignored));
+    }
+    if m.pending_at_end > 0 {
+        out.push(format!("{} message(s) still pending at the end ({} of money in flight): not yet consistent", m.pending_at_end, m.in_flight_money));
+    }
+    out
 }
 
 /// The messaging counts in plain words (reliable-messaging runs only).

@@ -338,6 +338,8 @@ pub struct MessagingSpec {
     pub redeliver_ms: f64,
     /// Message service: ask the producer about a half message pending this long.
     pub checkback_ms: f64,
+    /// Message service: check back at all (`false` shows what the check-back is for).
+    pub check_back: bool,
 }
 
 impl Default for MessagingSpec {
@@ -349,6 +351,7 @@ impl Default for MessagingSpec {
             retry_ms: 50.0,
             redeliver_ms: 100.0,
             checkback_ms: 100.0,
+            check_back: true,
         }
     }
 }

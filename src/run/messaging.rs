@@ -28,6 +28,7 @@ pub fn messaging_options(scenario: &Scenario) -> MessagingOptions {
         retry_us: ms_to_us(m.retry_ms).max(1),
         redeliver_us: ms_to_us(m.redeliver_ms).max(1),
         checkback_us: ms_to_us(m.checkback_ms).max(1),
+        check_back: m.check_back,
     }
 }
 

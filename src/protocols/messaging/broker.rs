@@ -136,7 +136,10 @@ impl Broker {
     }
 
     fn arm_check_back(&mut self, ctx: &mut C<'_>) {
-        if !self.checkback_armed && ctx.durable().queue.values().any(|q| !q.ready) {
+        if self.opts.check_back
+            && !self.checkback_armed
+            && ctx.durable().queue.values().any(|q| !q.ready)
+        {
             self.checkback_armed = true;
             ctx.set_timer(Timer::CheckBack, self.opts.checkback_us);
         }

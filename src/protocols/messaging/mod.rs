@@ -78,6 +78,8 @@ pub struct MessagingOptions {
     pub retry_us: u64,
     pub redeliver_us: u64,
     pub checkback_us: u64,
+    /// The message service asks producers about half messages left pending.
+    pub check_back: bool,
 }
 
 /// The message of a transfer: credit `ops` on the consumer's shard. Its id is the

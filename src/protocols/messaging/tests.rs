@@ -14,6 +14,7 @@ fn opts(mechanism: Mechanism, idempotence: Idempotence) -> MessagingOptions {
         retry_us: 50_000,
         redeliver_us: 100_000,
         checkback_us: 100_000,
+        check_back: true,
     }
 }
 
