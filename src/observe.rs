@@ -106,7 +106,11 @@ pub enum AuditItem {
     /// This node holds the message of `txn`, worth `amount` to its consumer, for
     /// delivery (an outbox row, a broker queue entry, a producer's retry buffer).
     /// `ready` is false for a half message the producer has not confirmed yet.
-    MessageHeld { txn: TxnId, amount: i64, ready: bool },
+    MessageHeld {
+        txn: TxnId,
+        amount: i64,
+        ready: bool,
+    },
 }
 
 /// What happened to a message (reliable messaging, `protocols::messaging`).

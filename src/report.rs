@@ -105,6 +105,8 @@ pub struct MessagingCounts {
     pub duplicates_applied: u64,
     /// Duplicates the consumer's idempotence method absorbed.
     pub duplicates_ignored: u64,
+    /// Credits applied before their debit committed (transient money creation).
+    pub credited_before_debit: u64,
     /// Messages applied or deliverable whose business change never committed.
     pub phantom_messages: u64,
     /// Committed business changes whose message is gone (nobody holds or applied it).
@@ -377,6 +379,7 @@ fn messaging_counts(m: &crate::checks::MessagingResults) -> MessagingCounts {
         redelivered: m.redelivered,
         duplicates_applied: m.duplicates_applied,
         duplicates_ignored: m.duplicates_ignored,
+        credited_before_debit: m.credited_before_debit,
         phantom_messages: m.phantom_messages,
         lost_messages: m.lost_messages,
         pending_at_end: m.pending_at_end,
@@ -409,7 +412,10 @@ fn messaging_story(m: &MessagingCounts) -> Vec<String> {
         out.push(format!("{} duplicate delivery(ies) reached a consumer and its idempotence method kept them harmless", m.duplicates_ignored));
     }
     if m.pending_at_end > 0 {
-        out.push(format!("{} message(s) still pending at the end ({} of money in flight): not yet consistent", m.pending_at_end, m.in_flight_money));
+        out.push(format!(
+            "{} message(s) still pending at the end ({} of money in flight): not yet consistent",
+            m.pending_at_end, m.in_flight_money
+        ));
     }
     out
 }

@@ -66,17 +66,19 @@ fn schedule() -> impl Strategy<Value = Schedule> {
         prop_oneof![Just(0.0), 0.0..0.2f64],
         prop_oneof![Just(0.0), 0.0..0.3f64],
     )
-        .prop_map(|(seed, crashes, one_way, loss, duplicate, reorder)| Schedule {
-            seed,
-            crashes: crashes.into_iter().map(|(n, (a, b))| (n, a, b)).collect(),
-            one_way: one_way
-                .into_iter()
-                .map(|(f, t, (a, b))| (f, t, a, b))
-                .collect(),
-            loss,
-            duplicate,
-            reorder,
-        })
+        .prop_map(
+            |(seed, crashes, one_way, loss, duplicate, reorder)| Schedule {
+                seed,
+                crashes: crashes.into_iter().map(|(n, (a, b))| (n, a, b)).collect(),
+                one_way: one_way
+                    .into_iter()
+                    .map(|(f, t, (a, b))| (f, t, a, b))
+                    .collect(),
+                loss,
+                duplicate,
+                reorder,
+            },
+        )
 }
 
 fn apply(mut s: Scenario, sch: &Schedule) -> Scenario {
@@ -217,7 +219,10 @@ fn publish_then_commit_makes_a_phantom_message_for_some_schedule() {
         |r| r.messaging.phantom_messages > 0,
     );
     assert_eq!(r.violations.invariant, 1, "seed {seed}");
-    assert!(r.money.final_ > r.money.initial, "seed {seed}: money created");
+    assert!(
+        r.money.final_ > r.money.initial,
+        "seed {seed}: money created"
+    );
 }
 
 #[test]
@@ -273,22 +278,20 @@ fn num(v: &serde_json::Value, path: &str) -> f64 {
 
 /// Runs `scenario` through the binary as shipped (it must pass, exit 0) and with
 /// `from` replaced by `to` (its lesson flips, so its expectations fail: exit 1).
-fn shipped_and_flipped(scenario: &str, from: &str, to: &str) -> (serde_json::Value, serde_json::Value) {
+fn shipped_and_flipped(
+    scenario: &str,
+    from: &str,
+    to: &str,
+) -> (serde_json::Value, serde_json::Value) {
     let (code, shipped) = json(&["run", scenario, "--format", "json"]);
     assert_eq!(code, 0, "{scenario} meets its expectations");
-    let source = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(scenario),
-    )
-    .expect("readable");
+    let source =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(scenario))
+            .expect("readable");
     assert!(source.contains(from), "{scenario} says {from}");
     let dir = TempDir::new(&format!("flip-{}", to.replace([':', ' '], "-")));
     let flipped_path = dir.write("flipped.ron", &source.replace(from, to));
-    let (code, flipped) = json(&[
-        "run",
-        common::path_str(&flipped_path),
-        "--format",
-        "json",
-    ]);
+    let (code, flipped) = json(&["run", common::path_str(&flipped_path), "--format", "json"]);
     assert_eq!(code, 1, "{scenario} with {to}: the lesson flips");
     (shipped, flipped)
 }
@@ -356,4 +359,30 @@ fn publish_then_commit_makes_phantoms_and_commit_then_publish_loses() {
     assert!(num(&lost, "messaging.lost_messages") >= 1.0);
     assert_eq!(num(&lost, "messaging.phantom_messages"), 0.0);
     assert!(num(&lost, "money.final") < num(&lost, "money.initial"));
+}
+
+#[test]
+fn bad_messaging_input_is_refused_with_a_located_error() {
+    let dir = TempDir::new("messaging-bad-input");
+    for (text, needle) in [
+        (
+            "(protocol: \"messaging\", workload: Transfer(fan_out: 2))",
+            "fan_out = 2",
+        ),
+        (
+            "(protocol: \"messaging\", messaging: (retry_ms: 0))",
+            "messaging.retry_ms = 0.0",
+        ),
+        (
+            "(protocol: \"messaging\", messaging: (mechanism: Outbux))",
+            "Outbox",
+        ),
+    ] {
+        let p = dir.write("bad.ron", text);
+        let out = acidbase(&["run", common::path_str(&p)]);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        let err = common::stderr(&out);
+        assert!(err.contains(needle), "{text}: {err}");
+        assert!(err.contains("bad.ron:1:"), "located: {err}");
+    }
 }

@@ -29,6 +29,7 @@ pub struct MessagingTally {
     redelivered: u64,
     duplicates_applied: u64,
     duplicates_ignored: u64,
+    credited_before_debit: u64,
     checkbacks: u64,
     fates: BTreeMap<TxnId, Fate>,
     publish_to_apply: Histogram,
@@ -43,6 +44,9 @@ pub struct MessagingResults {
     pub redelivered: u64,
     pub duplicates_applied: u64,
     pub duplicates_ignored: u64,
+    /// Credits applied before their debit committed: money visible twice for a while
+    /// (a transient anomaly; a phantom if the debit never comes).
+    pub credited_before_debit: u64,
     /// Messages applied (or still deliverable) whose business change never committed.
     pub phantom_messages: u64,
     /// Business changes committed whose message nobody holds and nobody applied.
@@ -93,8 +97,9 @@ impl MessagingTally {
                 if let Some(p) = f.published_at_us {
                     self.publish_to_apply.record(at_us.saturating_sub(p));
                 }
-                if let Some(d) = f.debited_at_us {
-                    self.debit_to_credit.record(at_us.saturating_sub(d));
+                match f.debited_at_us {
+                    Some(d) => self.debit_to_credit.record(at_us.saturating_sub(d)),
+                    None => self.credited_before_debit += 1,
                 }
             }
             MessagingEvent::DuplicateIgnored => self.duplicates_ignored += 1,
@@ -119,6 +124,7 @@ impl MessagingTally {
             redelivered: self.redelivered,
             duplicates_applied: self.duplicates_applied,
             duplicates_ignored: self.duplicates_ignored,
+            credited_before_debit: self.credited_before_debit,
             pending_at_end: held.len() as u64,
             checkbacks: self.checkbacks,
             publish_to_apply_p50_us: self.publish_to_apply.quantile(0.50),
@@ -154,7 +160,10 @@ mod tests {
     use super::*;
 
     fn held(txn: TxnId, amount: i64, ready: bool) -> (NodeId, Vec<AuditItem>) {
-        (NodeId(0), vec![AuditItem::MessageHeld { txn, amount, ready }])
+        (
+            NodeId(0),
+            vec![AuditItem::MessageHeld { txn, amount, ready }],
+        )
     }
 
     #[test]
@@ -173,12 +182,18 @@ mod tests {
         // 6: a half message not confirmed and not debited: neither.
         // 1 again: a duplicate applied.
         t.observe(40, 1, MessagingEvent::Credited { amount: 5 });
-        let r = t.finish(&[held(2, 7, true), held(2, 7, true), held(5, 3, true), held(6, 2, false)]);
+        let r = t.finish(&[
+            held(2, 7, true),
+            held(2, 7, true),
+            held(5, 3, true),
+            held(6, 2, false),
+        ]);
         assert_eq!(r.in_flight_money, 7);
         assert_eq!(r.lost_messages, 1);
         assert_eq!(r.phantom_messages, 2);
         assert_eq!(r.pending_at_end, 3);
         assert_eq!(r.duplicates_applied, 1);
+        assert_eq!(r.credited_before_debit, 1);
         assert_eq!(r.publish_to_apply_p50_us, 20);
         assert_eq!(r.debit_to_credit_p99_us, 30);
     }

@@ -5,6 +5,11 @@ use super::{Broker, Message, Msg, Queued, Timer, C};
 use crate::node::{NodeId, TxnId};
 use crate::observe::{MessagingEvent, Observation, RepairClass};
 
+/// Is `txn` a half message (registered, not confirmed)?
+fn half(txn: TxnId, ctx: &C<'_>) -> bool {
+    ctx.durable().queue.get(&txn).is_some_and(|q| !q.ready)
+}
+
 impl Broker {
     pub(super) fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut C<'_>) {
         match msg {
@@ -22,34 +27,28 @@ impl Broker {
                 }
                 ctx.send(from, Msg::Registered { txn: msg.txn });
             }
-            Msg::Confirm { txn, checked } => {
-                if ctx.durable().queue.get(&txn).is_some_and(|q| !q.ready) {
-                    ctx.persist(|d| {
-                        if let Some(q) = d.queue.get_mut(&txn) {
-                            q.ready = true;
-                        }
-                    });
-                    self.checked_at.remove(&txn);
-                    // Confirmed by the check-back: the producer's own confirm was lost
-                    // or it crashed before sending it. Without the check-back this
-                    // debit would never be credited.
-                    self.published(txn, checked, ctx);
-                }
+            Msg::Confirm { txn, checked } if half(txn, ctx) => {
+                ctx.persist(|d| {
+                    if let Some(q) = d.queue.get_mut(&txn) {
+                        q.ready = true;
+                    }
+                });
+                self.checked_at.remove(&txn);
+                // Confirmed by the check-back: the producer's own confirm was lost or
+                // it crashed before sending it. Without the check-back this debit
+                // would never be credited.
+                self.published(txn, checked, ctx);
             }
-            Msg::Discard { txn } => {
-                if ctx.durable().queue.get(&txn).is_some_and(|q| !q.ready) {
-                    ctx.persist(|d| d.queue.remove(&txn));
-                    self.checked_at.remove(&txn);
-                }
+            Msg::Discard { txn } if half(txn, ctx) => {
+                ctx.persist(|d| d.queue.remove(&txn));
+                self.checked_at.remove(&txn);
             }
-            Msg::Ack { txn } => {
-                if ctx.durable().queue.contains_key(&txn) {
-                    ctx.persist(|d| {
-                        d.queue.remove(&txn);
-                        d.acked.insert(txn);
-                    });
-                    self.delivered_at.remove(&txn);
-                }
+            Msg::Ack { txn } if ctx.durable().queue.contains_key(&txn) => {
+                ctx.persist(|d| {
+                    d.queue.remove(&txn);
+                    d.acked.insert(txn);
+                });
+                self.delivered_at.remove(&txn);
             }
             _ => {}
         }
@@ -120,13 +119,7 @@ impl Broker {
             .durable()
             .queue
             .iter()
-            .filter(|(t, q)| {
-                q.ready
-                    && self
-                        .delivered_at
-                        .get(t)
-                        .is_none_or(|&at| now >= at + wait)
-            })
+            .filter(|(t, q)| q.ready && self.delivered_at.get(t).is_none_or(|&at| now >= at + wait))
             .map(|(&t, _)| t)
             .collect();
         for txn in due {
@@ -158,10 +151,7 @@ impl Broker {
             .filter(|(t, q)| {
                 !q.ready
                     && now >= q.since_us + wait
-                    && self
-                        .checked_at
-                        .get(t)
-                        .is_none_or(|&at| now >= at + wait)
+                    && self.checked_at.get(t).is_none_or(|&at| now >= at + wait)
             })
             .map(|(&t, q)| (t, q.msg.producer))
             .collect();

@@ -161,10 +161,9 @@ fn a_half_message_waits_for_its_confirm_and_a_checked_confirm_is_a_repair() {
             ctx,
         )
     });
-    assert!(confirm.iter().any(|c| matches!(
-        c,
-        Command::Observe(Observation::Repair { txn: 4, .. })
-    )));
+    assert!(confirm
+        .iter()
+        .any(|c| matches!(c, Command::Observe(Observation::Repair { txn: 4, .. }))));
     assert!(d.queue.get(&4).is_some_and(|q| q.ready));
 }
 
