@@ -386,3 +386,37 @@ fn bad_messaging_input_is_refused_with_a_located_error() {
         assert!(err.contains("bad.ron:1:"), "located: {err}");
     }
 }
+
+/// Golden numbers of fault-free messaging: per transfer, the protocol's messages,
+/// the longest causal chain from the debit's request to the credit, durable writes.
+#[test]
+fn golden_numbers_per_transfer() {
+    for (mechanism, messages, delays, writes) in [
+        // Begin, Publish, Stored, Deliver, Ack; debit + row, row deleted, broker
+        // stores, broker forgets, credit.
+        (MechanismSpec::Outbox, 5.0, 2.0, 5.0),
+        // Begin, Register, Registered, Confirm, Deliver, Ack; the broker writes at
+        // register, confirm and ack.
+        (MechanismSpec::HalfMessage, 6.0, 4.0, 5.0),
+        // No outbox row: one write fewer.
+        (MechanismSpec::CommitThenPublish, 5.0, 2.0, 4.0),
+        (MechanismSpec::PublishThenCommit, 5.0, 2.0, 4.0),
+    ] {
+        let mut s = base();
+        s.network.latency = acidbase::scenario::LatencySpec::Constant { ms: 2.0 };
+        s.messaging.mechanism = mechanism;
+        let scenario::WorkloadSpec::Transfer(t) = &mut s.workload;
+        t.initial_balance = 1_000_000;
+        let r = report(&s);
+        let m = &r.messaging;
+        assert!(r.txns.committed > 100, "{mechanism:?}: {}", r.to_text());
+        assert_eq!(r.txns.aborted, 0, "{mechanism:?}");
+        assert_eq!(r.per_commit.messages, messages, "{mechanism:?}");
+        assert_eq!(r.per_commit.message_delays, delays, "{mechanism:?}");
+        assert_eq!(r.per_commit.durable_writes, writes, "{mechanism:?}");
+        assert_eq!(m.published, r.txns.committed, "{mechanism:?}");
+        assert_eq!(m.delivered, m.published, "no redelivery without faults");
+        assert_eq!(m.duplicates_ignored + m.duplicates_applied, 0);
+        assert_eq!(r.availability, 1.0);
+    }
+}

@@ -278,6 +278,23 @@ impl MessagingNode {
 
 type C<'a> = Ctx<'a, MessagingNode>;
 
+/// Can `ops` be applied without a negative balance? An account's balance is its
+/// ledger entry plus (under `NaturallyIdempotent`) the credit rows for it.
+fn funds_ok(d: &Durable, ops: &ShardOps) -> bool {
+    ops.as_slice().iter().all(|o| {
+        let rows: i64 = d
+            .incoming
+            .values()
+            .filter(|&&(key, _)| key == o.key)
+            .map(|&(_, amount)| amount)
+            .sum();
+        d.ledger
+            .balance(o.key)
+            .and_then(|b| b.checked_add(rows)?.checked_add(o.delta))
+            .is_some_and(|n| n >= 0)
+    })
+}
+
 impl ClientWorld for MessagingNode {
     fn request_msg(req: TxnRequest) -> Msg {
         Msg::Request(req)

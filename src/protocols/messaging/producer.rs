@@ -1,7 +1,7 @@
 //! The producer side of a service: the debit and getting its message out, by the
 //! scenario's mechanism (see the module above for what each one risks).
 
-use super::{Mechanism, Message, Msg, Service, Timer, Working, C};
+use super::{funds_ok, Mechanism, Message, Msg, Service, Timer, Working, C};
 use crate::node::{NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{MessagingEvent, Observation};
 use crate::store::ShardOps;
@@ -37,7 +37,7 @@ impl Service {
             return; // not ours to debit: the gateway routes by the debit's shard
         };
         let consumer = self.rms[to as usize];
-        if !ctx.durable().ledger.can_apply(&debit) {
+        if !funds_ok(ctx.durable(), &debit) {
             let mut only_me = NodeSet::new();
             only_me.insert(me);
             ctx.observe(Observation::TxnBegun {
@@ -110,7 +110,7 @@ impl Service {
             txn,
             participants: only_me,
         });
-        let ok = ctx.durable().ledger.can_apply(&ops);
+        let ok = funds_ok(ctx.durable(), &ops);
         let outcome = if ok { Outcome::Commit } else { Outcome::Abort };
         ctx.persist(|d| {
             if ok {
@@ -166,7 +166,7 @@ impl Service {
                 };
                 // The message is out already; now the local transaction, which may
                 // still fail (funds spent meanwhile) — a phantom either way.
-                let ok = ctx.durable().ledger.can_apply(&w.debit);
+                let ok = funds_ok(ctx.durable(), &w.debit);
                 ctx.persist(|d| {
                     if ok {
                         d.ledger.apply(&w.debit);
@@ -226,7 +226,7 @@ impl Service {
             return; // a repeated acknowledgement
         }
         let w = w.clone();
-        let ok = ctx.durable().ledger.can_apply(&w.debit);
+        let ok = funds_ok(ctx.durable(), &w.debit);
         ctx.persist(|d| {
             if ok {
                 d.ledger.apply(&w.debit);

@@ -184,3 +184,21 @@ fn a_producer_without_a_record_answers_a_check_back_with_rollback_durably() {
     )));
     assert_eq!(d.local.get(&11), Some(&Outcome::Abort));
 }
+
+#[test]
+fn naturally_idempotent_credits_are_spendable() {
+    let o = opts(Mechanism::Outbox, Idempotence::NaturallyIdempotent);
+    let mut node = MessagingNode::service(1, vec![NodeId(1), NodeId(2)], NodeId(3), o);
+    let mut d = MessagingNode::service_durable(1, 0);
+    handle(&mut node, &mut d, 0, |n, ctx| {
+        n.on_message(NodeId(3), Msg::Deliver { msg: credit(7, 5) }, ctx)
+    });
+    let mut debit = ShardOps::default();
+    debit.push(KeyDelta { key: 0, delta: -5 });
+    assert!(
+        funds_ok(&d, &debit),
+        "the credit row counts into the balance"
+    );
+    debit.push(KeyDelta { key: 0, delta: -1 });
+    assert!(!funds_ok(&d, &debit));
+}
