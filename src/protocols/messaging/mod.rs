@@ -61,7 +61,7 @@ pub enum Idempotence {
     /// The transfer's record on the consumer has a state that only moves forward;
     /// a message asking for a transition already made is not a transition.
     StateMachine,
-    /// The credit is written as "set row[transfer] = amount" and the balance is the
+    /// The credit is written as `set row[transfer] = amount` and the balance is the
     /// sum of the rows: doing it twice leaves the same state. No check at all.
     NaturallyIdempotent,
     /// "balance += amount" on every delivery: duplicates are applied twice.
