@@ -423,7 +423,7 @@ fn messaging_story(m: &MessagingCounts) -> Vec<String> {
 /// The messaging counts in plain words (reliable-messaging runs only).
 fn messaging_text(m: &MessagingCounts) -> String {
     format!(
-        "  messaging      {} published, {} delivered ({} redelivered), {} duplicates applied, {} ignored, {} phantom, {} lost, {} pending at end, {} check-backs; publish→apply p50 {:.1} ms p99 {:.1} ms\n",
+        "  messaging      {} published, {} delivered ({} redelivered), {} duplicates applied, {} ignored, {} phantom, {} lost, {} pending at end, {} check-backs; publish→apply p50 {:.1} ms p99 {:.1} ms; debit→credit p50 {:.1} ms p99 {:.1} ms\n",
         m.published,
         m.delivered,
         m.redelivered,
@@ -434,7 +434,9 @@ fn messaging_text(m: &MessagingCounts) -> String {
         m.pending_at_end,
         m.checkbacks,
         m.publish_to_apply_ms.p50,
-        m.publish_to_apply_ms.p99
+        m.publish_to_apply_ms.p99,
+        m.debit_to_credit_ms.p50,
+        m.debit_to_credit_ms.p99
     )
 }
 
