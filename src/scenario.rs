@@ -319,7 +319,8 @@ pub enum ConsumerSpec {
     StateMachine,
     /// The credit is a "set" of the transfer's row, not an "add" to the balance.
     NaturallyIdempotent,
-    /// No idempotence: every delivery adds the amount again.
+    /// No idempotence: every delivery adds the amount again. (`None` is accepted too.)
+    #[serde(alias = "None")]
     NoDedupe,
 }
 

@@ -447,3 +447,14 @@ fn safe_mechanisms_meet_the_faults_they_guard_against() {
     }
     assert!(ignored > 0 && redelivered > 0 && checkbacks > 0 && repaired > 0);
 }
+
+#[test]
+fn consumer_none_is_no_dedupe() {
+    let s = scenario::parse(
+        "(protocol: \"messaging\", messaging: (consumer: None))",
+        "x.ron",
+    )
+    .expect("valid")
+    .scenario;
+    assert_eq!(s.messaging.consumer, ConsumerSpec::NoDedupe);
+}
