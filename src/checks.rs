@@ -12,6 +12,9 @@ use crate::observe::{AuditItem, Observation, RepairClass};
 use crate::stats::Histogram;
 use std::collections::{BTreeMap, VecDeque};
 
+mod messaging;
+pub use messaging::{MessagingResults, MessagingTally};
+
 /// What the checkers need to know about the scenario.
 #[derive(Clone, Debug)]
 pub struct CheckConfig {
@@ -101,6 +104,7 @@ pub struct Checks {
     faults_total: u64,
     now_us: u64,
     consistency: crate::consistency::Tracker,
+    messaging: MessagingTally,
 }
 
 const WINDOW_MAX: usize = 4096;
@@ -120,6 +124,7 @@ impl Checks {
             faults_total: 0,
             now_us: 0,
             consistency: crate::consistency::Tracker::default(),
+            messaging: MessagingTally::default(),
         }
     }
 
@@ -224,8 +229,10 @@ impl Checks {
                         held_us: for_us,
                         in_doubt,
                     }),
-                    AuditItem::Money { .. } | AuditItem::MoneyInDoubt { .. } => {}
                     AuditItem::Unfinished { .. } => unfinished_at_end += 1,
+                    AuditItem::Money { .. }
+                    | AuditItem::MoneyInDoubt { .. }
+                    | AuditItem::MessageHeld { .. } => {}
                 }
             }
         }
@@ -270,6 +277,9 @@ impl Checks {
                 self.retire(t);
             }
         }
+        let messaging = self.messaging.finish(end_audit);
+        // Money debited whose message is still held is in flight, not lost.
+        let money_in_doubt = money_in_doubt + messaging.in_flight_money;
         let mut c = self.counts.clone();
         for h in &held {
             let hold = h.held_us;
@@ -304,6 +314,7 @@ impl Checks {
             held_at_end: held,
             faults_total: self.faults_total,
             consistency: self.consistency.finish(unfinished_at_end),
+            messaging,
         }
     }
 }
@@ -321,6 +332,10 @@ impl Observer for Checks {
                     self.counts.answered_in_time += 1;
                 }
                 self.latency.record(latency_us);
+                return;
+            }
+            Observation::Messaging { txn, event } => {
+                self.messaging.observe(at_us, txn, event);
                 return;
             }
             Observation::Repair { class, .. } => {
@@ -496,4 +511,6 @@ pub struct Results {
     pub faults_total: u64,
     /// BASE: time to consistency, transient anomalies, unfinished transactions.
     pub consistency: crate::consistency::Summary,
+    /// Reliable messaging: what became of each message.
+    pub messaging: MessagingResults,
 }

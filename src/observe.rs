@@ -54,6 +54,9 @@ pub enum Observation {
     AnomalyBegan { txn: TxnId },
     /// The anomaly `txn` made visible is gone.
     AnomalyEnded { txn: TxnId },
+    /// A reliable-messaging fact about the message of transaction `txn` (one message
+    /// per transfer: its id is the transaction id).
+    Messaging { txn: TxnId, event: MessagingEvent },
 }
 
 /// Who dealt with an inconsistency (DESIGN §6 "repair class").
@@ -92,7 +95,8 @@ impl Observation {
             | Observation::Compensated { txn }
             | Observation::Consistent { txn, .. }
             | Observation::AnomalyBegan { txn }
-            | Observation::AnomalyEnded { txn } => txn,
+            | Observation::AnomalyEnded { txn }
+            | Observation::Messaging { txn, .. } => txn,
         }
     }
 }
@@ -119,4 +123,32 @@ pub enum AuditItem {
     /// A coordinator's soft state for `txn` is not at a consistent end (a saga neither
     /// finished nor compensated), `for_us` after the transaction began.
     Unfinished { txn: TxnId, for_us: u64 },
+    /// This node holds the message of `txn`, worth `amount` to its consumer, for
+    /// delivery (an outbox row, a broker queue entry, a producer's retry buffer).
+    /// `ready` is false for a half message the producer has not confirmed yet.
+    MessageHeld {
+        txn: TxnId,
+        amount: i64,
+        ready: bool,
+    },
+}
+
+/// What happened to a message (reliable messaging, `protocols::messaging`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MessagingEvent {
+    /// The producer's business change (the debit) committed locally.
+    Debited { amount: i64 },
+    /// The broker accepted the message for delivery (first time only).
+    Published,
+    /// The broker sent the message to its consumer (every delivery after the first
+    /// is a redelivery: no acknowledgement came in time, or the broker restarted).
+    Delivered,
+    /// The consumer changed its state for the message (the credit): more than once
+    /// for the same message is a double application.
+    Credited { amount: i64 },
+    /// The consumer received a message it had already applied and its idempotence
+    /// method kept the state unchanged.
+    DuplicateIgnored,
+    /// The message service asked the producer about a half message left pending.
+    CheckBack,
 }

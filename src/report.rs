@@ -119,6 +119,42 @@ pub struct Expectations {
     pub results: Vec<ExpectationResult>,
 }
 
+/// Reliable messaging (`protocols::messaging`; all zero for other protocols).
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct MessagingCounts {
+    /// Messages the broker accepted for delivery (each message once).
+    pub published: u64,
+    /// Deliveries the broker sent, first ones and redeliveries.
+    pub delivered: u64,
+    pub redelivered: u64,
+    /// Deliveries that changed the consumer's state again (double application).
+    pub duplicates_applied: u64,
+    /// Duplicates the consumer's idempotence method absorbed.
+    pub duplicates_ignored: u64,
+    /// Credits applied before their debit committed (transient money creation).
+    pub credited_before_debit: u64,
+    /// Messages applied or deliverable whose business change never committed.
+    pub phantom_messages: u64,
+    /// Committed business changes whose message is gone (nobody holds or applied it).
+    pub lost_messages: u64,
+    /// Messages still held for delivery at the end (outbox, broker, retry buffer).
+    pub pending_at_end: u64,
+    /// Half messages the message service asked the producer about.
+    pub checkbacks: u64,
+    /// Money debited whose message is still held: in flight, counted in `money.in_doubt`.
+    pub in_flight_money: i64,
+    /// From the broker accepting a message to its first application.
+    pub publish_to_apply_ms: Quantiles,
+    /// From the debit committing to the credit applied: time to consistency.
+    pub debit_to_credit_ms: Quantiles,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Quantiles {
+    pub p50: f64,
+    pub p99: f64,
+}
+
 /// One run's report. JSON keys are a stable interface.
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct Report {
@@ -141,6 +177,7 @@ pub struct Report {
     pub network: Network,
     pub faults: u64,
     pub consistency: Consistency,
+    pub messaging: MessagingCounts,
     pub expectations: Expectations,
     /// The story in plain words (text output only).
     #[serde(skip)]
@@ -229,10 +266,14 @@ impl Report {
             },
             faults: r.faults_total,
             consistency: consistency(&r.consistency),
+            messaging: messaging_counts(&r.messaging),
             expectations: Expectations::default(),
             story: Vec::new(),
         };
         report.story = story(scenario, &report, r, names, plan);
+        if scenario.protocol == "messaging" {
+            report.story.extend(messaging_story(&report.messaging));
+        }
         report.check_expectations(scenario);
         report
     }
@@ -323,6 +364,9 @@ impl Report {
             "  network        {} sent, {} delivered, {} dropped, {} duplicated; {} fault actions",
             n.sent, n.delivered, n.dropped, n.duplicated, self.faults
         );
+        if self.protocol == "messaging" {
+            s.push_str(&messaging_text(&self.messaging));
+        }
         let _ = writeln!(
             s,
             "  run            {} events, {:.1} ms simulated, digest {}{}",
@@ -393,6 +437,74 @@ fn consistency_text(c: &Consistency, s: &mut String) {
         c.transient_anomaly_ms_max,
         c.anomalies_open_at_end
     );
+}
+
+fn messaging_counts(m: &crate::checks::MessagingResults) -> MessagingCounts {
+    MessagingCounts {
+        published: m.published,
+        delivered: m.delivered,
+        redelivered: m.redelivered,
+        duplicates_applied: m.duplicates_applied,
+        duplicates_ignored: m.duplicates_ignored,
+        credited_before_debit: m.credited_before_debit,
+        phantom_messages: m.phantom_messages,
+        lost_messages: m.lost_messages,
+        pending_at_end: m.pending_at_end,
+        checkbacks: m.checkbacks,
+        in_flight_money: m.in_flight_money,
+        publish_to_apply_ms: Quantiles {
+            p50: ms(m.publish_to_apply_p50_us),
+            p99: ms(m.publish_to_apply_p99_us),
+        },
+        debit_to_credit_ms: Quantiles {
+            p50: ms(m.debit_to_credit_p50_us),
+            p99: ms(m.debit_to_credit_p99_us),
+        },
+    }
+}
+
+/// What the messaging counts mean, in plain words (reliable-messaging runs only).
+fn messaging_story(m: &MessagingCounts) -> Vec<String> {
+    let mut out = Vec::new();
+    if m.phantom_messages > 0 {
+        out.push(format!("PHANTOM MESSAGES: {} message(s) credited (or still deliverable) for a debit that never committed: the message went out before the local transaction, which a crash (or a refusal) then lost — money created", m.phantom_messages));
+    }
+    if m.lost_messages > 0 {
+        out.push(format!("LOST MESSAGES: {} debit(s) committed whose message nobody holds any more: it was to be sent from memory after the commit and a crash came first — money destroyed", m.lost_messages));
+    }
+    if m.duplicates_applied > 0 {
+        out.push(format!("DOUBLE APPLICATION: {} redelivered message(s) were applied again by a consumer without idempotence — at-least-once delivery needs an idempotent consumer", m.duplicates_applied));
+    }
+    if m.duplicates_ignored > 0 {
+        out.push(format!("{} duplicate delivery(ies) reached a consumer and its idempotence method kept them harmless", m.duplicates_ignored));
+    }
+    if m.pending_at_end > 0 {
+        out.push(format!(
+            "{} message(s) still pending at the end ({} of money in flight): not yet consistent",
+            m.pending_at_end, m.in_flight_money
+        ));
+    }
+    out
+}
+
+/// The messaging counts in plain words (reliable-messaging runs only).
+fn messaging_text(m: &MessagingCounts) -> String {
+    format!(
+        "  messaging      {} published, {} delivered ({} redelivered), {} duplicates applied, {} ignored, {} phantom, {} lost, {} pending at end, {} check-backs; publish→apply p50 {:.1} ms p99 {:.1} ms; debit→credit p50 {:.1} ms p99 {:.1} ms\n",
+        m.published,
+        m.delivered,
+        m.redelivered,
+        m.duplicates_applied,
+        m.duplicates_ignored,
+        m.phantom_messages,
+        m.lost_messages,
+        m.pending_at_end,
+        m.checkbacks,
+        m.publish_to_apply_ms.p50,
+        m.publish_to_apply_ms.p99,
+        m.debit_to_credit_ms.p50,
+        m.debit_to_credit_ms.p99
+    )
 }
 
 fn fmt_num(v: f64) -> String {

@@ -18,7 +18,7 @@ pub const MAX_ACCOUNTS: u64 = 10_000_000;
 pub const MAX_EXPECTED_FAULTS: f64 = 1e6;
 
 /// The protocols `protocol:` may name.
-pub const PROTOCOLS: &[&str] = &["2pc", "saga"];
+pub const PROTOCOLS: &[&str] = &["2pc", "saga", "messaging"];
 
 /// The built-in default scenario (`acidbase run` with no file).
 pub const DEFAULT_SCENARIO: &str = include_str!("../scenarios/2pc-coordinator-crash.ron");
@@ -50,6 +50,8 @@ pub struct Scenario {
     pub checks: CheckSpec,
     /// Saga options (used when `protocol: "saga"`).
     pub saga: SagaSpec,
+    /// Options of the reliable-messaging protocol (`protocol: "messaging"`).
+    pub messaging: MessagingSpec,
     /// Metric path → condition, e.g. `"violations.atomicity": "== 0"`.
     pub expect: BTreeMap<String, String>,
 }
@@ -72,6 +74,7 @@ impl Default for Scenario {
             faults: FaultSpec::default(),
             checks: CheckSpec::default(),
             saga: SagaSpec::default(),
+            messaging: MessagingSpec::default(),
             expect: BTreeMap::new(),
         }
     }
@@ -332,6 +335,71 @@ impl Default for CheckSpec {
     fn default() -> Self {
         CheckSpec {
             blocked_after_ms: 100.0,
+        }
+    }
+}
+
+/// How the producer gets its message out (reliable messaging).
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub enum MechanismSpec {
+    /// Local message table: the message row is written in the debit's transaction;
+    /// a relay publishes it and re-publishes until the broker acknowledges.
+    Outbox,
+    /// Independent message service: register a half message, commit, confirm; the
+    /// service checks back with the producer about half messages left pending.
+    HalfMessage,
+    /// Unsafe: publish, then commit the debit (a crash in between: phantom message).
+    PublishThenCommit,
+    /// Unsafe: commit the debit, then publish, without an outbox (a crash in
+    /// between: lost message).
+    CommitThenPublish,
+}
+
+/// How the consumer makes applying a message idempotent.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub enum ConsumerSpec {
+    /// A credit row per transfer, unique on the transfer id, in the business store.
+    UniqueKey,
+    /// A table of processed message ids, written in the credit's transaction.
+    DedupeTable,
+    /// A per-transfer state that only moves forward (a repeat is not a transition).
+    StateMachine,
+    /// The credit is a "set" of the transfer's row, not an "add" to the balance.
+    NaturallyIdempotent,
+    /// No idempotence: every delivery adds the amount again. (`None` is accepted too.)
+    #[serde(alias = "None")]
+    NoDedupe,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MessagingSpec {
+    pub mechanism: MechanismSpec,
+    pub consumer: ConsumerSpec,
+    /// Time between the producer's two steps (commit and publish, in whichever
+    /// order the mechanism takes them): the window a crash can fall into.
+    pub step_delay_ms: f64,
+    /// Producer: re-publish what the broker has not acknowledged after this long
+    /// (the outbox relay; the unsafe variants' in-memory retry; half-message register).
+    pub retry_ms: f64,
+    /// Broker: redeliver what the consumer has not acknowledged after this long.
+    pub redeliver_ms: f64,
+    /// Message service: ask the producer about a half message pending this long.
+    pub checkback_ms: f64,
+    /// Message service: check back at all (`false` shows what the check-back is for).
+    pub check_back: bool,
+}
+
+impl Default for MessagingSpec {
+    fn default() -> Self {
+        MessagingSpec {
+            mechanism: MechanismSpec::Outbox,
+            consumer: ConsumerSpec::UniqueKey,
+            step_delay_ms: 2.0,
+            retry_ms: 50.0,
+            redeliver_ms: 100.0,
+            checkback_ms: 100.0,
+            check_back: true,
         }
     }
 }
@@ -853,6 +921,7 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
     }
     validate_faults(l)?;
     validate_saga(l)?;
+    validate_messaging(l)?;
     for (metric, cond) in &s.expect {
         if !crate::report::is_metric(metric) {
             return err(
@@ -880,6 +949,9 @@ pub fn node_names(s: &Scenario) -> Vec<String> {
     if s.two_pc.standby_tm {
         names.push("standby".into());
     }
+    if s.protocol == "messaging" {
+        names.push("broker".into());
+    }
     names.push("client".into());
     names
 }
@@ -902,6 +974,32 @@ fn validate_saga(l: &Loaded) -> Result<(), ScenarioError> {
         return Err(l.error_at(
             &["saga", "give_up_after_attempts"],
             "saga.give_up_after_attempts = 0: expected at least 1 attempt (or leave it out: never give up)",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_messaging(l: &Loaded) -> Result<(), ScenarioError> {
+    let s = &l.scenario;
+    let m = &s.messaging;
+    for (key, v, min) in [
+        ("step_delay_ms", m.step_delay_ms, 0.0),
+        ("retry_ms", m.retry_ms, 0.001),
+        ("redeliver_ms", m.redeliver_ms, 0.001),
+        ("checkback_ms", m.checkback_ms, 0.001),
+    ] {
+        if !v.is_finite() || v < min || v > MAX_MS {
+            return Err(l.error_at(
+                &["messaging", key],
+                format!("messaging.{key} = {v:?}: expected a duration in milliseconds from {min} to {MAX_MS:?}{}", if min > 0.0 { " (a zero period would loop forever)" } else { "" }),
+            ));
+        }
+    }
+    let WorkloadSpec::Transfer(t) = &s.workload;
+    if s.protocol == "messaging" && t.fan_out != 1 {
+        return Err(l.error_at(
+            &["fan_out"],
+            format!("workload fan_out = {}: the messaging protocol models a transfer A → B (one debit, one message, one credit); use fan_out: 1", t.fan_out),
         ));
     }
     Ok(())

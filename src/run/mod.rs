@@ -21,6 +21,10 @@ mod two_pc;
 pub use saga::saga_options;
 pub use two_pc::two_pc_options;
 
+mod messaging;
+
+pub use messaging::messaging_options;
+
 /// Milliseconds (as written in scenarios) to whole µs.
 pub fn ms_to_us(ms: f64) -> u64 {
     (ms * 1000.0).round().max(0.0) as u64
@@ -42,6 +46,7 @@ pub fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Outcome {
     match scenario.protocol.as_str() {
         "2pc" => two_pc::run(scenario, seed, trace),
         "saga" => saga::run(scenario, seed, trace),
+        "messaging" => messaging::run(scenario, seed, trace),
         other => panic!("protocol {other:?} passed validation but has no builder"),
     }
 }

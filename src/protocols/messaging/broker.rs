@@ -1,0 +1,173 @@
+//! The broker: a durable queue that delivers at least once, and the independent
+//! message service's half messages with their check-back.
+
+use super::{Broker, Message, Msg, Queued, Timer, C};
+use crate::node::{NodeId, TxnId};
+use crate::observe::{MessagingEvent, Observation, RepairClass};
+
+/// Is `txn` a half message (registered, not confirmed)?
+fn half(txn: TxnId, ctx: &C<'_>) -> bool {
+    ctx.durable().queue.get(&txn).is_some_and(|q| !q.ready)
+}
+
+impl Broker {
+    pub(super) fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut C<'_>) {
+        match msg {
+            Msg::Publish { msg, republish } => {
+                if !self.known(msg.txn, ctx) {
+                    self.enqueue(msg, true, ctx);
+                    self.published(msg.txn, republish, ctx);
+                }
+                ctx.send(from, Msg::Stored { txn: msg.txn });
+            }
+            Msg::Register { msg } => {
+                if !self.known(msg.txn, ctx) {
+                    self.enqueue(msg, false, ctx);
+                    self.arm_check_back(ctx);
+                }
+                ctx.send(from, Msg::Registered { txn: msg.txn });
+            }
+            Msg::Confirm { txn, checked } if half(txn, ctx) => {
+                ctx.persist(|d| {
+                    if let Some(q) = d.queue.get_mut(&txn) {
+                        q.ready = true;
+                    }
+                });
+                self.checked_at.remove(&txn);
+                // Confirmed by the check-back: the producer's own confirm was lost or
+                // it crashed before sending it. Without the check-back this debit
+                // would never be credited.
+                self.published(txn, checked, ctx);
+            }
+            Msg::Discard { txn } if half(txn, ctx) => {
+                ctx.persist(|d| d.queue.remove(&txn));
+                self.checked_at.remove(&txn);
+            }
+            Msg::Ack { txn } if ctx.durable().queue.contains_key(&txn) => {
+                ctx.persist(|d| {
+                    d.queue.remove(&txn);
+                    d.acked.insert(txn);
+                });
+                self.delivered_at.remove(&txn);
+            }
+            _ => {}
+        }
+    }
+
+    /// Already queued, or delivered and acknowledged: a re-publish is not queued again.
+    fn known(&self, txn: TxnId, ctx: &C<'_>) -> bool {
+        ctx.durable().queue.contains_key(&txn) || ctx.durable().acked.contains(txn)
+    }
+
+    fn enqueue(&mut self, msg: Message, ready: bool, ctx: &mut C<'_>) {
+        let since_us = ctx.now_us();
+        ctx.persist(|d| {
+            d.queue.insert(
+                msg.txn,
+                Queued {
+                    msg,
+                    ready,
+                    since_us,
+                },
+            )
+        });
+    }
+
+    /// `txn` became deliverable: count it, note a repair, deliver it.
+    fn published(&mut self, txn: TxnId, repaired: bool, ctx: &mut C<'_>) {
+        ctx.observe(Observation::Messaging {
+            txn,
+            event: MessagingEvent::Published,
+        });
+        if repaired {
+            ctx.observe(Observation::Repair {
+                txn,
+                class: RepairClass::Automatic,
+            });
+        }
+        self.deliver(txn, ctx);
+        self.arm_redeliver(ctx);
+    }
+
+    fn deliver(&mut self, txn: TxnId, ctx: &mut C<'_>) {
+        let Some(q) = ctx.durable().queue.get(&txn) else {
+            return;
+        };
+        let msg = q.msg;
+        self.delivered_at.insert(txn, ctx.now_us());
+        ctx.observe(Observation::Messaging {
+            txn,
+            event: MessagingEvent::Delivered,
+        });
+        ctx.send(msg.consumer, Msg::Deliver { msg });
+    }
+
+    fn arm_redeliver(&mut self, ctx: &mut C<'_>) {
+        if !self.redeliver_armed && ctx.durable().queue.values().any(|q| q.ready) {
+            self.redeliver_armed = true;
+            ctx.set_timer(Timer::Redeliver, self.opts.redeliver_us);
+        }
+    }
+
+    /// Delivers again every ready message unacknowledged for a redelivery interval
+    /// (and, after a restart, every ready message: the broker forgot what it sent).
+    pub(super) fn redeliver(&mut self, ctx: &mut C<'_>) {
+        self.redeliver_armed = false;
+        let now = ctx.now_us();
+        let wait = self.opts.redeliver_us;
+        let due: Vec<TxnId> = ctx
+            .durable()
+            .queue
+            .iter()
+            .filter(|(t, q)| q.ready && self.delivered_at.get(t).is_none_or(|&at| now >= at + wait))
+            .map(|(&t, _)| t)
+            .collect();
+        for txn in due {
+            self.deliver(txn, ctx);
+        }
+        self.arm_redeliver(ctx);
+    }
+
+    fn arm_check_back(&mut self, ctx: &mut C<'_>) {
+        if self.opts.check_back
+            && !self.checkback_armed
+            && ctx.durable().queue.values().any(|q| !q.ready)
+        {
+            self.checkback_armed = true;
+            ctx.set_timer(Timer::CheckBack, self.opts.checkback_us);
+        }
+    }
+
+    /// Asks the producer about every half message pending for a check-back interval
+    /// (and not asked about in the last one).
+    pub(super) fn check_back(&mut self, ctx: &mut C<'_>) {
+        self.checkback_armed = false;
+        let now = ctx.now_us();
+        let wait = self.opts.checkback_us;
+        let due: Vec<(TxnId, NodeId)> = ctx
+            .durable()
+            .queue
+            .iter()
+            .filter(|(t, q)| {
+                !q.ready
+                    && now >= q.since_us + wait
+                    && self.checked_at.get(t).is_none_or(|&at| now >= at + wait)
+            })
+            .map(|(&t, q)| (t, q.msg.producer))
+            .collect();
+        for (txn, producer) in due {
+            self.checked_at.insert(txn, now);
+            ctx.observe(Observation::Messaging {
+                txn,
+                event: MessagingEvent::CheckBack,
+            });
+            ctx.send(producer, Msg::CheckBack { txn });
+        }
+        self.arm_check_back(ctx);
+    }
+
+    pub(super) fn recover(&mut self, ctx: &mut C<'_>) {
+        self.redeliver(ctx);
+        self.arm_check_back(ctx);
+    }
+}

@@ -1,0 +1,396 @@
+//! Reliable messaging: a transfer A → B as a local debit on the producer's shard and
+//! a message that credits B on the consumer's shard, eventually (BASE).
+//!
+//! Sources: Dan Pritchett, "BASE: An ACID Alternative" (ACM Queue, 2008) — the message
+//! queue with idempotent updates; Chris Richardson, "Pattern: Transactional outbox"
+//! (microservices.io); Apache RocketMQ's transactional messages (half message, commit
+//! or rollback, and the broker's check-back of the producer's local transaction).
+//!
+//! Roles (node names as in every protocol): `tm` is a stateless gateway that routes a
+//! client's request to the service owning the debited account; `rm1..rmN` are services
+//! (each one's own store), producing messages for debits on their shard and consuming
+//! messages that credit it; `broker` is the durable queue and, for half messages, the
+//! independent message service; `client`.
+//!
+//! The producer's mechanism ([`Mechanism`]):
+//! - `Outbox`: the debit and the message row are one local transaction (one
+//!   `persist`); a relay publishes the row, deletes it once the broker acknowledges,
+//!   and re-publishes what stays unacknowledged (also after a restart).
+//! - `HalfMessage`: register a half message with the message service, commit the
+//!   debit, confirm; the service asks the producer back about half messages pending
+//!   too long, and the producer's log answers commit or roll back.
+//! - `PublishThenCommit` (unsafe): publish, then commit: a crash in between leaves a
+//!   *phantom* message for a debit that never happened: money is created.
+//! - `CommitThenPublish` (unsafe): commit, then publish from memory: a crash in between
+//!   *loses* the message of a debit that happened: money is destroyed.
+//!
+//! The broker delivers at least once: it redelivers until the consumer acknowledges,
+//! so duplicates are real (a lost acknowledgement, a consumer or broker restart, the
+//! network duplicating). The consumer's [`Idempotence`] method decides whether a
+//! duplicate is applied twice.
+
+mod broker;
+mod consumer;
+mod producer;
+
+use crate::idmap::RecentIds;
+use crate::node::{Ctx, Node, NodeId, Outcome, TxnId};
+use crate::observe::AuditItem;
+use crate::store::{Ledger, ShardOps};
+use crate::workload::{Client, ClientTimer, ClientWorld, TxnRequest};
+use std::collections::BTreeMap;
+
+/// How the producer gets its message out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mechanism {
+    Outbox,
+    HalfMessage,
+    PublishThenCommit,
+    CommitThenPublish,
+}
+
+/// How the consumer makes a repeated message harmless.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Idempotence {
+    /// A credit row per transfer in the business store, unique on the transfer id:
+    /// the repeat's insert fails and its transaction rolls back.
+    UniqueKey,
+    /// A separate table of processed message ids, checked and written in the same
+    /// local transaction as the credit (works for any operation, not just inserts).
+    DedupeTable,
+    /// The transfer's record on the consumer has a state that only moves forward;
+    /// a message asking for a transition already made is not a transition.
+    StateMachine,
+    /// The credit is written as `set row[transfer] = amount` and the balance is the
+    /// sum of the rows: doing it twice leaves the same state. No check at all.
+    NaturallyIdempotent,
+    /// "balance += amount" on every delivery: duplicates are applied twice.
+    NoDedupe,
+}
+
+/// Options of the messaging protocol (times in µs).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct MessagingOptions {
+    pub mechanism: Mechanism,
+    pub idempotence: Idempotence,
+    /// Time between the producer's two steps: the window a crash can fall into.
+    pub step_delay_us: u64,
+    pub retry_us: u64,
+    pub redeliver_us: u64,
+    pub checkback_us: u64,
+    /// The message service asks producers about half messages left pending.
+    pub check_back: bool,
+}
+
+/// The message of a transfer: credit `ops` on the consumer's shard. Its id is the
+/// transaction id (one message per transfer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Message {
+    pub txn: TxnId,
+    pub producer: NodeId,
+    pub consumer: NodeId,
+    pub ops: ShardOps,
+}
+
+impl Message {
+    /// What the credit adds on the consumer's shard.
+    pub fn amount(&self) -> i64 {
+        self.ops.as_slice().iter().map(|o| o.delta).sum()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Msg {
+    /// Client → gateway.
+    Request(TxnRequest),
+    /// Gateway → the service owning the debited account.
+    Begin { req: TxnRequest, client: NodeId },
+    /// Producer → client, once the debit committed (or was refused).
+    Reply { txn: TxnId, outcome: Outcome },
+    /// Producer → broker. `republish`: sent by the relay's retry or after a restart.
+    Publish { msg: Message, republish: bool },
+    /// Broker → producer: the message is durably queued (publisher confirm).
+    Stored { txn: TxnId },
+    /// Producer → message service: a half message, not deliverable yet.
+    Register { msg: Message },
+    /// Message service → producer: the half message is durably registered.
+    Registered { txn: TxnId },
+    /// Producer → message service: the local transaction committed; deliver.
+    /// `checked`: the answer to a check-back.
+    Confirm { txn: TxnId, checked: bool },
+    /// Producer → message service: the local transaction rolled back; drop it.
+    Discard { txn: TxnId },
+    /// Message service → producer: what became of your local transaction?
+    CheckBack { txn: TxnId },
+    /// Broker → consumer.
+    Deliver { msg: Message },
+    /// Consumer → broker: applied (or recognised as a repeat); stop redelivering.
+    Ack { txn: TxnId },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Timer {
+    Client(ClientTimer),
+    /// Producer: the second step of `txn` (publish, commit or confirm).
+    Step(TxnId),
+    /// Producer: re-publish / re-register what is unacknowledged.
+    Retry,
+    /// Broker: redeliver what is unacknowledged.
+    Redeliver,
+    /// Message service: ask producers about half messages left pending.
+    CheckBack,
+}
+
+/// A message in the broker's durable queue.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Queued {
+    pub msg: Message,
+    /// False for a half message not yet confirmed.
+    pub ready: bool,
+    /// When it was registered or published (broker clock).
+    pub since_us: u64,
+}
+
+/// The consumer's state of a transfer it receives (the `StateMachine` method).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Stage {
+    Credited,
+}
+
+/// Everything any node keeps durably (each role uses its part).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Durable {
+    /// Service: balances.
+    pub ledger: Ledger,
+    /// Producer: the local message table (rows not yet acknowledged by the broker).
+    pub outbox: BTreeMap<TxnId, Message>,
+    /// Producer: the outcome of each local transaction (what a check-back reads, and
+    /// the guard against a repeated request).
+    pub local: BTreeMap<TxnId, Outcome>,
+    /// Consumer, `UniqueKey`: the credit rows, unique on the transfer id.
+    pub credit_rows: BTreeMap<TxnId, i64>,
+    /// Consumer, `DedupeTable`: processed message ids.
+    pub dedupe: RecentIds,
+    /// Consumer, `StateMachine`: each received transfer's state.
+    pub stages: BTreeMap<TxnId, Stage>,
+    /// Consumer, `NaturallyIdempotent`: incoming transfers as (key, amount) rows;
+    /// they count into the balance (it is a view: ledger + rows).
+    pub incoming: BTreeMap<TxnId, (u32, i64)>,
+    /// Broker: the queue.
+    pub queue: BTreeMap<TxnId, Queued>,
+    /// Broker: messages delivered and acknowledged (a bounded window), so a
+    /// re-publish of one of them is not queued again.
+    pub acked: RecentIds,
+    /// Client: transaction-id watermark.
+    pub txn_watermark: u64,
+}
+
+/// The stateless gateway: routes a request to the service owning the debit.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Gateway {
+    rms: Vec<NodeId>,
+}
+
+/// What a producer remembers (volatile) of a transaction it is working on.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Working {
+    client: NodeId,
+    debit: ShardOps,
+    msg: Message,
+    /// `HalfMessage`: still waiting for `Registered` (last sent at this time).
+    registering: Option<u64>,
+}
+
+/// A service: one shard's store; producer of its debits' messages, consumer of the
+/// messages that credit it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Service {
+    shard: u32,
+    rms: Vec<NodeId>,
+    broker: NodeId,
+    opts: MessagingOptions,
+    working: BTreeMap<TxnId, Working>,
+    /// Outbox rows published and not yet acknowledged: when last sent.
+    sent_at: BTreeMap<TxnId, u64>,
+    /// The unsafe variants' in-memory retry buffer: message and last send time.
+    unsent: BTreeMap<TxnId, (Message, u64)>,
+    retry_armed: bool,
+}
+
+/// The broker and message service.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Broker {
+    opts: MessagingOptions,
+    /// Ready messages: when last delivered (volatile: lost on a crash, so a restarted
+    /// broker redelivers everything).
+    delivered_at: BTreeMap<TxnId, u64>,
+    /// Half messages: when the producer was last asked about them.
+    checked_at: BTreeMap<TxnId, u64>,
+    redeliver_armed: bool,
+    checkback_armed: bool,
+}
+
+/// Every role of a messaging world.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum MessagingNode {
+    Client(Client),
+    Gateway(Gateway),
+    Service(Service),
+    Broker(Broker),
+}
+
+impl MessagingNode {
+    pub fn gateway(rms: Vec<NodeId>) -> Self {
+        MessagingNode::Gateway(Gateway { rms })
+    }
+
+    pub fn service(shard: u32, rms: Vec<NodeId>, broker: NodeId, opts: MessagingOptions) -> Self {
+        MessagingNode::Service(Service {
+            shard,
+            rms,
+            broker,
+            opts,
+            working: BTreeMap::new(),
+            sent_at: BTreeMap::new(),
+            unsent: BTreeMap::new(),
+            retry_armed: false,
+        })
+    }
+
+    pub fn broker(opts: MessagingOptions) -> Self {
+        MessagingNode::Broker(Broker {
+            opts,
+            delivered_at: BTreeMap::new(),
+            checked_at: BTreeMap::new(),
+            redeliver_armed: false,
+            checkback_armed: false,
+        })
+    }
+
+    /// The durable store a service starts with.
+    pub fn service_durable(accounts: u32, initial_balance: i64) -> Durable {
+        Durable {
+            ledger: Ledger::new(accounts, initial_balance),
+            ..Durable::default()
+        }
+    }
+}
+
+type C<'a> = Ctx<'a, MessagingNode>;
+
+/// Can `ops` be applied without a negative balance? An account's balance is its
+/// ledger entry plus (under `NaturallyIdempotent`) the credit rows for it.
+fn funds_ok(d: &Durable, ops: &ShardOps) -> bool {
+    ops.as_slice().iter().all(|o| {
+        let rows: i64 = d
+            .incoming
+            .values()
+            .filter(|&&(key, _)| key == o.key)
+            .map(|&(_, amount)| amount)
+            .sum();
+        d.ledger
+            .balance(o.key)
+            .and_then(|b| b.checked_add(rows)?.checked_add(o.delta))
+            .is_some_and(|n| n >= 0)
+    })
+}
+
+impl ClientWorld for MessagingNode {
+    fn request_msg(req: TxnRequest) -> Msg {
+        Msg::Request(req)
+    }
+    fn client_timer(t: ClientTimer) -> Timer {
+        Timer::Client(t)
+    }
+    fn watermark(d: &Durable) -> u64 {
+        d.txn_watermark
+    }
+    fn set_watermark(d: &mut Durable, to: u64) {
+        d.txn_watermark = to;
+    }
+}
+
+impl Node for MessagingNode {
+    type Msg = Msg;
+    type Timer = Timer;
+    type Durable = Durable;
+
+    fn on_start(&mut self, ctx: &mut C<'_>) {
+        if let MessagingNode::Client(c) = self {
+            c.on_start(ctx);
+        }
+    }
+
+    fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut C<'_>) {
+        match self {
+            MessagingNode::Client(c) => {
+                if let Msg::Reply { txn, outcome } = msg {
+                    c.on_reply(txn, outcome, ctx);
+                }
+            }
+            MessagingNode::Gateway(g) => {
+                if let Msg::Request(req) = msg {
+                    // The generator lists the debit first.
+                    if let Some(first) = req.ops.first() {
+                        let to = g.rms[first.shard as usize];
+                        ctx.send(to, Msg::Begin { req, client: from });
+                    }
+                }
+            }
+            MessagingNode::Service(s) => s.on_message(from, msg, ctx),
+            MessagingNode::Broker(b) => b.on_message(from, msg, ctx),
+        }
+    }
+
+    fn on_timer(&mut self, timer: Timer, ctx: &mut C<'_>) {
+        match (self, timer) {
+            (MessagingNode::Client(c), Timer::Client(t)) => c.on_timer(t, ctx),
+            (MessagingNode::Service(s), Timer::Step(txn)) => s.step(txn, ctx),
+            (MessagingNode::Service(s), Timer::Retry) => s.retry(ctx),
+            (MessagingNode::Broker(b), Timer::Redeliver) => b.redeliver(ctx),
+            (MessagingNode::Broker(b), Timer::CheckBack) => b.check_back(ctx),
+            _ => {}
+        }
+    }
+
+    fn on_recover(&mut self, ctx: &mut C<'_>) {
+        match self {
+            MessagingNode::Client(c) => c.on_recover(ctx),
+            MessagingNode::Service(s) => s.recover(ctx),
+            MessagingNode::Broker(b) => b.recover(ctx),
+            MessagingNode::Gateway(_) => {}
+        }
+    }
+
+    fn audit(&self, d: &Durable, _now_us: u64, out: &mut Vec<AuditItem>) {
+        match self {
+            MessagingNode::Service(s) => {
+                let rows: i64 = d.incoming.values().map(|&(_, a)| a).sum();
+                out.push(AuditItem::Money {
+                    amount: d.ledger.total() + rows,
+                });
+                let held = d.outbox.values().chain(s.unsent.values().map(|(m, _)| m));
+                for m in held {
+                    out.push(AuditItem::MessageHeld {
+                        txn: m.txn,
+                        amount: m.amount(),
+                        ready: true,
+                    });
+                }
+            }
+            MessagingNode::Broker(_) => {
+                for q in d.queue.values() {
+                    out.push(AuditItem::MessageHeld {
+                        txn: q.msg.txn,
+                        amount: q.msg.amount(),
+                        ready: q.ready,
+                    });
+                }
+            }
+            MessagingNode::Client(_) | MessagingNode::Gateway(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
