@@ -12,6 +12,9 @@ use crate::observe::{AuditItem, Observation, RepairClass};
 use crate::stats::Histogram;
 use std::collections::{BTreeMap, VecDeque};
 
+mod calls;
+pub use calls::{audit_chain, CallCounts, ChainAudit};
+
 /// What the checkers need to know about the scenario.
 #[derive(Clone, Debug)]
 pub struct CheckConfig {
@@ -86,6 +89,8 @@ pub struct Counts {
     /// Inconsistencies fixed automatically / flagged for an operator.
     pub repaired_automatic: u64,
     pub flagged_operator: u64,
+    /// What the service-call patterns did (protocol `calls`).
+    pub calls: CallCounts,
 }
 
 /// The checkers' state during a run.
@@ -221,7 +226,9 @@ impl Checks {
                         held_us: for_us,
                         in_doubt,
                     }),
-                    AuditItem::Money { .. } | AuditItem::MoneyInDoubt { .. } => {}
+                    AuditItem::Money { .. }
+                    | AuditItem::MoneyInDoubt { .. }
+                    | AuditItem::Chain { .. } => {}
                 }
             }
         }
@@ -299,6 +306,7 @@ impl Checks {
             in_doubt_at_end,
             held_at_end: held,
             faults_total: self.faults_total,
+            chain: audit_chain(end_audit),
         }
     }
 }
@@ -323,6 +331,10 @@ impl Observer for Checks {
                     RepairClass::Automatic => self.counts.repaired_automatic += 1,
                     RepairClass::Operator => self.counts.flagged_operator += 1,
                 }
+                return;
+            }
+            Observation::Call { txn, event } => {
+                self.counts.calls.record(at_us, txn, event);
                 return;
             }
             _ => {}
@@ -472,4 +484,6 @@ pub struct Results {
     pub held_at_end: Vec<HeldLock>,
     /// Fault actions carried out (crashes, restarts, cuts starting and ending).
     pub faults_total: u64,
+    /// The order chain's records at the end (protocol `calls`; empty otherwise).
+    pub chain: ChainAudit,
 }

@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod transfer;
+pub mod order_chain;
 
 pub use client::{Client, ClientConfig, ClientTimer, ClientWorld, Load};
 pub use transfer::{KeyChoice, TransferGen};
