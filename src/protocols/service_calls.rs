@@ -542,7 +542,13 @@ impl OrderService {
             return;
         }
         self.set_state(txn, OrderState::Cancelled, ctx);
-        if undid_charge {
+        let reconciled = ctx
+            .durable()
+            .found
+            .range((txn, Finding::Lost(Service::Payment))..)
+            .next()
+            .is_some_and(|(t, _)| *t == txn);
+        if undid_charge && !reconciled {
             // The callee had charged an order the caller cancelled: compensation
             // undid it.
             ctx.observe(Observation::Repair {
