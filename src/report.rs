@@ -595,7 +595,7 @@ fn story(
         ));
     }
     let accounted = r.money_final + r.money_in_doubt;
-    if rep.violations.invariant > 0 {
+    if accounted != r.money_initial {
         let pending = if r.money_in_doubt != 0 {
             format!(", counting {} still in doubt", r.money_in_doubt)
         } else {
@@ -647,6 +647,9 @@ fn story(
             "Service calls: {} timeouts, {} queries, {} compensations, {} retries; reconciliation found {} lost orders and {} state mismatches in {} pages",
             c.timeouts, c.queries, c.compensations, c.retries, c.lost_orders, c.state_mismatches, c.reconciliation_batches
         ));
+        if c.reconciliation_batches > 0 && c.reconciliation_passes == 0 {
+            out.push("No reconciliation pass ever finished: each period restarts the pass before it reaches its end. Raise calls.period_ms or calls.page_size".into());
+        }
     }
     if rep.violations.atomicity == 0 && rep.txns.unresolved == 0 && r.chain.inconsistent == 0 {
         out.push(format!(

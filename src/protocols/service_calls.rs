@@ -746,9 +746,18 @@ impl OrderService {
         self.request_page(ctx);
     }
 
-    /// Is this order settled enough to judge (not changed within the grace time)?
+    /// Is this order settled enough to judge? Not changed within the grace time, and
+    /// an order still paying only once its call has timed out as well: before that
+    /// the answer may be on its way.
     fn settled(&self, order: Option<&OrderRec>, ctx: &C<'_>) -> bool {
-        order.is_none_or(|r| r.updated_at_us + self.opts.grace_us <= ctx.now_us())
+        order.is_none_or(|r| {
+            let wait = if r.state == OrderState::Paying {
+                self.opts.wait_us()
+            } else {
+                0
+            };
+            r.updated_at_us + wait + self.opts.grace_us <= ctx.now_us()
+        })
     }
 
     /// Reports a finding once per order and kind; the repair runs every time.
@@ -809,6 +818,11 @@ impl OrderService {
                 if self.state(txn, ctx) == Some(O::Cancelled) {
                     self.set_state(txn, O::Cancelling, ctx);
                 }
+                self.send_task(txn, O::Cancelling, ctx);
+            }
+            // The refund (which also fences a late charge) never arrived: send it.
+            (Some(O::Cancelling), None | Some(P::Pending)) => {
+                self.found(txn, lost, RepairClass::Automatic, ctx);
                 self.send_task(txn, O::Cancelling, ctx);
             }
             // The refund landed but the order service missed its confirmation.
