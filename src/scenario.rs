@@ -902,10 +902,12 @@ fn validate_calls(l: &Loaded) -> Result<(), ScenarioError> {
         ("period_ms", c.period_ms),
         ("grace_ms", c.grace_ms),
     ] {
-        if !v.is_finite() || v < 0.0 || v > MAX_MS {
+        if !v.is_finite() || !(0.0..=MAX_MS).contains(&v) {
             return err(
                 &["calls", key],
-                format!("calls.{key} = {v:?}: expected a duration in milliseconds, 0 to {MAX_MS:?}"),
+                format!(
+                    "calls.{key} = {v:?}: expected a duration in milliseconds, 0 to {MAX_MS:?}"
+                ),
             );
         }
         if key != "processing_ms" && key != "grace_ms" && v < 0.001 {
@@ -918,7 +920,10 @@ fn validate_calls(l: &Loaded) -> Result<(), ScenarioError> {
     if c.page_size == 0 || c.page_size > 100_000 {
         return err(
             &["calls", "page_size"],
-            format!("calls.page_size = {}: expected 1 to 100000 records per page", c.page_size),
+            format!(
+                "calls.page_size = {}: expected 1 to 100000 records per page",
+                c.page_size
+            ),
         );
     }
     if s.protocol != "calls" {
@@ -933,7 +938,8 @@ fn validate_calls(l: &Loaded) -> Result<(), ScenarioError> {
     if s.clients.colocated_with_tm {
         return err(
             &["colocated_with_tm"],
-            "protocol \"calls\" has no tm to colocate the client with; remove colocated_with_tm".into(),
+            "protocol \"calls\" has no tm to colocate the client with; remove colocated_with_tm"
+                .into(),
         );
     }
     Ok(())

@@ -10,7 +10,6 @@ use acidbase::scenario::{self, CallModeSpec, CrashSpec, OneWaySpec, PartitionSpe
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 
-
 /// The world: order (rm1), payment (rm2), shipping (rm3), client.
 const NODES: [&str; 4] = ["rm1", "rm2", "rm3", "client"];
 
@@ -264,7 +263,10 @@ fn assert_found(variant: fn(&mut Scenario), anomaly: fn(&Report) -> bool, what: 
     let sch = find(variant, anomaly).unwrap_or_else(|| panic!("no schedule showed {what}"));
     let mut s = apply(base(), &sch);
     variant(&mut s);
-    assert!(anomaly(&report(&s)), "the shrunk schedule still shows {what}");
+    assert!(
+        anomaly(&report(&s)),
+        "the shrunk schedule still shows {what}"
+    );
 }
 
 /// Silent inconsistencies: orders the services disagree on that nobody reported.
@@ -322,4 +324,150 @@ fn without_query_compensation_cancels_orders_that_were_charged() {
         |r| r.calls.compensations > 0 && r.repair.automatic > 0 && r.calls.queries == 0,
         "a charged order cancelled and refunded",
     );
+}
+
+// ---- the binary, run as a user would, on the shipped scenarios ----
+
+mod common;
+use common::{acidbase, path_str, stdout, TempDir};
+
+fn json_of(args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let o = acidbase(args);
+    let v = serde_json::from_str(&stdout(&o)).expect("the JSON report parses");
+    (o.status.code(), v)
+}
+
+fn num(v: &serde_json::Value, path: &str) -> f64 {
+    acidbase::report::lookup(v, path).unwrap_or_else(|| panic!("{path} is in the report"))
+}
+
+/// Runs a shipped scenario, then the same scenario with one option flipped (a text
+/// replacement in the file), and returns both reports with their exit codes.
+fn with_and_without(
+    name: &str,
+    from: &str,
+    to: &str,
+) -> (
+    (Option<i32>, serde_json::Value),
+    (Option<i32>, serde_json::Value),
+) {
+    let file = format!("scenarios/{name}.ron");
+    let on = json_of(&["run", &file, "--format", "json"]);
+    let source =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(&file))
+            .expect("the scenario is readable");
+    assert!(source.contains(from), "{file} sets {from}");
+    let tag: String = to.chars().filter(char::is_ascii_alphanumeric).collect();
+    let dir = TempDir::new(&format!("{name}-{tag}"));
+    let flipped = dir.write(&format!("{name}.ron"), &source.replace(from, to));
+    let off = json_of(&["run", path_str(&flipped), "--format", "json"]);
+    (on, off)
+}
+
+#[test]
+fn sync_timeout_compensation_turns_silent_charges_into_consistent_orders() {
+    let ((code_on, on), (code_off, off)) = with_and_without(
+        "sync-timeout-compensation",
+        "compensation: true",
+        "compensation: false",
+    );
+    assert_eq!(code_on, Some(0));
+    assert!(num(&on, "calls.timeouts") >= 2.0);
+    assert!(num(&on, "calls.queries") >= 2.0);
+    assert_eq!(num(&on, "calls.inconsistent_at_end"), 0.0);
+    // Without compensation: cancelled here, charged there, and nobody knows.
+    assert_eq!(code_off, Some(1));
+    assert!(num(&off, "calls.inconsistent_at_end") >= 1.0);
+    assert_eq!(
+        num(&off, "repair.silent"),
+        num(&off, "calls.inconsistent_at_end")
+    );
+}
+
+#[test]
+fn fast_fail_and_cancel_is_consistent_without_the_query() {
+    let (_, (code, off)) =
+        with_and_without("sync-timeout-compensation", "query: true", "query: false");
+    // The expectation on queries fails (exit 1), the orders stay consistent.
+    assert_eq!(code, Some(1));
+    assert_eq!(num(&off, "calls.queries"), 0.0);
+    assert!(num(&off, "calls.compensations") >= 2.0);
+    assert_eq!(num(&off, "calls.inconsistent_at_end"), 0.0);
+}
+
+#[test]
+fn async_callback_timeout_without_compensation_leaves_orders_waiting() {
+    let ((code_on, on), (code_off, off)) = with_and_without(
+        "async-callback-timeout",
+        "compensation: true",
+        "compensation: false",
+    );
+    assert_eq!(code_on, Some(0));
+    assert_eq!(num(&on, "calls.inconsistent_at_end"), 0.0);
+    assert_eq!(code_off, Some(1));
+    assert!(num(&off, "calls.inconsistent_at_end") >= 1.0);
+    assert_eq!(num(&off, "calls.queries"), 0.0);
+}
+
+#[test]
+fn lost_orders_are_found_by_reconciliation_and_stay_lost_without_it() {
+    let ((code_on, on), (code_off, off)) = with_and_without(
+        "lost-order-reconciliation",
+        "reconciliation: true",
+        "reconciliation: false",
+    );
+    assert_eq!(code_on, Some(0));
+    assert!(num(&on, "calls.lost_orders") >= 3.0);
+    assert_eq!(
+        num(&on, "calls.found_by_reconciliation"),
+        num(&on, "calls.lost_orders") + num(&on, "calls.state_mismatches")
+    );
+    assert_eq!(num(&on, "calls.inconsistent_at_end"), 0.0);
+    assert_eq!(code_off, Some(1));
+    assert!(num(&off, "calls.inconsistent_at_end") >= 3.0);
+    assert_eq!(num(&off, "calls.reconciliation_batches"), 0.0);
+}
+
+#[test]
+fn state_mismatches_are_repaired_by_reconciliation_and_stay_without_it() {
+    let ((code_on, on), (code_off, off)) = with_and_without(
+        "state-mismatch-reconciliation",
+        "reconciliation: true",
+        "reconciliation: false",
+    );
+    assert_eq!(code_on, Some(0));
+    assert!(num(&on, "calls.state_mismatches") >= 3.0);
+    assert_eq!(num(&on, "calls.inconsistent_at_end"), 0.0);
+    assert_eq!(code_off, Some(1));
+    assert!(num(&off, "calls.inconsistent_at_end") >= 3.0);
+}
+
+#[test]
+fn the_story_names_the_inconsistent_orders() {
+    let dir = TempDir::new("calls-story");
+    let source = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/lost-order-reconciliation.ron"),
+    )
+    .expect("readable");
+    let f = dir.write(
+        "lost.ron",
+        &source.replace("reconciliation: true", "reconciliation: false"),
+    );
+    let o = acidbase(&["run", path_str(&f)]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("ORDERS INCONSISTENT ACROSS SERVICES") && text.contains("PaidNotShipped"),
+        "{text}"
+    );
+}
+
+#[test]
+fn calls_needs_three_services() {
+    let dir = TempDir::new("calls-rms");
+    let f = dir.write("bad.ron", "(protocol: \"calls\", rms: 4)");
+    let o = acidbase(&["run", path_str(&f)]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = common::stderr(&o);
+    assert!(err.contains("rms = 4") && err.contains("rms: 3"), "{err}");
 }

@@ -86,27 +86,50 @@ pub enum Msg {
     /// Client → order service: place an order.
     Request(TxnRequest),
     /// Order service → client.
-    Reply { txn: TxnId, outcome: Outcome },
+    Reply {
+        txn: TxnId,
+        outcome: Outcome,
+    },
     /// Order → payment: charge `amount` for request id `txn`.
-    Pay { txn: TxnId, amount: i64 },
+    Pay {
+        txn: TxnId,
+        amount: i64,
+    },
     /// Payment → order: the answer (sync) or the callback (async). `charged: false`
     /// means refused (the id was cancelled first).
-    PayResult { txn: TxnId, charged: bool },
+    PayResult {
+        txn: TxnId,
+        charged: bool,
+    },
     /// Order → payment: the reverse operation.
-    Refund { txn: TxnId },
+    Refund {
+        txn: TxnId,
+    },
     /// Payment → order: refunded (`undid_charge`: money had been taken) or fenced.
-    RefundDone { txn: TxnId, undid_charge: bool },
+    RefundDone {
+        txn: TxnId,
+        undid_charge: bool,
+    },
     /// Order → payment: the query pattern.
-    Query { txn: TxnId },
+    Query {
+        txn: TxnId,
+    },
     QueryResult {
         txn: TxnId,
         state: Option<PaymentState>,
     },
     /// Order → shipping.
-    Ship { txn: TxnId },
-    ShipDone { txn: TxnId },
+    Ship {
+        txn: TxnId,
+    },
+    ShipDone {
+        txn: TxnId,
+    },
     /// Order → payment or shipping: the records with ids above `after`, at most `limit`.
-    Page { after: Option<TxnId>, limit: u32 },
+    Page {
+        after: Option<TxnId>,
+        limit: u32,
+    },
     /// The page; `last` says there is nothing beyond it. Shipping records have no
     /// state beyond existing, so theirs carry `None`.
     PageResult {
@@ -212,12 +235,7 @@ pub enum CallsNode {
 }
 
 impl CallsNode {
-    pub fn order(
-        opts: CallsOptions,
-        payment: NodeId,
-        shipping: NodeId,
-        client: NodeId,
-    ) -> Self {
+    pub fn order(opts: CallsOptions, payment: NodeId, shipping: NodeId, client: NodeId) -> Self {
         CallsNode::Order(OrderService {
             opts,
             payment,
@@ -379,12 +397,20 @@ impl OrderService {
         if let Some(s) = self.state(txn, ctx) {
             // A duplicated request: the request id makes placing it twice impossible.
             match s {
-                OrderState::Paid | OrderState::Shipped => {
-                    ctx.send(self.client, Msg::Reply { txn, outcome: Outcome::Commit })
-                }
-                OrderState::Cancelling | OrderState::Cancelled => {
-                    ctx.send(self.client, Msg::Reply { txn, outcome: Outcome::Abort })
-                }
+                OrderState::Paid | OrderState::Shipped => ctx.send(
+                    self.client,
+                    Msg::Reply {
+                        txn,
+                        outcome: Outcome::Commit,
+                    },
+                ),
+                OrderState::Cancelling | OrderState::Cancelled => ctx.send(
+                    self.client,
+                    Msg::Reply {
+                        txn,
+                        outcome: Outcome::Abort,
+                    },
+                ),
                 OrderState::Paying => {}
             }
             return;
@@ -718,15 +744,17 @@ impl OrderService {
             let order = mine.get(&txn);
             let remote = theirs.remove(&txn);
             match service {
-                Service::Payment => self.compare_payment(txn, order, remote.map(|s| s.unwrap_or(PaymentState::Charged)), ctx),
+                Service::Payment => self.compare_payment(
+                    txn,
+                    order,
+                    remote.map(|s| s.unwrap_or(PaymentState::Charged)),
+                    ctx,
+                ),
                 Service::Shipping => self.compare_shipping(txn, order, remote.is_some(), ctx),
             }
         }
         let next = match (last, service) {
-            (false, _) => Some(Pass {
-                after: hi,
-                ..pass
-            }),
+            (false, _) => Some(Pass { after: hi, ..pass }),
             (true, Service::Payment) => Some(Pass {
                 service: Service::Shipping,
                 after: None,
@@ -832,9 +860,7 @@ impl OrderService {
             }
             // Paid or shipped without a charge: money is owed that nobody may take
             // on their own. An operator must look.
-            (Some(O::Paid | O::Shipped), None) => {
-                self.found(txn, lost, RepairClass::Operator, ctx)
-            }
+            (Some(O::Paid | O::Shipped), None) => self.found(txn, lost, RepairClass::Operator, ctx),
             (Some(O::Paid | O::Shipped), Some(P::Refunded | P::Fenced)) => {
                 self.found(txn, mismatch, RepairClass::Operator, ctx)
             }
@@ -917,9 +943,13 @@ impl PaymentService {
                 ctx.send(self.order, Msg::PayResult { txn, charged: true })
             }
             // Cancelled first: refuse the late request (no charge after a refund).
-            Some(PaymentState::Refunded | PaymentState::Fenced) => {
-                ctx.send(self.order, Msg::PayResult { txn, charged: false })
-            }
+            Some(PaymentState::Refunded | PaymentState::Fenced) => ctx.send(
+                self.order,
+                Msg::PayResult {
+                    txn,
+                    charged: false,
+                },
+            ),
             Some(PaymentState::Pending) => {}
             None => match self.opts.mode {
                 CallMode::Sync => {
@@ -1046,6 +1076,242 @@ fn page<S>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::node::Command;
+
+    fn opts(mode: CallMode) -> CallsOptions {
+        CallsOptions {
+            mode,
+            call_timeout_us: 50_000,
+            callback_timeout_us: 100_000,
+            processing_us: 20_000,
+            query: true,
+            compensation: true,
+            async_assurance: true,
+            retry_us: 50_000,
+            reconciliation: false,
+            period_us: 200_000,
+            page_size: 10,
+            grace_us: 100_000,
+        }
+    }
+
+    const ORDER: NodeId = NodeId(0);
+    const PAYMENT: NodeId = NodeId(1);
+    const SHIPPING: NodeId = NodeId(2);
+    const CLIENT: NodeId = NodeId(3);
+
+    /// Delivers `msg` to `node` at `now_us` and returns what it sent.
+    fn deliver(
+        node: &mut CallsNode,
+        d: &mut Durable,
+        now_us: u64,
+        from: NodeId,
+        msg: Msg,
+    ) -> Vec<(NodeId, Msg)> {
+        let mut rng = crate::rng::stream(1, "test");
+        let mut out = Vec::new();
+        let mut ctx = Ctx::new(now_us, NodeId(9), d, &mut rng, &mut out);
+        node.on_message(from, msg, &mut ctx);
+        sent(out)
+    }
+
+    fn fire(node: &mut CallsNode, d: &mut Durable, now_us: u64, t: Timer) -> Vec<(NodeId, Msg)> {
+        let mut rng = crate::rng::stream(1, "test");
+        let mut out = Vec::new();
+        let mut ctx = Ctx::new(now_us, ORDER, d, &mut rng, &mut out);
+        node.on_timer(t, &mut ctx);
+        sent(out)
+    }
+
+    fn sent(out: Vec<Command<CallsNode>>) -> Vec<(NodeId, Msg)> {
+        out.into_iter()
+            .filter_map(|c| match c {
+                Command::Send { to, msg } => Some((to, msg)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn place(txn: TxnId) -> Msg {
+        Msg::Request(TxnRequest {
+            txn,
+            ops: vec![crate::workload::Op {
+                shard: 0,
+                key: 0,
+                delta: 30,
+            }],
+        })
+    }
+
+    #[test]
+    fn a_refund_that_overtakes_its_charge_fences_it() {
+        let mut p = CallsNode::payment(opts(CallMode::Sync), ORDER);
+        let mut d = Durable::default();
+        let out = deliver(&mut p, &mut d, 0, ORDER, Msg::Refund { txn: 7 });
+        assert_eq!(
+            out,
+            vec![(
+                ORDER,
+                Msg::RefundDone {
+                    txn: 7,
+                    undid_charge: false
+                }
+            )]
+        );
+        let out = deliver(&mut p, &mut d, 1, ORDER, Msg::Pay { txn: 7, amount: 30 });
+        assert_eq!(
+            out,
+            vec![(
+                ORDER,
+                Msg::PayResult {
+                    txn: 7,
+                    charged: false
+                }
+            )]
+        );
+        assert_eq!(d.charges[&7].charges, 0, "no money taken after the cancel");
+    }
+
+    #[test]
+    fn a_repeated_charge_request_charges_once() {
+        let mut p = CallsNode::payment(opts(CallMode::Sync), ORDER);
+        let mut d = Durable::default();
+        for t in 0..3 {
+            let out = deliver(&mut p, &mut d, t, ORDER, Msg::Pay { txn: 7, amount: 30 });
+            assert_eq!(
+                out,
+                vec![(
+                    ORDER,
+                    Msg::PayResult {
+                        txn: 7,
+                        charged: true
+                    }
+                )]
+            );
+        }
+        assert_eq!(d.charges[&7].charges, 1);
+    }
+
+    #[test]
+    fn a_timed_out_call_is_queried_then_completed_or_cancelled() {
+        let mut o = CallsNode::order(opts(CallMode::Sync), PAYMENT, SHIPPING, CLIENT);
+        let mut d = Durable::default();
+        let out = deliver(&mut o, &mut d, 0, CLIENT, place(1));
+        assert_eq!(out, vec![(PAYMENT, Msg::Pay { txn: 1, amount: 30 })]);
+        deliver(&mut o, &mut d, 0, CLIENT, place(2));
+        // Both answers are lost; both calls time out and are queried.
+        for txn in [1, 2] {
+            let out = fire(&mut o, &mut d, 50_000, Timer::Call(txn));
+            assert_eq!(out, vec![(PAYMENT, Msg::Query { txn })]);
+        }
+        // Order 1 was charged: completed, the client told yes, shipping called.
+        let out = deliver(
+            &mut o,
+            &mut d,
+            60_000,
+            PAYMENT,
+            Msg::QueryResult {
+                txn: 1,
+                state: Some(PaymentState::Charged),
+            },
+        );
+        assert_eq!(
+            out,
+            vec![
+                (
+                    CLIENT,
+                    Msg::Reply {
+                        txn: 1,
+                        outcome: Outcome::Commit
+                    }
+                ),
+                (SHIPPING, Msg::Ship { txn: 1 }),
+            ]
+        );
+        assert_eq!(d.orders[&1].state, OrderState::Paid);
+        // Order 2 never arrived: cancelled, and the refund fences a late charge.
+        let out = deliver(
+            &mut o,
+            &mut d,
+            60_000,
+            PAYMENT,
+            Msg::QueryResult {
+                txn: 2,
+                state: None,
+            },
+        );
+        assert_eq!(
+            out,
+            vec![
+                (
+                    CLIENT,
+                    Msg::Reply {
+                        txn: 2,
+                        outcome: Outcome::Abort
+                    }
+                ),
+                (PAYMENT, Msg::Refund { txn: 2 }),
+            ]
+        );
+        assert_eq!(d.orders[&2].state, OrderState::Cancelling);
+    }
+
+    #[test]
+    fn without_compensation_a_sync_timeout_is_taken_for_no() {
+        let mut o_opts = opts(CallMode::Sync);
+        o_opts.compensation = false;
+        let mut o = CallsNode::order(o_opts, PAYMENT, SHIPPING, CLIENT);
+        let mut d = Durable::default();
+        deliver(&mut o, &mut d, 0, CLIENT, place(1));
+        let out = fire(&mut o, &mut d, 50_000, Timer::Call(1));
+        assert_eq!(
+            out,
+            vec![(
+                CLIENT,
+                Msg::Reply {
+                    txn: 1,
+                    outcome: Outcome::Abort
+                }
+            )]
+        );
+        assert_eq!(d.orders[&1].state, OrderState::Cancelled);
+        // The late answer changes nothing: the charge stays, unnoticed.
+        let out = deliver(
+            &mut o,
+            &mut d,
+            60_000,
+            PAYMENT,
+            Msg::PayResult {
+                txn: 1,
+                charged: true,
+            },
+        );
+        assert!(out.is_empty());
+        assert_eq!(d.orders[&1].state, OrderState::Cancelled);
+    }
+
+    #[test]
+    fn the_scheduler_resends_unconfirmed_tasks_and_stops_when_confirmed() {
+        let mut o = CallsNode::order(opts(CallMode::Sync), PAYMENT, SHIPPING, CLIENT);
+        let mut d = Durable::default();
+        deliver(&mut o, &mut d, 0, CLIENT, place(1));
+        deliver(
+            &mut o,
+            &mut d,
+            10_000,
+            PAYMENT,
+            Msg::PayResult {
+                txn: 1,
+                charged: true,
+            },
+        );
+        let out = fire(&mut o, &mut d, 60_000, Timer::Scheduler);
+        assert_eq!(out, vec![(SHIPPING, Msg::Ship { txn: 1 })]);
+        deliver(&mut o, &mut d, 70_000, SHIPPING, Msg::ShipDone { txn: 1 });
+        assert_eq!(d.orders[&1].state, OrderState::Shipped);
+        let out = fire(&mut o, &mut d, 200_000, Timer::Scheduler);
+        assert!(out.is_empty());
+    }
 
     #[test]
     fn pages_are_bounded_and_say_when_they_are_last() {

@@ -5,8 +5,8 @@
 //! that issue requests (closed or open loop) and measure answers.
 
 pub mod client;
-pub mod transfer;
 pub mod order_chain;
+pub mod transfer;
 
 pub use client::{Client, ClientConfig, ClientTimer, ClientWorld, Load};
 pub use transfer::{KeyChoice, TransferGen};
