@@ -6,7 +6,9 @@
 
 use acidbase::report::Report;
 use acidbase::run::run;
-use acidbase::scenario::{self, CallModeSpec, CrashSpec, OneWaySpec, PartitionSpec, Scenario};
+use acidbase::scenario::{
+    self, CallModeSpec, CrashSpec, OneWaySpec, PartitionSpec, RandomCrashSpec, Scenario,
+};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 
@@ -43,6 +45,13 @@ struct Schedule {
     one_way: Vec<(usize, usize, f64, f64)>,
     loss: f64,
     duplicate: f64,
+    /// Random crashes of every node (per second) and clock drift (ppm, at most).
+    random_crash_rate: f64,
+    max_drift_ppm: u32,
+    /// Pattern timings: call timeout, retry period, page size.
+    call_timeout_ms: f64,
+    retry_ms: f64,
+    page_size: u32,
 }
 
 fn window() -> impl Strategy<Value = (f64, f64)> {
@@ -60,9 +69,27 @@ fn schedule() -> impl Strategy<Value = Schedule> {
         prop::collection::vec((0..4usize, 0..4usize, window()), 0..3),
         prop_oneof![Just(0.0), 0.0..0.2f64],
         prop_oneof![Just(0.0), 0.0..0.2f64],
+        (
+            prop_oneof![Just(0.0), 0.0..2.0f64],
+            prop_oneof![Just(0u32), 0u32..200_000],
+            10.0..100.0f64,
+            10.0..100.0f64,
+            1u32..=200,
+        ),
     )
         .prop_map(
-            |(seed, sessions, mode_async, query, crashes, partitions, one_way, loss, duplicate)| {
+            |(
+                seed,
+                sessions,
+                mode_async,
+                query,
+                crashes,
+                partitions,
+                one_way,
+                loss,
+                duplicate,
+                (random_crash_rate, max_drift_ppm, call_timeout_ms, retry_ms, page_size),
+            )| {
                 Schedule {
                     seed,
                     sessions,
@@ -79,6 +106,11 @@ fn schedule() -> impl Strategy<Value = Schedule> {
                         .collect(),
                     loss,
                     duplicate,
+                    random_crash_rate,
+                    max_drift_ppm,
+                    call_timeout_ms,
+                    retry_ms,
+                    page_size,
                 }
             },
         )
@@ -132,8 +164,20 @@ fn apply(mut s: Scenario, sch: &Schedule) -> Scenario {
             });
         }
     }
+    if sch.random_crash_rate > 0.0 {
+        s.faults.random_crashes.push(RandomCrashSpec {
+            nodes: vec!["all".into()],
+            rate_per_s: sch.random_crash_rate,
+            mean_downtime_ms: 60.0,
+        });
+    }
+    s.faults.max_drift_ppm = sch.max_drift_ppm;
     s.network.loss_probability = sch.loss;
     s.network.duplicate_probability = sch.duplicate;
+    s.calls.call_timeout_ms = sch.call_timeout_ms;
+    s.calls.callback_timeout_ms = 2.0 * sch.call_timeout_ms;
+    s.calls.retry_ms = sch.retry_ms;
+    s.calls.page_size = sch.page_size;
     s
 }
 
@@ -194,6 +238,8 @@ fn with_the_patterns_on_every_order_ends_consistent() {
 fn check_reconciliation_bound(sch: &Schedule) -> Result<bool, TestCaseError> {
     let mut sch = sch.clone();
     sch.loss = 0.0; // loss after the heal would lose repairs again
+    sch.page_size = 100; // a pass must fit in a period (see the book)
+    sch.max_drift_ppm = 0; // the bound is in virtual time
     let mut s = apply(base(), &sch);
     s.calls.async_assurance = false;
     let out = run(&s, s.seed, None);
