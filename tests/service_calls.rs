@@ -230,6 +230,20 @@ fn with_the_patterns_on_every_order_ends_consistent() {
     );
 }
 
+/// Compensation and assurance alone keep every order consistent: reconciliation is
+/// the safety net for what they miss (when they are off, or a service loses data).
+#[test]
+fn compensation_and_assurance_suffice_without_reconciliation() {
+    for_all(256, |sch| {
+        let mut s = apply(base(), sch);
+        s.calls.reconciliation = false;
+        let r = report(&s);
+        prop_assert_eq!(r.calls.inconsistent_at_end, 0, "{}", r.to_text());
+        prop_assert_eq!(r.calls.reconciliation_batches, 0);
+        Ok(true)
+    });
+}
+
 /// Without shipping assurance, paid orders are lost on the shipping side while it is
 /// unreachable; reconciliation finds every one of them within one period and one
 /// pass of the order becoming judgeable (the heal, plus the grace time — for an
