@@ -15,6 +15,9 @@ use std::collections::{BTreeMap, VecDeque};
 mod messaging;
 pub use messaging::{MessagingResults, MessagingTally};
 
+mod calls;
+pub use calls::{audit_chain, CallCounts, ChainAudit};
+
 /// What the checkers need to know about the scenario.
 #[derive(Clone, Debug)]
 pub struct CheckConfig {
@@ -89,6 +92,8 @@ pub struct Counts {
     /// Inconsistencies fixed automatically / flagged for an operator.
     pub repaired_automatic: u64,
     pub flagged_operator: u64,
+    /// What the service-call patterns did (protocol `calls`).
+    pub calls: CallCounts,
 }
 
 /// The checkers' state during a run.
@@ -232,7 +237,8 @@ impl Checks {
                     AuditItem::Unfinished { .. } => unfinished_at_end += 1,
                     AuditItem::Money { .. }
                     | AuditItem::MoneyInDoubt { .. }
-                    | AuditItem::MessageHeld { .. } => {}
+                    | AuditItem::MessageHeld { .. }
+                    | AuditItem::Chain { .. } => {}
                 }
             }
         }
@@ -315,6 +321,7 @@ impl Checks {
             faults_total: self.faults_total,
             consistency: self.consistency.finish(unfinished_at_end),
             messaging,
+            chain: audit_chain(end_audit),
         }
     }
 }
@@ -355,6 +362,10 @@ impl Observer for Checks {
             }
             Observation::AnomalyEnded { txn } => {
                 self.consistency.anomaly_ended(at_us, txn);
+                return;
+            }
+            Observation::Call { txn, event } => {
+                self.counts.calls.record(at_us, txn, event);
                 return;
             }
             _ => {}
@@ -513,4 +524,6 @@ pub struct Results {
     pub consistency: crate::consistency::Summary,
     /// Reliable messaging: what became of each message.
     pub messaging: MessagingResults,
+    /// The order chain's records at the end (protocol `calls`; empty otherwise).
+    pub chain: ChainAudit,
 }

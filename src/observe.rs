@@ -6,6 +6,7 @@
 //! vocabulary, so the same checkers measure 2PC, 3PC, TCC and a user's protocol.
 
 use crate::node::{NodeSet, Outcome, TxnId};
+use crate::workload::order_chain::ChainRecord;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Observation {
@@ -57,6 +58,29 @@ pub enum Observation {
     /// A reliable-messaging fact about the message of transaction `txn` (one message
     /// per transfer: its id is the transaction id).
     Messaging { txn: TxnId, event: MessagingEvent },
+    /// A service-call pattern acted on order `txn` (counted in `report.calls`).
+    Call { txn: TxnId, event: CallEvent },
+}
+
+/// What the service-call patterns did (protocol `calls`; see `book/src/service-calls.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CallEvent {
+    /// A synchronous call got no answer in time, or an asynchronous callback is overdue.
+    Timeout,
+    /// The caller asked the callee for the status of a request id.
+    Query,
+    /// The caller decided to undo (call the reverse operation).
+    Compensation,
+    /// A persisted task or a query was sent again.
+    Retry,
+    /// Reconciliation found an order that one side has and the other not.
+    LostOrder,
+    /// Reconciliation found an order both sides have, in different states.
+    StateMismatch,
+    /// Reconciliation compared one page of records (`txn`: the page's first id).
+    ReconciliationBatch,
+    /// A reconciliation pass over every service finished, `took_us` after it began.
+    ReconciliationPass { took_us: u64 },
 }
 
 /// Who dealt with an inconsistency (DESIGN §6 "repair class").
@@ -96,7 +120,8 @@ impl Observation {
             | Observation::Consistent { txn, .. }
             | Observation::AnomalyBegan { txn }
             | Observation::AnomalyEnded { txn }
-            | Observation::Messaging { txn, .. } => txn,
+            | Observation::Messaging { txn, .. }
+            | Observation::Call { txn, .. } => txn,
         }
     }
 }
@@ -131,6 +156,8 @@ pub enum AuditItem {
         amount: i64,
         ready: bool,
     },
+    /// This service's record of order `txn` (the order → pay → ship chain).
+    Chain { txn: TxnId, record: ChainRecord },
 }
 
 /// What happened to a message (reliable messaging, `protocols::messaging`).

@@ -104,6 +104,33 @@ pub struct Consistency {
     pub unfinished_at_end: u64,
 }
 
+/// What the service-call patterns did (protocol `calls`; zero for the others).
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Calls {
+    /// Payment calls that got no answer in time, and overdue callbacks.
+    pub timeouts: u64,
+    /// Status queries sent by request id.
+    pub queries: u64,
+    /// Orders the caller decided to undo (the reverse call).
+    pub compensations: u64,
+    /// Tasks and queries sent again.
+    pub retries: u64,
+    /// Orders reconciliation found on one side only.
+    pub lost_orders: u64,
+    /// Orders reconciliation found on both sides in different states.
+    pub state_mismatches: u64,
+    /// `lost_orders + state_mismatches`.
+    pub found_by_reconciliation: u64,
+    /// Pages of records compared.
+    pub reconciliation_batches: u64,
+    /// Complete passes over every service.
+    pub reconciliation_passes: u64,
+    /// The longest pass, from its start to its last page.
+    pub reconciliation_pass_ms_max: f64,
+    /// Orders the services disagree on at the end (also in `violations.invariant`).
+    pub inconsistent_at_end: u64,
+}
+
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct ExpectationResult {
     pub metric: String,
@@ -178,6 +205,7 @@ pub struct Report {
     pub faults: u64,
     pub consistency: Consistency,
     pub messaging: MessagingCounts,
+    pub calls: Calls,
     pub expectations: Expectations,
     /// The story in plain words (text output only).
     #[serde(skip)]
@@ -226,12 +254,12 @@ impl Report {
             },
             violations: Violations {
                 atomicity: c.atomicity_violations,
-                invariant: u64::from(money_broken),
+                invariant: u64::from(money_broken) + r.chain.inconsistent,
             },
             repair: Repair {
                 automatic: c.repaired_automatic,
                 operator: c.flagged_operator,
-                silent: (c.atomicity_violations + u64::from(money_broken))
+                silent: (c.atomicity_violations + u64::from(money_broken) + r.chain.inconsistent)
                     .saturating_sub(c.flagged_operator),
             },
             money: Money {
@@ -267,6 +295,19 @@ impl Report {
             faults: r.faults_total,
             consistency: consistency(&r.consistency),
             messaging: messaging_counts(&r.messaging),
+            calls: Calls {
+                timeouts: c.calls.timeouts,
+                queries: c.calls.queries,
+                compensations: c.calls.compensations,
+                retries: c.calls.retries,
+                lost_orders: c.calls.lost_orders,
+                state_mismatches: c.calls.state_mismatches,
+                found_by_reconciliation: c.calls.found_by_reconciliation(),
+                reconciliation_batches: c.calls.reconciliation_batches,
+                reconciliation_passes: c.calls.reconciliation_passes,
+                reconciliation_pass_ms_max: ms(c.calls.reconciliation_pass_us_max),
+                inconsistent_at_end: r.chain.inconsistent,
+            },
             expectations: Expectations::default(),
             story: Vec::new(),
         };
@@ -733,7 +774,7 @@ fn story(
         ));
     }
     let accounted = r.money_final + r.money_in_doubt;
-    if rep.violations.invariant > 0 {
+    if accounted != r.money_initial {
         let pending = if r.money_in_doubt != 0 {
             format!(", counting {} still in doubt", r.money_in_doubt)
         } else {
@@ -757,7 +798,39 @@ fn story(
             r.money_initial
         ));
     }
-    if rep.violations.atomicity == 0 && rep.txns.unresolved == 0 {
+    if r.chain.inconsistent > 0 {
+        let kinds: Vec<String> = r
+            .chain
+            .by_kind
+            .iter()
+            .map(|(k, n)| format!("{n} {k:?}"))
+            .collect();
+        let ex: Vec<String> = r
+            .chain
+            .examples
+            .iter()
+            .map(|(t, k)| format!("order {t} {k:?}"))
+            .collect();
+        out.push(format!(
+            "ORDERS INCONSISTENT ACROSS SERVICES at the end: {} of {} ({}), e.g. {}; {} flagged for an operator, the rest silent",
+            r.chain.inconsistent,
+            r.chain.orders,
+            kinds.join(", "),
+            ex.join(", "),
+            rep.repair.operator
+        ));
+    }
+    if rep.protocol == "calls" {
+        let c = &rep.calls;
+        out.push(format!(
+            "Service calls: {} timeouts, {} queries, {} compensations, {} retries; reconciliation found {} lost orders and {} state mismatches in {} pages",
+            c.timeouts, c.queries, c.compensations, c.retries, c.lost_orders, c.state_mismatches, c.reconciliation_batches
+        ));
+        if c.reconciliation_batches > 0 && c.reconciliation_passes == 0 {
+            out.push("No reconciliation pass ever finished: each period restarts the pass before it reaches its end. Raise calls.period_ms or calls.page_size".into());
+        }
+    }
+    if rep.violations.atomicity == 0 && rep.txns.unresolved == 0 && r.chain.inconsistent == 0 {
         out.push(format!(
             "Every transaction ended consistently: {} committed, {} aborted.",
             rep.txns.committed, rep.txns.aborted

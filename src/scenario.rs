@@ -18,7 +18,7 @@ pub const MAX_ACCOUNTS: u64 = 10_000_000;
 pub const MAX_EXPECTED_FAULTS: f64 = 1e6;
 
 /// The protocols `protocol:` may name.
-pub const PROTOCOLS: &[&str] = &["2pc", "saga", "messaging"];
+pub const PROTOCOLS: &[&str] = &["2pc", "saga", "messaging", "calls"];
 
 /// The built-in default scenario (`acidbase run` with no file).
 pub const DEFAULT_SCENARIO: &str = include_str!("../scenarios/2pc-coordinator-crash.ron");
@@ -54,6 +54,8 @@ pub struct Scenario {
     pub messaging: MessagingSpec,
     /// Metric path → condition, e.g. `"violations.atomicity": "== 0"`.
     pub expect: BTreeMap<String, String>,
+    /// Protocol "calls": calls between services that time out (order → pay → ship).
+    pub calls: CallsSpec,
 }
 
 impl Default for Scenario {
@@ -76,6 +78,7 @@ impl Default for Scenario {
             saga: SagaSpec::default(),
             messaging: MessagingSpec::default(),
             expect: BTreeMap::new(),
+            calls: CallsSpec::default(),
         }
     }
 }
@@ -152,6 +155,64 @@ impl Default for SagaSpec {
             step_timeout_ms: 50.0,
             step_retries: 3,
             give_up_after_attempts: None,
+        }
+    }
+}
+
+/// How the order service calls the payment service.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub enum CallModeSpec {
+    /// The caller waits for the answer (`call_timeout_ms`).
+    Sync,
+    /// The callee works later and calls back (`callback_timeout_ms`).
+    Async,
+}
+
+/// Protocol "calls": the service-call patterns, each switchable to show what it
+/// prevents (see `book/src/service-calls.md`).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallsSpec {
+    pub mode: CallModeSpec,
+    /// Sync: how long the caller waits for the payment's answer (and for a query's).
+    pub call_timeout_ms: f64,
+    /// Async: how long the caller waits for the payment's callback.
+    pub callback_timeout_ms: f64,
+    /// Async: how long the payment service takes before it charges and calls back.
+    pub processing_ms: f64,
+    /// The callee answers status queries by request id.
+    pub query: bool,
+    /// After a timeout, query then complete or cancel (without `query`: cancel at once).
+    pub compensation: bool,
+    /// Work decided (ship, refund) is a persisted task retried until confirmed.
+    pub async_assurance: bool,
+    /// How often the task scheduler resends unconfirmed tasks.
+    pub retry_ms: f64,
+    /// A job compares the services' records by request id and repairs differences.
+    pub reconciliation: bool,
+    /// How often a reconciliation pass starts.
+    pub period_ms: f64,
+    /// Records per page (one request and answer) of a reconciliation pass.
+    pub page_size: u32,
+    /// Reconciliation leaves orders changed more recently than this alone (in flight).
+    pub grace_ms: f64,
+}
+
+impl Default for CallsSpec {
+    fn default() -> Self {
+        CallsSpec {
+            mode: CallModeSpec::Sync,
+            call_timeout_ms: 50.0,
+            callback_timeout_ms: 100.0,
+            processing_ms: 20.0,
+            query: true,
+            compensation: true,
+            async_assurance: true,
+            retry_ms: 50.0,
+            reconciliation: true,
+            period_ms: 200.0,
+            page_size: 50,
+            grace_ms: 100.0,
         }
     }
 }
@@ -922,6 +983,7 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
     validate_faults(l)?;
     validate_saga(l)?;
     validate_messaging(l)?;
+    validate_calls(l)?;
     for (metric, cond) in &s.expect {
         if !crate::report::is_metric(metric) {
             return err(
@@ -945,6 +1007,9 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
 /// The names of the nodes a scenario's world will have, in node order.
 pub fn node_names(s: &Scenario) -> Vec<String> {
     let mut names = vec!["tm".to_string()];
+    if s.protocol == "calls" {
+        names.clear(); // services call each other: no coordinator
+    }
     names.extend((1..=s.rms).map(|i| format!("rm{i}")));
     if s.two_pc.standby_tm {
         names.push("standby".into());
@@ -1001,6 +1066,62 @@ fn validate_messaging(l: &Loaded) -> Result<(), ScenarioError> {
             &["fan_out"],
             format!("workload fan_out = {}: the messaging protocol models a transfer A → B (one debit, one message, one credit); use fan_out: 1", t.fan_out),
         ));
+    }
+    Ok(())
+}
+
+/// Protocol "calls": three services and sane pattern timings.
+fn validate_calls(l: &Loaded) -> Result<(), ScenarioError> {
+    let s = &l.scenario;
+    let err = |path: &[&str], msg: String| Err(l.error_at(path, msg));
+    let c = &s.calls;
+    for (key, v) in [
+        ("call_timeout_ms", c.call_timeout_ms),
+        ("callback_timeout_ms", c.callback_timeout_ms),
+        ("processing_ms", c.processing_ms),
+        ("retry_ms", c.retry_ms),
+        ("period_ms", c.period_ms),
+        ("grace_ms", c.grace_ms),
+    ] {
+        if !v.is_finite() || !(0.0..=MAX_MS).contains(&v) {
+            return err(
+                &["calls", key],
+                format!(
+                    "calls.{key} = {v:?}: expected a duration in milliseconds, 0 to {MAX_MS:?}"
+                ),
+            );
+        }
+        if key != "processing_ms" && key != "grace_ms" && v < 0.001 {
+            return err(
+                &["calls", key],
+                format!("calls.{key} must be at least 0.001 ms (1 µs): a zero period would loop forever"),
+            );
+        }
+    }
+    if c.page_size == 0 || c.page_size > 100_000 {
+        return err(
+            &["calls", "page_size"],
+            format!(
+                "calls.page_size = {}: expected 1 to 100000 records per page",
+                c.page_size
+            ),
+        );
+    }
+    if s.protocol != "calls" {
+        return Ok(());
+    }
+    if s.rms != 3 {
+        return err(
+            &["rms"],
+            format!("rms = {}: protocol \"calls\" runs three services (rm1 order, rm2 payment, rm3 shipping); set rms: 3", s.rms),
+        );
+    }
+    if s.clients.colocated_with_tm {
+        return err(
+            &["colocated_with_tm"],
+            "protocol \"calls\" has no tm to colocate the client with; remove colocated_with_tm"
+                .into(),
+        );
     }
     Ok(())
 }

@@ -3,4 +3,5 @@
 
 pub mod messaging;
 pub mod saga;
+pub mod service_calls;
 pub mod two_pc;

@@ -15,9 +15,11 @@ use crate::rng;
 use crate::scenario::{KeysSpec, LatencySpec, LoadSpec, Scenario, WorkloadSpec};
 use crate::workload::{ClientConfig, KeyChoice, Load, TransferGen};
 
+mod calls;
 mod saga;
 mod two_pc;
 
+pub use calls::calls_options;
 pub use saga::saga_options;
 pub use two_pc::two_pc_options;
 
@@ -47,6 +49,7 @@ pub fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Outcome {
         "2pc" => two_pc::run(scenario, seed, trace),
         "saga" => saga::run(scenario, seed, trace),
         "messaging" => messaging::run(scenario, seed, trace),
+        "calls" => calls::run(scenario, seed, trace),
         other => panic!("protocol {other:?} passed validation but has no builder"),
     }
 }

@@ -5,6 +5,7 @@
 //! that issue requests (closed or open loop) and measure answers.
 
 pub mod client;
+pub mod order_chain;
 pub mod transfer;
 
 pub use client::{Client, ClientConfig, ClientTimer, ClientWorld, Load};
