@@ -15,8 +15,10 @@ use crate::rng;
 use crate::scenario::{KeysSpec, LatencySpec, LoadSpec, Scenario, WorkloadSpec};
 use crate::workload::{ClientConfig, KeyChoice, Load, TransferGen};
 
+mod three_pc;
 mod two_pc;
 
+pub use three_pc::three_pc_options;
 pub use two_pc::two_pc_options;
 
 /// Milliseconds (as written in scenarios) to whole µs.
@@ -39,6 +41,7 @@ pub struct Outcome {
 pub fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Outcome {
     match scenario.protocol.as_str() {
         "2pc" => two_pc::run(scenario, seed, trace),
+        "3pc" => three_pc::run(scenario, seed, trace),
         other => panic!("protocol {other:?} passed validation but has no builder"),
     }
 }
