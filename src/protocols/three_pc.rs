@@ -36,8 +36,10 @@
 //! where a partition splits the outcome.
 //!
 //! A participant that restarts in w or p may not decide alone (Skeen & Stonebraker:
-//! these states are not independently recoverable): it asks the TM (and the standby)
-//! until told. The TM answers from its log; what it does not know it presumes aborted.
+//! these states are not independently recoverable): it asks the TM until told, and
+//! the standby too once the TM has been silent for a wait timeout. The TM answers
+//! from its log ("pending" while it is still deciding); what it does not know it
+//! presumes aborted.
 //!
 //! The price: the timeout rules assume that silence means a crash. Under a network
 //! partition during PreCommit the side holding pre-committed participants commits and
@@ -121,6 +123,8 @@ pub enum Msg {
     },
     /// RM → TM / standby: what became of `txn`? (Asks the standby to terminate it.)
     Inquiry { txn: TxnId, participants: NodeSet },
+    /// TM → RM: alive and still deciding `txn` (voting or terminating): ask me again.
+    Pending { txn: TxnId },
     /// Terminator → RM: your state?
     StateReq { txn: TxnId },
     /// RM → terminator.
@@ -307,6 +311,10 @@ struct Waiting {
     asked_standby: bool,
     /// Known from the log after a restart: ask, never decide alone.
     recovered: bool,
+    /// After a restart: when the TM last answered (or the restart). Only a TM silent
+    /// for a wait timeout is presumed down and the standby asked: two coordinators
+    /// deciding at once could disagree.
+    tm_heard_at_us: u64,
 }
 
 /// The standby coordinator (no access to the TM's log): runs the termination protocol
@@ -523,6 +531,7 @@ impl Tm {
                 } else if self.voting.contains_key(&txn) || ctx.durable().tm_log.contains_key(&txn)
                 {
                     // Still voting, or terminating: the RM will be told.
+                    ctx.send(from, Msg::Pending { txn });
                 } else {
                     let decision = Msg::Decision {
                         txn,
@@ -762,7 +771,11 @@ impl Rm {
                 ops,
                 participants,
             } => self.can_commit(from, txn, ops, participants, ctx),
-            Msg::PreCommit { txn } => self.precommit(from, txn, ctx),
+            Msg::PreCommit { txn } => {
+                self.heard_from_tm(txn, ctx);
+                self.precommit(from, txn, ctx);
+            }
+            Msg::Pending { txn } => self.heard_from_tm(txn, ctx),
             Msg::Decision { txn, outcome } => self.learn(txn, outcome, ctx),
             Msg::StateReq { txn } => {
                 let state = self.state_for_terminator(txn, ctx);
@@ -814,6 +827,13 @@ impl Rm {
         ctx.send(tm, Msg::Vote { txn, yes: true });
         self.waiting.insert(txn, Waiting::default());
         ctx.set_timer(Timer::Participant(txn), self.opts.wait_timeout_us);
+    }
+
+    fn heard_from_tm(&mut self, txn: TxnId, ctx: &mut C<'_>) {
+        let now = ctx.now_us();
+        if let Some(w) = self.waiting.get_mut(&txn) {
+            w.tm_heard_at_us = now;
+        }
     }
 
     fn precommit(&mut self, tm: NodeId, txn: TxnId, ctx: &mut C<'_>) {
@@ -897,7 +917,8 @@ impl Rm {
         };
         if w.recovered {
             ctx.send(self.tm, inquiry.clone());
-            if let Some(s) = self.standby {
+            let tm_silent = ctx.now_us() >= w.tm_heard_at_us + self.opts.wait_timeout_us;
+            if let (Some(s), true) = (self.standby, tm_silent) {
                 ctx.send(s, inquiry);
             }
             ctx.set_timer(Timer::Participant(txn), self.opts.inquiry_interval_us);
@@ -914,7 +935,7 @@ impl Rm {
                 txn,
                 Waiting {
                     asked_standby: true,
-                    recovered: false,
+                    ..w
                 },
             );
             ctx.set_timer(Timer::Participant(txn), period);
@@ -980,6 +1001,7 @@ impl Rm {
 
     /// Locks of transactions in w or p are taken again; the RM asks until told.
     fn recover(&mut self, ctx: &mut C<'_>) {
+        let now = ctx.now_us();
         let prepared: Vec<(TxnId, PreparedRec)> = ctx
             .durable()
             .prepared
@@ -994,6 +1016,7 @@ impl Rm {
                 Waiting {
                     asked_standby: false,
                     recovered: true,
+                    tm_heard_at_us: now,
                 },
             );
             self.timeout(txn, ctx);
