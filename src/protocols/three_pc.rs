@@ -330,14 +330,15 @@ pub struct Standby {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ThreePcNode {
     Client(Client),
-    Tm(Tm),
+    /// Boxed: the TM's tables make it several times larger than the other roles.
+    Tm(Box<Tm>),
     Rm(Rm),
     Standby(Standby),
 }
 
 impl ThreePcNode {
     pub fn tm(rms: Vec<NodeId>, opts: ThreePcOptions) -> Self {
-        ThreePcNode::Tm(Tm {
+        ThreePcNode::Tm(Box::new(Tm {
             rms,
             opts,
             voting: IdMap::new(),
@@ -346,7 +347,7 @@ impl ThreePcNode {
             terminator: Terminator::default(),
             recent: RecentIds::default(),
             retry_armed: false,
-        })
+        }))
     }
 
     pub fn rm(tm: NodeId, standby: Option<NodeId>, accounts: u32, opts: ThreePcOptions) -> Self {
@@ -1050,5 +1051,173 @@ impl Standby {
         self.decided.insert(txn, outcome);
         ctx.observe(Observation::Decided { txn, outcome });
         tell(participants, txn, outcome, ctx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::Command;
+    use crate::store::KeyDelta;
+
+    fn opts(standby_tm: bool) -> ThreePcOptions {
+        ThreePcOptions {
+            vote_timeout_us: 40_000,
+            ack_timeout_us: 40_000,
+            on_ack_timeout: AckTimeout::Commit,
+            wait_timeout_us: 80_000,
+            precommit_timeout_us: 80_000,
+            decision_retry_us: 50_000,
+            inquiry_interval_us: 50_000,
+            standby_tm,
+        }
+    }
+
+    /// Runs `f` as a handler of node `me` at `now_us`; returns what it asked for.
+    fn handle(
+        me: u32,
+        now_us: u64,
+        durable: &mut Durable,
+        f: impl FnOnce(&mut C<'_>),
+    ) -> Vec<Command<ThreePcNode>> {
+        let mut rng = crate::rng::stream(1, "test");
+        let mut out = Vec::new();
+        let mut ctx = Ctx::new(now_us, NodeId(me), durable, &mut rng, &mut out);
+        f(&mut ctx);
+        out
+    }
+
+    fn sends(out: &[Command<ThreePcNode>]) -> Vec<(u32, Msg)> {
+        out.iter()
+            .filter_map(|c| match c {
+                Command::Send { to, msg } => Some((to.0, msg.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn applied(out: &[Command<ThreePcNode>]) -> Option<Outcome> {
+        out.iter().find_map(|c| match c {
+            Command::Observe(Observation::Applied { outcome, .. }) => Some(*outcome),
+            _ => None,
+        })
+    }
+
+    fn set(ids: &[u32]) -> NodeSet {
+        ids.iter().map(|&i| NodeId(i)).collect()
+    }
+
+    #[test]
+    fn termination_commits_on_a_precommitted_participant() {
+        let mut t = Terminator::default();
+        let mut d = Durable::default();
+        let out = handle(9, 0, &mut d, |ctx| t.start(7, set(&[1, 2, 3]), 50_000, ctx));
+        assert_eq!(sends(&out).len(), 3, "asks every participant");
+        handle(9, 1, &mut d, |ctx| {
+            assert_eq!(t.on_state(NodeId(1), 7, State::Uncertain, ctx), None);
+            assert_eq!(
+                t.on_state(NodeId(2), 7, State::PreCommitted, ctx),
+                Some((Outcome::Commit, set(&[1, 2, 3])))
+            );
+            assert_eq!(t.on_state(NodeId(3), 7, State::Aborted, ctx), None, "done");
+        });
+    }
+
+    #[test]
+    fn termination_aborts_when_every_answer_is_uncertain() {
+        let mut t = Terminator::default();
+        let mut d = Durable::default();
+        handle(9, 0, &mut d, |ctx| t.start(7, set(&[1, 2]), 50_000, ctx));
+        handle(9, 1, &mut d, |ctx| {
+            assert_eq!(t.on_state(NodeId(1), 7, State::Uncertain, ctx), None);
+            assert_eq!(
+                t.on_state(NodeId(2), 7, State::Uncertain, ctx),
+                Some((Outcome::Abort, set(&[1, 2])))
+            );
+        });
+        // Some answer, all uncertain, the others silent: abort at the end of the round.
+        handle(9, 0, &mut d, |ctx| t.start(8, set(&[1, 2]), 50_000, ctx));
+        handle(9, 1, &mut d, |ctx| {
+            assert_eq!(t.on_state(NodeId(1), 8, State::Uncertain, ctx), None);
+            assert_eq!(
+                t.on_poll(8, 50_000, ctx),
+                Some((Outcome::Abort, set(&[1, 2])))
+            );
+        });
+        // Nobody answered: ask again, decide nothing.
+        handle(9, 0, &mut d, |ctx| t.start(9, set(&[1, 2]), 50_000, ctx));
+        let out = handle(9, 1, &mut d, |ctx| {
+            assert_eq!(t.on_poll(9, 50_000, ctx), None)
+        });
+        assert_eq!(sends(&out).len(), 2);
+    }
+
+    fn prepared_rm(standby: Option<NodeId>, precommitted: bool) -> (Rm, Durable) {
+        let o = opts(standby.is_some());
+        let ThreePcNode::Rm(mut rm) = ThreePcNode::rm(NodeId(0), standby, 4, o) else {
+            unreachable!()
+        };
+        let mut d = ThreePcNode::rm_durable(4, 100);
+        let mut ops = ShardOps::default();
+        ops.push(KeyDelta { key: 1, delta: 10 });
+        handle(1, 0, &mut d, |ctx| {
+            rm.can_commit(NodeId(0), 7, ops, set(&[1, 2]), ctx);
+            if precommitted {
+                rm.precommit(NodeId(0), 7, ctx);
+            }
+        });
+        (rm, d)
+    }
+
+    #[test]
+    fn an_uncertain_participant_aborts_and_a_precommitted_one_commits_on_timeout() {
+        let (mut rm, mut d) = prepared_rm(None, false);
+        let out = handle(1, 80_000, &mut d, |ctx| rm.timeout(7, ctx));
+        assert_eq!(applied(&out), Some(Outcome::Abort));
+        assert_eq!(d.ledger.total(), 400);
+
+        let (mut rm, mut d) = prepared_rm(None, true);
+        let out = handle(1, 80_000, &mut d, |ctx| rm.timeout(7, ctx));
+        assert_eq!(applied(&out), Some(Outcome::Commit));
+        assert_eq!(d.ledger.total(), 410);
+        assert!(matches!(sends(&out)[..], [(0, Msg::Ack { txn: 7 })]));
+    }
+
+    #[test]
+    fn with_a_standby_the_first_timeout_asks_it_and_the_second_decides() {
+        let (mut rm, mut d) = prepared_rm(Some(NodeId(5)), true);
+        let out = handle(1, 80_000, &mut d, |ctx| rm.timeout(7, ctx));
+        assert_eq!(applied(&out), None);
+        assert!(matches!(
+            sends(&out)[..],
+            [(5, Msg::Inquiry { txn: 7, .. })]
+        ));
+        let out = handle(1, 160_000, &mut d, |ctx| rm.timeout(7, ctx));
+        assert_eq!(applied(&out), Some(Outcome::Commit));
+    }
+
+    #[test]
+    fn a_participant_that_never_voted_promises_abort() {
+        let (mut rm, mut d) = prepared_rm(None, false);
+        handle(1, 1, &mut d, |ctx| {
+            assert_eq!(rm.state_for_terminator(7, ctx), State::Uncertain);
+            assert_eq!(rm.state_for_terminator(99, ctx), State::Aborted);
+        });
+        assert!(d.tombstones.contains(&99), "the promise is durable");
+        let mut ops = ShardOps::default();
+        ops.push(KeyDelta { key: 2, delta: 1 });
+        let out = handle(1, 2, &mut d, |ctx| {
+            rm.can_commit(NodeId(0), 99, ops, set(&[1, 2]), ctx)
+        });
+        assert!(matches!(
+            sends(&out)[..],
+            [(
+                0,
+                Msg::Vote {
+                    txn: 99,
+                    yes: false
+                }
+            )]
+        ));
     }
 }
