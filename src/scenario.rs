@@ -18,7 +18,7 @@ pub const MAX_ACCOUNTS: u64 = 10_000_000;
 pub const MAX_EXPECTED_FAULTS: f64 = 1e6;
 
 /// The protocols `protocol:` may name.
-pub const PROTOCOLS: &[&str] = &["2pc", "saga", "messaging", "calls"];
+pub const PROTOCOLS: &[&str] = &["2pc", "3pc", "saga", "messaging", "calls"];
 
 /// The built-in default scenario (`acidbase run` with no file).
 pub const DEFAULT_SCENARIO: &str = include_str!("../scenarios/2pc-coordinator-crash.ron");
@@ -43,6 +43,7 @@ pub struct Scenario {
     /// Guard: stop after this many events.
     pub max_events: u64,
     pub two_pc: TwoPcSpec,
+    pub three_pc: ThreePcSpec,
     pub workload: WorkloadSpec,
     pub clients: ClientSpec,
     pub network: NetworkSpec,
@@ -70,6 +71,7 @@ impl Default for Scenario {
             drain_ms: 2000.0,
             max_events: 50_000_000,
             two_pc: TwoPcSpec::default(),
+            three_pc: ThreePcSpec::default(),
             workload: WorkloadSpec::default(),
             clients: ClientSpec::default(),
             network: NetworkSpec::default(),
@@ -215,6 +217,49 @@ impl Default for CallsSpec {
             grace_ms: 100.0,
         }
     }
+}
+
+/// Three-phase commit's timers and options (`protocol: "3pc"`).
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThreePcSpec {
+    /// The TM aborts if it lacks a vote this long after sending CanCommit.
+    pub vote_timeout_ms: f64,
+    /// The TM acts on `on_precommit_ack_timeout` if it lacks a PreCommit ack this long
+    /// after sending PreCommit.
+    pub precommit_ack_timeout_ms: f64,
+    pub on_precommit_ack_timeout: AckTimeoutSpec,
+    /// A participant that voted yes and has no PreCommit this long after voting aborts.
+    pub rm_wait_timeout_ms: f64,
+    /// A pre-committed participant with no DoCommit this long after PreCommit commits.
+    pub rm_precommit_timeout_ms: f64,
+    pub decision_retry_ms: f64,
+    /// A restarted participant's inquiry period; the terminators' polling period.
+    pub inquiry_interval_ms: f64,
+    /// Adds the `standby` node, which runs the termination protocol when asked.
+    pub standby_tm: bool,
+}
+
+impl Default for ThreePcSpec {
+    fn default() -> Self {
+        ThreePcSpec {
+            vote_timeout_ms: 40.0,
+            precommit_ack_timeout_ms: 40.0,
+            on_precommit_ack_timeout: AckTimeoutSpec::Commit,
+            rm_wait_timeout_ms: 80.0,
+            rm_precommit_timeout_ms: 80.0,
+            decision_retry_ms: 50.0,
+            inquiry_interval_ms: 50.0,
+            standby_tm: false,
+        }
+    }
+}
+
+/// What a 3PC TM does when PreCommit acks are overdue.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub enum AckTimeoutSpec {
+    Commit,
+    Abort,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -980,6 +1025,7 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
             "clients.deadline_ms must be more than 0".into(),
         );
     }
+    validate_three_pc(l)?;
     validate_faults(l)?;
     validate_saga(l)?;
     validate_messaging(l)?;
@@ -1011,7 +1057,7 @@ pub fn node_names(s: &Scenario) -> Vec<String> {
         names.clear(); // services call each other: no coordinator
     }
     names.extend((1..=s.rms).map(|i| format!("rm{i}")));
-    if s.two_pc.standby_tm {
+    if s.two_pc.standby_tm || (s.protocol == "3pc" && s.three_pc.standby_tm) {
         names.push("standby".into());
     }
     if s.protocol == "messaging" {
@@ -1337,6 +1383,42 @@ fn validate_faults(l: &Loaded) -> Result<(), ScenarioError> {
             &["max_drift_ppm"],
             "faults.max_drift_ppm must be below 1000000",
         ));
+    }
+    Ok(())
+}
+
+/// The `three_pc` section: durations, periods, and the participant timeouts that
+/// must outlast the TM's (else a fault-free run can split: see three_pc.rs).
+fn validate_three_pc(l: &Loaded) -> Result<(), ScenarioError> {
+    let p = &l.scenario.three_pc;
+    let err = |key: &str, msg: String| Err(l.error_at(&["three_pc", key], msg));
+    let fields = [
+        ("vote_timeout_ms", p.vote_timeout_ms),
+        ("precommit_ack_timeout_ms", p.precommit_ack_timeout_ms),
+        ("rm_wait_timeout_ms", p.rm_wait_timeout_ms),
+        ("rm_precommit_timeout_ms", p.rm_precommit_timeout_ms),
+        ("decision_retry_ms", p.decision_retry_ms),
+        ("inquiry_interval_ms", p.inquiry_interval_ms),
+    ];
+    for (key, v) in fields {
+        if !v.is_finite() || !(0.001..=MAX_MS).contains(&v) {
+            return err(
+                key,
+                format!("three_pc.{key} = {v:?}: expected a duration in milliseconds from 0.001 (1 µs; a zero timer would loop forever) to {MAX_MS:?}"),
+            );
+        }
+    }
+    if p.rm_wait_timeout_ms <= p.vote_timeout_ms {
+        return err(
+            "rm_wait_timeout_ms",
+            format!("three_pc.rm_wait_timeout_ms = {:?} must be longer than vote_timeout_ms = {:?} (by at least the longest one-way delay): a participant that gives up in w before the TM may still send PreCommit splits the outcome without any fault", p.rm_wait_timeout_ms, p.vote_timeout_ms),
+        );
+    }
+    if p.rm_precommit_timeout_ms <= p.precommit_ack_timeout_ms {
+        return err(
+            "rm_precommit_timeout_ms",
+            format!("three_pc.rm_precommit_timeout_ms = {:?} must be longer than precommit_ack_timeout_ms = {:?} (by at least the longest one-way delay): a pre-committed participant must wait for the TM's decision", p.rm_precommit_timeout_ms, p.precommit_ack_timeout_ms),
+        );
     }
     Ok(())
 }

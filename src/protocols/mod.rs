@@ -4,4 +4,5 @@
 pub mod messaging;
 pub mod saga;
 pub mod service_calls;
+pub mod three_pc;
 pub mod two_pc;

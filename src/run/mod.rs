@@ -17,10 +17,12 @@ use crate::workload::{ClientConfig, KeyChoice, Load, TransferGen};
 
 mod calls;
 mod saga;
+mod three_pc;
 mod two_pc;
 
 pub use calls::calls_options;
 pub use saga::saga_options;
+pub use three_pc::three_pc_options;
 pub use two_pc::two_pc_options;
 
 mod messaging;
@@ -50,6 +52,7 @@ pub fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Outcome {
         "saga" => saga::run(scenario, seed, trace),
         "messaging" => messaging::run(scenario, seed, trace),
         "calls" => calls::run(scenario, seed, trace),
+        "3pc" => three_pc::run(scenario, seed, trace),
         other => panic!("protocol {other:?} passed validation but has no builder"),
     }
 }
