@@ -17,7 +17,8 @@
 //! - [`run`]: builds a world from a scenario, runs it and produces a [`report::Report`];
 //! - [`report`]: the report (text for people, JSON for machines);
 //! - [`trace`]: the `--trace` JSON-lines writer;
-//! - [`mod@bench`]: the canonical bench-2pc workload.
+//! - [`mod@bench`]: the canonical bench-2pc workload;
+//! - [`schedule`]: a run's concrete fault schedule, exported as a scenario that replays it.
 //!
 //! To write a protocol of your own, implement [`node::Node`] for an enum of its roles
 //! (see [`protocols::two_pc`]), report what happens with [`observe::Observation`]s,
@@ -49,6 +50,7 @@ pub mod report;
 pub mod rng;
 pub mod run;
 pub mod scenario;
+pub mod schedule;
 pub mod stats;
 pub mod store;
 pub mod trace;
