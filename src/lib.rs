@@ -18,7 +18,11 @@
 //! - [`report`]: the report (text for people, JSON for machines);
 //! - [`trace`]: the `--trace` JSON-lines writer;
 //! - [`mod@bench`]: the canonical bench-2pc workload;
-//! - [`schedule`]: a run's concrete fault schedule, exported as a scenario that replays it.
+//! - [`schedule`]: a run's concrete fault schedule, exported as a scenario that replays it;
+//! - [`explore`]: many seeds in parallel, failures grouped by kind;
+//! - [`shrink`]: minimise a violating schedule and tell it as a story;
+//! - [`tracelog`]: a run's trace read back, for stories and diagrams;
+//! - [`diagram`]: sequence (space-time) diagrams of a run as SVG.
 //!
 //! To write a protocol of your own, implement [`node::Node`] for an enum of its roles
 //! (see [`protocols::two_pc`]), report what happens with [`observe::Observation`]s,
@@ -39,6 +43,7 @@
 
 pub mod bench;
 pub mod checks;
+pub mod diagram;
 pub mod engine;
 pub mod faults;
 pub mod idmap;
@@ -49,8 +54,11 @@ pub mod protocols;
 pub mod report;
 pub mod rng;
 pub mod run;
+pub mod explore;
 pub mod scenario;
 pub mod schedule;
+pub mod shrink;
+pub mod tracelog;
 pub mod stats;
 pub mod store;
 pub mod trace;
