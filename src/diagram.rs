@@ -443,13 +443,13 @@ mod tests {
     fn the_default_scenario_draws_a_lane_per_node_and_a_crash() {
         let s = crate::scenario::default_scenario().scenario;
         let (o, trace) = crate::tracelog::run_traced(&s, s.seed);
-        let svg = svg(&trace, &o.names, &DiagramOptions { to_ms: Some(200.0), ..Default::default() });
-        assert!(balanced(&svg), "{svg}");
-        assert!(svg.starts_with("<svg"));
-        assert_eq!(svg.matches(r#"class="lane""#).count(), o.names.len());
-        assert!(svg.contains(r#"class="crash""#));
-        assert!(svg.contains("in doubt"));
-        assert!(svg.contains(r#"class="lock""#));
+        let w = svg(&trace, &o.names, &DiagramOptions { to_ms: Some(200.0), ..Default::default() });
+        assert!(balanced(&w), "{w}");
+        assert!(w.starts_with("<svg"));
+        assert_eq!(w.matches(r#"class="lane""#).count(), o.names.len());
+        assert!(w.contains(r#"class="crash""#));
+        assert!(w.contains("in doubt"));
+        assert!(w.contains(r#"class="lock""#));
         let all = svg(&trace, &o.names, &DiagramOptions::default());
         let one = svg_for_txn(&trace, &o.names, 0);
         assert!(balanced(&one));
@@ -465,10 +465,10 @@ mod tests {
     fn long_runs_are_cut_with_a_note() {
         let s = crate::scenario::parse("(duration_ms: 300)", "x.ron").expect("valid").scenario;
         let (o, trace) = crate::tracelog::run_traced(&s, 1);
-        let svg = svg(&trace, &o.names, &DiagramOptions { max_rows: 20, ..Default::default() });
-        assert!(balanced(&svg));
-        assert!(svg.contains(r#"class="truncated""#));
-        assert_eq!(svg.matches(r#"class="time""#).count(), 20);
+        let w = svg(&trace, &o.names, &DiagramOptions { max_rows: 20, ..Default::default() });
+        assert!(balanced(&w));
+        assert!(w.contains(r#"class="truncated""#));
+        assert_eq!(w.matches(r#"class="time""#).count(), 20);
     }
 
     #[test]
