@@ -40,7 +40,7 @@ impl Default for DiagramOptions {
 }
 
 const LANE_GAP: f64 = 150.0;
-const LEFT: f64 = 110.0;
+const LEFT: f64 = 120.0;
 const TOP: f64 = 70.0;
 const ROW: f64 = 24.0;
 
@@ -76,8 +76,9 @@ pub fn svg(trace: &[TraceLine], names: &[String], opts: &DiagramOptions) -> Stri
 
     // Pair each send with its arrival(s).
     let mut arrows: Vec<Arrow> = Vec::new();
-    let mut pending: BTreeMap<(String, String, String), Vec<(usize, Option<u64>)>> =
-        BTreeMap::new();
+    // (from, to, message) → copies in flight: (arrow index, expected arrival).
+    type InFlight = Vec<(usize, Option<u64>)>;
+    let mut pending: BTreeMap<(String, String, String), InFlight> = BTreeMap::new();
     for l in trace {
         match l.kind.as_str() {
             "send" => {
@@ -85,10 +86,7 @@ pub fn svg(trace: &[TraceLine], names: &[String], opts: &DiagramOptions) -> Stri
                     continue;
                 };
                 let keep = wanted(l) && in_window(l.t_us);
-                let dropped = l
-                    .fate
-                    .strip_prefix("dropped: ")
-                    .map(str::to_string);
+                let dropped = l.fate.strip_prefix("dropped: ").map(str::to_string);
                 let copies = if l.fate == "delivered twice" { 2 } else { 1 };
                 for copy in 0..copies {
                     let expected = (copy == 0).then(|| l.t_us + l.delay_us.unwrap_or(0));
@@ -142,10 +140,20 @@ pub fn svg(trace: &[TraceLine], names: &[String], opts: &DiagramOptions) -> Stri
             times.push(t);
         }
     }
-    let drawn_kinds = ["timer", "crash", "restart", "cut_start", "cut_end", "observe"];
+    let drawn_kinds = [
+        "timer",
+        "crash",
+        "restart",
+        "cut_start",
+        "cut_end",
+        "observe",
+    ];
     for l in trace {
         if drawn_kinds.contains(&l.kind.as_str()) && in_window(l.t_us) {
-            let fault = matches!(l.kind.as_str(), "crash" | "restart" | "cut_start" | "cut_end");
+            let fault = matches!(
+                l.kind.as_str(),
+                "crash" | "restart" | "cut_start" | "cut_end"
+            );
             if fault || (wanted(l) && (l.kind != "timer" || opts.txn.is_none())) {
                 times.push(l.t_us);
             }
@@ -270,7 +278,11 @@ pub fn svg(trace: &[TraceLine], names: &[String], opts: &DiagramOptions) -> Stri
         } else {
             ("msg", "#333", "")
         };
-        let marker = if lost { "" } else { r#" marker-end="url(#arrow)""# };
+        let marker = if lost {
+            ""
+        } else {
+            r#" marker-end="url(#arrow)""#
+        };
         let _ = writeln!(
             s,
             r#"<line class="{class}" x1="{x0:.1}" y1="{y0:.1}" x2="{x_end:.1}" y2="{y_end:.1}" stroke="{colour}" stroke-width="1.2"{dash}{marker}/>"#
@@ -293,7 +305,7 @@ pub fn svg(trace: &[TraceLine], names: &[String], opts: &DiagramOptions) -> Stri
         );
     }
     // Point events and notes.
-    for l in trace {
+    for (k, l) in trace.iter().enumerate() {
         let Some(r) = row_of(l.t_us) else { continue };
         let yy = y(r);
         match l.kind.as_str() {
@@ -317,7 +329,14 @@ pub fn svg(trace: &[TraceLine], names: &[String], opts: &DiagramOptions) -> Stri
                             s,
                             r##"<circle class="timer" cx="{xx:.0}" cy="{yy:.0}" r="4" fill="white" stroke="#36c"/>"##
                         );
-                        note(&mut s, "timer-label", xx - 8.0, yy + 4.0, "#36c", &format!("⏰ {}", short(&l.what)));
+                        note(
+                            &mut s,
+                            "timer-label",
+                            xx + 7.0,
+                            yy + 12.0,
+                            "#36c",
+                            &format!("timer {}", short(&l.what)),
+                        );
                     }
                     "observe" if wanted(l) => {
                         let w = &l.what;
@@ -341,6 +360,17 @@ pub fn svg(trace: &[TraceLine], names: &[String], opts: &DiagramOptions) -> Stri
             }
             "cut_start" | "cut_end" => {
                 let start = l.kind == "cut_start";
+                let mirror = |m: &TraceLine| {
+                    m.kind == l.kind
+                        && m.t_us == l.t_us
+                        && m.cut_from == l.cut_to
+                        && m.cut_to == l.cut_from
+                };
+                // A symmetric partition is two cuts at one instant: draw it once.
+                if k > 0 && mirror(&trace[k - 1]) {
+                    continue;
+                }
+                let symmetric = trace.get(k + 1).is_some_and(mirror);
                 let _ = writeln!(
                     s,
                     r##"<line class="cut" x1="{:.0}" y1="{yy:.0}" x2="{:.0}" y2="{yy:.0}" stroke="{}" stroke-width="1" stroke-dasharray="2 3"/>"##,
@@ -349,12 +379,24 @@ pub fn svg(trace: &[TraceLine], names: &[String], opts: &DiagramOptions) -> Stri
                     if start { "#d33" } else { "#2a2" }
                 );
                 let text = format!(
-                    "{} {{{}}} → {{{}}}",
-                    if start { "cut" } else { "healed" },
+                    "{} {{{}}} {} {{{}}}",
+                    match (start, symmetric) {
+                        (true, true) => "partition",
+                        (true, false) => "cut",
+                        (false, _) => "healed",
+                    },
                     l.cut_from.join(","),
+                    if symmetric { "|" } else { "→" },
                     l.cut_to.join(",")
                 );
-                note(&mut s, "cut-label", width - 12.0 - 6.0 * text.chars().count() as f64, yy - 3.0, if start { "#d33" } else { "#2a2" }, &text);
+                note(
+                    &mut s,
+                    "cut-label",
+                    width - 12.0 - 6.0 * text.chars().count() as f64,
+                    yy - 3.0,
+                    if start { "#d33" } else { "#2a2" },
+                    &text,
+                );
             }
             _ => {}
         }
@@ -406,10 +448,10 @@ fn cross(s: &mut String, x: f64, y: f64, colour: &str) {
 }
 
 fn note(s: &mut String, class: &str, x: f64, y: f64, colour: &str, text: &str) {
-    let anchor = if class == "timer-label" { "end" } else { "start" };
+    let size = if class == "timer-label" { 9 } else { 11 };
     let _ = writeln!(
         s,
-        r#"<text class="{class}" x="{x:.1}" y="{y:.1}" fill="{colour}" text-anchor="{anchor}">{}</text>"#,
+        r#"<text class="{class}" x="{x:.1}" y="{y:.1}" fill="{colour}" font-size="{size}">{}</text>"#,
         esc(text)
     );
 }
@@ -424,7 +466,9 @@ mod tests {
         let mut rest = svg;
         while let Some(i) = rest.find('<') {
             rest = &rest[i + 1..];
-            let Some(j) = rest.find('>') else { return false };
+            let Some(j) = rest.find('>') else {
+                return false;
+            };
             let tag = &rest[..j];
             rest = &rest[j + 1..];
             if let Some(name) = tag.strip_prefix('/') {
@@ -443,7 +487,14 @@ mod tests {
     fn the_default_scenario_draws_a_lane_per_node_and_a_crash() {
         let s = crate::scenario::default_scenario().scenario;
         let (o, trace) = crate::tracelog::run_traced(&s, s.seed);
-        let w = svg(&trace, &o.names, &DiagramOptions { to_ms: Some(200.0), ..Default::default() });
+        let w = svg(
+            &trace,
+            &o.names,
+            &DiagramOptions {
+                to_ms: Some(200.0),
+                ..Default::default()
+            },
+        );
         assert!(balanced(&w), "{w}");
         assert!(w.starts_with("<svg"));
         assert_eq!(w.matches(r#"class="lane""#).count(), o.names.len());
@@ -458,14 +509,30 @@ mod tests {
     }
 
     fn svg_for_txn(trace: &[TraceLine], names: &[String], txn: u64) -> String {
-        svg(trace, names, &DiagramOptions { txn: Some(txn), ..Default::default() })
+        svg(
+            trace,
+            names,
+            &DiagramOptions {
+                txn: Some(txn),
+                ..Default::default()
+            },
+        )
     }
 
     #[test]
     fn long_runs_are_cut_with_a_note() {
-        let s = crate::scenario::parse("(duration_ms: 300)", "x.ron").expect("valid").scenario;
+        let s = crate::scenario::parse("(duration_ms: 300)", "x.ron")
+            .expect("valid")
+            .scenario;
         let (o, trace) = crate::tracelog::run_traced(&s, 1);
-        let w = svg(&trace, &o.names, &DiagramOptions { max_rows: 20, ..Default::default() });
+        let w = svg(
+            &trace,
+            &o.names,
+            &DiagramOptions {
+                max_rows: 20,
+                ..Default::default()
+            },
+        );
         assert!(balanced(&w));
         assert!(w.contains(r#"class="truncated""#));
         assert_eq!(w.matches(r#"class="time""#).count(), 20);

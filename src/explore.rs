@@ -63,7 +63,9 @@ pub fn parse_seeds(text: &str) -> Result<std::ops::Range<u64>, String> {
         a..a.checked_add(1).ok_or_else(bad)?
     };
     if range.is_empty() {
-        return Err(format!("seeds {text:?} is empty: the end must be after the start"));
+        return Err(format!(
+            "seeds {text:?} is empty: the end must be after the start"
+        ));
     }
     Ok(range)
 }
@@ -100,8 +102,9 @@ pub fn explore(
 ) -> Exploration {
     let total = seeds.end - seeds.start;
     let next = AtomicU64::new(seeds.start);
-    let results: Mutex<Vec<Option<(String, Vec<String>)>>> =
-        Mutex::new(vec![None; total as usize]);
+    // Per seed: its digest and failure kinds.
+    type SeedResult = Option<(String, Vec<String>)>;
+    let results: Mutex<Vec<SeedResult>> = Mutex::new(vec![None; total as usize]);
     let counters = Mutex::new((0u64, 0u64));
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {

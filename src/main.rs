@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
 
+mod cli_tools;
+
 /// The trace file, remembering its first write error: a trace cut short (a full
 /// disk, say) must be reported, not silently truncated.
 struct CheckedFile {
@@ -77,6 +79,69 @@ enum Command {
         /// Write every event as a JSON line to FILE.
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
+        /// Write the run's concrete fault schedule to FILE (RON): every crash, restart,
+        /// partition window and every message lost, duplicated or held back, scripted,
+        /// so `acidbase run FILE` replays this run (same digest) with no random faults.
+        #[arg(long, value_name = "FILE")]
+        export_schedule: Option<PathBuf>,
+        /// Draw the run as a sequence diagram (SVG) in FILE.
+        #[arg(long, value_name = "FILE")]
+        diagram: Option<PathBuf>,
+        /// With --diagram: only the messages and notes of this transaction.
+        #[arg(long, value_name = "ID", requires = "diagram")]
+        txn: Option<u64>,
+        /// With --diagram: start the window at this time (ms).
+        #[arg(long, value_name = "MS", requires = "diagram")]
+        from: Option<f64>,
+        /// With --diagram: end the window at this time (ms).
+        #[arg(long, value_name = "MS", requires = "diagram")]
+        to: Option<f64>,
+    },
+    /// Run one scenario under many seeds in parallel; group the failures by kind.
+    #[command(
+        after_help = "Every seed's run is deterministic; threads only share out the seeds, so the summary is the\nsame at any --jobs. A seed fails when it breaks atomicity, an invariant, leaves a transaction\nunresolved (blocked), hits max_events, or fails one of the scenario's expectations.\n\nExamples:\n  acidbase explore scenarios/2pc-unsafe-timeout.ron --seeds 1..200\n      How many seeds break atomicity, the first one, and the command that reproduces it.\n  acidbase explore scenarios/2pc-partition.ron --seeds 0..=999 --jobs 2 --format json\n\nThen: acidbase shrink SCENARIO --seed N   (minimise the first failing seed)\n\nExit codes: 0 no seed failed; 1 some seed failed; 2 bad input."
+    )]
+    Explore {
+        /// The scenario file (RON).
+        scenario: PathBuf,
+        /// Seeds to run: A..B (B excluded), A..=B, or one seed.
+        #[arg(long, default_value = "1..101")]
+        seeds: String,
+        /// Worker threads (default: the machine's cores).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+        jobs: Option<u32>,
+        /// Run the scenario with this protocol instead of its own.
+        #[arg(long)]
+        protocol: Option<String>,
+        /// `text` for people, `json` for machines.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Minimise a failing run's fault schedule; write it as a replayable counterexample.
+    #[command(
+        after_help = "The run's schedule is exported (every fault scripted, nothing random), then shrunk greedily\nwhile the same kind of failure still occurs: faults dropped, windows shortened and moved\nearlier, fewer requests, sessions and participants, a shorter run. Every accepted step is no\nlarger on any measure. Prints the sizes before and after and the shrunk run as a story.\n\nExamples:\n  acidbase shrink scenarios/2pc-unsafe-timeout.ron --seed 1\n      Writes counterexample.ron; `acidbase run counterexample.ron` shows the violation again.\n  acidbase shrink scenarios/2pc-unsafe-timeout.ron --seed 1 --diagram cx.svg\n  acidbase shrink my.ron --seed 17 --kind blocked --out blocked.ron\n\nKinds: atomicity, invariant, blocked, event-guard, \"expect: METRIC COND\" (as explore prints).\nExit codes: 0 shrunk and written; 2 bad input (or the seed does not fail)."
+    )]
+    Shrink {
+        /// The scenario file (RON).
+        scenario: PathBuf,
+        /// The failing seed (default: the scenario's seed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Where to write the counterexample.
+        #[arg(long, value_name = "FILE", default_value = "counterexample.ron")]
+        out: PathBuf,
+        /// The failure kind to keep (default: the run's first, strongest).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Give up after this many candidate runs.
+        #[arg(long, default_value_t = 600)]
+        max_runs: u32,
+        /// Run the scenario with this protocol instead of its own.
+        #[arg(long)]
+        protocol: Option<String>,
+        /// Also draw the shrunk run as a sequence diagram (SVG) in FILE.
+        #[arg(long, value_name = "FILE")]
+        diagram: Option<PathBuf>,
     },
     /// Run the canonical bench-2pc workload and print the peers' output lines.
     #[command(
@@ -106,7 +171,61 @@ fn main() -> ExitCode {
             seed,
             format,
             trace,
+            export_schedule,
+            diagram,
+            txn,
+            from,
+            to,
+        } if export_schedule.is_some() || diagram.is_some() => {
+            cli_tools::run_with_tools(cli_tools::RunTools {
+                path: scenario,
+                seed,
+                json: matches!(format, Format::Json),
+                trace,
+                export_schedule,
+                diagram,
+                txn,
+                from,
+                to,
+            })
+        }
+        Command::Run {
+            scenario,
+            seed,
+            format,
+            trace,
+            ..
         } => run_command(scenario, seed, format, trace),
+        Command::Explore {
+            scenario,
+            seeds,
+            jobs,
+            protocol,
+            format,
+        } => cli_tools::explore_command(
+            &scenario,
+            &seeds,
+            jobs,
+            protocol.as_deref(),
+            matches!(format, Format::Json),
+        ),
+        Command::Shrink {
+            scenario,
+            seed,
+            out,
+            kind,
+            max_runs,
+            protocol,
+            diagram,
+        } => cli_tools::shrink_command(cli_tools::ShrinkArgs {
+            path: scenario,
+            seed,
+            out,
+            kind,
+            max_runs,
+            protocol,
+            diagram,
+        }),
         Command::Bench {
             rms,
             txns,

@@ -340,7 +340,8 @@ mod tests {
             assert_eq!(l.scenario.network.loss_probability, 0.0);
             let replay = run(&l.scenario, seed, None);
             assert_eq!(
-                replay.report.digest, original.report.digest,
+                replay.report.digest,
+                original.report.digest,
                 "seed {seed}: {}",
                 to_ron(&exported, "")
             );
@@ -366,7 +367,10 @@ mod tests {
         assert!(count(&all, |f| matches!(f, MessageFateSpec::Lose)) > 0);
         assert!(count(&all, |f| matches!(f, MessageFateSpec::Duplicate { .. })) > 0);
         assert!(count(&all, |f| matches!(f, MessageFateSpec::Delay { .. })) > 0);
-        assert_eq!(count(&all, |f| matches!(f, MessageFateSpec::Latency { .. })), 0);
+        assert_eq!(
+            count(&all, |f| matches!(f, MessageFateSpec::Latency { .. })),
+            0
+        );
     }
 
     #[test]
@@ -385,7 +389,9 @@ mod tests {
             "(duration_ms: 500, faults: (max_drift_ppm: 300, random_crashes: [(nodes: [\"all\"], rate_per_s: 4, mean_downtime_ms: 40)], random_partitions: (rate_per_s: 4, mean_duration_ms: 50)))",
             1..4,
         );
-        assert!(all.iter().all(|s| s.faults.max_drift_ppm == 0 && !s.faults.drift.is_empty()));
+        assert!(all
+            .iter()
+            .all(|s| s.faults.max_drift_ppm == 0 && !s.faults.drift.is_empty()));
         assert!(all.iter().map(|s| s.faults.crashes.len()).sum::<usize>() > 0);
         assert!(all.iter().map(|s| s.faults.partitions.len()).sum::<usize>() > 0);
         let all = replays_exactly(
@@ -418,7 +424,10 @@ mod tests {
             "(faults: (crashes: [(node: \"tm\", at_ms: 10, restart_ms: 30)], messages: [(from: \"tm\", to: \"rm1\", nth: 2, fate: Lose), (from: \"tm\", to: \"rm1\", nth: 3, fate: Latency(delay_ms: 4))]))",
         );
         let z = Sizes::measure(&s, &Report::default());
-        assert_eq!((z.faults, z.messages_faulted, z.fault_window_ms), (2, 1, 20.0));
+        assert_eq!(
+            (z.faults, z.messages_faulted, z.fault_window_ms),
+            (2, 1, 20.0)
+        );
         assert!(z.no_larger_than(&z));
     }
 }

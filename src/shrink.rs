@@ -137,10 +137,7 @@ impl Shrinker {
     }
 
     /// Tries removing chunks of the list `list` picks, halves first, then singles.
-    fn drop_from_list<T: Clone>(
-        &mut self,
-        list: impl Fn(&mut Scenario) -> &mut Vec<T>,
-    ) -> bool {
+    fn drop_from_list<T: Clone>(&mut self, list: impl Fn(&mut Scenario) -> &mut Vec<T>) -> bool {
         let mut changed = false;
         let mut chunk = list(&mut self.cur.clone()).len().div_ceil(2);
         while chunk >= 1 && self.budget_left() {
@@ -187,7 +184,13 @@ impl Shrinker {
         changed |= self.drop_from_list(|s| &mut s.faults.drift);
         // Narrower partitions: fewer nodes on each side.
         for i in 0..self.cur.faults.partitions.len() {
-            for g in 0..self.cur.faults.partitions.get(i).map_or(0, |p| p.groups.len()) {
+            for g in 0..self
+                .cur
+                .faults
+                .partitions
+                .get(i)
+                .map_or(0, |p| p.groups.len())
+            {
                 let mut k = 0;
                 while k < self.cur.faults.partitions[i].groups[g].len() && self.budget_left() {
                     let accepted = self.try_edit(|s| {
@@ -422,9 +425,8 @@ pub fn counterexample_ron(shrunk: &Shrunk, source: &str, seed: u64, out: &str) -
     );
     // Keep only the expectation that failed, if that is the kind; an invariant
     // violation with no expectation on violations.* makes `acidbase run` exit 1.
-    sc.expect.retain(|metric, cond| {
-        shrunk.kind == format!("expect: {metric} {cond}")
-    });
+    sc.expect
+        .retain(|metric, cond| shrunk.kind == format!("expect: {metric} {cond}"));
     let header = format!(
         "{}: a counterexample ({}), shrunk by `acidbase shrink {source} --seed {seed}`.\n\
          Every fault is scripted: it replays with no random draws for faults.\n\
@@ -448,6 +450,13 @@ fn field_u64(text: &str, field: &str) -> Option<u64> {
         .collect::<String>()
         .parse()
         .ok()
+}
+
+/// `Commit` from `Decided(Commit)`.
+fn outcome_of(short_name: &str) -> &str {
+    short_name
+        .split_once('(')
+        .map_or("", |(_, rest)| rest.trim_end_matches(')'))
 }
 
 fn ms(us: u64) -> String {
@@ -514,7 +523,11 @@ pub fn story(trace: &[TraceLine], outcome: &Outcome, txns: &[u64]) -> Vec<String
                 };
                 push(l.t_us, format!("{} crashed{after}", l.node), None);
             }
-            "restart" => push(l.t_us, format!("{} restarted and recovered from its log", l.node), None),
+            "restart" => push(
+                l.t_us,
+                format!("{} restarted and recovered from its log", l.node),
+                None,
+            ),
             "cut_start" | "cut_end" => {
                 // A symmetric partition is two cuts at the same time: tell it once.
                 let mirrored = trace.get(i + 1).is_some_and(|m| {
@@ -540,7 +553,12 @@ pub fn story(trace: &[TraceLine], outcome: &Outcome, txns: &[u64]) -> Vec<String
                 let what = short(&l.what);
                 let mut group = vec![l];
                 while let Some(m) = trace.get(i + 1) {
-                    if m.kind == "send" && m.t_us == l.t_us && m.node == l.node && short(&m.what) == what && m.txn() == l.txn() {
+                    if m.kind == "send"
+                        && m.t_us == l.t_us
+                        && m.node == l.node
+                        && short(&m.what) == what
+                        && m.txn() == l.txn()
+                    {
                         group.push(m);
                         i += 1;
                     } else {
@@ -560,7 +578,12 @@ pub fn story(trace: &[TraceLine], outcome: &Outcome, txns: &[u64]) -> Vec<String
                 if !dropped.is_empty() {
                     text.push_str(&format!("; lost on the way to {}", dropped.join(", ")));
                 }
-                let key = format!("send {} {what} {txn} {} {:?}", l.node, to.join(","), dropped);
+                let key = format!(
+                    "send {} {what} {txn} {} {:?}",
+                    l.node,
+                    to.join(","),
+                    dropped
+                );
                 push(l.t_us, text, Some(key));
             }
             "lost" if about(l) => {
@@ -579,23 +602,41 @@ pub fn story(trace: &[TraceLine], outcome: &Outcome, txns: &[u64]) -> Vec<String
                 let txn = l.txn().unwrap_or(0);
                 let name = short(&l.what);
                 let text = if l.what.starts_with("TxnBegun") {
-                    Some(format!("{} began txn {txn} over {}", l.node, node_list(&l.what, names)))
+                    Some(format!(
+                        "{} began txn {txn} over {}",
+                        l.node,
+                        node_list(&l.what, names)
+                    ))
                 } else if l.what.starts_with("Prepared") {
-                    Some(format!("{} voted yes on txn {txn}: it is in doubt and holds its locks", l.node))
+                    Some(format!(
+                        "{} voted yes on txn {txn}: it is in doubt and holds its locks",
+                        l.node
+                    ))
                 } else if l.what.starts_with("Decided") {
-                    Some(format!("{} decided {} for txn {txn}", l.node, name.trim_start_matches("Decided")))
+                    Some(format!(
+                        "{} decided {} for txn {txn}",
+                        l.node,
+                        outcome_of(&name)
+                    ))
                 } else if l.what.starts_with("Applied") {
                     let waited = field_u64(&l.what, "in_doubt_us").filter(|&u| u > 0);
                     Some(format!(
                         "{} applied {} for txn {txn}{}",
                         l.node,
-                        name.trim_start_matches("Applied"),
+                        outcome_of(&name),
                         waited.map_or_else(String::new, |u| format!(" after {} in doubt", ms(u)))
                     ))
                 } else if l.what.starts_with("Answered") {
-                    Some(format!("{} was told {} for txn {txn}", l.node, name.trim_start_matches("Answered")))
+                    Some(format!(
+                        "{} was told {} for txn {txn}",
+                        l.node,
+                        outcome_of(&name)
+                    ))
                 } else if l.what.starts_with("Repair") {
-                    Some(format!("{} reported a repair of txn {txn}: {}", l.node, l.what))
+                    Some(format!(
+                        "{} reported a repair of txn {txn}: {}",
+                        l.node, l.what
+                    ))
                 } else {
                     None
                 };
@@ -625,7 +666,8 @@ pub fn story(trace: &[TraceLine], outcome: &Outcome, txns: &[u64]) -> Vec<String
 fn ending(outcome: &Outcome) -> Vec<String> {
     let names = &outcome.names;
     let name = |n: crate::node::NodeId| names.get(n.index()).cloned().unwrap_or_default();
-    let join = |v: &[crate::node::NodeId]| v.iter().map(|n| name(*n)).collect::<Vec<_>>().join(", ");
+    let join =
+        |v: &[crate::node::NodeId]| v.iter().map(|n| name(*n)).collect::<Vec<_>>().join(", ");
     let r = &outcome.results;
     let mut out = Vec::new();
     for e in &r.examples {
@@ -667,18 +709,28 @@ mod tests {
         .expect("shipped");
         let s = shrink(&l.scenario, 1, &ShrinkOptions::default()).expect("violates");
         assert_eq!(s.kind, "atomicity");
-        assert!(s.after.no_larger_than(&s.before), "{:?} vs {:?}", s.after, s.before);
+        assert!(
+            s.after.no_larger_than(&s.before),
+            "{:?} vs {:?}",
+            s.after,
+            s.before
+        );
         assert!(s.after.requests < s.before.requests);
         assert!(s.outcome.report.violations.atomicity > 0);
         let story = story(&s.trace, &s.outcome, &focus_txns(&s.outcome));
-        assert!(story.iter().any(|l| l.contains("atomicity is broken")), "{story:#?}");
+        assert!(
+            story.iter().any(|l| l.contains("atomicity is broken")),
+            "{story:#?}"
+        );
         assert!(story.iter().any(|l| l.contains("partition")), "{story:#?}");
     }
 
     #[test]
     fn a_seed_without_violation_is_refused() {
         let l = crate::scenario::parse("(duration_ms: 100)", "ok.ron").expect("valid");
-        let e = shrink(&l.scenario, 1, &ShrinkOptions::default()).err().expect("refused");
+        let e = shrink(&l.scenario, 1, &ShrinkOptions::default())
+            .err()
+            .expect("refused");
         assert!(e.contains("does not violate"), "{e}");
     }
 }

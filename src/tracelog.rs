@@ -102,7 +102,11 @@ fn parse_line(line: &str) -> Option<TraceLine> {
         .map(|k| s(k))
         .find(|x| !x.is_empty())
         .unwrap_or_default();
-    let fate = if kind == "lost" { s("reason") } else { s("fate") };
+    let fate = if kind == "lost" {
+        s("reason")
+    } else {
+        s("fate")
+    };
     Some(TraceLine {
         t_us: v.get("t_us")?.as_u64()?,
         kind,
@@ -151,7 +155,10 @@ mod tests {
     fn reads_txn_and_short_names() {
         assert_eq!(txn_of("Decision { txn: 17, outcome: Commit }"), Some(17));
         assert_eq!(txn_of("VoteTimeouts"), None);
-        assert_eq!(short("Decision { txn: 17, outcome: Commit }"), "Decision(Commit)");
+        assert_eq!(
+            short("Decision { txn: 17, outcome: Commit }"),
+            "Decision(Commit)"
+        );
         assert_eq!(short("Vote { txn: 1, yes: true }"), "Vote(yes)");
         assert_eq!(short("Request(TxnRequest { txn: 0 })"), "Request");
     }
