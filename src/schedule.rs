@@ -283,7 +283,8 @@ impl Sizes {
             faults: (f.crashes.len() + f.partitions.len() + f.one_way.len()) as u64
                 + messages_faulted,
             messages_faulted,
-            fault_window_ms: ((crash_ms + cut_ms) * 1000.0).round() / 1000.0,
+            // `+ 0.0` turns a -0.0 sum of nothing into 0.0.
+            fault_window_ms: ((crash_ms + cut_ms) * 1000.0).round() / 1000.0 + 0.0,
             requests: report.txns.requests,
             sessions: match s.clients.load {
                 LoadSpec::Closed { sessions, .. } => u64::from(sessions),
