@@ -187,6 +187,7 @@ pub fn explore_command(
     seeds: &str,
     jobs: Option<u32>,
     protocol: Option<&str>,
+    ignore_expect: bool,
     json: bool,
 ) -> ExitCode {
     let s = match load(Some(path), protocol) {
@@ -209,7 +210,7 @@ pub fn explore_command(
             eprint!("\rexplore: {done}/{total} seeds, {failing} failing ");
         }
     };
-    let e = explore(&s, seeds, jobs, &progress);
+    let e = explore(&s, seeds, jobs, ignore_expect, &progress);
     if tty {
         eprintln!();
     }

@@ -61,6 +61,9 @@ pub fn short(text: &str) -> String {
         ("outcome: Abort", "Abort"),
         ("yes: true", "yes"),
         ("yes: false", "no"),
+        ("status: Committed", "Committed"),
+        ("status: Aborted", "Aborted"),
+        ("status: InDoubt", "InDoubt"),
     ] {
         if text.contains(needle) {
             tags.push(tag);
@@ -160,6 +163,10 @@ mod tests {
             "Decision(Commit)"
         );
         assert_eq!(short("Vote { txn: 1, yes: true }"), "Vote(yes)");
+        assert_eq!(
+            short("Status { txn: 1, status: Aborted }"),
+            "Status(Aborted)"
+        );
         assert_eq!(short("Request(TxnRequest { txn: 0 })"), "Request");
     }
 

@@ -297,3 +297,37 @@ fn diagrams_have_one_lane_per_node_and_honour_the_window() {
     let out = acidbase(&["run", "scenarios/2pc-happy.ron", "--txn", "1"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The book's counterexample (book/src/figures) still reproduces its violation.
+#[test]
+fn the_books_counterexample_still_breaks_atomicity() {
+    let out = acidbase(&[
+        "run",
+        "book/src/figures/2pc-unsafe-timeout-counterexample.ron",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let r = json(&out);
+    assert_eq!(r["violations"]["atomicity"].as_u64(), Some(1));
+    assert_eq!(r["txns"]["requests"].as_u64(), Some(1));
+}
+
+#[test]
+fn explore_can_ignore_a_lesson_scenarios_expectations() {
+    let args = [
+        "explore",
+        "scenarios/2pc-unsafe-random-faults.ron",
+        "--seeds",
+        "1..11",
+        "--format",
+        "json",
+    ];
+    let judged = json(&acidbase(&args));
+    let mut ignoring = args.to_vec();
+    ignoring.push("--ignore-expect");
+    let invariants_only = json(&acidbase(&ignoring));
+    assert_eq!(judged["violating_seeds"].as_u64(), Some(10));
+    let v = invariants_only["violating_seeds"].as_u64().expect("count");
+    assert!(0 < v && v < 10, "{invariants_only}");
+}
