@@ -214,7 +214,7 @@ pub fn run_and_export(scenario: &Scenario, seed: u64) -> (Outcome, Scenario) {
 /// leading `//` comment lines).
 pub fn to_ron(s: &Scenario, header: &str) -> String {
     let config = ron::ser::PrettyConfig::new()
-        .depth_limit(4)
+        .depth_limit(3)
         .struct_names(false)
         .extensions(
             ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES
