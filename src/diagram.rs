@@ -216,7 +216,13 @@ pub fn svg(trace: &[TraceLine], names: &[String], opts: &DiagramOptions) -> Stri
     }
     // Down periods and lock-hold bars (behind the arrows).
     let mut down_since: Vec<Option<usize>> = vec![None; names.len()];
-    let mut locks: BTreeMap<(usize, u64), usize> = BTreeMap::new();
+    // (lane, txn) → (row of the yes vote, slot); slots keep concurrent bars apart.
+    let mut locks: BTreeMap<(usize, u64), (usize, usize)> = BTreeMap::new();
+    let slot_free = |locks: &BTreeMap<(usize, u64), (usize, usize)>, lane: usize| {
+        (0..)
+            .find(|k| !locks.iter().any(|(&(l, _), &(_, s))| l == lane && s == *k))
+            .unwrap_or(0)
+    };
     let mut bars: Vec<(usize, usize, usize)> = Vec::new();
     for l in trace {
         let Some(i) = lane(&l.node) else { continue };
@@ -231,10 +237,11 @@ pub fn svg(trace: &[TraceLine], names: &[String], opts: &DiagramOptions) -> Stri
             "observe" if wanted(l) => {
                 if let Some(txn) = l.txn() {
                     if l.what.starts_with("Prepared") {
-                        locks.insert((i, txn), r);
+                        let slot = slot_free(&locks, i);
+                        locks.insert((i, txn), (r, slot));
                     } else if l.what.starts_with("Applied") {
-                        if let Some(from) = locks.remove(&(i, txn)) {
-                            lock_bar(&mut s, x(i), y(from), y(r), txn);
+                        if let Some((from, slot)) = locks.remove(&(i, txn)) {
+                            lock_bar(&mut s, x(i) - 6.0 * slot as f64, y(from), y(r), txn);
                         }
                     }
                 }
@@ -243,8 +250,8 @@ pub fn svg(trace: &[TraceLine], names: &[String], opts: &DiagramOptions) -> Stri
         }
     }
     let end_row = times.len().saturating_sub(1);
-    for ((i, txn), from) in locks {
-        lock_bar(&mut s, x(i), y(from), y(end_row), txn);
+    for ((i, txn), (from, slot)) in locks {
+        lock_bar(&mut s, x(i) - 6.0 * slot as f64, y(from), y(end_row), txn);
     }
     for (i, d) in down_since.iter().enumerate() {
         if let Some(from) = d {
@@ -304,7 +311,8 @@ pub fn svg(trace: &[TraceLine], names: &[String], opts: &DiagramOptions) -> Stri
             esc(&a.label)
         );
     }
-    // Point events and notes.
+    // Point events and notes; notes at one lane and instant are stacked.
+    let mut notes_at: BTreeMap<(usize, usize), u32> = BTreeMap::new();
     for (k, l) in trace.iter().enumerate() {
         let Some(r) = row_of(l.t_us) else { continue };
         let yy = y(r);
@@ -352,7 +360,10 @@ pub fn svg(trace: &[TraceLine], names: &[String], opts: &DiagramOptions) -> Stri
                             None
                         };
                         if let Some((text, colour)) = text {
-                            note(&mut s, "note", xx + 9.0, yy - 4.0, colour, &text);
+                            let n = notes_at.entry((i, r)).or_insert(0);
+                            let dy = 11.0 * f64::from(*n);
+                            *n += 1;
+                            note(&mut s, "note", xx + 9.0, yy - 4.0 + dy, colour, &text);
                         }
                     }
                     _ => {}

@@ -48,7 +48,7 @@ message loss, duplication, reordering, partitions, crashes and restarts — and 
 atomicity violations, broken invariants, blocked locks, in-doubt transactions.\n\n\
 Every run is driven by one seed and is exactly reproducible: the same scenario and seed give the same \
 trace digest.",
-    after_help = "Examples:\n  acidbase run                                   # the built-in default scenario\n  acidbase run scenarios/2pc-unsafe-timeout.ron --seed 7\n  acidbase run scenarios/2pc-happy.ron --format json\n  acidbase bench --rms 4 --txns 1000000 --concurrency 64"
+    after_help = "Examples:\n  acidbase run                                   # the built-in default scenario\n  acidbase run scenarios/2pc-unsafe-timeout.ron --seed 7\n  acidbase run scenarios/2pc-happy.ron --format json\n  acidbase explore scenarios/2pc-unsafe-random-faults.ron --seeds 1..200 --ignore-expect\n  acidbase shrink scenarios/2pc-unsafe-timeout.ron --seed 1 --diagram cx.svg\n  acidbase bench --rms 4 --txns 1000000 --concurrency 64"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -65,7 +65,7 @@ enum Format {
 enum Command {
     /// Run one scenario and report what happened.
     #[command(
-        after_help = "Examples:\n  acidbase run\n      Runs the built-in default (scenarios/2pc-coordinator-crash.ron): the TM crashes after\n      the votes, the RMs are left in doubt holding their locks until it recovers.\n  acidbase run scenarios/2pc-partition.ron --seed 3\n  acidbase run scenarios/2pc-happy.ron --format json --trace happy.jsonl\n\nScenarios: scenarios/*.ron (each opens with a comment on what it teaches); every field,\nits default and unit: book/src/scenario.md.\n\nExit codes: 0 every expectation held; 1 one failed, or an invariant was violated in a\nscenario with no expectation on violations.*; 2 bad input (or a trace that could not be written)."
+        after_help = "Examples:\n  acidbase run\n      Runs the built-in default (scenarios/2pc-coordinator-crash.ron): the TM crashes after\n      the votes, the RMs are left in doubt holding their locks until it recovers.\n  acidbase run scenarios/2pc-partition.ron --seed 3\n  acidbase run scenarios/2pc-happy.ron --format json --trace happy.jsonl\n  acidbase run scenarios/2pc-partition.ron --diagram run.svg --txn 0 --from 0 --to 300\n      Draws transaction 0's messages, the partition and the locks as a sequence diagram.\n  acidbase run scenarios/2pc-unsafe-random-faults.ron --seed 7 --export-schedule s.ron\n      Writes seed 7's faults, scripted; `acidbase run s.ron` replays it to the same digest.\n\nScenarios: scenarios/*.ron (each opens with a comment on what it teaches); every field,\nits default and unit: book/src/scenario.md.\n\nExit codes: 0 every expectation held; 1 one failed, or an invariant was violated in a\nscenario with no expectation on violations.*; 2 bad input (or a trace that could not be written)."
     )]
     Run {
         /// The scenario file (RON). Without it, the built-in default runs.

@@ -223,7 +223,16 @@ fn shrinking_never_grows_and_keeps_the_kind_on_two_scenarios() {
     )))
     .expect("valid")
     .scenario;
-    for (s, seed) in [(&random, 1), (&shipped, 2)] {
+    // Random crashes of the TM and the RMs under a TM that forgets decisions early.
+    let crashes = acidbase::scenario::parse(
+        "(rms: 3, duration_ms: 800, drain_ms: 500, clients: (load: Closed(sessions: 3, think_ms: 5)), \
+         network: (latency: Uniform(min_ms: 1, max_ms: 6)), two_pc: (no_decision_retry: true), \
+         faults: (random_crashes: [(nodes: [\"tm\", \"rms\"], rate_per_s: 3, mean_downtime_ms: 80)]))",
+        "crashes.ron",
+    )
+    .expect("valid")
+    .scenario;
+    for (s, seed) in [(&random, 1), (&shipped, 2), (&crashes, 1), (&crashes, 3)] {
         let shrunk = shrink(s, seed, &ShrinkOptions::default()).expect("the seed violates");
         assert!(
             shrunk.after.no_larger_than(&shrunk.before),
@@ -330,4 +339,57 @@ fn explore_can_ignore_a_lesson_scenarios_expectations() {
     assert_eq!(judged["violating_seeds"].as_u64(), Some(10));
     let v = invariants_only["violating_seeds"].as_u64().expect("count");
     assert!(0 < v && v < 10, "{invariants_only}");
+}
+
+mod replay_property {
+    use acidbase::run::run;
+    use acidbase::schedule::{revalidate, run_and_export};
+    use proptest::prelude::*;
+
+    /// A small world with every kind of random fault the scenario can draw.
+    fn scenario_text() -> impl Strategy<Value = (String, u64)> {
+        (
+            (2u32..=4, 1u32..=4, prop::bool::ANY, prop::bool::ANY),
+            (0.0..0.1f64, 0.0..0.1f64, 0.0..0.3f64),
+            (0.0..4.0f64, 0.0..4.0f64, 0u32..=500),
+            0u64..1000,
+        )
+            .prop_map(
+                |((rms, sessions, constant, one_way), (loss, dup, reorder), (crash, part, drift), seed)| {
+                    let latency = if constant {
+                        "Constant(ms: 3)"
+                    } else {
+                        "Uniform(min_ms: 1, max_ms: 8)"
+                    };
+                    let cut = if one_way {
+                        "one_way: [(from: [\"tm\"], to: [\"rm1\"], from_ms: 20, to_ms: 60)],"
+                    } else {
+                        ""
+                    };
+                    let text = format!(
+                        "(rms: {rms}, duration_ms: 300, drain_ms: 300, \
+                         clients: (load: Closed(sessions: {sessions}, think_ms: 2)), \
+                         network: (latency: {latency}, loss_probability: {loss}, duplicate_probability: {dup}, reorder_probability: {reorder}, reorder_delay_ms: 15), \
+                         faults: ({cut} max_drift_ppm: {drift}, \
+                           random_crashes: [(nodes: [\"all\"], rate_per_s: {crash}, mean_downtime_ms: 30)], \
+                           random_partitions: (rate_per_s: {part}, mean_duration_ms: 40)))"
+                    );
+                    (text, seed)
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        /// Every run's exported schedule replays to the same digest.
+        #[test]
+        fn every_exported_schedule_replays_to_the_same_digest((text, seed) in scenario_text()) {
+            let s = acidbase::scenario::parse(&text, "p.ron").expect("valid").scenario;
+            let (original, exported) = run_and_export(&s, seed);
+            let replay = revalidate(&exported, "exported.ron").expect("valid export").scenario;
+            prop_assert!(replay.faults.random_crashes.is_empty());
+            prop_assert_eq!(run(&replay, seed, None).report.digest, original.report.digest);
+        }
+    }
 }
