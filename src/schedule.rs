@@ -248,7 +248,7 @@ pub struct Sizes {
     /// faults).
     pub messages_faulted: u64,
     /// Total time nodes are down or cut off (ms; a crash with no restart counts to the
-    /// horizon).
+    /// end of the run, horizon plus drain).
     pub fault_window_ms: f64,
     /// Client requests issued.
     pub requests: u64,
@@ -271,7 +271,7 @@ impl Sizes {
         let crash_ms: f64 = f
             .crashes
             .iter()
-            .map(|c| c.restart_ms.unwrap_or(s.duration_ms) - c.at_ms)
+            .map(|c| c.restart_ms.unwrap_or(s.duration_ms + s.drain_ms) - c.at_ms)
             .sum();
         let cut_ms: f64 = f
             .partitions

@@ -6,7 +6,8 @@
 //! Greedy passes then try, in turn: dropping pinned latencies, message faults (halves
 //! of the list, then single ones), crashes, partitions, drift; narrowing partitions;
 //! shortening fault windows and moving them earlier; fewer requests and sessions;
-//! fewer participants; a shorter horizon and drain; a constant latency. A candidate is
+//! fewer participants; a shorter horizon (and drain, for the safety kinds); a constant
+//! latency. A candidate is
 //! kept only if it still shows the violation kind *and* is no larger than the current
 //! schedule on every measure of [`Sizes`]. Rounds repeat until nothing changes or the
 //! run budget is spent.
@@ -334,7 +335,12 @@ impl Shrinker {
     fn pass_time(&mut self) -> bool {
         let mut changed = false;
         changed |= self.lower(|s| Some(s.duration_ms), |s, v| s.duration_ms = v, 1.0, 1.0);
-        changed |= self.lower(|s| Some(s.drain_ms), |s, v| s.drain_ms = v, 0.0, 1.0);
+        // Cutting the drain could fake a failure that the drain exists to rule out
+        // (a transaction merely still in flight at the end looks blocked), so only
+        // the safety kinds, which a longer run cannot undo, shorten it.
+        if matches!(self.kind.as_str(), "atomicity" | "invariant") {
+            changed |= self.lower(|s| Some(s.drain_ms), |s, v| s.drain_ms = v, 0.0, 1.0);
+        }
         let pinned = self
             .cur
             .faults
@@ -723,6 +729,23 @@ mod tests {
             "{story:#?}"
         );
         assert!(story.iter().any(|l| l.contains("partition")), "{story:#?}");
+    }
+
+    #[test]
+    fn a_blocked_run_keeps_its_drain_and_its_fault() {
+        let l = crate::scenario::parse(
+            "(duration_ms: 500, drain_ms: 500, workload: Transfer(fan_out: 2), \
+             clients: (load: Closed(sessions: 3, think_ms: 5)), network: (latency: Constant(ms: 5)), \
+             faults: (crashes: [(node: \"tm\", at_ms: 15)]))",
+            "tm-down.ron",
+        )
+        .expect("valid");
+        let s = shrink(&l.scenario, 1, &ShrinkOptions::default()).expect("blocks");
+        assert_eq!(s.kind, "blocked");
+        assert_eq!(s.scenario.drain_ms, 500.0);
+        // Without the crash nothing blocks: the shrunk schedule still needs it.
+        assert_eq!(s.after.faults, 1);
+        assert!(s.outcome.report.txns.unresolved > 0);
     }
 
     #[test]
