@@ -237,6 +237,21 @@ pub struct ShrinkArgs {
     pub max_runs: u32,
     pub protocol: Option<String>,
     pub diagram: Option<PathBuf>,
+    pub json: bool,
+}
+
+/// `acidbase shrink --format json`.
+#[derive(serde::Serialize)]
+struct ShrinkSummary<'a> {
+    scenario: &'a str,
+    seed: u64,
+    kind: &'a str,
+    before: &'a acidbase::schedule::Sizes,
+    after: &'a acidbase::schedule::Sizes,
+    runs: u32,
+    counterexample: &'a str,
+    digest: &'a str,
+    story: &'a [String],
 }
 
 /// `acidbase shrink`.
@@ -262,17 +277,35 @@ fn shrink_inner(a: ShrinkArgs) -> Result<ExitCode, ExitCode> {
         &counterexample_ron(&shrunk, &source, seed, &out),
         "counterexample",
     )?;
-    println!("acidbase shrink: {source} --seed {seed}: {}", shrunk.kind);
-    println!("  before  {}", shrunk.before.line());
-    println!("  after   {}", shrunk.after.line());
-    println!("  ({} candidate runs)", shrunk.runs);
-    println!();
-    println!("The shrunk run");
-    for line in story(&shrunk.trace, &shrunk.outcome, &focus_txns(&shrunk.outcome)) {
-        println!("  {line}");
+    let told = story(&shrunk.trace, &shrunk.outcome, &focus_txns(&shrunk.outcome));
+    if a.json {
+        let summary = ShrinkSummary {
+            scenario: &source,
+            seed,
+            kind: &shrunk.kind,
+            before: &shrunk.before,
+            after: &shrunk.after,
+            runs: shrunk.runs,
+            counterexample: &out,
+            digest: &shrunk.outcome.report.digest,
+            story: &told,
+        };
+        let j = serde_json::to_string_pretty(&summary)
+            .map_err(|e| bad(format!("cannot write JSON: {e}")))?;
+        println!("{j}");
+    } else {
+        println!("acidbase shrink: {source} --seed {seed}: {}", shrunk.kind);
+        println!("  before  {}", shrunk.before.line());
+        println!("  after   {}", shrunk.after.line());
+        println!("  ({} candidate runs)", shrunk.runs);
+        println!();
+        println!("The shrunk run");
+        for line in &told {
+            println!("  {line}");
+        }
+        println!();
+        println!("Wrote {out}. Reproduce: acidbase run {out}");
     }
-    println!();
-    println!("Wrote {out}. Reproduce: acidbase run {out}");
     if let Some(p) = &a.diagram {
         let opts = DiagramOptions {
             title: format!("{} — {}", shrunk.scenario.name, shrunk.kind),
@@ -283,7 +316,7 @@ fn shrink_inner(a: ShrinkArgs) -> Result<ExitCode, ExitCode> {
             &diagram::svg(&shrunk.trace, &shrunk.outcome.names, &opts),
             "diagram",
         )?;
-        println!("Drew the shrunk run in {}.", p.display());
+        eprintln!("acidbase: drew the shrunk run in {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
 }

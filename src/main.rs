@@ -146,6 +146,9 @@ enum Command {
         /// Also draw the shrunk run as a sequence diagram (SVG) in FILE.
         #[arg(long, value_name = "FILE")]
         diagram: Option<PathBuf>,
+        /// `text` for people, `json` for machines (kind, sizes before and after, story).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
     /// Run the canonical bench-2pc workload and print the peers' output lines.
     #[command(
@@ -223,6 +226,7 @@ fn main() -> ExitCode {
             max_runs,
             protocol,
             diagram,
+            format,
         } => cli_tools::shrink_command(cli_tools::ShrinkArgs {
             path: scenario,
             seed,
@@ -231,6 +235,7 @@ fn main() -> ExitCode {
             max_runs,
             protocol,
             diagram,
+            json: matches!(format, Format::Json),
         }),
         Command::Bench {
             rms,

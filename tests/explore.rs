@@ -254,6 +254,40 @@ fn shrinking_never_grows_and_keeps_the_kind_on_two_scenarios() {
 }
 
 #[test]
+fn shrink_reports_sizes_as_json() {
+    let dir = TempDir::new("shrink-json");
+    let cx = dir.path("cx.ron");
+    let out = acidbase(&[
+        "shrink",
+        "scenarios/2pc-no-decision-retry.ron",
+        "--out",
+        path_str(&cx),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let j = json(&out);
+    assert_eq!(j["kind"], "atomicity");
+    for key in [
+        "faults",
+        "messages_faulted",
+        "requests",
+        "sessions",
+        "participants",
+        "events",
+    ] {
+        let (b, a) = (j["before"][key].as_u64(), j["after"][key].as_u64());
+        assert!(a.is_some() && a <= b, "{key}: {j}");
+    }
+    assert!(j["after"]["events"].as_u64() < j["before"]["events"].as_u64());
+    // The counterexample replays to the digest the summary names.
+    assert_eq!(
+        digest_of(&["run", path_str(&cx)]),
+        j["digest"].as_str().expect("hex")
+    );
+}
+
+#[test]
 fn shrink_refuses_a_seed_that_does_not_fail() {
     let out = acidbase(&["shrink", "scenarios/2pc-happy.ron", "--seed", "1"]);
     assert_eq!(out.status.code(), Some(2));
