@@ -19,7 +19,12 @@
 //! - [`report`]: the report (text for people, JSON for machines);
 //! - [`compare`]: several protocols side by side on one workload and fault schedule;
 //! - [`trace`]: the `--trace` JSON-lines writer;
-//! - [`mod@bench`]: the canonical bench-2pc workload.
+//! - [`mod@bench`]: the canonical bench-2pc workload;
+//! - [`schedule`]: a run's concrete fault schedule, exported as a scenario that replays it;
+//! - [`explore`]: many seeds in parallel, failures grouped by kind;
+//! - [`shrink`]: minimise a violating schedule and tell it as a story;
+//! - [`tracelog`]: a run's trace read back, for stories and diagrams;
+//! - [`diagram`]: sequence (space-time) diagrams of a run as SVG.
 //!
 //! To write a protocol of your own, implement [`node::Node`] for an enum of its roles
 //! (see [`protocols::two_pc`]), report what happens with [`observe::Observation`]s,
@@ -42,7 +47,9 @@ pub mod bench;
 pub mod checks;
 pub mod compare;
 pub mod consistency;
+pub mod diagram;
 pub mod engine;
+pub mod explore;
 pub mod faults;
 pub mod idmap;
 pub mod network;
@@ -53,7 +60,10 @@ pub mod report;
 pub mod rng;
 pub mod run;
 pub mod scenario;
+pub mod schedule;
+pub mod shrink;
 pub mod stats;
 pub mod store;
 pub mod trace;
+pub mod tracelog;
 pub mod workload;

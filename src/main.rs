@@ -12,6 +12,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
 
+mod cli_tools;
+
 /// The trace file, remembering its first write error: a trace cut short (a full
 /// disk, say) must be reported, not silently truncated.
 struct CheckedFile {
@@ -47,7 +49,7 @@ message loss, duplication, reordering, partitions, crashes and restarts — and 
 atomicity violations, broken invariants, blocked locks, in-doubt transactions.\n\n\
 Every run is driven by one seed and is exactly reproducible: the same scenario and seed give the same \
 trace digest.",
-    after_help = "Examples:\n  acidbase run                                   # the built-in default scenario\n  acidbase run scenarios/2pc-unsafe-timeout.ron --seed 7\n  acidbase run scenarios/2pc-happy.ron --format json\n  acidbase compare scenarios/2pc-coordinator-crash.ron --seeds 10\n  acidbase bench --rms 4 --txns 1000000 --concurrency 64"
+    after_help = "Examples:\n  acidbase run                                   # the built-in default scenario\n  acidbase run scenarios/2pc-unsafe-timeout.ron --seed 7\n  acidbase run scenarios/2pc-happy.ron --format json\n  acidbase compare scenarios/2pc-coordinator-crash.ron --seeds 10\n  acidbase explore scenarios/2pc-unsafe-random-faults.ron --seeds 1..200 --ignore-expect\n  acidbase shrink scenarios/2pc-unsafe-timeout.ron --seed 1 --diagram cx.svg\n  acidbase bench --rms 4 --txns 1000000 --concurrency 64"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -71,7 +73,7 @@ enum TableFormat {
 enum Command {
     /// Run one scenario and report what happened.
     #[command(
-        after_help = "Examples:\n  acidbase run\n      Runs the built-in default (scenarios/2pc-coordinator-crash.ron): the TM crashes after\n      the votes, the RMs are left in doubt holding their locks until it recovers.\n  acidbase run scenarios/2pc-partition.ron --seed 3\n  acidbase run scenarios/2pc-happy.ron --format json --trace happy.jsonl\n  acidbase run scenarios/saga-transfer-crash.ron\n      A saga (BASE) instead of 2PC: no locks, money visibly in flight, a recovery job\n      that drives every transfer a crash left half-done to a consistent end.\n  acidbase run scenarios/publish-then-commit.ron\n      Reliable messaging: the producer publishes before its debit commits and crashes in\n      between: phantom messages create money (messaging.phantom_messages).\n\nScenarios: scenarios/*.ron (each opens with a comment on what it teaches); every field,\nits default and unit: book/src/scenario.md.\n\nExit codes: 0 every expectation held; 1 one failed, or an invariant was violated in a\nscenario with no expectation on violations.*; 2 bad input (or a trace that could not be written)."
+        after_help = "Examples:\n  acidbase run\n      Runs the built-in default (scenarios/2pc-coordinator-crash.ron): the TM crashes after\n      the votes, the RMs are left in doubt holding their locks until it recovers.\n  acidbase run scenarios/2pc-partition.ron --seed 3\n  acidbase run scenarios/2pc-happy.ron --format json --trace happy.jsonl\n  acidbase run scenarios/saga-transfer-crash.ron\n      A saga (BASE) instead of 2PC: no locks, money visibly in flight, a recovery job\n      that drives every transfer a crash left half-done to a consistent end.\n  acidbase run scenarios/publish-then-commit.ron\n      Reliable messaging: the producer publishes before its debit commits and crashes in\n      between: phantom messages create money (messaging.phantom_messages).\n  acidbase run scenarios/2pc-partition.ron --diagram run.svg --txn 0 --from 0 --to 300\n      Draws transaction 0's messages, the partition and the locks as a sequence diagram.\n  acidbase run scenarios/2pc-unsafe-random-faults.ron --seed 7 --export-schedule s.ron\n      Writes seed 7's faults, scripted; `acidbase run s.ron` replays it to the same digest.\n\nScenarios: scenarios/*.ron (each opens with a comment on what it teaches); every field,\nits default and unit: book/src/scenario.md.\n\nExit codes: 0 every expectation held; 1 one failed, or an invariant was violated in a\nscenario with no expectation on violations.*; 2 bad input (or a trace that could not be written)."
     )]
     Run {
         /// The scenario file (RON). Without it, the built-in default runs.
@@ -85,6 +87,76 @@ enum Command {
         /// Write every event as a JSON line to FILE.
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
+        /// Write the run's concrete fault schedule to FILE (RON): every crash, restart,
+        /// partition window and every message lost, duplicated or held back, scripted,
+        /// so `acidbase run FILE` replays this run (same digest) with no random faults.
+        #[arg(long, value_name = "FILE")]
+        export_schedule: Option<PathBuf>,
+        /// Draw the run as a sequence diagram (SVG) in FILE.
+        #[arg(long, value_name = "FILE")]
+        diagram: Option<PathBuf>,
+        /// With --diagram: only the messages and notes of this transaction.
+        #[arg(long, value_name = "ID", requires = "diagram")]
+        txn: Option<u64>,
+        /// With --diagram: start the window at this time (ms).
+        #[arg(long, value_name = "MS", requires = "diagram")]
+        from: Option<f64>,
+        /// With --diagram: end the window at this time (ms).
+        #[arg(long, value_name = "MS", requires = "diagram")]
+        to: Option<f64>,
+    },
+    /// Run one scenario under many seeds in parallel; group the failures by kind.
+    #[command(
+        after_help = "Every seed's run is deterministic; threads only share out the seeds, so the summary is the\nsame at any --jobs. A seed fails when it breaks atomicity, an invariant, leaves a transaction\nunresolved (blocked), hits max_events, or fails one of the scenario's expectations.\n\nExamples:\n  acidbase explore scenarios/2pc-unsafe-timeout.ron --seeds 1..200\n      How many seeds break atomicity, the first one, and the command that reproduces it.\n  acidbase explore scenarios/2pc-partition.ron --seeds 0..=999 --jobs 2 --format json\n  acidbase explore scenarios/2pc-unsafe-random-faults.ron --seeds 1..500 --ignore-expect\n      Judge seeds by the invariants alone, not by the expectations pinned for seed 1.\n\nThen: acidbase shrink SCENARIO --seed N   (minimise the first failing seed)\n\nExit codes: 0 no seed failed; 1 some seed failed; 2 bad input."
+    )]
+    Explore {
+        /// The scenario file (RON).
+        scenario: PathBuf,
+        /// Seeds to run: A..B (B excluded), A..=B, or one seed.
+        #[arg(long, default_value = "1..101")]
+        seeds: String,
+        /// Worker threads (default: the machine's cores).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+        jobs: Option<u32>,
+        /// Run the scenario with this protocol instead of its own.
+        #[arg(long)]
+        protocol: Option<String>,
+        /// Judge seeds by the invariants only, not by the scenario's `expect` (a lesson
+        /// scenario's expectations usually pin its own seed's outcome).
+        #[arg(long)]
+        ignore_expect: bool,
+        /// `text` for people, `json` for machines.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Minimise a failing run's fault schedule; write it as a replayable counterexample.
+    #[command(
+        after_help = "The run's schedule is exported (every fault scripted, nothing random), then shrunk greedily\nwhile the same kind of failure still occurs: faults dropped, windows shortened and moved\nearlier, fewer requests, sessions and participants, a shorter run. Every accepted step is no\nlarger on any measure. Prints the sizes before and after and the shrunk run as a story.\n\nExamples:\n  acidbase shrink scenarios/2pc-unsafe-timeout.ron --seed 1\n      Writes counterexample.ron; `acidbase run counterexample.ron` shows the violation again.\n  acidbase shrink scenarios/2pc-unsafe-timeout.ron --seed 1 --diagram cx.svg\n  acidbase shrink my.ron --seed 17 --kind blocked --out blocked.ron\n\nKinds: atomicity, invariant, blocked, event-guard, \"expect: METRIC COND\" (as explore prints).\nExit codes: 0 shrunk and written; 2 bad input (or the seed does not fail)."
+    )]
+    Shrink {
+        /// The scenario file (RON).
+        scenario: PathBuf,
+        /// The failing seed (default: the scenario's seed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Where to write the counterexample.
+        #[arg(long, value_name = "FILE", default_value = "counterexample.ron")]
+        out: PathBuf,
+        /// The failure kind to keep (default: the run's first, strongest).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Give up after this many candidate runs.
+        #[arg(long, default_value_t = 600)]
+        max_runs: u32,
+        /// Run the scenario with this protocol instead of its own.
+        #[arg(long)]
+        protocol: Option<String>,
+        /// Also draw the shrunk run as a sequence diagram (SVG) in FILE.
+        #[arg(long, value_name = "FILE")]
+        diagram: Option<PathBuf>,
+        /// `text` for people, `json` for machines (kind, sizes before and after, story).
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
     },
     /// Run one scenario under several protocols with the same faults, side by side.
     #[command(
@@ -137,6 +209,30 @@ fn main() -> ExitCode {
             seed,
             format,
             trace,
+            export_schedule,
+            diagram,
+            txn,
+            from,
+            to,
+        } if export_schedule.is_some() || diagram.is_some() => {
+            cli_tools::run_with_tools(cli_tools::RunTools {
+                path: scenario,
+                seed,
+                json: matches!(format, Format::Json),
+                trace,
+                export_schedule,
+                diagram,
+                txn,
+                from,
+                to,
+            })
+        }
+        Command::Run {
+            scenario,
+            seed,
+            format,
+            trace,
+            ..
         } => run_command(scenario, seed, format, trace),
         Command::Compare {
             scenario,
@@ -146,6 +242,40 @@ fn main() -> ExitCode {
             jobs,
             format,
         } => compare_command(scenario, protocols, seed, seeds, jobs, format),
+        Command::Explore {
+            scenario,
+            seeds,
+            jobs,
+            protocol,
+            ignore_expect,
+            format,
+        } => cli_tools::explore_command(
+            &scenario,
+            &seeds,
+            jobs,
+            protocol.as_deref(),
+            ignore_expect,
+            matches!(format, Format::Json),
+        ),
+        Command::Shrink {
+            scenario,
+            seed,
+            out,
+            kind,
+            max_runs,
+            protocol,
+            diagram,
+            format,
+        } => cli_tools::shrink_command(cli_tools::ShrinkArgs {
+            path: scenario,
+            seed,
+            out,
+            kind,
+            max_runs,
+            protocol,
+            diagram,
+            json: matches!(format, Format::Json),
+        }),
         Command::Bench {
             rms,
             txns,

@@ -102,6 +102,58 @@ pub struct Network {
     active: Vec<u32>,
     active_total: u32,
     rng: StreamRng,
+    /// How many delays the reorder draw lengthened (to tell a held-back message).
+    reordered: u64,
+    /// Scripted fates and the fate record (`None` unless a run asks for them, so the
+    /// plain hot path pays nothing).
+    links: Option<Box<Links>>,
+}
+
+/// What a script says happens to one message, in place of the loss, duplication and
+/// reordering draws. Delays are whole delays (latency included), in µs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScriptedFate {
+    /// Lost in the network.
+    Lose,
+    /// Delivered once after `delay_us`: not a fault, a pinned latency.
+    Latency { delay_us: u64 },
+    /// Held back: delivered once after `delay_us`, so later messages may overtake it.
+    Delay { delay_us: u64 },
+    /// Delivered twice, after `delay_us` and after `again_us`.
+    Duplicate { delay_us: u64, again_us: u64 },
+}
+
+impl ScriptedFate {
+    /// Is this a fault (as opposed to a pinned latency)?
+    pub fn is_fault(self) -> bool {
+        !matches!(self, ScriptedFate::Latency { .. })
+    }
+}
+
+/// One message, named so that it survives changes elsewhere in a run: the `nth`
+/// (1-based) message sent on the directed link `from → to`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LinkMessage {
+    pub from: NodeId,
+    pub to: NodeId,
+    pub nth: u64,
+}
+
+/// A message's fate as the network decided it, for export (see `crate::schedule`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordedFate {
+    pub message: LinkMessage,
+    pub fate: ScriptedFate,
+}
+
+/// Per-link send counters, the script, and the record.
+struct Links {
+    nodes: usize,
+    sent: Vec<u64>,
+    script: std::collections::BTreeMap<LinkMessage, ScriptedFate>,
+    /// `Some` while recording; with `pin_latencies`, plain deliveries are recorded too.
+    record: Option<Vec<RecordedFate>>,
+    pin_latencies: bool,
 }
 
 impl Network {
@@ -113,7 +165,47 @@ impl Network {
             active: vec![0; n],
             active_total: 0,
             rng,
+            reordered: 0,
+            links: None,
         }
+    }
+
+    fn links(&mut self) -> &mut Links {
+        let nodes = self.config.site_of.len();
+        self.links.get_or_insert_with(|| {
+            Box::new(Links {
+                nodes,
+                sent: vec![0; nodes * nodes],
+                script: std::collections::BTreeMap::new(),
+                record: None,
+                pin_latencies: false,
+            })
+        })
+    }
+
+    /// Scripted fates: a listed message's fate comes from the script instead of the
+    /// loss, duplication and reordering draws (and draws nothing from the stream);
+    /// other messages go the usual way.
+    pub fn set_script(&mut self, script: impl IntoIterator<Item = (LinkMessage, ScriptedFate)>) {
+        let links = self.links();
+        links.script.extend(script);
+    }
+
+    /// Records every message that was lost, duplicated or held back (and, with
+    /// `pin_latencies`, every other delivered message's delay).
+    pub fn record_fates(&mut self, pin_latencies: bool) {
+        let links = self.links();
+        links.record = Some(Vec::new());
+        links.pin_latencies = pin_latencies;
+    }
+
+    /// The fates recorded so far (empty unless [`Network::record_fates`] was called).
+    pub fn take_record(&mut self) -> Vec<RecordedFate> {
+        self.links
+            .as_mut()
+            .and_then(|l| l.record.as_mut())
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     pub fn set_cut(&mut self, cut: usize, on: bool) {
@@ -153,6 +245,74 @@ impl Network {
 
     /// Decides what happens to a message sent now from `from` to `to`.
     pub fn route(&mut self, from: NodeId, to: NodeId) -> Fate {
+        if self.links.is_some() {
+            return self.route_linked(from, to);
+        }
+        self.route_drawn(from, to)
+    }
+
+    /// `route` with per-link counting: the script decides listed messages, and drawn
+    /// fates are recorded when asked.
+    fn route_linked(&mut self, from: NodeId, to: NodeId) -> Fate {
+        let links = self.links.as_mut().expect("links are set");
+        let i = from.index() * links.nodes + to.index();
+        let nth = match links.sent.get_mut(i) {
+            Some(n) => {
+                *n += 1;
+                *n
+            }
+            None => 0,
+        };
+        let message = LinkMessage { from, to, nth };
+        let scripted = links.script.get(&message).copied();
+        if self.same_site(from, to) {
+            return self.route_drawn(from, to);
+        }
+        if let Some(fate) = scripted {
+            if self.is_cut(from, to) {
+                return Fate::Dropped(DropReason::Partition);
+            }
+            return match fate {
+                ScriptedFate::Lose => Fate::Dropped(DropReason::Loss),
+                ScriptedFate::Latency { delay_us } | ScriptedFate::Delay { delay_us } => {
+                    Fate::Delivered {
+                        delay_us,
+                        duplicate_delay_us: None,
+                    }
+                }
+                ScriptedFate::Duplicate { delay_us, again_us } => Fate::Delivered {
+                    delay_us,
+                    duplicate_delay_us: Some(again_us),
+                },
+            };
+        }
+        let before = self.reordered;
+        let fate = self.route_drawn(from, to);
+        let links = self.links.as_mut().expect("links are set");
+        if let Some(record) = links.record.as_mut() {
+            let reordered = self.reordered != before;
+            let recorded = match fate {
+                Fate::Dropped(DropReason::Loss) => Some(ScriptedFate::Lose),
+                Fate::Dropped(_) => None,
+                Fate::Delivered {
+                    delay_us,
+                    duplicate_delay_us: Some(again_us),
+                } => Some(ScriptedFate::Duplicate { delay_us, again_us }),
+                Fate::Delivered { delay_us, .. } if reordered => {
+                    Some(ScriptedFate::Delay { delay_us })
+                }
+                Fate::Delivered { delay_us, .. } => links
+                    .pin_latencies
+                    .then_some(ScriptedFate::Latency { delay_us }),
+            };
+            if let Some(fate) = recorded {
+                record.push(RecordedFate { message, fate });
+            }
+        }
+        fate
+    }
+
+    fn route_drawn(&mut self, from: NodeId, to: NodeId) -> Fate {
         if self.same_site(from, to) {
             return Fate::Delivered {
                 delay_us: 0,
@@ -182,6 +342,7 @@ impl Network {
         let mut d = self.config.latency.draw(&mut self.rng);
         if rng::chance(&mut self.rng, self.config.reorder_probability) {
             d += rng::uniform_us(&mut self.rng, 0, self.config.reorder_delay_max_us);
+            self.reordered = self.reordered.wrapping_add(1);
         }
         d
     }

@@ -57,6 +57,11 @@ pub struct Scenario {
     pub expect: BTreeMap<String, String>,
     /// Protocol "calls": calls between services that time out (order → pay → ship).
     pub calls: CallsSpec,
+    /// Not part of the file: tools that export a run's schedule (`run
+    /// --export-schedule`, `shrink`) set it to have the network record each message's
+    /// fate (`run::Outcome::message_fates`).
+    #[serde(skip)]
+    pub record_fates: bool,
 }
 
 impl Default for Scenario {
@@ -81,6 +86,7 @@ impl Default for Scenario {
             messaging: MessagingSpec::default(),
             expect: BTreeMap::new(),
             calls: CallsSpec::default(),
+            record_fates: false,
         }
     }
 }
@@ -377,6 +383,33 @@ pub struct FaultSpec {
     pub random_partitions: Option<RandomPartitionSpec>,
     pub max_drift_ppm: u32,
     pub drift: Vec<DriftSpec>,
+    /// Scripted fates of individual messages (an exported schedule writes these):
+    /// each names the `nth` message on the link `from → to`.
+    pub messages: Vec<MessageFaultSpec>,
+}
+
+/// One message's scripted fate: the `nth` (from 1) message `from` sent to `to`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MessageFaultSpec {
+    pub from: String,
+    pub to: String,
+    pub nth: u64,
+    pub fate: MessageFateSpec,
+}
+
+/// What happens to a scripted message. Delays are whole one-way delays in ms.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub enum MessageFateSpec {
+    /// Lost.
+    Lose,
+    /// Delivered after `delay_ms`: a pinned latency, not a fault.
+    Latency { delay_ms: f64 },
+    /// Held back: delivered after `delay_ms`, so later messages may overtake it.
+    Delay { delay_ms: f64 },
+    /// Delivered twice: after `delay_ms` and after `again_ms`.
+    Duplicate { delay_ms: f64, again_ms: f64 },
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -1383,6 +1416,65 @@ fn validate_faults(l: &Loaded) -> Result<(), ScenarioError> {
             &["max_drift_ppm"],
             "faults.max_drift_ppm must be below 1000000",
         ));
+    }
+    validate_message_faults(l, &names)?;
+    Ok(())
+}
+
+fn validate_message_faults(l: &Loaded, names: &[String]) -> Result<(), ScenarioError> {
+    let at = |i: usize, field: &[&str], msg: String| {
+        l.error_at_entry(&["faults", "messages"], Some(("nth", i)), field, msg)
+    };
+    let mut seen: Vec<(&str, &str, u64)> = Vec::new();
+    for (i, m) in l.scenario.faults.messages.iter().enumerate() {
+        for n in [&m.from, &m.to] {
+            if !names.iter().any(|k| k == n) {
+                return Err(at(
+                    i,
+                    &[],
+                    format!(
+                        "faults.messages: no node named {n:?}; this scenario's nodes are: {}",
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
+        if m.nth == 0 {
+            return Err(at(
+                i,
+                &[],
+                "faults.messages: nth counts messages on the link from 1 (the first message is nth: 1)".into(),
+            ));
+        }
+        let key = (m.from.as_str(), m.to.as_str(), m.nth);
+        if seen.contains(&key) {
+            return Err(at(
+                i,
+                &[],
+                format!(
+                    "faults.messages: message {} of {} -> {} is scripted twice",
+                    m.nth, m.from, m.to
+                ),
+            ));
+        }
+        seen.push(key);
+        let delays: &[f64] = match &m.fate {
+            MessageFateSpec::Lose => &[],
+            MessageFateSpec::Latency { delay_ms } | MessageFateSpec::Delay { delay_ms } => {
+                std::slice::from_ref(delay_ms)
+            }
+            MessageFateSpec::Duplicate { delay_ms, again_ms } => &[*delay_ms, *again_ms],
+        };
+        if delays
+            .iter()
+            .any(|d| !(d.is_finite() && *d >= 0.0 && *d <= MAX_MS))
+        {
+            return Err(at(
+                i,
+                &["fate"],
+                format!("faults.messages: delays must be between 0 and {MAX_MS} ms"),
+            ));
+        }
     }
     Ok(())
 }

@@ -214,6 +214,24 @@ impl<N: Node, O: Observer> Sim<N, O> {
         self.trace = Some(sink);
     }
 
+    /// Scripted message fates (see [`crate::network::Network::set_script`]).
+    pub fn set_message_script(
+        &mut self,
+        script: impl IntoIterator<Item = (crate::network::LinkMessage, crate::network::ScriptedFate)>,
+    ) {
+        self.network.set_script(script);
+    }
+
+    /// Records each message's drawn fate, for export as a script.
+    pub fn record_message_fates(&mut self, pin_latencies: bool) {
+        self.network.record_fates(pin_latencies);
+    }
+
+    /// The recorded message fates (empty unless recording was asked for).
+    pub fn take_message_fates(&mut self) -> Vec<crate::network::RecordedFate> {
+        self.network.take_record()
+    }
+
     pub fn observer(&self) -> &O {
         &self.observer
     }

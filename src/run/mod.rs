@@ -43,6 +43,9 @@ pub struct Outcome {
     pub results: Results,
     pub names: Vec<String>,
     pub report: Report,
+    /// Each message's drawn fault, when `scenario.record_fates` asked for them (see
+    /// [`crate::schedule::export`]).
+    pub message_fates: Vec<crate::network::RecordedFate>,
 }
 
 /// Runs `scenario` with `seed`, optionally writing the event trace.
@@ -274,6 +277,7 @@ pub fn run_world<N: Node + 'static>(
         clients,
     });
     let mut sim = Sim::new(spec, checks);
+    crate::schedule::prepare_network(scenario, &names, &mut sim);
     if let Some(out) = trace {
         let sink: Box<dyn TraceSink<N>> =
             Box::new(crate::trace::JsonLines::new(out, names.clone()));
@@ -282,6 +286,7 @@ pub fn run_world<N: Node + 'static>(
     let start_audit = sim.audit();
     sim.start();
     let end = sim.run_until(end_us, scenario.max_events);
+    let message_fates = sim.take_message_fates();
     let end_audit = sim.audit();
     let results = sim.into_observer().finish(&start_audit, &end_audit);
     let report = Report::build(scenario, seed, &end, &results, &names, &plan);
@@ -290,5 +295,6 @@ pub fn run_world<N: Node + 'static>(
         results,
         names,
         report,
+        message_fates,
     }
 }

@@ -1,0 +1,322 @@
+//! The command-line side of explore, shrink, schedule export and diagrams: read the
+//! flags' files, call the library, write files and print. No simulation logic here.
+
+use acidbase::diagram::{self, DiagramOptions};
+use acidbase::explore::{explore, parse_seeds};
+use acidbase::report::Report;
+use acidbase::run::{run, TraceOut};
+use acidbase::scenario::{self, Scenario, PROTOCOLS};
+use acidbase::schedule::{export, revalidate, to_ron};
+use acidbase::shrink::{counterexample_ron, focus_txns, shrink, story, ShrinkOptions};
+use acidbase::tracelog;
+use std::cell::RefCell;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::rc::Rc;
+
+fn bad(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(2)
+}
+
+/// The scenario at `path` (or the built-in default), with `protocol` swapped in.
+fn load(path: Option<&Path>, protocol: Option<&str>) -> Result<Scenario, ExitCode> {
+    let loaded = match path {
+        Some(p) => scenario::load(p).map_err(bad)?,
+        None => scenario::default_scenario(),
+    };
+    let Some(p) = protocol else {
+        return Ok(loaded.scenario);
+    };
+    if !PROTOCOLS.contains(&p) {
+        return Err(bad(format!(
+            "--protocol {p:?}: unknown protocol; expected one of: {}",
+            PROTOCOLS.join(", ")
+        )));
+    }
+    let mut s = loaded.scenario;
+    s.protocol = p.to_string();
+    revalidate(&s, &format!("{} with --protocol {p}", loaded.file))
+        .map(|l| l.scenario)
+        .map_err(bad)
+}
+
+fn write_file(path: &Path, text: &str, what: &str) -> Result<(), ExitCode> {
+    std::fs::write(path, text)
+        .map_err(|e| bad(format!("cannot write the {what} {}: {e}", path.display())))
+}
+
+/// Writes to a file (if any) and keeps a copy in memory (for the diagram).
+struct Tee {
+    file: Option<std::fs::File>,
+    buf: Rc<RefCell<Vec<u8>>>,
+    error: Rc<RefCell<Option<String>>>,
+}
+
+impl Write for Tee {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if let Some(f) = self.file.as_mut() {
+            if let Err(e) = f.write_all(data) {
+                self.error.borrow_mut().get_or_insert(e.to_string());
+            }
+        }
+        self.buf.borrow_mut().extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        if let Some(f) = self.file.as_mut() {
+            if let Err(e) = f.flush() {
+                self.error.borrow_mut().get_or_insert(e.to_string());
+            }
+        }
+        Ok(())
+    }
+}
+
+pub struct RunTools {
+    pub path: Option<PathBuf>,
+    pub seed: Option<u64>,
+    pub json: bool,
+    pub trace: Option<PathBuf>,
+    pub export_schedule: Option<PathBuf>,
+    pub diagram: Option<PathBuf>,
+    pub txn: Option<u64>,
+    pub from: Option<f64>,
+    pub to: Option<f64>,
+}
+
+fn print_report(report: &Report, json: bool) -> Result<(), ExitCode> {
+    if json {
+        let j = serde_json::to_string_pretty(report)
+            .map_err(|e| bad(format!("cannot write the report as JSON: {e}")))?;
+        println!("{j}");
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(())
+}
+
+/// `acidbase run` with `--export-schedule` and/or `--diagram`.
+pub fn run_with_tools(a: RunTools) -> ExitCode {
+    match run_with_tools_inner(a) {
+        Ok(code) | Err(code) => code,
+    }
+}
+
+fn run_with_tools_inner(a: RunTools) -> Result<ExitCode, ExitCode> {
+    if let (Some(f), Some(t)) = (a.from, a.to) {
+        if t < f {
+            return Err(bad(format!("--to {t} is before --from {f}")));
+        }
+    }
+    let mut s = load(a.path.as_deref(), None)?;
+    let seed = a.seed.unwrap_or(s.seed);
+    s.record_fates = a.export_schedule.is_some();
+    let buf = Rc::new(RefCell::new(Vec::new()));
+    let error = Rc::new(RefCell::new(None));
+    let file = match &a.trace {
+        Some(p) => Some(
+            std::fs::File::create(p)
+                .map_err(|e| bad(format!("cannot create trace file {}: {e}", p.display())))?,
+        ),
+        None => None,
+    };
+    let wants_trace = a.trace.is_some() || a.diagram.is_some();
+    let out: Option<TraceOut> = wants_trace.then(|| {
+        Box::new(Tee {
+            file,
+            buf: Rc::clone(&buf),
+            error: Rc::clone(&error),
+        }) as TraceOut
+    });
+    let outcome = run(&s, seed, out);
+    if let (Some(p), Some(e)) = (&a.trace, error.borrow().as_ref()) {
+        return Err(bad(format!(
+            "the trace {} could not be written in full: {e}",
+            p.display()
+        )));
+    }
+    let file_name = a.path.as_ref().map_or_else(
+        || "(built-in default)".to_string(),
+        |p| p.display().to_string(),
+    );
+    if let Some(p) = &a.export_schedule {
+        let exported = export(&s, seed, &outcome);
+        let header = format!(
+            "The concrete fault schedule of `acidbase run {file_name} --seed {seed}`\n\
+             (digest {}), exported by --export-schedule: every fault is scripted, none is\n\
+             drawn at random. `acidbase run {}` replays the same run, to the digest.",
+            outcome.report.digest,
+            p.display()
+        );
+        write_file(p, &to_ron(&exported, &header), "schedule")?;
+        eprintln!(
+            "acidbase: wrote the fault schedule ({} crashes, {} partitions, {} scripted messages) to {}",
+            exported.faults.crashes.len(),
+            exported.faults.partitions.len() + exported.faults.one_way.len(),
+            exported.faults.messages.len(),
+            p.display()
+        );
+    }
+    if let Some(p) = &a.diagram {
+        let text = String::from_utf8_lossy(&buf.borrow()).into_owned();
+        let trace = tracelog::parse(&text);
+        let opts = DiagramOptions {
+            txn: a.txn,
+            from_ms: a.from,
+            to_ms: a.to,
+            title: format!("{} — seed {seed}", s.name),
+            ..Default::default()
+        };
+        write_file(p, &diagram::svg(&trace, &outcome.names, &opts), "diagram")?;
+        eprintln!("acidbase: wrote the sequence diagram to {}", p.display());
+    }
+    let report = &outcome.report;
+    print_report(report, a.json)?;
+    if report.failed() {
+        eprintln!("acidbase: reproduce with: acidbase run {file_name} --seed {seed}");
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `acidbase explore`.
+pub fn explore_command(
+    path: &Path,
+    seeds: &str,
+    jobs: Option<u32>,
+    protocol: Option<&str>,
+    ignore_expect: bool,
+    json: bool,
+) -> ExitCode {
+    let s = match load(Some(path), protocol) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let seeds = match parse_seeds(seeds) {
+        Ok(r) => r,
+        Err(e) => return bad(format!("--seeds: {e}")),
+    };
+    let jobs = jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |j| j as usize,
+    );
+    let total = seeds.end - seeds.start;
+    let tty = std::io::stderr().is_terminal();
+    let step = (total / 100).max(1);
+    let progress = move |done: u64, failing: u64| {
+        if tty && (done % step == 0 || done == total) {
+            eprint!("\rexplore: {done}/{total} seeds, {failing} failing ");
+        }
+    };
+    let e = explore(&s, seeds, jobs, ignore_expect, &progress);
+    if tty {
+        eprintln!();
+    }
+    if json {
+        match serde_json::to_string_pretty(&e) {
+            Ok(j) => println!("{j}"),
+            Err(err) => return bad(format!("cannot write JSON: {err}")),
+        }
+    } else {
+        print!("{}", e.to_text(&path.display().to_string(), protocol));
+    }
+    if e.violating_seeds > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+pub struct ShrinkArgs {
+    pub path: PathBuf,
+    pub seed: Option<u64>,
+    pub out: PathBuf,
+    pub kind: Option<String>,
+    pub max_runs: u32,
+    pub protocol: Option<String>,
+    pub diagram: Option<PathBuf>,
+    pub json: bool,
+}
+
+/// `acidbase shrink --format json`.
+#[derive(serde::Serialize)]
+struct ShrinkSummary<'a> {
+    scenario: &'a str,
+    seed: u64,
+    kind: &'a str,
+    before: &'a acidbase::schedule::Sizes,
+    after: &'a acidbase::schedule::Sizes,
+    runs: u32,
+    counterexample: &'a str,
+    digest: &'a str,
+    story: &'a [String],
+}
+
+/// `acidbase shrink`.
+pub fn shrink_command(a: ShrinkArgs) -> ExitCode {
+    match shrink_inner(a) {
+        Ok(code) | Err(code) => code,
+    }
+}
+
+fn shrink_inner(a: ShrinkArgs) -> Result<ExitCode, ExitCode> {
+    let s = load(Some(&a.path), a.protocol.as_deref())?;
+    let seed = a.seed.unwrap_or(s.seed);
+    let source = a.path.display().to_string();
+    eprintln!("acidbase shrink: {source} --seed {seed} ...");
+    let opts = ShrinkOptions {
+        kind: a.kind,
+        max_runs: a.max_runs,
+    };
+    let shrunk = shrink(&s, seed, &opts).map_err(bad)?;
+    let out = a.out.display().to_string();
+    write_file(
+        &a.out,
+        &counterexample_ron(&shrunk, &source, seed, &out),
+        "counterexample",
+    )?;
+    let told = story(&shrunk.trace, &shrunk.outcome, &focus_txns(&shrunk.outcome));
+    if a.json {
+        let summary = ShrinkSummary {
+            scenario: &source,
+            seed,
+            kind: &shrunk.kind,
+            before: &shrunk.before,
+            after: &shrunk.after,
+            runs: shrunk.runs,
+            counterexample: &out,
+            digest: &shrunk.outcome.report.digest,
+            story: &told,
+        };
+        let j = serde_json::to_string_pretty(&summary)
+            .map_err(|e| bad(format!("cannot write JSON: {e}")))?;
+        println!("{j}");
+    } else {
+        println!("acidbase shrink: {source} --seed {seed}: {}", shrunk.kind);
+        println!("  before  {}", shrunk.before.line());
+        println!("  after   {}", shrunk.after.line());
+        println!("  ({} candidate runs)", shrunk.runs);
+        println!();
+        println!("The shrunk run");
+        for line in &told {
+            println!("  {line}");
+        }
+        println!();
+        println!("Wrote {out}. Reproduce: acidbase run {out}");
+    }
+    if let Some(p) = &a.diagram {
+        let opts = DiagramOptions {
+            title: format!("{} — {}", shrunk.scenario.name, shrunk.kind),
+            ..Default::default()
+        };
+        write_file(
+            p,
+            &diagram::svg(&shrunk.trace, &shrunk.outcome.names, &opts),
+            "diagram",
+        )?;
+        eprintln!("acidbase: drew the shrunk run in {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

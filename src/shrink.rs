@@ -1,0 +1,759 @@
+//! `acidbase shrink`: minimise a violating run's fault schedule while the same kind of
+//! violation still occurs, and tell the shrunk run as a story.
+//!
+//! The run's concrete schedule is exported first ([`crate::schedule::export`]), so
+//! every fault is scripted and the result replays with no random draws for faults.
+//! Greedy passes then try, in turn: dropping pinned latencies, message faults (halves
+//! of the list, then single ones), crashes, partitions, drift; narrowing partitions;
+//! shortening fault windows and moving them earlier; fewer requests and sessions;
+//! fewer participants; a shorter horizon (and drain, for the safety kinds); a constant
+//! latency. A candidate is
+//! kept only if it still shows the violation kind *and* is no larger than the current
+//! schedule on every measure of [`Sizes`]. Rounds repeat until nothing changes or the
+//! run budget is spent.
+
+use crate::explore::{has_kind, violation_kinds};
+use crate::report::Report;
+use crate::run::{run, Outcome};
+use crate::scenario::{LatencySpec, LoadSpec, MessageFateSpec, Scenario, WorkloadSpec};
+use crate::schedule::{revalidate, run_and_export, Sizes};
+use crate::tracelog::{self, short, TraceLine};
+
+/// How to shrink.
+#[derive(Clone, Debug)]
+pub struct ShrinkOptions {
+    /// The violation kind to keep (see [`violation_kinds`]); `None`: the run's first.
+    pub kind: Option<String>,
+    /// At most this many candidate runs.
+    pub max_runs: u32,
+}
+
+impl Default for ShrinkOptions {
+    fn default() -> Self {
+        ShrinkOptions {
+            kind: None,
+            max_runs: 600,
+        }
+    }
+}
+
+/// A shrunk counterexample.
+pub struct Shrunk {
+    pub kind: String,
+    /// The exported (unshrunk) schedule and its sizes.
+    pub exported: Scenario,
+    pub before: Sizes,
+    pub scenario: Scenario,
+    pub after: Sizes,
+    /// Candidate runs tried.
+    pub runs: u32,
+    pub outcome: Outcome,
+    pub trace: Vec<TraceLine>,
+}
+
+struct Shrinker {
+    seed: u64,
+    kind: String,
+    cur: Scenario,
+    sizes: Sizes,
+    runs: u32,
+    max_runs: u32,
+}
+
+fn round_us(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
+}
+
+impl Shrinker {
+    fn budget_left(&self) -> bool {
+        self.runs < self.max_runs
+    }
+
+    /// Keeps `cand` if it is valid, still shows the kind and is no larger.
+    fn try_candidate(&mut self, cand: Scenario) -> bool {
+        if !self.budget_left() || cand == self.cur {
+            return false;
+        }
+        let Ok(l) = revalidate(&cand, "candidate.ron") else {
+            return false;
+        };
+        self.runs += 1;
+        let report = run(&l.scenario, self.seed, None).report;
+        if !has_kind(&report, &self.kind) {
+            return false;
+        }
+        let sizes = Sizes::measure(&l.scenario, &report);
+        if !sizes.no_larger_than(&self.sizes) {
+            return false;
+        }
+        self.cur = l.scenario;
+        self.sizes = sizes;
+        true
+    }
+
+    fn try_edit(&mut self, edit: impl FnOnce(&mut Scenario)) -> bool {
+        let mut cand = self.cur.clone();
+        edit(&mut cand);
+        self.try_candidate(cand)
+    }
+
+    /// Lowers the number `get` reads towards `lo`: first all the way, then in steps
+    /// that halve on failure, down to `min_step`.
+    fn lower(
+        &mut self,
+        get: impl Fn(&Scenario) -> Option<f64>,
+        set: impl Fn(&mut Scenario, f64),
+        lo: f64,
+        min_step: f64,
+    ) -> bool {
+        let Some(mut v) = get(&self.cur) else {
+            return false;
+        };
+        if v - lo < min_step {
+            return false;
+        }
+        if self.try_edit(|s| set(s, lo)) {
+            return true;
+        }
+        let mut changed = false;
+        let mut step = ((v - lo) / 2.0).max(min_step);
+        while step >= min_step && self.budget_left() {
+            let target = if min_step >= 1.0 {
+                (v - step).round()
+            } else {
+                round_us(v - step)
+            };
+            if target < lo || target >= v {
+                step /= 2.0;
+                continue;
+            }
+            if self.try_edit(|s| set(s, target)) {
+                v = target;
+                changed = true;
+            } else {
+                step /= 2.0;
+            }
+        }
+        changed
+    }
+
+    /// Tries removing chunks of the list `list` picks, halves first, then singles.
+    fn drop_from_list<T: Clone>(&mut self, list: impl Fn(&mut Scenario) -> &mut Vec<T>) -> bool {
+        let mut changed = false;
+        let mut chunk = list(&mut self.cur.clone()).len().div_ceil(2);
+        while chunk >= 1 && self.budget_left() {
+            let mut start = 0;
+            while start < list(&mut self.cur.clone()).len() && self.budget_left() {
+                let accepted = self.try_edit(|s| {
+                    let v = list(s);
+                    let end = (start + chunk).min(v.len());
+                    v.drain(start..end);
+                });
+                if accepted {
+                    changed = true;
+                } else {
+                    start += chunk;
+                }
+            }
+            if chunk == 1 {
+                break;
+            }
+            chunk = chunk.div_ceil(2);
+        }
+        changed
+    }
+
+    fn pass_faults(&mut self) -> bool {
+        let mut changed = false;
+        if self
+            .cur
+            .faults
+            .messages
+            .iter()
+            .any(|m| matches!(m.fate, MessageFateSpec::Latency { .. }))
+        {
+            changed |= self.try_edit(|s| {
+                s.faults
+                    .messages
+                    .retain(|m| !matches!(m.fate, MessageFateSpec::Latency { .. }))
+            });
+        }
+        changed |= self.drop_from_list(|s| &mut s.faults.messages);
+        changed |= self.drop_from_list(|s| &mut s.faults.crashes);
+        changed |= self.drop_from_list(|s| &mut s.faults.partitions);
+        changed |= self.drop_from_list(|s| &mut s.faults.one_way);
+        changed |= self.drop_from_list(|s| &mut s.faults.drift);
+        // Narrower partitions: fewer nodes on each side.
+        for i in 0..self.cur.faults.partitions.len() {
+            for g in 0..self
+                .cur
+                .faults
+                .partitions
+                .get(i)
+                .map_or(0, |p| p.groups.len())
+            {
+                let mut k = 0;
+                while k < self.cur.faults.partitions[i].groups[g].len() && self.budget_left() {
+                    let accepted = self.try_edit(|s| {
+                        s.faults.partitions[i].groups[g].remove(k);
+                    });
+                    if accepted {
+                        changed = true;
+                    } else {
+                        k += 1;
+                    }
+                }
+            }
+        }
+        changed
+    }
+
+    fn pass_windows(&mut self) -> bool {
+        let mut changed = false;
+        for i in 0..self.cur.faults.crashes.len() {
+            // Shorter downtime.
+            changed |= self.lower(
+                |s| s.faults.crashes.get(i)?.restart_ms,
+                |s, v| s.faults.crashes[i].restart_ms = Some(v),
+                round_us(self.cur.faults.crashes[i].at_ms + 0.001),
+                1.0,
+            );
+            // Earlier, keeping the downtime.
+            changed |= self.lower(
+                |s| s.faults.crashes.get(i).map(|c| c.at_ms),
+                |s, v| {
+                    let c = &mut s.faults.crashes[i];
+                    if let Some(r) = c.restart_ms.as_mut() {
+                        *r = round_us(*r - (c.at_ms - v));
+                    }
+                    c.at_ms = v;
+                },
+                0.0,
+                1.0,
+            );
+        }
+        for i in 0..self.cur.faults.partitions.len() {
+            let from = self.cur.faults.partitions[i].from_ms;
+            changed |= self.lower(
+                |s| s.faults.partitions.get(i).map(|p| p.to_ms),
+                |s, v| s.faults.partitions[i].to_ms = v,
+                round_us(from + 0.001),
+                1.0,
+            );
+            changed |= self.lower(
+                |s| s.faults.partitions.get(i).map(|p| p.from_ms),
+                |s, v| {
+                    let p = &mut s.faults.partitions[i];
+                    p.to_ms = round_us(p.to_ms - (p.from_ms - v));
+                    p.from_ms = v;
+                },
+                0.0,
+                1.0,
+            );
+        }
+        for i in 0..self.cur.faults.one_way.len() {
+            let from = self.cur.faults.one_way[i].from_ms;
+            changed |= self.lower(
+                |s| s.faults.one_way.get(i).map(|p| p.to_ms),
+                |s, v| s.faults.one_way[i].to_ms = v,
+                round_us(from + 0.001),
+                1.0,
+            );
+            changed |= self.lower(
+                |s| s.faults.one_way.get(i).map(|p| p.from_ms),
+                |s, v| {
+                    let p = &mut s.faults.one_way[i];
+                    p.to_ms = round_us(p.to_ms - (p.from_ms - v));
+                    p.from_ms = v;
+                },
+                0.0,
+                1.0,
+            );
+        }
+        changed
+    }
+
+    fn pass_workload(&mut self) -> bool {
+        let mut changed = false;
+        let requests = self.sizes.requests.max(1);
+        if self.cur.clients.max_requests.is_none_or(|m| m > requests) {
+            changed |= self.try_edit(|s| s.clients.max_requests = Some(requests));
+        }
+        changed |= self.lower(
+            |s| s.clients.max_requests.map(|m| m as f64),
+            |s, v| s.clients.max_requests = Some(v as u64),
+            1.0,
+            1.0,
+        );
+        changed |= self.lower(
+            |s| match s.clients.load {
+                LoadSpec::Closed { sessions, .. } => Some(f64::from(sessions)),
+                LoadSpec::Open { .. } => None,
+            },
+            |s, v| {
+                if let LoadSpec::Closed { sessions, .. } = &mut s.clients.load {
+                    *sessions = v as u32;
+                }
+            },
+            1.0,
+            1.0,
+        );
+        // Fewer participants: drop the last RM and every fault that names it.
+        while self.cur.rms > 2 && self.budget_left() {
+            let accepted = self.try_edit(|s| {
+                let gone = format!("rm{}", s.rms);
+                s.rms -= 1;
+                let WorkloadSpec::Transfer(t) = &mut s.workload;
+                if t.fan_out > 1 {
+                    t.fan_out = t.fan_out.min(s.rms - 1);
+                }
+                let f = &mut s.faults;
+                f.crashes.retain(|c| c.node != gone);
+                f.drift.retain(|d| d.node != gone);
+                f.messages.retain(|m| m.from != gone && m.to != gone);
+                for p in &mut f.partitions {
+                    for g in &mut p.groups {
+                        g.retain(|n| *n != gone);
+                    }
+                    p.groups.retain(|g| !g.is_empty());
+                }
+                f.partitions.retain(|p| p.groups.len() >= 2);
+                for w in &mut f.one_way {
+                    w.from.retain(|n| *n != gone);
+                    w.to.retain(|n| *n != gone);
+                }
+                f.one_way.retain(|w| !w.from.is_empty() && !w.to.is_empty());
+            });
+            if !accepted {
+                break;
+            }
+            changed = true;
+        }
+        changed
+    }
+
+    fn pass_time(&mut self) -> bool {
+        let mut changed = false;
+        changed |= self.lower(|s| Some(s.duration_ms), |s, v| s.duration_ms = v, 1.0, 1.0);
+        // Cutting the drain could fake a failure that the drain exists to rule out
+        // (a transaction merely still in flight at the end looks blocked), so only
+        // the safety kinds, which a longer run cannot undo, shorten it.
+        if matches!(self.kind.as_str(), "atomicity" | "invariant") {
+            changed |= self.lower(|s| Some(s.drain_ms), |s, v| s.drain_ms = v, 0.0, 1.0);
+        }
+        let pinned = self
+            .cur
+            .faults
+            .messages
+            .iter()
+            .any(|m| matches!(m.fate, MessageFateSpec::Latency { .. }));
+        let constant = match self.cur.network.latency {
+            LatencySpec::Constant { .. } => None,
+            LatencySpec::Uniform { min_ms, .. } => Some(min_ms),
+            LatencySpec::Exponential { floor_ms, .. } => Some(floor_ms),
+        };
+        if let (false, Some(ms)) = (pinned, constant) {
+            changed |= self.try_edit(|s| s.network.latency = LatencySpec::Constant { ms });
+        }
+        changed
+    }
+}
+
+/// Shrinks the run of `scenario` with `seed`. Errors say why nothing can be shrunk.
+pub fn shrink(scenario: &Scenario, seed: u64, opts: &ShrinkOptions) -> Result<Shrunk, String> {
+    let (original, exported) = run_and_export(scenario, seed);
+    let kinds = violation_kinds(&original.report);
+    if kinds.is_empty() {
+        return Err(format!(
+            "seed {seed} does not violate anything in {}: nothing to shrink (find a violating seed with `acidbase explore`)",
+            scenario.name
+        ));
+    }
+    let kind = match &opts.kind {
+        Some(k) if kinds.contains(k) => k.clone(),
+        Some(k) => {
+            return Err(format!(
+                "seed {seed} does not show {k:?}; it shows: {}",
+                kinds.join("; ")
+            ))
+        }
+        None => kinds[0].clone(),
+    };
+    let exported = revalidate(&exported, "exported.ron")
+        .map_err(|e| format!("internal error: the exported schedule is invalid: {e}"))?
+        .scenario;
+    let replay = run(&exported, seed, None).report;
+    if replay.digest != original.report.digest {
+        return Err(format!(
+            "internal error: the exported schedule replays to digest {}, not {}",
+            replay.digest, original.report.digest
+        ));
+    }
+    let before = Sizes::measure(&exported, &replay);
+    let mut s = Shrinker {
+        seed,
+        kind: kind.clone(),
+        cur: exported.clone(),
+        sizes: before.clone(),
+        runs: 0,
+        max_runs: opts.max_runs,
+    };
+    for _round in 0..8 {
+        let mut changed = s.pass_faults();
+        changed |= s.pass_windows();
+        changed |= s.pass_workload();
+        changed |= s.pass_time();
+        if !changed || !s.budget_left() {
+            break;
+        }
+    }
+    let (outcome, trace) = tracelog::run_traced(&s.cur, seed);
+    let after = Sizes::measure(&s.cur, &outcome.report);
+    Ok(Shrunk {
+        kind,
+        exported,
+        before,
+        scenario: s.cur,
+        after,
+        runs: s.runs,
+        outcome,
+        trace,
+    })
+}
+
+/// The counterexample file: the shrunk scenario with a header that says what it shows.
+pub fn counterexample_ron(shrunk: &Shrunk, source: &str, seed: u64, out: &str) -> String {
+    let mut sc = shrunk.scenario.clone();
+    sc.name = format!("{}-counterexample", shrunk.exported.name);
+    sc.description = format!(
+        "Shrunk from {source} --seed {seed}: the smallest schedule found that still shows {}.",
+        shrunk.kind
+    );
+    // Keep only the expectation that failed, if that is the kind; an invariant
+    // violation with no expectation on violations.* makes `acidbase run` exit 1.
+    sc.expect
+        .retain(|metric, cond| shrunk.kind == format!("expect: {metric} {cond}"));
+    let header = format!(
+        "{}: a counterexample ({}), shrunk by `acidbase shrink {source} --seed {seed}`.\n\
+         Every fault is scripted: it replays with no random draws for faults.\n\
+         before: {}\n\
+         after:  {}\n\
+         Reproduce: acidbase run {out}",
+        sc.name,
+        shrunk.kind,
+        shrunk.before.line(),
+        shrunk.after.line()
+    );
+    crate::schedule::to_ron(&sc, &header)
+}
+
+fn field_u64(text: &str, field: &str) -> Option<u64> {
+    let needle = format!("{field}: ");
+    let i = text.find(&needle)? + needle.len();
+    text[i..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .ok()
+}
+
+/// `Commit` from `Decided(Commit)`.
+fn outcome_of(short_name: &str) -> &str {
+    short_name
+        .split_once('(')
+        .map_or("", |(_, rest)| rest.trim_end_matches(')'))
+}
+
+fn ms(us: u64) -> String {
+    format!("{:.1} ms", us as f64 / 1000.0)
+}
+
+fn node_list(text: &str, names: &[String]) -> String {
+    let Some(i) = text.find("participants: {") else {
+        return String::new();
+    };
+    let rest = &text[i + 15..];
+    let inner = &rest[..rest.find('}').unwrap_or(0)];
+    inner
+        .split(',')
+        .filter_map(|x| x.trim().parse::<usize>().ok())
+        .filter_map(|i| names.get(i).cloned())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The transactions a story follows: those the violation is about.
+pub fn focus_txns(outcome: &Outcome) -> Vec<u64> {
+    let r = &outcome.results;
+    let mut txns: Vec<u64> = r.examples.iter().map(|e| e.txn).collect();
+    txns.extend(r.in_doubt_at_end.iter().map(|e| e.txn));
+    txns.extend(r.held_at_end.iter().map(|e| e.txn));
+    txns.sort_unstable();
+    txns.dedup();
+    txns
+}
+
+/// The run told in plain words: faults, and what happened to the focus transactions
+/// (all transactions if `txns` is empty), in order; repeated sends are folded.
+pub fn story(trace: &[TraceLine], outcome: &Outcome, txns: &[u64]) -> Vec<String> {
+    let names = &outcome.names;
+    let about = |l: &TraceLine| match l.txn() {
+        Some(t) => txns.is_empty() || txns.contains(&t),
+        None => false,
+    };
+    let mut lines: Vec<(String, u64, u32, u64)> = Vec::new(); // (text, key, count, last t)
+    let mut push = |t: u64, text: String, key: Option<String>| {
+        let k = key.map(|k| crate::rng::fnv1a(k.as_bytes()));
+        if let Some(k) = k {
+            if let Some(e) = lines.iter_mut().find(|e| e.1 == k) {
+                e.2 += 1;
+                e.3 = t;
+                return;
+            }
+        }
+        lines.push((format!("t={:<9} {text}", ms(t)), k.unwrap_or(0), 1, t));
+    };
+    let mut last_sent: Vec<(String, String)> = vec![(String::new(), String::new()); names.len()];
+    let mut i = 0;
+    while i < trace.len() {
+        let l = &trace[i];
+        match l.kind.as_str() {
+            "crash" => {
+                let idx = names.iter().position(|n| *n == l.node).unwrap_or(0);
+                let (what, to) = &last_sent[idx];
+                let after = if what.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (its last message was {what} to {to})")
+                };
+                push(l.t_us, format!("{} crashed{after}", l.node), None);
+            }
+            "restart" => push(
+                l.t_us,
+                format!("{} restarted and recovered from its log", l.node),
+                None,
+            ),
+            "cut_start" | "cut_end" => {
+                // A symmetric partition is two cuts at the same time: tell it once.
+                let mirrored = trace.get(i + 1).is_some_and(|m| {
+                    m.kind == l.kind
+                        && m.t_us == l.t_us
+                        && m.cut_from == l.cut_to
+                        && m.cut_to == l.cut_from
+                });
+                let (a, b) = (l.cut_from.join(", "), l.cut_to.join(", "));
+                let text = match (l.kind.as_str(), mirrored) {
+                    ("cut_start", true) => format!("network partition: {{{a}}} | {{{b}}}"),
+                    ("cut_start", false) => format!("messages from {{{a}}} to {{{b}}} are dropped"),
+                    (_, true) => format!("partition {{{a}}} | {{{b}}} healed"),
+                    _ => format!("messages from {{{a}}} to {{{b}}} flow again"),
+                };
+                push(l.t_us, text, None);
+                if mirrored {
+                    i += 1;
+                }
+            }
+            "send" if about(l) => {
+                // Fold the sends of one message to several nodes at one instant.
+                let what = short(&l.what);
+                let mut group = vec![l];
+                while let Some(m) = trace.get(i + 1) {
+                    if m.kind == "send"
+                        && m.t_us == l.t_us
+                        && m.node == l.node
+                        && short(&m.what) == what
+                        && m.txn() == l.txn()
+                    {
+                        group.push(m);
+                        i += 1;
+                    } else {
+                        break;
+                    }
+                }
+                let to: Vec<&str> = group.iter().map(|m| m.to.as_str()).collect();
+                let dropped: Vec<String> = group
+                    .iter()
+                    .filter(|m| m.fate.starts_with("dropped"))
+                    .map(|m| format!("{} ({})", m.to, m.fate.trim_start_matches("dropped: ")))
+                    .collect();
+                let idx = names.iter().position(|n| *n == l.node).unwrap_or(0);
+                last_sent[idx] = (what.clone(), to.join(", "));
+                let txn = l.txn().unwrap_or(0);
+                let mut text = format!("{} sent {what} for txn {txn} to {}", l.node, to.join(", "));
+                if !dropped.is_empty() {
+                    text.push_str(&format!("; lost on the way to {}", dropped.join(", ")));
+                }
+                let key = format!(
+                    "send {} {what} {txn} {} {:?}",
+                    l.node,
+                    to.join(","),
+                    dropped
+                );
+                push(l.t_us, text, Some(key));
+            }
+            "lost" if about(l) => {
+                let text = format!(
+                    "{}'s {} for txn {} to {} was lost: {}",
+                    l.node,
+                    short(&l.what),
+                    l.txn().unwrap_or(0),
+                    l.to,
+                    l.fate
+                );
+                let key = format!("lost {} {} {}", l.node, l.to, short(&l.what));
+                push(l.t_us, text, Some(key));
+            }
+            "observe" if about(l) => {
+                let txn = l.txn().unwrap_or(0);
+                let name = short(&l.what);
+                let text = if l.what.starts_with("TxnBegun") {
+                    Some(format!(
+                        "{} began txn {txn} over {}",
+                        l.node,
+                        node_list(&l.what, names)
+                    ))
+                } else if l.what.starts_with("Prepared") {
+                    Some(format!(
+                        "{} voted yes on txn {txn}: it is in doubt and holds its locks",
+                        l.node
+                    ))
+                } else if l.what.starts_with("Decided") {
+                    Some(format!(
+                        "{} decided {} for txn {txn}",
+                        l.node,
+                        outcome_of(&name)
+                    ))
+                } else if l.what.starts_with("Applied") {
+                    let waited = field_u64(&l.what, "in_doubt_us").filter(|&u| u > 0);
+                    Some(format!(
+                        "{} applied {} for txn {txn}{}",
+                        l.node,
+                        outcome_of(&name),
+                        waited.map_or_else(String::new, |u| format!(" after {} in doubt", ms(u)))
+                    ))
+                } else if l.what.starts_with("Answered") {
+                    Some(format!(
+                        "{} was told {} for txn {txn}",
+                        l.node,
+                        outcome_of(&name)
+                    ))
+                } else if l.what.starts_with("Repair") {
+                    Some(format!(
+                        "{} reported a repair of txn {txn}: {}",
+                        l.node, l.what
+                    ))
+                } else {
+                    None
+                };
+                if let Some(t) = text {
+                    push(l.t_us, t, None);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut out: Vec<String> = lines
+        .into_iter()
+        .map(|(text, _, n, last)| {
+            if n > 1 {
+                format!("{text} (×{n}, the last at {})", ms(last))
+            } else {
+                text
+            }
+        })
+        .collect();
+    out.extend(ending(outcome));
+    out
+}
+
+/// How the run ended, for the violation it shows.
+fn ending(outcome: &Outcome) -> Vec<String> {
+    let names = &outcome.names;
+    let name = |n: crate::node::NodeId| names.get(n.index()).cloned().unwrap_or_default();
+    let join =
+        |v: &[crate::node::NodeId]| v.iter().map(|n| name(*n)).collect::<Vec<_>>().join(", ");
+    let r = &outcome.results;
+    let mut out = Vec::new();
+    for e in &r.examples {
+        out.push(format!(
+            "At the end txn {} is committed at {} but aborted at {}: atomicity is broken.",
+            e.txn,
+            join(&e.committed),
+            join(&e.aborted)
+        ));
+    }
+    for d in &r.in_doubt_at_end {
+        out.push(format!(
+            "At the end {} is still in doubt about txn {} after {}: blocked.",
+            name(d.node),
+            d.txn,
+            ms(d.for_us)
+        ));
+    }
+    let report: &Report = &outcome.report;
+    if report.violations.invariant > 0 {
+        out.push(format!(
+            "Money is not conserved: {} at the start, {} at the end ({} in flight).",
+            report.money.initial, report.money.final_, report.money.in_doubt
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shrinks_the_unsafe_timeout_scenario_and_keeps_atomicity_broken() {
+        let l = crate::scenario::load(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/2pc-unsafe-timeout.ron"
+        )))
+        .expect("shipped");
+        let s = shrink(&l.scenario, 1, &ShrinkOptions::default()).expect("violates");
+        assert_eq!(s.kind, "atomicity");
+        assert!(
+            s.after.no_larger_than(&s.before),
+            "{:?} vs {:?}",
+            s.after,
+            s.before
+        );
+        assert!(s.after.requests < s.before.requests);
+        assert!(s.outcome.report.violations.atomicity > 0);
+        let story = story(&s.trace, &s.outcome, &focus_txns(&s.outcome));
+        assert!(
+            story.iter().any(|l| l.contains("atomicity is broken")),
+            "{story:#?}"
+        );
+        assert!(story.iter().any(|l| l.contains("partition")), "{story:#?}");
+    }
+
+    #[test]
+    fn a_blocked_run_keeps_its_drain_and_its_fault() {
+        let l = crate::scenario::parse(
+            "(duration_ms: 500, drain_ms: 500, workload: Transfer(fan_out: 2), \
+             clients: (load: Closed(sessions: 3, think_ms: 5)), network: (latency: Constant(ms: 5)), \
+             faults: (crashes: [(node: \"tm\", at_ms: 15)]))",
+            "tm-down.ron",
+        )
+        .expect("valid");
+        let s = shrink(&l.scenario, 1, &ShrinkOptions::default()).expect("blocks");
+        assert_eq!(s.kind, "blocked");
+        assert_eq!(s.scenario.drain_ms, 500.0);
+        // Without the crash nothing blocks: the shrunk schedule still needs it.
+        assert_eq!(s.after.faults, 1);
+        assert!(s.outcome.report.txns.unresolved > 0);
+    }
+
+    #[test]
+    fn a_seed_without_violation_is_refused() {
+        let l = crate::scenario::parse("(duration_ms: 100)", "ok.ron").expect("valid");
+        let e = shrink(&l.scenario, 1, &ShrinkOptions::default())
+            .err()
+            .expect("refused");
+        assert!(e.contains("does not violate"), "{e}");
+    }
+}

@@ -1,0 +1,181 @@
+//! A run's trace read back from its JSON lines (the `--trace` format, see
+//! [`crate::trace`]), for the shrunk run's story and for sequence diagrams.
+//!
+//! Working from the JSON lines rather than from the engine's typed events keeps both
+//! protocol-independent: messages, timers and observations are their debug text, from
+//! which we read only the variant name and the `txn: N` field every protocol's
+//! transactional messages carry.
+
+use crate::run::{run, Outcome, TraceOut};
+use crate::scenario::Scenario;
+use serde_json::Value;
+use std::cell::RefCell;
+use std::io::Write;
+use std::rc::Rc;
+
+/// One trace line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceLine {
+    pub t_us: u64,
+    /// `send`, `deliver`, `lost`, `timer`, `crash`, `restart`, `cut_start`, `cut_end`,
+    /// `observe`, `persist`.
+    pub kind: String,
+    /// `node` for node events, `from` for messages.
+    pub node: String,
+    pub to: String,
+    /// The message, timer or observation (debug text).
+    pub what: String,
+    /// `send`: the fate (`delivered`, `delivered twice`, `dropped: loss`…);
+    /// `lost`: the reason.
+    pub fate: String,
+    pub delay_us: Option<u64>,
+    /// `cut_start`/`cut_end`: the sides.
+    pub cut_from: Vec<String>,
+    pub cut_to: Vec<String>,
+}
+
+impl TraceLine {
+    /// The transaction the message or observation is about, if it names one.
+    pub fn txn(&self) -> Option<u64> {
+        txn_of(&self.what)
+    }
+}
+
+/// The `txn: N` in a debug text.
+pub fn txn_of(text: &str) -> Option<u64> {
+    let i = text.find("txn: ")? + 5;
+    let digits: String = text[i..].chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+/// A short form of a message or observation: its variant name, plus its outcome or
+/// vote if it has one (`Decision(Commit)`, `Vote(yes)`).
+pub fn short(text: &str) -> String {
+    let name: String = text
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    let mut tags = Vec::new();
+    for (needle, tag) in [
+        ("outcome: Commit", "Commit"),
+        ("outcome: Abort", "Abort"),
+        ("yes: true", "yes"),
+        ("yes: false", "no"),
+        ("status: Committed", "Committed"),
+        ("status: Aborted", "Aborted"),
+        ("status: InDoubt", "InDoubt"),
+    ] {
+        if text.contains(needle) {
+            tags.push(tag);
+        }
+    }
+    if tags.is_empty() {
+        name
+    } else {
+        format!("{name}({})", tags.join(", "))
+    }
+}
+
+fn parse_line(line: &str) -> Option<TraceLine> {
+    let v: Value = serde_json::from_str(line).ok()?;
+    let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let list = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let kind = s("kind");
+    let node = if v.get("node").is_some() {
+        s("node")
+    } else {
+        s("from")
+    };
+    let (to, cut_from, cut_to) = if kind.starts_with("cut") {
+        (String::new(), list("from"), list("to"))
+    } else {
+        (s("to"), Vec::new(), Vec::new())
+    };
+    let what = ["msg", "timer", "obs"]
+        .iter()
+        .map(|k| s(k))
+        .find(|x| !x.is_empty())
+        .unwrap_or_default();
+    let fate = if kind == "lost" {
+        s("reason")
+    } else {
+        s("fate")
+    };
+    Some(TraceLine {
+        t_us: v.get("t_us")?.as_u64()?,
+        kind,
+        node,
+        to,
+        what,
+        fate,
+        delay_us: v.get("delay_us").and_then(Value::as_u64),
+        cut_from,
+        cut_to,
+    })
+}
+
+/// Parses trace JSON lines (lines that do not parse are skipped).
+pub fn parse(text: &str) -> Vec<TraceLine> {
+    text.lines().filter_map(parse_line).collect()
+}
+
+/// A `Write` into a shared buffer.
+struct Shared(Rc<RefCell<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs `scenario` with `seed` and returns the outcome with its trace.
+pub fn run_traced(scenario: &Scenario, seed: u64) -> (Outcome, Vec<TraceLine>) {
+    let buf = Rc::new(RefCell::new(Vec::new()));
+    let out: TraceOut = Box::new(Shared(Rc::clone(&buf)));
+    let outcome = run(scenario, seed, Some(out));
+    let text = String::from_utf8_lossy(&buf.borrow()).into_owned();
+    (outcome, parse(&text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_txn_and_short_names() {
+        assert_eq!(txn_of("Decision { txn: 17, outcome: Commit }"), Some(17));
+        assert_eq!(txn_of("VoteTimeouts"), None);
+        assert_eq!(
+            short("Decision { txn: 17, outcome: Commit }"),
+            "Decision(Commit)"
+        );
+        assert_eq!(short("Vote { txn: 1, yes: true }"), "Vote(yes)");
+        assert_eq!(
+            short("Status { txn: 1, status: Aborted }"),
+            "Status(Aborted)"
+        );
+        assert_eq!(short("Request(TxnRequest { txn: 0 })"), "Request");
+    }
+
+    #[test]
+    fn a_traced_run_reads_back() {
+        let s = crate::scenario::default_scenario().scenario;
+        let (o, lines) = run_traced(&s, s.seed);
+        assert!(lines.iter().any(|l| l.kind == "crash" && l.node == "tm"));
+        let sends = lines.iter().filter(|l| l.kind == "send").count() as u64;
+        assert_eq!(sends, o.report.network.sent);
+    }
+}
