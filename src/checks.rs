@@ -10,6 +10,8 @@ use crate::faults::FaultAction;
 use crate::node::{NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation, RepairClass};
 use crate::stats::Histogram;
+use crate::anomalies::{TccChecks, TccCounts};
+use crate::workload::business::{Business, BusinessChecks, BusinessConfig};
 use std::collections::{BTreeMap, VecDeque};
 
 /// What the checkers need to know about the scenario.
@@ -100,6 +102,9 @@ pub struct Checks {
     blocked: Vec<InDoubtEpisode>,
     faults_total: u64,
     now_us: u64,
+    /// Business invariants of the order and flash-sale workloads (none for transfers).
+    business: Option<BusinessChecks>,
+    tcc: TccChecks,
 }
 
 const WINDOW_MAX: usize = 4096;
@@ -118,7 +123,15 @@ impl Checks {
             blocked: Vec::new(),
             faults_total: 0,
             now_us: 0,
+            business: None,
+            tcc: TccChecks::default(),
         }
+    }
+
+    /// Also checks the order + inventory business invariants.
+    pub fn with_business(mut self, cfg: Option<BusinessConfig>) -> Self {
+        self.business = cfg.map(BusinessChecks::new);
+        self
     }
 
     fn track(&mut self, txn: TxnId) -> &mut Track {
@@ -266,6 +279,11 @@ impl Checks {
                 self.retire(t);
             }
         }
+        let business = self
+            .business
+            .as_ref()
+            .map(|b| b.finish(end_audit, &committed_somewhere))
+            .unwrap_or_default();
         let mut c = self.counts.clone();
         for h in &held {
             let hold = h.held_us;
@@ -299,6 +317,8 @@ impl Checks {
             in_doubt_at_end,
             held_at_end: held,
             faults_total: self.faults_total,
+            business,
+            tcc: self.tcc.finish(),
         }
     }
 }
@@ -306,6 +326,10 @@ impl Checks {
 impl Observer for Checks {
     fn observe(&mut self, at_us: u64, node: NodeId, depth: u32, obs: &Observation) {
         self.now_us = at_us;
+        if let Some(b) = &mut self.business {
+            b.observe(node, obs);
+        }
+        self.tcc.observe(obs);
         match *obs {
             Observation::Requested { .. } => {
                 self.counts.requests += 1;
@@ -325,6 +349,7 @@ impl Observer for Checks {
                 }
                 return;
             }
+            Observation::Tcc { .. } => return,
             _ => {}
         }
         let txn = obs.txn();
@@ -472,4 +497,8 @@ pub struct Results {
     pub held_at_end: Vec<HeldLock>,
     /// Fault actions carried out (crashes, restarts, cuts starting and ending).
     pub faults_total: u64,
+    /// Order + inventory / flash-sale counts (zero for transfers).
+    pub business: Business,
+    /// TCC fence events (zero for other protocols).
+    pub tcc: TccCounts,
 }

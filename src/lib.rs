@@ -11,6 +11,7 @@
 //! - [`store`]: what a resource manager guards: balances and a lock table;
 //! - [`protocols`]: 2PC (and its variants);
 //! - [`workload`]: business cases that generate client requests;
+//! - [`anomalies`]: counters of TCC's fence events (duplicates, empty rollbacks, hanging);
 //! - [`checks`]: invariants and metrics computed from observations and audits;
 //! - [`stats`]: a bounded-memory histogram for latency percentiles;
 //! - [`scenario`]: the RON scenario schema, defaults and validation;
@@ -36,6 +37,7 @@
 //! assert_eq!(acidbase::run::run(s, s.seed, None).report.digest, report.digest);
 //! ```
 
+pub mod anomalies;
 pub mod bench;
 pub mod checks;
 pub mod engine;
@@ -46,6 +48,7 @@ pub mod node;
 pub mod observe;
 pub mod protocols;
 pub mod report;
+mod report_extra;
 pub mod rng;
 pub mod run;
 pub mod scenario;

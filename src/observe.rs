@@ -41,6 +41,31 @@ pub enum Observation {
     /// half-done saga, a partial compensation) and either fixed it or flagged it for
     /// an operator. Inconsistencies left at the end that nobody reported are *silent*.
     Repair { txn: TxnId, class: RepairClass },
+    /// A TCC participant's or coordinator's fence event (DESIGN §6 "TCC anomalies").
+    Tcc { txn: TxnId, event: TccEvent },
+}
+
+/// What a TCC fence saw. The `*Applied`/`Hanging*` events are anomalies that happen
+/// only when a guard is switched off; the others are the guards doing their work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TccEvent {
+    /// A repeated Confirm or Cancel was applied again (idempotency guard off).
+    DuplicateApplied,
+    /// A Cancel for a branch that never tried released what was never reserved
+    /// (empty-rollback guard off).
+    EmptyRollbackApplied,
+    /// A Cancel for a branch that never tried was recorded and changed nothing.
+    EmptyRollbackRecorded,
+    /// A Try that arrived after its Cancel reserved anyway (anti-hanging guard off):
+    /// nobody will ever confirm or cancel it.
+    HangingReservation,
+    /// A Try that arrived after its Cancel was refused (the anti-hanging guard).
+    LateTryRefused,
+    /// A repeated Confirm or Cancel was recognised and not applied again.
+    DuplicateIgnored,
+    /// The coordinator found Cancel acknowledged by some participants only, at a
+    /// retry: a partial compensation, until a retry completes it.
+    PartialCompensation,
 }
 
 /// Who dealt with an inconsistency (DESIGN §6 "repair class").
@@ -75,7 +100,8 @@ impl Observation {
             | Observation::Finished { txn }
             | Observation::Requested { txn }
             | Observation::Answered { txn, .. }
-            | Observation::Repair { txn, .. } => txn,
+            | Observation::Repair { txn, .. }
+            | Observation::Tcc { txn, .. } => txn,
         }
     }
 }

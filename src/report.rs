@@ -3,7 +3,9 @@
 //!
 //! A report only presents results; it never changes them.
 
+use crate::anomalies::TccCounts;
 use crate::checks::Results;
+use crate::workload::business::Business;
 use crate::engine::RunEnd;
 use crate::faults::FaultPlan;
 use crate::node::{NodeId, NodeSet};
@@ -115,6 +117,10 @@ pub struct Report {
     pub network: Network,
     pub faults: u64,
     pub expectations: Expectations,
+    /// Order + inventory and flash-sale business counts (zero for transfers).
+    pub business: Business,
+    /// TCC fence events (zero for other protocols).
+    pub tcc: TccCounts,
     /// The story in plain words (text output only).
     #[serde(skip)]
     pub story: Vec<String>,
@@ -162,7 +168,7 @@ impl Report {
             },
             violations: Violations {
                 atomicity: c.atomicity_violations,
-                invariant: u64::from(money_broken),
+                invariant: u64::from(money_broken) + r.business.violations(),
             },
             repair: Repair {
                 automatic: c.repaired_automatic,
@@ -202,6 +208,8 @@ impl Report {
             },
             faults: r.faults_total,
             expectations: Expectations::default(),
+            business: r.business.clone(),
+            tcc: r.tcc.clone(),
             story: Vec::new(),
         };
         report.story = story(scenario, &report, r, names, plan);
@@ -288,6 +296,7 @@ impl Report {
             "  per commit     {:.2} messages, {:.2} message delays, {:.2} durable writes",
             p.messages, p.message_delays, p.durable_writes
         );
+        crate::report_extra::counts_lines(self, &mut s);
         let n = &self.network;
         let _ = writeln!(
             s,
@@ -578,6 +587,7 @@ fn story(
             r.money_initial
         ));
     }
+    crate::report_extra::story_lines(scenario, rep, &mut out);
     if rep.violations.atomicity == 0 && rep.txns.unresolved == 0 {
         out.push(format!(
             "Every transaction ended consistently: {} committed, {} aborted.",

@@ -18,7 +18,7 @@ pub const MAX_ACCOUNTS: u64 = 10_000_000;
 pub const MAX_EXPECTED_FAULTS: f64 = 1e6;
 
 /// The protocols `protocol:` may name.
-pub const PROTOCOLS: &[&str] = &["2pc"];
+pub const PROTOCOLS: &[&str] = &["2pc", "tcc"];
 
 /// The built-in default scenario (`acidbase run` with no file).
 pub const DEFAULT_SCENARIO: &str = include_str!("../scenarios/2pc-coordinator-crash.ron");
@@ -50,6 +50,8 @@ pub struct Scenario {
     pub checks: CheckSpec,
     /// Metric path → condition, e.g. `"violations.atomicity": "== 0"`.
     pub expect: BTreeMap<String, String>,
+    /// TCC's timers and guards (used when `protocol: "tcc"`).
+    pub tcc: TccSpec,
 }
 
 impl Default for Scenario {
@@ -70,6 +72,7 @@ impl Default for Scenario {
             faults: FaultSpec::default(),
             checks: CheckSpec::default(),
             expect: BTreeMap::new(),
+            tcc: TccSpec::default(),
         }
     }
 }
@@ -110,6 +113,10 @@ impl Default for TwoPcSpec {
 #[serde(deny_unknown_fields)]
 pub enum WorkloadSpec {
     Transfer(TransferSpec),
+    /// Orders on `rm1` (the order service), stock on `rm2` (the inventory service).
+    OrderInventory(OrderInventorySpec),
+    /// One-unit purchases: orders on `rm1`, stock on `rm2`, payment on `rm3`.
+    FlashSale(FlashSaleSpec),
 }
 
 impl Default for WorkloadSpec {
@@ -716,7 +723,12 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
         }
         _ => {}
     }
-    let WorkloadSpec::Transfer(t) = &s.workload;
+    let transfer_default = TransferSpec::default();
+    let t = match &s.workload {
+        WorkloadSpec::Transfer(t) => t,
+        _ => &transfer_default, // the business workloads are checked below
+    };
+    validate_tcc_and_business(l)?;
     if t.accounts_per_shard == 0 {
         return err(
             &["accounts_per_shard"],
@@ -809,6 +821,164 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
                 format!("cannot read condition {cond:?} for {metric}: expected an operator (==, !=, >=, <=, >, <) and a number, e.g. \">= 1\""),
             );
         }
+    }
+    Ok(())
+}
+
+/// TCC (`protocol: "tcc"`): timers and the three guards of the participants' fence.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TccSpec {
+    /// The coordinator cancels a transaction whose Tries are not all answered by then.
+    pub try_timeout_ms: f64,
+    /// The coordinator resends Confirm/Cancel to participants that have not
+    /// acknowledged, this often, until they do.
+    pub retry_ms: f64,
+    /// A repeated Confirm or Cancel is applied once.
+    pub idempotency: bool,
+    /// A Cancel for a branch that never tried records the fact and changes nothing.
+    pub empty_rollback_guard: bool,
+    /// A Try arriving after its Cancel is refused.
+    pub anti_hanging: bool,
+}
+
+impl Default for TccSpec {
+    fn default() -> Self {
+        TccSpec {
+            try_timeout_ms: 200.0,
+            retry_ms: 100.0,
+            idempotency: true,
+            empty_rollback_guard: true,
+            anti_hanging: true,
+        }
+    }
+}
+
+/// Order + inventory: `rm1` holds orders per SKU, `rm2` the stock per SKU.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrderInventorySpec {
+    pub skus: u32,
+    pub stock_per_sku: i64,
+    pub qty_min: i64,
+    pub qty_max: i64,
+}
+
+impl Default for OrderInventorySpec {
+    fn default() -> Self {
+        OrderInventorySpec {
+            skus: 10,
+            stock_per_sku: 100,
+            qty_min: 1,
+            qty_max: 3,
+        }
+    }
+}
+
+/// Flash sale: many buyers, few SKUs, one unit per purchase; payment on `rm3`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlashSaleSpec {
+    pub skus: u32,
+    pub stock_per_sku: i64,
+    pub buyers: u32,
+    /// Money in each buyer's wallet at the start.
+    pub wallet: i64,
+    pub price: i64,
+    /// Share of purchases paid with a declined card (payment fails).
+    pub decline_probability: f64,
+}
+
+impl Default for FlashSaleSpec {
+    fn default() -> Self {
+        FlashSaleSpec {
+            skus: 2,
+            stock_per_sku: 50,
+            buyers: 1000,
+            wallet: 100,
+            price: 10,
+            decline_probability: 0.1,
+        }
+    }
+}
+
+/// Checks the `tcc` section and the business workloads' fields.
+fn validate_tcc_and_business(l: &Loaded) -> Result<(), ScenarioError> {
+    let s = &l.scenario;
+    let err = |path: &[&str], msg: String| Err(l.error_at(path, msg));
+    for (key, v) in [
+        ("try_timeout_ms", s.tcc.try_timeout_ms),
+        ("retry_ms", s.tcc.retry_ms),
+    ] {
+        if !(v.is_finite() && (0.001..=MAX_MS).contains(&v)) {
+            return err(
+                &["tcc", key],
+                format!("tcc.{key} = {v:?}: expected a period in ms from 0.001 to {MAX_MS:?}"),
+            );
+        }
+    }
+    if s.protocol == "tcc" && s.two_pc.standby_tm {
+        return err(
+            &["standby_tm"],
+            "two_pc.standby_tm is a 2PC option; TCC has no standby coordinator".into(),
+        );
+    }
+    let (skus, stock, needs_rms, what) = match &s.workload {
+        WorkloadSpec::Transfer(_) => return Ok(()),
+        WorkloadSpec::OrderInventory(o) => {
+            if o.qty_min < 1 || o.qty_min > o.qty_max {
+                return err(
+                    &["qty_min"],
+                    format!(
+                        "workload quantities: expected 1 <= qty_min <= qty_max, got {} and {}",
+                        o.qty_min, o.qty_max
+                    ),
+                );
+            }
+            (o.skus, o.stock_per_sku, 2, "OrderInventory (rm1 = orders, rm2 = inventory)")
+        }
+        WorkloadSpec::FlashSale(f) => {
+            if f.buyers == 0 || f.buyers > 1_000_000 {
+                return err(
+                    &["buyers"],
+                    format!("workload buyers = {}: expected 1 to 1000000", f.buyers),
+                );
+            }
+            if f.price < 0 || f.wallet < 0 {
+                return err(
+                    &["price"],
+                    "workload price and wallet must be 0 or more".into(),
+                );
+            }
+            if !(0.0..=1.0).contains(&f.decline_probability) {
+                return err(
+                    &["decline_probability"],
+                    format!(
+                        "workload decline_probability = {}: a probability must be between 0 and 1",
+                        f.decline_probability
+                    ),
+                );
+            }
+            (f.skus, f.stock_per_sku, 3, "FlashSale (rm1 = orders, rm2 = inventory, rm3 = payment)")
+        }
+    };
+    if skus == 0 || skus > 1_000_000 {
+        return err(
+            &["skus"],
+            format!("workload skus = {skus}: expected 1 to 1000000"),
+        );
+    }
+    if !(0..=1_000_000_000).contains(&stock) {
+        return err(
+            &["stock_per_sku"],
+            format!("workload stock_per_sku = {stock}: expected 0 to 1000000000"),
+        );
+    }
+    if s.rms != needs_rms {
+        return err(
+            &["rms"],
+            format!("rms = {}: the {what} workload needs rms: {needs_rms}", s.rms),
+        );
     }
     Ok(())
 }

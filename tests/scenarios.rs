@@ -106,7 +106,9 @@ fn golden_numbers_per_committed_transaction() {
         .expect("valid")
         .scenario;
         s.rms = n;
-        let acidbase::scenario::WorkloadSpec::Transfer(t) = &mut s.workload;
+        let acidbase::scenario::WorkloadSpec::Transfer(t) = &mut s.workload else {
+            unreachable!("parsed as a transfer")
+        };
         t.fan_out = n - 1;
         let r = run(&s, 3, None).report;
         assert!(r.txns.committed > 20, "N = {n}: {}", r.to_text());

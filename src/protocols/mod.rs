@@ -2,3 +2,4 @@
 //! [`Node`](crate::node::Node) API — the same one a user implements.
 
 pub mod two_pc;
+pub mod tcc;

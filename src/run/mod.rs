@@ -12,12 +12,16 @@ use crate::network::{Cut, Latency, NetworkConfig};
 use crate::node::{Node, NodeId, NodeSet};
 use crate::report::Report;
 use crate::rng;
-use crate::scenario::{KeysSpec, LatencySpec, LoadSpec, Scenario, WorkloadSpec};
-use crate::workload::{ClientConfig, KeyChoice, Load, TransferGen};
+use crate::scenario::{LatencySpec, LoadSpec, Scenario};
+use crate::workload::{ClientConfig, Load};
 
+mod tcc;
 mod two_pc;
+mod workload;
 
+pub use tcc::tcc_options;
 pub use two_pc::two_pc_options;
+pub use workload::shard_ledger;
 
 /// Milliseconds (as written in scenarios) to whole µs.
 pub fn ms_to_us(ms: f64) -> u64 {
@@ -39,6 +43,7 @@ pub struct Outcome {
 pub fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Outcome {
     match scenario.protocol.as_str() {
         "2pc" => two_pc::run(scenario, seed, trace),
+        "tcc" => tcc::run(scenario, seed, trace),
         other => panic!("protocol {other:?} passed validation but has no builder"),
     }
 }
@@ -200,7 +205,6 @@ fn drift(scenario: &Scenario, seed: u64, names: &[String]) -> Vec<i32> {
 }
 
 pub(crate) fn client_config(scenario: &Scenario, coordinator: NodeId) -> ClientConfig {
-    let WorkloadSpec::Transfer(t) = &scenario.workload;
     let c = &scenario.clients;
     ClientConfig {
         coordinator,
@@ -216,17 +220,7 @@ pub(crate) fn client_config(scenario: &Scenario, coordinator: NodeId) -> ClientC
         deadline_us: ms_to_us(c.deadline_ms),
         stop_at_us: ms_to_us(scenario.duration_ms),
         max_requests: c.max_requests,
-        generator: TransferGen {
-            shards: scenario.rms,
-            accounts_per_shard: t.accounts_per_shard,
-            amount_min: t.amount_min,
-            amount_max: t.amount_max,
-            fan_out: t.fan_out,
-            keys: match t.keys {
-                KeysSpec::Random => KeyChoice::Random,
-                KeysSpec::PerSession => KeyChoice::PerSession,
-            },
-        },
+        generator: workload::generator(scenario),
     }
 }
 
@@ -258,7 +252,8 @@ pub fn run_world<N: Node + 'static>(
         blocked_after_us: ms_to_us(scenario.checks.blocked_after_ms),
         deadline_us: ms_to_us(scenario.clients.deadline_ms),
         clients,
-    });
+    })
+    .with_business(workload::business_config(scenario, &names));
     let mut sim = Sim::new(spec, checks);
     if let Some(out) = trace {
         let sink: Box<dyn TraceSink<N>> =

@@ -6,9 +6,16 @@
 
 pub mod client;
 pub mod transfer;
+pub mod business;
+pub mod flash_sale;
+pub mod generator;
+pub mod order_inventory;
 
 pub use client::{Client, ClientConfig, ClientTimer, ClientWorld, Load};
 pub use transfer::{KeyChoice, TransferGen};
+pub use flash_sale::FlashSaleGen;
+pub use generator::Generator;
+pub use order_inventory::OrderGen;
 
 use crate::node::TxnId;
 use crate::store::{KeyDelta, ShardOps};
