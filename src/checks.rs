@@ -264,6 +264,13 @@ impl Checks {
             })
             .sum();
         for t in open {
+            if !t.begun && in_doubt.contains_key(&t.txn) {
+                // Voted yes after its transaction had finished everywhere else (a TCC
+                // Try that hangs): in doubt for good.
+                in_doubt_txns += 1;
+                unresolved += 1;
+                continue;
+            }
             if !t.begun || t.violation {
                 continue;
             }

@@ -502,12 +502,13 @@ fn story(
             format!("{:.1}–{:.1} ms", ms(lo), ms(hi))
         };
         out.push(format!(
-            "{} had voted yes on txn {} and {} in doubt for {span}{}: a participant that voted yes may neither commit nor abort on its own, so it waited until it learned the outcome (by {:.1} ms) — 2PC's blocking problem",
+            "{} had voted yes on txn {} and {} in doubt for {span}{}: a participant that voted yes may neither commit nor abort on its own, so it waited until it learned the outcome (by {:.1} ms){}",
             who.join(", "),
             first.txn,
             if who.len() == 1 { "was" } else { "were" },
             if locks > 0 { format!(", holding {locks} lock{}", if locks == 1 { "" } else { "s" }) } else { String::new() },
-            ms(resolved)
+            ms(resolved),
+            if scenario.protocol == "2pc" { " — 2PC's blocking problem" } else { "" }
         ));
         let others = r
             .blocked_episodes
