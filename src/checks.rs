@@ -5,12 +5,12 @@
 //! counters as soon as every participant has applied the outcome and the coordinator
 //! has finished; the few that stay open (blocked by faults) move aside.
 
+use crate::anomalies::{TccChecks, TccCounts};
 use crate::engine::Observer;
 use crate::faults::FaultAction;
 use crate::node::{NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation, RepairClass};
 use crate::stats::Histogram;
-use crate::anomalies::{TccChecks, TccCounts};
 use crate::workload::business::{Business, BusinessChecks, BusinessConfig};
 use std::collections::{BTreeMap, VecDeque};
 

@@ -5,11 +5,11 @@
 
 use crate::anomalies::TccCounts;
 use crate::checks::Results;
-use crate::workload::business::Business;
 use crate::engine::RunEnd;
 use crate::faults::FaultPlan;
 use crate::node::{NodeId, NodeSet};
 use crate::scenario::{parse_condition, Scenario};
+use crate::workload::business::Business;
 use serde::Serialize;
 use std::fmt::Write as _;
 

@@ -93,7 +93,10 @@ pub(crate) fn story_lines(scenario: &Scenario, r: &Report, out: &mut Vec<String>
     let b = &r.business;
     if b.stock_initial > 0 {
         if b.oversold > 0 {
-            out.push(format!("OVERSOLD: {} units sold beyond the stock", b.oversold));
+            out.push(format!(
+                "OVERSOLD: {} units sold beyond the stock",
+                b.oversold
+            ));
         }
         if b.undersold > 0 {
             out.push(format!(

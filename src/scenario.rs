@@ -935,7 +935,12 @@ fn validate_tcc_and_business(l: &Loaded) -> Result<(), ScenarioError> {
                     ),
                 );
             }
-            (o.skus, o.stock_per_sku, 2, "OrderInventory (rm1 = orders, rm2 = inventory)")
+            (
+                o.skus,
+                o.stock_per_sku,
+                2,
+                "OrderInventory (rm1 = orders, rm2 = inventory)",
+            )
         }
         WorkloadSpec::FlashSale(f) => {
             if f.buyers == 0 || f.buyers > 1_000_000 {
@@ -959,7 +964,12 @@ fn validate_tcc_and_business(l: &Loaded) -> Result<(), ScenarioError> {
                     ),
                 );
             }
-            (f.skus, f.stock_per_sku, 3, "FlashSale (rm1 = orders, rm2 = inventory, rm3 = payment)")
+            (
+                f.skus,
+                f.stock_per_sku,
+                3,
+                "FlashSale (rm1 = orders, rm2 = inventory, rm3 = payment)",
+            )
         }
     };
     if skus == 0 || skus > 1_000_000 {
@@ -977,7 +987,10 @@ fn validate_tcc_and_business(l: &Loaded) -> Result<(), ScenarioError> {
     if s.rms != needs_rms {
         return err(
             &["rms"],
-            format!("rms = {}: the {what} workload needs rms: {needs_rms}", s.rms),
+            format!(
+                "rms = {}: the {what} workload needs rms: {needs_rms}",
+                s.rms
+            ),
         );
     }
     Ok(())

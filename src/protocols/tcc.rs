@@ -406,14 +406,23 @@ impl Tm {
     }
 
     /// Logs the decision, then sends it to every branch and waits for the answers.
-    fn start_phase_two(&mut self, txn: TxnId, confirm: bool, participants: NodeSet, ctx: &mut C<'_>) {
+    fn start_phase_two(
+        &mut self,
+        txn: TxnId,
+        confirm: bool,
+        participants: NodeSet,
+        ctx: &mut C<'_>,
+    ) {
         let phase = if confirm {
             Phase::Confirming
         } else {
             Phase::Cancelling
         };
         let branches = ctx.persist(|d| {
-            let rec = d.globals.get_mut(&txn).expect("begun transactions are logged");
+            let rec = d
+                .globals
+                .get_mut(&txn)
+                .expect("begun transactions are logged");
             rec.phase = phase;
             rec.branches.clone()
         });

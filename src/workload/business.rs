@@ -8,9 +8,9 @@
 //! transactions that committed somewhere are *in flight*: they are counted as done
 //! (and reported apart), as money in flight is.
 
+use crate::node::Outcome;
 use crate::node::{NodeId, TxnId};
 use crate::observe::{AuditItem, Observation};
-use crate::node::Outcome;
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -94,7 +94,11 @@ impl BusinessChecks {
     ) -> Business {
         let side = |node: NodeId| {
             let mut s = Side::default();
-            for item in end_audit.iter().filter(|(n, _)| *n == node).flat_map(|(_, i)| i) {
+            for item in end_audit
+                .iter()
+                .filter(|(n, _)| *n == node)
+                .flat_map(|(_, i)| i)
+            {
                 match *item {
                     AuditItem::Money { amount } => s.money += amount,
                     AuditItem::MoneyInDoubt { txn, amount } => {
@@ -170,10 +174,16 @@ mod tests {
     fn stock_deducted_twice_is_undersold_and_below_zero_is_oversold() {
         // 10 ordered, 20 deducted: 10 units gone with no order.
         let b = count(100, side(10, 0, 0), side(80, 0, 0), 0);
-        assert_eq!((b.undersold, b.orders_without_deduction, b.oversold), (10, 0, 0));
+        assert_eq!(
+            (b.undersold, b.orders_without_deduction, b.oversold),
+            (10, 0, 0)
+        );
         // Stock at -5 after 105 orders: 5 oversold.
         let b = count(100, side(105, 0, 0), side(-5, 0, 0), 0);
-        assert_eq!((b.oversold, b.undersold, b.orders_without_deduction), (5, 0, 0));
+        assert_eq!(
+            (b.oversold, b.undersold, b.orders_without_deduction),
+            (5, 0, 0)
+        );
         assert_eq!(b.violations(), 1);
     }
 
