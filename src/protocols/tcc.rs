@@ -1,7 +1,7 @@
-//! TCC — Try / Confirm / Cancel — the business-level two-phase protocol of Pat
-//! Helland's "Life beyond Distributed Transactions" (2007) tentative operations, as
-//! popularised by Atomikos ("Transactions for the REST of us", Pardon & Pautasso) and
-//! built into Seata's TCC mode with its "fence" table.
+//! TCC — Try / Confirm / Cancel — business-level tentative operations (Pat Helland,
+//! "Life beyond Distributed Transactions", CIDR 2007), as popularised by Atomikos
+//! (Pardon & Pautasso, "Atomic Distributed Transactions: a RESTful Design", WWW 2014)
+//! and built into Seata's TCC mode with its "fence" table.
 //!
 //! - The coordinator **durably records the global transaction** (its branches and
 //!   their changes), then sends Try to every participant.
