@@ -730,3 +730,177 @@ fn release(ledger: &mut Ledger, ops: &ShardOps) {
         ledger.add(o.key, -o.delta);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::Command;
+    use crate::store::KeyDelta;
+
+    const TM: NodeId = NodeId(0);
+
+    fn opts(idempotency: bool, empty_rollback_guard: bool, anti_hanging: bool) -> TccOptions {
+        TccOptions {
+            try_timeout_us: 1000,
+            retry_us: 1000,
+            idempotency,
+            empty_rollback_guard,
+            anti_hanging,
+        }
+    }
+
+    /// A participant holding two accounts of 100, and what it sends and observes.
+    struct Harness {
+        node: TccNode,
+        durable: Durable,
+        rng: crate::rng::StreamRng,
+    }
+
+    impl Harness {
+        fn new(o: TccOptions) -> Self {
+            Harness {
+                node: TccNode::rm(TM, o),
+                durable: TccNode::rm_durable(Ledger::new(2, 100)),
+                rng: crate::rng::stream(1, "test"),
+            }
+        }
+
+        fn deliver(&mut self, msg: Msg) -> Vec<Command<TccNode>> {
+            let mut out = Vec::new();
+            let mut ctx = Ctx::new(10, NodeId(1), &mut self.durable, &mut self.rng, &mut out);
+            self.node.on_message(TM, msg, &mut ctx);
+            out
+        }
+
+        fn balance(&self, key: u32) -> i64 {
+            self.durable.ledger.balance(key).expect("key exists")
+        }
+    }
+
+    /// Account 0 pays 30.
+    fn debit() -> ShardOps {
+        let mut o = ShardOps::default();
+        o.push(KeyDelta { key: 0, delta: -30 });
+        o
+    }
+
+    fn tried_ok(out: &[Command<TccNode>]) -> Option<bool> {
+        out.iter().find_map(|c| match c {
+            Command::Send {
+                msg: Msg::Tried { ok, .. },
+                ..
+            } => Some(*ok),
+            _ => None,
+        })
+    }
+
+    fn saw(out: &[Command<TccNode>], event: TccEvent) -> bool {
+        out.iter().any(
+            |c| matches!(c, Command::Observe(Observation::Tcc { event: e, .. }) if *e == event),
+        )
+    }
+
+    #[test]
+    fn try_reserves_and_confirm_consumes_once() {
+        for guard in [true, false] {
+            let mut h = Harness::new(opts(guard, true, true));
+            assert_eq!(
+                tried_ok(&h.deliver(Msg::Try {
+                    txn: 1,
+                    ops: debit()
+                })),
+                Some(true)
+            );
+            assert_eq!(h.balance(0), 70, "reserved out of the available balance");
+            assert_eq!(h.durable.reserved(), 30);
+            h.deliver(Msg::Confirm {
+                txn: 1,
+                ops: debit(),
+            });
+            assert_eq!((h.balance(0), h.durable.reserved()), (70, 0));
+            let again = h.deliver(Msg::Confirm {
+                txn: 1,
+                ops: debit(),
+            });
+            if guard {
+                assert!(saw(&again, TccEvent::DuplicateIgnored));
+                assert_eq!(h.balance(0), 70);
+            } else {
+                assert!(saw(&again, TccEvent::DuplicateApplied));
+                assert_eq!(h.balance(0), 40, "deducted twice");
+            }
+        }
+    }
+
+    #[test]
+    fn a_cancel_before_its_try_is_an_empty_rollback() {
+        let mut h = Harness::new(opts(true, true, true));
+        let out = h.deliver(Msg::Cancel {
+            txn: 1,
+            ops: debit(),
+        });
+        assert!(saw(&out, TccEvent::EmptyRollbackRecorded));
+        assert_eq!(h.balance(0), 100, "nothing was reserved, nothing returns");
+        let late = h.deliver(Msg::Try {
+            txn: 1,
+            ops: debit(),
+        });
+        assert_eq!(
+            tried_ok(&late),
+            Some(false),
+            "anti-hanging refuses the late Try"
+        );
+        assert!(saw(&late, TccEvent::LateTryRefused));
+        assert_eq!((h.balance(0), h.durable.reserved()), (100, 0));
+
+        let mut h = Harness::new(opts(true, false, true));
+        let out = h.deliver(Msg::Cancel {
+            txn: 1,
+            ops: debit(),
+        });
+        assert!(saw(&out, TccEvent::EmptyRollbackApplied));
+        assert_eq!(h.balance(0), 130, "money appeared");
+    }
+
+    #[test]
+    fn without_anti_hanging_a_late_try_hangs() {
+        let mut h = Harness::new(opts(true, true, false));
+        h.deliver(Msg::Cancel {
+            txn: 1,
+            ops: debit(),
+        });
+        let late = h.deliver(Msg::Try {
+            txn: 1,
+            ops: debit(),
+        });
+        assert_eq!(tried_ok(&late), Some(true));
+        assert!(saw(&late, TccEvent::HangingReservation));
+        assert_eq!((h.balance(0), h.durable.reserved()), (70, 30));
+        let mut audit = Vec::new();
+        h.node.audit(&h.durable, 500, &mut audit);
+        assert!(
+            audit.contains(&AuditItem::Money { amount: 200 }),
+            "conserved, but held"
+        );
+        assert!(audit.contains(&AuditItem::InDoubt {
+            txn: 1,
+            for_us: 490
+        }));
+    }
+
+    #[test]
+    fn a_refused_try_records_nothing() {
+        let mut h = Harness::new(opts(true, true, true));
+        let mut big = ShardOps::default();
+        big.push(KeyDelta {
+            key: 0,
+            delta: -130,
+        });
+        assert_eq!(
+            tried_ok(&h.deliver(Msg::Try { txn: 1, ops: big })),
+            Some(false)
+        );
+        assert!(h.durable.fences.is_empty());
+        assert_eq!(h.balance(0), 100);
+    }
+}
