@@ -92,6 +92,12 @@ pub(crate) fn story_lines(scenario: &Scenario, r: &Report, out: &mut Vec<String>
     }
     let b = &r.business;
     if b.stock_initial > 0 {
+        out.push(match scenario.workload {
+            crate::scenario::WorkloadSpec::FlashSale(_) => {
+                "rm1 is the order service, rm2 the inventory, rm3 the payment service.".into()
+            }
+            _ => "rm1 is the order service, rm2 the inventory.".to_string(),
+        });
         if b.oversold > 0 {
             out.push(format!(
                 "OVERSOLD: {} units sold beyond the stock",
