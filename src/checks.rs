@@ -234,7 +234,10 @@ impl Checks {
                         held_us: for_us,
                         in_doubt,
                     }),
-                    AuditItem::Money { .. } | AuditItem::MoneyInDoubt { .. } => {}
+                    AuditItem::Money { .. }
+                    | AuditItem::MoneyInDoubt { .. }
+                    | AuditItem::KeyBalance { .. }
+                    | AuditItem::KeyInDoubt { .. } => {}
                 }
             }
         }

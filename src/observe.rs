@@ -125,4 +125,27 @@ pub enum AuditItem {
         for_us: u64,
         in_doubt: bool,
     },
+    /// The balance of one key (an account; a SKU's stock or orders), for checks key
+    /// by key. Shards with more than [`KEY_AUDIT_MAX`] keys report only `Money`.
+    KeyBalance { key: u32, amount: i64 },
+    /// The change in-doubt transaction `txn` would still make to `key` here (the
+    /// per-key part of `MoneyInDoubt`; reported with `KeyBalance`).
+    KeyInDoubt { txn: TxnId, key: u32, amount: i64 },
+}
+
+/// Shards with at most this many keys report `KeyBalance` per key (the business
+/// workloads' services); larger ones (bank shards of millions of accounts) do not.
+pub const KEY_AUDIT_MAX: u32 = 4096;
+
+/// Pushes `KeyBalance` for each key of a shard of at most [`KEY_AUDIT_MAX`] keys.
+pub fn audit_keys(balances: impl ExactSizeIterator<Item = i64>, out: &mut Vec<AuditItem>) {
+    if balances.len() > KEY_AUDIT_MAX as usize {
+        return;
+    }
+    for (key, amount) in balances.enumerate() {
+        out.push(AuditItem::KeyBalance {
+            key: key as u32,
+            amount,
+        });
+    }
 }

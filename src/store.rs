@@ -72,6 +72,11 @@ impl Ledger {
         Ledger { balances }
     }
 
+    /// Every balance, in key order.
+    pub fn balances(&self) -> impl ExactSizeIterator<Item = i64> + '_ {
+        self.balances.iter().copied()
+    }
+
     /// Number of keys (accounts, SKUs).
     pub fn keys(&self) -> u32 {
         self.balances.len() as u32

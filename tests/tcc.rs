@@ -413,3 +413,50 @@ fn business_workloads_check_their_shape() {
         .expect_err("a zero retry period loops");
     assert!(e.message.contains("tcc.retry_ms"), "{e}");
 }
+
+/// Without idempotency, repeated Confirms and Cancels on the two services break the
+/// business invariants, SKU by SKU: stock deducted twice (undersold), orders created
+/// twice or stock returned twice (orders without deduction).
+#[test]
+fn duplicates_applied_to_orders_and_stock_break_the_business_invariants() {
+    let src = r#"(protocol: "tcc", rms: 2, duration_ms: 1000, drain_ms: 1000,
+        workload: OrderInventory(skus: 5, stock_per_sku: 200),
+        clients: (load: Closed(sessions: 8, think_ms: 5)),
+        network: (loss_probability: 0.05),
+        tcc: (idempotency: false, try_timeout_ms: 100, retry_ms: 50))"#;
+    let r = report(&parse(src));
+    assert!(r.tcc.duplicate_applied >= 1, "{}", r.to_text());
+    assert_eq!(
+        (r.business.undersold, r.business.orders_without_deduction),
+        (12, 2),
+        "{}",
+        r.to_text()
+    );
+    assert_eq!(
+        r.violations.invariant, 3,
+        "money, undersell, lost deduction"
+    );
+    let guarded = report(&parse(
+        &src.replace("idempotency: false", "idempotency: true"),
+    ));
+    assert_eq!(guarded.violations.invariant, 0, "{}", guarded.to_text());
+}
+
+/// A participant that dies for good after the coordinator started cancelling leaves
+/// partial compensations nobody can finish: reported unfixed, for an operator.
+#[test]
+fn a_participant_that_never_returns_leaves_partial_compensation_unfixed() {
+    let r = report(&parse(
+        r#"(protocol: "tcc", rms: 3, duration_ms: 1000, drain_ms: 1000,
+            workload: Transfer(accounts_per_shard: 10, fan_out: 2),
+            clients: (load: Closed(sessions: 4, think_ms: 5)),
+            tcc: (try_timeout_ms: 50, retry_ms: 50),
+            faults: (crashes: [(node: "rm3", at_ms: 500)]))"#,
+    ));
+    assert!(r.tcc.partial_compensation >= 1, "{}", r.to_text());
+    assert_eq!(
+        r.tcc.partial_compensation_unfixed, r.tcc.partial_compensation,
+        "none can complete without rm3"
+    );
+    assert!(r.to_text().contains("still need an operator"));
+}

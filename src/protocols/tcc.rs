@@ -289,6 +289,19 @@ impl Node for TccNode {
         out.push(AuditItem::Money {
             amount: d.ledger.total() + d.reserved(),
         });
+        if d.ledger.keys() <= crate::observe::KEY_AUDIT_MAX {
+            // Per key, too: available plus reserved.
+            let mut held = vec![0i64; d.ledger.keys() as usize];
+            for f in d.fences.values().filter(|f| f.state == BranchState::Tried) {
+                for o in debits(&f.ops) {
+                    if let Some(h) = held.get_mut(o.key as usize) {
+                        *h -= o.delta;
+                    }
+                }
+            }
+            let per_key: Vec<i64> = d.ledger.balances().zip(held).map(|(b, h)| b + h).collect();
+            crate::observe::audit_keys(per_key.into_iter(), out);
+        }
         for (&txn, f) in &d.fences {
             if f.state != BranchState::Tried {
                 continue;
@@ -299,6 +312,13 @@ impl Node for TccNode {
                 txn,
                 amount: f.ops.as_slice().iter().map(|o| o.delta).sum(),
             });
+            for o in f.ops.as_slice() {
+                out.push(AuditItem::KeyInDoubt {
+                    txn,
+                    key: o.key,
+                    amount: o.delta,
+                });
+            }
             for o in debits(&f.ops) {
                 out.push(AuditItem::LockHeld {
                     txn,

@@ -80,6 +80,7 @@ pub(crate) fn business_config(scenario: &Scenario, names: &[String]) -> Option<B
     Some(BusinessConfig {
         orders: node(ORDERS),
         inventory: node(INVENTORY),
-        stock_initial: i64::from(skus) * stock,
+        skus,
+        stock_per_sku: stock,
     })
 }

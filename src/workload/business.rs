@@ -3,23 +3,26 @@
 //!
 //! Every protocol reports, per participant, the balances it holds (`Money`) and the
 //! change each in-doubt branch would still make (`MoneyInDoubt`); that is all these
-//! checks read, so they measure 2PC, 3PC and TCC alike. On the order service the
-//! balances are units ordered, on the inventory service units in stock. Branches of
-//! transactions that committed somewhere are *in flight*: they are counted as done
-//! (and reported apart), as money in flight is.
+//! checks need, so they measure 2PC, 3PC and TCC alike. Where both services also
+//! report them key by key (`KeyBalance`, `KeyInDoubt`), the checks are made SKU by
+//! SKU and summed; otherwise on the totals. On the order service the balances are
+//! units ordered, on the inventory service units in stock. Branches of transactions
+//! that committed somewhere are *in flight*: they are counted as done (and reported
+//! apart), as money in flight is.
 
 use crate::node::Outcome;
 use crate::node::{NodeId, TxnId};
 use crate::observe::{AuditItem, Observation};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Which nodes hold the orders and the stock, and how much stock there was.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BusinessConfig {
     pub orders: NodeId,
     pub inventory: NodeId,
-    pub stock_initial: i64,
+    pub skus: u32,
+    pub stock_per_sku: i64,
 }
 
 /// The report's `business` section (units; `released` counts orders).
@@ -49,6 +52,21 @@ pub struct Business {
 }
 
 impl Business {
+    /// The sum of two counts (of two SKUs).
+    fn plus(&self, o: &Business) -> Business {
+        Business {
+            stock_initial: self.stock_initial + o.stock_initial,
+            stock_left: self.stock_left + o.stock_left,
+            sold: self.sold + o.sold,
+            oversold: self.oversold + o.oversold,
+            undersold: self.undersold + o.undersold,
+            orders_without_deduction: self.orders_without_deduction + o.orders_without_deduction,
+            released: self.released + o.released,
+            stuck_in_reservations: self.stuck_in_reservations + o.stuck_in_reservations,
+            in_flight: self.in_flight + o.in_flight,
+        }
+    }
+
     /// How many of the three business invariants are broken (each counts once):
     /// no oversell, no undersell, no order without deduction.
     pub fn violations(&self) -> u64 {
@@ -92,33 +110,59 @@ impl BusinessChecks {
         end_audit: &[(NodeId, Vec<AuditItem>)],
         committed_somewhere: &BTreeSet<TxnId>,
     ) -> Business {
-        let side = |node: NodeId| {
-            let mut s = Side::default();
-            for item in end_audit
+        let items = |node: NodeId| {
+            end_audit
                 .iter()
-                .filter(|(n, _)| *n == node)
+                .filter(move |(n, _)| *n == node)
                 .flat_map(|(_, i)| i)
-            {
+        };
+        let in_doubt = |s: &mut Side, txn: TxnId, amount: i64| {
+            if committed_somewhere.contains(&txn) {
+                s.in_flight += amount;
+            } else {
+                s.held += amount;
+            }
+        };
+        let total = |node: NodeId| {
+            let mut s = Side::default();
+            for item in items(node) {
                 match *item {
                     AuditItem::Money { amount } => s.money += amount,
-                    AuditItem::MoneyInDoubt { txn, amount } => {
-                        if committed_somewhere.contains(&txn) {
-                            s.in_flight += amount;
-                        } else {
-                            s.held += amount;
-                        }
-                    }
+                    AuditItem::MoneyInDoubt { txn, amount } => in_doubt(&mut s, txn, amount),
                     _ => {}
                 }
             }
             s
         };
-        count(
-            self.cfg.stock_initial,
-            side(self.cfg.orders),
-            side(self.cfg.inventory),
-            self.released,
-        )
+        let per_key = |node: NodeId| {
+            let mut keys: BTreeMap<u32, Side> = BTreeMap::new();
+            let mut reported = false;
+            for item in items(node) {
+                match *item {
+                    AuditItem::KeyBalance { key, amount } => {
+                        reported = true;
+                        keys.entry(key).or_default().money += amount;
+                    }
+                    AuditItem::KeyInDoubt { txn, key, amount } => {
+                        in_doubt(keys.entry(key).or_default(), txn, amount)
+                    }
+                    _ => {}
+                }
+            }
+            reported.then_some(keys)
+        };
+        let c = &self.cfg;
+        let stock_initial = i64::from(c.skus) * c.stock_per_sku;
+        let mut b = match (per_key(c.orders), per_key(c.inventory)) {
+            (Some(orders), Some(inventory)) => (0..c.skus).fold(Business::default(), |acc, k| {
+                let side = |m: &BTreeMap<u32, Side>| m.get(&k).copied().unwrap_or_default();
+                acc.plus(&count(c.stock_per_sku, side(&orders), side(&inventory), 0))
+            }),
+            _ => count(stock_initial, total(c.orders), total(c.inventory), 0),
+        };
+        b.stock_initial = stock_initial;
+        b.released = self.released;
+        b
     }
 }
 
@@ -203,6 +247,83 @@ mod tests {
         // committed.
         let b = count(100, side(10, 0, 0), side(90, 0, -3), 0);
         assert_eq!((b.stuck_in_reservations, b.stock_left), (3, 87));
+        assert_eq!(b.violations(), 0);
+    }
+}
+
+#[cfg(test)]
+mod per_key_tests {
+    use super::*;
+
+    fn audit(node: u32, items: Vec<AuditItem>) -> (NodeId, Vec<AuditItem>) {
+        (NodeId(node), items)
+    }
+
+    fn checks() -> BusinessChecks {
+        BusinessChecks::new(BusinessConfig {
+            orders: NodeId(1),
+            inventory: NodeId(2),
+            skus: 2,
+            stock_per_sku: 10,
+        })
+    }
+
+    /// SKU 0 lost a deduction's order, SKU 1 has an order without deduction: the
+    /// totals agree, the SKUs do not.
+    #[test]
+    fn opposite_errors_on_two_skus_do_not_cancel_out() {
+        let kb = |key, amount| AuditItem::KeyBalance { key, amount };
+        let end = vec![
+            audit(1, vec![AuditItem::Money { amount: 5 }, kb(0, 2), kb(1, 3)]),
+            audit(2, vec![AuditItem::Money { amount: 15 }, kb(0, 7), kb(1, 8)]),
+        ];
+        let b = checks().finish(&end, &BTreeSet::new());
+        assert_eq!((b.undersold, b.orders_without_deduction), (1, 1));
+        assert_eq!((b.sold, b.stock_initial, b.violations()), (5, 20, 2));
+        // The same audit without the per-key items: totals only, nothing seen.
+        let end: Vec<_> = end
+            .into_iter()
+            .map(|(n, i)| {
+                (
+                    n,
+                    i.into_iter()
+                        .filter(|x| matches!(x, AuditItem::Money { .. }))
+                        .collect(),
+                )
+            })
+            .collect();
+        assert_eq!(checks().finish(&end, &BTreeSet::new()).violations(), 0);
+    }
+
+    #[test]
+    fn per_key_in_doubt_is_held_or_in_flight() {
+        let kb = |key, amount| AuditItem::KeyBalance { key, amount };
+        let end = vec![
+            audit(1, vec![kb(0, 1), kb(1, 0)]),
+            audit(
+                2,
+                vec![
+                    kb(0, 10),
+                    kb(1, 10),
+                    AuditItem::KeyInDoubt {
+                        txn: 7,
+                        key: 0,
+                        amount: -1,
+                    },
+                    AuditItem::KeyInDoubt {
+                        txn: 8,
+                        key: 1,
+                        amount: -2,
+                    },
+                ],
+            ),
+        ];
+        let committed: BTreeSet<TxnId> = [7].into_iter().collect();
+        let b = checks().finish(&end, &committed);
+        assert_eq!(
+            (b.in_flight, b.stuck_in_reservations, b.stock_left),
+            (1, 2, 17)
+        );
         assert_eq!(b.violations(), 0);
     }
 }
