@@ -5,11 +5,13 @@
 //! counters as soon as every participant has applied the outcome and the coordinator
 //! has finished; the few that stay open (blocked by faults) move aside.
 
+use crate::anomalies::{TccChecks, TccCounts};
 use crate::engine::Observer;
 use crate::faults::FaultAction;
 use crate::node::{NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation, RepairClass};
 use crate::stats::Histogram;
+use crate::workload::business::{Business, BusinessChecks, BusinessConfig};
 use std::collections::{BTreeMap, VecDeque};
 
 mod messaging;
@@ -110,6 +112,9 @@ pub struct Checks {
     now_us: u64,
     consistency: crate::consistency::Tracker,
     messaging: MessagingTally,
+    /// Business invariants of the order and flash-sale workloads (none for transfers).
+    business: Option<BusinessChecks>,
+    tcc: TccChecks,
 }
 
 const WINDOW_MAX: usize = 4096;
@@ -130,7 +135,15 @@ impl Checks {
             now_us: 0,
             consistency: crate::consistency::Tracker::default(),
             messaging: MessagingTally::default(),
+            business: None,
+            tcc: TccChecks::default(),
         }
+    }
+
+    /// Also checks the order + inventory business invariants.
+    pub fn with_business(mut self, cfg: Option<BusinessConfig>) -> Self {
+        self.business = cfg.map(BusinessChecks::new);
+        self
     }
 
     fn track(&mut self, txn: TxnId) -> &mut Track {
@@ -238,7 +251,9 @@ impl Checks {
                     AuditItem::Money { .. }
                     | AuditItem::MoneyInDoubt { .. }
                     | AuditItem::MessageHeld { .. }
-                    | AuditItem::Chain { .. } => {}
+                    | AuditItem::Chain { .. }
+                    | AuditItem::KeyBalance { .. }
+                    | AuditItem::KeyInDoubt { .. } => {}
                 }
             }
         }
@@ -268,6 +283,13 @@ impl Checks {
             })
             .sum();
         for t in open {
+            if !t.begun && in_doubt.contains_key(&t.txn) {
+                // Voted yes after its transaction had finished everywhere else (a TCC
+                // Try that hangs): in doubt for good.
+                in_doubt_txns += 1;
+                unresolved += 1;
+                continue;
+            }
             if !t.begun || t.violation {
                 continue;
             }
@@ -286,6 +308,11 @@ impl Checks {
         let messaging = self.messaging.finish(end_audit);
         // Money debited whose message is still held is in flight, not lost.
         let money_in_doubt = money_in_doubt + messaging.in_flight_money;
+        let business = self
+            .business
+            .as_ref()
+            .map(|b| b.finish(end_audit, &committed_somewhere))
+            .unwrap_or_default();
         let mut c = self.counts.clone();
         for h in &held {
             let hold = h.held_us;
@@ -322,6 +349,8 @@ impl Checks {
             consistency: self.consistency.finish(unfinished_at_end),
             messaging,
             chain: audit_chain(end_audit),
+            business,
+            tcc: self.tcc.finish(),
         }
     }
 }
@@ -329,6 +358,10 @@ impl Checks {
 impl Observer for Checks {
     fn observe(&mut self, at_us: u64, node: NodeId, depth: u32, obs: &Observation) {
         self.now_us = at_us;
+        if let Some(b) = &mut self.business {
+            b.observe(node, obs);
+        }
+        self.tcc.observe(obs);
         match *obs {
             Observation::Requested { .. } => {
                 self.counts.requests += 1;
@@ -368,6 +401,7 @@ impl Observer for Checks {
                 self.counts.calls.record(at_us, txn, event);
                 return;
             }
+            Observation::Tcc { .. } => return,
             _ => {}
         }
         let txn = obs.txn();
@@ -526,4 +560,8 @@ pub struct Results {
     pub messaging: MessagingResults,
     /// The order chain's records at the end (protocol `calls`; empty otherwise).
     pub chain: ChainAudit,
+    /// Order + inventory / flash-sale counts (zero for transfers).
+    pub business: Business,
+    /// TCC fence events (zero for other protocols).
+    pub tcc: TccCounts,
 }

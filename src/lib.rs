@@ -11,6 +11,7 @@
 //! - [`store`]: what a resource manager guards: balances and a lock table;
 //! - [`protocols`]: 2PC (and its variants), saga;
 //! - [`workload`]: business cases that generate client requests;
+//! - [`anomalies`]: counters of TCC's fence events (duplicates, empty rollbacks, hanging);
 //! - [`checks`]: invariants and metrics computed from observations and audits;
 //! - [`consistency`]: BASE's checkers: time to consistency, transient anomalies;
 //! - [`stats`]: a bounded-memory histogram for latency percentiles;
@@ -43,6 +44,7 @@
 //! assert_eq!(acidbase::run::run(s, s.seed, None).report.digest, report.digest);
 //! ```
 
+pub mod anomalies;
 pub mod bench;
 pub mod checks;
 pub mod compare;
@@ -57,6 +59,7 @@ pub mod node;
 pub mod observe;
 pub mod protocols;
 pub mod report;
+mod report_extra;
 pub mod rng;
 pub mod run;
 pub mod scenario;

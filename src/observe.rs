@@ -60,6 +60,8 @@ pub enum Observation {
     Messaging { txn: TxnId, event: MessagingEvent },
     /// A service-call pattern acted on order `txn` (counted in `report.calls`).
     Call { txn: TxnId, event: CallEvent },
+    /// A TCC participant's or coordinator's fence event (DESIGN §6 "TCC anomalies").
+    Tcc { txn: TxnId, event: TccEvent },
 }
 
 /// What the service-call patterns did (protocol `calls`; see `book/src/service-calls.md`).
@@ -81,6 +83,29 @@ pub enum CallEvent {
     ReconciliationBatch,
     /// A reconciliation pass over every service finished, `took_us` after it began.
     ReconciliationPass { took_us: u64 },
+}
+
+/// What a TCC fence saw. The `*Applied`/`Hanging*` events are anomalies that happen
+/// only when a guard is switched off; the others are the guards doing their work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TccEvent {
+    /// A repeated Confirm or Cancel was applied again (idempotency guard off).
+    DuplicateApplied,
+    /// A Cancel for a branch that never tried released what was never reserved
+    /// (empty-rollback guard off).
+    EmptyRollbackApplied,
+    /// A Cancel for a branch that never tried was recorded and changed nothing.
+    EmptyRollbackRecorded,
+    /// A Try that arrived after its Cancel reserved anyway (anti-hanging guard off):
+    /// nobody will ever confirm or cancel it.
+    HangingReservation,
+    /// A Try that arrived after its Cancel was refused (the anti-hanging guard).
+    LateTryRefused,
+    /// A repeated Confirm or Cancel was recognised and not applied again.
+    DuplicateIgnored,
+    /// The coordinator found Cancel acknowledged by some participants only, at a
+    /// retry: a partial compensation, until a retry completes it.
+    PartialCompensation,
 }
 
 /// Who dealt with an inconsistency (DESIGN §6 "repair class").
@@ -121,7 +146,8 @@ impl Observation {
             | Observation::AnomalyBegan { txn }
             | Observation::AnomalyEnded { txn }
             | Observation::Messaging { txn, .. }
-            | Observation::Call { txn, .. } => txn,
+            | Observation::Call { txn, .. }
+            | Observation::Tcc { txn, .. } => txn,
         }
     }
 }
@@ -158,6 +184,12 @@ pub enum AuditItem {
     },
     /// This service's record of order `txn` (the order → pay → ship chain).
     Chain { txn: TxnId, record: ChainRecord },
+    /// The balance of one key (an account; a SKU's stock or orders), for checks key
+    /// by key. Shards with more than [`KEY_AUDIT_MAX`] keys report only `Money`.
+    KeyBalance { key: u32, amount: i64 },
+    /// The change in-doubt transaction `txn` would still make to `key` here (the
+    /// per-key part of `MoneyInDoubt`; reported with `KeyBalance`).
+    KeyInDoubt { txn: TxnId, key: u32, amount: i64 },
 }
 
 /// What happened to a message (reliable messaging, `protocols::messaging`).
@@ -178,4 +210,21 @@ pub enum MessagingEvent {
     DuplicateIgnored,
     /// The message service asked the producer about a half message left pending.
     CheckBack,
+}
+
+/// Shards with at most this many keys report `KeyBalance` per key (the business
+/// workloads' services); larger ones (bank shards of millions of accounts) do not.
+pub const KEY_AUDIT_MAX: u32 = 4096;
+
+/// Pushes `KeyBalance` for each key of a shard of at most [`KEY_AUDIT_MAX`] keys.
+pub fn audit_keys(balances: impl ExactSizeIterator<Item = i64>, out: &mut Vec<AuditItem>) {
+    if balances.len() > KEY_AUDIT_MAX as usize {
+        return;
+    }
+    for (key, amount) in balances.enumerate() {
+        out.push(AuditItem::KeyBalance {
+            key: key as u32,
+            amount,
+        });
+    }
 }

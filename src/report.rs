@@ -3,11 +3,13 @@
 //!
 //! A report only presents results; it never changes them.
 
+use crate::anomalies::TccCounts;
 use crate::checks::Results;
 use crate::engine::RunEnd;
 use crate::faults::FaultPlan;
 use crate::node::{NodeId, NodeSet};
 use crate::scenario::{parse_condition, Scenario};
+use crate::workload::business::Business;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -207,6 +209,10 @@ pub struct Report {
     pub messaging: MessagingCounts,
     pub calls: Calls,
     pub expectations: Expectations,
+    /// Order + inventory and flash-sale business counts (zero for transfers).
+    pub business: Business,
+    /// TCC fence events (zero for other protocols).
+    pub tcc: TccCounts,
     /// The story in plain words (text output only).
     #[serde(skip)]
     pub story: Vec<String>,
@@ -254,13 +260,16 @@ impl Report {
             },
             violations: Violations {
                 atomicity: c.atomicity_violations,
-                invariant: u64::from(money_broken) + r.chain.inconsistent,
+                invariant: u64::from(money_broken) + r.chain.inconsistent + r.business.violations(),
             },
             repair: Repair {
                 automatic: c.repaired_automatic,
                 operator: c.flagged_operator,
-                silent: (c.atomicity_violations + u64::from(money_broken) + r.chain.inconsistent)
-                    .saturating_sub(c.flagged_operator),
+                silent: (c.atomicity_violations
+                    + u64::from(money_broken)
+                    + r.chain.inconsistent
+                    + r.business.violations())
+                .saturating_sub(c.flagged_operator),
             },
             money: Money {
                 initial: r.money_initial,
@@ -309,6 +318,8 @@ impl Report {
                 inconsistent_at_end: r.chain.inconsistent,
             },
             expectations: Expectations::default(),
+            business: r.business.clone(),
+            tcc: r.tcc.clone(),
             story: Vec::new(),
         };
         report.story = story(scenario, &report, r, names, plan);
@@ -399,6 +410,7 @@ impl Report {
             p.messages, p.message_delays, p.durable_writes
         );
         consistency_text(&self.consistency, &mut s);
+        crate::report_extra::counts_lines(self, &mut s);
         let n = &self.network;
         let _ = writeln!(
             s,
@@ -713,12 +725,13 @@ fn story(
             format!("{:.1}–{:.1} ms", ms(lo), ms(hi))
         };
         out.push(format!(
-            "{} had voted yes on txn {} and {} in doubt for {span}{}: a participant that voted yes may neither commit nor abort on its own, so it waited until it learned the outcome (by {:.1} ms) — 2PC's blocking problem",
+            "{} had voted yes on txn {} and {} in doubt for {span}{}: a participant that voted yes may neither commit nor abort on its own, so it waited until it learned the outcome (by {:.1} ms){}",
             who.join(", "),
             first.txn,
             if who.len() == 1 { "was" } else { "were" },
             if locks > 0 { format!(", holding {locks} lock{}", if locks == 1 { "" } else { "s" }) } else { String::new() },
-            ms(resolved)
+            ms(resolved),
+            if scenario.protocol == "2pc" { " — 2PC's blocking problem" } else { "" }
         ));
         let others = r
             .blocked_episodes
@@ -830,6 +843,7 @@ fn story(
             out.push("No reconciliation pass ever finished: each period restarts the pass before it reaches its end. Raise calls.period_ms or calls.page_size".into());
         }
     }
+    crate::report_extra::story_lines(scenario, rep, &mut out);
     if rep.violations.atomicity == 0 && rep.txns.unresolved == 0 && r.chain.inconsistent == 0 {
         out.push(format!(
             "Every transaction ended consistently: {} committed, {} aborted.",

@@ -18,7 +18,7 @@ pub const MAX_ACCOUNTS: u64 = 10_000_000;
 pub const MAX_EXPECTED_FAULTS: f64 = 1e6;
 
 /// The protocols `protocol:` may name.
-pub const PROTOCOLS: &[&str] = &["2pc", "3pc", "saga", "messaging", "calls"];
+pub const PROTOCOLS: &[&str] = &["2pc", "3pc", "tcc", "saga", "messaging", "calls"];
 
 /// The built-in default scenario (`acidbase run` with no file).
 pub const DEFAULT_SCENARIO: &str = include_str!("../scenarios/2pc-coordinator-crash.ron");
@@ -62,6 +62,8 @@ pub struct Scenario {
     /// fate (`run::Outcome::message_fates`).
     #[serde(skip)]
     pub record_fates: bool,
+    /// TCC's timers and guards (used when `protocol: "tcc"`).
+    pub tcc: TccSpec,
 }
 
 impl Default for Scenario {
@@ -87,6 +89,7 @@ impl Default for Scenario {
             expect: BTreeMap::new(),
             calls: CallsSpec::default(),
             record_fates: false,
+            tcc: TccSpec::default(),
         }
     }
 }
@@ -272,6 +275,10 @@ pub enum AckTimeoutSpec {
 #[serde(deny_unknown_fields)]
 pub enum WorkloadSpec {
     Transfer(TransferSpec),
+    /// Orders on `rm1` (the order service), stock on `rm2` (the inventory service).
+    OrderInventory(OrderInventorySpec),
+    /// One-unit purchases: orders on `rm1`, stock on `rm2`, payment on `rm3`.
+    FlashSale(FlashSaleSpec),
 }
 
 impl Default for WorkloadSpec {
@@ -982,7 +989,12 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
         }
         _ => {}
     }
-    let WorkloadSpec::Transfer(t) = &s.workload;
+    let transfer_default = TransferSpec::default();
+    let t = match &s.workload {
+        WorkloadSpec::Transfer(t) => t,
+        _ => &transfer_default, // the business workloads are checked below
+    };
+    validate_tcc_and_business(l)?;
     if t.accounts_per_shard == 0 {
         return err(
             &["accounts_per_shard"],
@@ -1083,6 +1095,177 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
     Ok(())
 }
 
+/// TCC (`protocol: "tcc"`): timers and the three guards of the participants' fence.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TccSpec {
+    /// The coordinator cancels a transaction whose Tries are not all answered by then.
+    pub try_timeout_ms: f64,
+    /// The coordinator resends Confirm/Cancel to participants that have not
+    /// acknowledged, this often, until they do.
+    pub retry_ms: f64,
+    /// A repeated Confirm or Cancel is applied once.
+    pub idempotency: bool,
+    /// A Cancel for a branch that never tried records the fact and changes nothing.
+    pub empty_rollback_guard: bool,
+    /// A Try arriving after its Cancel is refused.
+    pub anti_hanging: bool,
+}
+
+impl Default for TccSpec {
+    fn default() -> Self {
+        TccSpec {
+            try_timeout_ms: 200.0,
+            retry_ms: 100.0,
+            idempotency: true,
+            empty_rollback_guard: true,
+            anti_hanging: true,
+        }
+    }
+}
+
+/// Order + inventory: `rm1` holds orders per SKU, `rm2` the stock per SKU.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OrderInventorySpec {
+    pub skus: u32,
+    pub stock_per_sku: i64,
+    pub qty_min: i64,
+    pub qty_max: i64,
+}
+
+impl Default for OrderInventorySpec {
+    fn default() -> Self {
+        OrderInventorySpec {
+            skus: 10,
+            stock_per_sku: 100,
+            qty_min: 1,
+            qty_max: 3,
+        }
+    }
+}
+
+/// Flash sale: many buyers, few SKUs, one unit per purchase; payment on `rm3`.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlashSaleSpec {
+    pub skus: u32,
+    pub stock_per_sku: i64,
+    pub buyers: u32,
+    /// Money in each buyer's wallet at the start.
+    pub wallet: i64,
+    pub price: i64,
+    /// Share of purchases paid with a declined card (payment fails).
+    pub decline_probability: f64,
+}
+
+impl Default for FlashSaleSpec {
+    fn default() -> Self {
+        FlashSaleSpec {
+            skus: 2,
+            stock_per_sku: 50,
+            buyers: 1000,
+            wallet: 100,
+            price: 10,
+            decline_probability: 0.1,
+        }
+    }
+}
+
+/// Checks the `tcc` section and the business workloads' fields.
+fn validate_tcc_and_business(l: &Loaded) -> Result<(), ScenarioError> {
+    let s = &l.scenario;
+    let err = |path: &[&str], msg: String| Err(l.error_at(path, msg));
+    for (key, v) in [
+        ("try_timeout_ms", s.tcc.try_timeout_ms),
+        ("retry_ms", s.tcc.retry_ms),
+    ] {
+        if !(v.is_finite() && (0.001..=MAX_MS).contains(&v)) {
+            return err(
+                &["tcc", key],
+                format!("tcc.{key} = {v:?}: expected a period in ms from 0.001 to {MAX_MS:?}"),
+            );
+        }
+    }
+    if s.protocol == "tcc" && s.two_pc.standby_tm {
+        return err(
+            &["standby_tm"],
+            "two_pc.standby_tm is a 2PC option; TCC has no standby coordinator".into(),
+        );
+    }
+    let (skus, stock, needs_rms, what) = match &s.workload {
+        WorkloadSpec::Transfer(_) => return Ok(()),
+        WorkloadSpec::OrderInventory(o) => {
+            if o.qty_min < 1 || o.qty_min > o.qty_max {
+                return err(
+                    &["qty_min"],
+                    format!(
+                        "workload quantities: expected 1 <= qty_min <= qty_max, got {} and {}",
+                        o.qty_min, o.qty_max
+                    ),
+                );
+            }
+            (
+                o.skus,
+                o.stock_per_sku,
+                2,
+                "OrderInventory (rm1 = orders, rm2 = inventory)",
+            )
+        }
+        WorkloadSpec::FlashSale(f) => {
+            if f.buyers == 0 || f.buyers > 1_000_000 {
+                return err(
+                    &["buyers"],
+                    format!("workload buyers = {}: expected 1 to 1000000", f.buyers),
+                );
+            }
+            if f.price < 0 || f.wallet < 0 {
+                return err(
+                    &["price"],
+                    "workload price and wallet must be 0 or more".into(),
+                );
+            }
+            if !(0.0..=1.0).contains(&f.decline_probability) {
+                return err(
+                    &["decline_probability"],
+                    format!(
+                        "workload decline_probability = {}: a probability must be between 0 and 1",
+                        f.decline_probability
+                    ),
+                );
+            }
+            (
+                f.skus,
+                f.stock_per_sku,
+                3,
+                "FlashSale (rm1 = orders, rm2 = inventory, rm3 = payment)",
+            )
+        }
+    };
+    if skus == 0 || skus > 1_000_000 {
+        return err(
+            &["skus"],
+            format!("workload skus = {skus}: expected 1 to 1000000"),
+        );
+    }
+    if !(0..=1_000_000_000).contains(&stock) {
+        return err(
+            &["stock_per_sku"],
+            format!("workload stock_per_sku = {stock}: expected 0 to 1000000000"),
+        );
+    }
+    if s.rms != needs_rms {
+        return err(
+            &["rms"],
+            format!(
+                "rms = {}: the {what} workload needs rms: {needs_rms}",
+                s.rms
+            ),
+        );
+    }
+    Ok(())
+}
+
 /// The names of the nodes a scenario's world will have, in node order.
 pub fn node_names(s: &Scenario) -> Vec<String> {
     let mut names = vec!["tm".to_string()];
@@ -1139,8 +1322,20 @@ fn validate_messaging(l: &Loaded) -> Result<(), ScenarioError> {
             ));
         }
     }
-    let WorkloadSpec::Transfer(t) = &s.workload;
-    if s.protocol == "messaging" && t.fan_out != 1 {
+    if s.protocol != "messaging" {
+        return Ok(());
+    }
+    let t = match &s.workload {
+        WorkloadSpec::Transfer(t) => t,
+        WorkloadSpec::OrderInventory(_) => return Ok(()), // stock → order: one debit, one credit
+        WorkloadSpec::FlashSale(_) => {
+            return Err(l.error_at(
+                &["FlashSale"],
+                "the messaging protocol models one debit and one credit per request; a flash-sale purchase touches three services (stock, order, payment): use tcc, 2pc, 3pc or saga".to_string(),
+            ))
+        }
+    };
+    if t.fan_out != 1 {
         return Err(l.error_at(
             &["fan_out"],
             format!("workload fan_out = {}: the messaging protocol models a transfer A → B (one debit, one message, one credit); use fan_out: 1", t.fan_out),
@@ -1200,6 +1395,12 @@ fn validate_calls(l: &Loaded) -> Result<(), ScenarioError> {
             &["colocated_with_tm"],
             "protocol \"calls\" has no tm to colocate the client with; remove colocated_with_tm"
                 .into(),
+        );
+    }
+    if !matches!(s.workload, WorkloadSpec::Transfer(_)) {
+        return err(
+            &["workload"],
+            "protocol \"calls\" runs its own place order → pay → ship chain, with amounts from a Transfer workload; use workload: Transfer(...)".into(),
         );
     }
     Ok(())

@@ -298,14 +298,19 @@ impl Shrinker {
             1.0,
             1.0,
         );
-        // Fewer participants: drop the last RM and every fault that names it.
-        while self.cur.rms > 2 && self.budget_left() {
+        // Fewer participants: drop the last RM and every fault that names it (only
+        // transfers scale with `rms`; the business workloads fix their services).
+        while self.cur.rms > 2
+            && matches!(self.cur.workload, WorkloadSpec::Transfer(_))
+            && self.budget_left()
+        {
             let accepted = self.try_edit(|s| {
                 let gone = format!("rm{}", s.rms);
                 s.rms -= 1;
-                let WorkloadSpec::Transfer(t) = &mut s.workload;
-                if t.fan_out > 1 {
-                    t.fan_out = t.fan_out.min(s.rms - 1);
+                if let WorkloadSpec::Transfer(t) = &mut s.workload {
+                    if t.fan_out > 1 {
+                        t.fan_out = t.fan_out.min(s.rms - 1);
+                    }
                 }
                 let f = &mut s.faults;
                 f.crashes.retain(|c| c.node != gone);

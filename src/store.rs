@@ -66,6 +66,31 @@ impl Ledger {
         }
     }
 
+    /// A ledger with these balances, key by key (workloads whose keys differ: stock
+    /// per SKU, funded and unfunded wallets).
+    pub fn from_balances(balances: Vec<i64>) -> Self {
+        Ledger { balances }
+    }
+
+    /// Every balance, in key order.
+    pub fn balances(&self) -> impl ExactSizeIterator<Item = i64> + '_ {
+        self.balances.iter().copied()
+    }
+
+    /// Number of keys (accounts, SKUs).
+    pub fn keys(&self) -> u32 {
+        self.balances.len() as u32
+    }
+
+    /// Adds `delta` to `key` without the non-negative check: a protocol that applies a
+    /// reservation's release or a duplicate (an anomaly on purpose) uses it. Unknown
+    /// keys are ignored.
+    pub fn add(&mut self, key: u32, delta: i64) {
+        if let Some(b) = self.balances.get_mut(key as usize) {
+            *b = b.saturating_add(delta);
+        }
+    }
+
     pub fn total(&self) -> i64 {
         self.balances.iter().sum()
     }

@@ -405,7 +405,9 @@ fn golden_numbers_per_transfer() {
         let mut s = base();
         s.network.latency = acidbase::scenario::LatencySpec::Constant { ms: 2.0 };
         s.messaging.mechanism = mechanism;
-        let scenario::WorkloadSpec::Transfer(t) = &mut s.workload;
+        let scenario::WorkloadSpec::Transfer(t) = &mut s.workload else {
+            unreachable!("the base scenario is a transfer")
+        };
         t.initial_balance = 1_000_000;
         let r = report(&s);
         let m = &r.messaging;

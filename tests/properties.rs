@@ -160,7 +160,9 @@ fn apply(mut s: Scenario, sch: &Schedule) -> Scenario {
     s.seed = sch.seed;
     let sh = &sch.shape;
     s.rms = sh.rms;
-    let scenario::WorkloadSpec::Transfer(t) = &mut s.workload;
+    let scenario::WorkloadSpec::Transfer(t) = &mut s.workload else {
+        unreachable!("the base scenario is a transfer")
+    };
     t.fan_out = sh.fan_out;
     t.accounts_per_shard = sh.accounts_per_shard;
     s.clients.load = scenario::LoadSpec::Closed {

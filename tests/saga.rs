@@ -100,7 +100,9 @@ fn schedule() -> impl Strategy<Value = Schedule> {
 
 fn apply(mut s: Scenario, sch: &Schedule) -> Scenario {
     s.seed = sch.seed;
-    let scenario::WorkloadSpec::Transfer(t) = &mut s.workload;
+    let scenario::WorkloadSpec::Transfer(t) = &mut s.workload else {
+        unreachable!("the base scenario is a transfer")
+    };
     t.fan_out = sch.fan_out;
     let names = scenario::node_names(&s);
     let node = |slot: usize| names[slot % names.len()].clone();
@@ -258,7 +260,9 @@ fn golden_numbers_per_committed_saga() {
             .scenario;
             s.rms = n;
             s.saga.state_store = store;
-            let scenario::WorkloadSpec::Transfer(t) = &mut s.workload;
+            let scenario::WorkloadSpec::Transfer(t) = &mut s.workload else {
+                unreachable!("the base scenario is a transfer")
+            };
             t.fan_out = n - 1;
             let r = report(&s);
             let why = format!("N = {n}, {store:?}: {}", r.to_text());

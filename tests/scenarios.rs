@@ -106,7 +106,9 @@ fn golden_numbers_per_committed_transaction() {
         .expect("valid")
         .scenario;
         s.rms = n;
-        let acidbase::scenario::WorkloadSpec::Transfer(t) = &mut s.workload;
+        let acidbase::scenario::WorkloadSpec::Transfer(t) = &mut s.workload else {
+            unreachable!("parsed as a transfer")
+        };
         t.fan_out = n - 1;
         let r = run(&s, 3, None).report;
         assert!(r.txns.committed > 20, "N = {n}: {}", r.to_text());
@@ -326,6 +328,12 @@ fn golden_digests_of_the_shipped_scenarios() {
         ("2pc-standby-tm", "0390f96de30bbd24"),
         ("2pc-unsafe-timeout", "65bef3d913a3ab87"),
         ("bench-2pc", "8b9945886d04ebd0"),
+        ("flash-sale", "001febea35ea7df1"),
+        ("order-inventory", "ed77295ce968f68f"),
+        ("tcc-empty-rollback", "f33345661c4859b0"),
+        ("tcc-hanging", "686dbe7f77d6f76a"),
+        ("tcc-happy", "69dc05e1de5f23a1"),
+        ("tcc-no-idempotency", "9b8c5dfef4cc1200"),
     ];
     let all = shipped();
     for (name, digest) in golden {

@@ -125,7 +125,9 @@ fn apply_one_crash(c: &OneCrash) -> (Scenario, String, f64) {
     let mut s = base();
     s.seed = c.seed;
     s.rms = c.rms;
-    let scenario::WorkloadSpec::Transfer(t) = &mut s.workload;
+    let scenario::WorkloadSpec::Transfer(t) = &mut s.workload else {
+        unreachable!("the base scenario is a transfer")
+    };
     t.fan_out = c.fan_out;
     s.clients.load = scenario::LoadSpec::Closed {
         sessions: c.sessions,
@@ -348,7 +350,9 @@ fn golden_numbers_per_committed_transaction_2pc_and_3pc() {
                   two_pc: (answer_client_after_acks: true))"
             ));
             s.rms = n;
-            let scenario::WorkloadSpec::Transfer(t) = &mut s.workload;
+            let scenario::WorkloadSpec::Transfer(t) = &mut s.workload else {
+                unreachable!("the base scenario is a transfer")
+            };
             t.fan_out = n - 1;
             let r = run(&s, 3, None).report;
             let (messages, delays, writes) = match protocol {

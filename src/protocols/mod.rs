@@ -4,5 +4,6 @@
 pub mod messaging;
 pub mod saga;
 pub mod service_calls;
+pub mod tcc;
 pub mod three_pc;
 pub mod two_pc;

@@ -246,9 +246,9 @@ impl SagaNode {
     }
 
     /// The durable store a participant starts with.
-    pub fn participant_durable(accounts: u32, initial_balance: i64) -> Durable {
+    pub fn participant_durable(ledger: Ledger) -> Durable {
         Durable {
-            ledger: Ledger::new(accounts, initial_balance),
+            ledger,
             ..Durable::default()
         }
     }
@@ -858,7 +858,7 @@ mod tests {
 
     #[test]
     fn a_participant_applies_a_step_once_and_answers_copies_from_its_record() {
-        let mut d = SagaNode::participant_durable(2, 100);
+        let mut d = SagaNode::participant_durable(crate::store::Ledger::new(2, 100));
         let step = Msg::Do {
             txn: 3,
             step: 0,
@@ -902,7 +902,7 @@ mod tests {
 
     #[test]
     fn an_undo_before_its_step_leaves_a_tombstone_and_the_late_step_is_refused() {
-        let mut d = SagaNode::participant_durable(2, 100);
+        let mut d = SagaNode::participant_durable(crate::store::Ledger::new(2, 100));
         let (sent, _) = deliver(
             &mut d,
             Msg::Undo {
@@ -936,7 +936,7 @@ mod tests {
 
     #[test]
     fn an_overdraft_is_refused_and_the_refusal_is_remembered() {
-        let mut d = SagaNode::participant_durable(2, 100);
+        let mut d = SagaNode::participant_durable(crate::store::Ledger::new(2, 100));
         let step = Msg::Do {
             txn: 5,
             step: 0,

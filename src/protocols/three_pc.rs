@@ -369,9 +369,9 @@ impl ThreePcNode {
     }
 
     /// The durable store an RM starts with.
-    pub fn rm_durable(accounts: u32, initial_balance: i64) -> Durable {
+    pub fn rm_durable(ledger: Ledger) -> Durable {
         Durable {
-            ledger: Ledger::new(accounts, initial_balance),
+            ledger,
             ..Durable::default()
         }
     }
@@ -455,6 +455,7 @@ impl Node for ThreePcNode {
             out.push(AuditItem::Money {
                 amount: d.ledger.total(),
             });
+            crate::observe::audit_keys(d.ledger.balances(), out);
             for (txn, rec) in d.prepared.iter() {
                 out.push(AuditItem::InDoubt {
                     txn,
@@ -464,6 +465,13 @@ impl Node for ThreePcNode {
                     txn,
                     amount: rec.ops.as_slice().iter().map(|o| o.delta).sum(),
                 });
+                for o in rec.ops.as_slice() {
+                    out.push(AuditItem::KeyInDoubt {
+                        txn,
+                        key: o.key,
+                        amount: o.delta,
+                    });
+                }
             }
             for (key, txn, since_us) in rm.locks.iter() {
                 out.push(AuditItem::LockHeld {
@@ -1157,7 +1165,7 @@ mod tests {
         let ThreePcNode::Rm(mut rm) = ThreePcNode::rm(NodeId(0), standby, 4, o) else {
             unreachable!()
         };
-        let mut d = ThreePcNode::rm_durable(4, 100);
+        let mut d = ThreePcNode::rm_durable(crate::store::Ledger::new(4, 100));
         let mut ops = ShardOps::default();
         ops.push(KeyDelta { key: 1, delta: 10 });
         handle(1, 0, &mut d, |ctx| {

@@ -309,6 +309,7 @@ impl Node for TwoPcNode {
             out.push(AuditItem::Money {
                 amount: d.ledger.total(),
             });
+            crate::observe::audit_keys(d.ledger.balances(), out);
             for (txn, rec) in d.prepared.iter() {
                 out.push(AuditItem::InDoubt {
                     txn,
@@ -318,6 +319,13 @@ impl Node for TwoPcNode {
                     txn,
                     amount: rec.ops.as_slice().iter().map(|o| o.delta).sum(),
                 });
+                for o in rec.ops.as_slice() {
+                    out.push(AuditItem::KeyInDoubt {
+                        txn,
+                        key: o.key,
+                        amount: o.delta,
+                    });
+                }
             }
             for (key, txn, since_us) in rm.locks.iter() {
                 out.push(AuditItem::LockHeld {

@@ -1,10 +1,10 @@
 //! Builds a reliable-messaging world: the gateway `tm`, one service per shard
 //! (`rm1..rmN`), the `broker`, the client.
 
-use super::{client_config, ms_to_us, resolve, run_world, Outcome, TraceOut};
+use super::{client_config, ms_to_us, resolve, run_world, shard_ledger, Outcome, TraceOut};
 use crate::node::{NodeId, NodeSet};
 use crate::protocols::messaging::{Idempotence, Mechanism, MessagingNode, MessagingOptions};
-use crate::scenario::{node_names, ConsumerSpec, MechanismSpec, Scenario, WorkloadSpec};
+use crate::scenario::{node_names, ConsumerSpec, MechanismSpec, Scenario};
 use crate::workload::Client;
 
 /// The messaging options a scenario asks for.
@@ -35,7 +35,6 @@ pub fn messaging_options(scenario: &Scenario) -> MessagingOptions {
 pub(super) fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Outcome {
     let names = node_names(scenario);
     let opts = messaging_options(scenario);
-    let WorkloadSpec::Transfer(t) = &scenario.workload;
     let gateway = resolve(&names, "tm");
     let broker = resolve(&names, "broker");
     let client = resolve(&names, "client");
@@ -51,7 +50,7 @@ pub(super) fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Ou
         } else if let Some(shard) = rms.iter().position(|&r| r == id) {
             (
                 MessagingNode::service(shard as u32, rms.clone(), broker, opts.clone()),
-                MessagingNode::service_durable(t.accounts_per_shard, t.initial_balance),
+                MessagingNode::service_durable(shard_ledger(scenario, shard as u32)),
             )
         } else if id == broker {
             (MessagingNode::broker(opts.clone()), Default::default())

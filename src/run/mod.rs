@@ -12,18 +12,22 @@ use crate::network::{Cut, Latency, NetworkConfig};
 use crate::node::{Node, NodeId, NodeSet};
 use crate::report::Report;
 use crate::rng;
-use crate::scenario::{KeysSpec, LatencySpec, LoadSpec, Scenario, WorkloadSpec};
-use crate::workload::{ClientConfig, KeyChoice, Load, TransferGen};
+use crate::scenario::{LatencySpec, LoadSpec, Scenario};
+use crate::workload::{ClientConfig, Load};
 
 mod calls;
 mod saga;
+mod tcc;
 mod three_pc;
 mod two_pc;
+mod workload;
 
 pub use calls::calls_options;
 pub use saga::saga_options;
+pub use tcc::tcc_options;
 pub use three_pc::three_pc_options;
 pub use two_pc::two_pc_options;
+pub use workload::shard_ledger;
 
 mod messaging;
 
@@ -56,6 +60,7 @@ pub fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Outcome {
         "messaging" => messaging::run(scenario, seed, trace),
         "calls" => calls::run(scenario, seed, trace),
         "3pc" => three_pc::run(scenario, seed, trace),
+        "tcc" => tcc::run(scenario, seed, trace),
         other => panic!("protocol {other:?} passed validation but has no builder"),
     }
 }
@@ -217,7 +222,6 @@ fn drift(scenario: &Scenario, seed: u64, names: &[String]) -> Vec<i32> {
 }
 
 pub(crate) fn client_config(scenario: &Scenario, coordinator: NodeId) -> ClientConfig {
-    let WorkloadSpec::Transfer(t) = &scenario.workload;
     let c = &scenario.clients;
     ClientConfig {
         coordinator,
@@ -233,17 +237,7 @@ pub(crate) fn client_config(scenario: &Scenario, coordinator: NodeId) -> ClientC
         deadline_us: ms_to_us(c.deadline_ms),
         stop_at_us: ms_to_us(scenario.duration_ms),
         max_requests: c.max_requests,
-        generator: TransferGen {
-            shards: scenario.rms,
-            accounts_per_shard: t.accounts_per_shard,
-            amount_min: t.amount_min,
-            amount_max: t.amount_max,
-            fan_out: t.fan_out,
-            keys: match t.keys {
-                KeysSpec::Random => KeyChoice::Random,
-                KeysSpec::PerSession => KeyChoice::PerSession,
-            },
-        },
+        generator: workload::generator(scenario),
     }
 }
 
@@ -275,7 +269,8 @@ pub fn run_world<N: Node + 'static>(
         blocked_after_us: ms_to_us(scenario.checks.blocked_after_ms),
         deadline_us: ms_to_us(scenario.clients.deadline_ms),
         clients,
-    });
+    })
+    .with_business(workload::business_config(scenario, &names));
     let mut sim = Sim::new(spec, checks);
     crate::schedule::prepare_network(scenario, &names, &mut sim);
     if let Some(out) = trace {

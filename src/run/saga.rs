@@ -1,9 +1,9 @@
 //! Builds a saga world: the orchestrator at `tm`, one participant per shard, the client.
 
-use super::{client_config, ms_to_us, resolve, run_world, Outcome, TraceOut};
+use super::{client_config, ms_to_us, resolve, run_world, shard_ledger, Outcome, TraceOut};
 use crate::node::{NodeId, NodeSet};
 use crate::protocols::saga::{Policy, SagaNode, SagaOptions, StateStore};
-use crate::scenario::{node_names, SagaPolicySpec, Scenario, StateStoreSpec, WorkloadSpec};
+use crate::scenario::{node_names, SagaPolicySpec, Scenario, StateStoreSpec};
 use crate::workload::Client;
 
 /// The saga options a scenario asks for.
@@ -29,7 +29,6 @@ pub fn saga_options(scenario: &Scenario) -> SagaOptions {
 pub(super) fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Outcome {
     let names = node_names(scenario);
     let opts = saga_options(scenario);
-    let WorkloadSpec::Transfer(t) = &scenario.workload;
     let tm = resolve(&names, "tm");
     let rms: Vec<NodeId> = (1..=scenario.rms)
         .map(|i| resolve(&names, &format!("rm{i}")))
@@ -44,10 +43,10 @@ pub(super) fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Ou
                 SagaNode::orchestrator(rms.clone(), opts.clone()),
                 Default::default(),
             )
-        } else if rms.contains(&id) {
+        } else if let Some(shard) = rms.iter().position(|&r| r == id) {
             (
                 SagaNode::participant(),
-                SagaNode::participant_durable(t.accounts_per_shard, t.initial_balance),
+                SagaNode::participant_durable(shard_ledger(scenario, shard as u32)),
             )
         } else if id == client {
             (

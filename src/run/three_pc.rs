@@ -1,9 +1,9 @@
 //! Builds a 3PC world: a TM, one RM per shard, an optional standby TM, the client.
 
-use super::{client_config, ms_to_us, resolve, run_world, Outcome, TraceOut};
+use super::{client_config, ms_to_us, resolve, run_world, shard_ledger, Outcome, TraceOut};
 use crate::node::{NodeId, NodeSet};
 use crate::protocols::three_pc::{AckTimeout, ThreePcNode, ThreePcOptions};
-use crate::scenario::{node_names, AckTimeoutSpec, Scenario, WorkloadSpec};
+use crate::scenario::{node_names, AckTimeoutSpec, Scenario};
 use crate::workload::Client;
 
 /// The 3PC options a scenario asks for.
@@ -27,7 +27,6 @@ pub fn three_pc_options(scenario: &Scenario) -> ThreePcOptions {
 pub(super) fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Outcome {
     let names = node_names(scenario);
     let opts = three_pc_options(scenario);
-    let WorkloadSpec::Transfer(t) = &scenario.workload;
     let tm = resolve(&names, "tm");
     let rms: Vec<NodeId> = (1..=scenario.rms)
         .map(|i| resolve(&names, &format!("rm{i}")))
@@ -48,10 +47,11 @@ pub(super) fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Ou
                 ThreePcNode::tm(rms.clone(), opts.clone()),
                 Default::default(),
             )
-        } else if rms.contains(&id) {
+        } else if let Some(shard) = rms.iter().position(|&r| r == id) {
+            let ledger = shard_ledger(scenario, shard as u32);
             (
-                ThreePcNode::rm(tm, standby, t.accounts_per_shard, opts.clone()),
-                ThreePcNode::rm_durable(t.accounts_per_shard, t.initial_balance),
+                ThreePcNode::rm(tm, standby, ledger.keys(), opts.clone()),
+                ThreePcNode::rm_durable(ledger),
             )
         } else if Some(id) == standby {
             (ThreePcNode::standby(opts.clone()), Default::default())

@@ -1,9 +1,9 @@
 //! Builds a 2PC world: a TM, one RM per shard, an optional standby TM, the client.
 
-use super::{client_config, ms_to_us, resolve, run_world, Outcome, TraceOut};
+use super::{client_config, ms_to_us, resolve, run_world, shard_ledger, Outcome, TraceOut};
 use crate::node::{NodeId, NodeSet};
 use crate::protocols::two_pc::{TwoPcNode, TwoPcOptions};
-use crate::scenario::{node_names, Scenario, WorkloadSpec};
+use crate::scenario::{node_names, Scenario};
 use crate::workload::Client;
 
 /// The 2PC options a scenario asks for.
@@ -24,7 +24,6 @@ pub fn two_pc_options(scenario: &Scenario) -> TwoPcOptions {
 pub(super) fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Outcome {
     let names = node_names(scenario);
     let opts = two_pc_options(scenario);
-    let WorkloadSpec::Transfer(t) = &scenario.workload;
     let tm = resolve(&names, "tm");
     let rms: Vec<NodeId> = (1..=scenario.rms)
         .map(|i| resolve(&names, &format!("rm{i}")))
@@ -40,10 +39,14 @@ pub(super) fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Ou
         let id = NodeId(i as u32);
         let (node, durable) = if id == tm {
             (TwoPcNode::tm(rms.clone(), opts.clone()), Default::default())
-        } else if rms.contains(&id) {
+        } else if let Some(shard) = rms.iter().position(|&r| r == id) {
+            let ledger = shard_ledger(scenario, shard as u32);
             (
-                TwoPcNode::rm(tm, standby, t.accounts_per_shard, opts.clone()),
-                TwoPcNode::rm_durable(t.accounts_per_shard, t.initial_balance),
+                TwoPcNode::rm(tm, standby, ledger.keys(), opts.clone()),
+                crate::protocols::two_pc::Durable {
+                    ledger,
+                    ..Default::default()
+                },
             )
         } else if Some(id) == standby {
             (TwoPcNode::standby(opts.clone()), Default::default())

@@ -6,7 +6,7 @@
 //! The client is an ordinary node: it can crash and partition like any other. It
 //! allocates transaction ids in durable blocks so a restart never reuses one.
 
-use super::{TransferGen, TxnRequest};
+use super::{Generator, TxnRequest};
 use crate::idmap::IdMap;
 use crate::node::{Ctx, Node, NodeId, Outcome, TxnId};
 use crate::observe::Observation;
@@ -34,7 +34,8 @@ pub struct ClientConfig {
     /// No request is issued at or after this time (the scenario's horizon).
     pub stop_at_us: u64,
     pub max_requests: Option<u64>,
-    pub generator: TransferGen,
+    /// The workload's request generator (transfer, order + inventory, flash sale).
+    pub generator: Generator,
 }
 
 /// The client's timers.

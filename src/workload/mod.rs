@@ -4,11 +4,18 @@
 //! *how* the change is made atomic (or not). [`client`] holds the client sessions
 //! that issue requests (closed or open loop) and measure answers.
 
+pub mod business;
 pub mod client;
+pub mod flash_sale;
+pub mod generator;
 pub mod order_chain;
+pub mod order_inventory;
 pub mod transfer;
 
 pub use client::{Client, ClientConfig, ClientTimer, ClientWorld, Load};
+pub use flash_sale::FlashSaleGen;
+pub use generator::Generator;
+pub use order_inventory::OrderGen;
 pub use transfer::{KeyChoice, TransferGen};
 
 use crate::node::TxnId;

@@ -268,9 +268,9 @@ impl MessagingNode {
     }
 
     /// The durable store a service starts with.
-    pub fn service_durable(accounts: u32, initial_balance: i64) -> Durable {
+    pub fn service_durable(ledger: Ledger) -> Durable {
         Durable {
-            ledger: Ledger::new(accounts, initial_balance),
+            ledger,
             ..Durable::default()
         }
     }
@@ -330,8 +330,10 @@ impl Node for MessagingNode {
             }
             MessagingNode::Gateway(g) => {
                 if let Msg::Request(req) = msg {
-                    // The generator lists the debit first.
-                    if let Some(first) = req.ops.first() {
+                    // The producer is the service that gives: the shard of the first
+                    // debit (stock leaves inventory before an order row appears).
+                    let debit = req.ops.iter().find(|o| o.delta < 0).or(req.ops.first());
+                    if let Some(first) = debit {
                         let to = g.rms[first.shard as usize];
                         ctx.send(to, Msg::Begin { req, client: from });
                     }

@@ -78,7 +78,7 @@ fn idempotent_consumers_apply_a_repeat_once_and_no_dedupe_twice() {
     ] {
         let o = opts(Mechanism::Outbox, method);
         let mut node = MessagingNode::service(1, vec![NodeId(1), NodeId(2)], NodeId(3), o);
-        let mut d = MessagingNode::service_durable(1, 1000);
+        let mut d = MessagingNode::service_durable(crate::store::Ledger::new(1, 1000));
         let mut seen = Vec::new();
         for at in [10, 20] {
             let cmds = handle(&mut node, &mut d, at, |n, ctx| {
@@ -171,7 +171,7 @@ fn a_half_message_waits_for_its_confirm_and_a_checked_confirm_is_a_repair() {
 fn a_producer_without_a_record_answers_a_check_back_with_rollback_durably() {
     let o = opts(Mechanism::HalfMessage, Idempotence::UniqueKey);
     let mut p = MessagingNode::service(0, vec![NodeId(1), NodeId(2)], NodeId(3), o);
-    let mut d = MessagingNode::service_durable(1, 1000);
+    let mut d = MessagingNode::service_durable(crate::store::Ledger::new(1, 1000));
     let cmds = handle(&mut p, &mut d, 0, |n, ctx| {
         n.on_message(NodeId(3), Msg::CheckBack { txn: 11 }, ctx)
     });
@@ -189,7 +189,7 @@ fn a_producer_without_a_record_answers_a_check_back_with_rollback_durably() {
 fn naturally_idempotent_credits_are_spendable() {
     let o = opts(Mechanism::Outbox, Idempotence::NaturallyIdempotent);
     let mut node = MessagingNode::service(1, vec![NodeId(1), NodeId(2)], NodeId(3), o);
-    let mut d = MessagingNode::service_durable(1, 0);
+    let mut d = MessagingNode::service_durable(crate::store::Ledger::new(1, 0));
     handle(&mut node, &mut d, 0, |n, ctx| {
         n.on_message(NodeId(3), Msg::Deliver { msg: credit(7, 5) }, ctx)
     });

@@ -1,0 +1,462 @@
+//! TCC and the business workloads: properties over generated fault schedules, the
+//! guards' anomalies found by search, golden message counts, and the shipped
+//! scenarios run through the binary as a user would.
+
+mod common;
+
+use acidbase::report::Report;
+use acidbase::run::run;
+use acidbase::scenario::{self, CrashSpec, OneWaySpec, PartitionSpec, Scenario, WorkloadSpec};
+use common::{acidbase as bin, stdout, TempDir};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
+
+/// Fault targets are drawn as indices into this many slots, mapped onto the nodes.
+const SLOTS: usize = 8;
+
+/// A fault schedule whose every window heals before the horizon (600 ms).
+#[derive(Clone, Debug)]
+struct Schedule {
+    seed: u64,
+    order_inventory: bool,
+    crashes: Vec<(usize, f64, f64)>,
+    partitions: Vec<(Vec<bool>, f64, f64)>,
+    one_way: Vec<(usize, usize, f64, f64)>,
+    loss: f64,
+    duplicate: f64,
+    reorder: f64,
+    try_timeout_ms: f64,
+}
+
+fn window() -> impl Strategy<Value = (f64, f64)> {
+    (0.0..550.0f64, 1.0..200.0f64).prop_map(|(from, len)| (from, (from + len).min(599.0)))
+}
+
+fn schedule() -> impl Strategy<Value = Schedule> {
+    (
+        any::<u64>(),
+        any::<bool>(),
+        prop::collection::vec((0..SLOTS, window()), 0..3),
+        prop::collection::vec(
+            (prop::collection::vec(any::<bool>(), SLOTS), window()),
+            0..2,
+        ),
+        prop::collection::vec((0..SLOTS, 0..SLOTS, window()), 0..3),
+        prop_oneof![Just(0.0), 0.0..0.2f64],
+        prop_oneof![Just(0.0), 0.0..0.2f64],
+        prop_oneof![Just(0.0), 0.0..0.3f64],
+        10.0..80.0f64,
+    )
+        .prop_map(
+            |(seed, oi, crashes, partitions, one_way, loss, duplicate, reorder, try_ms)| Schedule {
+                seed,
+                order_inventory: oi,
+                crashes: crashes.into_iter().map(|(n, (a, b))| (n, a, b)).collect(),
+                partitions: partitions
+                    .into_iter()
+                    .map(|(s, (a, b))| (s, a, b))
+                    .collect(),
+                one_way: one_way
+                    .into_iter()
+                    .map(|(f, t, (a, b))| (f, t, a, b))
+                    .collect(),
+                loss,
+                duplicate,
+                reorder,
+                try_timeout_ms: try_ms,
+            },
+        )
+}
+
+fn parse(src: &str) -> Scenario {
+    scenario::parse(src, "test.ron")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .scenario
+}
+
+/// Transfers over three participants, or orders over two services; short timers so
+/// that recovery has many rounds within the drain.
+fn base(order_inventory: bool) -> Scenario {
+    if order_inventory {
+        parse(
+            r#"(protocol: "tcc", rms: 2, duration_ms: 600, drain_ms: 3000,
+                workload: OrderInventory(skus: 3, stock_per_sku: 40, qty_min: 1, qty_max: 4),
+                clients: (load: Closed(sessions: 5, think_ms: 2), deadline_ms: 200),
+                network: (latency: Uniform(min_ms: 1, max_ms: 8)),
+                tcc: (try_timeout_ms: 40, retry_ms: 30))"#,
+        )
+    } else {
+        parse(
+            r#"(protocol: "tcc", rms: 3, duration_ms: 600, drain_ms: 3000,
+                workload: Transfer(accounts_per_shard: 6, initial_balance: 300, amount_max: 80, fan_out: 2),
+                clients: (load: Closed(sessions: 5, think_ms: 2), deadline_ms: 200),
+                network: (latency: Uniform(min_ms: 1, max_ms: 8)),
+                tcc: (try_timeout_ms: 40, retry_ms: 30))"#,
+        )
+    }
+}
+
+fn apply(sch: &Schedule) -> Scenario {
+    let mut s = base(sch.order_inventory);
+    s.seed = sch.seed;
+    s.tcc.try_timeout_ms = sch.try_timeout_ms;
+    let names = scenario::node_names(&s);
+    let node = |slot: usize| names[slot % names.len()].clone();
+    for &(n, at, restart) in &sch.crashes {
+        s.faults.crashes.push(CrashSpec {
+            node: node(n),
+            at_ms: at,
+            restart_ms: Some(restart.max(at + 1.0)),
+        });
+    }
+    for (sides, from, to) in &sch.partitions {
+        let side = |want: bool| -> Vec<String> {
+            names
+                .iter()
+                .zip(sides)
+                .filter(|(_, s)| **s == want)
+                .map(|(n, _)| n.clone())
+                .collect()
+        };
+        let (a, b) = (side(true), side(false));
+        if !a.is_empty() && !b.is_empty() {
+            s.faults.partitions.push(PartitionSpec {
+                groups: vec![a, b],
+                from_ms: *from,
+                to_ms: to.max(from + 1.0),
+            });
+        }
+    }
+    for &(f, t, from, to) in &sch.one_way {
+        if f % names.len() != t % names.len() {
+            s.faults.one_way.push(OneWaySpec {
+                from: vec![node(f)],
+                to: vec![node(t)],
+                from_ms: from,
+                to_ms: to.max(from + 1.0),
+            });
+        }
+    }
+    s.network.loss_probability = sch.loss;
+    s.network.duplicate_probability = sch.duplicate;
+    s.network.reorder_probability = sch.reorder;
+    s.network.reorder_delay_ms = 60.0;
+    s
+}
+
+fn report(s: &Scenario) -> Report {
+    run(s, s.seed, None).report
+}
+
+fn config(cases: u32) -> Config {
+    Config {
+        cases,
+        failure_persistence: None,
+        max_shrink_iters: 64,
+        ..Config::default()
+    }
+}
+
+/// TCC with every guard: whatever crashes, partitions, loss, duplication and
+/// reordering, money and stock are conserved, nothing is oversold or lost, no anomaly
+/// happens, and once everything has healed nothing is left reserved or in doubt.
+fn check_guarded(sch: &Schedule) -> Result<(), TestCaseError> {
+    let s = apply(sch);
+    let r = report(&s);
+    let why = || r.to_text();
+    prop_assert_eq!(r.violations.atomicity, 0, "{}", why());
+    prop_assert_eq!(r.violations.invariant, 0, "{}", why());
+    prop_assert_eq!(r.business.oversold, 0, "{}", why());
+    prop_assert_eq!(r.business.undersold, 0, "{}", why());
+    prop_assert_eq!(r.business.orders_without_deduction, 0, "{}", why());
+    prop_assert_eq!(r.business.stuck_in_reservations, 0, "{}", why());
+    prop_assert_eq!(r.tcc.duplicate_applied, 0, "{}", why());
+    prop_assert_eq!(r.tcc.empty_rollback_applied, 0, "{}", why());
+    prop_assert_eq!(r.tcc.hanging_reservations, 0, "{}", why());
+    prop_assert_eq!(r.tcc.partial_compensation_unfixed, 0, "{}", why());
+    prop_assert_eq!(r.txns.unresolved, 0, "{}", why());
+    prop_assert_eq!(r.locks.held_at_end, 0, "{}", why());
+    prop_assert!(!r.stopped_by_event_guard);
+    prop_assert!(r.txns.requests > 0);
+    if sch.order_inventory {
+        prop_assert_eq!(r.business.stock_initial, 120);
+        prop_assert_eq!(r.business.sold + r.business.stock_left, 120, "{}", why());
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config(64))]
+
+    #[test]
+    fn guarded_tcc_conserves_money_and_stock_and_resolves(sch in schedule()) {
+        check_guarded(&sch)?;
+    }
+}
+
+/// The same property over 2,000 schedules:
+/// `cargo test --release --test tcc -- --ignored`.
+#[test]
+#[ignore]
+fn guarded_tcc_long() {
+    let mut runner = TestRunner::new(config(2000));
+    if let Err(e) = runner.run(&schedule(), |sch| check_guarded(&sch)) {
+        panic!("{e}");
+    }
+}
+
+/// Searches generated schedules for one in which `variant` shows the anomaly that
+/// `count` reads, and returns the (shrunk) schedule.
+fn find_anomaly(variant: fn(&mut Scenario), count: fn(&Report) -> u64) -> Option<Schedule> {
+    let mut runner = TestRunner::new(config(256));
+    let result = runner.run(&schedule(), |sch| {
+        let mut s = apply(&sch);
+        variant(&mut s);
+        prop_assert_eq!(count(&report(&s)), 0);
+        Ok(())
+    });
+    match result {
+        Err(TestError::Fail(_, sch)) => Some(sch),
+        _ => None,
+    }
+}
+
+/// The anomaly shows under the variant for the schedule found, and the guard
+/// switched back on removes it on that very schedule.
+fn guard_prevents(variant: fn(&mut Scenario), count: fn(&Report) -> u64, what: &str) {
+    let sch = find_anomaly(variant, count)
+        .unwrap_or_else(|| panic!("some schedule should show {what} without its guard"));
+    let mut s = apply(&sch);
+    variant(&mut s);
+    let off = report(&s);
+    assert!(count(&off) >= 1, "{what}: {}", off.to_text());
+    let on = report(&apply(&sch));
+    assert_eq!(count(&on), 0, "{what} with the guard: {}", on.to_text());
+    assert_eq!(on.violations.invariant, 0, "{}", on.to_text());
+}
+
+#[test]
+fn without_idempotency_some_schedule_applies_a_duplicate() {
+    guard_prevents(
+        |s| s.tcc.idempotency = false,
+        |r| r.tcc.duplicate_applied,
+        "a duplicate applied",
+    );
+}
+
+#[test]
+fn without_the_empty_rollback_guard_some_schedule_releases_what_never_was() {
+    guard_prevents(
+        |s| s.tcc.empty_rollback_guard = false,
+        |r| r.tcc.empty_rollback_applied,
+        "an empty rollback applied",
+    );
+}
+
+#[test]
+fn without_anti_hanging_some_schedule_leaves_a_hanging_reservation() {
+    guard_prevents(
+        |s| s.tcc.anti_hanging = false,
+        |r| r.tcc.hanging_reservations,
+        "a hanging reservation",
+    );
+}
+
+/// Fault-free TCC over N participants: 4N messages (Try, Tried, Confirm, Done to and
+/// from each), 4 message delays, and 2N + 3 durable writes (each participant's fence
+/// records tried and confirmed; the coordinator logs the transaction, its decision
+/// and its end).
+#[test]
+fn golden_numbers_per_committed_tcc_transaction() {
+    for n in 2..=8u32 {
+        let mut s = parse(
+            r#"(protocol: "tcc", duration_ms: 300, drain_ms: 200,
+                workload: Transfer(accounts_per_shard: 16, initial_balance: 100000, fan_out: 1, keys: PerSession),
+                clients: (load: Closed(sessions: 4, think_ms: 1)))"#,
+        );
+        s.rms = n;
+        let WorkloadSpec::Transfer(t) = &mut s.workload else {
+            unreachable!("parsed as a transfer")
+        };
+        t.fan_out = n - 1;
+        let r = report(&s);
+        assert!(r.txns.committed > 20, "N = {n}: {}", r.to_text());
+        assert_eq!(r.txns.aborted, 0, "N = {n}");
+        assert_eq!(r.per_commit.messages, f64::from(4 * n), "N = {n}");
+        assert_eq!(r.per_commit.message_delays, 4.0, "N = {n}");
+        assert_eq!(r.per_commit.durable_writes, f64::from(2 * n + 3), "N = {n}");
+    }
+}
+
+/// The order + inventory scenario runs under every protocol and none of them loses an
+/// order or oversells under its coordinator crash.
+#[test]
+fn order_inventory_runs_under_every_protocol() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/order-inventory.ron");
+    let base = scenario::load(&path)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .scenario;
+    for p in scenario::PROTOCOLS {
+        let mut s = base.clone();
+        s.protocol = p.to_string();
+        let r = report(&s);
+        assert_eq!(r.expectations.failed, 0, "{p}: {}", r.to_text());
+        assert_eq!(r.business.stock_initial, 1000);
+        assert_eq!(r.business.sold + r.business.stock_left, 1000, "{p}");
+    }
+}
+
+/// Runs a shipped scenario through the binary: exit code 0 (every expectation held)
+/// and the JSON report.
+fn run_json(args: &[&str]) -> (i32, serde_json::Value) {
+    let mut all = vec!["run"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--format", "json"]);
+    let o = bin(&all);
+    let json = serde_json::from_str(&stdout(&o)).expect("a JSON report");
+    (o.status.code().unwrap_or(-1), json)
+}
+
+fn num(v: &serde_json::Value, path: &str) -> f64 {
+    acidbase::report::lookup(v, path).unwrap_or_else(|| panic!("{path} in the report"))
+}
+
+#[test]
+fn the_tcc_scenarios_teach_their_lesson_through_the_binary() {
+    let (code, r) = run_json(&["scenarios/tcc-happy.ron"]);
+    assert_eq!(code, 0);
+    assert_eq!(num(&r, "per_commit.messages"), 12.0);
+    for (file, key) in [
+        ("tcc-no-idempotency", "tcc.duplicate_applied"),
+        ("tcc-empty-rollback", "tcc.empty_rollback_applied"),
+        ("tcc-hanging", "tcc.hanging_reservations"),
+    ] {
+        let (code, r) = run_json(&[&format!("scenarios/{file}.ron")]);
+        assert_eq!(code, 0, "{file}: its expectations hold");
+        assert!(num(&r, key) >= 1.0, "{file}: {key}");
+    }
+}
+
+/// Switching each guard back on (a user's edit of the shipped file) removes the
+/// anomaly: the file's expectations then fail and the binary exits 1.
+#[test]
+fn switching_the_guard_on_removes_the_anomaly() {
+    let dir = TempDir::new("tcc-guards");
+    for (file, off, on, key) in [
+        (
+            "tcc-no-idempotency",
+            "idempotency: false",
+            "idempotency: true",
+            "tcc.duplicate_applied",
+        ),
+        (
+            "tcc-empty-rollback",
+            "empty_rollback_guard: false",
+            "empty_rollback_guard: true",
+            "tcc.empty_rollback_applied",
+        ),
+        (
+            "tcc-hanging",
+            "anti_hanging: false",
+            "anti_hanging: true",
+            "tcc.hanging_reservations",
+        ),
+    ] {
+        let src = std::fs::read_to_string(format!(
+            "{}/scenarios/{file}.ron",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("the scenario is shipped");
+        assert!(src.contains(off), "{file} switches the guard off");
+        let path = dir.write(&format!("{file}.ron"), &src.replace(off, on));
+        let (code, r) = run_json(&[common::path_str(&path)]);
+        assert_eq!(
+            code, 1,
+            "{file}: the anomaly is gone, so its expectation fails"
+        );
+        assert_eq!(num(&r, key), 0.0, "{file}");
+        assert_eq!(num(&r, "violations.invariant"), 0.0, "{file}");
+    }
+}
+
+#[test]
+fn the_business_scenarios_report_sales_through_the_binary() {
+    let (code, r) = run_json(&["scenarios/flash-sale.ron"]);
+    assert_eq!(code, 0);
+    assert_eq!(num(&r, "business.sold"), 200.0);
+    assert!(num(&r, "business.released") >= 10.0);
+    assert_eq!(num(&r, "business.stuck_in_reservations"), 0.0);
+    let (code, r) = run_json(&["scenarios/order-inventory.ron"]);
+    assert_eq!(code, 0);
+    assert_eq!(num(&r, "business.oversold"), 0.0);
+    let text = stdout(&bin(&["run", "scenarios/order-inventory.ron"]));
+    assert!(text.contains("Orders and stock agree"), "{text}");
+}
+
+#[test]
+fn business_workloads_check_their_shape() {
+    let e = scenario::parse(
+        "(\n  rms: 3,\n  workload: OrderInventory(skus: 4),\n)",
+        "s.ron",
+    )
+    .expect_err("order + inventory needs two services");
+    assert_eq!(e.line, 2, "{e}");
+    assert!(e.message.contains("needs rms: 2"), "{e}");
+    let e = scenario::parse(
+        "(rms: 3, workload: FlashSale(decline_probability: 1.5))",
+        "s.ron",
+    )
+    .expect_err("a probability");
+    assert!(e.message.contains("between 0 and 1"), "{e}");
+    let e = scenario::parse("(protocol: \"tcc\", tcc: (retry_ms: 0))", "s.ron")
+        .expect_err("a zero retry period loops");
+    assert!(e.message.contains("tcc.retry_ms"), "{e}");
+}
+
+/// Without idempotency, repeated Confirms and Cancels on the two services break the
+/// business invariants, SKU by SKU: stock deducted twice (undersold), orders created
+/// twice or stock returned twice (orders without deduction).
+#[test]
+fn duplicates_applied_to_orders_and_stock_break_the_business_invariants() {
+    let src = r#"(protocol: "tcc", rms: 2, duration_ms: 1000, drain_ms: 1000,
+        workload: OrderInventory(skus: 5, stock_per_sku: 200),
+        clients: (load: Closed(sessions: 8, think_ms: 5)),
+        network: (loss_probability: 0.05),
+        tcc: (idempotency: false, try_timeout_ms: 100, retry_ms: 50))"#;
+    let r = report(&parse(src));
+    assert!(r.tcc.duplicate_applied >= 1, "{}", r.to_text());
+    assert_eq!(
+        (r.business.undersold, r.business.orders_without_deduction),
+        (12, 2),
+        "{}",
+        r.to_text()
+    );
+    assert_eq!(
+        r.violations.invariant, 3,
+        "money, undersell, lost deduction"
+    );
+    let guarded = report(&parse(
+        &src.replace("idempotency: false", "idempotency: true"),
+    ));
+    assert_eq!(guarded.violations.invariant, 0, "{}", guarded.to_text());
+}
+
+/// A participant that dies for good after the coordinator started cancelling leaves
+/// partial compensations nobody can finish: reported unfixed, for an operator.
+#[test]
+fn a_participant_that_never_returns_leaves_partial_compensation_unfixed() {
+    let r = report(&parse(
+        r#"(protocol: "tcc", rms: 3, duration_ms: 1000, drain_ms: 1000,
+            workload: Transfer(accounts_per_shard: 10, fan_out: 2),
+            clients: (load: Closed(sessions: 4, think_ms: 5)),
+            tcc: (try_timeout_ms: 50, retry_ms: 50),
+            faults: (crashes: [(node: "rm3", at_ms: 500)]))"#,
+    ));
+    assert!(r.tcc.partial_compensation >= 1, "{}", r.to_text());
+    assert_eq!(
+        r.tcc.partial_compensation_unfixed, r.tcc.partial_compensation,
+        "none can complete without rm3"
+    );
+    assert!(r.to_text().contains("still need an operator"));
+}
