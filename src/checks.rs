@@ -299,6 +299,7 @@ impl Checks {
             in_doubt_at_end,
             held_at_end: held,
             faults_total: self.faults_total,
+            latency: self.latency,
         }
     }
 }
@@ -472,4 +473,7 @@ pub struct Results {
     pub held_at_end: Vec<HeldLock>,
     /// Fault actions carried out (crashes, restarts, cuts starting and ending).
     pub faults_total: u64,
+    /// Latencies of definite answers within the deadline (µs), for any quantile
+    /// (sweeps store a latency CDF per run from it).
+    pub latency: crate::stats::Histogram,
 }

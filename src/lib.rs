@@ -17,7 +17,9 @@
 //! - [`run`]: builds a world from a scenario, runs it and produces a [`report::Report`];
 //! - [`report`]: the report (text for people, JSON for machines);
 //! - [`trace`]: the `--trace` JSON-lines writer;
-//! - [`mod@bench`]: the canonical bench-2pc workload.
+//! - [`mod@bench`]: the canonical bench-2pc workload;
+//! - [`sweep`]: parameter sweeps over many seeds, in parallel, resumable, shardable;
+//! - [`chart`]: charts of sweep results (SVG, PNG) with an embedded font.
 //!
 //! To write a protocol of your own, implement [`node::Node`] for an enum of its roles
 //! (see [`protocols::two_pc`]), report what happens with [`observe::Observation`]s,
@@ -37,6 +39,7 @@
 //! ```
 
 pub mod bench;
+pub mod chart;
 pub mod checks;
 pub mod engine;
 pub mod faults;
@@ -51,5 +54,6 @@ pub mod run;
 pub mod scenario;
 pub mod stats;
 pub mod store;
+pub mod sweep;
 pub mod trace;
 pub mod workload;
