@@ -263,17 +263,16 @@ fn main() -> ExitCode {
             quiet,
             stop_after,
         } => {
-            let shard = match acidbase::sweep::Shard::resolve(
-                shard,
-                shards.map(|n| n as usize),
-                |k| std::env::var(k).ok(),
-            ) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
+            let shard =
+                match acidbase::sweep::Shard::resolve(shard, shards.map(|n| n as usize), |k| {
+                    std::env::var(k).ok()
+                }) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::from(2);
+                    }
+                };
             let args = acidbase::sweep::SweepArgs {
                 file,
                 jobs: jobs.map_or_else(

@@ -94,10 +94,7 @@ pub fn redraw(r: &Request) -> Result<Vec<PathBuf>, SweepError> {
     let dir = if r.results.is_dir() {
         r.results.clone()
     } else {
-        r.results
-            .parent()
-            .unwrap_or(Path::new("."))
-            .to_path_buf()
+        r.results.parent().unwrap_or(Path::new(".")).to_path_buf()
     };
     let draw = |spec: &ChartSpec, path: &Path| -> Result<PathBuf, SweepError> {
         let bytes = super::render(spec, &info, &rows, r.format)
@@ -107,9 +104,10 @@ pub fn redraw(r: &Request) -> Result<Vec<PathBuf>, SweepError> {
     match r.kind {
         Some(kind) => {
             let spec = spec_of(r, kind)?;
-            let path = r.out.clone().unwrap_or_else(|| {
-                dir.join(format!("{}.{}", spec.file_stem(), r.format.ext()))
-            });
+            let path = r
+                .out
+                .clone()
+                .unwrap_or_else(|| dir.join(format!("{}.{}", spec.file_stem(), r.format.ext())));
             Ok(vec![draw(&spec, &path)?])
         }
         None => {
@@ -124,7 +122,12 @@ pub fn redraw(r: &Request) -> Result<Vec<PathBuf>, SweepError> {
                 .map_err(|e| SweepError::input(format!("{}: {e}", out.display())))?;
             info.charts
                 .iter()
-                .map(|c| draw(c, &out.join(format!("{}.{}", c.file_stem(), r.format.ext()))))
+                .map(|c| {
+                    draw(
+                        c,
+                        &out.join(format!("{}.{}", c.file_stem(), r.format.ext())),
+                    )
+                })
                 .collect()
         }
     }

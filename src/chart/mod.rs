@@ -155,9 +155,14 @@ impl Data<'_> {
 
     fn est(&self, point: usize, series: usize, metric: &str, stat: Stat) -> Est {
         let g = self.group(point, series);
-        g.metrics
-            .get(metric)
-            .map_or(Est { y: f64::NAN, lo: f64::NAN, hi: f64::NAN }, |d| estimate(d, stat))
+        g.metrics.get(metric).map_or(
+            Est {
+                y: f64::NAN,
+                lo: f64::NAN,
+                hi: f64::NAN,
+            },
+            |d| estimate(d, stat),
+        )
     }
 
     fn axis_label(&self, path: &str) -> String {
@@ -195,8 +200,7 @@ impl Data<'_> {
                 let mut label = series.clone();
                 for &o in &others {
                     let a = &info.axes[o];
-                    let short = a.path.rsplit('.').next().unwrap_or(&a.path);
-                    label.push_str(&format!(", {short} = {}", a.values[idx[o]]));
+                    label.push_str(&format!(", {}: {}", a.label, a.values[idx[o]]));
                 }
                 match curves.iter_mut().find(|(l, _)| *l == label) {
                     Some((_, v)) => v.push((p, s)),
@@ -271,12 +275,25 @@ fn tick(v: f64) -> String {
         return "0".into();
     }
     let a = v.abs();
-    if a >= 1e5 || a < 1e-3 {
+    if !(1e-3..1e5).contains(&a) {
         return format!("{v:.1e}");
     }
     let s = format!("{v:.4}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
     s.to_string()
+}
+
+/// A heat-map cell's value with three significant digits.
+fn cell(v: f64) -> String {
+    let a = v.abs();
+    let digits = if a >= 100.0 {
+        0
+    } else if a >= 10.0 {
+        1
+    } else {
+        2
+    };
+    tick(format!("{v:.digits$}").parse().unwrap_or(v))
 }
 
 /// The legend corner with the fewest plotted points near it.
@@ -317,8 +334,11 @@ fn marker<DB: DrawingBackend>(
     }
 }
 
-type Chart<'a, DB> =
-    ChartContext<'a, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>;
+type Chart<'a, DB> = ChartContext<
+    'a,
+    DB,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
 
 #[allow(clippy::too_many_arguments)]
 fn frame<'a, DB: DrawingBackend>(
@@ -488,7 +508,13 @@ fn cdf<DB: DrawingBackend>(
     } else {
         "latency (ms)"
     };
-    let fmt = |v: f64| if c.log_x { tick(10f64.powf(v)) } else { tick(v) };
+    let fmt = |v: f64| {
+        if c.log_x {
+            tick(10f64.powf(v))
+        } else {
+            tick(v)
+        }
+    };
     let mut chart = frame(
         root,
         &title,
@@ -501,14 +527,8 @@ fn cdf<DB: DrawingBackend>(
     )?;
     for (i, ((label, _), v)) in curves.iter().zip(&pts).enumerate() {
         let col = color(i);
-        // A step up to each quantile, as an empirical CDF is drawn.
-        let mut steps = Vec::new();
-        let mut prev_q = 0.0;
-        for (x, q) in v {
-            steps.push((*x, prev_q));
-            steps.push((*x, *q));
-            prev_q = *q;
-        }
+        // Straight lines between the stored quantiles.
+        let steps = v.clone();
         let style = col.stroke_width(3);
         chart
             .draw_series(LineSeries::new(steps, style))
@@ -571,7 +591,10 @@ fn bars<DB: DrawingBackend>(
         chart
             .draw_series(mine.iter().filter(|b| b.2.y.is_finite()).map(|(_, x, e)| {
                 Rectangle::new(
-                    [(x - width * 0.45, 0.0f64.min(e.y)), (x + width * 0.45, e.y.max(0.0))],
+                    [
+                        (x - width * 0.45, 0.0f64.min(e.y)),
+                        (x + width * 0.45, e.y.max(0.0)),
+                    ],
                     col.filled(),
                 )
             }))
@@ -602,7 +625,12 @@ fn scatter<DB: DrawingBackend>(
 ) -> Result<(), String> {
     let curves = data.curves(&[&c.along]);
     let along = &data.info.axes[data.info.axis_index(&c.along).expect("checked")];
-    let short = along.path.rsplit('.').next().unwrap_or(&along.path).to_string();
+    let short = along
+        .path
+        .rsplit('.')
+        .next()
+        .unwrap_or(&along.path)
+        .to_string();
     let mut pts: Vec<Vec<(Est, Est, String)>> = Vec::new();
     for (_, members) in &curves {
         let mut v: Vec<(f64, Est, Est, String)> = members
@@ -636,9 +664,10 @@ fn scatter<DB: DrawingBackend>(
         .y_label
         .clone()
         .unwrap_or_else(|| metric_label(&c.y_metric, c.y_stat));
-    let title = c.title.clone().unwrap_or_else(|| {
-        format!("Availability vs consistency, one point per {}", along.label)
-    });
+    let title = c
+        .title
+        .clone()
+        .unwrap_or_else(|| format!("Availability vs consistency, one point per {}", along.label));
     let mut chart = frame(root, &title, xr, yr, &x_desc, &y_desc, None, &tick)?;
     for (i, ((label, _), v)) in curves.iter().zip(&pts).enumerate() {
         let col = color(i);
@@ -671,7 +700,9 @@ fn scatter<DB: DrawingBackend>(
                 Text::new(
                     format!("{short} {l}"),
                     (x.y, y.y),
-                    font(18.0).color(&col).pos(Pos::new(HPos::Left, VPos::Bottom)),
+                    font(18.0)
+                        .color(&col)
+                        .pos(Pos::new(HPos::Left, VPos::Bottom)),
                 )
             }))
             .map_err(err)?;
@@ -689,7 +720,11 @@ fn viridis(t: f64) -> RGBColor {
         (94.0, 201.0, 98.0),
         (253.0, 231.0, 37.0),
     ];
-    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let f = t * 4.0;
     let i = (f.floor() as usize).min(3);
     let u = f - i as f64;
@@ -726,7 +761,12 @@ fn heatmap<DB: DrawingBackend>(
         })
         .collect();
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    for v in cells.iter().flatten().map(|c| c.2).filter(|v| v.is_finite()) {
+    for v in cells
+        .iter()
+        .flatten()
+        .map(|c| c.2)
+        .filter(|v| v.is_finite())
+    {
         lo = lo.min(v);
         hi = hi.max(v);
     }
@@ -736,14 +776,12 @@ fn heatmap<DB: DrawingBackend>(
     if hi <= lo {
         hi = lo + 1.0;
     }
-    let metric = c
-        .y_label
-        .as_ref()
-        .map_or_else(|| metric_label(&c.metric, c.stat), |_| metric_label(&c.metric, c.stat));
+    let metric = c.y_label.as_ref().map_or_else(
+        || metric_label(&c.metric, c.stat),
+        |_| metric_label(&c.metric, c.stat),
+    );
     let title = c.title.clone().unwrap_or_else(|| metric.clone());
-    let titled = root
-        .titled(&title, font(TITLE_PX))
-        .map_err(err)?;
+    let titled = root.titled(&title, font(TITLE_PX)).map_err(err)?;
     let (w, _) = titled.dim_in_pixel();
     let (panels_area, bar_area) = titled.split_horizontally(w.saturating_sub(150));
     let panels = panels_area.split_evenly((1, cells.len().max(1)));
@@ -801,9 +839,11 @@ fn heatmap<DB: DrawingBackend>(
                 let light = (v - lo) / (hi - lo) < 0.6;
                 let col: &'static RGBColor = if light { &WHITE } else { &BLACK };
                 Text::new(
-                    tick(*v),
+                    cell(*v),
                     (*x as f64, *y as f64),
-                    font(22.0).color(col).pos(Pos::new(HPos::Center, VPos::Center)),
+                    font(22.0)
+                        .color(col)
+                        .pos(Pos::new(HPos::Center, VPos::Center)),
                 )
             }))
             .map_err(err)?;
@@ -828,7 +868,10 @@ fn heatmap<DB: DrawingBackend>(
     bar.draw_series((0..steps).map(|i| {
         let a = lo + (hi - lo) * i as f64 / steps as f64;
         let b = lo + (hi - lo) * (i + 1) as f64 / steps as f64;
-        Rectangle::new([(0.0, a), (1.0, b)], viridis((i as f64 + 0.5) / steps as f64).filled())
+        Rectangle::new(
+            [(0.0, a), (1.0, b)],
+            viridis((i as f64 + 0.5) / steps as f64).filled(),
+        )
     }))
     .map_err(err)?;
     Ok(())

@@ -144,16 +144,10 @@ impl ChartSpec {
     pub fn file_stem(&self) -> String {
         let short = |p: &str| p.rsplit('.').next().unwrap_or(p).to_string();
         let (given, default) = match self {
-            ChartSpec::Line(c) => (
-                &c.file,
-                format!("line-{}-vs-{}", c.metric, short(&c.x)),
-            ),
+            ChartSpec::Line(c) => (&c.file, format!("line-{}-vs-{}", c.metric, short(&c.x))),
             ChartSpec::Cdf(c) => (&c.file, "cdf-latency".to_string()),
             ChartSpec::Bars(c) => (&c.file, format!("bars-{}", c.metric)),
-            ChartSpec::Scatter(c) => (
-                &c.file,
-                format!("scatter-{}-vs-{}", c.y_metric, c.x_metric),
-            ),
+            ChartSpec::Scatter(c) => (&c.file, format!("scatter-{}-vs-{}", c.y_metric, c.x_metric)),
             ChartSpec::Heatmap(c) => (
                 &c.file,
                 format!("heatmap-{}-{}-{}", c.metric, short(&c.x), short(&c.y)),
@@ -226,7 +220,10 @@ pub fn metric_label(metric: &str, stat: Stat) -> String {
         ("locks.lock_ms_total", "blocked lock time per run (lock·ms)"),
         ("locks.max_hold_ms", "longest lock hold (ms)"),
         ("locks.held_at_end", "locks held at the end"),
-        ("availability", "availability (share of requests answered in time)"),
+        (
+            "availability",
+            "availability (share of requests answered in time)",
+        ),
         ("per_commit.messages", "messages per commit"),
         ("per_commit.message_delays", "message delays per commit"),
         ("per_commit.durable_writes", "durable writes per commit"),
@@ -250,7 +247,11 @@ pub fn metric_label(metric: &str, stat: Stat) -> String {
     match stat {
         Stat::Mean => base,
         Stat::Share => {
-            let what = metric.rsplit('.').next().unwrap_or(metric).replace('_', " ");
+            let what = metric
+                .rsplit('.')
+                .next()
+                .unwrap_or(metric)
+                .replace('_', " ");
             let what = match metric {
                 "violations.atomicity" => "an atomicity violation".to_string(),
                 "violations.invariant" => "an invariant violation".to_string(),

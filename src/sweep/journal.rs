@@ -49,7 +49,10 @@ pub fn read(path: &Path) -> Result<Found, SweepError> {
     }
     let valid_len = start as u64;
     let Some((first, rest)) = lines.split_first() else {
-        return Err(err(path, "the journal has no complete header line; remove it (or use --force) to start over"));
+        return Err(err(
+            path,
+            "the journal has no complete header line; remove it (or use --force) to start over",
+        ));
     };
     let header: Header = serde_json::from_slice(first)
         .map_err(|e| err(path, format!("line 1 is not a sweep journal header: {e}")))?;
@@ -58,11 +61,17 @@ pub fn read(path: &Path) -> Result<Found, SweepError> {
         let row: Row = serde_json::from_slice(line).map_err(|e| {
             err(
                 path,
-                format!("line {} is damaged ({e}); only a partial last line can be repaired", n + 2),
+                format!(
+                    "line {} is damaged ({e}); only a partial last line can be repaired",
+                    n + 2
+                ),
             )
         })?;
         if row.run >= header.runs {
-            return Err(err(path, format!("line {}: run {} is out of range", n + 2, row.run)));
+            return Err(err(
+                path,
+                format!("line {}: run {} is out of range", n + 2, row.run),
+            ));
         }
         rows.push(row);
     }
@@ -157,7 +166,10 @@ mod tests {
         let mut j = Journal::open(&p, &h).expect("open");
         j.append(&[row(2), row(0)]).expect("append");
         drop(j);
-        let mut f = std::fs::OpenOptions::new().append(true).open(&p).expect("open");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .expect("open");
         f.write_all(b"{\"run\":1,\"dig").expect("write");
         drop(f);
         let found = read(&p).expect("read");
@@ -168,7 +180,11 @@ mod tests {
         assert!(text.ends_with("]}\n"), "{text}");
         // A damaged line in the middle is not silently skipped.
         std::fs::write(&p, format!("{}garbage\n{}", line(&h), line(&row(1)))).expect("write");
-        assert!(read(&p).err().expect("damaged").message.contains("line 2 is damaged"));
+        assert!(read(&p)
+            .err()
+            .expect("damaged")
+            .message
+            .contains("line 2 is damaged"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -347,7 +347,8 @@ pub fn write_file(path: &Path, text: &str) -> Result<PathBuf, SweepError> {
 pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<PathBuf, SweepError> {
     let tmp = path.with_extension(format!(
         "{}.tmp",
-        path.extension().map_or(String::new(), |e| e.to_string_lossy().to_string())
+        path.extension()
+            .map_or(String::new(), |e| e.to_string_lossy().to_string())
     ));
     let mut f = std::fs::File::create(&tmp).map_err(|e| SweepError::io(&tmp, e))?;
     f.write_all(bytes)

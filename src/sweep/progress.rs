@@ -113,7 +113,10 @@ mod tests {
     #[test]
     fn the_line_shows_done_rate_and_time_left() {
         let l = Progress::line(400, 100, 0, 10.0);
-        assert_eq!(l, "[######..................] 100/400 runs  10.0 runs/s  30s left");
+        assert_eq!(
+            l,
+            "[######..................] 100/400 runs  10.0 runs/s  30s left"
+        );
         // Resumed runs count as done but not in the rate.
         let l = Progress::line(400, 300, 200, 10.0);
         assert!(l.contains("300/400 runs  10.0 runs/s  10s left"), "{l}");

@@ -301,7 +301,14 @@ pub fn load(
             ));
         }
         if values.is_empty() {
-            return Err(at(&needle, format!("axis {:?}: none of its protocols is built into this acidbase (it has: {})", a.path, PROTOCOLS.join(", "))));
+            return Err(at(
+                &needle,
+                format!(
+                    "axis {:?}: none of its protocols is built into this acidbase (it has: {})",
+                    a.path,
+                    PROTOCOLS.join(", ")
+                ),
+            ));
         }
         for v in &values {
             let mut probe = base_json.clone();
@@ -334,7 +341,10 @@ pub fn load(
         if v.name.is_empty() || variants.iter().any(|(n, _)| *n == v.name) {
             return Err(at(
                 &format!("{:?}", v.name),
-                format!("variant {:?}: each variant needs its own non-empty name", v.name),
+                format!(
+                    "variant {:?}: each variant needs its own non-empty name",
+                    v.name
+                ),
             ));
         }
         let protocol = v
@@ -405,9 +415,8 @@ pub fn load(
             let mut j = base_json.clone();
             let mut where_ = Vec::new();
             for ((a, vals), i) in axes.iter().zip(point) {
-                set_path(&mut j, &a.path, vals[*i].clone()).map_err(|m| {
-                    at(&format!("{:?}", a.path), format!("axis {:?}: {m}", a.path))
-                })?;
+                set_path(&mut j, &a.path, vals[*i].clone())
+                    .map_err(|m| at(&format!("{:?}", a.path), format!("axis {:?}: {m}", a.path)))?;
                 where_.push(format!("{} = {}", a.path, a.values[*i]));
             }
             if let Some((name, set)) = variants.get(vi) {
@@ -423,9 +432,8 @@ pub fn load(
             } else {
                 where_.join(", ")
             };
-            let s: Scenario = serde_json::from_value(j).map_err(|e| {
-                SweepError::input(format!("{file}: at {context}: {e}"))
-            })?;
+            let s: Scenario = serde_json::from_value(j)
+                .map_err(|e| SweepError::input(format!("{file}: at {context}: {e}")))?;
             if !PROTOCOLS.contains(&s.protocol.as_str()) {
                 return Err(SweepError::input(format!(
                     "{file}: at {context}: protocol {:?} is not built into this acidbase (it has: {}); run with --skip-unknown-protocols to sweep the others",
@@ -446,8 +454,11 @@ pub fn load(
     }
     let metrics = super::table::metric_columns();
     for c in &sweep.charts {
-        c.check(&axes.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>(), &metrics)
-            .map_err(|m| at(c.kind(), m))?;
+        c.check(
+            &axes.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>(),
+            &metrics,
+        )
+        .map_err(|m| at(c.kind(), m))?;
     }
     let seeds: Vec<u64> = (0..sweep.seeds)
         .map(|i| sweep.first_seed.wrapping_add(i))
@@ -484,7 +495,9 @@ fn fingerprint(info: &PlanInfo, scenarios: &[Scenario]) -> String {
         }
     };
     for s in scenarios {
-        eat(serde_json::to_string(s).expect("a scenario serialises").as_bytes());
+        eat(serde_json::to_string(s)
+            .expect("a scenario serialises")
+            .as_bytes());
     }
     let key = serde_json::json!({
         "axes": info.axes, "series": info.series, "points": info.points,
@@ -598,6 +611,15 @@ pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String
                 }
                 cur = m.get_mut(*part).expect("checked");
             }
+            Value::Array(list) => {
+                let n = list.len();
+                let i: usize = part.parse().map_err(|_| {
+                    format!("{here_name} is a list: name an entry by its index, e.g. {here}.0")
+                })?;
+                cur = list.get_mut(i).ok_or_else(|| {
+                    format!("{here_name} has {n} entries in the base scenario: index {i} does not exist")
+                })?;
+            }
             Value::Null => {
                 return Err(format!("{here_name} is not set in the base scenario (it is optional): set it there, or set the whole of {here_name} first"));
             }
@@ -616,7 +638,7 @@ pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String
             let integer = old.is_u64() || old.is_i64();
             match new.as_f64() {
                 Some(f) if integer && !(new.is_u64() || new.is_i64()) => {
-                    if f.fract() == 0.0 && f >= 0.0 && f < 9.0e15 {
+                    if f.fract() == 0.0 && (0.0..9.0e15).contains(&f) {
                         Value::from(f as u64)
                     } else {
                         return Err(format!("{path} takes a whole number, not {f}"));
@@ -632,11 +654,7 @@ pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String
                 Value::String(_) => "a string",
                 _ => "a structure",
             };
-            return Err(format!(
-                "{path} takes {}, not {}",
-                kind(old),
-                show(&new)
-            ));
+            return Err(format!("{path} takes {}, not {}", kind(old), show(&new)));
         }
     };
     *cur = value;
@@ -676,15 +694,24 @@ mod tests {
     fn unknown_paths_and_wrong_kinds_are_explained() {
         let mut j = base();
         let e = set_path(&mut j, "two_pc.vote_timeout", Value::from(1)).unwrap_err();
-        assert!(e.contains("unknown field \"vote_timeout\" in two_pc"), "{e}");
+        assert!(
+            e.contains("unknown field \"vote_timeout\" in two_pc"),
+            "{e}"
+        );
         assert!(e.contains("vote_timeout_ms"), "{e}");
         let e = set_path(&mut j, "rms", Value::from("three")).unwrap_err();
         assert_eq!(e, "rms takes a number, not three");
         let e = set_path(&mut j, "rms", Value::from(2.5)).unwrap_err();
         assert!(e.contains("whole number"), "{e}");
-        let e = set_path(&mut j, "faults.random_partitions.rate_per_s", Value::from(1))
-            .unwrap_err();
+        let e = set_path(
+            &mut j,
+            "faults.random_partitions.rate_per_s",
+            Value::from(1),
+        )
+        .unwrap_err();
         assert!(e.contains("not set in the base scenario"), "{e}");
+        let e = set_path(&mut j, "faults.crashes.0.at_ms", Value::from(1)).unwrap_err();
+        assert!(e.contains("has 0 entries"), "{e}");
         let e = set_path(&mut j, "rms.x", Value::from(1)).unwrap_err();
         assert!(e.contains("single value"), "{e}");
     }
@@ -696,6 +723,9 @@ mod tests {
             "random partitions (1/s)"
         );
         assert_eq!(default_label("two_pc.vote_timeout_ms"), "vote timeout (ms)");
-        assert_eq!(default_label("network.loss_probability"), "loss (probability)");
+        assert_eq!(
+            default_label("network.loss_probability"),
+            "loss (probability)"
+        );
     }
 }

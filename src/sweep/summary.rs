@@ -113,15 +113,22 @@ pub fn summary_csv(info: &PlanInfo, groups: &[Group]) -> String {
             f.push(csv_field(name));
             f.push(d.n.to_string());
             f.extend(
-                [d.mean, d.sd, d.min, d.p05, d.p50, d.p95, d.max, d.ci95_lo, d.ci95_hi]
-                    .iter()
-                    .map(|v| fmt_f64(*v)),
+                [
+                    d.mean, d.sd, d.min, d.p05, d.p50, d.p95, d.max, d.ci95_lo, d.ci95_hi,
+                ]
+                .iter()
+                .map(|v| fmt_f64(*v)),
             );
             f.push(d.ci_method.clone());
             f.extend(
-                [d.rate, d.share_nonzero, d.share_nonzero_lo, d.share_nonzero_hi]
-                    .iter()
-                    .map(|v| fmt_f64(*v)),
+                [
+                    d.rate,
+                    d.share_nonzero,
+                    d.share_nonzero_lo,
+                    d.share_nonzero_hi,
+                ]
+                .iter()
+                .map(|v| fmt_f64(*v)),
             );
             out.push_str(&f.join(","));
             out.push('\n');
