@@ -129,6 +129,20 @@ struct Est {
 }
 
 fn estimate(d: &Describe, stat: Stat) -> Est {
+    let e = estimate_raw(d, stat);
+    // A metric never below 0 gets no band below 0 (a t interval over few seeds can
+    // reach there; the mean cannot).
+    if d.min >= 0.0 {
+        Est {
+            lo: e.lo.max(0.0),
+            ..e
+        }
+    } else {
+        e
+    }
+}
+
+fn estimate_raw(d: &Describe, stat: Stat) -> Est {
     match stat {
         Stat::Share => Est {
             y: d.share_nonzero,
@@ -615,7 +629,15 @@ fn bars<DB: DrawingBackend>(
             }
         }
     }
-    legend(&mut chart, SeriesLabelPosition::UpperRight)
+    let tops: Vec<(f64, f64)> = bars
+        .iter()
+        .flat_map(|(_, x, e)| [(*x, e.y), (*x, e.hi)])
+        .filter(|(_, y)| y.is_finite())
+        .collect();
+    legend(
+        &mut chart,
+        emptiest_corner(&tops, (-0.5, groups.len() as f64 - 0.5), yr),
+    )
 }
 
 fn scatter<DB: DrawingBackend>(
@@ -625,12 +647,6 @@ fn scatter<DB: DrawingBackend>(
 ) -> Result<(), String> {
     let curves = data.curves(&[&c.along]);
     let along = &data.info.axes[data.info.axis_index(&c.along).expect("checked")];
-    let short = along
-        .path
-        .rsplit('.')
-        .next()
-        .unwrap_or(&along.path)
-        .to_string();
     let mut pts: Vec<Vec<(Est, Est, String)>> = Vec::new();
     for (_, members) in &curves {
         let mut v: Vec<(f64, Est, Est, String)> = members
@@ -698,7 +714,7 @@ fn scatter<DB: DrawingBackend>(
         chart
             .draw_series(v.iter().map(|(x, y, l)| {
                 Text::new(
-                    format!("{short} {l}"),
+                    format!(" {l}"),
                     (x.y, y.y),
                     font(18.0)
                         .color(&col)
@@ -776,12 +792,12 @@ fn heatmap<DB: DrawingBackend>(
     if hi <= lo {
         hi = lo + 1.0;
     }
-    let metric = c.y_label.as_ref().map_or_else(
-        || metric_label(&c.metric, c.stat),
-        |_| metric_label(&c.metric, c.stat),
-    );
+    let metric = metric_label(&c.metric, c.stat);
     let title = c.title.clone().unwrap_or_else(|| metric.clone());
-    let titled = root.titled(&title, font(TITLE_PX)).map_err(err)?;
+    let titled = root
+        .margin(12, 0, 0, 0)
+        .titled(&title, font(TITLE_PX))
+        .map_err(err)?;
     let (w, _) = titled.dim_in_pixel();
     let (panels_area, bar_area) = titled.split_horizontally(w.saturating_sub(150));
     let panels = panels_area.split_evenly((1, cells.len().max(1)));
