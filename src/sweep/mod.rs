@@ -518,3 +518,66 @@ pub fn load_results(path: &Path) -> Result<(PlanInfo, Vec<Row>), SweepError> {
     }
     Ok((from_csv, rows))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn shard_flags_parse_and_check() {
+        assert_eq!(Shard::parse("1/4"), Ok(Shard { index: 1, count: 4 }));
+        assert!(Shard::parse("4/4").unwrap_err().contains("0 <= I < N"));
+        assert!(Shard::parse("1").unwrap_err().contains("expected I/N"));
+        assert!(Shard::parse("a/2").unwrap_err().contains("whole number"));
+        let s = Shard { index: 1, count: 3 };
+        assert_eq!((0..9).filter(|r| s.has(*r)).collect::<Vec<_>>(), [1, 4, 7]);
+    }
+
+    #[test]
+    fn the_shard_comes_from_flags_or_a_batch_system() {
+        let flag = Some(Shard { index: 2, count: 5 });
+        assert_eq!(
+            Shard::resolve(flag, None, env(&[("JOB_COMPLETION_INDEX", "1")])),
+            Ok(flag.expect("set"))
+        );
+        assert_eq!(Shard::resolve(None, None, env(&[])), Ok(Shard::ALL));
+        let k8s = [("JOB_COMPLETION_INDEX", "3")];
+        assert_eq!(
+            Shard::resolve(None, Some(8), env(&k8s)),
+            Ok(Shard { index: 3, count: 8 })
+        );
+        assert!(Shard::resolve(None, None, env(&k8s))
+            .unwrap_err()
+            .contains("--shards N"));
+        let k8s_env = [("JOB_COMPLETION_INDEX", "3"), ("ACIDBASE_SHARDS", "4")];
+        assert_eq!(
+            Shard::resolve(None, None, env(&k8s_env)),
+            Ok(Shard { index: 3, count: 4 })
+        );
+        let slurm = [
+            ("SLURM_ARRAY_TASK_ID", "5"),
+            ("SLURM_ARRAY_TASK_MIN", "1"),
+            ("SLURM_ARRAY_TASK_COUNT", "6"),
+        ];
+        assert_eq!(
+            Shard::resolve(None, None, env(&slurm)),
+            Ok(Shard { index: 4, count: 6 })
+        );
+        let bad = [
+            ("SLURM_ARRAY_TASK_ID", "7"),
+            ("SLURM_ARRAY_TASK_COUNT", "6"),
+        ];
+        assert!(Shard::resolve(None, None, env(&bad)).is_err());
+        assert!(Shard::resolve(None, Some(2), env(&[]))
+            .unwrap_err()
+            .contains("needs JOB_COMPLETION_INDEX"));
+    }
+}
