@@ -438,6 +438,87 @@ fn bad_sweep_files_get_clear_located_errors() {
 }
 
 #[test]
+fn a_protocol_axis_gives_the_series_and_a_base_file_is_read_relative_to_the_sweep() {
+    let t = TempDir::new("sweep-protocol-axis");
+    std::fs::create_dir_all(t.path("sweeps")).expect("mkdir");
+    let happy = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/2pc-happy.ron"),
+    )
+    .expect("2pc-happy.ron");
+    t.write("happy.ron", &happy);
+    let file = t.write(
+        "sweeps/p.ron",
+        r#"(
+    base: "../happy.ron",
+    set: {"duration_ms": 100},
+    axes: [
+        (path: "protocol", values: ["2pc"]),
+        (path: "rms", values: [2, 4]),
+    ],
+    seeds: 2,
+    charts: [Bars(metric: "per_commit.messages", x: "rms")],
+)"#,
+    );
+    let out = t.path("out");
+    let o = sweep(&file, &out, &[]);
+    assert_exit(&o, 0);
+    let csv = std::fs::read_to_string(out.join("runs.csv")).expect("runs.csv");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 5, "{csv}");
+    assert!(
+        lines[0].starts_with("run,point,series,protocol,seed,rms,digest,"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].starts_with("0,0,2pc,2pc,1,2,"), "{}", lines[1]);
+    assert!(lines[4].starts_with("3,1,2pc,2pc,2,4,"), "{}", lines[4]);
+    // The happy path's golden number: a distributed commit takes 4 message delays,
+    // in every run, so the summary has no spread.
+    let summary = std::fs::read_to_string(out.join("summary.csv")).expect("summary.csv");
+    let row = |prefix: &str| -> Vec<String> {
+        summary
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no row {prefix} in {summary}"))
+            .split(',')
+            .map(str::to_string)
+            .collect()
+    };
+    let delays = row("1,2pc,2pc,4,per_commit.message_delays,");
+    assert_eq!(delays[5..16].join(","), "2,4,0,4,4,4,4,4,4,4,t");
+    // Messages per commit vary by seed: the summary agrees with the two runs' values.
+    let col = lines[0]
+        .split(',')
+        .position(|c| c == "per_commit.messages")
+        .expect("column");
+    let v: Vec<f64> = lines[3..5]
+        .iter()
+        .map(|l| {
+            l.split(',')
+                .nth(col)
+                .and_then(|x| x.parse().ok())
+                .expect("number")
+        })
+        .collect();
+    let m = row("1,2pc,2pc,4,per_commit.messages,");
+    let num = |i: usize| m[i].parse::<f64>().expect("number");
+    let mean = (v[0] + v[1]) / 2.0;
+    let sd = (v[0] - v[1]).abs() / 2f64.sqrt();
+    assert!(
+        (num(6) - mean).abs() < 1e-12 && (num(7) - sd).abs() < 1e-12,
+        "{m:?}"
+    );
+    // t(0.975, 1) = 12.706: the interval of a mean of two runs is wide.
+    let half = 12.706_204_736 * sd / 2f64.sqrt();
+    assert!((num(13) - (mean - half)).abs() < 1e-9, "{m:?}");
+    assert!(out.join("bars-per_commit.messages.svg").exists());
+    // --force starts over and leaves no final file of the old sweep behind.
+    let o = sweep(&file, &out, &["--force", "--stop-after", "1"]);
+    assert_exit(&o, 0);
+    assert!(!out.join("runs.csv").exists() && !out.join("summary.csv").exists());
+}
+
+#[test]
 fn every_shipped_sweep_is_valid_on_this_build() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sweeps");
     let mut n = 0;

@@ -201,16 +201,9 @@ impl Data<'_> {
             })
             .map(|(i, _)| i)
             .collect();
-        let protocol_axis = info.axis_index("protocol");
         let mut curves: Vec<(String, Vec<(usize, usize)>)> = Vec::new();
         for (p, idx) in info.points.iter().enumerate() {
             for (s, series) in info.series.iter().enumerate() {
-                // Series that are the protocols: keep only the matching protocol.
-                if let Some(pa) = protocol_axis {
-                    if info.series == info.axes[pa].values && idx[pa] != s {
-                        continue;
-                    }
-                }
                 let mut label = series.clone();
                 for &o in &others {
                     let a = &info.axes[o];

@@ -247,7 +247,19 @@ pub fn run_sweep(args: &SweepArgs) -> Result<SweepDone, SweepError> {
             done.insert(row.run, row);
         }
     } else if jpath.exists() {
-        std::fs::remove_file(&jpath).map_err(|e| SweepError::io(&jpath, e))?;
+        // --force: start over, leaving no final file of the old sweep behind.
+        for f in [
+            journal::FILE,
+            "runs.csv",
+            "summary.csv",
+            "summary.json",
+            "plan.json",
+        ] {
+            let p = out.join(f);
+            if p.exists() {
+                std::fs::remove_file(&p).map_err(|e| SweepError::io(&p, e))?;
+            }
+        }
     }
     let mut journal = journal::Journal::open(&jpath, &header)?;
     let shard = args.shard;

@@ -375,6 +375,15 @@ pub fn load(
             ),
         ));
     }
+    // Without variants, a `protocol` axis gives the series: one variant per protocol.
+    if variants.is_empty() {
+        if let Some(i) = axes.iter().position(|(a, _)| a.path == "protocol") {
+            let (axis, values) = axes.remove(i);
+            for (name, v) in axis.values.into_iter().zip(values) {
+                variants.push((name, vec![("protocol".to_string(), v)]));
+            }
+        }
+    }
     // Points: the cartesian product, first axis slowest.
     let mut points: Vec<Vec<usize>> = vec![Vec::new()];
     for (a, _) in &axes {
@@ -395,19 +404,12 @@ pub fn load(
             points.len()
         )));
     }
-    let protocol_axis = axes.iter().position(|(a, _)| a.path == "protocol");
-    let series: Vec<String> = if !variants.is_empty() {
-        variants.iter().map(|(n, _)| n.clone()).collect()
-    } else if let Some(i) = protocol_axis {
-        axes[i].0.values.clone()
-    } else {
+    let series: Vec<String> = if variants.is_empty() {
         vec![base_protocol.clone()]
-    };
-    let n_series = if variants.is_empty() {
-        1
     } else {
-        variants.len()
+        variants.iter().map(|(n, _)| n.clone()).collect()
     };
+    let n_series = variants.len().max(1);
     let mut scenarios = Vec::with_capacity(points.len() * n_series);
     let mut protocols = Vec::with_capacity(points.len() * n_series);
     for point in &points {
