@@ -555,10 +555,10 @@ mod tests {
 
     #[test]
     fn the_shard_comes_from_flags_or_a_batch_system() {
-        let flag = Some(Shard { index: 2, count: 5 });
+        let flag = Shard { index: 2, count: 5 };
         assert_eq!(
-            Shard::resolve(flag, None, env(&[("JOB_COMPLETION_INDEX", "1")])),
-            Ok(flag.expect("set"))
+            Shard::resolve(Some(flag), None, env(&[("JOB_COMPLETION_INDEX", "1")])),
+            Ok(flag)
         );
         assert_eq!(Shard::resolve(None, None, env(&[])), Ok(Shard::ALL));
         let k8s = [("JOB_COMPLETION_INDEX", "3")];
