@@ -152,7 +152,7 @@ enum Command {
     },
     /// Redraw charts from a sweep's saved results.
     #[command(
-        after_help = "Examples:\n  acidbase chart output/partition-rate\n      Redraws every chart the sweep file asked for, into the directory.\n  acidbase chart output/partition-rate --format png\n  acidbase chart output/partition-rate/runs.csv --kind line --metric violations.atomicity \\\n      --x faults.random_partitions.rate_per_s --stat share --out atomicity.svg\n  acidbase chart output/latency --kind cdf --out cdf.png\n  acidbase chart output/cap --kind scatter --metric violations.atomicity --x faults.random_partitions.rate_per_s\n  acidbase chart output/grid --kind heatmap --metric locks.lock_ms_total --x rms --y two_pc.vote_timeout_ms\n\nKinds: line (metric vs --x, one line per series, 95% bands), cdf (latency CDF per series),\nbars (metric per series, grouped by --x), scatter (availability vs --metric, a point per\nvalue of --x), heatmap (metric over --x and --y). Metric names: the columns of runs.csv."
+        after_help = "Examples:\n  acidbase chart output/partition-rate\n      Redraws every chart the sweep file asked for, into the directory.\n  acidbase chart output/partition-rate --format png\n  acidbase chart output/partition-rate/runs.csv --kind line --metric violations.atomicity \\\n      --x faults.random_partitions.rate_per_s --stat share --out atomicity.svg\n  acidbase chart output/latency-cdf --kind cdf --out cdf.png      # the extension picks PNG\n  acidbase chart output/cap --kind scatter --metric violations.atomicity \\\n      --x faults.random_partitions.rate_per_s\n  acidbase chart output/grid --kind heatmap --metric locks.lock_ms_total \\\n      --x rms --y two_pc.vote_timeout_ms\n\nKinds: line (metric vs --x, one line per series, 95% bands), cdf (latency CDF per series),\nbars (metric per series, grouped by --x), scatter (availability vs --metric, a point per\nvalue of --x), heatmap (metric over --x and --y). Metric names: the columns of runs.csv."
     )]
     Chart {
         /// A sweep output directory or its runs.csv.
@@ -177,7 +177,8 @@ enum Command {
         title: Option<String>,
         #[arg(long, value_enum, default_value = "svg")]
         format: ChartFormatArg,
-        /// Output file (with --kind) or directory (default: beside the results).
+        /// Output file (with --kind; a .png or .svg extension picks the format) or
+        /// directory (default: beside the results).
         #[arg(long)]
         out: Option<PathBuf>,
     },

@@ -352,6 +352,18 @@ fn every_chart_kind_is_well_formed_in_svg_and_png() {
         svg.contains("blocked lock time"),
         "the y label names the metric"
     );
+    // The extension of --out picks the format.
+    let cdf = t.path("cdf.png");
+    let o = acidbase(&[
+        "chart",
+        path_str(&out),
+        "--kind",
+        "cdf",
+        "--out",
+        path_str(&cdf),
+    ]);
+    assert_exit(&o, 0);
+    assert_eq!(&std::fs::read(&cdf).expect("png")[..4], b"\x89PNG");
     let o = acidbase(&[
         "chart",
         path_str(&out),

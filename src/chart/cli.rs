@@ -96,8 +96,8 @@ pub fn redraw(r: &Request) -> Result<Vec<PathBuf>, SweepError> {
     } else {
         r.results.parent().unwrap_or(Path::new(".")).to_path_buf()
     };
-    let draw = |spec: &ChartSpec, path: &Path| -> Result<PathBuf, SweepError> {
-        let bytes = super::render(spec, &info, &rows, r.format)
+    let draw = |spec: &ChartSpec, path: &Path, format| -> Result<PathBuf, SweepError> {
+        let bytes = super::render(spec, &info, &rows, format)
             .map_err(|m| SweepError::input(format!("{}: {m}", path.display())))?;
         write_bytes(path, &bytes)
     };
@@ -108,7 +108,13 @@ pub fn redraw(r: &Request) -> Result<Vec<PathBuf>, SweepError> {
                 .out
                 .clone()
                 .unwrap_or_else(|| dir.join(format!("{}.{}", spec.file_stem(), r.format.ext())));
-            Ok(vec![draw(&spec, &path)?])
+            // The file's extension, if it names a format, decides it.
+            let format = match path.extension().and_then(|e| e.to_str()) {
+                Some(e) if e.eq_ignore_ascii_case("png") => ChartFormat::Png,
+                Some(e) if e.eq_ignore_ascii_case("svg") => ChartFormat::Svg,
+                _ => r.format,
+            };
+            Ok(vec![draw(&spec, &path, format)?])
         }
         None => {
             if info.charts.is_empty() {
@@ -123,10 +129,8 @@ pub fn redraw(r: &Request) -> Result<Vec<PathBuf>, SweepError> {
             info.charts
                 .iter()
                 .map(|c| {
-                    draw(
-                        c,
-                        &out.join(format!("{}.{}", c.file_stem(), r.format.ext())),
-                    )
+                    let path = out.join(format!("{}.{}", c.file_stem(), r.format.ext()));
+                    draw(c, &path, r.format)
                 })
                 .collect()
         }
