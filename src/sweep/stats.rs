@@ -91,7 +91,18 @@ pub fn wilson(successes: f64, n: f64) -> (f64, f64) {
     let denom = 1.0 + z2 / n;
     let centre = (p + z2 / (2.0 * n)) / denom;
     let half = z * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt() / denom;
-    ((centre - half).max(0.0), (centre + half).min(1.0))
+    // At 0 % and 100 % the bound is exactly 0 or 1 (not a rounding error away).
+    let lo = if successes <= 0.0 {
+        0.0
+    } else {
+        (centre - half).max(0.0)
+    };
+    let hi = if successes >= n {
+        1.0
+    } else {
+        (centre + half).min(1.0)
+    };
+    (lo, hi)
 }
 
 /// The `q`-quantile (0..=1) of sorted values, interpolating linearly (type 7).
@@ -232,7 +243,8 @@ mod tests {
         assert!(close(hi, 0.943_318, 1e-5), "{hi}");
         // 0 of 20 does not collapse to a point: upper bound z²/(n + z²) = 0.161125.
         let (lo, hi) = wilson(0.0, 20.0);
-        assert_eq!(lo, 0.0);
+        assert_eq!(lo, 0.0, "exactly 0");
+        assert_eq!(wilson(20.0, 20.0).1, 1.0, "exactly 1");
         assert!(close(hi, 0.161_125, 1e-5), "{hi}");
         assert!(wilson(1.0, 0.0).0.is_nan());
     }
