@@ -196,9 +196,7 @@ impl Data<'_> {
             .axes
             .iter()
             .enumerate()
-            .filter(|(_, a)| {
-                !used.contains(&a.path.as_str()) && a.path != "protocol" && a.values.len() > 1
-            })
+            .filter(|(_, a)| !used.contains(&a.path.as_str()) && a.values.len() > 1)
             .map(|(i, _)| i)
             .collect();
         let mut curves: Vec<(String, Vec<(usize, usize)>)> = Vec::new();
