@@ -351,6 +351,7 @@ impl Checks {
             chain: audit_chain(end_audit),
             business,
             tcc: self.tcc.finish(),
+            latency: self.latency,
         }
     }
 }
@@ -564,4 +565,7 @@ pub struct Results {
     pub business: Business,
     /// TCC fence events (zero for other protocols).
     pub tcc: TccCounts,
+    /// Latencies of definite answers within the deadline (µs), for any quantile
+    /// (sweeps store a latency CDF per run from it).
+    pub latency: crate::stats::Histogram,
 }

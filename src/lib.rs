@@ -25,7 +25,9 @@
 //! - [`explore`]: many seeds in parallel, failures grouped by kind;
 //! - [`shrink`]: minimise a violating schedule and tell it as a story;
 //! - [`tracelog`]: a run's trace read back, for stories and diagrams;
-//! - [`diagram`]: sequence (space-time) diagrams of a run as SVG.
+//! - [`diagram`]: sequence (space-time) diagrams of a run as SVG;
+//! - [`sweep`]: parameter sweeps over many seeds, in parallel, resumable, shardable;
+//! - [`chart`]: charts of sweep results (SVG, PNG) with an embedded font.
 //!
 //! To write a protocol of your own, implement [`node::Node`] for an enum of its roles
 //! (see [`protocols::two_pc`]), report what happens with [`observe::Observation`]s,
@@ -46,6 +48,7 @@
 
 pub mod anomalies;
 pub mod bench;
+pub mod chart;
 pub mod checks;
 pub mod compare;
 pub mod consistency;
@@ -67,6 +70,7 @@ pub mod schedule;
 pub mod shrink;
 pub mod stats;
 pub mod store;
+pub mod sweep;
 pub mod trace;
 pub mod tracelog;
 pub mod workload;

@@ -49,7 +49,7 @@ message loss, duplication, reordering, partitions, crashes and restarts — and 
 atomicity violations, broken invariants, blocked locks, in-doubt transactions.\n\n\
 Every run is driven by one seed and is exactly reproducible: the same scenario and seed give the same \
 trace digest.",
-    after_help = "Examples:\n  acidbase run                                   # the built-in default scenario\n  acidbase run scenarios/2pc-unsafe-timeout.ron --seed 7\n  acidbase run scenarios/2pc-happy.ron --format json\n  acidbase compare scenarios/2pc-coordinator-crash.ron --seeds 10\n  acidbase explore scenarios/2pc-unsafe-random-faults.ron --seeds 1..200 --ignore-expect\n  acidbase shrink scenarios/2pc-unsafe-timeout.ron --seed 1 --diagram cx.svg\n  acidbase bench --rms 4 --txns 1000000 --concurrency 64"
+    after_help = "Examples:\n  acidbase run                                   # the built-in default scenario\n  acidbase run scenarios/2pc-unsafe-timeout.ron --seed 7\n  acidbase run scenarios/2pc-happy.ron --format json\n  acidbase compare scenarios/2pc-coordinator-crash.ron --seeds 10\n  acidbase explore scenarios/2pc-unsafe-random-faults.ron --seeds 1..200 --ignore-expect\n  acidbase shrink scenarios/2pc-unsafe-timeout.ron --seed 1 --diagram cx.svg\n  acidbase bench --rms 4 --txns 1000000 --concurrency 64\n  acidbase sweep scenarios/sweeps/partition-rate.ron --jobs 2   # then: acidbase chart output/partition-rate"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -199,6 +199,126 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Run a sweep: a scenario over a grid of parameters, series and seeds, in parallel.
+    #[command(
+        after_help = "Examples:\n  acidbase sweep scenarios/sweeps/partition-rate.ron\n      Runs every (point, series, seed) on all cores; writes output/partition-rate/:\n      runs.csv (one row per run), summary.csv and summary.json (mean, sd, percentiles,\n      95% intervals), plan.json, journal.jsonl and the charts the sweep file asks for.\n  acidbase sweep scenarios/sweeps/partition-rate.ron --jobs 2 --resume\n      Continues an interrupted sweep: runs already in the journal are not run again.\n  acidbase sweep scenarios/sweeps/partition-rate.ron --shard 0/4\n      Runs one quarter of the runs (run r where r mod 4 = 0) into output/NAME/shard-0-of-4/;\n      `acidbase merge output/NAME/shard-*` combines the shards.\n  JOB_COMPLETION_INDEX=2 acidbase sweep X.ron --shards 8     # Kubernetes Indexed Job\n  SLURM_ARRAY_TASK_ID=2 SLURM_ARRAY_TASK_COUNT=8 acidbase sweep X.ron   # Slurm array\n\nThe sweep file is described in book/src/sweeps.md. Results are identical at any --jobs.\nExit codes: 0 done; 2 bad sweep file, flags or directory (nothing is run)."
+    )]
+    Sweep {
+        /// The sweep file (RON).
+        file: PathBuf,
+        /// Parallel runs (default: the number of cores).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+        jobs: Option<u32>,
+        /// Output directory (default: output/<sweep name>/, or .../shard-I-of-N/).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Continue the sweep whose journal is in the output directory.
+        #[arg(long, conflicts_with = "force")]
+        resume: bool,
+        /// Discard the journal in the output directory and start over.
+        #[arg(long)]
+        force: bool,
+        /// Run only shard I of N (runs r with r mod N = I), e.g. 0/4.
+        #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+        shard: Option<acidbase::sweep::Shard>,
+        /// The number of shards when the index comes from JOB_COMPLETION_INDEX (or
+        /// set ACIDBASE_SHARDS).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        shards: Option<u32>,
+        /// Leave out protocols this build does not have (with a warning) instead of failing.
+        #[arg(long)]
+        skip_unknown_protocols: bool,
+        /// Chart file format.
+        #[arg(long, value_enum, default_value = "svg")]
+        format: ChartFormatArg,
+        /// No progress line on stderr.
+        #[arg(long)]
+        quiet: bool,
+        /// Stop after this many new runs (to test --resume).
+        #[arg(long, hide = true)]
+        stop_after: Option<usize>,
+    },
+    /// Combine the output directories of a sharded sweep into one.
+    #[command(
+        after_help = "Example:\n  acidbase merge output/partition-rate/shard-*-of-4 --out output/partition-rate\n\nWrites exactly what one machine running the whole sweep writes (runs.csv, summary.csv,\nsummary.json, plan.json, journal.jsonl, charts). Fails, writing nothing, if a run is\nmissing or the shards belong to different sweeps. Exit code 2 then."
+    )]
+    Merge {
+        /// Shard output directories.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Output directory (default: output/<sweep name>/).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Chart file format.
+        #[arg(long, value_enum, default_value = "svg")]
+        format: ChartFormatArg,
+    },
+    /// Redraw charts from a sweep's saved results.
+    #[command(
+        after_help = "Examples:\n  acidbase chart output/partition-rate\n      Redraws every chart the sweep file asked for, into the directory.\n  acidbase chart output/partition-rate --format png\n  acidbase chart output/partition-rate/runs.csv --kind line --metric violations.atomicity \\\n      --x faults.random_partitions.rate_per_s --stat share --out atomicity.svg\n  acidbase chart output/latency-cdf --kind cdf --out cdf.png      # the extension picks PNG\n  acidbase chart output/cap --kind scatter --metric violations.atomicity \\\n      --x faults.random_partitions.rate_per_s\n  acidbase chart output/grid --kind heatmap --metric locks.lock_ms_total \\\n      --x rms --y two_pc.vote_timeout_ms\n\nKinds: line (metric vs --x, one line per series, 95% bands), cdf (latency CDF per series),\nbars (metric per series, grouped by --x), scatter (availability vs --metric, a point per\nvalue of --x), heatmap (metric over --x and --y). Metric names: the columns of runs.csv."
+    )]
+    Chart {
+        /// A sweep output directory or its runs.csv.
+        results: PathBuf,
+        /// Draw one chart of this kind (default: every chart of the sweep file).
+        #[arg(long, value_enum)]
+        kind: Option<ChartKind>,
+        /// The metric (a runs.csv column), for line, bars, scatter (y) and heatmap.
+        #[arg(long)]
+        metric: Option<String>,
+        /// The axis along x (line, bars, heatmap) or joining the points (scatter).
+        #[arg(long)]
+        x: Option<String>,
+        /// The second axis of a heatmap.
+        #[arg(long)]
+        y: Option<String>,
+        /// mean (with a t or Wilson interval) or share (of runs with the metric > 0).
+        #[arg(long, value_enum, default_value = "mean")]
+        stat: StatArg,
+        /// Chart title.
+        #[arg(long)]
+        title: Option<String>,
+        #[arg(long, value_enum, default_value = "svg")]
+        format: ChartFormatArg,
+        /// Output file (with --kind; a .png or .svg extension picks the format) or
+        /// directory (default: beside the results).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ChartFormatArg {
+    Svg,
+    Png,
+}
+
+impl From<ChartFormatArg> for acidbase::sweep::ChartFormat {
+    fn from(f: ChartFormatArg) -> Self {
+        match f {
+            ChartFormatArg::Svg => acidbase::sweep::ChartFormat::Svg,
+            ChartFormatArg::Png => acidbase::sweep::ChartFormat::Png,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ChartKind {
+    Line,
+    Cdf,
+    Bars,
+    Scatter,
+    Heatmap,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StatArg {
+    Mean,
+    Share,
+}
+
+fn parse_shard(s: &str) -> Result<acidbase::sweep::Shard, String> {
+    acidbase::sweep::Shard::parse(s)
 }
 
 fn main() -> ExitCode {
@@ -299,6 +419,150 @@ fn main() -> ExitCode {
                 );
                 ExitCode::from(1)
             }
+        }
+        Command::Sweep {
+            file,
+            jobs,
+            out,
+            resume,
+            force,
+            shard,
+            shards,
+            skip_unknown_protocols,
+            format,
+            quiet,
+            stop_after,
+        } => {
+            let shard =
+                match acidbase::sweep::Shard::resolve(shard, shards.map(|n| n as usize), |k| {
+                    std::env::var(k).ok()
+                }) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::from(2);
+                    }
+                };
+            let args = acidbase::sweep::SweepArgs {
+                file,
+                jobs: jobs.map_or_else(
+                    || std::thread::available_parallelism().map_or(1, |n| n.get()),
+                    |j| j as usize,
+                ),
+                out,
+                resume,
+                force,
+                shard,
+                read: acidbase::sweep::ReadOptions {
+                    skip_unknown_protocols,
+                },
+                format: format.into(),
+                progress: !quiet,
+                stop_after,
+            };
+            sweep_command(&args)
+        }
+        Command::Merge { dirs, out, format } => {
+            match acidbase::sweep::merge(&dirs, out, format.into()) {
+                Ok(m) => {
+                    println!("merged {} runs into {}", m.runs, m.out.display());
+                    for f in &m.files {
+                        println!("  {}", f.display());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Chart {
+            results,
+            kind,
+            metric,
+            x,
+            y,
+            stat,
+            title,
+            format,
+            out,
+        } => {
+            let stat = match stat {
+                StatArg::Mean => acidbase::chart::Stat::Mean,
+                StatArg::Share => acidbase::chart::Stat::Share,
+            };
+            let kind = kind.map(|k| match k {
+                ChartKind::Line => acidbase::chart::cli::Kind::Line,
+                ChartKind::Cdf => acidbase::chart::cli::Kind::Cdf,
+                ChartKind::Bars => acidbase::chart::cli::Kind::Bars,
+                ChartKind::Scatter => acidbase::chart::cli::Kind::Scatter,
+                ChartKind::Heatmap => acidbase::chart::cli::Kind::Heatmap,
+            });
+            let req = acidbase::chart::cli::Request {
+                results,
+                kind,
+                metric,
+                x,
+                y,
+                stat,
+                title,
+                format: format.into(),
+                out,
+            };
+            match acidbase::chart::cli::redraw(&req) {
+                Ok(files) => {
+                    for f in files {
+                        println!("{}", f.display());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+    }
+}
+
+fn sweep_command(args: &acidbase::sweep::SweepArgs) -> ExitCode {
+    match acidbase::sweep::run_sweep(args) {
+        Ok(done) => {
+            for w in &done.warnings {
+                eprintln!("warning: {w}");
+            }
+            let rate = if done.seconds > 0.0 {
+                done.ran as f64 / done.seconds
+            } else {
+                0.0
+            };
+            println!(
+                "sweep {}: {} runs in this {}, {} resumed from the journal, {} run now ({:.1} runs/s with {} jobs)",
+                done.name,
+                done.in_shard,
+                if done.in_shard == done.total { "sweep".to_string() } else { format!("shard (of {})", done.total) },
+                done.resumed,
+                done.ran,
+                rate,
+                args.jobs
+            );
+            if done.complete {
+                println!("wrote {}:", done.out.display());
+                for f in &done.files {
+                    println!("  {}", f.display());
+                }
+            } else {
+                println!(
+                    "stopped early; continue with --resume (journal in {})",
+                    done.out.display()
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
         }
     }
 }

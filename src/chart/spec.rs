@@ -1,0 +1,263 @@
+//! The chart kinds a sweep file may ask for (`charts: [...]`) and `acidbase chart
+//! --kind` draws.
+
+use crate::sweep::spec::Axis;
+use serde::{Deserialize, Serialize};
+
+/// What to plot of a metric at each (point, series).
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub enum Stat {
+    /// The mean over seeds with a Student-t 95 % band, or for rates (availability)
+    /// the rate pooled over requests with a Wilson band.
+    #[default]
+    Mean,
+    /// The share of runs in which the metric was above 0 ("runs with a violation"),
+    /// with a Wilson band.
+    Share,
+}
+
+/// A metric against a parameter: one line per series, with 95 % confidence bands.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LineChart {
+    pub metric: String,
+    /// The axis (path) along x.
+    pub x: String,
+    #[serde(default)]
+    pub stat: Stat,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub x_label: Option<String>,
+    #[serde(default)]
+    pub y_label: Option<String>,
+    /// Output file name without extension.
+    #[serde(default)]
+    pub file: Option<String>,
+}
+
+/// The latency CDF of definite answers, one curve per series (and point).
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CdfChart {
+    #[serde(default)]
+    pub title: Option<String>,
+    /// A logarithmic latency axis.
+    #[serde(default)]
+    pub log_x: bool,
+    #[serde(default)]
+    pub file: Option<String>,
+}
+
+/// Grouped bars: one group per value of `x` (or one group), one bar per series,
+/// with 95 % error bars.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BarsChart {
+    pub metric: String,
+    #[serde(default)]
+    pub x: Option<String>,
+    #[serde(default)]
+    pub stat: Stat,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub x_label: Option<String>,
+    #[serde(default)]
+    pub y_label: Option<String>,
+    #[serde(default)]
+    pub file: Option<String>,
+}
+
+/// The CAP picture: availability (x) against inconsistency (y), each series a
+/// point per value of the `along` axis (e.g. the partition rate), joined in order.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScatterChart {
+    #[serde(default = "availability")]
+    pub x_metric: String,
+    #[serde(default)]
+    pub x_stat: Stat,
+    pub y_metric: String,
+    #[serde(default = "share")]
+    pub y_stat: Stat,
+    pub along: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub x_label: Option<String>,
+    #[serde(default)]
+    pub y_label: Option<String>,
+    #[serde(default)]
+    pub file: Option<String>,
+}
+
+fn availability() -> String {
+    "availability".into()
+}
+
+fn share() -> Stat {
+    Stat::Share
+}
+
+/// A metric over two axes, one panel per series.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HeatmapChart {
+    pub metric: String,
+    pub x: String,
+    pub y: String,
+    #[serde(default)]
+    pub stat: Stat,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub x_label: Option<String>,
+    #[serde(default)]
+    pub y_label: Option<String>,
+    #[serde(default)]
+    pub file: Option<String>,
+}
+
+/// A chart to draw.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub enum ChartSpec {
+    Line(LineChart),
+    Cdf(CdfChart),
+    Bars(BarsChart),
+    Scatter(ScatterChart),
+    Heatmap(HeatmapChart),
+}
+
+impl ChartSpec {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ChartSpec::Line(_) => "Line",
+            ChartSpec::Cdf(_) => "Cdf",
+            ChartSpec::Bars(_) => "Bars",
+            ChartSpec::Scatter(_) => "Scatter",
+            ChartSpec::Heatmap(_) => "Heatmap",
+        }
+    }
+
+    /// The output file name without extension.
+    pub fn file_stem(&self) -> String {
+        let short = |p: &str| p.rsplit('.').next().unwrap_or(p).to_string();
+        let (given, default) = match self {
+            ChartSpec::Line(c) => (&c.file, format!("line-{}-vs-{}", c.metric, short(&c.x))),
+            ChartSpec::Cdf(c) => (&c.file, "cdf-latency".to_string()),
+            ChartSpec::Bars(c) => (&c.file, format!("bars-{}", c.metric)),
+            ChartSpec::Scatter(c) => (&c.file, format!("scatter-{}-vs-{}", c.y_metric, c.x_metric)),
+            ChartSpec::Heatmap(c) => (
+                &c.file,
+                format!("heatmap-{}-{}-{}", c.metric, short(&c.x), short(&c.y)),
+            ),
+        };
+        given.clone().unwrap_or(default).replace(['/', '\\'], "_")
+    }
+
+    /// Checks the metrics and axes the chart names against the sweep.
+    pub fn check(&self, axes: &[Axis], metrics: &[String]) -> Result<(), String> {
+        let metric = |m: &str| {
+            if metrics.iter().any(|x| x == m) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} chart: unknown metric {m:?}; known metrics: {}",
+                    self.kind(),
+                    metrics.join(", ")
+                ))
+            }
+        };
+        let axis = |a: &str| {
+            if axes.iter().any(|x| x.path == a) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} chart: {a:?} is not an axis of this sweep; its axes are: {}",
+                    self.kind(),
+                    axes.iter()
+                        .map(|x| x.path.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            }
+        };
+        match self {
+            ChartSpec::Line(c) => {
+                metric(&c.metric)?;
+                axis(&c.x)
+            }
+            ChartSpec::Cdf(_) => Ok(()),
+            ChartSpec::Bars(c) => {
+                metric(&c.metric)?;
+                c.x.as_deref().map_or(Ok(()), axis)
+            }
+            ChartSpec::Scatter(c) => {
+                metric(&c.x_metric)?;
+                metric(&c.y_metric)?;
+                axis(&c.along)
+            }
+            ChartSpec::Heatmap(c) => {
+                metric(&c.metric)?;
+                axis(&c.x)?;
+                axis(&c.y)?;
+                if c.x == c.y {
+                    return Err("Heatmap chart: x and y must be two different axes".into());
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A label for a metric, with its unit.
+pub fn metric_label(metric: &str, stat: Stat) -> String {
+    let known = [
+        ("violations.atomicity", "atomicity violations per run"),
+        ("violations.invariant", "invariant violations per run"),
+        ("locks.blocked", "blocked locks per run"),
+        ("locks.lock_ms_total", "blocked lock time per run (lock·ms)"),
+        ("locks.max_hold_ms", "longest lock hold (ms)"),
+        ("locks.held_at_end", "locks held at the end"),
+        (
+            "availability",
+            "availability (share of requests answered in time)",
+        ),
+        ("per_commit.messages", "messages per commit"),
+        ("per_commit.message_delays", "message delays per commit"),
+        ("per_commit.durable_writes", "durable writes per commit"),
+        ("txns.unresolved", "unresolved transactions per run"),
+        ("txns.in_doubt", "in-doubt transactions per run"),
+        ("txns.committed", "committed transactions per run"),
+        ("repair.silent", "silent inconsistencies per run"),
+    ];
+    let base = known
+        .iter()
+        .find(|(k, _)| *k == metric)
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_else(|| {
+            let unit = if metric.ends_with("_ms") || metric.starts_with("latency_ms.") {
+                " (ms)"
+            } else {
+                ""
+            };
+            format!("{metric}{unit}")
+        });
+    match stat {
+        Stat::Mean => base,
+        Stat::Share => {
+            let what = metric
+                .rsplit('.')
+                .next()
+                .unwrap_or(metric)
+                .replace('_', " ");
+            let what = match metric {
+                "violations.atomicity" => "an atomicity violation".to_string(),
+                "violations.invariant" => "an invariant violation".to_string(),
+                _ => format!("{what} > 0"),
+            };
+            format!("share of runs with {what}")
+        }
+    }
+}

@@ -1,0 +1,561 @@
+//! `acidbase sweep`, `merge` and `chart` run as a user would: results do not depend
+//! on --jobs, interruptions or sharding; bad sweep files are refused clearly.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+mod common;
+use common::{acidbase, path_str, stderr, stdout, TempDir};
+
+/// 2 × 2 points × 2 variants × 3 seeds = 24 short runs, every chart kind.
+const SWEEP: &str = r#"(
+    name: "t",
+    scenario: (
+        rms: 3,
+        duration_ms: 150,
+        drain_ms: 300,
+        workload: Transfer(accounts_per_shard: 10, fan_out: 2),
+        clients: (load: Closed(sessions: 2, think_ms: 2), deadline_ms: 100),
+        faults: (random_partitions: (rate_per_s: 0, mean_duration_ms: 40)),
+    ),
+    axes: [
+        (path: "faults.random_partitions.rate_per_s", values: [0, 10], label: "partitions per second"),
+        (path: "two_pc.vote_timeout_ms", values: [50, 200]),
+    ],
+    variants: [
+        (name: "2pc", set: {"protocol": "2pc"}),
+        (name: "2pc abort", set: {"two_pc.rm_abort_on_timeout": true, "two_pc.rm_timeout_ms": 20}),
+    ],
+    seeds: 3,
+    charts: [
+        Line(metric: "violations.atomicity", x: "faults.random_partitions.rate_per_s", stat: Share, title: "Line title"),
+        Cdf(),
+        Bars(metric: "per_commit.messages", x: "two_pc.vote_timeout_ms"),
+        Scatter(y_metric: "violations.atomicity", along: "faults.random_partitions.rate_per_s"),
+        Heatmap(metric: "locks.lock_ms_total", x: "faults.random_partitions.rate_per_s", y: "two_pc.vote_timeout_ms"),
+    ],
+)
+"#;
+
+const FINAL_FILES: [&str; 5] = [
+    "runs.csv",
+    "summary.csv",
+    "summary.json",
+    "plan.json",
+    "journal.jsonl",
+];
+
+fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        o.status,
+        stdout(o),
+        stderr(o)
+    );
+    assert!(!stderr(o).contains("panicked"), "{}", stderr(o));
+}
+
+fn sweep(file: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["sweep", path_str(file), "--out", path_str(out), "--quiet"];
+    args.extend_from_slice(extra);
+    acidbase(&args)
+}
+
+fn chart_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("the output dir should exist")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "svg" || e == "png"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Every final file (and chart) of `a` equals `b`'s byte for byte.
+fn assert_same_outputs(a: &Path, b: &Path) {
+    for f in FINAL_FILES {
+        let (x, y) = (a.join(f), b.join(f));
+        let x = std::fs::read(&x).unwrap_or_else(|e| panic!("{}: {e}", x.display()));
+        let y = std::fs::read(&y).unwrap_or_else(|e| panic!("{}: {e}", y.display()));
+        assert!(
+            x == y,
+            "{f} differs between {} and {}",
+            a.display(),
+            b.display()
+        );
+    }
+    let (ca, cb) = (chart_files(a), chart_files(b));
+    assert_eq!(ca.len(), 5, "five charts expected in {}", a.display());
+    assert_eq!(ca.len(), cb.len());
+    for (x, y) in ca.iter().zip(&cb) {
+        assert_eq!(x.file_name(), y.file_name());
+        assert!(
+            std::fs::read(x).expect("chart") == std::fs::read(y).expect("chart"),
+            "{} differs",
+            x.display()
+        );
+    }
+}
+
+fn reference(t: &TempDir, file: &Path) -> PathBuf {
+    let out = t.path("reference");
+    assert_exit(&sweep(file, &out, &["--jobs", "1"]), 0);
+    out
+}
+
+#[test]
+fn same_results_at_jobs_1_and_2_with_every_file_and_chart() {
+    let t = TempDir::new("sweep-jobs");
+    let file = t.write("t.ron", SWEEP);
+    let one = reference(&t, &file);
+    let two = t.path("two");
+    let o = sweep(&file, &two, &["--jobs", "2"]);
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("24 runs in this sweep"),
+        "{}",
+        stdout(&o)
+    );
+    assert_same_outputs(&one, &two);
+    // runs.csv: a header and one row per run, every report number flattened.
+    let csv = std::fs::read_to_string(one.join("runs.csv")).expect("runs.csv");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 25);
+    assert!(lines[0].starts_with(
+        "run,point,series,protocol,seed,faults.random_partitions.rate_per_s,two_pc.vote_timeout_ms,digest,"
+    ));
+    for key in ["violations.atomicity", "availability", "latency_cdf_ms.p50"] {
+        assert!(lines[0].split(',').any(|c| c == key), "{key} not in header");
+    }
+    assert!(lines[1].starts_with("0,0,2pc,2pc,1,0,50,"), "{}", lines[1]);
+    assert!(
+        lines[24].starts_with("23,3,2pc abort,2pc,3,10,200,"),
+        "{}",
+        lines[24]
+    );
+    // The same run by hand gives the same digest as its row.
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(one.join("summary.json")).expect("json"))
+            .expect("summary.json parses");
+    assert_eq!(summary["groups"].as_array().map(Vec::len), Some(8));
+    assert_eq!(summary["groups"][0]["metrics"]["availability"]["n"], 3);
+}
+
+#[test]
+fn stopping_midway_or_a_torn_journal_line_resumes_to_identical_files() {
+    let t = TempDir::new("sweep-resume");
+    let file = t.write("t.ron", SWEEP);
+    let full = reference(&t, &file);
+
+    // Stopped after 7 runs, then resumed.
+    let out = t.path("stopped");
+    let o = sweep(&file, &out, &["--jobs", "2", "--stop-after", "7"]);
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("continue with --resume"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(
+        !out.join("runs.csv").exists(),
+        "no final file before the end"
+    );
+    // Without --resume the journal is not overwritten.
+    let o = sweep(&file, &out, &[]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("--resume"), "{}", stderr(&o));
+    let o = sweep(&file, &out, &["--jobs", "2", "--resume"]);
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("7 resumed from the journal, 17 run now"),
+        "{}",
+        stdout(&o)
+    );
+    assert_same_outputs(&full, &out);
+
+    // A machine lost mid-write: the journal ends in half a line.
+    let torn = t.path("torn");
+    std::fs::create_dir_all(&torn).expect("mkdir");
+    let journal = std::fs::read_to_string(full.join("journal.jsonl")).expect("journal");
+    let cut: usize = journal.lines().take(6).map(|l| l.len() + 1).sum::<usize>() + 20;
+    std::fs::write(torn.join("journal.jsonl"), &journal[..cut]).expect("write");
+    let o = sweep(&file, &torn, &["--resume"]);
+    assert_exit(&o, 0);
+    assert!(stdout(&o).contains("5 resumed"), "{}", stdout(&o));
+    assert_same_outputs(&full, &torn);
+}
+
+#[test]
+fn a_killed_sweep_resumes_to_identical_files() {
+    let t = TempDir::new("sweep-kill");
+    let file = t.write("t.ron", SWEEP);
+    let full = reference(&t, &file);
+    let out = t.path("killed");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_acidbase"))
+        .args([
+            "sweep",
+            path_str(&file),
+            "--out",
+            path_str(&out),
+            "--quiet",
+            "--jobs",
+            "1",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    // Kill it once a few runs are journalled (or when it is done, whichever first).
+    for _ in 0..2000 {
+        let lines =
+            std::fs::read_to_string(out.join("journal.jsonl")).map_or(0, |j| j.lines().count());
+        if lines >= 4 || child.try_wait().ok().flatten().is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let o = sweep(&file, &out, &["--resume", "--jobs", "2"]);
+    assert_exit(&o, 0);
+    assert_same_outputs(&full, &out);
+}
+
+#[test]
+fn shards_merged_equal_the_whole_sweep() {
+    let t = TempDir::new("sweep-shards");
+    let file = t.write("t.ron", SWEEP);
+    let full = reference(&t, &file);
+    let mut dirs = Vec::new();
+    for i in 0..3 {
+        let d = t.path(&format!("shard{i}"));
+        let o = sweep(&file, &d, &["--shard", &format!("{i}/3")]);
+        assert_exit(&o, 0);
+        assert!(
+            stdout(&o).contains("8 runs in this shard (of 24)"),
+            "{}",
+            stdout(&o)
+        );
+        dirs.push(d);
+    }
+    // A merge with a shard missing refuses, naming the gap.
+    let merged = t.path("merged");
+    let o = acidbase(&[
+        "merge",
+        path_str(&dirs[0]),
+        path_str(&dirs[2]),
+        "--out",
+        path_str(&merged),
+    ]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("8 of 24 runs are missing"),
+        "{}",
+        stderr(&o)
+    );
+    let o = acidbase(&[
+        "merge",
+        path_str(&dirs[2]),
+        path_str(&dirs[0]),
+        path_str(&dirs[1]),
+        "--out",
+        path_str(&merged),
+    ]);
+    assert_exit(&o, 0);
+    assert_same_outputs(&full, &merged);
+    // The index can come from a Kubernetes Indexed Job's environment.
+    let k = t.path("k8s");
+    let o = Command::new(env!("CARGO_BIN_EXE_acidbase"))
+        .args([
+            "sweep",
+            path_str(&file),
+            "--out",
+            path_str(&k),
+            "--quiet",
+            "--shards",
+            "3",
+        ])
+        .env("JOB_COMPLETION_INDEX", "1")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("runs");
+    assert_exit(&o, 0);
+    assert_eq!(
+        std::fs::read(k.join("journal.jsonl")).expect("journal"),
+        std::fs::read(dirs[1].join("journal.jsonl")).expect("journal")
+    );
+}
+
+#[test]
+fn every_chart_kind_is_well_formed_in_svg_and_png() {
+    let t = TempDir::new("sweep-charts");
+    let file = t.write("t.ron", SWEEP);
+    let out = reference(&t, &file);
+    for svg in chart_files(&out) {
+        let text = std::fs::read_to_string(&svg).expect("svg is text");
+        assert!(text.starts_with("<svg"), "{}", svg.display());
+        assert!(text.trim_end().ends_with("</svg>"), "{}", svg.display());
+        assert!(text.contains("<text"), "{} has no text", svg.display());
+        assert!(
+            text.contains("<rect") || text.contains("<polyline") || text.contains("<path"),
+            "{} draws nothing",
+            svg.display()
+        );
+        assert_eq!(text.matches("<svg").count(), 1);
+    }
+    let line = std::fs::read_to_string(out.join("line-violations.atomicity-vs-rate_per_s.svg"))
+        .expect("line chart");
+    assert!(line.contains("Line title") && line.contains("2pc abort"));
+    let png_dir = t.path("png");
+    let o = acidbase(&[
+        "chart",
+        path_str(&out),
+        "--format",
+        "png",
+        "--out",
+        path_str(&png_dir),
+    ]);
+    assert_exit(&o, 0);
+    let pngs = chart_files(&png_dir);
+    assert_eq!(pngs.len(), 5);
+    for p in pngs {
+        let b = std::fs::read(&p).expect("png");
+        assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "{}", p.display());
+        assert_eq!(&b[12..16], b"IHDR");
+        let w = u32::from_be_bytes([b[16], b[17], b[18], b[19]]);
+        let h = u32::from_be_bytes([b[20], b[21], b[22], b[23]]);
+        assert_eq!((w, h), (1200, 750), "{}", p.display());
+    }
+    // One chart from flags, from a runs.csv alone (no plan.json beside it).
+    let lone = t.path("lone");
+    std::fs::create_dir_all(&lone).expect("mkdir");
+    std::fs::copy(out.join("runs.csv"), lone.join("runs.csv")).expect("copy");
+    let target = t.path("one.svg");
+    let o = acidbase(&[
+        "chart",
+        path_str(&lone.join("runs.csv")),
+        "--kind",
+        "line",
+        "--metric",
+        "locks.lock_ms_total",
+        "--x",
+        "two_pc.vote_timeout_ms",
+        "--out",
+        path_str(&target),
+    ]);
+    assert_exit(&o, 0);
+    let svg = std::fs::read_to_string(&target).expect("chart written");
+    assert!(
+        svg.contains("blocked lock time"),
+        "the y label names the metric"
+    );
+    // The extension of --out picks the format.
+    let cdf = t.path("cdf.png");
+    let o = acidbase(&[
+        "chart",
+        path_str(&out),
+        "--kind",
+        "cdf",
+        "--out",
+        path_str(&cdf),
+    ]);
+    assert_exit(&o, 0);
+    assert_eq!(&std::fs::read(&cdf).expect("png")[..4], b"\x89PNG");
+    let o = acidbase(&[
+        "chart",
+        path_str(&out),
+        "--kind",
+        "line",
+        "--metric",
+        "nope",
+        "--x",
+        "rms",
+    ]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("unknown metric \"nope\""),
+        "{}",
+        stderr(&o)
+    );
+}
+
+fn bad(name: &str, text: &str) -> String {
+    let t = TempDir::new(&format!("sweep-bad-{name}"));
+    let file = t.write("bad.ron", text);
+    let o = sweep(&file, &t.path("out"), &[]);
+    assert_exit(&o, 2);
+    assert!(
+        !t.path("out").join("journal.jsonl").exists(),
+        "nothing runs"
+    );
+    stderr(&o)
+}
+
+#[test]
+fn bad_sweep_files_get_clear_located_errors() {
+    let e = bad(
+        "path",
+        "(\n  scenario: (),\n  axes: [(path: \"two_pc.vote_timeout\", values: [1])],\n  seeds: 2,\n)",
+    );
+    assert!(e.contains("bad.ron:3:"), "{e}");
+    assert!(
+        e.contains("unknown field \"vote_timeout\" in two_pc"),
+        "{e}"
+    );
+    assert!(e.contains("vote_timeout_ms"), "lists the fields: {e}");
+    let e = bad(
+        "empty",
+        "(\n  scenario: (),\n  axes: [(path: \"rms\", values: [])],\n  seeds: 2,\n)",
+    );
+    assert!(
+        e.contains("bad.ron:3:") && e.contains("values is empty"),
+        "{e}"
+    );
+    let e = bad("seeds", "(\n  scenario: (),\n  seeds: 0,\n)");
+    assert!(e.contains("bad.ron:3:3: seeds = 0"), "{e}");
+    let e = bad(
+        "type",
+        "(\n  scenario: (),\n  axes: [(path: \"rms\", values: [\"three\"])],\n  seeds: 1,\n)",
+    );
+    assert!(e.contains("rms takes a number, not three"), "{e}");
+    let e = bad(
+        "invalid",
+        "(\n  scenario: (),\n  axes: [(path: \"rms\", values: [0])],\n  seeds: 1,\n)",
+    );
+    assert!(
+        e.contains("at rms = 0, the scenario is invalid: rms = 0"),
+        "{e}"
+    );
+    let e = bad("field", "(\n  scenario: (),\n  sedes: 1,\n)");
+    assert!(e.contains("bad.ron:3:") && e.contains("sedes"), "{e}");
+    let e = bad(
+        "inline",
+        "(\n  scenario: (\n    rmz: 3,\n  ),\n  seeds: 1,\n)",
+    );
+    assert!(e.contains("bad.ron:3:") && e.contains("rmz"), "{e}");
+    let e = bad(
+        "protocol",
+        "(\n  scenario: (),\n  axes: [(path: \"protocol\", values: [\"2pc\", \"zab\"])],\n  seeds: 1,\n)",
+    );
+    assert!(e.contains("\"zab\" is not built into this acidbase"), "{e}");
+    assert!(e.contains("--skip-unknown-protocols"), "{e}");
+    let e = bad(
+        "chart",
+        "(\n  scenario: (),\n  axes: [(path: \"rms\", values: [2])],\n  seeds: 1,\n  charts: [Line(metric: \"availability\", x: \"rmz\")],\n)",
+    );
+    assert!(e.contains("\"rmz\" is not an axis of this sweep"), "{e}");
+}
+
+#[test]
+fn a_protocol_axis_gives_the_series_and_a_base_file_is_read_relative_to_the_sweep() {
+    let t = TempDir::new("sweep-protocol-axis");
+    std::fs::create_dir_all(t.path("sweeps")).expect("mkdir");
+    let happy = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/2pc-happy.ron"),
+    )
+    .expect("2pc-happy.ron");
+    t.write("happy.ron", &happy);
+    let file = t.write(
+        "sweeps/p.ron",
+        r#"(
+    base: "../happy.ron",
+    set: {"duration_ms": 100},
+    axes: [
+        (path: "protocol", values: ["2pc"]),
+        (path: "rms", values: [2, 4]),
+    ],
+    seeds: 2,
+    charts: [Bars(metric: "per_commit.messages", x: "rms")],
+)"#,
+    );
+    let out = t.path("out");
+    let o = sweep(&file, &out, &[]);
+    assert_exit(&o, 0);
+    let csv = std::fs::read_to_string(out.join("runs.csv")).expect("runs.csv");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 5, "{csv}");
+    assert!(
+        lines[0].starts_with("run,point,series,protocol,seed,rms,digest,"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].starts_with("0,0,2pc,2pc,1,2,"), "{}", lines[1]);
+    assert!(lines[4].starts_with("3,1,2pc,2pc,2,4,"), "{}", lines[4]);
+    // The happy path's golden number: a distributed commit takes 4 message delays,
+    // in every run, so the summary has no spread.
+    let summary = std::fs::read_to_string(out.join("summary.csv")).expect("summary.csv");
+    let row = |prefix: &str| -> Vec<String> {
+        summary
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no row {prefix} in {summary}"))
+            .split(',')
+            .map(str::to_string)
+            .collect()
+    };
+    let delays = row("1,2pc,2pc,4,per_commit.message_delays,");
+    assert_eq!(delays[5..16].join(","), "2,4,0,4,4,4,4,4,4,4,t");
+    // Messages per commit vary by seed: the summary agrees with the two runs' values.
+    let col = lines[0]
+        .split(',')
+        .position(|c| c == "per_commit.messages")
+        .expect("column");
+    let v: Vec<f64> = lines[3..5]
+        .iter()
+        .map(|l| {
+            l.split(',')
+                .nth(col)
+                .and_then(|x| x.parse().ok())
+                .expect("number")
+        })
+        .collect();
+    let m = row("1,2pc,2pc,4,per_commit.messages,");
+    let num = |i: usize| m[i].parse::<f64>().expect("number");
+    let mean = (v[0] + v[1]) / 2.0;
+    let sd = (v[0] - v[1]).abs() / 2f64.sqrt();
+    assert!(
+        (num(6) - mean).abs() < 1e-12 && (num(7) - sd).abs() < 1e-12,
+        "{m:?}"
+    );
+    // t(0.975, 1) = 12.706: the interval of a mean of two runs is wide.
+    let half = 12.706_204_736 * sd / 2f64.sqrt();
+    assert!((num(13) - (mean - half)).abs() < 1e-9, "{m:?}");
+    assert!(out.join("bars-per_commit.messages.svg").exists());
+    // --force starts over and leaves no final file of the old sweep behind.
+    let o = sweep(&file, &out, &["--force", "--stop-after", "1"]);
+    assert_exit(&o, 0);
+    assert!(!out.join("runs.csv").exists() && !out.join("summary.csv").exists());
+}
+
+#[test]
+fn every_shipped_sweep_is_valid_on_this_build() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sweeps");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("scenarios/sweeps exists") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "ron") {
+            continue;
+        }
+        n += 1;
+        let mut warnings = Vec::new();
+        let plan = acidbase::sweep::spec::load(
+            &path,
+            acidbase::sweep::ReadOptions {
+                skip_unknown_protocols: true,
+            },
+            &mut warnings,
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(plan.info.runs() > 0 && !plan.info.charts.is_empty());
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(
+            text.starts_with("//"),
+            "{} opens with what it teaches",
+            path.display()
+        );
+    }
+    assert_eq!(n, 7, "the seven sweeps of issue 5");
+}
