@@ -681,7 +681,9 @@ mod tests {
         let s: Scenario = serde_json::from_value(j).expect("still a scenario");
         assert_eq!(s.two_pc.vote_timeout_ms, 50.0);
         assert_eq!(s.rms, 5);
-        let crate::scenario::WorkloadSpec::Transfer(t) = &s.workload;
+        let crate::scenario::WorkloadSpec::Transfer(t) = &s.workload else {
+            panic!("the path kept the workload a transfer")
+        };
         assert_eq!(t.fan_out, 2);
         assert_eq!(
             s.clients.load,
