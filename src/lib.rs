@@ -17,7 +17,10 @@
 //! - [`run`]: builds a world from a scenario, runs it and produces a [`report::Report`];
 //! - [`report`]: the report (text for people, JSON for machines);
 //! - [`trace`]: the `--trace` JSON-lines writer;
-//! - [`mod@bench`]: the canonical bench-2pc workload.
+//! - [`mod@bench`]: the canonical bench-2pc workload;
+//! - [`check`]: exhaustive, breadth-first exploration of small worlds (and of
+//!   Lamport's TwoPhase spec, to validate the explorer);
+//! - [`testing`]: test your own protocol from `cargo test`.
 //!
 //! To write a protocol of your own, implement [`node::Node`] for an enum of its roles
 //! (see [`protocols::two_pc`]), report what happens with [`observe::Observation`]s,
@@ -37,6 +40,7 @@
 //! ```
 
 pub mod bench;
+pub mod check;
 pub mod checks;
 pub mod engine;
 pub mod faults;
