@@ -43,6 +43,11 @@ pub trait Model {
     fn step(&self, state: &Self::State, action: &Self::Action) -> Step;
     /// The action, and what it caused, in plain words.
     fn describe(&self, state: &Self::State, action: &Self::Action) -> String;
+    /// Whether the action matters to the story (a fault, or something observed);
+    /// runs of steps that do not are folded when a path is printed.
+    fn notable(&self, _state: &Self::State, _action: &Self::Action) -> bool {
+        true
+    }
 }
 
 /// A broken invariant.
@@ -91,6 +96,8 @@ pub struct Counterexample {
     pub steps: Vec<Step>,
     /// The steps in plain words, numbered from 1.
     pub story: Vec<String>,
+    /// Per step: does it matter to the story (see [`Model::notable`])?
+    pub notable: Vec<bool>,
 }
 
 impl Counterexample {
@@ -107,6 +114,29 @@ impl Counterexample {
             self.finding.detail,
             self.steps.len()
         );
+        // Runs of more than three steps that change nothing anybody observes (retries
+        // into the void, timers that find nothing due) are folded to one line.
+        let mut i = 0;
+        while i < self.story.len() {
+            let quiet = self.notable[i..].iter().take_while(|n| !**n).count();
+            if quiet > 3 {
+                s.push_str(&format!(
+                    "  {:>3}–{}. … {quiet} steps that change nothing observed (timers, retries, messages lost)\n",
+                    i + 1,
+                    i + quiet
+                ));
+                i += quiet;
+                continue;
+            }
+            s.push_str(&format!("  {:>3}. {}\n", i + 1, self.story[i]));
+            i += 1;
+        }
+        s
+    }
+
+    /// Every step, unfolded.
+    pub fn full_story(&self) -> String {
+        let mut s = String::new();
         for (i, line) in self.story.iter().enumerate() {
             s.push_str(&format!("  {:>3}. {line}\n", i + 1));
         }
@@ -277,7 +307,9 @@ fn finish<M: Model>(
     let mut state = model.init_states().swap_remove(init as usize);
     let mut steps = Vec::new();
     let mut story = Vec::new();
+    let mut notable = Vec::new();
     for a in &actions {
+        notable.push(model.notable(&state, a));
         steps.push(model.step(&state, a));
         story.push(model.describe(&state, a));
         state = model
@@ -294,6 +326,7 @@ fn finish<M: Model>(
             finding,
             steps,
             story,
+            notable,
         }),
     }
 }

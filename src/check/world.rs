@@ -456,6 +456,18 @@ impl<N: Node> Model for WorldModel<N> {
         }
     }
 
+    fn notable(&self, s: &WorldState<N>, a: &WorldAction) -> bool {
+        match a {
+            WorldAction::Crash(_) | WorldAction::Restart(_) | WorldAction::Drop(_) => true,
+            _ => {
+                let mut n = s.clone();
+                self.apply(&mut n, a)
+                    .iter()
+                    .any(|o| self.describe_obs(NodeId(0), o).is_some())
+            }
+        }
+    }
+
     fn describe(&self, s: &WorldState<N>, a: &WorldAction) -> String {
         let mut n = s.clone();
         let obs = self.apply(&mut n, a);
