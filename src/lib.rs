@@ -55,5 +55,6 @@ pub mod run;
 pub mod scenario;
 pub mod stats;
 pub mod store;
+pub mod testing;
 pub mod trace;
 pub mod workload;

@@ -194,9 +194,15 @@ fn main() -> ExitCode {
                 eprintln!("error: check needs --exhaustive (the only mode so far); see acidbase check --help");
                 return ExitCode::from(2);
             }
-            for (flag, v) in [("--horizon-ms", horizon_ms), ("--max-latency-ms", max_latency_ms)] {
+            for (flag, v) in [
+                ("--horizon-ms", horizon_ms),
+                ("--max-latency-ms", max_latency_ms),
+            ] {
                 if v.is_some_and(|v| !(v.is_finite() && (0.0..=scenario::MAX_MS).contains(&v))) {
-                    eprintln!("error: {flag}: expected a number of ms in [0, {}]", scenario::MAX_MS);
+                    eprintln!(
+                        "error: {flag}: expected a number of ms in [0, {}]",
+                        scenario::MAX_MS
+                    );
                     return ExitCode::from(2);
                 }
             }
@@ -242,7 +248,10 @@ fn check_command(
         let steps = match parse_steps(&text) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("error: {}: expected a RON list of steps: {e}", file.display());
+                eprintln!(
+                    "error: {}: expected a RON list of steps: {e}",
+                    file.display()
+                );
                 return ExitCode::from(2);
             }
         };
@@ -301,7 +310,10 @@ fn check_command(
         }
         None => {
             if matches!(format, Format::Text) {
-                println!("replayable path (RON; save it and pass --replay FILE):\n{}", c.steps_ron());
+                println!(
+                    "replayable path (RON; save it and pass --replay FILE):\n{}",
+                    c.steps_ron()
+                );
             }
         }
     }

@@ -27,7 +27,10 @@ fn a_violating_config_exits_1_with_a_shortest_path_that_replays() {
     assert!(out.contains("distinct states: 1664"), "{out}");
     assert!(stderr(&o).contains("--replay"), "{}", stderr(&o));
     let written = std::fs::read_to_string(&path).expect("--out wrote the path");
-    assert!(written.contains("Crash(\n        node: \"tm\""), "{written}");
+    assert!(
+        written.contains("Crash(\n        node: \"tm\""),
+        "{written}"
+    );
 
     let r = acidbase(&[
         "check",
@@ -86,15 +89,33 @@ fn bad_input_exits_2_and_says_what_was_expected() {
     let cases: &[(&[&str], &str)] = &[
         (&["check", "scenarios/check-2pc.ron"], "--exhaustive"),
         (
-            &["check", "scenarios/check-2pc.ron", "--exhaustive", "--crash", "nosuch"],
+            &[
+                "check",
+                "scenarios/check-2pc.ron",
+                "--exhaustive",
+                "--crash",
+                "nosuch",
+            ],
             "no such node",
         ),
         (
-            &["check", "scenarios/check-2pc.ron", "--exhaustive", "--horizon-ms", "nan"],
+            &[
+                "check",
+                "scenarios/check-2pc.ron",
+                "--exhaustive",
+                "--horizon-ms",
+                "nan",
+            ],
             "--horizon-ms",
         ),
         (
-            &["check", "scenarios/check-2pc.ron", "--exhaustive", "--max-drops", "x"],
+            &[
+                "check",
+                "scenarios/check-2pc.ron",
+                "--exhaustive",
+                "--max-drops",
+                "x",
+            ],
             "--max-drops",
         ),
         (&["check", "nosuch.ron", "--exhaustive"], "nosuch.ron"),

@@ -25,10 +25,12 @@ fn opts(crashes: u32, drops: u32) -> CheckOptions {
 /// same violation.
 fn finds(s: &Scenario, o: &CheckOptions, kind: &str) -> CheckReport {
     let r = check(s, o).expect("a known protocol");
-    let c = r
-        .violation
-        .as_ref()
-        .unwrap_or_else(|| panic!("expected {kind}, found none in {} states", r.distinct_states));
+    let c = r.violation.as_ref().unwrap_or_else(|| {
+        panic!(
+            "expected {kind}, found none in {} states",
+            r.distinct_states
+        )
+    });
     assert_eq!(c.finding.kind, kind, "{}", c.to_text());
     let steps = parse_steps(&c.steps_ron()).expect("the path reads back");
     assert_eq!(steps, c.steps);
@@ -74,7 +76,11 @@ fn finds_2pc_blocking_when_the_tm_crashes_after_the_votes() {
     let r = finds(&s, &opts(1, 0), "blocking");
     let c = r.violation.unwrap();
     assert!(c.steps.contains(&Step::Crash { node: "tm".into() }));
-    assert!(c.finding.detail.contains("tm is down"), "{}", c.finding.detail);
+    assert!(
+        c.finding.detail.contains("tm is down"),
+        "{}",
+        c.finding.detail
+    );
     // Both RMs voted yes before the crash: the path delivered both Prepares.
     let prepares = c
         .steps

@@ -62,13 +62,30 @@ pub struct Finding {
 /// `Debug` text), so a path can be written as RON and replayed by [`replay`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Step {
-    Deliver { from: String, to: String, msg: String },
-    Timer { node: String, timer: String },
-    Crash { node: String },
-    Restart { node: String },
-    Drop { from: String, to: String, msg: String },
+    Deliver {
+        from: String,
+        to: String,
+        msg: String,
+    },
+    Timer {
+        node: String,
+        timer: String,
+    },
+    Crash {
+        node: String,
+    },
+    Restart {
+        node: String,
+    },
+    Drop {
+        from: String,
+        to: String,
+        msg: String,
+    },
     /// An action of an abstract model (e.g. `RMPrepare(rm2)`).
-    Action { name: String },
+    Action {
+        name: String,
+    },
 }
 
 /// Bounds on the exploration.
@@ -203,18 +220,17 @@ pub fn explore<M: Model>(model: &M, limits: &Limits) -> CheckReport {
     let mut transitions = 0u64;
     let mut depth = 0u32;
     let mut truncated = false;
-    let mut visit = |state: &M::State,
-                     findings: &mut Vec<Finding>,
-                     sometimes: &mut BTreeSet<String>| {
-        model.check_state(state, findings);
-        held.clear();
-        model.sometimes(state, &mut held);
-        for h in held.drain(..) {
-            if !sometimes.contains(h) {
-                sometimes.insert(h.to_string());
+    let mut visit =
+        |state: &M::State, findings: &mut Vec<Finding>, sometimes: &mut BTreeSet<String>| {
+            model.check_state(state, findings);
+            held.clear();
+            model.sometimes(state, &mut held);
+            for h in held.drain(..) {
+                if !sometimes.contains(h) {
+                    sometimes.insert(h.to_string());
+                }
             }
-        }
-    };
+        };
     for (i, s) in model.init_states().into_iter().enumerate() {
         let fp = fingerprint(&s);
         if seen.contains_key(&fp) {

@@ -100,7 +100,13 @@ pub fn model<N: Node>(
         ),
         max_latency_us: ms_to_us(opts.max_latency_ms.unwrap_or(max_latency_ms(scenario))),
     };
-    Ok(WorldModel::new(names, nodes, durables, scenario.seed, budget))
+    Ok(WorldModel::new(
+        names,
+        nodes,
+        durables,
+        scenario.seed,
+        budget,
+    ))
 }
 
 /// The protocols the checker can build a world for.

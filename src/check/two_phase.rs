@@ -254,7 +254,10 @@ mod tests {
         assert_eq!(c.steps.len(), 2, "{:?}", c.steps);
         let steps = crate::check::parse_steps(&c.steps_ron()).unwrap();
         let again = replay(&m, &steps).unwrap();
-        assert_eq!(again.findings.first().map(|f| f.kind.as_str()), Some("TCConsistent"));
+        assert_eq!(
+            again.findings.first().map(|f| f.kind.as_str()),
+            Some("TCConsistent")
+        );
     }
 
     #[test]

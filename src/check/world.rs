@@ -201,9 +201,9 @@ impl<N: Node> WorldModel<N> {
                         key: super::fingerprint(&msg),
                         msg,
                     };
-                    let at = s
-                        .in_flight
-                        .partition_point(|x| (x.from, x.to, x.deadline_us, x.key) <= (m.from, m.to, m.deadline_us, m.key));
+                    let at = s.in_flight.partition_point(|x| {
+                        (x.from, x.to, x.deadline_us, x.key) <= (m.from, m.to, m.deadline_us, m.key)
+                    });
                     s.in_flight.insert(at, m);
                 }
                 Command::SetTimer { timer, after_us } => {
@@ -375,7 +375,9 @@ impl<N: Node> Model for WorldModel<N> {
             let n = NodeId(i as u32);
             if s.nodes[i].is_some() {
                 // A crash in a quiescent state changes nothing anybody could see.
-                if !quiet && s.crashes < self.budget.max_crashes && self.budget.crashable.contains(n)
+                if !quiet
+                    && s.crashes < self.budget.max_crashes
+                    && self.budget.crashable.contains(n)
                 {
                     out.push(WorldAction::Crash(n));
                 }
@@ -416,14 +418,16 @@ impl<N: Node> Model for WorldModel<N> {
     }
 
     fn sometimes(&self, s: &WorldState<N>, out: &mut Vec<&'static str>) {
-        if s.txns.values().any(|t| {
-            !t.participants.is_empty() && t.applied_commit.is_superset(t.participants)
-        }) {
+        if s.txns
+            .values()
+            .any(|t| !t.participants.is_empty() && t.applied_commit.is_superset(t.participants))
+        {
             out.push("commit");
         }
-        if s.txns.values().any(|t| {
-            !t.participants.is_empty() && t.applied_abort.is_superset(t.participants)
-        }) {
+        if s.txns
+            .values()
+            .any(|t| !t.participants.is_empty() && t.applied_abort.is_superset(t.participants))
+        {
             out.push("abort");
         }
     }

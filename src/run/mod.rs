@@ -17,9 +17,9 @@ use crate::workload::{ClientConfig, KeyChoice, Load, TransferGen};
 
 mod two_pc;
 
-pub use two_pc::two_pc_options;
 /// The 2PC world a scenario describes (for the exhaustive checker).
 pub use two_pc::build as build_two_pc;
+pub use two_pc::two_pc_options;
 
 /// Milliseconds (as written in scenarios) to whole µs.
 pub fn ms_to_us(ms: f64) -> u64 {
