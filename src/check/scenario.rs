@@ -109,7 +109,8 @@ pub fn model<N: Node>(
     ))
 }
 
-/// The protocols the checker can build a world for.
+/// The protocols the checker can build a world for. A new protocol adds one arm,
+/// calling the same builder its `run` uses (e.g. `"3pc"` → `run::build_three_pc`).
 fn with_model<R>(
     scenario: &Scenario,
     opts: &CheckOptions,
