@@ -617,7 +617,11 @@ impl<N: Node + 'static> Harness<N> {
         self
     }
 
-    /// Runs the world once with `seed` and `schedule`.
+    /// Runs the world once with `seed` and `schedule`: the same seed and schedule
+    /// give the same run.
+    ///
+    /// # Panics
+    /// If the schedule names a node the world does not have (a test's own mistake).
     pub fn replay(&self, seed: u64, schedule: &Schedule) -> Run {
         let World {
             names,

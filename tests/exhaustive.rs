@@ -139,6 +139,20 @@ fn finds_the_partial_commit_of_no_decision_retry() {
     finds(&shipped("2pc-no-decision-retry"), &opts(0, 1), "atomicity");
 }
 
+/// Longer: three RMs, any RM may crash once, two messages may be lost.
+#[test]
+#[ignore = "about a minute in a debug build; run with --ignored"]
+fn three_rm_2pc_survives_an_rm_crash_and_two_drops() {
+    let s = shipped("2pc-coordinator-crash");
+    let o = CheckOptions {
+        crash_nodes: Some(vec!["rm1".into(), "rm2".into(), "rm3".into()]),
+        ..opts(1, 2)
+    };
+    let r = check(&s, &o).unwrap();
+    assert!(r.violation.is_none(), "{}", r.to_text());
+    assert!(r.complete);
+}
+
 #[test]
 fn a_depth_bound_is_reported_as_incomplete() {
     let s = shipped("check-2pc");
