@@ -69,13 +69,6 @@ pub enum UserNode {
     },
 }
 
-fn participants(rms: NodeSet) -> Observation {
-    Observation::TxnBegun {
-        txn: 0,
-        participants: rms,
-    }
-}
-
 impl UserNode {
     fn decide(&mut self, txn: TxnId, outcome: Outcome, ctx: &mut Ctx<'_, Self>) {
         let UserNode::Tm { rms, yes, .. } = self else {
@@ -125,10 +118,10 @@ impl Node for UserNode {
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
         if let UserNode::Tm { txns, rms, .. } = self {
             for txn in 1..=*txns {
-                let begun = participants(*rms);
-                if let Observation::TxnBegun { participants, .. } = begun {
-                    ctx.observe(Observation::TxnBegun { txn, participants });
-                }
+                ctx.observe(Observation::TxnBegun {
+                    txn,
+                    participants: *rms,
+                });
                 for rm in rms.iter() {
                     ctx.send(rm, Msg::Prepare { txn });
                 }
