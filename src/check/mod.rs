@@ -191,6 +191,10 @@ impl CheckReport {
                 "no (cut short by --max-depth or --max-states)"
             }
         );
+        if !self.sometimes.is_empty() {
+            let held: Vec<&str> = self.sometimes.iter().map(String::as_str).collect();
+            s.push_str(&format!("sometimes held:  {}\n", held.join(", ")));
+        }
         match &self.violation {
             Some(c) => s.push_str(&c.to_text()),
             None => s.push_str("no violation found\n"),
