@@ -101,7 +101,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_depth: None,
-            max_states: 2_000_000,
+            max_states: 1_000_000,
         }
     }
 }

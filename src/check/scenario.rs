@@ -29,7 +29,7 @@ impl Default for CheckOptions {
     fn default() -> Self {
         CheckOptions {
             max_depth: None,
-            max_states: 2_000_000,
+            max_states: 1_000_000,
             max_crashes: 1,
             max_drops: 1,
             crash_nodes: None,

@@ -88,7 +88,9 @@ pub struct WorldState<N: Node> {
     now_us: u64,
     nodes: Vec<Option<N>>,
     durables: Vec<N::Durable>,
-    rngs: Vec<StreamRng>,
+    /// Each node's position in its random stream (the streams themselves are the
+    /// model's: a position is 16 bytes, a stream a few hundred).
+    rng_pos: Vec<u128>,
     in_flight: Vec<InFlight<N::Msg>>,
     /// Sorted by (node, timer).
     timers: Vec<(NodeId, N::Timer, u64)>,
@@ -102,9 +104,7 @@ impl<N: Node> Hash for WorldState<N> {
         self.now_us.hash(h);
         self.nodes.hash(h);
         self.durables.hash(h);
-        for r in &self.rngs {
-            r.get_word_pos().hash(h);
-        }
+        self.rng_pos.hash(h);
         self.in_flight.hash(h);
         self.timers.hash(h);
         self.crashes.hash(h);
@@ -174,16 +174,13 @@ impl<N: Node> WorldModel<N> {
             return Vec::new();
         };
         let mut commands = Vec::new();
+        let mut rng = self.rngs[i].clone();
+        rng.set_word_pos(s.rng_pos[i]);
         {
-            let mut ctx = Ctx::new(
-                s.now_us,
-                node,
-                &mut s.durables[i],
-                &mut s.rngs[i],
-                &mut commands,
-            );
+            let mut ctx = Ctx::new(s.now_us, node, &mut s.durables[i], &mut rng, &mut commands);
             f(state, &mut ctx);
         }
+        s.rng_pos[i] = rng.get_word_pos();
         let mut seen = Vec::new();
         for c in commands {
             match c {
@@ -335,7 +332,7 @@ impl<N: Node> Model for WorldModel<N> {
             now_us: 0,
             nodes: self.nodes.iter().cloned().map(Some).collect(),
             durables: self.durables.clone(),
-            rngs: self.rngs.clone(),
+            rng_pos: self.rngs.iter().map(StreamRng::get_word_pos).collect(),
             in_flight: Vec::new(),
             timers: Vec::new(),
             crashes: 0,
