@@ -193,7 +193,7 @@ fn finds_the_3pc_partition_inconsistency_once_3pc_exists() {
     let budgets = [(0, 1), (0, 2), (1, 1), (0, 3), (1, 2)];
     for (crashes, drops) in budgets {
         let o = CheckOptions {
-            max_states: 300_000,
+            max_states: 200_000,
             ..opts(crashes, drops)
         };
         match check(&s, &o) {
