@@ -226,7 +226,7 @@ impl<V: std::fmt::Debug> std::fmt::Debug for IdMap<V> {
 }
 
 /// The most recent ids seen: a bitmap over a window of [`RecentIds::CAPACITY`] ids
-/// below the highest one, in a ring of `u64` words. O(1), 8 KiB. An id older than the
+/// below the highest one, in a ring of `u64` words. O(1), at most 8 KiB. An id older than the
 /// window counts as seen: it is a duplicate from thousands of transactions ago, and
 /// treating it as new could apply it twice. The window is far wider than the ids that
 /// can be in flight at once (scenarios allow at most [`MAX_SESSIONS`] sessions).
@@ -241,10 +241,13 @@ pub struct RecentIds {
 pub const MAX_SESSIONS: u32 = 10_000;
 
 impl Default for RecentIds {
+    /// Empty: the ring's words are allocated as ids reach them (at most 8 KiB), so a
+    /// node that has seen a few ids stays small to clone and hash (the exhaustive
+    /// checker copies whole worlds).
     fn default() -> Self {
         RecentIds {
             top: 0,
-            bits: vec![0; (Self::CAPACITY / 64) as usize],
+            bits: Vec::new(),
         }
     }
 }
@@ -266,7 +269,7 @@ impl RecentIds {
             return true;
         }
         let (w, m) = Self::bit(id);
-        self.bits[w] & m != 0
+        self.bits.get(w).is_some_and(|b| b & m != 0)
     }
 
     /// Records `id`; `false` if it was seen already (or is older than the window).
@@ -278,7 +281,9 @@ impl RecentIds {
             } else {
                 for old in self.top..=id {
                     let (w, m) = Self::bit(old);
-                    self.bits[w] &= !m;
+                    if let Some(b) = self.bits.get_mut(w) {
+                        *b &= !m;
+                    }
                 }
             }
             self.top = id + 1;
@@ -287,6 +292,9 @@ impl RecentIds {
             return false;
         }
         let (w, m) = Self::bit(id);
+        if self.bits.len() <= w {
+            self.bits.resize(w + 1, 0);
+        }
         self.bits[w] |= m;
         true
     }

@@ -27,7 +27,10 @@
 //! - [`tracelog`]: a run's trace read back, for stories and diagrams;
 //! - [`diagram`]: sequence (space-time) diagrams of a run as SVG;
 //! - [`sweep`]: parameter sweeps over many seeds, in parallel, resumable, shardable;
-//! - [`chart`]: charts of sweep results (SVG, PNG) with an embedded font.
+//! - [`chart`]: charts of sweep results (SVG, PNG) with an embedded font;
+//! - [`check`]: exhaustive, breadth-first exploration of small worlds (and of
+//!   Lamport's TwoPhase spec, to validate the explorer);
+//! - [`testing`]: test your own protocol from `cargo test`.
 //!
 //! To write a protocol of your own, implement [`node::Node`] for an enum of its roles
 //! (see [`protocols::two_pc`]), report what happens with [`observe::Observation`]s,
@@ -49,6 +52,7 @@
 pub mod anomalies;
 pub mod bench;
 pub mod chart;
+pub mod check;
 pub mod checks;
 pub mod compare;
 pub mod consistency;
@@ -71,6 +75,7 @@ pub mod shrink;
 pub mod stats;
 pub mod store;
 pub mod sweep;
+pub mod testing;
 pub mod trace;
 pub mod tracelog;
 pub mod workload;

@@ -285,6 +285,50 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Explore every order of events and every placement of faults in a small world.
+    #[command(
+        after_help = "The scenario's protocol and options are kept; its faults are replaced by the\nexplorer's budget, and the client issues --txns transactions (default 1). The search is\nbreadth-first, so a violation comes with a shortest path: numbered steps in plain words,\nand the same path as a RON list of steps (written with --out FILE, re-run with --replay).\nBook: book/src/exhaustive-checking.md.\n\nExamples:\n  acidbase check scenarios/check-2pc.ron --exhaustive --max-crashes 1 --max-drops 0\n      finds 2PC's blocking state: the TM crashes after the votes, the RMs stay in doubt.\n  acidbase check scenarios/2pc-no-decision-retry.ron --exhaustive --max-crashes 0 --max-drops 1\n      finds the partial commit: one Commit dropped, presumed abort answers the inquiry.\n  acidbase check scenarios/check-2pc.ron --exhaustive --max-crashes 0 --max-drops 2\n      no violation: every state is visited and its count reported.\n  acidbase check scenarios/check-2pc.ron --exhaustive --max-crashes 1 --max-drops 0 --out path.ron\n  acidbase check scenarios/check-2pc.ron --exhaustive --max-crashes 1 --max-drops 0 --replay path.ron\n      writes the shortest path, then re-executes it (give the same budget flags).\n\nExit codes: 0 no violation; 1 a violation was found (or replayed); 2 bad input."
+    )]
+    Check {
+        /// The scenario file (RON).
+        scenario: PathBuf,
+        /// Explore exhaustively (breadth-first, with visited-state hashing).
+        #[arg(long)]
+        exhaustive: bool,
+        /// Do not expand states this many steps from the start.
+        #[arg(long, value_name = "D")]
+        max_depth: Option<u32>,
+        /// Crashes the explorer may place (restarts are free).
+        #[arg(long, value_name = "K", default_value_t = 1)]
+        max_crashes: u32,
+        /// Messages the explorer may drop (a partition is drops between two sides).
+        #[arg(long, value_name = "K", default_value_t = 1)]
+        max_drops: u32,
+        /// Stop after this many distinct states (each takes about 2 KB for a 3-RM 2PC world).
+        #[arg(long, value_name = "S", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+        max_states: u64,
+        /// Nodes that may crash, comma-separated (default: all but the client).
+        #[arg(long, value_name = "NODES", value_delimiter = ',')]
+        crash: Option<Vec<String>>,
+        /// The model's end of time in ms (default: the scenario's duration + drain).
+        #[arg(long, value_name = "MS")]
+        horizon_ms: Option<f64>,
+        /// Longest message delay in ms (default: the scenario's latency bound).
+        #[arg(long, value_name = "MS")]
+        max_latency_ms: Option<f64>,
+        /// Transactions the client issues.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=8))]
+        txns: u64,
+        /// Write the counterexample's steps (RON) to FILE.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Re-execute the steps in FILE (RON, as written by --out) instead of exploring.
+        #[arg(long, value_name = "FILE")]
+        replay: Option<PathBuf>,
+        /// `text` for people, `json` for machines.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -523,6 +567,49 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Check {
+            scenario,
+            exhaustive,
+            max_depth,
+            max_crashes,
+            max_drops,
+            max_states,
+            crash,
+            horizon_ms,
+            max_latency_ms,
+            txns,
+            out,
+            replay,
+            format,
+        } => {
+            if !exhaustive {
+                eprintln!("error: check needs --exhaustive (the only mode so far); see acidbase check --help");
+                return ExitCode::from(2);
+            }
+            for (flag, v) in [
+                ("--horizon-ms", horizon_ms),
+                ("--max-latency-ms", max_latency_ms),
+            ] {
+                if v.is_some_and(|v| !(v.is_finite() && (0.0..=scenario::MAX_MS).contains(&v))) {
+                    eprintln!(
+                        "error: {flag}: expected a number of ms in [0, {}]",
+                        scenario::MAX_MS
+                    );
+                    return ExitCode::from(2);
+                }
+            }
+            let opts = acidbase::check::scenario::CheckOptions {
+                max_depth,
+                max_states: usize::try_from(max_states).unwrap_or(usize::MAX),
+                max_crashes,
+                max_drops,
+                crash_nodes: crash,
+                horizon_ms,
+                max_latency_ms,
+                txns,
+            };
+            check_command(&scenario, &opts, out, replay, format)
+        }
     }
 }
 
@@ -649,6 +736,105 @@ fn compare_command(
         },
     }
     ExitCode::SUCCESS
+}
+
+fn check_command(
+    path: &std::path::Path,
+    opts: &acidbase::check::scenario::CheckOptions,
+    out: Option<PathBuf>,
+    replay: Option<PathBuf>,
+    format: Format,
+) -> ExitCode {
+    use acidbase::check::{parse_steps, scenario as cs};
+    let loaded = match scenario::load(path) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let s = &loaded.scenario;
+    if let Some(file) = replay {
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", file.display());
+                return ExitCode::from(2);
+            }
+        };
+        let steps = match parse_steps(&text) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!(
+                    "error: {}: expected a RON list of steps: {e}",
+                    file.display()
+                );
+                return ExitCode::from(2);
+            }
+        };
+        let r = match cs::replay_steps(s, opts, &steps) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {}: {e}", file.display());
+                return ExitCode::from(2);
+            }
+        };
+        for (i, line) in r.story.iter().enumerate() {
+            println!("  {:>3}. {line}", i + 1);
+        }
+        return match r.findings.first() {
+            Some(f) => {
+                println!("VIOLATION {}: {}", f.kind, f.detail);
+                ExitCode::from(1)
+            }
+            None => {
+                println!("no violation on this path");
+                ExitCode::SUCCESS
+            }
+        };
+    }
+    let report = match cs::check(s, opts) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match format {
+        Format::Json => match serde_json::to_string_pretty(&report) {
+            Ok(j) => println!("{j}"),
+            Err(e) => {
+                eprintln!("error: cannot write the report as JSON: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        Format::Text => print!("{}", report.to_text()),
+    }
+    let Some(c) = &report.violation else {
+        return ExitCode::SUCCESS;
+    };
+    match &out {
+        Some(file) => {
+            if let Err(e) = std::fs::write(file, c.steps_ron()) {
+                eprintln!("error: cannot write {}: {e}", file.display());
+                return ExitCode::from(2);
+            }
+            eprintln!(
+                "acidbase: the path is in {f}; replay it with: acidbase check {p} --exhaustive --replay {f}",
+                f = file.display(),
+                p = path.display()
+            );
+        }
+        None => {
+            if matches!(format, Format::Text) {
+                println!(
+                    "replayable path (RON; save it and pass --replay FILE):\n{}",
+                    c.steps_ron()
+                );
+            }
+        }
+    }
+    ExitCode::from(1)
 }
 
 fn run_command(

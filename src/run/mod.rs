@@ -25,7 +25,10 @@ mod workload;
 pub use calls::calls_options;
 pub use saga::saga_options;
 pub use tcc::tcc_options;
+/// The 2PC world a scenario describes (for the exhaustive checker).
+pub use three_pc::build as build_three_pc;
 pub use three_pc::three_pc_options;
+pub use two_pc::build as build_two_pc;
 pub use two_pc::two_pc_options;
 pub use workload::shard_ledger;
 

@@ -2,7 +2,7 @@
 
 use super::{client_config, ms_to_us, resolve, run_world, shard_ledger, Outcome, TraceOut};
 use crate::node::{NodeId, NodeSet};
-use crate::protocols::three_pc::{AckTimeout, ThreePcNode, ThreePcOptions};
+use crate::protocols::three_pc::{AckTimeout, Durable, ThreePcNode, ThreePcOptions};
 use crate::scenario::{node_names, AckTimeoutSpec, Scenario};
 use crate::workload::Client;
 
@@ -25,6 +25,13 @@ pub fn three_pc_options(scenario: &Scenario) -> ThreePcOptions {
 }
 
 pub(super) fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Outcome {
+    let (names, nodes, durables, clients) = build(scenario);
+    run_world(scenario, seed, names, nodes, durables, clients, trace)
+}
+
+/// The 3PC world a scenario describes: node names, nodes, their initial durable
+/// stores, and the client nodes (shared by the simulator and the exhaustive checker).
+pub fn build(scenario: &Scenario) -> (Vec<String>, Vec<ThreePcNode>, Vec<Durable>, NodeSet) {
     let names = node_names(scenario);
     let opts = three_pc_options(scenario);
     let tm = resolve(&names, "tm");
@@ -67,5 +74,5 @@ pub(super) fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Ou
     }
     let mut clients = NodeSet::new();
     clients.insert(client);
-    run_world(scenario, seed, names, nodes, durables, clients, trace)
+    (names, nodes, durables, clients)
 }

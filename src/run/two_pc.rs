@@ -2,7 +2,7 @@
 
 use super::{client_config, ms_to_us, resolve, run_world, shard_ledger, Outcome, TraceOut};
 use crate::node::{NodeId, NodeSet};
-use crate::protocols::two_pc::{TwoPcNode, TwoPcOptions};
+use crate::protocols::two_pc::{Durable, TwoPcNode, TwoPcOptions};
 use crate::scenario::{node_names, Scenario};
 use crate::workload::Client;
 
@@ -22,6 +22,13 @@ pub fn two_pc_options(scenario: &Scenario) -> TwoPcOptions {
 }
 
 pub(super) fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Outcome {
+    let (names, nodes, durables, clients) = build(scenario);
+    run_world(scenario, seed, names, nodes, durables, clients, trace)
+}
+
+/// The 2PC world a scenario describes: node names, nodes, their initial durable
+/// stores, and the client nodes (shared by the simulator and the exhaustive checker).
+pub fn build(scenario: &Scenario) -> (Vec<String>, Vec<TwoPcNode>, Vec<Durable>, NodeSet) {
     let names = node_names(scenario);
     let opts = two_pc_options(scenario);
     let tm = resolve(&names, "tm");
@@ -62,5 +69,5 @@ pub(super) fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Ou
     }
     let mut clients = NodeSet::new();
     clients.insert(client);
-    run_world(scenario, seed, names, nodes, durables, clients, trace)
+    (names, nodes, durables, clients)
 }

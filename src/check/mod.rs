@@ -1,0 +1,406 @@
+//! Exhaustive checking: breadth-first exploration of every reachable state of a small
+//! model, with visited-state hashing, so the first violation found has a shortest path.
+//!
+//! The explorer is generic over [`Model`] (initial states, enabled actions, the next
+//! state, the invariants), in the way of TLC and stateright. Two models implement it:
+//! - [`world::WorldModel`]: a world of [`crate::node::Node`]s driven through the same
+//!   handlers and [`crate::node::Ctx`] the simulator uses, with every order of
+//!   deliveries and timer firings and every placement of crashes, restarts and message
+//!   drops within a budget (see that module for the time abstraction);
+//! - [`two_phase::TwoPhase`]: Lamport's TwoPhase.tla, ported faithfully, which checks
+//!   the explorer against the state count TLC reports.
+//!
+//! [`scenario`] builds a world model from a scenario file (`acidbase check`).
+
+pub mod scenario;
+pub mod two_phase;
+pub mod world;
+
+use crate::engine::Digest;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt::Debug;
+use std::hash::{Hash, Hasher};
+
+/// A model the explorer can check.
+pub trait Model {
+    type State: Clone + Hash + Debug;
+    type Action: Clone + Debug;
+
+    fn init_states(&self) -> Vec<Self::State>;
+    /// The actions enabled in `state`.
+    fn actions(&self, state: &Self::State, out: &mut Vec<Self::Action>);
+    /// The state `action` leads to (`None`: not enabled after all).
+    fn next_state(&self, state: &Self::State, action: &Self::Action) -> Option<Self::State>;
+    /// Safety invariants, checked in every state.
+    fn check_state(&self, state: &Self::State, out: &mut Vec<Finding>);
+    /// Checked in states with no enabled action (quiescence, the end of time).
+    fn check_terminal(&self, _state: &Self::State, _out: &mut Vec<Finding>) {}
+    /// Names of the `sometimes` properties that hold in `state` (a model in which one
+    /// never holds is vacuous, e.g. it never commits).
+    fn sometimes(&self, _state: &Self::State, _out: &mut Vec<&'static str>) {}
+    /// The action as a replayable step.
+    fn step(&self, state: &Self::State, action: &Self::Action) -> Step;
+    /// The action, and what it caused, in plain words.
+    fn describe(&self, state: &Self::State, action: &Self::Action) -> String;
+    /// Whether the action matters to the story (a fault, or something observed);
+    /// runs of steps that do not are folded when a path is printed.
+    fn notable(&self, _state: &Self::State, _action: &Self::Action) -> bool {
+        true
+    }
+}
+
+/// A broken invariant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The invariant's name, e.g. `atomicity`, `blocking`, `TCConsistent`.
+    pub kind: String,
+    pub detail: String,
+}
+
+/// One step of a path, in a form that names nodes, messages and timers (by their
+/// `Debug` text), so a path can be written as RON and replayed by [`replay`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Step {
+    Deliver {
+        from: String,
+        to: String,
+        msg: String,
+    },
+    Timer {
+        node: String,
+        timer: String,
+    },
+    Crash {
+        node: String,
+    },
+    Restart {
+        node: String,
+    },
+    Drop {
+        from: String,
+        to: String,
+        msg: String,
+    },
+    /// An action of an abstract model (e.g. `RMPrepare(rm2)`).
+    Action {
+        name: String,
+    },
+}
+
+/// Bounds on the exploration.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Do not expand states at this depth (`None`: no bound).
+    pub max_depth: Option<u32>,
+    /// Stop after this many distinct states.
+    pub max_states: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: None,
+            max_states: 1_000_000,
+        }
+    }
+}
+
+/// A violation with the shortest path that leads to it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Counterexample {
+    pub finding: Finding,
+    pub steps: Vec<Step>,
+    /// The steps in plain words, numbered from 1.
+    pub story: Vec<String>,
+    /// Per step: does it matter to the story (see [`Model::notable`])?
+    pub notable: Vec<bool>,
+}
+
+impl Counterexample {
+    /// The path as a RON list of steps (what `acidbase check --replay` reads).
+    pub fn steps_ron(&self) -> String {
+        let cfg = ron::ser::PrettyConfig::new();
+        ron::ser::to_string_pretty(&self.steps, cfg).expect("steps serialise")
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut s = format!(
+            "VIOLATION {}: {}\nshortest path ({} steps):\n",
+            self.finding.kind,
+            self.finding.detail,
+            self.steps.len()
+        );
+        // Runs of more than three steps that change nothing anybody observes (retries
+        // into the void, timers that find nothing due) are folded to one line.
+        let mut i = 0;
+        while i < self.story.len() {
+            let quiet = self.notable[i..].iter().take_while(|n| !**n).count();
+            if quiet > 3 {
+                s.push_str(&format!(
+                    "  {:>3}–{}. … {quiet} steps that change nothing observed (timers, retries, messages lost)\n",
+                    i + 1,
+                    i + quiet
+                ));
+                i += quiet;
+                continue;
+            }
+            s.push_str(&format!("  {:>3}. {}\n", i + 1, self.story[i]));
+            i += 1;
+        }
+        s
+    }
+
+    /// Every step, unfolded.
+    pub fn full_story(&self) -> String {
+        let mut s = String::new();
+        for (i, line) in self.story.iter().enumerate() {
+            s.push_str(&format!("  {:>3}. {line}\n", i + 1));
+        }
+        s
+    }
+}
+
+/// What an exploration found.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckReport {
+    pub distinct_states: usize,
+    pub transitions: u64,
+    /// The greatest depth (steps from an initial state) of any state visited.
+    pub depth: u32,
+    /// Every reachable state was visited (no depth or state bound cut it short, and
+    /// no violation stopped it).
+    pub complete: bool,
+    /// `sometimes` properties that held in some visited state.
+    pub sometimes: BTreeSet<String>,
+    pub violation: Option<Counterexample>,
+}
+
+impl CheckReport {
+    pub fn to_text(&self) -> String {
+        let mut s = format!(
+            "distinct states: {}\ntransitions:     {}\ndepth reached:   {}\nexhausted:       {}\n",
+            self.distinct_states,
+            self.transitions,
+            self.depth,
+            if self.complete {
+                "yes (every reachable state visited)"
+            } else if self.violation.is_some() {
+                "no (stopped at the first violation)"
+            } else {
+                "no (cut short by --max-depth or --max-states)"
+            }
+        );
+        if !self.sometimes.is_empty() {
+            let held: Vec<&str> = self.sometimes.iter().map(String::as_str).collect();
+            s.push_str(&format!("sometimes held:  {}\n", held.join(", ")));
+        }
+        match &self.violation {
+            Some(c) => s.push_str(&c.to_text()),
+            None => s.push_str("no violation found\n"),
+        }
+        s
+    }
+}
+
+/// The 64-bit fingerprint under which a state is remembered (as TLC does; two states
+/// collide with odds of about n²/2⁶⁵ for n states).
+pub fn fingerprint<T: Hash>(t: &T) -> u64 {
+    let mut d = Digest::default();
+    t.hash(&mut d);
+    d.finish()
+}
+
+/// Breadth-first exploration; stops at the first violation (its path is shortest).
+pub fn explore<M: Model>(model: &M, limits: &Limits) -> CheckReport {
+    // Per visited state: its parent and the action from it (`None` for initial states,
+    // whose index among the initial states is kept instead).
+    let mut parents: Vec<(u32, Option<M::Action>)> = Vec::new();
+    let mut seen: BTreeMap<u64, u32> = BTreeMap::new();
+    let mut queue: VecDeque<(M::State, u32, u32)> = VecDeque::new();
+    let mut findings = Vec::new();
+    let mut sometimes = BTreeSet::new();
+    let mut held = Vec::new();
+    let mut transitions = 0u64;
+    let mut depth = 0u32;
+    let mut truncated = false;
+    let mut visit =
+        |state: &M::State, findings: &mut Vec<Finding>, sometimes: &mut BTreeSet<String>| {
+            model.check_state(state, findings);
+            held.clear();
+            model.sometimes(state, &mut held);
+            for h in held.drain(..) {
+                if !sometimes.contains(h) {
+                    sometimes.insert(h.to_string());
+                }
+            }
+        };
+    for (i, s) in model.init_states().into_iter().enumerate() {
+        let fp = fingerprint(&s);
+        if seen.contains_key(&fp) {
+            continue;
+        }
+        let idx = parents.len() as u32;
+        seen.insert(fp, idx);
+        parents.push((i as u32, None));
+        visit(&s, &mut findings, &mut sometimes);
+        if let Some(f) = findings.pop() {
+            return finish(model, &parents, idx, f, transitions, 0, sometimes);
+        }
+        queue.push_back((s, idx, 0));
+    }
+    let mut actions = Vec::new();
+    while let Some((state, idx, d)) = queue.pop_front() {
+        actions.clear();
+        model.actions(&state, &mut actions);
+        if actions.is_empty() {
+            model.check_terminal(&state, &mut findings);
+            if let Some(f) = findings.pop() {
+                return finish(model, &parents, idx, f, transitions, depth, sometimes);
+            }
+            continue;
+        }
+        if limits.max_depth.is_some_and(|m| d >= m) {
+            truncated = true;
+            continue;
+        }
+        for a in &actions {
+            let Some(next) = model.next_state(&state, a) else {
+                continue;
+            };
+            transitions += 1;
+            let fp = fingerprint(&next);
+            if seen.contains_key(&fp) {
+                continue;
+            }
+            if parents.len() >= limits.max_states {
+                truncated = true;
+                break;
+            }
+            let nidx = parents.len() as u32;
+            seen.insert(fp, nidx);
+            parents.push((idx, Some(a.clone())));
+            depth = depth.max(d + 1);
+            visit(&next, &mut findings, &mut sometimes);
+            if let Some(f) = findings.pop() {
+                return finish(model, &parents, nidx, f, transitions, depth, sometimes);
+            }
+            queue.push_back((next, nidx, d + 1));
+        }
+        if parents.len() >= limits.max_states {
+            truncated = true;
+            break;
+        }
+    }
+    CheckReport {
+        distinct_states: parents.len(),
+        transitions,
+        depth,
+        complete: !truncated,
+        sometimes,
+        violation: None,
+    }
+}
+
+fn finish<M: Model>(
+    model: &M,
+    parents: &[(u32, Option<M::Action>)],
+    at: u32,
+    finding: Finding,
+    transitions: u64,
+    depth: u32,
+    sometimes: BTreeSet<String>,
+) -> CheckReport {
+    let mut actions = Vec::new();
+    let mut i = at;
+    let init = loop {
+        let (parent, action) = &parents[i as usize];
+        match action {
+            Some(a) => {
+                actions.push(a.clone());
+                i = *parent;
+            }
+            None => break *parent,
+        }
+    };
+    actions.reverse();
+    let mut state = model.init_states().swap_remove(init as usize);
+    let mut steps = Vec::new();
+    let mut story = Vec::new();
+    let mut notable = Vec::new();
+    for a in &actions {
+        notable.push(model.notable(&state, a));
+        steps.push(model.step(&state, a));
+        story.push(model.describe(&state, a));
+        state = model
+            .next_state(&state, a)
+            .expect("a recorded action stays enabled");
+    }
+    CheckReport {
+        distinct_states: parents.len(),
+        transitions,
+        depth,
+        complete: false,
+        sometimes,
+        violation: Some(Counterexample {
+            finding,
+            steps,
+            story,
+            notable,
+        }),
+    }
+}
+
+/// What re-executing a path did.
+#[derive(Clone, Debug)]
+pub struct Replayed {
+    /// The steps in plain words.
+    pub story: Vec<String>,
+    /// Invariants broken along the path (and at its end, if no action is left).
+    pub findings: Vec<Finding>,
+}
+
+/// Re-executes `steps` from the (first) initial state: each step must match an action
+/// enabled at that point.
+pub fn replay<M: Model>(model: &M, steps: &[Step]) -> Result<Replayed, String> {
+    let mut state = model
+        .init_states()
+        .into_iter()
+        .next()
+        .ok_or("the model has no initial state")?;
+    let mut story = Vec::new();
+    let mut findings = Vec::new();
+    model.check_state(&state, &mut findings);
+    let mut actions = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        actions.clear();
+        model.actions(&state, &mut actions);
+        let Some(a) = actions.iter().find(|a| model.step(&state, a) == *step) else {
+            let enabled: Vec<String> = actions
+                .iter()
+                .map(|a| format!("{:?}", model.step(&state, a)))
+                .collect();
+            return Err(format!(
+                "step {} ({step:?}) is not enabled here; enabled: [{}]",
+                i + 1,
+                enabled.join(", ")
+            ));
+        };
+        story.push(model.describe(&state, a));
+        state = model
+            .next_state(&state, a)
+            .ok_or_else(|| format!("step {} could not be taken", i + 1))?;
+        model.check_state(&state, &mut findings);
+    }
+    actions.clear();
+    model.actions(&state, &mut actions);
+    if actions.is_empty() {
+        model.check_terminal(&state, &mut findings);
+    }
+    Ok(Replayed { story, findings })
+}
+
+/// Parses a RON list of steps (as written by [`Counterexample::steps_ron`]).
+pub fn parse_steps(text: &str) -> Result<Vec<Step>, String> {
+    ron::from_str(text).map_err(|e| format!("{e}"))
+}

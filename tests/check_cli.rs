@@ -1,0 +1,149 @@
+//! `acidbase check --exhaustive` as a user runs it: exit codes, the printed path, the
+//! RON path written with --out and re-executed with --replay.
+
+mod common;
+use common::{acidbase, path_str, stderr, stdout, TempDir};
+
+#[test]
+fn a_violating_config_exits_1_with_a_shortest_path_that_replays() {
+    let dir = TempDir::new("check-violation");
+    let path = dir.path("path.ron");
+    let o = acidbase(&[
+        "check",
+        "scenarios/check-2pc.ron",
+        "--exhaustive",
+        "--max-crashes",
+        "1",
+        "--max-drops",
+        "0",
+        "--out",
+        path_str(&path),
+    ]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{}", stderr(&o));
+    assert!(out.contains("VIOLATION blocking"), "{out}");
+    assert!(out.contains("shortest path (32 steps)"), "{out}");
+    assert!(out.contains("    5. [0 ms] tm crashes"), "{out}");
+    assert!(out.contains("distinct states: 1664"), "{out}");
+    assert!(stderr(&o).contains("--replay"), "{}", stderr(&o));
+    let written = std::fs::read_to_string(&path).expect("--out wrote the path");
+    assert!(
+        written.contains("Crash(\n        node: \"tm\""),
+        "{written}"
+    );
+
+    let r = acidbase(&[
+        "check",
+        "scenarios/check-2pc.ron",
+        "--exhaustive",
+        "--max-crashes",
+        "1",
+        "--max-drops",
+        "0",
+        "--replay",
+        path_str(&path),
+    ]);
+    assert_eq!(r.status.code(), Some(1), "{}", stderr(&r));
+    assert!(stdout(&r).contains("VIOLATION blocking"), "{}", stdout(&r));
+    assert!(stdout(&r).contains("   32. "), "{}", stdout(&r));
+}
+
+#[test]
+fn a_safe_config_exits_0_and_reports_the_state_count() {
+    let o = acidbase(&[
+        "check",
+        "scenarios/check-2pc.ron",
+        "--exhaustive",
+        "--max-crashes",
+        "0",
+        "--max-drops",
+        "2",
+    ]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    assert!(out.contains("distinct states: 2294"), "{out}");
+    assert!(out.contains("exhausted:       yes"), "{out}");
+    assert!(out.contains("no violation found"), "{out}");
+}
+
+#[test]
+fn json_output_carries_the_counts_and_the_path() {
+    let o = acidbase(&[
+        "check",
+        "scenarios/2pc-no-decision-retry.ron",
+        "--exhaustive",
+        "--max-crashes",
+        "0",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+    assert!(v["distinct_states"].as_u64().unwrap() > 0);
+    assert_eq!(v["violation"]["finding"]["kind"], "atomicity");
+    assert!(!v["violation"]["steps"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn bad_input_exits_2_and_says_what_was_expected() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["check", "scenarios/check-2pc.ron"], "--exhaustive"),
+        (
+            &[
+                "check",
+                "scenarios/check-2pc.ron",
+                "--exhaustive",
+                "--crash",
+                "nosuch",
+            ],
+            "no such node",
+        ),
+        (
+            &[
+                "check",
+                "scenarios/check-2pc.ron",
+                "--exhaustive",
+                "--horizon-ms",
+                "nan",
+            ],
+            "--horizon-ms",
+        ),
+        (
+            &[
+                "check",
+                "scenarios/check-2pc.ron",
+                "--exhaustive",
+                "--max-drops",
+                "x",
+            ],
+            "--max-drops",
+        ),
+        (&["check", "nosuch.ron", "--exhaustive"], "nosuch.ron"),
+    ];
+    for (args, says) in cases {
+        let o = acidbase(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{args:?}: {}", stderr(&o));
+    }
+    let dir = TempDir::new("check-bad-replay");
+    let bad = dir.write("bad.ron", "[Deliver(from: \"tm\")]");
+    let o = acidbase(&[
+        "check",
+        "scenarios/check-2pc.ron",
+        "--exhaustive",
+        "--replay",
+        path_str(&bad),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("RON list of steps"), "{}", stderr(&o));
+    let wrong = dir.write("wrong.ron", "[Crash(node: \"rm9\")]");
+    let o = acidbase(&[
+        "check",
+        "scenarios/check-2pc.ron",
+        "--exhaustive",
+        "--replay",
+        path_str(&wrong),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not enabled"), "{}", stderr(&o));
+}
