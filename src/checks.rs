@@ -376,7 +376,21 @@ impl Observer for Checks {
                 return;
             }
             Observation::Messaging { txn, event } => {
+                // Reliable messaging's transient anomaly: money in flight while exactly
+                // one side is applied (debited, not yet credited; or, publishing before
+                // the commit, credited before its debit).
+                let before = self.messaging.half_done(txn);
                 self.messaging.observe(at_us, txn, event);
+                match (before, self.messaging.half_done(txn)) {
+                    (false, true) => self.consistency.anomaly_began(at_us, txn),
+                    (true, false) => {
+                        // Both sides applied: consistent, counted from the first side.
+                        if let Some(d) = self.consistency.anomaly_ended(at_us, txn) {
+                            self.consistency.consistent(at_us, d);
+                        }
+                    }
+                    _ => {}
+                }
                 return;
             }
             Observation::Repair { class, .. } => {

@@ -37,10 +37,20 @@ pub struct Column {
     pub p99_latency_ms: f64,
     /// Protocol messages per committed transaction, over all runs.
     pub messages_per_commit: f64,
+    /// BASE: episodes of an invariant visibly broken mid-flight (money in flight),
+    /// summed; 0 for protocols that hide intermediate states behind locks.
+    pub transient_anomalies: u64,
+    /// BASE: mean over the runs that report it of `consistency.time_to_consistent_ms.p99`;
+    /// `None` for protocols that report none (an atomic commit is consistent when it
+    /// commits).
+    pub time_to_consistency_p99_ms: Option<f64>,
     /// Repairs: inconsistencies fixed automatically / flagged / silent, summed.
     pub repaired_automatic: u64,
     pub flagged_operator: u64,
     pub silent: u64,
+    /// Runs that reported a time to consistency (for the mean).
+    #[serde(skip)]
+    ttc_runs: u64,
 }
 
 impl Column {
@@ -59,6 +69,12 @@ impl Column {
         self.p99_latency_ms += r.latency_ms.p99;
         // Weighted by commits so the ratio is over all runs, not a mean of ratios.
         self.messages_per_commit += r.per_commit.messages * r.txns.committed as f64;
+        self.transient_anomalies += r.consistency.transient_anomalies;
+        if r.consistency.consistent > 0 {
+            *self.time_to_consistency_p99_ms.get_or_insert(0.0) +=
+                r.consistency.time_to_consistent_ms.p99;
+            self.ttc_runs += 1;
+        }
         self.repaired_automatic += r.repair.automatic;
         self.flagged_operator += r.repair.operator;
         self.silent += r.repair.silent;
@@ -68,6 +84,9 @@ impl Column {
         if self.runs > 0 {
             self.availability /= self.runs as f64;
             self.p99_latency_ms /= self.runs as f64;
+        }
+        if let Some(t) = self.time_to_consistency_p99_ms.as_mut() {
+            *t /= self.ttc_runs.max(1) as f64;
         }
         self.messages_per_commit = if self.committed > 0 {
             self.messages_per_commit / self.committed as f64
@@ -296,6 +315,8 @@ const ROWS: &[(&str, &str)] = &[
     ("availability", "availability"),
     ("p99_latency_ms", "p99 latency ms"),
     ("messages_per_commit", "messages/commit"),
+    ("transient_anomalies", "transient anomalies"),
+    ("time_to_consistency_p99_ms", "consistent after p99 ms"),
     ("repaired_automatic", "repaired (auto)"),
     ("flagged_operator", "flagged (operator)"),
     ("silent", "silent"),
@@ -316,6 +337,10 @@ fn cell(c: &Column, key: &str) -> String {
         "availability" => format!("{:.4}", c.availability),
         "p99_latency_ms" => format!("{:.3}", c.p99_latency_ms),
         "messages_per_commit" => format!("{:.2}", c.messages_per_commit),
+        "transient_anomalies" => c.transient_anomalies.to_string(),
+        "time_to_consistency_p99_ms" => c
+            .time_to_consistency_p99_ms
+            .map_or_else(|| "-".into(), |t| format!("{t:.3}")),
         "repaired_automatic" => c.repaired_automatic.to_string(),
         "flagged_operator" => c.flagged_operator.to_string(),
         "silent" => c.silent.to_string(),

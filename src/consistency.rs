@@ -74,12 +74,13 @@ impl Tracker {
         }
     }
 
-    pub fn anomaly_ended(&mut self, at_us: u64, txn: TxnId) {
-        if let Some(since) = self.open.remove(&txn) {
-            let d = at_us.saturating_sub(since);
-            self.anomaly_us_total += d;
-            self.anomaly_us_max = self.anomaly_us_max.max(d);
-        }
+    /// Closes `txn`'s visible anomaly; returns how long it was visible.
+    pub fn anomaly_ended(&mut self, at_us: u64, txn: TxnId) -> Option<u64> {
+        let since = self.open.remove(&txn)?;
+        let d = at_us.saturating_sub(since);
+        self.anomaly_us_total += d;
+        self.anomaly_us_max = self.anomaly_us_max.max(d);
+        Some(d)
     }
 
     pub fn finish(&self, unfinished_at_end: u64) -> Summary {

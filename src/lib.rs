@@ -9,7 +9,7 @@
 //! - [`observe`]: the vocabulary nodes use to report facts to the checkers;
 //! - [`idmap`]: O(1) maps keyed by dense transaction ids, bounded and ordered;
 //! - [`store`]: what a resource manager guards: balances and a lock table;
-//! - [`protocols`]: 2PC (and its variants), saga;
+//! - [`protocols`]: 2PC, 3PC, TCC, saga, reliable messaging, service calls;
 //! - [`workload`]: business cases that generate client requests;
 //! - [`anomalies`]: counters of TCC's fence events (duplicates, empty rollbacks, hanging);
 //! - [`checks`]: invariants and metrics computed from observations and audits;

@@ -242,6 +242,8 @@ impl Report {
         let c = &r.counts;
         // Money in in-doubt transactions is in flight, not created or destroyed.
         let money_broken = r.money_initial != r.money_final + r.money_in_doubt;
+        // Business invariants at quiescence: money, the order chain, stock and orders.
+        let invariant = u64::from(money_broken) + r.chain.inconsistent + r.business.violations();
         let mut report = Report {
             scenario: scenario.name.clone(),
             protocol: scenario.protocol.clone(),
@@ -260,16 +262,13 @@ impl Report {
             },
             violations: Violations {
                 atomicity: c.atomicity_violations,
-                invariant: u64::from(money_broken) + r.chain.inconsistent + r.business.violations(),
+                invariant,
             },
             repair: Repair {
                 automatic: c.repaired_automatic,
                 operator: c.flagged_operator,
-                silent: (c.atomicity_violations
-                    + u64::from(money_broken)
-                    + r.chain.inconsistent
-                    + r.business.violations())
-                .saturating_sub(c.flagged_operator),
+                // What is broken at the end and nobody flagged.
+                silent: (c.atomicity_violations + invariant).saturating_sub(c.flagged_operator),
             },
             money: Money {
                 initial: r.money_initial,
@@ -866,13 +865,13 @@ fn consistency_story(rep: &Report, out: &mut Vec<String>) {
             c.transient_anomalies, c.transient_anomaly_ms_max
         ));
     }
-    if rep.repair.automatic > 0 {
+    if rep.repair.automatic > 0 && rep.protocol == "saga" {
         out.push(format!(
             "The recovery job drove {} transaction(s) that a fault left unfinished to a consistent end (forward or compensated); the slowest became consistent {:.1} ms after the fault healed",
             rep.repair.automatic, c.time_to_consistent_ms.max
         ));
     }
-    if rep.repair.operator > 0 {
+    if rep.repair.operator > 0 && rep.protocol == "saga" {
         out.push(format!(
             "The recovery job gave up on {} transaction(s) and flagged them for an operator",
             rep.repair.operator

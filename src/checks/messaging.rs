@@ -63,6 +63,13 @@ pub struct MessagingResults {
 }
 
 impl MessagingTally {
+    /// Is exactly one side of `txn`'s transfer applied (its money in flight)?
+    pub fn half_done(&self, txn: TxnId) -> bool {
+        self.fates
+            .get(&txn)
+            .is_some_and(|f| f.debited_at_us.is_some() != (f.credits > 0))
+    }
+
     pub fn observe(&mut self, at_us: u64, txn: TxnId, event: MessagingEvent) {
         match event {
             MessagingEvent::Debited { amount } => {
