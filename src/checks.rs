@@ -5,7 +5,6 @@
 //! counters as soon as every participant has applied the outcome and the coordinator
 //! has finished; the few that stay open (blocked by faults) move aside.
 
-use crate::anomalies::{TccChecks, TccCounts};
 use crate::engine::Observer;
 use crate::faults::FaultAction;
 use crate::node::{NodeId, NodeSet, Outcome, TxnId};
@@ -16,8 +15,10 @@ use std::collections::{BTreeMap, VecDeque};
 
 mod messaging;
 pub use messaging::{MessagingResults, MessagingTally};
+pub use tcc::{TccChecks, TccCounts};
 
 mod calls;
+mod tcc;
 pub use calls::{audit_chain, CallCounts, ChainAudit};
 
 /// What the checkers need to know about the scenario.

@@ -11,7 +11,6 @@
 //! - [`store`]: what a resource manager guards: balances and a lock table;
 //! - [`protocols`]: 2PC, 3PC, TCC, saga, reliable messaging, service calls;
 //! - [`workload`]: business cases that generate client requests;
-//! - [`anomalies`]: counters of TCC's fence events (duplicates, empty rollbacks, hanging);
 //! - [`checks`]: invariants and metrics computed from observations and audits;
 //! - [`consistency`]: BASE's checkers: time to consistency, transient anomalies;
 //! - [`stats`]: a bounded-memory histogram for latency percentiles;
@@ -49,7 +48,6 @@
 //! assert_eq!(acidbase::run::run(s, s.seed, None).report.digest, report.digest);
 //! ```
 
-pub mod anomalies;
 pub mod bench;
 pub mod chart;
 pub mod check;
@@ -66,7 +64,7 @@ pub mod node;
 pub mod observe;
 pub mod protocols;
 pub mod report;
-mod report_extra;
+mod report_business;
 pub mod rng;
 pub mod run;
 pub mod scenario;

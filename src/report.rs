@@ -3,8 +3,8 @@
 //!
 //! A report only presents results; it never changes them.
 
-use crate::anomalies::TccCounts;
 use crate::checks::Results;
+use crate::checks::TccCounts;
 use crate::engine::RunEnd;
 use crate::faults::FaultPlan;
 use crate::node::{NodeId, NodeSet};
@@ -409,7 +409,7 @@ impl Report {
             p.messages, p.message_delays, p.durable_writes
         );
         consistency_text(&self.consistency, &mut s);
-        crate::report_extra::counts_lines(self, &mut s);
+        crate::report_business::counts_lines(self, &mut s);
         let n = &self.network;
         let _ = writeln!(
             s,
@@ -842,7 +842,7 @@ fn story(
             out.push("No reconciliation pass ever finished: each period restarts the pass before it reaches its end. Raise calls.period_ms or calls.page_size".into());
         }
     }
-    crate::report_extra::story_lines(scenario, rep, &mut out);
+    crate::report_business::story_lines(scenario, rep, &mut out);
     if rep.violations.atomicity == 0 && rep.txns.unresolved == 0 && r.chain.inconsistent == 0 {
         out.push(format!(
             "Every transaction ended consistently: {} committed, {} aborted.",
