@@ -6,6 +6,7 @@
 //! vocabulary, so the same checkers measure 2PC, 3PC, TCC and a user's protocol.
 
 use crate::node::{NodeSet, Outcome, TxnId};
+use crate::store::{Ledger, LockTable, ShardOps};
 use crate::workload::order_chain::ChainRecord;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -225,6 +226,49 @@ pub fn audit_keys(balances: impl ExactSizeIterator<Item = i64>, out: &mut Vec<Au
         out.push(AuditItem::KeyBalance {
             key: key as u32,
             amount,
+        });
+    }
+}
+
+/// What a resource manager that prepares changes under locks (2PC, 3PC) tells the
+/// checkers: its money and each key's balance, each change it is in doubt about
+/// (`(txn, prepared at, ops)`) and each lock it holds.
+pub fn audit_resource_manager<'a>(
+    ledger: &Ledger,
+    in_doubt: impl Iterator<Item = (TxnId, u64, &'a ShardOps)>,
+    locks: &LockTable,
+    now_us: u64,
+    out: &mut Vec<AuditItem>,
+) {
+    out.push(AuditItem::Money {
+        amount: ledger.total(),
+    });
+    audit_keys(ledger.balances(), out);
+    let mut doubtful = std::collections::BTreeSet::new();
+    for (txn, prepared_at_us, ops) in in_doubt {
+        doubtful.insert(txn);
+        out.push(AuditItem::InDoubt {
+            txn,
+            for_us: now_us.saturating_sub(prepared_at_us),
+        });
+        out.push(AuditItem::MoneyInDoubt {
+            txn,
+            amount: ops.as_slice().iter().map(|o| o.delta).sum(),
+        });
+        for o in ops.as_slice() {
+            out.push(AuditItem::KeyInDoubt {
+                txn,
+                key: o.key,
+                amount: o.delta,
+            });
+        }
+    }
+    for (key, txn, since_us) in locks.iter() {
+        out.push(AuditItem::LockHeld {
+            txn,
+            key: u64::from(key),
+            for_us: now_us.saturating_sub(since_us),
+            in_doubt: doubtful.contains(&txn),
         });
     }
 }

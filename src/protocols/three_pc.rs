@@ -452,35 +452,11 @@ impl Node for ThreePcNode {
 
     fn audit(&self, d: &Durable, now_us: u64, out: &mut Vec<AuditItem>) {
         if let ThreePcNode::Rm(rm) = self {
-            out.push(AuditItem::Money {
-                amount: d.ledger.total(),
-            });
-            crate::observe::audit_keys(d.ledger.balances(), out);
-            for (txn, rec) in d.prepared.iter() {
-                out.push(AuditItem::InDoubt {
-                    txn,
-                    for_us: now_us.saturating_sub(rec.prepared_at_us),
-                });
-                out.push(AuditItem::MoneyInDoubt {
-                    txn,
-                    amount: rec.ops.as_slice().iter().map(|o| o.delta).sum(),
-                });
-                for o in rec.ops.as_slice() {
-                    out.push(AuditItem::KeyInDoubt {
-                        txn,
-                        key: o.key,
-                        amount: o.delta,
-                    });
-                }
-            }
-            for (key, txn, since_us) in rm.locks.iter() {
-                out.push(AuditItem::LockHeld {
-                    txn,
-                    key: u64::from(key),
-                    for_us: now_us.saturating_sub(since_us),
-                    in_doubt: d.prepared.contains_key(&txn),
-                });
-            }
+            let in_doubt = d
+                .prepared
+                .iter()
+                .map(|(txn, rec)| (txn, rec.prepared_at_us, &rec.ops));
+            crate::observe::audit_resource_manager(&d.ledger, in_doubt, &rm.locks, now_us, out);
         }
     }
 }
