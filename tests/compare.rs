@@ -99,3 +99,37 @@ fn bad_input_exits_2_and_says_what_is_known() {
     let out = acidbase(&["compare", "--seeds", "0"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn every_protocol_runs_the_shared_transfer_schedule_and_stays_consistent() {
+    let table = json(&[
+        "compare",
+        "scenarios/transfer-compare.ron",
+        "--seeds",
+        "2",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(table["skipped"], serde_json::json!([]));
+    let cols = table["columns"].as_array().expect("columns");
+    let names: Vec<&str> = cols.iter().filter_map(|c| c["protocol"].as_str()).collect();
+    assert_eq!(names, ["2pc", "3pc", "tcc", "saga", "messaging", "calls"]);
+    for c in cols {
+        let p = &c["protocol"];
+        assert!(c["committed"].as_u64() > Some(100), "{p}: {c}");
+        assert_eq!(c["atomicity_violations"], 0, "{p}");
+        assert_eq!(c["invariant_violations"], 0, "{p}");
+        assert_eq!(c["unresolved"], 0, "{p}");
+    }
+    // The lesson of the table: locks for the atomic-commit protocols, money visibly in
+    // flight for the BASE ones.
+    let col = |p: &str| &cols[names.iter().position(|n| *n == p).expect("present")];
+    assert!(col("2pc")["blocked_locks"].as_u64() > Some(0));
+    assert_eq!(col("saga")["blocked_locks"], 0);
+    assert!(col("saga")["transient_anomalies"].as_u64() > Some(0));
+    assert!(col("messaging")["transient_anomalies"].as_u64() > Some(0));
+    assert_eq!(
+        col("2pc")["time_to_consistency_p99_ms"],
+        serde_json::Value::Null
+    );
+}
