@@ -23,6 +23,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use spec::metric_label;
+use std::collections::BTreeMap;
 
 /// Pixel size of every chart: wide enough that, shrunk to a book page's width,
 /// tick labels stay at a reading size.
@@ -81,9 +82,19 @@ pub fn render(
     format: ChartFormat,
 ) -> Result<Vec<u8>, String> {
     register_font()?;
-    spec.check(&info.axes, &info.metrics)?;
+    spec.check_in(&info.axes, &info.metrics, &info.series)?;
     let groups = summarise(info, rows);
-    let data = Data { info, groups };
+    let (only, at) = spec.only();
+    let at = at
+        .iter()
+        .map(|(p, v)| (p.clone(), crate::sweep::spec::show(v)))
+        .collect();
+    let data = Data {
+        info,
+        groups,
+        only,
+        at,
+    };
     match format {
         ChartFormat::Svg => {
             let mut s = String::new();
@@ -118,6 +129,10 @@ pub fn render(
 struct Data<'a> {
     info: &'a PlanInfo,
     groups: Vec<Group>,
+    /// Only these series (all when empty).
+    only: &'a [String],
+    /// Axes held at one value (path → value as written).
+    at: BTreeMap<String, String>,
 }
 
 /// A plotted value with its 95 % interval (NaN bounds: no band).
@@ -196,12 +211,27 @@ impl Data<'_> {
             .axes
             .iter()
             .enumerate()
-            .filter(|(_, a)| !used.contains(&a.path.as_str()) && a.values.len() > 1)
+            .filter(|(_, a)| {
+                !used.contains(&a.path.as_str())
+                    && a.values.len() > 1
+                    && !self.at.contains_key(&a.path)
+            })
             .map(|(i, _)| i)
             .collect();
         let mut curves: Vec<(String, Vec<(usize, usize)>)> = Vec::new();
         for (p, idx) in info.points.iter().enumerate() {
+            let held = info
+                .axes
+                .iter()
+                .zip(idx)
+                .all(|(a, &i)| self.at.get(&a.path).is_none_or(|v| a.values[i] == *v));
+            if !held {
+                continue;
+            }
             for (s, series) in info.series.iter().enumerate() {
+                if !self.only.is_empty() && !self.only.contains(series) {
+                    continue;
+                }
                 let mut label = series.clone();
                 for &o in &others {
                     let a = &info.axes[o];
@@ -301,6 +331,38 @@ fn cell(v: f64) -> String {
     tick(format!("{v:.digits$}").parse().unwrap_or(v))
 }
 
+/// Room for the legend above the data: the upper corner whose half of the plot
+/// peaks lower, and a y range raised so that peak (bands included) stays below a
+/// legend of `entries` lines.
+fn legend_room(
+    points: &[(f64, f64)],
+    x: (f64, f64),
+    y: (f64, f64),
+    entries: usize,
+    share: bool,
+) -> ((f64, f64), SeriesLabelPosition) {
+    // The plot area is about 560 px high; a legend line takes about 30 px.
+    let room = ((entries as f64 * 30.0 + 50.0) / 560.0).min(0.7);
+    let peak = |right: bool| {
+        points
+            .iter()
+            .filter(|(px, py)| py.is_finite() && (((px - x.0) / (x.1 - x.0)) > 0.4) == right)
+            .map(|(_, py)| *py)
+            .fold(y.0, f64::max)
+    };
+    let (left, right) = (peak(false), peak(true));
+    let (peak, pos) = if right <= left {
+        (right, SeriesLabelPosition::UpperRight)
+    } else {
+        (left, SeriesLabelPosition::UpperLeft)
+    };
+    let mut top = y.0 + (peak - y.0) / (1.0 - room);
+    if share {
+        top = top.min(1.0); // a share of runs never goes past 1
+    }
+    ((y.0, y.1.max(top)), pos)
+}
+
 /// The legend corner with the fewest plotted points near it.
 fn emptiest_corner(points: &[(f64, f64)], x: (f64, f64), y: (f64, f64)) -> SeriesLabelPosition {
     let mut counts = [0usize; 4]; // UL, UR, LL, LR
@@ -335,7 +397,7 @@ fn marker<DB: DrawingBackend>(
     match i % 3 {
         0 => Circle::new(at, 7, c.filled()).into_dyn(),
         1 => TriangleMarker::new(at, 9, c.filled()).into_dyn(),
-        _ => Rectangle::new([at, at], c.stroke_width(12)).into_dyn(),
+        _ => Cross::new(at, 7, c.stroke_width(4)).into_dyn(),
     }
 }
 
@@ -441,23 +503,44 @@ fn line<DB: DrawingBackend>(
         .clone()
         .unwrap_or_else(|| format!("{y_desc} vs {x_desc}"));
     let ticks = (!x_axis.numeric).then_some(&x_axis.values[..]);
+    let tops: Vec<(f64, f64)> = pts
+        .iter()
+        .flatten()
+        .map(|(x, e)| (*x, if e.hi.is_finite() { e.hi.max(e.y) } else { e.y }))
+        .collect();
+    let (yr, corner) = legend_room(&tops, xr, yr, curves.len(), c.stat == Stat::Share);
     let mut chart = frame(root, &title, xr, yr, &x_desc, &y_desc, ticks, &tick)?;
-    for (i, ((label, _), v)) in curves.iter().zip(&pts).enumerate() {
+    let bands: Vec<Vec<(f64, f64)>> = pts
+        .iter()
+        .map(|v| {
+            v.iter()
+                .filter(|(_, e)| e.lo.is_finite() && e.hi.is_finite())
+                .map(|(x, e)| (*x, e.hi))
+                .chain(
+                    v.iter()
+                        .rev()
+                        .filter(|(_, e)| e.lo.is_finite() && e.hi.is_finite())
+                        .map(|(x, e)| (*x, e.lo)),
+                )
+                .collect()
+        })
+        .collect();
+    let labels = line_labels(&curves, &pts);
+    for (i, (label, v)) in labels.iter().zip(&pts).enumerate() {
         let col = color(i);
-        let band: Vec<(f64, f64)> = v
-            .iter()
-            .filter(|(_, e)| e.lo.is_finite() && e.hi.is_finite())
-            .map(|(x, e)| (*x, e.hi))
-            .chain(
-                v.iter()
-                    .rev()
-                    .filter(|(_, e)| e.lo.is_finite() && e.hi.is_finite())
-                    .map(|(x, e)| (*x, e.lo)),
-            )
-            .collect();
-        if band.len() >= 4 {
+        let band = &bands[i];
+        // A band that several curves share (e.g. 0 of n runs) is drawn once, in
+        // grey: stacked translucent copies would darken into a block.
+        let shared = bands.iter().filter(|b| *b == band).count() > 1;
+        let first = bands.iter().position(|b| b == band) == Some(i);
+        if band.len() >= 4 && first {
+            let fill = if shared {
+                RGBColor(120, 120, 120).mix(0.14)
+            } else {
+                col.mix(0.16)
+            };
             chart
-                .draw_series(std::iter::once(Polygon::new(band, col.mix(0.16).filled())))
+                .draw_series(std::iter::once(Polygon::new(band.clone(), fill.filled())))
                 .map_err(err)?;
         }
         let style = col.stroke_width(3);
@@ -468,14 +551,58 @@ fn line<DB: DrawingBackend>(
             .legend(move |(x, y)| {
                 EmptyElement::at((x, y))
                     + PathElement::new(vec![(0, 0), (30, 0)], style)
-                    + Circle::new((15, 0), 6, col.filled())
+                    + Polygon::new(legend_shape(i).0, col.filled())
+                    + PathElement::new(legend_shape(i).1, col.stroke_width(4))
             });
         chart
             .draw_series(v.iter().map(|(x, e)| marker::<DB>(i, (*x, e.y), col)))
             .map_err(err)?;
     }
-    let flat: Vec<(f64, f64)> = pts.iter().flatten().map(|(x, e)| (*x, e.y)).collect();
-    legend(&mut chart, emptiest_corner(&flat, xr, yr))
+    legend(&mut chart, corner)
+}
+
+/// Legend labels of line curves, noting the ones another curve hides: a curve at 0
+/// everywhere, or one that repeats an earlier curve point for point.
+fn line_labels(curves: &[(String, Vec<(usize, usize)>)], pts: &[Vec<(f64, Est)>]) -> Vec<String> {
+    let ys = |v: &Vec<(f64, Est)>| v.iter().map(|(x, e)| (*x, e.y)).collect::<Vec<_>>();
+    curves
+        .iter()
+        .zip(pts)
+        .enumerate()
+        .map(|(i, ((label, _), v))| {
+            if pts.len() > 1 && !v.is_empty() && v.iter().all(|(_, e)| e.y == 0.0) {
+                format!("{label} (0 at every point)")
+            } else if let Some(j) = (0..i).find(|&j| !v.is_empty() && ys(&pts[j]) == ys(v)) {
+                format!("{label} (same as {})", curves[j].0)
+            } else {
+                label.clone()
+            }
+        })
+        .collect()
+}
+
+/// A legend entry's marker, the same shape as on the plot (circle, triangle,
+/// cross) around (15, 0): a polygon, or for the cross its two strokes.
+fn legend_shape(i: usize) -> (Vec<(i32, i32)>, Vec<(i32, i32)>) {
+    match i % 3 {
+        0 => (
+            (0..12)
+                .map(|k| {
+                    let a = f64::from(k) * std::f64::consts::PI / 6.0;
+                    (
+                        15 + (6.5 * a.cos()).round() as i32,
+                        (6.5 * a.sin()).round() as i32,
+                    )
+                })
+                .collect(),
+            Vec::new(),
+        ),
+        1 => (vec![(15, -8), (23, 6), (7, 6)], Vec::new()),
+        _ => (
+            Vec::new(),
+            vec![(9, -6), (21, 6), (15, 0), (9, 6), (21, -6)],
+        ),
+    }
 }
 
 fn cdf<DB: DrawingBackend>(
@@ -675,6 +802,12 @@ fn scatter<DB: DrawingBackend>(
         .title
         .clone()
         .unwrap_or_else(|| format!("Availability vs consistency, one point per {}", along.label));
+    let tops: Vec<(f64, f64)> = pts
+        .iter()
+        .flatten()
+        .map(|(x, y, _)| (x.y, if y.hi.is_finite() { y.hi.max(y.y) } else { y.y }))
+        .collect();
+    let (yr, corner) = legend_room(&tops, xr, yr, curves.len(), c.y_stat == Stat::Share);
     let mut chart = frame(root, &title, xr, yr, &x_desc, &y_desc, None, &tick)?;
     for (i, ((label, _), v)) in curves.iter().zip(&pts).enumerate() {
         let col = color(i);
@@ -697,7 +830,8 @@ fn scatter<DB: DrawingBackend>(
             .legend(move |(x, y)| {
                 EmptyElement::at((x, y))
                     + PathElement::new(vec![(0, 0), (30, 0)], style)
-                    + Circle::new((15, 0), 6, col.filled())
+                    + Polygon::new(legend_shape(i).0, col.filled())
+                    + PathElement::new(legend_shape(i).1, col.stroke_width(4))
             });
         chart
             .draw_series(v.iter().map(|(x, y, _)| marker::<DB>(i, (x.y, y.y), col)))
@@ -714,8 +848,7 @@ fn scatter<DB: DrawingBackend>(
             }))
             .map_err(err)?;
     }
-    let flat: Vec<(f64, f64)> = pts.iter().flatten().map(|(x, y, _)| (x.y, y.y)).collect();
-    legend(&mut chart, emptiest_corner(&flat, xr, yr))
+    legend(&mut chart, corner)
 }
 
 /// Viridis, approximated by five stops.
