@@ -318,6 +318,15 @@ fn tick(v: f64) -> String {
     s.to_string()
 }
 
+/// A value rounded to two significant digits (log-axis ticks: 16, not 15.8489).
+fn two_digits(v: f64) -> f64 {
+    if v <= 0.0 || !v.is_finite() {
+        return v;
+    }
+    let scale = 10f64.powf(v.log10().floor() - 1.0);
+    (v / scale).round() * scale
+}
+
 /// A heat-map cell's value with three significant digits.
 fn cell(v: f64) -> String {
     let a = v.abs();
@@ -642,7 +651,7 @@ fn cdf<DB: DrawingBackend>(
     };
     let fmt = |v: f64| {
         if c.log_x {
-            tick(10f64.powf(v))
+            tick(two_digits(10f64.powf(v)))
         } else {
             tick(v)
         }
@@ -1027,6 +1036,14 @@ mod tests {
         assert_eq!(tick(2.0), "2");
         assert_eq!(tick(0.0), "0");
         assert_eq!(tick(250000.0), "2.5e5");
+    }
+
+    #[test]
+    fn log_ticks_keep_two_digits() {
+        assert_eq!(tick(two_digits(15.848_931)), "16");
+        assert_eq!(tick(two_digits(6.309_573)), "6.3");
+        assert_eq!(tick(two_digits(158.489_3)), "160");
+        assert_eq!(tick(two_digits(100.0)), "100");
     }
 
     #[test]

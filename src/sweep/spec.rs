@@ -506,7 +506,7 @@ pub fn load(
     Ok(Plan { info, scenarios })
 }
 
-pub(crate) fn to_ron(s: &Scenario) -> Result<String, SweepError> {
+pub fn to_ron(s: &Scenario) -> Result<String, SweepError> {
     ron_options()
         .to_string(s)
         .map_err(|e| SweepError::input(format!("cannot write a scenario as RON: {e}")))
