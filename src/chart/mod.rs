@@ -590,9 +590,12 @@ fn line_labels(curves: &[(String, Vec<(usize, usize)>)], pts: &[Vec<(f64, Est)>]
         .collect()
 }
 
+/// A point in a legend entry, in pixels.
+type Px = (i32, i32);
+
 /// A legend entry's marker, the same shape as on the plot (circle, triangle,
 /// cross) around (15, 0): a polygon, or for the cross its two strokes.
-fn legend_shape(i: usize) -> (Vec<(i32, i32)>, Vec<(i32, i32)>) {
+fn legend_shape(i: usize) -> (Vec<Px>, Vec<Px>) {
     match i % 3 {
         0 => (
             (0..12)
