@@ -38,8 +38,10 @@ const LEGEND_PX: f64 = 24.0;
 
 static DEJAVU_SANS: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
-/// Okabe–Ito colours: distinguishable with the common colour-vision deficiencies.
-const PALETTE: [RGBColor; 7] = [
+/// Okabe–Ito colours: distinguishable with the common colour-vision deficiencies;
+/// then Tol's wine and a mid grey, so eight or nine series stay apart (Okabe–Ito's
+/// yellow is too pale on white for a line).
+const PALETTE: [RGBColor; 9] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
     RGBColor(0, 158, 115),
@@ -47,6 +49,8 @@ const PALETTE: [RGBColor; 7] = [
     RGBColor(230, 159, 0),
     RGBColor(86, 180, 233),
     RGBColor(0, 0, 0),
+    RGBColor(136, 34, 85),
+    RGBColor(120, 120, 120),
 ];
 
 fn color(i: usize) -> RGBColor {
