@@ -513,7 +513,10 @@ fn an_axis_sets_its_also_fields_and_a_chart_draws_a_slice() {
     let svg = std::fs::read_to_string(out.join("slice.svg")).expect("the sliced chart");
     // One curve (messaging at reorder 5): its legend entry, no saga, no other curve.
     assert!(svg.contains("\nmessaging\n</text>"), "{svg}");
-    assert!(!svg.contains("\nsaga\n</text>") && !svg.contains("reorder"), "{svg}");
+    assert!(
+        !svg.contains("\nsaga\n</text>") && !svg.contains("reorder"),
+        "{svg}"
+    );
 }
 
 #[test]
