@@ -198,6 +198,16 @@ impl Data<'_> {
         )
     }
 
+    /// Whether a metric is a rate (a share of requests, like availability): never
+    /// above 1.
+    fn is_rate(&self, metric: &str) -> bool {
+        self.groups.iter().any(|g| {
+            g.metrics
+                .get(metric)
+                .is_some_and(|d| d.ci_method.starts_with("wilson"))
+        })
+    }
+
     fn axis_label(&self, path: &str) -> String {
         self.info
             .axes
@@ -344,24 +354,36 @@ fn cell(v: f64) -> String {
     tick(format!("{v:.digits$}").parse().unwrap_or(v))
 }
 
-/// Room for the legend above the data: the upper corner whose half of the plot
-/// peaks lower, and a y range raised so that peak (bands included) stays below a
-/// legend of `entries` lines.
+/// Room for the legend: the upper corner whose half of the plot peaks lower, and
+/// a y range raised so that peak (bands included) stays below a legend of
+/// `entries` lines. When the range may not rise (a share or a rate ends at 1) and
+/// the data would reach the legend, a lower corner the data stays above.
+/// `points` are (x, lowest, highest) of each plotted value with its band.
 fn legend_room(
-    points: &[(f64, f64)],
+    points: &[(f64, f64, f64)],
     x: (f64, f64),
     y: (f64, f64),
     entries: usize,
-    share: bool,
+    bounded: bool,
 ) -> ((f64, f64), SeriesLabelPosition) {
     // The plot area is about 560 px high; a legend line takes about 30 px.
     let room = ((entries as f64 * 30.0 + 50.0) / 560.0).min(0.7);
-    let peak = |right: bool| {
+    let side = |right: bool| {
         points
             .iter()
-            .filter(|(px, py)| py.is_finite() && (((px - x.0) / (x.1 - x.0)) > 0.4) == right)
-            .map(|(_, py)| *py)
+            .filter(move |(px, _, _)| (((px - x.0) / (x.1 - x.0)) > 0.4) == right)
+    };
+    let peak = |right: bool| {
+        side(right)
+            .map(|(_, _, hi)| *hi)
+            .filter(|v| v.is_finite())
             .fold(y.0, f64::max)
+    };
+    let floor = |right: bool| {
+        side(right)
+            .map(|(_, lo, _)| *lo)
+            .filter(|v| v.is_finite())
+            .fold(f64::INFINITY, f64::min)
     };
     let (left, right) = (peak(false), peak(true));
     let (peak, pos) = if right <= left {
@@ -369,9 +391,17 @@ fn legend_room(
     } else {
         (left, SeriesLabelPosition::UpperLeft)
     };
-    let mut top = y.0 + (peak - y.0) / (1.0 - room);
-    if share {
-        top = top.min(1.0); // a share of runs never goes past 1
+    let top = y.0 + (peak - y.0) / (1.0 - room);
+    if bounded && top > 1.0 {
+        let top = y.1.max(1.0);
+        let clear = y.0 + (top - y.0) * room;
+        if floor(true) >= clear {
+            return ((y.0, top), SeriesLabelPosition::LowerRight);
+        }
+        if floor(false) >= clear {
+            return ((y.0, top), SeriesLabelPosition::LowerLeft);
+        }
+        return ((y.0, top), pos);
     }
     ((y.0, y.1.max(top)), pos)
 }
@@ -516,12 +546,13 @@ fn line<DB: DrawingBackend>(
         .clone()
         .unwrap_or_else(|| format!("{y_desc} vs {x_desc}"));
     let ticks = (!x_axis.numeric).then_some(&x_axis.values[..]);
-    let tops: Vec<(f64, f64)> = pts
+    let tops: Vec<(f64, f64, f64)> = pts
         .iter()
         .flatten()
-        .map(|(x, e)| (*x, if e.hi.is_finite() { e.hi.max(e.y) } else { e.y }))
+        .map(|(x, e)| (*x, e.lo.min(e.y), e.hi.max(e.y)))
         .collect();
-    let (yr, corner) = legend_room(&tops, xr, yr, curves.len(), c.stat == Stat::Share);
+    let bounded = c.stat == Stat::Share || data.is_rate(&c.metric);
+    let (yr, corner) = legend_room(&tops, xr, yr, curves.len(), bounded);
     let mut chart = frame(root, &title, xr, yr, &x_desc, &y_desc, ticks, &tick)?;
     let bands: Vec<Vec<(f64, f64)>> = pts
         .iter()
@@ -818,12 +849,13 @@ fn scatter<DB: DrawingBackend>(
         .title
         .clone()
         .unwrap_or_else(|| format!("Availability vs consistency, one point per {}", along.label));
-    let tops: Vec<(f64, f64)> = pts
+    let tops: Vec<(f64, f64, f64)> = pts
         .iter()
         .flatten()
-        .map(|(x, y, _)| (x.y, if y.hi.is_finite() { y.hi.max(y.y) } else { y.y }))
+        .map(|(x, y, _)| (x.y, y.lo.min(y.y), y.hi.max(y.y)))
         .collect();
-    let (yr, corner) = legend_room(&tops, xr, yr, curves.len(), c.y_stat == Stat::Share);
+    let bounded = c.y_stat == Stat::Share || data.is_rate(&c.y_metric);
+    let (yr, corner) = legend_room(&tops, xr, yr, curves.len(), bounded);
     let mut chart = frame(root, &title, xr, yr, &x_desc, &y_desc, None, &tick)?;
     for (i, ((label, _), v)) in curves.iter().zip(&pts).enumerate() {
         let col = color(i);
