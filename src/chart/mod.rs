@@ -1078,6 +1078,40 @@ mod tests {
     }
 
     #[test]
+    fn the_legend_gets_room_above_the_data_or_a_free_lower_corner() {
+        // Data peaking at 0.5 on the right, 0.9 on the left: upper right, and a
+        // range raised so 0.5 stays below a 3-line legend (room 140/560 = 0.25).
+        let pts = [(0.0, 0.0, 0.9), (10.0, 0.0, 0.5)];
+        let ((lo, hi), pos) = legend_room(&pts, (0.0, 10.0), (0.0, 0.6), 3, false);
+        assert_eq!(lo, 0.0);
+        assert!((hi - 0.5 / 0.75).abs() < 1e-9, "{hi}");
+        assert_eq!(pos, SeriesLabelPosition::UpperRight);
+        // A rate near 1 everywhere may not rise past 1: the legend goes low.
+        let pts = [(0.0, 0.95, 1.0), (10.0, 0.7, 0.8)];
+        let ((_, hi), pos) = legend_room(&pts, (0.0, 10.0), (0.0, 1.08), 8, true);
+        assert_eq!(hi, 1.08);
+        assert_eq!(pos, SeriesLabelPosition::LowerRight);
+    }
+
+    #[test]
+    fn hidden_curves_say_so_in_the_legend() {
+        let e = |y: f64| Est { y, lo: 0.0, hi: y };
+        let curves: Vec<(String, Vec<(usize, usize)>)> = ["a", "b", "c"]
+            .iter()
+            .map(|l| (l.to_string(), Vec::new()))
+            .collect();
+        let pts = vec![
+            vec![(0.0, e(0.0)), (1.0, e(0.0))],
+            vec![(0.0, e(0.1)), (1.0, e(0.3))],
+            vec![(0.0, e(0.1)), (1.0, e(0.3))],
+        ];
+        assert_eq!(
+            line_labels(&curves, &pts),
+            ["a (0 at every point)", "b", "c (same as b)"]
+        );
+    }
+
+    #[test]
     fn log_ticks_keep_two_digits() {
         assert_eq!(tick(two_digits(15.848_931)), "16");
         assert_eq!(tick(two_digits(6.309_573)), "6.3");
