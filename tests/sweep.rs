@@ -447,6 +447,76 @@ fn bad_sweep_files_get_clear_located_errors() {
         "(\n  scenario: (),\n  axes: [(path: \"rms\", values: [2])],\n  seeds: 1,\n  charts: [Line(metric: \"availability\", x: \"rmz\")],\n)",
     );
     assert!(e.contains("\"rmz\" is not an axis of this sweep"), "{e}");
+    let e = bad(
+        "series",
+        "(\n  scenario: (),\n  axes: [(path: \"rms\", values: [2, 3])],\n  seeds: 1,\n  charts: [Line(metric: \"availability\", x: \"rms\", series: [\"3pc\"])],\n)",
+    );
+    assert!(
+        e.contains("series \"3pc\" is not a series of this sweep; its series are: 2pc"),
+        "{e}"
+    );
+    let e = bad(
+        "at",
+        "(\n  scenario: (),\n  axes: [(path: \"rms\", values: [2, 3]), (path: \"two_pc.vote_timeout_ms\", values: [50])],\n  seeds: 1,\n  charts: [Line(metric: \"availability\", x: \"rms\", at: {\"two_pc.vote_timeout_ms\": 70})],\n)",
+    );
+    assert!(
+        e.contains(
+            "at \"two_pc.vote_timeout_ms\" = 70: not a value of that axis; its values are: 50"
+        ),
+        "{e}"
+    );
+    let e = bad(
+        "also",
+        "(\n  scenario: (),\n  axes: [(path: \"two_pc.vote_timeout_ms\", values: [50], also: [\"three_pc.vote_timeout\"])],\n  seeds: 1,\n)",
+    );
+    assert!(
+        e.contains("bad.ron:3:") && e.contains("also \"three_pc.vote_timeout\": unknown field"),
+        "{e}"
+    );
+}
+
+/// An axis with `also` sets every named field; `series` and `at` draw a slice.
+#[test]
+fn an_axis_sets_its_also_fields_and_a_chart_draws_a_slice() {
+    let t = TempDir::new("sweep-also-slice");
+    let file = t.write(
+        "s.ron",
+        r#"(
+    scenario: (rms: 3, duration_ms: 100, drain_ms: 200,
+               workload: Transfer(accounts_per_shard: 10, fan_out: 1)),
+    axes: [
+        (path: "saga.scan_interval_ms", values: [20, 40], also: ["messaging.retry_ms"]),
+        (path: "network.reorder_delay_ms", values: [0, 5]),
+    ],
+    variants: [(name: "saga", set: {"protocol": "saga"}), (name: "messaging", set: {"protocol": "messaging"})],
+    seeds: 1,
+    charts: [Line(metric: "availability", x: "saga.scan_interval_ms", series: ["messaging"],
+                  at: {"network.reorder_delay_ms": 5}, file: "slice")],
+)"#,
+    );
+    let mut warnings = Vec::new();
+    let plan = acidbase::sweep::spec::load(&file, Default::default(), &mut warnings)
+        .unwrap_or_else(|e| panic!("{e}"));
+    for (i, s) in plan.scenarios.iter().enumerate() {
+        assert_eq!(
+            s.saga.scan_interval_ms, s.messaging.retry_ms,
+            "scenario {i}"
+        );
+    }
+    assert_eq!(plan.scenarios[0].messaging.retry_ms, 20.0);
+    assert_eq!(
+        plan.scenarios.last().expect("points").messaging.retry_ms,
+        40.0
+    );
+    let out = t.path("out");
+    assert_exit(&sweep(&file, &out, &[]), 0);
+    let svg = std::fs::read_to_string(out.join("slice.svg")).expect("the sliced chart");
+    // One curve (messaging at reorder 5): its legend entry, no saga, no other curve.
+    assert!(svg.contains("\nmessaging\n</text>"), "{svg}");
+    assert!(
+        !svg.contains("\nsaga\n</text>") && !svg.contains("reorder"),
+        "{svg}"
+    );
 }
 
 #[test]
@@ -534,22 +604,48 @@ fn a_protocol_axis_gives_the_series_and_a_base_file_is_read_relative_to_the_swee
 fn every_shipped_sweep_is_valid_on_this_build() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sweeps");
     let mut n = 0;
+    let mut protocols: Vec<String> = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("scenarios/sweeps exists") {
         let path = entry.expect("entry").path();
         if path.extension().is_none_or(|e| e != "ron") {
             continue;
         }
         n += 1;
+        // Loading expands and validates every (point, series) as a scenario and
+        // checks every chart against the sweep's axes, metrics and series; every
+        // protocol a shipped sweep names is built in, none is skipped.
         let mut warnings = Vec::new();
         let plan = acidbase::sweep::spec::load(
             &path,
             acidbase::sweep::ReadOptions {
-                skip_unknown_protocols: true,
+                skip_unknown_protocols: false,
             },
             &mut warnings,
         )
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(warnings.is_empty(), "{}: {warnings:?}", path.display());
         assert!(plan.info.runs() > 0 && !plan.info.charts.is_empty());
+        assert_eq!(
+            plan.scenarios.len(),
+            plan.info.points.len() * plan.info.series.len(),
+            "{}: a validated scenario for every point of every series",
+            path.display()
+        );
+        for (i, s) in plan.scenarios.iter().enumerate() {
+            assert_eq!(s.protocol, plan.info.protocols[i], "{}", path.display());
+            let text = acidbase::sweep::spec::to_ron(s).expect("a scenario writes as RON");
+            acidbase::scenario::parse(&text, "point").unwrap_or_else(|e| {
+                panic!("{}: point {i} is invalid: {}", path.display(), e.message)
+            });
+        }
+        protocols.extend(plan.info.protocols.iter().cloned());
+        // Keep `book/figures.sh` quick: every shipped sweep stays small.
+        assert!(
+            plan.info.runs() <= 3000,
+            "{}: {} runs",
+            path.display(),
+            plan.info.runs()
+        );
         let text = std::fs::read_to_string(&path).expect("read");
         assert!(
             text.starts_with("//"),
@@ -558,4 +654,10 @@ fn every_shipped_sweep_is_valid_on_this_build() {
         );
     }
     assert_eq!(n, 7, "the seven sweeps of issue 5");
+    for p in acidbase::scenario::PROTOCOLS {
+        assert!(
+            protocols.iter().any(|q| q == p),
+            "no shipped sweep runs protocol {p:?}"
+        );
+    }
 }

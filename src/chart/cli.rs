@@ -48,11 +48,15 @@ pub fn spec_of(r: &Request, kind: Kind) -> Result<ChartSpec, SweepError> {
             title: r.title.clone(),
             x_label: None,
             y_label: None,
+            series: Vec::new(),
+            at: Default::default(),
             file: None,
         }),
         Kind::Cdf => ChartSpec::Cdf(CdfChart {
             title: r.title.clone(),
             log_x: false,
+            series: Vec::new(),
+            at: Default::default(),
             file: None,
         }),
         Kind::Bars => ChartSpec::Bars(BarsChart {
@@ -62,6 +66,8 @@ pub fn spec_of(r: &Request, kind: Kind) -> Result<ChartSpec, SweepError> {
             title: r.title.clone(),
             x_label: None,
             y_label: None,
+            series: Vec::new(),
+            at: Default::default(),
             file: None,
         }),
         Kind::Scatter => ChartSpec::Scatter(ScatterChart {
@@ -73,6 +79,8 @@ pub fn spec_of(r: &Request, kind: Kind) -> Result<ChartSpec, SweepError> {
             title: r.title.clone(),
             x_label: None,
             y_label: None,
+            series: Vec::new(),
+            at: Default::default(),
             file: None,
         }),
         Kind::Heatmap => ChartSpec::Heatmap(HeatmapChart {
@@ -83,6 +91,8 @@ pub fn spec_of(r: &Request, kind: Kind) -> Result<ChartSpec, SweepError> {
             title: r.title.clone(),
             x_label: None,
             y_label: None,
+            series: Vec::new(),
+            at: Default::default(),
             file: None,
         }),
     })

@@ -23,6 +23,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use spec::metric_label;
+use std::collections::BTreeMap;
 
 /// Pixel size of every chart: wide enough that, shrunk to a book page's width,
 /// tick labels stay at a reading size.
@@ -37,8 +38,10 @@ const LEGEND_PX: f64 = 24.0;
 
 static DEJAVU_SANS: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
 
-/// Okabe–Ito colours: distinguishable with the common colour-vision deficiencies.
-const PALETTE: [RGBColor; 7] = [
+/// Okabe–Ito colours: distinguishable with the common colour-vision deficiencies;
+/// then Tol's wine and a mid grey, so eight or nine series stay apart (Okabe–Ito's
+/// yellow is too pale on white for a line).
+const PALETTE: [RGBColor; 9] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
     RGBColor(0, 158, 115),
@@ -46,6 +49,8 @@ const PALETTE: [RGBColor; 7] = [
     RGBColor(230, 159, 0),
     RGBColor(86, 180, 233),
     RGBColor(0, 0, 0),
+    RGBColor(136, 34, 85),
+    RGBColor(120, 120, 120),
 ];
 
 fn color(i: usize) -> RGBColor {
@@ -81,9 +86,19 @@ pub fn render(
     format: ChartFormat,
 ) -> Result<Vec<u8>, String> {
     register_font()?;
-    spec.check(&info.axes, &info.metrics)?;
+    spec.check_in(&info.axes, &info.metrics, &info.series)?;
     let groups = summarise(info, rows);
-    let data = Data { info, groups };
+    let (only, at) = spec.only();
+    let at = at
+        .iter()
+        .map(|(p, v)| (p.clone(), crate::sweep::spec::show(v)))
+        .collect();
+    let data = Data {
+        info,
+        groups,
+        only,
+        at,
+    };
     match format {
         ChartFormat::Svg => {
             let mut s = String::new();
@@ -118,6 +133,10 @@ pub fn render(
 struct Data<'a> {
     info: &'a PlanInfo,
     groups: Vec<Group>,
+    /// Only these series (all when empty).
+    only: &'a [String],
+    /// Axes held at one value (path → value as written).
+    at: BTreeMap<String, String>,
 }
 
 /// A plotted value with its 95 % interval (NaN bounds: no band).
@@ -179,6 +198,16 @@ impl Data<'_> {
         )
     }
 
+    /// Whether a metric is a rate (a share of requests, like availability): never
+    /// above 1.
+    fn is_rate(&self, metric: &str) -> bool {
+        self.groups.iter().any(|g| {
+            g.metrics
+                .get(metric)
+                .is_some_and(|d| d.ci_method.starts_with("wilson"))
+        })
+    }
+
     fn axis_label(&self, path: &str) -> String {
         self.info
             .axes
@@ -196,12 +225,27 @@ impl Data<'_> {
             .axes
             .iter()
             .enumerate()
-            .filter(|(_, a)| !used.contains(&a.path.as_str()) && a.values.len() > 1)
+            .filter(|(_, a)| {
+                !used.contains(&a.path.as_str())
+                    && a.values.len() > 1
+                    && !self.at.contains_key(&a.path)
+            })
             .map(|(i, _)| i)
             .collect();
         let mut curves: Vec<(String, Vec<(usize, usize)>)> = Vec::new();
         for (p, idx) in info.points.iter().enumerate() {
+            let held = info
+                .axes
+                .iter()
+                .zip(idx)
+                .all(|(a, &i)| self.at.get(&a.path).is_none_or(|v| a.values[i] == *v));
+            if !held {
+                continue;
+            }
             for (s, series) in info.series.iter().enumerate() {
+                if !self.only.is_empty() && !self.only.contains(series) {
+                    continue;
+                }
                 let mut label = series.clone();
                 for &o in &others {
                     let a = &info.axes[o];
@@ -288,6 +332,15 @@ fn tick(v: f64) -> String {
     s.to_string()
 }
 
+/// A value rounded to two significant digits (log-axis ticks: 16, not 15.8489).
+fn two_digits(v: f64) -> f64 {
+    if v <= 0.0 || !v.is_finite() {
+        return v;
+    }
+    let scale = 10f64.powf(v.log10().floor() - 1.0);
+    (v / scale).round() * scale
+}
+
 /// A heat-map cell's value with three significant digits.
 fn cell(v: f64) -> String {
     let a = v.abs();
@@ -299,6 +352,58 @@ fn cell(v: f64) -> String {
         2
     };
     tick(format!("{v:.digits$}").parse().unwrap_or(v))
+}
+
+/// Room for the legend: the upper corner whose half of the plot peaks lower, and
+/// a y range raised so that peak (bands included) stays below a legend of
+/// `entries` lines. When the range may not rise (a share or a rate ends at 1) and
+/// the data would reach the legend, a lower corner the data stays above.
+/// `points` are (x, lowest, highest) of each plotted value with its band.
+fn legend_room(
+    points: &[(f64, f64, f64)],
+    x: (f64, f64),
+    y: (f64, f64),
+    entries: usize,
+    bounded: bool,
+) -> ((f64, f64), SeriesLabelPosition) {
+    // The plot area is about 560 px high; a legend line takes about 30 px.
+    let room = ((entries as f64 * 30.0 + 50.0) / 560.0).min(0.7);
+    let side = |right: bool| {
+        points
+            .iter()
+            .filter(move |(px, _, _)| (((px - x.0) / (x.1 - x.0)) > 0.4) == right)
+    };
+    let peak = |right: bool| {
+        side(right)
+            .map(|(_, _, hi)| *hi)
+            .filter(|v| v.is_finite())
+            .fold(y.0, f64::max)
+    };
+    let floor = |right: bool| {
+        side(right)
+            .map(|(_, lo, _)| *lo)
+            .filter(|v| v.is_finite())
+            .fold(f64::INFINITY, f64::min)
+    };
+    let (left, right) = (peak(false), peak(true));
+    let (peak, pos) = if right <= left {
+        (right, SeriesLabelPosition::UpperRight)
+    } else {
+        (left, SeriesLabelPosition::UpperLeft)
+    };
+    let top = y.0 + (peak - y.0) / (1.0 - room);
+    if bounded && top > 1.0 {
+        let top = y.1.max(1.0);
+        let clear = y.0 + (top - y.0) * room;
+        if floor(true) >= clear {
+            return ((y.0, top), SeriesLabelPosition::LowerRight);
+        }
+        if floor(false) >= clear {
+            return ((y.0, top), SeriesLabelPosition::LowerLeft);
+        }
+        return ((y.0, top), pos);
+    }
+    ((y.0, y.1.max(top)), pos)
 }
 
 /// The legend corner with the fewest plotted points near it.
@@ -335,7 +440,7 @@ fn marker<DB: DrawingBackend>(
     match i % 3 {
         0 => Circle::new(at, 7, c.filled()).into_dyn(),
         1 => TriangleMarker::new(at, 9, c.filled()).into_dyn(),
-        _ => Rectangle::new([at, at], c.stroke_width(12)).into_dyn(),
+        _ => Cross::new(at, 7, c.stroke_width(4)).into_dyn(),
     }
 }
 
@@ -441,23 +546,45 @@ fn line<DB: DrawingBackend>(
         .clone()
         .unwrap_or_else(|| format!("{y_desc} vs {x_desc}"));
     let ticks = (!x_axis.numeric).then_some(&x_axis.values[..]);
+    let tops: Vec<(f64, f64, f64)> = pts
+        .iter()
+        .flatten()
+        .map(|(x, e)| (*x, e.lo.min(e.y), e.hi.max(e.y)))
+        .collect();
+    let bounded = c.stat == Stat::Share || data.is_rate(&c.metric);
+    let (yr, corner) = legend_room(&tops, xr, yr, curves.len(), bounded);
     let mut chart = frame(root, &title, xr, yr, &x_desc, &y_desc, ticks, &tick)?;
-    for (i, ((label, _), v)) in curves.iter().zip(&pts).enumerate() {
+    let bands: Vec<Vec<(f64, f64)>> = pts
+        .iter()
+        .map(|v| {
+            v.iter()
+                .filter(|(_, e)| e.lo.is_finite() && e.hi.is_finite())
+                .map(|(x, e)| (*x, e.hi))
+                .chain(
+                    v.iter()
+                        .rev()
+                        .filter(|(_, e)| e.lo.is_finite() && e.hi.is_finite())
+                        .map(|(x, e)| (*x, e.lo)),
+                )
+                .collect()
+        })
+        .collect();
+    let labels = line_labels(&curves, &pts);
+    for (i, (label, v)) in labels.iter().zip(&pts).enumerate() {
         let col = color(i);
-        let band: Vec<(f64, f64)> = v
-            .iter()
-            .filter(|(_, e)| e.lo.is_finite() && e.hi.is_finite())
-            .map(|(x, e)| (*x, e.hi))
-            .chain(
-                v.iter()
-                    .rev()
-                    .filter(|(_, e)| e.lo.is_finite() && e.hi.is_finite())
-                    .map(|(x, e)| (*x, e.lo)),
-            )
-            .collect();
-        if band.len() >= 4 {
+        let band = &bands[i];
+        // A band that several curves share (e.g. 0 of n runs) is drawn once, in
+        // grey: stacked translucent copies would darken into a block.
+        let shared = bands.iter().filter(|b| *b == band).count() > 1;
+        let first = bands.iter().position(|b| b == band) == Some(i);
+        if band.len() >= 4 && first {
+            let fill = if shared {
+                RGBColor(120, 120, 120).mix(0.14)
+            } else {
+                col.mix(0.16)
+            };
             chart
-                .draw_series(std::iter::once(Polygon::new(band, col.mix(0.16).filled())))
+                .draw_series(std::iter::once(Polygon::new(band.clone(), fill.filled())))
                 .map_err(err)?;
         }
         let style = col.stroke_width(3);
@@ -468,14 +595,61 @@ fn line<DB: DrawingBackend>(
             .legend(move |(x, y)| {
                 EmptyElement::at((x, y))
                     + PathElement::new(vec![(0, 0), (30, 0)], style)
-                    + Circle::new((15, 0), 6, col.filled())
+                    + Polygon::new(legend_shape(i).0, col.filled())
+                    + PathElement::new(legend_shape(i).1, col.stroke_width(4))
             });
         chart
             .draw_series(v.iter().map(|(x, e)| marker::<DB>(i, (*x, e.y), col)))
             .map_err(err)?;
     }
-    let flat: Vec<(f64, f64)> = pts.iter().flatten().map(|(x, e)| (*x, e.y)).collect();
-    legend(&mut chart, emptiest_corner(&flat, xr, yr))
+    legend(&mut chart, corner)
+}
+
+/// Legend labels of line curves, noting the ones another curve hides: a curve at 0
+/// everywhere, or one that repeats an earlier curve point for point.
+fn line_labels(curves: &[(String, Vec<(usize, usize)>)], pts: &[Vec<(f64, Est)>]) -> Vec<String> {
+    let ys = |v: &Vec<(f64, Est)>| v.iter().map(|(x, e)| (*x, e.y)).collect::<Vec<_>>();
+    curves
+        .iter()
+        .zip(pts)
+        .enumerate()
+        .map(|(i, ((label, _), v))| {
+            if pts.len() > 1 && !v.is_empty() && v.iter().all(|(_, e)| e.y == 0.0) {
+                format!("{label} (0 at every point)")
+            } else if let Some(j) = (0..i).find(|&j| !v.is_empty() && ys(&pts[j]) == ys(v)) {
+                format!("{label} (same as {})", curves[j].0)
+            } else {
+                label.clone()
+            }
+        })
+        .collect()
+}
+
+/// A point in a legend entry, in pixels.
+type Px = (i32, i32);
+
+/// A legend entry's marker, the same shape as on the plot (circle, triangle,
+/// cross) around (15, 0): a polygon, or for the cross its two strokes.
+fn legend_shape(i: usize) -> (Vec<Px>, Vec<Px>) {
+    match i % 3 {
+        0 => (
+            (0..12)
+                .map(|k| {
+                    let a = f64::from(k) * std::f64::consts::PI / 6.0;
+                    (
+                        15 + (6.5 * a.cos()).round() as i32,
+                        (6.5 * a.sin()).round() as i32,
+                    )
+                })
+                .collect(),
+            Vec::new(),
+        ),
+        1 => (vec![(15, -8), (23, 6), (7, 6)], Vec::new()),
+        _ => (
+            Vec::new(),
+            vec![(9, -6), (21, 6), (15, 0), (9, 6), (21, -6)],
+        ),
+    }
 }
 
 fn cdf<DB: DrawingBackend>(
@@ -515,7 +689,7 @@ fn cdf<DB: DrawingBackend>(
     };
     let fmt = |v: f64| {
         if c.log_x {
-            tick(10f64.powf(v))
+            tick(two_digits(10f64.powf(v)))
         } else {
             tick(v)
         }
@@ -675,6 +849,13 @@ fn scatter<DB: DrawingBackend>(
         .title
         .clone()
         .unwrap_or_else(|| format!("Availability vs consistency, one point per {}", along.label));
+    let tops: Vec<(f64, f64, f64)> = pts
+        .iter()
+        .flatten()
+        .map(|(x, y, _)| (x.y, y.lo.min(y.y), y.hi.max(y.y)))
+        .collect();
+    let bounded = c.y_stat == Stat::Share || data.is_rate(&c.y_metric);
+    let (yr, corner) = legend_room(&tops, xr, yr, curves.len(), bounded);
     let mut chart = frame(root, &title, xr, yr, &x_desc, &y_desc, None, &tick)?;
     for (i, ((label, _), v)) in curves.iter().zip(&pts).enumerate() {
         let col = color(i);
@@ -697,7 +878,8 @@ fn scatter<DB: DrawingBackend>(
             .legend(move |(x, y)| {
                 EmptyElement::at((x, y))
                     + PathElement::new(vec![(0, 0), (30, 0)], style)
-                    + Circle::new((15, 0), 6, col.filled())
+                    + Polygon::new(legend_shape(i).0, col.filled())
+                    + PathElement::new(legend_shape(i).1, col.stroke_width(4))
             });
         chart
             .draw_series(v.iter().map(|(x, y, _)| marker::<DB>(i, (x.y, y.y), col)))
@@ -714,8 +896,7 @@ fn scatter<DB: DrawingBackend>(
             }))
             .map_err(err)?;
     }
-    let flat: Vec<(f64, f64)> = pts.iter().flatten().map(|(x, y, _)| (x.y, y.y)).collect();
-    legend(&mut chart, emptiest_corner(&flat, xr, yr))
+    legend(&mut chart, corner)
 }
 
 /// Viridis, approximated by five stops.
@@ -894,6 +1075,48 @@ mod tests {
         assert_eq!(tick(2.0), "2");
         assert_eq!(tick(0.0), "0");
         assert_eq!(tick(250000.0), "2.5e5");
+    }
+
+    #[test]
+    fn the_legend_gets_room_above_the_data_or_a_free_lower_corner() {
+        // Data peaking at 0.5 on the right, 0.9 on the left: upper right, and a
+        // range raised so 0.5 stays below a 3-line legend (room 140/560 = 0.25).
+        let pts = [(0.0, 0.0, 0.9), (10.0, 0.0, 0.5)];
+        let ((lo, hi), pos) = legend_room(&pts, (0.0, 10.0), (0.0, 0.6), 3, false);
+        assert_eq!(lo, 0.0);
+        assert!((hi - 0.5 / 0.75).abs() < 1e-9, "{hi}");
+        assert_eq!(pos, SeriesLabelPosition::UpperRight);
+        // A rate near 1 everywhere may not rise past 1: the legend goes low.
+        let pts = [(0.0, 0.95, 1.0), (10.0, 0.7, 0.8)];
+        let ((_, hi), pos) = legend_room(&pts, (0.0, 10.0), (0.0, 1.08), 8, true);
+        assert_eq!(hi, 1.08);
+        assert_eq!(pos, SeriesLabelPosition::LowerRight);
+    }
+
+    #[test]
+    fn hidden_curves_say_so_in_the_legend() {
+        let e = |y: f64| Est { y, lo: 0.0, hi: y };
+        let curves: Vec<(String, Vec<(usize, usize)>)> = ["a", "b", "c"]
+            .iter()
+            .map(|l| (l.to_string(), Vec::new()))
+            .collect();
+        let pts = vec![
+            vec![(0.0, e(0.0)), (1.0, e(0.0))],
+            vec![(0.0, e(0.1)), (1.0, e(0.3))],
+            vec![(0.0, e(0.1)), (1.0, e(0.3))],
+        ];
+        assert_eq!(
+            line_labels(&curves, &pts),
+            ["a (0 at every point)", "b", "c (same as b)"]
+        );
+    }
+
+    #[test]
+    fn log_ticks_keep_two_digits() {
+        assert_eq!(tick(two_digits(15.848_931)), "16");
+        assert_eq!(tick(two_digits(6.309_573)), "6.3");
+        assert_eq!(tick(two_digits(158.489_3)), "160");
+        assert_eq!(tick(two_digits(100.0)), "100");
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 use crate::sweep::spec::Axis;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// What to plot of a metric at each (point, series).
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -31,6 +33,13 @@ pub struct LineChart {
     pub x_label: Option<String>,
     #[serde(default)]
     pub y_label: Option<String>,
+    /// Only these series (variants or protocols); all when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<String>,
+    /// Other axes held at one value each (path → value), e.g. `{"workload.fan_out": 1}`:
+    /// a slice of a larger grid.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub at: BTreeMap<String, Value>,
     /// Output file name without extension.
     #[serde(default)]
     pub file: Option<String>,
@@ -45,6 +54,13 @@ pub struct CdfChart {
     /// A logarithmic latency axis.
     #[serde(default)]
     pub log_x: bool,
+    /// Only these series (variants or protocols); all when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<String>,
+    /// Other axes held at one value each (path → value), e.g. `{"workload.fan_out": 1}`:
+    /// a slice of a larger grid.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub at: BTreeMap<String, Value>,
     #[serde(default)]
     pub file: Option<String>,
 }
@@ -65,6 +81,13 @@ pub struct BarsChart {
     pub x_label: Option<String>,
     #[serde(default)]
     pub y_label: Option<String>,
+    /// Only these series (variants or protocols); all when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<String>,
+    /// Other axes held at one value each (path → value), e.g. `{"workload.fan_out": 1}`:
+    /// a slice of a larger grid.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub at: BTreeMap<String, Value>,
     #[serde(default)]
     pub file: Option<String>,
 }
@@ -88,6 +111,13 @@ pub struct ScatterChart {
     pub x_label: Option<String>,
     #[serde(default)]
     pub y_label: Option<String>,
+    /// Only these series (variants or protocols); all when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<String>,
+    /// Other axes held at one value each (path → value), e.g. `{"workload.fan_out": 1}`:
+    /// a slice of a larger grid.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub at: BTreeMap<String, Value>,
     #[serde(default)]
     pub file: Option<String>,
 }
@@ -115,6 +145,13 @@ pub struct HeatmapChart {
     pub x_label: Option<String>,
     #[serde(default)]
     pub y_label: Option<String>,
+    /// Only these series (variants or protocols); all when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<String>,
+    /// Other axes held at one value each (path → value), e.g. `{"workload.fan_out": 1}`:
+    /// a slice of a larger grid.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub at: BTreeMap<String, Value>,
     #[serde(default)]
     pub file: Option<String>,
 }
@@ -154,6 +191,82 @@ impl ChartSpec {
             ),
         };
         given.clone().unwrap_or(default).replace(['/', '\\'], "_")
+    }
+
+    /// The slice of the sweep the chart shows: its series (all when empty) and the
+    /// axes it holds at one value.
+    pub fn only(&self) -> (&[String], &BTreeMap<String, Value>) {
+        match self {
+            ChartSpec::Line(c) => (&c.series, &c.at),
+            ChartSpec::Cdf(c) => (&c.series, &c.at),
+            ChartSpec::Bars(c) => (&c.series, &c.at),
+            ChartSpec::Scatter(c) => (&c.series, &c.at),
+            ChartSpec::Heatmap(c) => (&c.series, &c.at),
+        }
+    }
+
+    /// The axes the chart spreads over its own dimensions.
+    fn used_axes(&self) -> Vec<&str> {
+        match self {
+            ChartSpec::Line(c) => vec![c.x.as_str()],
+            ChartSpec::Cdf(_) => vec![],
+            ChartSpec::Bars(c) => c.x.iter().map(String::as_str).collect(),
+            ChartSpec::Scatter(c) => vec![c.along.as_str()],
+            ChartSpec::Heatmap(c) => vec![c.x.as_str(), c.y.as_str()],
+        }
+    }
+
+    /// Checks `series` and `at` against the sweep's series and axes.
+    fn check_only(&self, axes: &[Axis], series: &[String]) -> Result<(), String> {
+        let (only, at) = self.only();
+        for s in only {
+            if !series.contains(s) {
+                return Err(format!(
+                    "{} chart: series {s:?} is not a series of this sweep; its series are: {}",
+                    self.kind(),
+                    series.join(", ")
+                ));
+            }
+        }
+        let used = self.used_axes();
+        for (path, v) in at {
+            let Some(a) = axes.iter().find(|a| a.path == *path) else {
+                return Err(format!(
+                    "{} chart: at {path:?}: not an axis of this sweep; its axes are: {}",
+                    self.kind(),
+                    axes.iter()
+                        .map(|x| x.path.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            };
+            if used.contains(&path.as_str()) {
+                return Err(format!(
+                    "{} chart: at {path:?}: the chart already spreads this axis; hold only other axes at one value",
+                    self.kind()
+                ));
+            }
+            let shown = crate::sweep::spec::show(v);
+            if !a.values.contains(&shown) {
+                return Err(format!(
+                    "{} chart: at {path:?} = {shown}: not a value of that axis; its values are: {}",
+                    self.kind(),
+                    a.values.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the metrics, axes and series the chart names against the sweep.
+    pub fn check_in(
+        &self,
+        axes: &[Axis],
+        metrics: &[String],
+        series: &[String],
+    ) -> Result<(), String> {
+        self.check(axes, metrics)?;
+        self.check_only(axes, series)
     }
 
     /// Checks the metrics and axes the chart names against the sweep.

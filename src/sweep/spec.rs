@@ -65,6 +65,11 @@ pub struct AxisFile {
     /// Axis title for charts, with the unit, e.g. "partition rate (1/s)".
     #[serde(default)]
     pub label: Option<String>,
+    /// More fields set to the same value at every point: one knob that several
+    /// protocols name differently (e.g. `saga.scan_interval_ms` with
+    /// `messaging.retry_ms`), or two timeouts that move together.
+    #[serde(default)]
+    pub also: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -268,10 +273,10 @@ pub fn load(
             .map_err(|m| at(&format!("{p:?}"), format!("set {p:?}: {m}")))?;
     }
     // Axes: check paths and types against the base, drop unknown protocols.
-    let mut axes: Vec<(Axis, Vec<Value>)> = Vec::new();
+    let mut axes: Vec<(Axis, Vec<Value>, Vec<String>)> = Vec::new();
     for a in &sweep.axes {
         let needle = format!("{:?}", a.path);
-        if axes.iter().any(|(b, _)| b.path == a.path) {
+        if axes.iter().any(|(b, _, _)| b.path == a.path) {
             return Err(at(
                 &needle,
                 format!("axis {:?} appears twice: give each field one axis", a.path),
@@ -314,6 +319,16 @@ pub fn load(
             let mut probe = base_json.clone();
             set_path(&mut probe, &a.path, v.clone())
                 .map_err(|m| at(&needle, format!("axis {:?}: {m}", a.path)))?;
+            for p in &a.also {
+                if *p == a.path || p == "protocol" {
+                    return Err(at(
+                        &needle,
+                        format!("axis {:?}: also {p:?}: name other fields than the axis's own path and protocol", a.path),
+                    ));
+                }
+                set_path(&mut probe, p, v.clone())
+                    .map_err(|m| at(&needle, format!("axis {:?}, also {p:?}: {m}", a.path)))?;
+            }
         }
         let shown: Vec<String> = values.iter().map(show).collect();
         for (i, s) in shown.iter().enumerate() {
@@ -333,6 +348,7 @@ pub fn load(
                 numeric,
             },
             values,
+            a.also.clone(),
         ));
     }
     let base_protocol = base.protocol.clone();
@@ -377,8 +393,8 @@ pub fn load(
     }
     // Without variants, a `protocol` axis gives the series: one variant per protocol.
     if variants.is_empty() {
-        if let Some(i) = axes.iter().position(|(a, _)| a.path == "protocol") {
-            let (axis, values) = axes.remove(i);
+        if let Some(i) = axes.iter().position(|(a, _, _)| a.path == "protocol") {
+            let (axis, values, _) = axes.remove(i);
             for (name, v) in axis.values.into_iter().zip(values) {
                 variants.push((name, vec![("protocol".to_string(), v)]));
             }
@@ -386,7 +402,7 @@ pub fn load(
     }
     // Points: the cartesian product, first axis slowest.
     let mut points: Vec<Vec<usize>> = vec![Vec::new()];
-    for (a, _) in &axes {
+    for (a, _, _) in &axes {
         points = points
             .into_iter()
             .flat_map(|p| {
@@ -416,9 +432,17 @@ pub fn load(
         for vi in 0..n_series {
             let mut j = base_json.clone();
             let mut where_ = Vec::new();
-            for ((a, vals), i) in axes.iter().zip(point) {
+            for ((a, vals, also), i) in axes.iter().zip(point) {
                 set_path(&mut j, &a.path, vals[*i].clone())
                     .map_err(|m| at(&format!("{:?}", a.path), format!("axis {:?}: {m}", a.path)))?;
+                for p in also {
+                    set_path(&mut j, p, vals[*i].clone()).map_err(|m| {
+                        at(
+                            &format!("{:?}", a.path),
+                            format!("axis {:?}, also {p:?}: {m}", a.path),
+                        )
+                    })?;
+                }
                 where_.push(format!("{} = {}", a.path, a.values[*i]));
             }
             if let Some((name, set)) = variants.get(vi) {
@@ -456,9 +480,10 @@ pub fn load(
     }
     let metrics = super::table::metric_columns();
     for c in &sweep.charts {
-        c.check(
-            &axes.iter().map(|(a, _)| a.clone()).collect::<Vec<_>>(),
+        c.check_in(
+            &axes.iter().map(|(a, _, _)| a.clone()).collect::<Vec<_>>(),
             &metrics,
+            &series,
         )
         .map_err(|m| at(c.kind(), m))?;
     }
@@ -468,7 +493,7 @@ pub fn load(
     let mut info = PlanInfo {
         name,
         description: sweep.description.clone(),
-        axes: axes.into_iter().map(|(a, _)| a).collect(),
+        axes: axes.into_iter().map(|(a, _, _)| a).collect(),
         series,
         protocols,
         points,
@@ -481,7 +506,7 @@ pub fn load(
     Ok(Plan { info, scenarios })
 }
 
-pub(crate) fn to_ron(s: &Scenario) -> Result<String, SweepError> {
+pub fn to_ron(s: &Scenario) -> Result<String, SweepError> {
     ron_options()
         .to_string(s)
         .map_err(|e| SweepError::input(format!("cannot write a scenario as RON: {e}")))
