@@ -71,8 +71,10 @@ enum TableFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run one scenario and report what happened.
+    /// Run one scenario and report what happened (alias: `replay`, for an exported
+    /// schedule or a counterexample.ron).
     #[command(
+        visible_alias = "replay",
         after_help = "Examples:\n  acidbase run\n      Runs the built-in default (scenarios/2pc-coordinator-crash.ron): the TM crashes after\n      the votes, the RMs are left in doubt holding their locks until it recovers.\n  acidbase run scenarios/2pc-partition.ron --seed 3\n  acidbase run scenarios/2pc-happy.ron --format json --trace happy.jsonl\n  acidbase run scenarios/saga-transfer-crash.ron\n      A saga (BASE) instead of 2PC: no locks, money visibly in flight, a recovery job\n      that drives every transfer a crash left half-done to a consistent end.\n  acidbase run scenarios/publish-then-commit.ron\n      Reliable messaging: the producer publishes before its debit commits and crashes in\n      between: phantom messages create money (messaging.phantom_messages).\n  acidbase run scenarios/2pc-partition.ron --diagram run.svg --txn 0 --from 0 --to 300\n      Draws transaction 0's messages, the partition and the locks as a sequence diagram.\n  acidbase run scenarios/2pc-unsafe-random-faults.ron --seed 7 --export-schedule s.ron\n      Writes seed 7's faults, scripted; `acidbase run s.ron` replays it to the same digest.\n  acidbase run scenarios/tcc-hanging.ron\n      TCC without its anti-hanging guard: a Try that arrives after its Cancel reserves for good.\n  acidbase run scenarios/order-inventory.ron\n      Orders and stock on two services; `acidbase compare` runs it under every protocol.\n\nScenarios: scenarios/*.ron (each opens with a comment on what it teaches); every field,\nits default and unit: book/src/scenario.md.\n\nExit codes: 0 every expectation held; 1 one failed, or an invariant was violated in a\nscenario with no expectation on violations.*; 2 bad input (or a trace that could not be written)."
     )]
     Run {

@@ -503,3 +503,11 @@ fn violated_invariant_without_expectations_exits_1() {
     let shipped = acidbase(&["run", "scenarios/2pc-unsafe-timeout.ron"]);
     assert_eq!(shipped.status.code(), Some(0));
 }
+
+#[test]
+fn replay_is_run_under_another_name() {
+    let a = acidbase(&["run", "scenarios/2pc-happy.ron", "--format", "json"]);
+    let b = acidbase(&["replay", "scenarios/2pc-happy.ron", "--format", "json"]);
+    assert!(a.status.success() && b.status.success(), "{}", stderr(&b));
+    assert_eq!(stdout(&a), stdout(&b));
+}
