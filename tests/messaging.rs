@@ -12,9 +12,7 @@ mod common;
 
 use acidbase::report::Report;
 use acidbase::run::run;
-use acidbase::scenario::{
-    self, ConsumerSpec, CrashSpec, MechanismSpec, OneWaySpec, RandomCrashSpec, Scenario,
-};
+use acidbase::scenario::{self, ConsumerSpec, CrashSpec, MechanismSpec, RandomCrashSpec, Scenario};
 use common::{acidbase, stdout, TempDir};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
@@ -83,23 +81,9 @@ fn schedule() -> impl Strategy<Value = Schedule> {
 
 fn apply(mut s: Scenario, sch: &Schedule) -> Scenario {
     s.seed = sch.seed;
-    for &(n, at, restart) in &sch.crashes {
-        s.faults.crashes.push(CrashSpec {
-            node: NODES[n].into(),
-            at_ms: at,
-            restart_ms: Some(restart.max(at + 1.0)),
-        });
-    }
-    for &(f, t, from, to) in &sch.one_way {
-        if f != t {
-            s.faults.one_way.push(OneWaySpec {
-                from: vec![NODES[f].into()],
-                to: vec![NODES[t].into()],
-                from_ms: from,
-                to_ms: to.max(from + 1.0),
-            });
-        }
-    }
+    let names: Vec<String> = NODES.iter().map(|n| n.to_string()).collect();
+    let no_partitions: &[(Vec<bool>, f64, f64)] = &[];
+    common::add_scripted_faults(&mut s, &names, &sch.crashes, no_partitions, &sch.one_way);
     s.network.loss_probability = sch.loss;
     s.network.duplicate_probability = sch.duplicate;
     s.network.reorder_probability = sch.reorder;

@@ -9,11 +9,10 @@
 
 use acidbase::report::Report;
 use acidbase::run::run;
-use acidbase::scenario::{
-    self, CrashSpec, LatencySpec, OneWaySpec, PartitionSpec, RandomCrashSpec, RandomPartitionSpec,
-    Scenario,
-};
+use acidbase::scenario::{self, LatencySpec, RandomCrashSpec, RandomPartitionSpec, Scenario};
 use proptest::prelude::*;
+
+mod common;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 
 /// Fault targets are drawn as indices into this many slots and mapped onto the
@@ -173,45 +172,7 @@ fn apply(mut s: Scenario, sch: &Schedule) -> Scenario {
     s.two_pc.inquiry_interval_ms = sh.inquiry_interval_ms;
     s.two_pc.decision_retry_ms = sh.decision_retry_ms;
     let names = scenario::node_names(&s);
-    let node = |slot: usize| names[slot % names.len()].clone();
-    for &(n, at, restart) in &sch.crashes {
-        s.faults.crashes.push(CrashSpec {
-            node: node(n),
-            at_ms: at,
-            restart_ms: Some(restart.max(at + 1.0)),
-        });
-    }
-    for (sides, from, to) in &sch.partitions {
-        let a: Vec<String> = names
-            .iter()
-            .zip(sides)
-            .filter(|(_, s)| **s)
-            .map(|(n, _)| n.to_string())
-            .collect();
-        let b: Vec<String> = names
-            .iter()
-            .zip(sides)
-            .filter(|(_, s)| !**s)
-            .map(|(n, _)| n.to_string())
-            .collect();
-        if !a.is_empty() && !b.is_empty() {
-            s.faults.partitions.push(PartitionSpec {
-                groups: vec![a, b],
-                from_ms: *from,
-                to_ms: to.max(from + 1.0),
-            });
-        }
-    }
-    for &(f, t, from, to) in &sch.one_way {
-        if f != t {
-            s.faults.one_way.push(OneWaySpec {
-                from: vec![node(f)],
-                to: vec![node(t)],
-                from_ms: from,
-                to_ms: to.max(from + 1.0),
-            });
-        }
-    }
+    common::add_scripted_faults(&mut s, &names, &sch.crashes, &sch.partitions, &sch.one_way);
     if sch.random_crash_rate > 0.0 {
         s.faults.random_crashes.push(RandomCrashSpec {
             nodes: vec!["all".into()],

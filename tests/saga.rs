@@ -11,10 +11,7 @@ mod common;
 
 use acidbase::report::Report;
 use acidbase::run::run;
-use acidbase::scenario::{
-    self, CrashSpec, OneWaySpec, PartitionSpec, RandomCrashSpec, SagaPolicySpec, Scenario,
-    StateStoreSpec,
-};
+use acidbase::scenario::{self, RandomCrashSpec, SagaPolicySpec, Scenario, StateStoreSpec};
 use common::{acidbase, stdout};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
@@ -105,42 +102,7 @@ fn apply(mut s: Scenario, sch: &Schedule) -> Scenario {
     };
     t.fan_out = sch.fan_out;
     let names = scenario::node_names(&s);
-    let node = |slot: usize| names[slot % names.len()].clone();
-    for &(n, at, restart) in &sch.crashes {
-        s.faults.crashes.push(CrashSpec {
-            node: node(n),
-            at_ms: at,
-            restart_ms: Some(restart.max(at + 1.0)),
-        });
-    }
-    for (sides, from, to) in &sch.partitions {
-        let side = |want: bool| -> Vec<String> {
-            names
-                .iter()
-                .zip(sides)
-                .filter(|(_, s)| **s == want)
-                .map(|(n, _)| n.clone())
-                .collect()
-        };
-        let (a, b) = (side(true), side(false));
-        if !a.is_empty() && !b.is_empty() {
-            s.faults.partitions.push(PartitionSpec {
-                groups: vec![a, b],
-                from_ms: *from,
-                to_ms: to.max(from + 1.0),
-            });
-        }
-    }
-    for &(f, t, from, to) in &sch.one_way {
-        if f % names.len() != t % names.len() {
-            s.faults.one_way.push(OneWaySpec {
-                from: vec![node(f)],
-                to: vec![node(t)],
-                from_ms: from,
-                to_ms: to.max(from + 1.0),
-            });
-        }
-    }
+    common::add_scripted_faults(&mut s, &names, &sch.crashes, &sch.partitions, &sch.one_way);
     if sch.random_crash_rate > 0.0 {
         s.faults.random_crashes.push(RandomCrashSpec {
             nodes: vec!["all".into()],

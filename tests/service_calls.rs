@@ -6,9 +6,7 @@
 
 use acidbase::report::Report;
 use acidbase::run::run;
-use acidbase::scenario::{
-    self, CallModeSpec, CrashSpec, OneWaySpec, PartitionSpec, RandomCrashSpec, Scenario,
-};
+use acidbase::scenario::{self, CallModeSpec, RandomCrashSpec, Scenario};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 
@@ -128,42 +126,8 @@ fn apply(mut s: Scenario, sch: &Schedule) -> Scenario {
         CallModeSpec::Sync
     };
     s.calls.query = sch.query;
-    let node = |i: usize| NODES[i % NODES.len()].to_string();
-    for &(n, at, restart) in &sch.crashes {
-        s.faults.crashes.push(CrashSpec {
-            node: node(n),
-            at_ms: at,
-            restart_ms: Some(restart.max(at + 1.0)),
-        });
-    }
-    for (sides, from, to) in &sch.partitions {
-        let side = |want: bool| -> Vec<String> {
-            NODES
-                .iter()
-                .zip(sides)
-                .filter(|(_, s)| **s == want)
-                .map(|(n, _)| n.to_string())
-                .collect()
-        };
-        let (a, b) = (side(true), side(false));
-        if !a.is_empty() && !b.is_empty() {
-            s.faults.partitions.push(PartitionSpec {
-                groups: vec![a, b],
-                from_ms: *from,
-                to_ms: to.max(from + 1.0),
-            });
-        }
-    }
-    for &(f, t, from, to) in &sch.one_way {
-        if f != t {
-            s.faults.one_way.push(OneWaySpec {
-                from: vec![node(f)],
-                to: vec![node(t)],
-                from_ms: from,
-                to_ms: to.max(from + 1.0),
-            });
-        }
-    }
+    let names: Vec<String> = NODES.iter().map(|n| n.to_string()).collect();
+    common::add_scripted_faults(&mut s, &names, &sch.crashes, &sch.partitions, &sch.one_way);
     if sch.random_crash_rate > 0.0 {
         s.faults.random_crashes.push(RandomCrashSpec {
             nodes: vec!["all".into()],

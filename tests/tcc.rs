@@ -6,7 +6,7 @@ mod common;
 
 use acidbase::report::Report;
 use acidbase::run::run;
-use acidbase::scenario::{self, CrashSpec, OneWaySpec, PartitionSpec, Scenario, WorkloadSpec};
+use acidbase::scenario::{self, Scenario, WorkloadSpec};
 use common::{acidbase as bin, stdout, TempDir};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
@@ -101,42 +101,7 @@ fn apply(sch: &Schedule) -> Scenario {
     s.seed = sch.seed;
     s.tcc.try_timeout_ms = sch.try_timeout_ms;
     let names = scenario::node_names(&s);
-    let node = |slot: usize| names[slot % names.len()].clone();
-    for &(n, at, restart) in &sch.crashes {
-        s.faults.crashes.push(CrashSpec {
-            node: node(n),
-            at_ms: at,
-            restart_ms: Some(restart.max(at + 1.0)),
-        });
-    }
-    for (sides, from, to) in &sch.partitions {
-        let side = |want: bool| -> Vec<String> {
-            names
-                .iter()
-                .zip(sides)
-                .filter(|(_, s)| **s == want)
-                .map(|(n, _)| n.clone())
-                .collect()
-        };
-        let (a, b) = (side(true), side(false));
-        if !a.is_empty() && !b.is_empty() {
-            s.faults.partitions.push(PartitionSpec {
-                groups: vec![a, b],
-                from_ms: *from,
-                to_ms: to.max(from + 1.0),
-            });
-        }
-    }
-    for &(f, t, from, to) in &sch.one_way {
-        if f % names.len() != t % names.len() {
-            s.faults.one_way.push(OneWaySpec {
-                from: vec![node(f)],
-                to: vec![node(t)],
-                from_ms: from,
-                to_ms: to.max(from + 1.0),
-            });
-        }
-    }
+    common::add_scripted_faults(&mut s, &names, &sch.crashes, &sch.partitions, &sch.one_way);
     s.network.loss_probability = sch.loss;
     s.network.duplicate_probability = sch.duplicate;
     s.network.reorder_probability = sch.reorder;

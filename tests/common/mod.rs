@@ -53,3 +53,54 @@ impl Drop for TempDir {
 pub fn path_str(p: &Path) -> &str {
     p.to_str().expect("temp paths should be UTF-8")
 }
+
+/// Adds the scripted faults a property test drew to `s`, naming nodes by slot (taken
+/// modulo `names.len()`): crashes `(slot, at_ms, restart_ms)`, two-sided partitions
+/// `(side of each node, from_ms, to_ms)` and one-way cuts `(from slot, to slot,
+/// from_ms, to_ms)`. Windows are at least 1 ms long; a partition with an empty side
+/// and a cut from a node to itself are left out.
+pub fn add_scripted_faults<Sides: AsRef<[bool]>>(
+    s: &mut acidbase::scenario::Scenario,
+    names: &[String],
+    crashes: &[(usize, f64, f64)],
+    partitions: &[(Sides, f64, f64)],
+    one_way: &[(usize, usize, f64, f64)],
+) {
+    use acidbase::scenario::{CrashSpec, OneWaySpec, PartitionSpec};
+    let node = |slot: usize| names[slot % names.len()].clone();
+    for &(n, at, restart) in crashes {
+        s.faults.crashes.push(CrashSpec {
+            node: node(n),
+            at_ms: at,
+            restart_ms: Some(restart.max(at + 1.0)),
+        });
+    }
+    for (sides, from, to) in partitions {
+        let side = |want: bool| -> Vec<String> {
+            names
+                .iter()
+                .zip(sides.as_ref())
+                .filter(|(_, s)| **s == want)
+                .map(|(n, _)| n.clone())
+                .collect()
+        };
+        let (a, b) = (side(true), side(false));
+        if !a.is_empty() && !b.is_empty() {
+            s.faults.partitions.push(PartitionSpec {
+                groups: vec![a, b],
+                from_ms: *from,
+                to_ms: to.max(from + 1.0),
+            });
+        }
+    }
+    for &(f, t, from, to) in one_way {
+        if f % names.len() != t % names.len() {
+            s.faults.one_way.push(OneWaySpec {
+                from: vec![node(f)],
+                to: vec![node(t)],
+                from_ms: from,
+                to_ms: to.max(from + 1.0),
+            });
+        }
+    }
+}
