@@ -6,7 +6,7 @@ use acidbase::explore::{explore, parse_seeds};
 use acidbase::report::Report;
 use acidbase::run::{run, TraceOut};
 use acidbase::scenario::{self, Scenario, PROTOCOLS};
-use acidbase::schedule::{export, revalidate, to_ron};
+use acidbase::schedule::{export, to_ron};
 use acidbase::shrink::{counterexample_ron, focus_txns, shrink, story, ShrinkOptions};
 use acidbase::tracelog;
 use std::cell::RefCell;
@@ -35,11 +35,11 @@ fn load(path: Option<&Path>, protocol: Option<&str>) -> Result<Scenario, ExitCod
             PROTOCOLS.join(", ")
         )));
     }
-    let mut s = loaded.scenario;
-    s.protocol = p.to_string();
-    revalidate(&s, &format!("{} with --protocol {p}", loaded.file))
+    // Validated again under the other protocol, errors located in the user's file.
+    loaded
+        .with_protocol(p)
         .map(|l| l.scenario)
-        .map_err(bad)
+        .map_err(|e| bad(format!("--protocol {p}: {e}")))
 }
 
 fn write_file(path: &Path, text: &str, what: &str) -> Result<(), ExitCode> {
