@@ -81,19 +81,13 @@ fn base() -> Scenario {
 struct Schedule {
     shape: Shape,
     seed: u64,
-    crashes: Vec<(usize, f64, f64)>,
-    partitions: Vec<(Vec<bool>, f64, f64)>,
-    one_way: Vec<(usize, usize, f64, f64)>,
+    faults: common::DrawnFaults,
     loss: f64,
     duplicate: f64,
     exponential_latency: bool,
     /// Random crashes of every node (per second) and random partitions (per second).
     random_crash_rate: f64,
     random_partition_rate: f64,
-}
-
-fn window() -> impl Strategy<Value = (f64, f64)> {
-    (0.0..950.0f64, 1.0..300.0f64).prop_map(|(from, len)| (from, (from + len).min(999.0)))
 }
 
 fn schedule() -> impl Strategy<Value = Schedule> {
@@ -103,12 +97,15 @@ fn schedule() -> impl Strategy<Value = Schedule> {
 fn faults() -> impl Strategy<Value = Schedule> {
     (
         any::<u64>(),
-        prop::collection::vec((0..SLOTS, window()), 0..4),
-        prop::collection::vec(
-            (prop::collection::vec(any::<bool>(), SLOTS), window()),
-            0..3,
-        ),
-        prop::collection::vec((0..SLOTS, 0..SLOTS, window()), 0..3),
+        common::drawn_faults(common::FaultDraw {
+            slots: SLOTS,
+            start_before_ms: 950.0,
+            max_len_ms: 300.0,
+            healed_by_ms: 999.0,
+            max_crashes: 3,
+            max_partitions: 2,
+            max_one_way: 2,
+        }),
         prop_oneof![Just(0.0), 0.0..0.3f64],
         prop_oneof![Just(0.0), 0.0..0.2f64],
         any::<bool>(),
@@ -118,9 +115,7 @@ fn faults() -> impl Strategy<Value = Schedule> {
         .prop_map(
             |(
                 seed,
-                crashes,
-                partitions,
-                one_way,
+                faults,
                 loss,
                 duplicate,
                 exponential_latency,
@@ -137,15 +132,7 @@ fn faults() -> impl Strategy<Value = Schedule> {
                     decision_retry_ms: 30.0,
                 },
                 seed,
-                crashes: crashes.into_iter().map(|(n, (a, b))| (n, a, b)).collect(),
-                partitions: partitions
-                    .into_iter()
-                    .map(|(sides, (a, b))| (sides, a, b))
-                    .collect(),
-                one_way: one_way
-                    .into_iter()
-                    .map(|(f, t, (a, b))| (f, t, a, b))
-                    .collect(),
+                faults,
                 loss,
                 duplicate,
                 exponential_latency,
@@ -172,7 +159,7 @@ fn apply(mut s: Scenario, sch: &Schedule) -> Scenario {
     s.two_pc.inquiry_interval_ms = sh.inquiry_interval_ms;
     s.two_pc.decision_retry_ms = sh.decision_retry_ms;
     let names = scenario::node_names(&s);
-    common::add_scripted_faults(&mut s, &names, &sch.crashes, &sch.partitions, &sch.one_way);
+    sch.faults.apply(&mut s, &names);
     if sch.random_crash_rate > 0.0 {
         s.faults.random_crashes.push(RandomCrashSpec {
             nodes: vec!["all".into()],

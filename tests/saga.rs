@@ -43,9 +43,7 @@ fn base() -> Scenario {
 struct Schedule {
     seed: u64,
     fan_out: u32,
-    crashes: Vec<(usize, f64, f64)>,
-    partitions: Vec<(Vec<bool>, f64, f64)>,
-    one_way: Vec<(usize, usize, f64, f64)>,
+    faults: common::DrawnFaults,
     loss: f64,
     duplicate: f64,
     /// Share of messages held back up to 150 ms: a step can arrive after its undo.
@@ -53,44 +51,33 @@ struct Schedule {
     random_crash_rate: f64,
 }
 
-fn window() -> impl Strategy<Value = (f64, f64)> {
-    (0.0..560.0f64, 1.0..250.0f64).prop_map(|(from, len)| (from, (from + len).min(599.0)))
-}
-
 fn schedule() -> impl Strategy<Value = Schedule> {
     (
         any::<u64>(),
         1u32..=2,
-        prop::collection::vec((0..SLOTS, window()), 0..4),
-        prop::collection::vec(
-            (prop::collection::vec(any::<bool>(), SLOTS), window()),
-            0..2,
-        ),
-        prop::collection::vec((0..SLOTS, 0..SLOTS, window()), 0..2),
+        common::drawn_faults(common::FaultDraw {
+            slots: SLOTS,
+            start_before_ms: 560.0,
+            max_len_ms: 250.0,
+            healed_by_ms: 599.0,
+            max_crashes: 3,
+            max_partitions: 1,
+            max_one_way: 1,
+        }),
         prop_oneof![Just(0.0), 0.0..0.2f64],
         prop_oneof![Just(0.0), 0.0..0.2f64],
         prop_oneof![Just(0.0), 0.0..0.3f64],
         prop_oneof![Just(0.0), 0.0..3.0f64],
     )
         .prop_map(
-            |(seed, fan_out, crashes, partitions, one_way, loss, duplicate, reorder, rate)| {
-                Schedule {
-                    seed,
-                    fan_out,
-                    crashes: crashes.into_iter().map(|(n, (a, b))| (n, a, b)).collect(),
-                    partitions: partitions
-                        .into_iter()
-                        .map(|(s, (a, b))| (s, a, b))
-                        .collect(),
-                    one_way: one_way
-                        .into_iter()
-                        .map(|(f, t, (a, b))| (f, t, a, b))
-                        .collect(),
-                    loss,
-                    duplicate,
-                    reorder,
-                    random_crash_rate: rate,
-                }
+            |(seed, fan_out, faults, loss, duplicate, reorder, rate)| Schedule {
+                seed,
+                fan_out,
+                faults,
+                loss,
+                duplicate,
+                reorder,
+                random_crash_rate: rate,
             },
         )
 }
@@ -102,7 +89,7 @@ fn apply(mut s: Scenario, sch: &Schedule) -> Scenario {
     };
     t.fan_out = sch.fan_out;
     let names = scenario::node_names(&s);
-    common::add_scripted_faults(&mut s, &names, &sch.crashes, &sch.partitions, &sch.one_way);
+    sch.faults.apply(&mut s, &names);
     if sch.random_crash_rate > 0.0 {
         s.faults.random_crashes.push(RandomCrashSpec {
             nodes: vec!["all".into()],

@@ -19,47 +19,36 @@ const SLOTS: usize = 8;
 struct Schedule {
     seed: u64,
     order_inventory: bool,
-    crashes: Vec<(usize, f64, f64)>,
-    partitions: Vec<(Vec<bool>, f64, f64)>,
-    one_way: Vec<(usize, usize, f64, f64)>,
+    faults: common::DrawnFaults,
     loss: f64,
     duplicate: f64,
     reorder: f64,
     try_timeout_ms: f64,
 }
 
-fn window() -> impl Strategy<Value = (f64, f64)> {
-    (0.0..550.0f64, 1.0..200.0f64).prop_map(|(from, len)| (from, (from + len).min(599.0)))
-}
-
 fn schedule() -> impl Strategy<Value = Schedule> {
     (
         any::<u64>(),
         any::<bool>(),
-        prop::collection::vec((0..SLOTS, window()), 0..3),
-        prop::collection::vec(
-            (prop::collection::vec(any::<bool>(), SLOTS), window()),
-            0..2,
-        ),
-        prop::collection::vec((0..SLOTS, 0..SLOTS, window()), 0..3),
+        common::drawn_faults(common::FaultDraw {
+            slots: SLOTS,
+            start_before_ms: 550.0,
+            max_len_ms: 200.0,
+            healed_by_ms: 599.0,
+            max_crashes: 2,
+            max_partitions: 1,
+            max_one_way: 2,
+        }),
         prop_oneof![Just(0.0), 0.0..0.2f64],
         prop_oneof![Just(0.0), 0.0..0.2f64],
         prop_oneof![Just(0.0), 0.0..0.3f64],
         10.0..80.0f64,
     )
         .prop_map(
-            |(seed, oi, crashes, partitions, one_way, loss, duplicate, reorder, try_ms)| Schedule {
+            |(seed, oi, faults, loss, duplicate, reorder, try_ms)| Schedule {
                 seed,
                 order_inventory: oi,
-                crashes: crashes.into_iter().map(|(n, (a, b))| (n, a, b)).collect(),
-                partitions: partitions
-                    .into_iter()
-                    .map(|(s, (a, b))| (s, a, b))
-                    .collect(),
-                one_way: one_way
-                    .into_iter()
-                    .map(|(f, t, (a, b))| (f, t, a, b))
-                    .collect(),
+                faults,
                 loss,
                 duplicate,
                 reorder,
@@ -101,7 +90,7 @@ fn apply(sch: &Schedule) -> Scenario {
     s.seed = sch.seed;
     s.tcc.try_timeout_ms = sch.try_timeout_ms;
     let names = scenario::node_names(&s);
-    common::add_scripted_faults(&mut s, &names, &sch.crashes, &sch.partitions, &sch.one_way);
+    sch.faults.apply(&mut s, &names);
     s.network.loss_probability = sch.loss;
     s.network.duplicate_probability = sch.duplicate;
     s.network.reorder_probability = sch.reorder;

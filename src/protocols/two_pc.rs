@@ -235,9 +235,9 @@ impl TwoPcNode {
     }
 
     /// The durable store an RM starts with.
-    pub fn rm_durable(accounts: u32, initial_balance: i64) -> Durable {
+    pub fn rm_durable(ledger: Ledger) -> Durable {
         Durable {
-            ledger: Ledger::new(accounts, initial_balance),
+            ledger,
             ..Durable::default()
         }
     }

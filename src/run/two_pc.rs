@@ -50,10 +50,7 @@ pub fn build(scenario: &Scenario) -> (Vec<String>, Vec<TwoPcNode>, Vec<Durable>,
             let ledger = shard_ledger(scenario, shard as u32);
             (
                 TwoPcNode::rm(tm, standby, ledger.keys(), opts.clone()),
-                crate::protocols::two_pc::Durable {
-                    ledger,
-                    ..Default::default()
-                },
+                TwoPcNode::rm_durable(ledger),
             )
         } else if Some(id) == standby {
             (TwoPcNode::standby(opts.clone()), Default::default())

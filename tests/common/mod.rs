@@ -54,11 +54,71 @@ pub fn path_str(p: &Path) -> &str {
     p.to_str().expect("temp paths should be UTF-8")
 }
 
-/// Adds the scripted faults a property test drew to `s`, naming nodes by slot (taken
-/// modulo `names.len()`): crashes `(slot, at_ms, restart_ms)`, two-sided partitions
-/// `(side of each node, from_ms, to_ms)` and one-way cuts `(from slot, to slot,
-/// from_ms, to_ms)`. Windows are at least 1 ms long; a partition with an empty side
-/// and a cut from a node to itself are left out.
+/// Scripted faults a property test draws, naming nodes by slot (taken modulo the
+/// number of nodes): crashes `(slot, at_ms, restart_ms)`, two-sided partitions `(side
+/// of each slot, from_ms, to_ms)`, one-way cuts `(from slot, to slot, from_ms, to_ms)`.
+#[derive(Clone, Debug, Default)]
+pub struct DrawnFaults {
+    pub crashes: Vec<(usize, f64, f64)>,
+    pub partitions: Vec<(Vec<bool>, f64, f64)>,
+    pub one_way: Vec<(usize, usize, f64, f64)>,
+}
+
+/// The shape of [`drawn_faults`]: how many slots, where windows may start, how long
+/// they may last, when they must have healed, and at most how many of each fault.
+pub struct FaultDraw {
+    pub slots: usize,
+    pub start_before_ms: f64,
+    pub max_len_ms: f64,
+    pub healed_by_ms: f64,
+    pub max_crashes: usize,
+    pub max_partitions: usize,
+    pub max_one_way: usize,
+}
+
+/// Fault windows that start in `[0, start_before_ms)`, last 1 to `max_len_ms` and
+/// heal by `healed_by_ms`.
+fn window(d: &FaultDraw) -> impl proptest::strategy::Strategy<Value = (f64, f64)> {
+    use proptest::strategy::Strategy;
+    let end = d.healed_by_ms;
+    (0.0..d.start_before_ms, 1.0..d.max_len_ms)
+        .prop_map(move |(from, len)| (from, (from + len).min(end)))
+}
+
+/// Crashes, partitions and one-way cuts drawn by slot, every window healing in time.
+pub fn drawn_faults(d: FaultDraw) -> impl proptest::strategy::Strategy<Value = DrawnFaults> {
+    use proptest::prelude::*;
+    (
+        prop::collection::vec((0..d.slots, window(&d)), 0..d.max_crashes + 1),
+        prop::collection::vec(
+            (prop::collection::vec(any::<bool>(), d.slots), window(&d)),
+            0..d.max_partitions + 1,
+        ),
+        prop::collection::vec((0..d.slots, 0..d.slots, window(&d)), 0..d.max_one_way + 1),
+    )
+        .prop_map(|(crashes, partitions, one_way)| DrawnFaults {
+            crashes: crashes.into_iter().map(|(n, (a, b))| (n, a, b)).collect(),
+            partitions: partitions
+                .into_iter()
+                .map(|(sides, (a, b))| (sides, a, b))
+                .collect(),
+            one_way: one_way
+                .into_iter()
+                .map(|(f, t, (a, b))| (f, t, a, b))
+                .collect(),
+        })
+}
+
+impl DrawnFaults {
+    /// Adds these faults to `s` as scripted ones (see [`add_scripted_faults`]).
+    pub fn apply(&self, s: &mut acidbase::scenario::Scenario, names: &[String]) {
+        add_scripted_faults(s, names, &self.crashes, &self.partitions, &self.one_way);
+    }
+}
+
+/// Adds scripted faults to `s`, naming nodes by slot (taken modulo `names.len()`).
+/// Windows are at least 1 ms long; a partition with an empty side and a cut from a
+/// node to itself are left out.
 pub fn add_scripted_faults<Sides: AsRef<[bool]>>(
     s: &mut acidbase::scenario::Scenario,
     names: &[String],
