@@ -360,10 +360,6 @@ impl Checks {
 impl Observer for Checks {
     fn observe(&mut self, at_us: u64, node: NodeId, depth: u32, obs: &Observation) {
         self.now_us = at_us;
-        if let Some(b) = &mut self.business {
-            b.observe(node, obs);
-        }
-        self.tcc.observe(obs);
         match *obs {
             Observation::Requested { .. } => {
                 self.counts.requests += 1;
@@ -395,6 +391,7 @@ impl Observer for Checks {
                 return;
             }
             Observation::Repair { class, .. } => {
+                self.tcc.observe(obs); // a retry may complete a partial compensation
                 match class {
                     RepairClass::Automatic => self.counts.repaired_automatic += 1,
                     RepairClass::Operator => self.counts.flagged_operator += 1,
@@ -417,7 +414,15 @@ impl Observer for Checks {
                 self.counts.calls.record(at_us, txn, event);
                 return;
             }
-            Observation::Tcc { .. } => return,
+            Observation::Tcc { .. } => {
+                self.tcc.observe(obs);
+                return;
+            }
+            Observation::Applied { .. } => {
+                if let Some(b) = &mut self.business {
+                    b.observe(node, obs);
+                }
+            }
             _ => {}
         }
         let txn = obs.txn();
