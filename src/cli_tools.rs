@@ -1,11 +1,12 @@
-//! The command-line side of explore, shrink, schedule export and diagrams: read the
-//! flags' files, call the library, write files and print. No simulation logic here.
+//! The command-line side of run (with its trace, schedule export and diagram), explore
+//! and shrink: read the flags' files, call the library, write files and print. No
+//! simulation logic here.
 
 use acidbase::diagram::{self, DiagramOptions};
 use acidbase::explore::{explore, parse_seeds};
 use acidbase::report::Report;
 use acidbase::run::{run, TraceOut};
-use acidbase::scenario::{self, Scenario, PROTOCOLS};
+use acidbase::scenario::{self, Loaded, Scenario, PROTOCOLS};
 use acidbase::schedule::{export, to_ron};
 use acidbase::shrink::{counterexample_ron, focus_txns, shrink, story, ShrinkOptions};
 use acidbase::tracelog;
@@ -20,12 +21,23 @@ fn bad(msg: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// The scenario at `path`, or the built-in default (said on stderr).
+pub fn load_or_default(path: Option<&Path>) -> Result<Loaded, ExitCode> {
+    match path {
+        Some(p) => scenario::load(p).map_err(bad),
+        None => {
+            eprintln!(
+                "acidbase: no scenario given; running the built-in default, {}",
+                scenario::DEFAULT_SCENARIO_NAME
+            );
+            Ok(scenario::default_scenario())
+        }
+    }
+}
+
 /// The scenario at `path` (or the built-in default), with `protocol` swapped in.
 fn load(path: Option<&Path>, protocol: Option<&str>) -> Result<Scenario, ExitCode> {
-    let loaded = match path {
-        Some(p) => scenario::load(p).map_err(bad)?,
-        None => scenario::default_scenario(),
-    };
+    let loaded = load_or_default(path)?;
     let Some(p) = protocol else {
         return Ok(loaded.scenario);
     };
@@ -47,10 +59,12 @@ fn write_file(path: &Path, text: &str, what: &str) -> Result<(), ExitCode> {
         .map_err(|e| bad(format!("cannot write the {what} {}: {e}", path.display())))
 }
 
-/// Writes to a file (if any) and keeps a copy in memory (for the diagram).
+/// Writes the trace to a file (if any), remembering its first write error (a trace cut
+/// short must be reported, not silently truncated), and keeps a copy in memory only
+/// when a diagram needs it.
 struct Tee {
     file: Option<std::fs::File>,
-    buf: Rc<RefCell<Vec<u8>>>,
+    buf: Option<Rc<RefCell<Vec<u8>>>>,
     error: Rc<RefCell<Option<String>>>,
 }
 
@@ -61,7 +75,9 @@ impl Write for Tee {
                 self.error.borrow_mut().get_or_insert(e.to_string());
             }
         }
-        self.buf.borrow_mut().extend_from_slice(data);
+        if let Some(buf) = &self.buf {
+            buf.borrow_mut().extend_from_slice(data);
+        }
         Ok(data.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -97,7 +113,7 @@ fn print_report(report: &Report, json: bool) -> Result<(), ExitCode> {
     Ok(())
 }
 
-/// `acidbase run` with `--export-schedule` and/or `--diagram`.
+/// `acidbase run` (and `replay`).
 pub fn run_with_tools(a: RunTools) -> ExitCode {
     match run_with_tools_inner(a) {
         Ok(code) | Err(code) => code,
@@ -113,7 +129,10 @@ fn run_with_tools_inner(a: RunTools) -> Result<ExitCode, ExitCode> {
     let mut s = load(a.path.as_deref(), None)?;
     let seed = a.seed.unwrap_or(s.seed);
     s.record_fates = a.export_schedule.is_some();
-    let buf = Rc::new(RefCell::new(Vec::new()));
+    let buf = a
+        .diagram
+        .is_some()
+        .then(|| Rc::new(RefCell::new(Vec::new())));
     let error = Rc::new(RefCell::new(None));
     let file = match &a.trace {
         Some(p) => Some(
@@ -126,7 +145,7 @@ fn run_with_tools_inner(a: RunTools) -> Result<ExitCode, ExitCode> {
     let out: Option<TraceOut> = wants_trace.then(|| {
         Box::new(Tee {
             file,
-            buf: Rc::clone(&buf),
+            buf: buf.clone(),
             error: Rc::clone(&error),
         }) as TraceOut
     });
@@ -159,7 +178,7 @@ fn run_with_tools_inner(a: RunTools) -> Result<ExitCode, ExitCode> {
             p.display()
         );
     }
-    if let Some(p) = &a.diagram {
+    if let (Some(p), Some(buf)) = (&a.diagram, &buf) {
         let text = String::from_utf8_lossy(&buf.borrow()).into_owned();
         let trace = tracelog::parse(&text);
         let opts = DiagramOptions {
@@ -175,7 +194,16 @@ fn run_with_tools_inner(a: RunTools) -> Result<ExitCode, ExitCode> {
     let report = &outcome.report;
     print_report(report, a.json)?;
     if report.failed() {
-        eprintln!("acidbase: reproduce with: acidbase run {file_name} --seed {seed}");
+        let what = if report.expectations.failed > 0 {
+            format!("{} expectation(s) failed", report.expectations.failed)
+        } else {
+            "an invariant was violated".to_string()
+        };
+        let file = a
+            .path
+            .as_ref()
+            .map_or_else(String::new, |p| format!(" {}", p.display()));
+        eprintln!("acidbase: {what}; reproduce with: acidbase run{file} --seed {seed}");
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)

@@ -3,41 +3,12 @@
 
 use acidbase::bench::{run_bench, BenchArgs};
 use acidbase::compare::{compare, CompareArgs};
-use acidbase::run::{run, TraceOut};
-use acidbase::scenario::{self, Loaded};
+use acidbase::scenario;
 use clap::{Parser, Subcommand, ValueEnum};
-use std::cell::RefCell;
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::rc::Rc;
 
 mod cli_tools;
-
-/// The trace file, remembering its first write error: a trace cut short (a full
-/// disk, say) must be reported, not silently truncated.
-struct CheckedFile {
-    file: std::fs::File,
-    error: Rc<RefCell<Option<std::io::Error>>>,
-}
-
-impl Write for CheckedFile {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.file.write(buf).inspect_err(|e| {
-            self.error
-                .borrow_mut()
-                .get_or_insert_with(|| std::io::Error::new(e.kind(), e.to_string()));
-        })
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush().inspect_err(|e| {
-            self.error
-                .borrow_mut()
-                .get_or_insert_with(|| std::io::Error::new(e.kind(), e.to_string()));
-        })
-    }
-}
 
 #[derive(Parser)]
 #[command(
@@ -380,26 +351,17 @@ fn main() -> ExitCode {
             txn,
             from,
             to,
-        } if export_schedule.is_some() || diagram.is_some() => {
-            cli_tools::run_with_tools(cli_tools::RunTools {
-                path: scenario,
-                seed,
-                json: matches!(format, Format::Json),
-                trace,
-                export_schedule,
-                diagram,
-                txn,
-                from,
-                to,
-            })
-        }
-        Command::Run {
-            scenario,
+        } => cli_tools::run_with_tools(cli_tools::RunTools {
+            path: scenario,
             seed,
-            format,
+            json: matches!(format, Format::Json),
             trace,
-            ..
-        } => run_command(scenario, seed, format, trace),
+            export_schedule,
+            diagram,
+            txn,
+            from,
+            to,
+        }),
         Command::Compare {
             scenario,
             protocols,
@@ -656,23 +618,6 @@ fn sweep_command(args: &acidbase::sweep::SweepArgs) -> ExitCode {
     }
 }
 
-/// The scenario at `path`, or the built-in default (said on stderr).
-fn load_or_default(path: Option<&PathBuf>) -> Result<Loaded, ExitCode> {
-    match path {
-        Some(p) => scenario::load(p).map_err(|e| {
-            eprintln!("error: {e}");
-            ExitCode::from(2)
-        }),
-        None => {
-            eprintln!(
-                "acidbase: no scenario given; running the built-in default, {}",
-                scenario::DEFAULT_SCENARIO_NAME
-            );
-            Ok(scenario::default_scenario())
-        }
-    }
-}
-
 fn compare_command(
     path: Option<PathBuf>,
     protocols: Vec<String>,
@@ -681,7 +626,7 @@ fn compare_command(
     jobs: Option<u32>,
     format: TableFormat,
 ) -> ExitCode {
-    let loaded = match load_or_default(path.as_ref()) {
+    let loaded = match cli_tools::load_or_default(path.as_deref()) {
         Ok(l) => l,
         Err(code) => return code,
     };
@@ -837,65 +782,4 @@ fn check_command(
         }
     }
     ExitCode::from(1)
-}
-
-fn run_command(
-    path: Option<PathBuf>,
-    seed: Option<u64>,
-    format: Format,
-    trace: Option<PathBuf>,
-) -> ExitCode {
-    let loaded = match load_or_default(path.as_ref()) {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    let trace_error = Rc::new(RefCell::new(None));
-    let trace_out: Option<TraceOut> = match &trace {
-        Some(p) => match std::fs::File::create(p) {
-            Ok(file) => Some(Box::new(CheckedFile {
-                file,
-                error: Rc::clone(&trace_error),
-            })),
-            Err(e) => {
-                eprintln!("error: cannot create trace file {}: {e}", p.display());
-                return ExitCode::from(2);
-            }
-        },
-        None => None,
-    };
-    let s = &loaded.scenario;
-    let seed = seed.unwrap_or(s.seed);
-    let report = run(s, seed, trace_out).report;
-    if let (Some(p), Some(e)) = (&trace, trace_error.borrow().as_ref()) {
-        eprintln!(
-            "error: the trace {} could not be written in full: {e}",
-            p.display()
-        );
-        return ExitCode::from(2);
-    }
-    let report = &report;
-    match format {
-        Format::Json => match serde_json::to_string_pretty(report) {
-            Ok(j) => println!("{j}"),
-            Err(e) => {
-                eprintln!("error: cannot write the report as JSON: {e}");
-                return ExitCode::from(2);
-            }
-        },
-        Format::Text => print!("{}", report.to_text()),
-    }
-    if report.failed() {
-        let file = path
-            .as_ref()
-            .map_or_else(String::new, |p| format!(" {}", p.display()));
-        let what = if report.expectations.failed > 0 {
-            format!("{} expectation(s) failed", report.expectations.failed)
-        } else {
-            "an invariant was violated".to_string()
-        };
-        eprintln!("acidbase: {what}; reproduce with: acidbase run{file} --seed {seed}");
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    }
 }
