@@ -81,8 +81,13 @@ pub struct Counts {
     pub begun: u64,
     pub committed: u64,
     pub aborted: u64,
+    /// Transactions over for good with participants that disagree (counted as
+    /// unresolved: partially applied).
+    pub broken: u64,
     pub atomicity_violations: u64,
     pub requests: u64,
+    /// Requests a restarted coordinator could not place (answered stale, not begun).
+    pub refused: u64,
     pub answered_in_time: u64,
     pub protocol_messages: u64,
     pub client_messages: u64,
@@ -196,8 +201,20 @@ impl Checks {
         }
     }
 
+    /// Counts a transaction that is over for good (settled, or open at the end and
+    /// neither in doubt nor partially applied): exactly once, in one of committed,
+    /// aborted or — when its participants disagree — unresolved.
     fn retire(&mut self, t: Track) {
-        if !t.begun || t.violation {
+        if !t.begun {
+            return;
+        }
+        if t.violation {
+            // Some participants applied it, others rolled it back: partially applied
+            // for good.
+            self.counts.broken += 1;
+            if let Some(b) = &mut self.business {
+                b.over(t.committed, t.aborted);
+            }
             return;
         }
         if t.committed.is_superset(t.participants) && !t.committed.is_empty() {
@@ -284,17 +301,20 @@ impl Checks {
             })
             .sum();
         for t in open {
-            if !t.begun && in_doubt.contains_key(&t.txn) {
-                // Voted yes after its transaction had finished everywhere else (a TCC
-                // Try that hangs): in doubt for good.
-                in_doubt_txns += 1;
-                unresolved += 1;
-                continue;
-            }
-            if !t.begun || t.violation {
-                continue;
-            }
             let txn_in_doubt = in_doubt.contains_key(&t.txn);
+            if !t.begun {
+                if txn_in_doubt {
+                    // Voted yes after its transaction was over and counted (a TCC Try
+                    // that hangs): in doubt for good, but counted once, as it ended.
+                    in_doubt_txns += 1;
+                }
+                continue;
+            }
+            if t.violation {
+                in_doubt_txns += u64::from(txn_in_doubt);
+                self.retire(t);
+                continue;
+            }
             if t.committed.is_superset(t.participants) {
                 self.retire(t);
             } else if txn_in_doubt {
@@ -315,6 +335,7 @@ impl Checks {
             .map(|b| b.finish(end_audit, &committed_somewhere))
             .unwrap_or_default();
         let mut c = self.counts.clone();
+        let unresolved = unresolved + c.broken;
         for h in &held {
             let hold = h.held_us;
             c.max_hold_us = c.max_hold_us.max(hold);
@@ -363,6 +384,10 @@ impl Observer for Checks {
         match *obs {
             Observation::Requested { .. } => {
                 self.counts.requests += 1;
+                return;
+            }
+            Observation::Refused { .. } => {
+                self.counts.refused += 1;
                 return;
             }
             Observation::Answered { latency_us, .. } => {

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::rc::Rc;
 
 fn bad(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {msg}");
+    warnln!("error: {msg}");
     ExitCode::from(2)
 }
 
@@ -26,7 +26,7 @@ pub fn load_or_default(path: Option<&Path>) -> Result<Loaded, ExitCode> {
     match path {
         Some(p) => scenario::load(p).map_err(bad),
         None => {
-            eprintln!(
+            warnln!(
                 "acidbase: no scenario given; running the built-in default, {}",
                 scenario::DEFAULT_SCENARIO_NAME
             );
@@ -65,14 +65,14 @@ fn write_file(path: &Path, text: &str, what: &str) -> Result<(), ExitCode> {
 struct Tee {
     file: Option<std::fs::File>,
     buf: Option<Rc<RefCell<Vec<u8>>>>,
-    error: Rc<RefCell<Option<String>>>,
+    error: Rc<RefCell<Option<std::io::Error>>>,
 }
 
 impl Write for Tee {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
         if let Some(f) = self.file.as_mut() {
             if let Err(e) = f.write_all(data) {
-                self.error.borrow_mut().get_or_insert(e.to_string());
+                self.error.borrow_mut().get_or_insert(e);
             }
         }
         if let Some(buf) = &self.buf {
@@ -83,7 +83,7 @@ impl Write for Tee {
     fn flush(&mut self) -> std::io::Result<()> {
         if let Some(f) = self.file.as_mut() {
             if let Err(e) = f.flush() {
-                self.error.borrow_mut().get_or_insert(e.to_string());
+                self.error.borrow_mut().get_or_insert(e);
             }
         }
         Ok(())
@@ -106,9 +106,9 @@ fn print_report(report: &Report, json: bool) -> Result<(), ExitCode> {
     if json {
         let j = serde_json::to_string_pretty(report)
             .map_err(|e| bad(format!("cannot write the report as JSON: {e}")))?;
-        println!("{j}");
+        sayln!("{j}");
     } else {
-        print!("{}", report.to_text());
+        say!("{}", report.to_text());
     }
     Ok(())
 }
@@ -151,6 +151,10 @@ fn run_with_tools_inner(a: RunTools) -> Result<ExitCode, ExitCode> {
     });
     let outcome = run(&s, seed, out);
     if let (Some(p), Some(e)) = (&a.trace, error.borrow().as_ref()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            // `--trace /dev/stdout | head`: the reader had enough; not an error.
+            return Ok(ExitCode::SUCCESS);
+        }
         return Err(bad(format!(
             "the trace {} could not be written in full: {e}",
             p.display()
@@ -170,7 +174,7 @@ fn run_with_tools_inner(a: RunTools) -> Result<ExitCode, ExitCode> {
             p.display()
         );
         write_file(p, &to_ron(&exported, &header), "schedule")?;
-        eprintln!(
+        warnln!(
             "acidbase: wrote the fault schedule ({} crashes, {} partitions, {} scripted messages) to {}",
             exported.faults.crashes.len(),
             exported.faults.partitions.len() + exported.faults.one_way.len(),
@@ -189,7 +193,7 @@ fn run_with_tools_inner(a: RunTools) -> Result<ExitCode, ExitCode> {
             ..Default::default()
         };
         write_file(p, &diagram::svg(&trace, &outcome.names, &opts), "diagram")?;
-        eprintln!("acidbase: wrote the sequence diagram to {}", p.display());
+        warnln!("acidbase: wrote the sequence diagram to {}", p.display());
     }
     let report = &outcome.report;
     print_report(report, a.json)?;
@@ -203,7 +207,7 @@ fn run_with_tools_inner(a: RunTools) -> Result<ExitCode, ExitCode> {
             .path
             .as_ref()
             .map_or_else(String::new, |p| format!(" {}", p.display()));
-        eprintln!("acidbase: {what}; reproduce with: acidbase run{file} --seed {seed}");
+        warnln!("acidbase: {what}; reproduce with: acidbase run{file} --seed {seed}");
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
@@ -235,20 +239,20 @@ pub fn explore_command(
     let step = (total / 100).max(1);
     let progress = move |done: u64, failing: u64| {
         if tty && (done % step == 0 || done == total) {
-            eprint!("\rexplore: {done}/{total} seeds, {failing} failing ");
+            warn!("\rexplore: {done}/{total} seeds, {failing} failing ");
         }
     };
     let e = explore(&s, seeds, jobs, ignore_expect, &progress);
     if tty {
-        eprintln!();
+        warnln!();
     }
     if json {
         match serde_json::to_string_pretty(&e) {
-            Ok(j) => println!("{j}"),
+            Ok(j) => sayln!("{j}"),
             Err(err) => return bad(format!("cannot write JSON: {err}")),
         }
     } else {
-        print!("{}", e.to_text(&path.display().to_string(), protocol));
+        say!("{}", e.to_text(&path.display().to_string(), protocol));
     }
     if e.violating_seeds > 0 {
         ExitCode::from(1)
@@ -293,7 +297,7 @@ fn shrink_inner(a: ShrinkArgs) -> Result<ExitCode, ExitCode> {
     let s = load(Some(&a.path), a.protocol.as_deref())?;
     let seed = a.seed.unwrap_or(s.seed);
     let source = a.path.display().to_string();
-    eprintln!("acidbase shrink: {source} --seed {seed} ...");
+    warnln!("acidbase shrink: {source} --seed {seed} ...");
     let opts = ShrinkOptions {
         kind: a.kind,
         max_runs: a.max_runs,
@@ -320,19 +324,19 @@ fn shrink_inner(a: ShrinkArgs) -> Result<ExitCode, ExitCode> {
         };
         let j = serde_json::to_string_pretty(&summary)
             .map_err(|e| bad(format!("cannot write JSON: {e}")))?;
-        println!("{j}");
+        sayln!("{j}");
     } else {
-        println!("acidbase shrink: {source} --seed {seed}: {}", shrunk.kind);
-        println!("  before  {}", shrunk.before.line());
-        println!("  after   {}", shrunk.after.line());
-        println!("  ({} candidate runs)", shrunk.runs);
-        println!();
-        println!("The shrunk run");
+        sayln!("acidbase shrink: {source} --seed {seed}: {}", shrunk.kind);
+        sayln!("  before  {}", shrunk.before.line());
+        sayln!("  after   {}", shrunk.after.line());
+        sayln!("  ({} candidate runs)", shrunk.runs);
+        sayln!();
+        sayln!("The shrunk run");
         for line in &told {
-            println!("  {line}");
+            sayln!("  {line}");
         }
-        println!();
-        println!("Wrote {out}. Reproduce: acidbase run {out}");
+        sayln!();
+        sayln!("Wrote {out}. Reproduce: acidbase run {out}");
     }
     if let Some(p) = &a.diagram {
         let opts = DiagramOptions {
@@ -344,7 +348,7 @@ fn shrink_inner(a: ShrinkArgs) -> Result<ExitCode, ExitCode> {
             &diagram::svg(&shrunk.trace, &shrunk.outcome.names, &opts),
             "diagram",
         )?;
-        eprintln!("acidbase: drew the shrunk run in {}", p.display());
+        warnln!("acidbase: drew the shrunk run in {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -237,6 +237,15 @@ pub struct RecentIds {
     bits: Vec<u64>,
 }
 
+/// What a [`RecentIds`] window knows of an id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recall {
+    Seen,
+    Unseen,
+    /// Older than the window: it may or may not have been seen.
+    Forgotten,
+}
+
 /// The most concurrent client sessions a scenario may have (see [`RecentIds`]).
 pub const MAX_SESSIONS: u32 = 10_000;
 
@@ -258,6 +267,19 @@ impl RecentIds {
     fn bit(id: u64) -> (usize, u64) {
         let i = id % Self::CAPACITY;
         ((i / 64) as usize, 1u64 << (i % 64))
+    }
+
+    /// What the window knows of `id`: seen, not seen, or forgotten (older than the
+    /// window). Callers for whom a forgotten id must not pass as seen (an
+    /// at-least-once sender, an admission check that answers the client) use this.
+    pub fn recall(&self, id: u64) -> Recall {
+        if id < self.top && self.top - id > Self::CAPACITY {
+            Recall::Forgotten
+        } else if self.contains(id) {
+            Recall::Seen
+        } else {
+            Recall::Unseen
+        }
     }
 
     /// Was `id` recorded (or is it older than the window, so presumed recorded)?
@@ -534,5 +556,23 @@ mod tests {
         assert!(r.contains(7 + RecentIds::CAPACITY));
         assert!(!r.contains(6 + RecentIds::CAPACITY));
         assert!(r.insert(6 + RecentIds::CAPACITY));
+    }
+
+    #[test]
+    fn recall_tells_forgotten_from_seen() {
+        let mut r = RecentIds::default();
+        r.insert(10);
+        assert_eq!(r.recall(10), Recall::Seen);
+        assert_eq!(r.recall(9), Recall::Unseen);
+        assert_eq!(r.recall(11), Recall::Unseen);
+        r.insert(10 + RecentIds::CAPACITY + 1);
+        assert_eq!(r.recall(10), Recall::Forgotten);
+        assert!(r.contains(10), "contains presumes a forgotten id seen");
+        assert_eq!(r.recall(11), Recall::Forgotten);
+        assert_eq!(
+            r.recall(12),
+            Recall::Unseen,
+            "at the window's edge: still known"
+        );
     }
 }

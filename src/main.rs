@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[macro_use]
+mod console;
 mod cli_tools;
 
 #[derive(Parser)]
@@ -339,7 +341,10 @@ fn parse_shard(s: &str) -> Result<acidbase::sweep::Shard, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    console::finish(run_command(Cli::parse()))
+}
+
+fn run_command(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Run {
             scenario,
@@ -417,13 +422,16 @@ fn main() -> ExitCode {
                 seed,
             };
             let r = run_bench(&args);
-            print!("{}", r.lines(&args));
+            say!("{}", r.lines(&args));
             if r.ok(&args) {
                 ExitCode::SUCCESS
             } else {
-                eprintln!(
+                warnln!(
                     "bench-2pc: check failed (completed {} of {}, deliveries {} of {})",
-                    r.completed, args.txns, r.deliveries, r.expected_deliveries
+                    r.completed,
+                    args.txns,
+                    r.deliveries,
+                    r.expected_deliveries
                 );
                 ExitCode::from(1)
             }
@@ -447,7 +455,7 @@ fn main() -> ExitCode {
                 }) {
                     Ok(s) => s,
                     Err(e) => {
-                        eprintln!("error: {e}");
+                        warnln!("error: {e}");
                         return ExitCode::from(2);
                     }
                 };
@@ -473,14 +481,14 @@ fn main() -> ExitCode {
         Command::Merge { dirs, out, format } => {
             match acidbase::sweep::merge(&dirs, out, format.into()) {
                 Ok(m) => {
-                    println!("merged {} runs into {}", m.runs, m.out.display());
+                    sayln!("merged {} runs into {}", m.runs, m.out.display());
                     for f in &m.files {
-                        println!("  {}", f.display());
+                        sayln!("  {}", f.display());
                     }
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    warnln!("error: {e}");
                     ExitCode::from(2)
                 }
             }
@@ -521,12 +529,12 @@ fn main() -> ExitCode {
             match acidbase::chart::cli::redraw(&req) {
                 Ok(files) => {
                     for f in files {
-                        println!("{}", f.display());
+                        sayln!("{}", f.display());
                     }
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    warnln!("error: {e}");
                     ExitCode::from(2)
                 }
             }
@@ -547,7 +555,7 @@ fn main() -> ExitCode {
             format,
         } => {
             if !exhaustive {
-                eprintln!("error: check needs --exhaustive (the only mode so far); see acidbase check --help");
+                warnln!("error: check needs --exhaustive (the only mode so far); see acidbase check --help");
                 return ExitCode::from(2);
             }
             for (flag, v) in [
@@ -555,7 +563,7 @@ fn main() -> ExitCode {
                 ("--max-latency-ms", max_latency_ms),
             ] {
                 if v.is_some_and(|v| !(v.is_finite() && (0.0..=scenario::MAX_MS).contains(&v))) {
-                    eprintln!(
+                    warnln!(
                         "error: {flag}: expected a number of ms in [0, {}]",
                         scenario::MAX_MS
                     );
@@ -581,14 +589,14 @@ fn sweep_command(args: &acidbase::sweep::SweepArgs) -> ExitCode {
     match acidbase::sweep::run_sweep(args) {
         Ok(done) => {
             for w in &done.warnings {
-                eprintln!("warning: {w}");
+                warnln!("warning: {w}");
             }
             let rate = if done.seconds > 0.0 {
                 done.ran as f64 / done.seconds
             } else {
                 0.0
             };
-            println!(
+            sayln!(
                 "sweep {}: {} runs in this {}, {} resumed from the journal, {} run now ({:.1} runs/s with {} jobs)",
                 done.name,
                 done.in_shard,
@@ -599,12 +607,12 @@ fn sweep_command(args: &acidbase::sweep::SweepArgs) -> ExitCode {
                 args.jobs
             );
             if done.complete {
-                println!("wrote {}:", done.out.display());
+                sayln!("wrote {}:", done.out.display());
                 for f in &done.files {
-                    println!("  {}", f.display());
+                    sayln!("  {}", f.display());
                 }
             } else {
-                println!(
+                sayln!(
                     "stopped early; continue with --resume (journal in {})",
                     done.out.display()
                 );
@@ -612,7 +620,7 @@ fn sweep_command(args: &acidbase::sweep::SweepArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            warnln!("error: {e}");
             ExitCode::from(2)
         }
     }
@@ -646,7 +654,7 @@ fn compare_command(
         .iter()
         .find(|p| !scenario::PROTOCOLS.contains(&p.as_str()))
     {
-        eprintln!(
+        warnln!(
             "error: --protocols: unknown protocol {bad:?}; expected a comma-separated list of: {}",
             scenario::PROTOCOLS.join(", ")
         );
@@ -667,17 +675,17 @@ fn compare_command(
     let table = match compare(&args) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: {e}");
+            warnln!("error: {e}");
             return ExitCode::from(2);
         }
     };
     match format {
-        TableFormat::Text => print!("{}", table.to_text()),
-        TableFormat::Csv => print!("{}", table.to_csv()),
+        TableFormat::Text => say!("{}", table.to_text()),
+        TableFormat::Csv => say!("{}", table.to_csv()),
         TableFormat::Json => match serde_json::to_string_pretty(&table) {
-            Ok(j) => println!("{j}"),
+            Ok(j) => sayln!("{j}"),
             Err(e) => {
-                eprintln!("error: cannot write the table as JSON: {e}");
+                warnln!("error: cannot write the table as JSON: {e}");
                 return ExitCode::from(2);
             }
         },
@@ -696,7 +704,7 @@ fn check_command(
     let loaded = match scenario::load(path) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: {e}");
+            warnln!("error: {e}");
             return ExitCode::from(2);
         }
     };
@@ -705,14 +713,14 @@ fn check_command(
         let text = match std::fs::read_to_string(&file) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("error: cannot read {}: {e}", file.display());
+                warnln!("error: cannot read {}: {e}", file.display());
                 return ExitCode::from(2);
             }
         };
         let steps = match parse_steps(&text) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!(
+                warnln!(
                     "error: {}: expected a RON list of steps: {e}",
                     file.display()
                 );
@@ -722,20 +730,20 @@ fn check_command(
         let r = match cs::replay_steps(s, opts, &steps) {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("error: {}: {e}", file.display());
+                warnln!("error: {}: {e}", file.display());
                 return ExitCode::from(2);
             }
         };
         for (i, line) in r.story.iter().enumerate() {
-            println!("  {:>3}. {line}", i + 1);
+            sayln!("  {:>3}. {line}", i + 1);
         }
         return match r.findings.first() {
             Some(f) => {
-                println!("VIOLATION {}: {}", f.kind, f.detail);
+                sayln!("VIOLATION {}: {}", f.kind, f.detail);
                 ExitCode::from(1)
             }
             None => {
-                println!("no violation on this path");
+                sayln!("no violation on this path");
                 ExitCode::SUCCESS
             }
         };
@@ -743,19 +751,19 @@ fn check_command(
     let report = match cs::check(s, opts) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            warnln!("error: {e}");
             return ExitCode::from(2);
         }
     };
     match format {
         Format::Json => match serde_json::to_string_pretty(&report) {
-            Ok(j) => println!("{j}"),
+            Ok(j) => sayln!("{j}"),
             Err(e) => {
-                eprintln!("error: cannot write the report as JSON: {e}");
+                warnln!("error: cannot write the report as JSON: {e}");
                 return ExitCode::from(2);
             }
         },
-        Format::Text => print!("{}", report.to_text()),
+        Format::Text => say!("{}", report.to_text()),
     }
     let Some(c) = &report.violation else {
         return ExitCode::SUCCESS;
@@ -763,10 +771,10 @@ fn check_command(
     match &out {
         Some(file) => {
             if let Err(e) = std::fs::write(file, c.steps_ron()) {
-                eprintln!("error: cannot write {}: {e}", file.display());
+                warnln!("error: cannot write {}: {e}", file.display());
                 return ExitCode::from(2);
             }
-            eprintln!(
+            warnln!(
                 "acidbase: the path is in {f}; replay it with: acidbase check {p} --exhaustive --replay {f}",
                 f = file.display(),
                 p = path.display()
@@ -774,7 +782,7 @@ fn check_command(
         }
         None => {
             if matches!(format, Format::Text) {
-                println!(
+                sayln!(
                     "replayable path (RON; save it and pass --replay FILE):\n{}",
                     c.steps_ron()
                 );

@@ -33,6 +33,9 @@ pub enum Observation {
     Finished { txn: TxnId },
     /// A client issued a request for `txn`.
     Requested { txn: TxnId },
+    /// The coordinator told the client it cannot tell whether it already began `txn`
+    /// (a copy of a request from before its restart): no definite answer will come.
+    Refused { txn: TxnId },
     /// A client got a definite answer for `txn`.
     Answered {
         txn: TxnId,
@@ -140,6 +143,7 @@ impl Observation {
             | Observation::Applied { txn, .. }
             | Observation::Finished { txn }
             | Observation::Requested { txn }
+            | Observation::Refused { txn }
             | Observation::Answered { txn, .. }
             | Observation::Repair { txn, .. }
             | Observation::Compensated { txn }

@@ -19,9 +19,13 @@ pub struct Txns {
     pub aborted: u64,
     pub in_doubt: u64,
     pub unresolved: u64,
-    /// Global transactions begun (distributed and local).
+    /// Global transactions begun (distributed and local): committed + aborted +
+    /// unresolved, each counted once.
     pub begun: u64,
     pub requests: u64,
+    /// Requests a restarted coordinator refused because it could not tell whether
+    /// its earlier incarnation had begun them (no definite answer).
+    pub refused: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
@@ -259,6 +263,7 @@ impl Report {
                 unresolved: r.unresolved,
                 begun: c.begun,
                 requests: c.requests,
+                refused: c.refused,
             },
             violations: Violations {
                 atomicity: c.atomicity_violations,
@@ -267,8 +272,17 @@ impl Report {
             repair: Repair {
                 automatic: c.repaired_automatic,
                 operator: c.flagged_operator,
-                // What is broken at the end and nobody flagged.
-                silent: (c.atomicity_violations + invariant).saturating_sub(c.flagged_operator),
+                // Broken transactions at the end that nobody flagged, each once: a
+                // transaction that broke atomicity also breaks money or stock, so the
+                // balances count on their own only when none did.
+                silent: (c.atomicity_violations
+                    + r.chain.inconsistent
+                    + if c.atomicity_violations == 0 {
+                        u64::from(money_broken) + r.business.violations()
+                    } else {
+                        0
+                    })
+                .saturating_sub(c.flagged_operator),
             },
             money: Money {
                 initial: r.money_initial,
@@ -381,7 +395,12 @@ impl Report {
         let _ = writeln!(s);
         let t = &self.txns;
         let _ = writeln!(s, "Counts");
-        let _ = writeln!(s, "  transactions   {} committed, {} aborted, {} in doubt, {} unresolved ({} begun, {} requested)", t.committed, t.aborted, t.in_doubt, t.unresolved, t.begun, t.requests);
+        let refused = if t.refused > 0 {
+            format!(", {} refused as stale", t.refused)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(s, "  transactions   {} committed, {} aborted, {} in doubt, {} unresolved ({} begun, {} requested{refused})", t.committed, t.aborted, t.in_doubt, t.unresolved, t.begun, t.requests);
         let _ = writeln!(
             s,
             "  violations     {} atomicity, {} invariant (money {} -> {})",
@@ -740,6 +759,16 @@ fn story(
         if others > 0 {
             out.push(format!("{others} more participant(s) of other transactions were blocked the same way (see locks.blocked)"));
         }
+    }
+    let refused = r.counts.refused;
+    if refused > 0 {
+        out.push(format!(
+            "{refused} request{} reached the restarted coordinator with an id below its durable bound: it could not tell whether its earlier incarnation had begun {}, so it refused {} as stale instead of beginning a second instance; the client got no answer for {} and moved its ids above the bound",
+            if refused == 1 { "" } else { "s" },
+            if refused == 1 { "it" } else { "them" },
+            if refused == 1 { "it" } else { "them" },
+            if refused == 1 { "it" } else { "them" },
+        ));
     }
     for ex in &r.examples {
         let c: Vec<_> = ex.committed.iter().map(|n| name(*n)).collect();

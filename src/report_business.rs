@@ -19,6 +19,13 @@ pub(crate) fn counts_lines(r: &Report, s: &mut String) {
             "                 {} oversold, {} undersold, {} ordered without stock deduction",
             b.oversold, b.undersold, b.orders_without_deduction
         );
+        if b.unpaid_sales + b.charged_without_order > 0 {
+            let _ = writeln!(
+                s,
+                "                 {} sales unpaid, {} payments without their order",
+                b.unpaid_sales, b.charged_without_order
+            );
+        }
     }
     if r.protocol == "tcc" {
         let t = &r.tcc;
@@ -114,6 +121,18 @@ pub(crate) fn story_lines(scenario: &Scenario, r: &Report, out: &mut Vec<String>
             out.push(format!(
                 "ORDERS WITHOUT DEDUCTION: {} units ordered with no stock deducted",
                 b.orders_without_deduction
+            ));
+        }
+        if b.unpaid_sales > 0 {
+            out.push(format!(
+                "UNPAID SALES: {} order(s) committed with their stock while the payment rolled back — goods given away",
+                b.unpaid_sales
+            ));
+        }
+        if b.charged_without_order > 0 {
+            out.push(format!(
+                "CHARGED WITHOUT ORDER: {} payment(s) committed while the order rolled back",
+                b.charged_without_order
             ));
         }
         if b.stuck_in_reservations > 0 {

@@ -24,7 +24,7 @@ fn a_violating_config_exits_1_with_a_shortest_path_that_replays() {
     assert!(out.contains("VIOLATION blocking"), "{out}");
     assert!(out.contains("shortest path (32 steps)"), "{out}");
     assert!(out.contains("    5. [0 ms] tm crashes"), "{out}");
-    assert!(out.contains("distinct states: 1664"), "{out}");
+    assert!(out.contains("distinct states: 1672"), "{out}");
     assert!(stderr(&o).contains("--replay"), "{}", stderr(&o));
     let written = std::fs::read_to_string(&path).expect("--out wrote the path");
     assert!(

@@ -511,3 +511,65 @@ fn replay_is_run_under_another_name() {
     assert!(a.status.success() && b.status.success(), "{}", stderr(&b));
     assert_eq!(stdout(&a), stdout(&b));
 }
+
+/// `acidbase … | head`: a reader that goes away early is not an error. Each command
+/// writes more than a pipe buffer (or its stderr goes to the same closed pipe), the
+/// reader takes one line and leaves; the command must neither panic nor complain.
+#[test]
+fn a_closed_pipe_ends_every_command_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = TempDir::new("closed-pipe");
+    let cx = dir.path("cx.ron");
+    let commands: &[&[&str]] = &[
+        &["run", "scenarios/bench-2pc.ron", "--trace", "/dev/stdout"],
+        &["run", "scenarios/2pc-unsafe-timeout.ron"],
+        &[
+            "check",
+            "scenarios/check-2pc.ron",
+            "--exhaustive",
+            "--max-crashes",
+            "1",
+        ],
+        &[
+            "shrink",
+            "scenarios/2pc-unsafe-timeout.ron",
+            "--seed",
+            "1",
+            "--out",
+            path_str(&cx),
+        ],
+        &[
+            "explore",
+            "scenarios/2pc-unsafe-random-faults.ron",
+            "--seeds",
+            "1..40",
+            "--ignore-expect",
+        ],
+        &["compare", "scenarios/transfer-compare.ron", "--seeds", "2"],
+    ];
+    for args in commands {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_acidbase"))
+            .args(*args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("piped"))
+            .read_line(&mut first)
+            .expect("one line");
+        // The reader is gone: stdout is closed.
+        let out = child.wait_with_output().expect("the command ends");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!first.is_empty(), "{args:?} printed something");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(!err.contains("Broken pipe"), "{args:?}: {err}");
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{args:?} exits with its own status, got {:?}: {err}",
+            out.status
+        );
+    }
+}

@@ -320,7 +320,7 @@ fn an_abort_that_overtakes_its_prepare_is_not_prepared_later() {
 fn golden_digests_of_the_shipped_scenarios() {
     let golden = [
         ("2pc-cooperative-termination", "9f8f31b86240f6fb"),
-        ("2pc-coordinator-crash", "468d9d0487d29b85"),
+        ("2pc-coordinator-crash", "db432876ee22e18f"),
         ("2pc-happy", "6a84e3bbf87534c5"),
         ("2pc-no-decision-retry", "b627c5cebf5853dd"),
         ("2pc-partition", "bdc46dbc5285c4a8"),
@@ -329,7 +329,7 @@ fn golden_digests_of_the_shipped_scenarios() {
         ("2pc-unsafe-timeout", "65bef3d913a3ab87"),
         ("bench-2pc", "8b9945886d04ebd0"),
         ("flash-sale", "001febea35ea7df1"),
-        ("order-inventory", "ed77295ce968f68f"),
+        ("order-inventory", "48a9fd8f44614fa7"),
         ("tcc-empty-rollback", "f33345661c4859b0"),
         ("tcc-hanging", "686dbe7f77d6f76a"),
         ("tcc-happy", "69dc05e1de5f23a1"),

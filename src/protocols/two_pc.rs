@@ -27,6 +27,7 @@ use crate::idmap::{IdMap, RecentIds};
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation};
 use crate::store::{Ledger, LockTable, ShardOps};
+use crate::workload::{Admission, AdmissionLog, Verdict};
 use crate::workload::{Client, ClientTimer, ClientWorld, TxnRequest};
 use std::collections::BTreeSet;
 
@@ -92,6 +93,8 @@ pub enum Msg {
     Inquiry { txn: TxnId, participants: NodeSet },
     /// The answer to an inquiry.
     Status { txn: TxnId, status: Status },
+    /// TM → client: a request it may have begun before a restart; use ids from `floor`.
+    Stale { txn: TxnId, floor: TxnId },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -122,6 +125,8 @@ pub struct PreparedRec {
 pub struct Durable {
     /// TM: Commit decisions not yet acknowledged by all participants.
     pub commits: IdMap<NodeSet>,
+    /// TM: which request ids it may have begun (so none is begun twice).
+    pub admission: AdmissionLog,
     /// RM: balances.
     pub ledger: Ledger,
     /// RM: prepared (in-doubt) transactions.
@@ -149,8 +154,8 @@ pub struct Tm {
     voting: IdMap<Voting>,
     /// Committed, waiting for acknowledgements.
     acking: IdMap<Acking>,
-    /// Recently begun transactions, so a duplicated request is not run twice.
-    recent: RecentIds,
+    /// Requests begun in this incarnation (with the durable floor: never begun twice).
+    admission: Admission,
     retry_armed: bool,
     /// When the vote-timeout timer is set to fire, if it is.
     vote_timer_at: Option<u64>,
@@ -210,7 +215,7 @@ impl TwoPcNode {
             opts,
             voting: IdMap::new(),
             acking: IdMap::new(),
-            recent: RecentIds::default(),
+            admission: Admission::default(),
             retry_armed: false,
             vote_timer_at: None,
         })
@@ -232,6 +237,14 @@ impl TwoPcNode {
             opts,
             terminating: IdMap::new(),
         })
+    }
+
+    /// The durable store the TM starts with.
+    pub fn tm_durable() -> Durable {
+        Durable {
+            admission: AdmissionLog::installed(),
+            ..Durable::default()
+        }
     }
 
     /// The durable store an RM starts with.
@@ -273,11 +286,11 @@ impl Node for TwoPcNode {
 
     fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut C<'_>) {
         match self {
-            TwoPcNode::Client(c) => {
-                if let Msg::Reply { txn, outcome } = msg {
-                    c.on_reply(txn, outcome, ctx);
-                }
-            }
+            TwoPcNode::Client(c) => match msg {
+                Msg::Reply { txn, outcome } => c.on_reply(txn, outcome, ctx),
+                Msg::Stale { txn, floor } => c.on_stale(txn, floor, ctx),
+                _ => {}
+            },
             TwoPcNode::Tm(tm) => tm.on_message(from, msg, ctx),
             TwoPcNode::Rm(rm) => rm.on_message(from, msg, ctx),
             TwoPcNode::Standby(s) => s.on_message(msg, ctx),
@@ -368,8 +381,17 @@ impl Tm {
 
     fn begin(&mut self, client: NodeId, req: TxnRequest, ctx: &mut C<'_>) {
         let txn = req.txn;
-        if !self.recent.insert(txn) {
-            return; // duplicate request
+        match self.admission.admit(txn, &ctx.durable().admission) {
+            Verdict::New { persist } => {
+                if let Some(log) = persist {
+                    ctx.persist(|d| d.admission = log);
+                }
+            }
+            Verdict::Duplicate => return,
+            Verdict::Stale { floor } => {
+                ctx.send(client, Msg::Stale { txn, floor });
+                return;
+            }
         }
         let shards = req.by_shard();
         if let [(shard, ops)] = shards[..] {
@@ -541,9 +563,15 @@ impl Tm {
     }
 
     /// Resend every Commit the log still holds; undecided transactions are forgotten
-    /// and thereby aborted by presumption.
+    /// and thereby aborted by presumption — and never begun again: requests this
+    /// incarnation cannot place are answered stale.
     fn recover(&mut self, ctx: &mut C<'_>) {
+        let log = Admission::recovered(&ctx.durable().admission);
+        if log != ctx.durable().admission {
+            ctx.persist(|d| d.admission = log);
+        }
         for (txn, &participants) in ctx.durable().commits.iter() {
+            self.admission.note_begun(txn);
             self.acking.insert(
                 txn,
                 Acking {

@@ -45,7 +45,10 @@ pub fn build(scenario: &Scenario) -> (Vec<String>, Vec<TwoPcNode>, Vec<Durable>,
     for (i, name) in names.iter().enumerate() {
         let id = NodeId(i as u32);
         let (node, durable) = if id == tm {
-            (TwoPcNode::tm(rms.clone(), opts.clone()), Default::default())
+            (
+                TwoPcNode::tm(rms.clone(), opts.clone()),
+                TwoPcNode::tm_durable(),
+            )
         } else if let Some(shard) = rms.iter().position(|&r| r == id) {
             let ledger = shard_ledger(scenario, shard as u32);
             (

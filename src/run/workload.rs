@@ -71,10 +71,10 @@ fn stock_ledger(shard: u32, skus: u32, stock_per_sku: i64) -> Ledger {
 
 /// Which nodes the business checker reads, for the workloads that have one.
 pub(crate) fn business_config(scenario: &Scenario, names: &[String]) -> Option<BusinessConfig> {
-    let (skus, stock) = match &scenario.workload {
+    let (skus, stock, paid) = match &scenario.workload {
         WorkloadSpec::Transfer(_) => return None,
-        WorkloadSpec::OrderInventory(o) => (o.skus, o.stock_per_sku),
-        WorkloadSpec::FlashSale(f) => (f.skus, f.stock_per_sku),
+        WorkloadSpec::OrderInventory(o) => (o.skus, o.stock_per_sku, false),
+        WorkloadSpec::FlashSale(f) => (f.skus, f.stock_per_sku, true),
     };
     let node = |shard: u32| -> NodeId { resolve(names, &format!("rm{}", shard + 1)) };
     Some(BusinessConfig {
@@ -82,5 +82,6 @@ pub(crate) fn business_config(scenario: &Scenario, names: &[String]) -> Option<B
         inventory: node(INVENTORY),
         skus,
         stock_per_sku: stock,
+        payment: paid.then(|| node(PAYMENT)),
     })
 }

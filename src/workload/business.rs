@@ -11,7 +11,7 @@
 //! apart), as money in flight is.
 
 use crate::node::Outcome;
-use crate::node::{NodeId, TxnId};
+use crate::node::{NodeId, NodeSet, TxnId};
 use crate::observe::{AuditItem, Observation};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,6 +23,8 @@ pub struct BusinessConfig {
     pub inventory: NodeId,
     pub skus: u32,
     pub stock_per_sku: i64,
+    /// The payment service, where the workload charges for each order (flash sale).
+    pub payment: Option<NodeId>,
 }
 
 /// The report's `business` section (units; `released` counts orders).
@@ -49,6 +51,12 @@ pub struct Business {
     pub stuck_in_reservations: i64,
     /// Units in branches still in doubt of orders committed elsewhere (in flight).
     pub in_flight: i64,
+    /// Sales over for good whose order committed while the payment rolled back: goods
+    /// given away (flash sale).
+    pub unpaid_sales: u64,
+    /// Sales over for good whose payment committed while the order rolled back: the
+    /// buyer charged for nothing (flash sale).
+    pub charged_without_order: u64,
 }
 
 impl Business {
@@ -64,15 +72,20 @@ impl Business {
             released: self.released + o.released,
             stuck_in_reservations: self.stuck_in_reservations + o.stuck_in_reservations,
             in_flight: self.in_flight + o.in_flight,
+            unpaid_sales: self.unpaid_sales + o.unpaid_sales,
+            charged_without_order: self.charged_without_order + o.charged_without_order,
         }
     }
 
-    /// How many of the three business invariants are broken (each counts once):
-    /// no oversell, no undersell, no order without deduction.
+    /// How many of the business invariants are broken (each counts once): no
+    /// oversell, no undersell, no order without deduction, and — where orders are
+    /// paid — no order without its payment and no payment without its order.
     pub fn violations(&self) -> u64 {
         u64::from(self.oversold > 0)
             + u64::from(self.undersold > 0)
             + u64::from(self.orders_without_deduction > 0)
+            + u64::from(self.unpaid_sales > 0)
+            + u64::from(self.charged_without_order > 0)
     }
 }
 
@@ -81,11 +94,33 @@ impl Business {
 pub struct BusinessChecks {
     cfg: BusinessConfig,
     released: u64,
+    unpaid_sales: u64,
+    charged_without_order: u64,
 }
 
 impl BusinessChecks {
     pub fn new(cfg: BusinessConfig) -> Self {
-        BusinessChecks { cfg, released: 0 }
+        BusinessChecks {
+            cfg,
+            released: 0,
+            unpaid_sales: 0,
+            charged_without_order: 0,
+        }
+    }
+
+    /// A transaction is over for good with these participants committed and these
+    /// rolled back: an order whose payment rolled back (or the reverse) is a broken
+    /// sale, whatever the balances say (a wallet's refund hides it in the totals).
+    pub fn over(&mut self, committed: NodeSet, aborted: NodeSet) {
+        let Some(payment) = self.cfg.payment else {
+            return;
+        };
+        let orders = self.cfg.orders;
+        if committed.contains(orders) && aborted.contains(payment) {
+            self.unpaid_sales += 1;
+        } else if committed.contains(payment) && aborted.contains(orders) {
+            self.charged_without_order += 1;
+        }
     }
 
     /// Sees every observation: an abort on the inventory that released a held branch
@@ -162,6 +197,8 @@ impl BusinessChecks {
         };
         b.stock_initial = stock_initial;
         b.released = self.released;
+        b.unpaid_sales = self.unpaid_sales;
+        b.charged_without_order = self.charged_without_order;
         b
     }
 }
@@ -192,6 +229,8 @@ pub fn count(stock_initial: i64, orders: Side, inventory: Side, released: u64) -
         released,
         stuck_in_reservations: -inventory.held,
         in_flight: -inventory.in_flight,
+        unpaid_sales: 0,
+        charged_without_order: 0,
     }
 }
 
@@ -265,6 +304,7 @@ mod per_key_tests {
             inventory: NodeId(2),
             skus: 2,
             stock_per_sku: 10,
+            payment: None,
         })
     }
 

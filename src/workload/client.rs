@@ -125,6 +125,24 @@ impl Client {
         }
     }
 
+    /// The coordinator cannot tell whether it began `txn` (it restarted since, and
+    /// the request may be a copy of one from before): no definite answer will come.
+    /// Ids from `floor` on are new to it, so the client moves its ids there.
+    pub fn on_stale<N: ClientWorld>(&mut self, txn: TxnId, floor: TxnId, ctx: &mut Ctx<'_, N>) {
+        if floor > self.next_txn {
+            self.next_txn = floor;
+        }
+        let Some(p) = self.outstanding.remove(&txn) else {
+            return; // it had its answer, or its deadline passed
+        };
+        ctx.observe(Observation::Refused { txn });
+        self.next_in_session(p.session, ctx);
+        if self.outstanding.is_empty() && self.deadlines_armed {
+            ctx.cancel_timer(N::client_timer(ClientTimer::Deadlines));
+            self.deadlines_armed = false;
+        }
+    }
+
     pub fn on_timer<N: ClientWorld>(&mut self, timer: ClientTimer, ctx: &mut Ctx<'_, N>) {
         match timer {
             ClientTimer::Think(s) => self.issue(Some(s), ctx),

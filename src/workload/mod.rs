@@ -4,6 +4,7 @@
 //! *how* the change is made atomic (or not). [`client`] holds the client sessions
 //! that issue requests (closed or open loop) and measure answers.
 
+pub mod admission;
 pub mod business;
 pub mod client;
 pub mod flash_sale;
@@ -12,6 +13,7 @@ pub mod order_chain;
 pub mod order_inventory;
 pub mod transfer;
 
+pub use admission::{Admission, AdmissionLog, Verdict};
 pub use client::{Client, ClientConfig, ClientTimer, ClientWorld, Load};
 pub use flash_sale::FlashSaleGen;
 pub use generator::Generator;
