@@ -16,21 +16,28 @@ use std::sync::Mutex;
 /// shrink keeps one of them while it minimises.
 ///
 /// - `atomicity`: some participants applied a transaction others rolled back;
-/// - `invariant`: a business invariant was broken at quiescence (money);
-/// - `blocked`: a transaction still unresolved (in doubt or half applied) after the
-///   drain;
+/// - `invariant`: a business invariant was broken at quiescence (money, stock, an
+///   unpaid sale, an order the services disagree on);
+/// - `blocked`: after the drain, a transaction still unresolved (in doubt or half
+///   applied) or a participant still in doubt (a hanging reservation);
+/// - `counts`: the counts contradict each other (committed + aborted + unresolved is
+///   not the number begun) — a bug in a protocol's observations or in the checkers;
 /// - `event-guard`: the run hit `max_events`;
 /// - `expect: METRIC COND`: an expectation of the scenario failed.
 pub fn violation_kinds(report: &Report) -> Vec<String> {
     let mut kinds = Vec::new();
+    let t = &report.txns;
     if report.violations.atomicity > 0 {
         kinds.push("atomicity".to_string());
     }
     if report.violations.invariant > 0 {
         kinds.push("invariant".to_string());
     }
-    if report.txns.unresolved > 0 {
+    if t.unresolved > 0 || t.in_doubt > 0 {
         kinds.push("blocked".to_string());
+    }
+    if t.committed + t.aborted + t.unresolved != t.begun {
+        kinds.push("counts".to_string());
     }
     if report.stopped_by_event_guard {
         kinds.push("event-guard".to_string());
@@ -42,6 +49,9 @@ pub fn violation_kinds(report: &Report) -> Vec<String> {
     }
     kinds
 }
+
+/// The fixed failure kinds, strongest first.
+pub const KIND_ORDER: &[&str] = &["atomicity", "invariant", "blocked", "counts", "event-guard"];
 
 /// Does `report` show failure kind `kind`?
 pub fn has_kind(report: &Report, kind: &str) -> bool {
@@ -87,9 +97,109 @@ pub struct Exploration {
     pub violating_seeds: u64,
     pub first_violating_seed: Option<u64>,
     pub kinds: Vec<KindSummary>,
-    /// Digest per seed, in seed order (same at any job count).
-    #[serde(skip)]
-    pub digests: Vec<String>,
+    /// A digest of every seed's trace digest, independent of the order the seeds ran
+    /// in: equal explorations have equal folds, at any `--jobs`.
+    pub digest_fold: String,
+}
+
+/// What one seed's run showed: its trace digest and its failure kinds.
+pub struct SeedVerdict {
+    pub digest: u64,
+    pub kinds: Vec<String>,
+}
+
+/// Running totals over the seeds done so far. Everything in it is a commutative fold
+/// (counts, the least failing seed per kind, a sum of mixed digests), so memory does
+/// not grow with the number of seeds and the result does not depend on which thread
+/// ran which seed.
+#[derive(Default)]
+struct Tally {
+    done: u64,
+    violating: u64,
+    first: Option<u64>,
+    /// Kind → (seeds, first seed).
+    kinds: BTreeMap<String, (u64, u64)>,
+    fold: u64,
+}
+
+impl Tally {
+    fn add(&mut self, seed: u64, v: SeedVerdict) {
+        self.done += 1;
+        self.fold = self
+            .fold
+            .wrapping_add(crate::rng::mix64(seed ^ crate::rng::mix64(v.digest)));
+        if v.kinds.is_empty() {
+            return;
+        }
+        self.violating += 1;
+        self.first = Some(self.first.map_or(seed, |f| f.min(seed)));
+        for k in v.kinds {
+            let e = self.kinds.entry(k).or_insert((0, seed));
+            e.0 += 1;
+            e.1 = e.1.min(seed);
+        }
+    }
+}
+
+/// Runs `verdict` for every seed in `seeds` on `jobs` threads and folds the results;
+/// `progress` is called (from worker threads, serialised) with the seeds done and
+/// failing so far. The verdicts are folded as they come, so any number of seeds runs
+/// in constant memory.
+pub fn explore_seeds(
+    name: (&str, &str),
+    seeds: std::ops::Range<u64>,
+    jobs: usize,
+    verdict: &(dyn Fn(u64) -> SeedVerdict + Sync),
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Exploration {
+    let next = AtomicU64::new(seeds.start);
+    let tally = Mutex::new(Tally::default());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| loop {
+                let seed = next.fetch_add(1, Ordering::Relaxed);
+                if seed >= seeds.end || seed < seeds.start {
+                    break; // done (or the counter wrapped at u64::MAX)
+                }
+                let v = verdict(seed);
+                let mut t = tally.lock().expect("no worker panicked");
+                t.add(seed, v);
+                progress(t.done, t.violating);
+                if seed == u64::MAX {
+                    break;
+                }
+            });
+        }
+    });
+    let t = tally.into_inner().expect("no worker panicked");
+    let mut kinds: Vec<KindSummary> = t
+        .kinds
+        .into_iter()
+        .map(|(kind, (n, first))| KindSummary {
+            kind,
+            seeds: n,
+            first_seed: first,
+        })
+        .collect();
+    // First seen first; at one seed, strongest first (the order violation_kinds uses).
+    kinds.sort_by_key(|k| (k.first_seed, kind_rank(&k.kind)));
+    Exploration {
+        scenario: name.0.to_string(),
+        protocol: name.1.to_string(),
+        seeds_run: t.done,
+        violating_seeds: t.violating,
+        first_violating_seed: t.first,
+        kinds,
+        digest_fold: format!("{:016x}", t.fold),
+    }
+}
+
+/// The strength order of failure kinds, as [`violation_kinds`] lists them.
+fn kind_rank(kind: &str) -> usize {
+    KIND_ORDER
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(KIND_ORDER.len())
 }
 
 /// Runs `scenario` for every seed in `seeds` on `jobs` threads; `progress` is called
@@ -103,73 +213,24 @@ pub fn explore(
     ignore_expect: bool,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Exploration {
-    let total = seeds.end - seeds.start;
-    let next = AtomicU64::new(seeds.start);
-    // Per seed: its digest and failure kinds.
-    type SeedResult = Option<(String, Vec<String>)>;
-    let results: Mutex<Vec<SeedResult>> = Mutex::new(vec![None; total as usize]);
-    let counters = Mutex::new((0u64, 0u64));
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
-            scope.spawn(|| loop {
-                let seed = next.fetch_add(1, Ordering::Relaxed);
-                if seed >= seeds.end {
-                    break;
-                }
-                let report = crate::run::run(scenario, seed, None).report;
-                let mut kinds = violation_kinds(&report);
-                if ignore_expect {
-                    kinds.retain(|k| !k.starts_with("expect:"));
-                }
-                let failing = !kinds.is_empty();
-                results.lock().expect("no worker panicked")[(seed - seeds.start) as usize] =
-                    Some((report.digest, kinds));
-                let mut c = counters.lock().expect("no worker panicked");
-                c.0 += 1;
-                c.1 += u64::from(failing);
-                progress(c.0, c.1);
-            });
+    let verdict = |seed: u64| {
+        let report = crate::run::run(scenario, seed, None).report;
+        let mut kinds = violation_kinds(&report);
+        if ignore_expect {
+            kinds.retain(|k| !k.starts_with("expect:"));
         }
-    });
-    let results = results.into_inner().expect("no worker panicked");
-    let mut kinds: BTreeMap<String, KindSummary> = BTreeMap::new();
-    let mut order: Vec<String> = Vec::new();
-    let mut violating = 0;
-    let mut first = None;
-    let mut digests = Vec::with_capacity(results.len());
-    for (i, r) in results.into_iter().enumerate() {
-        let seed = seeds.start + i as u64;
-        let (digest, ks) = r.expect("every seed ran");
-        digests.push(digest);
-        if !ks.is_empty() {
-            violating += 1;
-            first.get_or_insert(seed);
+        SeedVerdict {
+            digest: u64::from_str_radix(&report.digest, 16).unwrap_or(0),
+            kinds,
         }
-        for k in ks {
-            kinds
-                .entry(k.clone())
-                .and_modify(|s| s.seeds += 1)
-                .or_insert_with(|| {
-                    order.push(k.clone());
-                    KindSummary {
-                        kind: k,
-                        seeds: 1,
-                        first_seed: seed,
-                    }
-                });
-        }
-    }
-    let mut kinds: Vec<KindSummary> = kinds.into_values().collect();
-    kinds.sort_by_key(|k| (k.first_seed, order.iter().position(|o| *o == k.kind)));
-    Exploration {
-        scenario: scenario.name.clone(),
-        protocol: scenario.protocol.clone(),
-        seeds_run: total,
-        violating_seeds: violating,
-        first_violating_seed: first,
-        kinds,
-        digests,
-    }
+    };
+    explore_seeds(
+        (&scenario.name, &scenario.protocol),
+        seeds,
+        jobs,
+        &verdict,
+        progress,
+    )
 }
 
 impl Exploration {
@@ -231,7 +292,7 @@ mod tests {
         let one = explore(&s, 0..12, 1, false, &|_, _| {});
         let three = explore(&s, 0..12, 3, false, &|_, _| {});
         assert_eq!(one, three);
-        assert_eq!(one.digests, three.digests);
+        assert_eq!(one.digest_fold, three.digest_fold);
         assert!(one.violating_seeds > 0, "{one:?}");
         assert!(one.kinds.iter().any(|k| k.kind == "atomicity"));
     }

@@ -22,6 +22,8 @@
 //! - [`mod@bench`]: the canonical bench-2pc workload;
 //! - [`schedule`]: a run's concrete fault schedule, exported as a scenario that replays it;
 //! - [`explore`]: many seeds in parallel, failures grouped by kind;
+//! - [`swarm`]: swarm testing: each seed draws the whole world and its faults, for
+//!   every configuration the book calls safe and every unsafe variant;
 //! - [`shrink`]: minimise a violating schedule and tell it as a story;
 //! - [`tracelog`]: a run's trace read back, for stories and diagrams;
 //! - [`diagram`]: sequence (space-time) diagrams of a run as SVG;
@@ -72,6 +74,7 @@ pub mod schedule;
 pub mod shrink;
 pub mod stats;
 pub mod store;
+pub mod swarm;
 pub mod sweep;
 pub mod testing;
 pub mod trace;

@@ -82,14 +82,46 @@ enum Command {
     },
     /// Run one scenario under many seeds in parallel; group the failures by kind.
     #[command(
-        after_help = "Every seed's run is deterministic; threads only share out the seeds, so the summary is the\nsame at any --jobs. A seed fails when it breaks atomicity, an invariant, leaves a transaction\nunresolved (blocked), hits max_events, or fails one of the scenario's expectations.\n\nExamples:\n  acidbase explore scenarios/2pc-unsafe-timeout.ron --seeds 1..200\n      How many seeds break atomicity, the first one, and the command that reproduces it.\n  acidbase explore scenarios/2pc-partition.ron --seeds 0..=999 --jobs 2 --format json\n  acidbase explore scenarios/2pc-unsafe-random-faults.ron --seeds 1..500 --ignore-expect\n      Judge seeds by the invariants alone, not by the expectations pinned for seed 1.\n\nThen: acidbase shrink SCENARIO --seed N   (minimise the first failing seed)\n\nExit codes: 0 no seed failed; 1 some seed failed; 2 bad input."
+        after_help = "Every seed's run is deterministic; threads only share out the seeds, so the summary is the\nsame at any --jobs. A seed fails when it breaks atomicity, an invariant, leaves a transaction\nunresolved (blocked), hits max_events, or fails one of the scenario's expectations.\n\nExamples:\n  acidbase explore scenarios/2pc-unsafe-timeout.ron --seeds 1..200\n      How many seeds break atomicity, the first one, and the command that reproduces it.\n  acidbase explore scenarios/2pc-partition.ron --seeds 0..=999 --jobs 2 --format json\n  acidbase explore scenarios/2pc-unsafe-random-faults.ron --seeds 1..500 --ignore-expect\n      Judge seeds by the invariants alone, not by the expectations pinned for seed 1.\n\nThen: acidbase shrink SCENARIO --seed N   (minimise the first failing seed)\n\nSwarm testing (--swarm): each seed draws the whole world, not only the faults:\n  acidbase explore --swarm --seeds 1..200\n      Every built-in configuration: each safe one must never fail, each unsafe variant must\n      show its anomaly. A table, one row per configuration and workload.\n  acidbase explore --swarm --config 2pc,3pc --seeds 1..5000 --jobs 2\n  acidbase explore mine.ron --swarm --seeds 1..10000 --shrink\n      Your protocol options and workload, every fault at once; the first failure is written\n      to swarm-failures/ and shrunk.\n\nExit codes: 0 no seed failed (swarm: every configuration as expected); 1 some seed failed;\n2 bad input."
     )]
     Explore {
-        /// The scenario file (RON).
-        scenario: PathBuf,
+        /// The scenario file (RON). With --swarm it may be left out: then every
+        /// built-in configuration runs.
+        scenario: Option<PathBuf>,
         /// Seeds to run: A..B (B excluded), A..=B, or one seed.
         #[arg(long, default_value = "1..101")]
         seeds: String,
+        /// Swarm testing: each seed draws the whole world around the scenario's
+        /// protocol, options and workload — shards, sizes, load, timers, latency and
+        /// every fault kind at once — then the faults heal and the run must end safe,
+        /// live and with counts that add up.
+        #[arg(long)]
+        swarm: bool,
+        /// With --swarm: which faults to draw, `all` or `crash-only` (no loss, no
+        /// partition, bounded delays: what 3PC assumes). Default: `all` for a
+        /// scenario file; each built-in configuration's own mix otherwise.
+        #[arg(long, value_name = "MIX", requires = "swarm")]
+        faults: Option<String>,
+        /// With --swarm and no scenario: run only these built-in configurations
+        /// (comma-separated names; `--config list` lists them).
+        #[arg(long, value_name = "NAMES", requires = "swarm", value_delimiter = ',')]
+        config: Vec<String>,
+        /// With --swarm: where to write the drawn scenario of each failing kind's first
+        /// seed (replay it with `acidbase run`, minimise it with `acidbase shrink`).
+        #[arg(
+            long,
+            value_name = "DIR",
+            requires = "swarm",
+            default_value = "swarm-failures"
+        )]
+        out: PathBuf,
+        /// With --swarm: shrink the first failure found (writes DIR/…-shrunk.ron).
+        #[arg(long, requires = "swarm")]
+        shrink: bool,
+        /// With --swarm: write every seed's drawn world to DIR, failing or not (to see
+        /// what a few seeds draw).
+        #[arg(long, requires = "swarm")]
+        write_all: bool,
         /// Worker threads (default: the machine's cores).
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
         jobs: Option<u32>,
@@ -378,18 +410,50 @@ fn run_command(cli: Cli) -> ExitCode {
         Command::Explore {
             scenario,
             seeds,
+            swarm: true,
+            faults,
+            config,
+            out,
+            shrink,
+            write_all,
+            jobs,
+            protocol,
+            ignore_expect: _,
+            format,
+        } => cli_tools::swarm_command(cli_tools::SwarmArgs {
+            path: scenario,
+            seeds,
+            faults,
+            config,
+            out,
+            shrink,
+            write_all,
+            jobs,
+            protocol,
+            json: matches!(format, Format::Json),
+        }),
+        Command::Explore {
+            scenario,
+            seeds,
             jobs,
             protocol,
             ignore_expect,
             format,
-        } => cli_tools::explore_command(
-            &scenario,
-            &seeds,
-            jobs,
-            protocol.as_deref(),
-            ignore_expect,
-            matches!(format, Format::Json),
-        ),
+            ..
+        } => match scenario {
+            Some(scenario) => cli_tools::explore_command(
+                &scenario,
+                &seeds,
+                jobs,
+                protocol.as_deref(),
+                ignore_expect,
+                matches!(format, Format::Json),
+            ),
+            None => {
+                warnln!("error: explore needs a scenario file (or --swarm, to run the built-in configurations)");
+                ExitCode::from(2)
+            }
+        },
         Command::Shrink {
             scenario,
             seed,

@@ -47,6 +47,8 @@ pub struct NetworkConfig {
     /// `[0, reorder_delay_max_us]`, so later messages can overtake it.
     pub reorder_probability: f64,
     pub reorder_delay_max_us: u64,
+    /// Loss, duplication and reordering apply to messages sent before this time only.
+    pub message_faults_until_us: Option<u64>,
     /// Nodes on the same site share a machine: messages between them take no time
     /// and suffer no fault (e.g. a client library inside the TM's process).
     pub site_of: Vec<u32>,
@@ -243,12 +245,28 @@ impl Network {
                 .any(|(c, &n)| n > 0 && c.blocks(from, to))
     }
 
-    /// Decides what happens to a message sent now from `from` to `to`.
-    pub fn route(&mut self, from: NodeId, to: NodeId) -> Fate {
+    /// Decides what happens to a message sent at `now_us` from `from` to `to`.
+    pub fn route(&mut self, from: NodeId, to: NodeId, now_us: u64) -> Fate {
+        if self
+            .config
+            .message_faults_until_us
+            .is_some_and(|until| now_us >= until)
+        {
+            self.heal_message_faults();
+        }
         if self.links.is_some() {
             return self.route_linked(from, to);
         }
         self.route_drawn(from, to)
+    }
+
+    /// From now on, messages see only the latency: no loss, duplication, reordering.
+    fn heal_message_faults(&mut self) {
+        let c = &mut self.config;
+        c.loss_probability = 0.0;
+        c.duplicate_probability = 0.0;
+        c.reorder_probability = 0.0;
+        c.message_faults_until_us = None;
     }
 
     /// `route` with per-link counting: the script decides listed messages, and drawn
@@ -362,6 +380,7 @@ mod tests {
             duplicate_probability: 0.0,
             reorder_probability: 0.0,
             reorder_delay_max_us: 0,
+            message_faults_until_us: None,
             site_of: vec![0, 1, 2, 0],
         }
     }
@@ -374,16 +393,16 @@ mod tests {
         };
         let mut net = Network::new(config(), vec![cut], rng::stream(1, "network"));
         assert!(matches!(
-            net.route(NodeId(0), NodeId(1)),
+            net.route(NodeId(0), NodeId(1), 0),
             Fate::Delivered { .. }
         ));
         net.set_cut(0, true);
         assert_eq!(
-            net.route(NodeId(0), NodeId(1)),
+            net.route(NodeId(0), NodeId(1), 0),
             Fate::Dropped(DropReason::Partition)
         );
         assert!(matches!(
-            net.route(NodeId(1), NodeId(0)),
+            net.route(NodeId(1), NodeId(0), 0),
             Fate::Delivered { .. }
         ));
         net.set_cut(0, false);
@@ -399,7 +418,7 @@ mod tests {
         let mut net = Network::new(config(), vec![cut], rng::stream(1, "network"));
         net.set_cut(0, true);
         assert_eq!(
-            net.route(NodeId(0), NodeId(3)),
+            net.route(NodeId(0), NodeId(3), 0),
             Fate::Delivered {
                 delay_us: 0,
                 duplicate_delay_us: None
@@ -415,7 +434,7 @@ mod tests {
         let mut net = Network::new(c, vec![], rng::stream(2, "network"));
         let (mut lost, mut dup) = (0, 0);
         for _ in 0..10_000 {
-            match net.route(NodeId(0), NodeId(1)) {
+            match net.route(NodeId(0), NodeId(1), 0) {
                 Fate::Dropped(_) => lost += 1,
                 Fate::Delivered {
                     delay_us,

@@ -363,6 +363,10 @@ pub struct NetworkSpec {
     pub duplicate_probability: f64,
     pub reorder_probability: f64,
     pub reorder_delay_ms: f64,
+    /// Loss, duplication and reordering apply to messages sent before this time;
+    /// later messages only see the latency (`None`: the whole run). Setting it to the
+    /// horizon lets every fault heal before the drain, as the swarm does.
+    pub message_faults_until_ms: Option<f64>,
 }
 
 impl Default for NetworkSpec {
@@ -376,6 +380,7 @@ impl Default for NetworkSpec {
             duplicate_probability: 0.0,
             reorder_probability: 0.0,
             reorder_delay_ms: 0.0,
+            message_faults_until_ms: None,
         }
     }
 }
@@ -849,7 +854,7 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
             ),
         );
     }
-    let durations: [(&[&str], &str, f64); 10] = [
+    let durations: [(&[&str], &str, f64); 11] = [
         (&["duration_ms"], "duration_ms", s.duration_ms),
         (&["drain_ms"], "drain_ms", s.drain_ms),
         (
@@ -886,6 +891,11 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
             &["blocked_after_ms"],
             "checks.blocked_after_ms",
             s.checks.blocked_after_ms,
+        ),
+        (
+            &["message_faults_until_ms"],
+            "network.message_faults_until_ms",
+            s.network.message_faults_until_ms.unwrap_or(0.0),
         ),
         (
             &["think_ms"],

@@ -680,6 +680,7 @@ impl<N: Node + 'static> Harness<N> {
                 duplicate_probability: schedule.duplicate_probability,
                 reorder_probability: 0.0,
                 reorder_delay_max_us: 0,
+                message_faults_until_us: None,
                 site_of: (0..n as u32).collect(),
             },
             network_rng: crate::rng::stream(seed, "network"),

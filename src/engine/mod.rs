@@ -507,7 +507,7 @@ impl<N: Node, O: Observer> Sim<N, O> {
         );
         self.stats.sends += 1;
         self.observer.message_sent(from, to);
-        let fate = self.network.route(from, to);
+        let fate = self.network.route(from, to, self.now_us);
         if let Some(t) = self.trace.as_mut() {
             t.record(
                 self.now_us,

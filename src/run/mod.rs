@@ -203,6 +203,7 @@ fn network_config(scenario: &Scenario, names: &[String]) -> NetworkConfig {
         duplicate_probability: n.duplicate_probability,
         reorder_probability: n.reorder_probability,
         reorder_delay_max_us: ms_to_us(n.reorder_delay_ms),
+        message_faults_until_us: n.message_faults_until_ms.map(ms_to_us),
         site_of,
     }
 }

@@ -1,0 +1,882 @@
+//! Swarm testing: the seed draws the whole world, not only its faults.
+//!
+//! A configuration under test is a scenario's protocol and options (say, 2PC with
+//! cooperative termination) and its workload. For each seed the swarm draws
+//! everything else from that seed (TigerBeetle's VOPR; Groce et al., "Swarm
+//! Testing", ISSTA 2012): the number of shards, the workload's sizes and contention,
+//! the load (closed or open loop, light to heavy), the protocol's timers, the
+//! latency model, and every fault kind at once — loss, duplication, long
+//! reordering, random and scripted crashes of any node (overlapping ones included),
+//! random and scripted partitions, one-way cuts, clock drift. Then the faults heal
+//! (every crash restarts and every cut ends by the horizon, message faults stop
+//! there) and a long drain lets recovery finish, so the run must end *safe* (no
+//! atomicity or business violation), *live* (nothing unresolved or in doubt) and
+//! *consistent in its counts* (committed + aborted + unresolved = begun): see
+//! [`crate::explore::violation_kinds`].
+//!
+//! Two fault mixes: [`FaultMix::All`], and [`FaultMix::CrashOnly`] for protocols that
+//! are safe only when failures are crashes and delays are bounded (three-phase
+//! commit): crashes of every kind, duplication, bounded reordering, small drift; no
+//! loss, no partition.
+//!
+//! [`configurations`] lists every configuration the book calls safe, with the
+//! workloads each fits, and every unsafe variant with the anomaly it must show in
+//! the same swarm — so the swarm is known not to be vacuous. `acidbase explore
+//! --swarm` runs them (or a user's own scenario file) for any number of seeds.
+
+use crate::explore::{explore_seeds, violation_kinds, Exploration, SeedVerdict};
+use crate::rng::{self, StreamRng};
+use crate::scenario::{
+    self, CrashSpec, LatencySpec, LoadSpec, OneWaySpec, PartitionSpec, RandomCrashSpec,
+    RandomPartitionSpec, Scenario, WorkloadSpec,
+};
+
+/// Which faults a swarm draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum FaultMix {
+    /// Every fault kind at once.
+    All,
+    /// Crashes and restarts of any node (random and scripted, overlapping),
+    /// duplication, reordering and latency within a bound, small drift: the failures
+    /// a synchronous crash-recovery model allows. No loss, no partitions.
+    CrashOnly,
+}
+
+impl FaultMix {
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultMix::All => "all",
+            FaultMix::CrashOnly => "crash-only",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FaultMix> {
+        match s {
+            "all" => Some(FaultMix::All),
+            "crash-only" => Some(FaultMix::CrashOnly),
+            _ => None,
+        }
+    }
+}
+
+/// The workload kinds a configuration runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum WorkloadKind {
+    Transfer,
+    OrderInventory,
+    FlashSale,
+}
+
+impl WorkloadKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkloadKind::Transfer => "transfer",
+            WorkloadKind::OrderInventory => "order-inventory",
+            WorkloadKind::FlashSale => "flash-sale",
+        }
+    }
+
+    fn of(w: &WorkloadSpec) -> WorkloadKind {
+        match w {
+            WorkloadSpec::Transfer(_) => WorkloadKind::Transfer,
+            WorkloadSpec::OrderInventory(_) => WorkloadKind::OrderInventory,
+            WorkloadSpec::FlashSale(_) => WorkloadKind::FlashSale,
+        }
+    }
+}
+
+/// What a configuration must show in the swarm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// No seed may fail.
+    Safe,
+    /// An unsafe variant: some seed must show one of these failure kinds.
+    Shows(&'static [&'static str]),
+}
+
+/// A configuration under test: a protocol and its options (a scenario fragment),
+/// the workloads it fits, the fault mix, and what it must show.
+#[derive(Clone, Debug)]
+pub struct Configuration {
+    pub name: &'static str,
+    /// The protocol's section of a scenario, in RON (`protocol: "2pc", two_pc: (...)`).
+    pub options: &'static str,
+    pub workloads: &'static [WorkloadKind],
+    pub faults: FaultMix,
+    pub expect: Expect,
+    /// Where the book states what this configuration survives.
+    pub book: &'static str,
+}
+
+const ALL_WORKLOADS: &[WorkloadKind] = &[
+    WorkloadKind::Transfer,
+    WorkloadKind::OrderInventory,
+    WorkloadKind::FlashSale,
+];
+const TWO_SIDED: &[WorkloadKind] = &[WorkloadKind::Transfer, WorkloadKind::OrderInventory];
+const TRANSFER: &[WorkloadKind] = &[WorkloadKind::Transfer];
+
+/// Every configuration the book calls safe, and every unsafe variant with the anomaly
+/// the same swarm must find in it.
+pub fn configurations() -> Vec<Configuration> {
+    use Expect::{Safe, Shows};
+    use FaultMix::{All, CrashOnly};
+    let c = |name, options, workloads, faults, expect, book| Configuration {
+        name,
+        options,
+        workloads,
+        faults,
+        expect,
+        book,
+    };
+    let mut v = vec![
+        c(
+            "2pc",
+            r#"protocol: "2pc""#,
+            ALL_WORKLOADS,
+            All,
+            Safe,
+            "two-phase-commit.md",
+        ),
+        c(
+            "2pc-cooperative",
+            r#"protocol: "2pc", two_pc: (cooperative_termination: true)"#,
+            ALL_WORKLOADS,
+            All,
+            Safe,
+            "two-phase-commit.md#cooperative_termination",
+        ),
+        c(
+            "2pc-standby",
+            r#"protocol: "2pc", two_pc: (standby_tm: true)"#,
+            ALL_WORKLOADS,
+            All,
+            Safe,
+            "two-phase-commit.md#standby_tm",
+        ),
+        c(
+            "2pc-unsafe-timeout",
+            r#"protocol: "2pc", two_pc: (rm_abort_on_timeout: true)"#,
+            TRANSFER,
+            All,
+            Shows(&["atomicity"]),
+            "two-phase-commit.md#rm_abort_on_timeout-unsafe",
+        ),
+        c(
+            "2pc-no-decision-retry",
+            r#"protocol: "2pc", two_pc: (no_decision_retry: true)"#,
+            TRANSFER,
+            All,
+            Shows(&["atomicity"]),
+            "two-phase-commit.md#no_decision_retry-unsafe",
+        ),
+        c(
+            "3pc",
+            r#"protocol: "3pc""#,
+            ALL_WORKLOADS,
+            CrashOnly,
+            Safe,
+            "three-phase-commit.md",
+        ),
+        c(
+            "3pc-partitions",
+            r#"protocol: "3pc""#,
+            TRANSFER,
+            All,
+            Shows(&["atomicity"]),
+            "three-phase-commit.md",
+        ),
+        c(
+            "tcc",
+            r#"protocol: "tcc""#,
+            ALL_WORKLOADS,
+            All,
+            Safe,
+            "tcc.md",
+        ),
+        c(
+            "tcc-no-idempotency",
+            r#"protocol: "tcc", tcc: (idempotency: false)"#,
+            TRANSFER,
+            All,
+            Shows(&["invariant"]),
+            "tcc.md",
+        ),
+        c(
+            "tcc-no-empty-rollback-guard",
+            r#"protocol: "tcc", tcc: (empty_rollback_guard: false)"#,
+            TRANSFER,
+            All,
+            Shows(&["invariant"]),
+            "tcc.md",
+        ),
+        c(
+            "tcc-no-anti-hanging",
+            r#"protocol: "tcc", tcc: (anti_hanging: false)"#,
+            TRANSFER,
+            All,
+            Shows(&["blocked"]),
+            "tcc.md",
+        ),
+    ];
+    for (name, options) in [
+        (
+            "saga-forward-status",
+            r#"protocol: "saga", saga: (policy: Forward, state_store: StatusField)"#,
+        ),
+        (
+            "saga-forward-wal",
+            r#"protocol: "saga", saga: (policy: Forward, state_store: WriteAheadLog)"#,
+        ),
+        (
+            "saga-backward-status",
+            r#"protocol: "saga", saga: (policy: Backward, state_store: StatusField)"#,
+        ),
+        (
+            "saga-backward-wal",
+            r#"protocol: "saga", saga: (policy: Backward, state_store: WriteAheadLog)"#,
+        ),
+    ] {
+        v.push(c(name, options, ALL_WORKLOADS, All, Safe, "saga.md"));
+    }
+    v.push(c(
+        "saga-no-recovery",
+        r#"protocol: "saga", saga: (recovery: false)"#,
+        TRANSFER,
+        All,
+        Shows(&["blocked", "invariant"]),
+        "saga.md",
+    ));
+    for (name, options) in [
+        (
+            "messaging-outbox-unique-key",
+            r#"protocol: "messaging", messaging: (mechanism: Outbox, consumer: UniqueKey)"#,
+        ),
+        (
+            "messaging-outbox-dedupe-table",
+            r#"protocol: "messaging", messaging: (mechanism: Outbox, consumer: DedupeTable)"#,
+        ),
+        (
+            "messaging-outbox-state-machine",
+            r#"protocol: "messaging", messaging: (mechanism: Outbox, consumer: StateMachine)"#,
+        ),
+        (
+            "messaging-outbox-naturally-idempotent",
+            r#"protocol: "messaging", messaging: (mechanism: Outbox, consumer: NaturallyIdempotent)"#,
+        ),
+        (
+            "messaging-half-unique-key",
+            r#"protocol: "messaging", messaging: (mechanism: HalfMessage, consumer: UniqueKey)"#,
+        ),
+        (
+            "messaging-half-dedupe-table",
+            r#"protocol: "messaging", messaging: (mechanism: HalfMessage, consumer: DedupeTable)"#,
+        ),
+        (
+            "messaging-half-state-machine",
+            r#"protocol: "messaging", messaging: (mechanism: HalfMessage, consumer: StateMachine)"#,
+        ),
+        (
+            "messaging-half-naturally-idempotent",
+            r#"protocol: "messaging", messaging: (mechanism: HalfMessage, consumer: NaturallyIdempotent)"#,
+        ),
+    ] {
+        v.push(c(
+            name,
+            options,
+            TWO_SIDED,
+            All,
+            Safe,
+            "reliable-messaging.md",
+        ));
+    }
+    for (name, options) in [
+        (
+            "messaging-publish-then-commit",
+            r#"protocol: "messaging", messaging: (mechanism: PublishThenCommit)"#,
+        ),
+        (
+            "messaging-commit-then-publish",
+            r#"protocol: "messaging", messaging: (mechanism: CommitThenPublish)"#,
+        ),
+        (
+            "messaging-no-dedupe",
+            r#"protocol: "messaging", messaging: (consumer: NoDedupe)"#,
+        ),
+    ] {
+        v.push(c(
+            name,
+            options,
+            TRANSFER,
+            All,
+            Shows(&["invariant"]),
+            "reliable-messaging.md",
+        ));
+    }
+    v.push(c(
+        "calls-sync",
+        r#"protocol: "calls", calls: (mode: Sync)"#,
+        TRANSFER,
+        All,
+        Safe,
+        "service-calls.md",
+    ));
+    v.push(c(
+        "calls-async",
+        r#"protocol: "calls", calls: (mode: Async)"#,
+        TRANSFER,
+        All,
+        Safe,
+        "service-calls.md",
+    ));
+    v.push(c(
+        "calls-without-patterns",
+        r#"protocol: "calls", calls: (query: false, compensation: false, async_assurance: false, reconciliation: false)"#,
+        TRANSFER,
+        All,
+        Shows(&["invariant"]),
+        "service-calls.md",
+    ));
+    v
+}
+
+/// The configuration's base scenario on `workload` (its defaults; the swarm draws
+/// the rest).
+pub fn base_scenario(c: &Configuration, workload: WorkloadKind) -> Result<Scenario, String> {
+    let (rms, w) = match workload {
+        WorkloadKind::Transfer => (3, "Transfer()"),
+        WorkloadKind::OrderInventory => (2, "OrderInventory()"),
+        WorkloadKind::FlashSale => (3, "FlashSale()"),
+    };
+    let text = format!(
+        "(name: \"{}-{}\", rms: {rms}, workload: {w}, {})",
+        c.name,
+        workload.name(),
+        c.options
+    );
+    scenario::parse(&text, c.name)
+        .map(|l| l.scenario)
+        .map_err(|e| e.to_string())
+}
+
+/// What a swarm run found for one configuration.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SwarmResult {
+    pub configuration: String,
+    pub workload: String,
+    pub faults: FaultMix,
+    /// "safe", or the kinds an unsafe variant must show.
+    pub expected: String,
+    pub exploration: Exploration,
+    /// Did the configuration behave as [`Expect`] says?
+    pub as_expected: bool,
+}
+
+/// Runs the swarm over `base` (protocol, options and workload fixed; everything else
+/// drawn per seed).
+pub fn swarm(
+    base: &Scenario,
+    mix: FaultMix,
+    seeds: std::ops::Range<u64>,
+    jobs: usize,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Exploration {
+    let verdict = |seed: u64| match draw(base, seed, mix) {
+        Ok(s) => {
+            let report = crate::run::run(&s, s.seed, None).report;
+            let mut kinds = violation_kinds(&report);
+            kinds.retain(|k| !k.starts_with("expect:"));
+            SeedVerdict {
+                digest: u64::from_str_radix(&report.digest, 16).unwrap_or(0),
+                kinds,
+            }
+        }
+        Err(e) => SeedVerdict {
+            digest: 0,
+            kinds: vec![format!("draw: {e}")],
+        },
+    };
+    explore_seeds(
+        (&base.name, &base.protocol),
+        seeds,
+        jobs,
+        &verdict,
+        progress,
+    )
+}
+
+/// Runs configuration `c` on `workload` and judges it against its [`Expect`].
+pub fn run_configuration(
+    c: &Configuration,
+    workload: WorkloadKind,
+    seeds: std::ops::Range<u64>,
+    jobs: usize,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<SwarmResult, String> {
+    let base = base_scenario(c, workload)?;
+    let e = swarm(&base, c.faults, seeds, jobs, progress);
+    let (expected, as_expected) = match c.expect {
+        Expect::Safe => ("safe".to_string(), e.violating_seeds == 0),
+        Expect::Shows(kinds) => (
+            format!("shows {}", kinds.join(" or ")),
+            e.kinds.iter().any(|k| kinds.contains(&k.kind.as_str()))
+                && e.kinds.iter().all(|k| !k.kind.starts_with("draw:")),
+        ),
+    };
+    Ok(SwarmResult {
+        configuration: c.name.to_string(),
+        workload: workload.name().to_string(),
+        faults: c.faults,
+        expected,
+        exploration: e,
+        as_expected,
+    })
+}
+
+/// Tamer draws on later attempts, should a draw fail validation.
+const ATTEMPTS: u32 = 4;
+
+/// The world seed `seed` draws around `base`: a complete, validated scenario whose
+/// own `seed` is `seed` (so `acidbase run` on it replays the swarm's run).
+pub fn draw(base: &Scenario, seed: u64, mix: FaultMix) -> Result<Scenario, String> {
+    let mut last = String::new();
+    for attempt in 0..ATTEMPTS {
+        let mut rng = rng::stream(seed, &format!("swarm/{attempt}"));
+        let s = draw_once(base, seed, mix, attempt, &mut rng);
+        match crate::schedule::revalidate(&s, "swarm.ron") {
+            Ok(l) => return Ok(l.scenario),
+            Err(e) => last = e.message,
+        }
+    }
+    Err(last)
+}
+
+fn unit(rng: &mut StreamRng) -> f64 {
+    rng::unit(rng)
+}
+
+/// A uniform draw in `[lo, hi)`.
+fn between(rng: &mut StreamRng, lo: f64, hi: f64) -> f64 {
+    lo + (hi - lo) * unit(rng)
+}
+
+/// A uniform integer in `[lo, hi]`.
+fn int(rng: &mut StreamRng, lo: u64, hi: u64) -> u64 {
+    rng::uniform_us(rng, lo, hi.max(lo))
+}
+
+fn coin(rng: &mut StreamRng, p: f64) -> bool {
+    rng::chance(rng, p)
+}
+
+/// A draw whose logarithm is uniform in `[ln lo, ln hi]`.
+fn log_uniform(rng: &mut StreamRng, lo: f64, hi: f64) -> f64 {
+    (lo.ln() + (hi.ln() - lo.ln()) * unit(rng)).exp().round()
+}
+
+/// Milliseconds rounded to whole µs, so the drawn file reads back exactly.
+fn ms(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+fn draw_once(
+    base: &Scenario,
+    seed: u64,
+    mix: FaultMix,
+    attempt: u32,
+    rng: &mut StreamRng,
+) -> Scenario {
+    let mut s = base.clone();
+    s.seed = seed;
+    s.name = format!("{}-swarm-{seed}", base.name);
+    s.description = format!(
+        "Drawn by the swarm ({} faults) from seed {seed}: sizes, load, timers and faults.",
+        mix.name()
+    );
+    s.expect.clear();
+    // A later attempt is tamer: fewer and shorter faults, default timers.
+    let tame = f64::from(attempt) / f64::from(ATTEMPTS);
+    draw_workload(&mut s, rng);
+    let horizon = between(rng, 300.0, 2000.0).round();
+    s.duration_ms = horizon;
+    draw_load(&mut s, rng);
+    if attempt < ATTEMPTS - 1 {
+        scale_timers(&mut s, between(rng, 0.5, 2.5));
+    }
+    draw_network(&mut s, mix, tame, rng);
+    draw_faults(&mut s, mix, tame, rng);
+    // Long enough for every recovery job to run many rounds after the faults heal.
+    s.drain_ms = (60.0 * longest_timer_ms(&s))
+        .clamp(3000.0, 30_000.0)
+        .round();
+    s.network.message_faults_until_ms = Some(horizon);
+    s.max_events = 20_000_000;
+    s
+}
+
+fn draw_workload(s: &mut Scenario, rng: &mut StreamRng) {
+    match &mut s.workload {
+        WorkloadSpec::Transfer(t) => {
+            if s.protocol != "calls" {
+                s.rms = int(rng, 2, 5) as u32;
+            }
+            // Log-uniform: from one hot account per shard to thousands of cold ones.
+            t.accounts_per_shard = log_uniform(rng, 1.0, 5000.0) as u32;
+            t.initial_balance = int(rng, 10, 1000) as i64;
+            t.amount_min = int(rng, 1, 10) as i64;
+            t.amount_max = t.amount_min + int(rng, 0, (t.initial_balance / 4) as u64) as i64;
+            t.fan_out = if s.protocol == "messaging" || s.rms == 2 {
+                1
+            } else {
+                int(rng, 1, u64::from(s.rms) - 1) as u32
+            };
+            t.keys = if coin(rng, 0.3) {
+                scenario::KeysSpec::PerSession
+            } else {
+                scenario::KeysSpec::Random
+            };
+        }
+        WorkloadSpec::OrderInventory(o) => {
+            o.skus = int(rng, 1, 6) as u32;
+            o.stock_per_sku = int(rng, 0, 200) as i64;
+            o.qty_min = int(rng, 1, 3) as i64;
+            o.qty_max = o.qty_min + int(rng, 0, 4) as i64;
+        }
+        WorkloadSpec::FlashSale(f) => {
+            f.skus = int(rng, 1, 4) as u32;
+            f.stock_per_sku = int(rng, 1, 100) as i64;
+            f.buyers = int(rng, 2, 300) as u32;
+            f.wallet = int(rng, 0, 100) as i64;
+            f.price = int(rng, 1, 30) as i64;
+            f.decline_probability = ms(between(rng, 0.0, 0.3));
+        }
+    }
+}
+
+fn draw_load(s: &mut Scenario, rng: &mut StreamRng) {
+    s.clients.load = if coin(rng, 0.7) {
+        LoadSpec::Closed {
+            sessions: log_uniform(rng, 1.0, 64.0) as u32,
+            think_ms: ms(between(rng, 0.0, 10.0)),
+        }
+    } else {
+        LoadSpec::Open {
+            rate_per_s: log_uniform(rng, 50.0, 5000.0),
+        }
+    };
+    s.clients.deadline_ms = between(rng, 50.0, 1000.0).round();
+    s.clients.max_requests = None;
+}
+
+/// Multiplies every timer of the protocol under test by `f` (their ratios, which
+/// validation constrains, stay as the configuration set them).
+fn scale_timers(s: &mut Scenario, f: f64) {
+    let x = |v: &mut f64| *v = ms(*v * f);
+    match s.protocol.as_str() {
+        "2pc" => {
+            let p = &mut s.two_pc;
+            for v in [
+                &mut p.vote_timeout_ms,
+                &mut p.decision_retry_ms,
+                &mut p.inquiry_interval_ms,
+                &mut p.rm_timeout_ms,
+            ] {
+                x(v);
+            }
+        }
+        "3pc" => {
+            let p = &mut s.three_pc;
+            for v in [
+                &mut p.vote_timeout_ms,
+                &mut p.precommit_ack_timeout_ms,
+                &mut p.rm_wait_timeout_ms,
+                &mut p.rm_precommit_timeout_ms,
+                &mut p.decision_retry_ms,
+                &mut p.inquiry_interval_ms,
+            ] {
+                x(v);
+            }
+        }
+        "tcc" => {
+            x(&mut s.tcc.try_timeout_ms);
+            x(&mut s.tcc.retry_ms);
+        }
+        "saga" => {
+            x(&mut s.saga.scan_interval_ms);
+            x(&mut s.saga.step_timeout_ms);
+        }
+        "messaging" => {
+            let m = &mut s.messaging;
+            for v in [
+                &mut m.step_delay_ms,
+                &mut m.retry_ms,
+                &mut m.redeliver_ms,
+                &mut m.checkback_ms,
+            ] {
+                x(v);
+            }
+        }
+        "calls" => {
+            let c = &mut s.calls;
+            for v in [
+                &mut c.call_timeout_ms,
+                &mut c.callback_timeout_ms,
+                &mut c.processing_ms,
+                &mut c.retry_ms,
+                &mut c.period_ms,
+                &mut c.grace_ms,
+            ] {
+                x(v);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The protocol's longest timer or period (ms): recovery needs many of them.
+fn longest_timer_ms(s: &Scenario) -> f64 {
+    let all: Vec<f64> = match s.protocol.as_str() {
+        "2pc" => vec![
+            s.two_pc.vote_timeout_ms,
+            s.two_pc.decision_retry_ms,
+            s.two_pc.inquiry_interval_ms,
+        ],
+        "3pc" => vec![
+            s.three_pc.vote_timeout_ms,
+            s.three_pc.precommit_ack_timeout_ms,
+            s.three_pc.rm_wait_timeout_ms,
+            s.three_pc.rm_precommit_timeout_ms,
+            s.three_pc.decision_retry_ms,
+            s.three_pc.inquiry_interval_ms,
+        ],
+        "tcc" => vec![s.tcc.try_timeout_ms, s.tcc.retry_ms],
+        "saga" => vec![s.saga.scan_interval_ms, s.saga.step_timeout_ms],
+        "messaging" => vec![
+            s.messaging.retry_ms,
+            s.messaging.redeliver_ms,
+            s.messaging.checkback_ms,
+        ],
+        "calls" => vec![
+            s.calls.call_timeout_ms,
+            s.calls.callback_timeout_ms,
+            s.calls.retry_ms,
+            s.calls.period_ms,
+        ],
+        _ => vec![100.0],
+    };
+    all.into_iter().fold(50.0, f64::max)
+}
+
+fn draw_network(s: &mut Scenario, mix: FaultMix, tame: f64, rng: &mut StreamRng) {
+    let n = &mut s.network;
+    let wild = 1.0 - tame;
+    n.latency = match (mix, int(rng, 0, 2)) {
+        (_, 0) => LatencySpec::Constant {
+            ms: ms(between(rng, 0.5, 8.0)),
+        },
+        (FaultMix::CrashOnly, _) | (_, 1) => {
+            let min_ms = ms(between(rng, 0.2, 3.0));
+            LatencySpec::Uniform {
+                min_ms,
+                max_ms: ms(min_ms + between(rng, 0.0, 12.0)),
+            }
+        }
+        _ => LatencySpec::Exponential {
+            floor_ms: ms(between(rng, 0.2, 2.0)),
+            mean_ms: ms(between(rng, 0.5, 8.0)),
+        },
+    };
+    let sometimes = |rng: &mut StreamRng, p: f64, hi: f64| {
+        if coin(rng, p) {
+            ms(between(rng, 0.0, hi * wild))
+        } else {
+            0.0
+        }
+    };
+    match mix {
+        FaultMix::All => {
+            n.loss_probability = sometimes(rng, 0.7, 0.25);
+            n.duplicate_probability = sometimes(rng, 0.7, 0.3);
+            n.reorder_probability = sometimes(rng, 0.7, 0.5);
+            n.reorder_delay_ms = if n.reorder_probability > 0.0 {
+                ms(between(rng, 1.0, 1.0 + 500.0 * wild))
+            } else {
+                0.0
+            };
+        }
+        FaultMix::CrashOnly => {
+            n.loss_probability = 0.0;
+            n.duplicate_probability = sometimes(rng, 0.5, 0.3);
+            n.reorder_probability = sometimes(rng, 0.5, 0.5);
+            // Bounded: the timers outlast the longest delay (validation checks).
+            n.reorder_delay_ms = if n.reorder_probability > 0.0 {
+                ms(between(rng, 0.5, 1.0 + 10.0 * wild))
+            } else {
+                0.0
+            };
+        }
+    }
+}
+
+fn draw_faults(s: &mut Scenario, mix: FaultMix, tame: f64, rng: &mut StreamRng) {
+    let names = scenario::node_names(s);
+    let horizon = s.duration_ms;
+    let wild = 1.0 - tame;
+    let f = &mut s.faults;
+    *f = Default::default();
+    // Random crashes: of a subset of the nodes, or of all of them.
+    let entries = int(rng, 0, 3);
+    for _ in 0..entries {
+        let nodes: Vec<String> = if coin(rng, 0.3) {
+            vec!["all".into()]
+        } else {
+            let mut chosen: Vec<String> =
+                names.iter().filter(|_| coin(rng, 0.5)).cloned().collect();
+            if chosen.is_empty() {
+                chosen.push(names[int(rng, 0, names.len() as u64 - 1) as usize].clone());
+            }
+            chosen
+        };
+        f.random_crashes.push(RandomCrashSpec {
+            nodes,
+            rate_per_s: ms(between(rng, 0.5, 0.5 + 8.0 * wild)),
+            mean_downtime_ms: ms(between(rng, 5.0, 5.0 + 300.0 * wild)),
+        });
+    }
+    // Scripted crashes, overlapping ones included; each restarts before the horizon.
+    for _ in 0..int(rng, 0, (4.0 * wild).round() as u64) {
+        // The coordinator often: its recovery is where most protocols are subtle.
+        let node = if coin(rng, 0.4) && names.iter().any(|n| n == "tm") {
+            "tm".to_string()
+        } else {
+            names[int(rng, 0, names.len() as u64 - 1) as usize].clone()
+        };
+        let at_ms = ms(between(rng, 0.0, horizon * 0.9));
+        let restart_ms = ms((at_ms + between(rng, 1.0, 400.0)).min(horizon - 1.0));
+        if restart_ms > at_ms {
+            f.crashes.push(CrashSpec {
+                node,
+                at_ms,
+                restart_ms: Some(restart_ms),
+            });
+        }
+    }
+    f.max_drift_ppm = if coin(rng, 0.5) {
+        match mix {
+            FaultMix::All => int(rng, 0, (5000.0 * wild) as u64) as u32,
+            FaultMix::CrashOnly => int(rng, 0, (500.0 * wild) as u64) as u32,
+        }
+    } else {
+        0
+    };
+    if mix == FaultMix::CrashOnly {
+        return;
+    }
+    if coin(rng, 0.4 * wild) {
+        f.random_partitions = Some(RandomPartitionSpec {
+            rate_per_s: ms(between(rng, 0.5, 4.0)),
+            mean_duration_ms: ms(between(rng, 5.0, 300.0)),
+            nodes: Vec::new(),
+        });
+    }
+    for _ in 0..int(rng, 0, (2.0 * wild).round() as u64) {
+        let (mut a, mut b): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+        for n in &names {
+            if coin(rng, 0.5) {
+                a.push(n.clone());
+            } else {
+                b.push(n.clone());
+            }
+        }
+        if a.is_empty() || b.is_empty() {
+            continue;
+        }
+        let from_ms = ms(between(rng, 0.0, horizon * 0.9));
+        let to_ms = ms((from_ms + between(rng, 1.0, 400.0)).min(horizon - 1.0));
+        if to_ms > from_ms {
+            f.partitions.push(PartitionSpec {
+                groups: vec![a, b],
+                from_ms,
+                to_ms,
+            });
+        }
+    }
+    for _ in 0..int(rng, 0, (2.0 * wild).round() as u64) {
+        let from = names[int(rng, 0, names.len() as u64 - 1) as usize].clone();
+        let to = names[int(rng, 0, names.len() as u64 - 1) as usize].clone();
+        if from == to {
+            continue;
+        }
+        let from_ms = ms(between(rng, 0.0, horizon * 0.9));
+        let to_ms = ms((from_ms + between(rng, 1.0, 300.0)).min(horizon - 1.0));
+        if to_ms > from_ms {
+            f.one_way.push(OneWaySpec {
+                from: vec![from],
+                to: vec![to],
+                from_ms,
+                to_ms,
+            });
+        }
+    }
+}
+
+/// The configuration names, for `--help` and errors.
+pub fn configuration_names() -> Vec<&'static str> {
+    configurations().iter().map(|c| c.name).collect()
+}
+
+/// The workload of a scenario, as a swarm names it.
+pub fn workload_of(s: &Scenario) -> WorkloadKind {
+    WorkloadKind::of(&s.workload)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_configuration_builds_on_each_of_its_workloads_and_every_draw_validates() {
+        for c in configurations() {
+            for &w in c.workloads {
+                let base = base_scenario(&c, w).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+                for seed in 0..20 {
+                    let s = draw(&base, seed, c.faults)
+                        .unwrap_or_else(|e| panic!("{} {} seed {seed}: {e}", c.name, w.name()));
+                    assert_eq!(s.seed, seed);
+                    assert_eq!(s.protocol, base.protocol);
+                    assert_eq!(workload_of(&s), w);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_draw_depends_on_the_seed_only() {
+        let c = &configurations()[0];
+        let base = base_scenario(c, WorkloadKind::Transfer).expect("builds");
+        let a = draw(&base, 7, FaultMix::All).expect("valid");
+        let b = draw(&base, 7, FaultMix::All).expect("valid");
+        let other = draw(&base, 8, FaultMix::All).expect("valid");
+        assert_eq!(a, b);
+        assert_ne!(a, other);
+    }
+
+    #[test]
+    fn crash_only_draws_no_loss_and_no_partition() {
+        let c = configurations()
+            .into_iter()
+            .find(|c| c.faults == FaultMix::CrashOnly)
+            .expect("3PC is crash-only");
+        let base = base_scenario(&c, WorkloadKind::Transfer).expect("builds");
+        for seed in 0..50 {
+            let s = draw(&base, seed, FaultMix::CrashOnly).expect("valid");
+            assert_eq!(s.network.loss_probability, 0.0);
+            assert!(s.faults.partitions.is_empty() && s.faults.one_way.is_empty());
+            assert!(s.faults.random_partitions.is_none());
+            assert!(!matches!(
+                s.network.latency,
+                LatencySpec::Exponential { .. }
+            ));
+        }
+    }
+}
