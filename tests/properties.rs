@@ -4,8 +4,9 @@
 //! Swarm testing (as TigerBeetle's VOPR does): each case draws the world's shape
 //! (number of RMs, transaction fan-out, sessions, accounts, timeouts) as well as its
 //! fault schedule (crash windows, partition windows, one-way cuts, random crash and
-//! partition rates, loss, duplication), all as scenario fields, so a failing case
-//! shrinks to a small scenario.
+//! partition rates, loss, duplication, reordering), all as scenario fields, so a
+//! failing case shrinks to a small scenario. The wider swarm over every protocol is
+//! tests/swarm.rs.
 
 use acidbase::report::Report;
 use acidbase::run::run;
@@ -84,6 +85,8 @@ struct Schedule {
     faults: common::DrawnFaults,
     loss: f64,
     duplicate: f64,
+    /// Share of messages held back, and by how long at most (ms).
+    reorder: (f64, f64),
     exponential_latency: bool,
     /// Random crashes of every node (per second) and random partitions (per second).
     random_crash_rate: f64,
@@ -108,6 +111,7 @@ fn faults() -> impl Strategy<Value = Schedule> {
         }),
         prop_oneof![Just(0.0), 0.0..0.3f64],
         prop_oneof![Just(0.0), 0.0..0.2f64],
+        prop_oneof![Just((0.0, 0.0)), (0.0..0.5f64, 1.0..400.0f64)],
         any::<bool>(),
         prop_oneof![Just(0.0), 0.0..3.0f64],
         prop_oneof![Just(0.0), 0.0..3.0f64],
@@ -118,6 +122,7 @@ fn faults() -> impl Strategy<Value = Schedule> {
                 faults,
                 loss,
                 duplicate,
+                reorder,
                 exponential_latency,
                 random_crash_rate,
                 random_partition_rate,
@@ -135,6 +140,7 @@ fn faults() -> impl Strategy<Value = Schedule> {
                 faults,
                 loss,
                 duplicate,
+                reorder,
                 exponential_latency,
                 random_crash_rate,
                 random_partition_rate,
@@ -176,6 +182,10 @@ fn apply(mut s: Scenario, sch: &Schedule) -> Scenario {
     }
     s.network.loss_probability = sch.loss;
     s.network.duplicate_probability = sch.duplicate;
+    (s.network.reorder_probability, s.network.reorder_delay_ms) = sch.reorder;
+    // Message faults heal at the horizon, as crashes and cuts do: then the drain
+    // must resolve everything.
+    s.network.message_faults_until_ms = Some(s.duration_ms);
     if sch.exponential_latency {
         s.network.latency = LatencySpec::Exponential {
             floor_ms: 1.0,
@@ -210,6 +220,13 @@ fn check_faithful(sch: &Schedule) -> Result<(), TestCaseError> {
         prop_assert_eq!(r.violations.atomicity, 0, "{}", why());
         prop_assert_eq!(r.violations.invariant, 0, "{}", why());
         prop_assert_eq!(r.txns.unresolved, 0, "{}", why());
+        prop_assert_eq!(r.txns.in_doubt, 0, "{}", why());
+        prop_assert_eq!(
+            r.txns.committed + r.txns.aborted + r.txns.unresolved,
+            r.txns.begun,
+            "counts add up: {}",
+            why()
+        );
         prop_assert_eq!(r.locks.held_at_end, 0, "{}", why());
         prop_assert_eq!(r.money.in_doubt, 0, "{}", why());
         prop_assert!(!r.stopped_by_event_guard);
