@@ -389,7 +389,17 @@ impl Tm {
             }
             Verdict::Duplicate => return,
             Verdict::Stale { floor } => {
-                ctx.send(client, Msg::Stale { txn, floor });
+                // Answered from what the log knows: a Commit still being acknowledged
+                // is a definite answer; anything else is unknown to this incarnation.
+                let answer = if ctx.durable().commits.contains_key(&txn) {
+                    Msg::Reply {
+                        txn,
+                        outcome: Outcome::Commit,
+                    }
+                } else {
+                    Msg::Stale { txn, floor }
+                };
+                ctx.send(client, answer);
                 return;
             }
         }
@@ -856,5 +866,139 @@ impl Standby {
             ctx.send(rm, Msg::Inquiry { txn, participants });
         }
         ctx.set_timer(Timer::Termination(txn), self.opts.inquiry_interval_us);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::Command;
+    use crate::workload::Op;
+
+    fn opts() -> TwoPcOptions {
+        TwoPcOptions {
+            vote_timeout_us: 1000,
+            decision_retry_us: 1000,
+            inquiry_interval_us: 1000,
+            cooperative_termination: false,
+            standby_tm: false,
+            rm_abort_timeout_us: None,
+            no_decision_retry: false,
+            answer_client_after_acks: false,
+        }
+    }
+
+    const CLIENT: NodeId = NodeId(9);
+
+    fn request(txn: TxnId) -> Msg {
+        Msg::Request(TxnRequest {
+            txn,
+            ops: vec![
+                Op {
+                    shard: 0,
+                    key: 0,
+                    delta: -1,
+                },
+                Op {
+                    shard: 1,
+                    key: 0,
+                    delta: 1,
+                },
+            ],
+        })
+    }
+
+    /// Delivers `msg` to `node` (node 0) and returns what it sent.
+    fn deliver(node: &mut TwoPcNode, d: &mut Durable, msg: Msg) -> Vec<(NodeId, Msg)> {
+        let mut rng = crate::rng::stream(1, "test");
+        let mut out = Vec::new();
+        let mut ctx = Ctx::new(10, NodeId(0), d, &mut rng, &mut out);
+        node.on_message(CLIENT, msg, &mut ctx);
+        sends(out)
+    }
+
+    fn recover(node: &mut TwoPcNode, d: &mut Durable) {
+        let mut rng = crate::rng::stream(1, "test");
+        let mut out = Vec::new();
+        let mut ctx = Ctx::new(20, NodeId(0), d, &mut rng, &mut out);
+        node.on_recover(&mut ctx);
+    }
+
+    fn sends(out: Vec<Command<TwoPcNode>>) -> Vec<(NodeId, Msg)> {
+        out.into_iter()
+            .filter_map(|c| match c {
+                Command::Send { to, msg } => Some((to, msg)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn fresh_tm() -> TwoPcNode {
+        TwoPcNode::tm(vec![NodeId(1), NodeId(2)], opts())
+    }
+
+    #[test]
+    fn a_restarted_tm_never_begins_an_old_request_again() {
+        let mut tm = fresh_tm();
+        let mut d = TwoPcNode::tm_durable();
+        let first = deliver(&mut tm, &mut d, request(3));
+        assert!(matches!(
+            first[..],
+            [(_, Msg::Prepare { .. }), (_, Msg::Prepare { .. })]
+        ));
+        assert!(
+            deliver(&mut tm, &mut d, request(3)).is_empty(),
+            "a copy: ignored"
+        );
+        // The TM crashes before deciding: a fresh node on the same durable store.
+        let mut tm = fresh_tm();
+        recover(&mut tm, &mut d);
+        let again = deliver(&mut tm, &mut d, request(3));
+        assert!(
+            matches!(again[..], [(CLIENT, Msg::Stale { txn: 3, floor }) ] if floor > 3),
+            "{again:?}"
+        );
+        // So is a request it never saw, below the floor; the client moves above it.
+        assert!(matches!(
+            deliver(&mut tm, &mut d, request(4))[..],
+            [(CLIENT, Msg::Stale { .. })]
+        ));
+        let floor = d.admission.floor;
+        assert!(matches!(
+            deliver(&mut tm, &mut d, request(floor))[..],
+            [(_, Msg::Prepare { .. }), (_, Msg::Prepare { .. })]
+        ));
+    }
+
+    #[test]
+    fn a_copy_of_a_committed_request_is_answered_from_the_log() {
+        let mut tm = fresh_tm();
+        let mut d = TwoPcNode::tm_durable();
+        deliver(&mut tm, &mut d, request(5));
+        let vote = |tm: &mut TwoPcNode, d: &mut Durable, rm: u32| {
+            let mut rng = crate::rng::stream(1, "test");
+            let mut out = Vec::new();
+            let mut ctx = Ctx::new(10, NodeId(0), d, &mut rng, &mut out);
+            tm.on_message(NodeId(rm), Msg::Vote { txn: 5, yes: true }, &mut ctx);
+        };
+        vote(&mut tm, &mut d, 1);
+        vote(&mut tm, &mut d, 2);
+        assert!(d.commits.contains_key(&5), "Commit logged, acks pending");
+        let mut tm = fresh_tm();
+        recover(&mut tm, &mut d);
+        let answer = deliver(&mut tm, &mut d, request(5));
+        assert!(
+            matches!(
+                answer[..],
+                [(
+                    CLIENT,
+                    Msg::Reply {
+                        txn: 5,
+                        outcome: Outcome::Commit
+                    }
+                )]
+            ),
+            "{answer:?}"
+        );
     }
 }
