@@ -3,7 +3,7 @@
 //! simulation logic here.
 
 use acidbase::diagram::{self, DiagramOptions};
-use acidbase::explore::{explore, parse_seeds};
+use acidbase::explore::{explore, parse_seeds, seed_count};
 use acidbase::report::Report;
 use acidbase::run::{run, TraceOut};
 use acidbase::scenario::{self, Loaded, Scenario, PROTOCOLS};
@@ -234,7 +234,7 @@ pub fn explore_command(
         || std::thread::available_parallelism().map_or(1, |n| n.get()),
         |j| j as usize,
     );
-    let total = seeds.end - seeds.start;
+    let total = seed_count(&seeds);
     let tty = std::io::stderr().is_terminal();
     let step = (total / 100).max(1);
     let progress = move |done: u64, failing: u64| {
@@ -444,7 +444,7 @@ fn swarm_inner(a: SwarmArgs) -> Result<ExitCode, ExitCode> {
             }
         }
     }
-    let per = seeds.end - seeds.start;
+    let per = seed_count(&seeds);
     let total = per.saturating_mul(plan.len() as u64);
     let bar = std::sync::Mutex::new(acidbase::sweep::progress::Progress::new(
         usize::try_from(total).unwrap_or(usize::MAX),

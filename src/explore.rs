@@ -58,26 +58,37 @@ pub fn has_kind(report: &Report, kind: &str) -> bool {
     violation_kinds(report).iter().any(|k| k == kind)
 }
 
-/// The seeds to run: `A..B` (B excluded), `A..=B`, or a single seed `A`.
-pub fn parse_seeds(text: &str) -> Result<std::ops::Range<u64>, String> {
+/// The seeds to run: `A..B` (B excluded), `A..=B`, or a single seed `A`. Any seed a
+/// run accepts can be named, `u64::MAX` included (`A..=18446744073709551615`).
+pub fn parse_seeds(text: &str) -> Result<std::ops::RangeInclusive<u64>, String> {
     let bad = || {
         format!("cannot read seeds {text:?}: expected A..B (B excluded), A..=B, or one seed, e.g. 1..1000")
     };
     let num = |t: &str| t.trim().parse::<u64>().map_err(|_| bad());
+    let empty = || format!("seeds {text:?} is empty: the end must be after the start");
     let range = if let Some((a, b)) = text.split_once("..=") {
-        num(a)?..num(b)?.checked_add(1).ok_or_else(bad)?
+        num(a)?..=num(b)?
     } else if let Some((a, b)) = text.split_once("..") {
-        num(a)?..num(b)?
+        let end = num(b)?.checked_sub(1).ok_or_else(empty)?;
+        num(a)?..=end
     } else {
         let a = num(text)?;
-        a..a.checked_add(1).ok_or_else(bad)?
+        a..=a
     };
     if range.is_empty() {
-        return Err(format!(
-            "seeds {text:?} is empty: the end must be after the start"
-        ));
+        return Err(empty());
     }
     Ok(range)
+}
+
+/// How many seeds `seeds` holds (saturating: `0..=u64::MAX` holds one more than a
+/// `u64` counts).
+pub fn seed_count(seeds: &std::ops::RangeInclusive<u64>) -> u64 {
+    if seeds.is_empty() {
+        0
+    } else {
+        (seeds.end() - seeds.start()).saturating_add(1)
+    }
 }
 
 /// One failure kind over all explored seeds.
@@ -147,27 +158,28 @@ impl Tally {
 /// in constant memory.
 pub fn explore_seeds(
     name: (&str, &str),
-    seeds: std::ops::Range<u64>,
+    seeds: std::ops::RangeInclusive<u64>,
     jobs: usize,
     verdict: &(dyn Fn(u64) -> SeedVerdict + Sync),
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Exploration {
-    let next = AtomicU64::new(seeds.start);
+    // Offsets from the first seed: `end - start` always fits, even up to u64::MAX.
+    let (first, last) = (*seeds.start(), *seeds.end());
+    let span = if seeds.is_empty() { None } else { Some(last - first) };
+    let next = AtomicU64::new(0);
     let tally = Mutex::new(Tally::default());
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| loop {
-                let seed = next.fetch_add(1, Ordering::Relaxed);
-                if seed >= seeds.end || seed < seeds.start {
-                    break; // done (or the counter wrapped at u64::MAX)
+                let offset = next.fetch_add(1, Ordering::Relaxed);
+                if span.is_none_or(|s| offset > s) || offset == u64::MAX {
+                    break;
                 }
+                let seed = first + offset;
                 let v = verdict(seed);
                 let mut t = tally.lock().expect("no worker panicked");
                 t.add(seed, v);
                 progress(t.done, t.violating);
-                if seed == u64::MAX {
-                    break;
-                }
             });
         }
     });
@@ -208,7 +220,7 @@ fn kind_rank(kind: &str) -> usize {
 /// expectations often pin the outcome of its own seed only).
 pub fn explore(
     scenario: &Scenario,
-    seeds: std::ops::Range<u64>,
+    seeds: std::ops::RangeInclusive<u64>,
     jobs: usize,
     ignore_expect: bool,
     progress: &(dyn Fn(u64, u64) + Sync),
@@ -274,10 +286,16 @@ mod tests {
 
     #[test]
     fn seed_ranges_parse() {
-        assert_eq!(parse_seeds("1..4"), Ok(1..4));
-        assert_eq!(parse_seeds("1..=4"), Ok(1..5));
-        assert_eq!(parse_seeds("7"), Ok(7..8));
+        assert_eq!(parse_seeds("1..4"), Ok(1..=3));
+        assert_eq!(parse_seeds("1..=4"), Ok(1..=4));
+        assert_eq!(parse_seeds("7"), Ok(7..=7));
         assert!(parse_seeds("4..1").is_err());
+        assert!(parse_seeds("4..4").is_err());
+        assert!(parse_seeds("0..0").is_err());
+        let top = format!("{}..={}", u64::MAX - 2, u64::MAX);
+        assert_eq!(parse_seeds(&top), Ok(u64::MAX - 2..=u64::MAX));
+        assert_eq!(seed_count(&(u64::MAX - 2..=u64::MAX)), 3);
+        assert_eq!(seed_count(&(0..=u64::MAX)), u64::MAX);
         assert!(parse_seeds("a..b").unwrap_err().contains("A..B"));
     }
 
@@ -289,8 +307,8 @@ mod tests {
         )
         .expect("valid")
         .scenario;
-        let one = explore(&s, 0..12, 1, false, &|_, _| {});
-        let three = explore(&s, 0..12, 3, false, &|_, _| {});
+        let one = explore(&s, 0..=11, 1, false, &|_, _| {});
+        let three = explore(&s, 0..=11, 3, false, &|_, _| {});
         assert_eq!(one, three);
         assert_eq!(one.digest_fold, three.digest_fold);
         assert!(one.violating_seeds > 0, "{one:?}");
@@ -305,9 +323,36 @@ mod tests {
         )
         .expect("valid")
         .scenario;
-        let judged = explore(&s, 0..3, 1, false, &|_, _| {});
+        let judged = explore(&s, 0..=2, 1, false, &|_, _| {});
         assert_eq!(judged.violating_seeds, 3);
         assert!(judged.kinds[0].kind.starts_with("expect: txns.committed"));
-        assert_eq!(explore(&s, 0..3, 1, true, &|_, _| {}).violating_seeds, 0);
+        assert_eq!(explore(&s, 0..=2, 1, true, &|_, _| {}).violating_seeds, 0);
+    }
+}
+
+#[cfg(test)]
+mod top_seed_tests {
+    use super::*;
+
+    #[test]
+    fn the_highest_seeds_run_and_the_loop_stops_there() {
+        let seen = Mutex::new(Vec::new());
+        let e = explore_seeds(
+            ("x", "2pc"),
+            u64::MAX - 2..=u64::MAX,
+            2,
+            &|seed| {
+                seen.lock().expect("ok").push(seed);
+                SeedVerdict {
+                    digest: seed,
+                    kinds: Vec::new(),
+                }
+            },
+            &|_, _| {},
+        );
+        assert_eq!(e.seeds_run, 3);
+        let mut seen = seen.into_inner().expect("ok");
+        seen.sort_unstable();
+        assert_eq!(seen, vec![u64::MAX - 2, u64::MAX - 1, u64::MAX]);
     }
 }

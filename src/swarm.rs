@@ -377,7 +377,7 @@ pub struct SwarmResult {
 pub fn swarm(
     base: &Scenario,
     mix: FaultMix,
-    seeds: std::ops::Range<u64>,
+    seeds: std::ops::RangeInclusive<u64>,
     jobs: usize,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Exploration {
@@ -409,7 +409,7 @@ pub fn swarm(
 pub fn run_configuration(
     c: &Configuration,
     workload: WorkloadKind,
-    seeds: std::ops::Range<u64>,
+    seeds: std::ops::RangeInclusive<u64>,
     jobs: usize,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<SwarmResult, String> {

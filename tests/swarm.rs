@@ -19,7 +19,7 @@ fn jobs() -> usize {
 }
 
 /// Runs every configuration for `seeds` seeds; returns what did not behave.
-fn misbehaving(seeds: std::ops::Range<u64>) -> Vec<String> {
+fn misbehaving(seeds: std::ops::RangeInclusive<u64>) -> Vec<String> {
     let mut bad = Vec::new();
     for c in configurations() {
         for &w in c.workloads {
@@ -48,7 +48,7 @@ fn misbehaving(seeds: std::ops::Range<u64>) -> Vec<String> {
 
 #[test]
 fn every_configuration_behaves_as_the_book_says_under_the_swarm() {
-    let bad = misbehaving(1..1 + SEEDS);
+    let bad = misbehaving(1..=SEEDS);
     assert!(
         bad.is_empty(),
         "replay one with `acidbase explore --swarm --config NAME --seeds N`:\n{}",
@@ -86,8 +86,8 @@ fn a_swarm_is_the_same_at_any_thread_count() {
         .expect("shipped");
     let base = acidbase::swarm::base_scenario(&c, acidbase::swarm::WorkloadKind::Transfer)
         .expect("builds");
-    let one = swarm(&base, c.faults, 0..40, 1, &|_, _| {});
-    let two = swarm(&base, c.faults, 0..40, 3, &|_, _| {});
+    let one = swarm(&base, c.faults, 0..=39, 1, &|_, _| {});
+    let two = swarm(&base, c.faults, 0..=39, 3, &|_, _| {});
     assert_eq!(one, two);
     assert!(one.violating_seeds > 0, "{one:?}");
 }
@@ -100,7 +100,7 @@ fn the_long_swarm() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(5000);
-    let bad = misbehaving(1..1 + seeds);
+    let bad = misbehaving(1..=seeds);
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
