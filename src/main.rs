@@ -294,7 +294,7 @@ enum Command {
     },
     /// Explore every order of events and every placement of faults in a small world.
     #[command(
-        after_help = "The scenario's protocol and options are kept; its faults are replaced by the\nexplorer's budget, and the client issues --txns transactions (default 1). The search is\nbreadth-first, so a violation comes with a shortest path: numbered steps in plain words,\nand the same path as a RON list of steps (written with --out FILE, re-run with --replay).\nBook: book/src/exhaustive-checking.md.\n\nExamples:\n  acidbase check scenarios/check-2pc.ron --exhaustive --max-crashes 1 --max-drops 0\n      finds 2PC's blocking state: the TM crashes after the votes, the RMs stay in doubt.\n  acidbase check scenarios/2pc-no-decision-retry.ron --exhaustive --max-crashes 0 --max-drops 1\n      finds the partial commit: one Commit dropped, presumed abort answers the inquiry.\n  acidbase check scenarios/check-2pc.ron --exhaustive --max-crashes 0 --max-drops 2\n      no violation: every state is visited and its count reported.\n  acidbase check scenarios/check-2pc.ron --exhaustive --max-crashes 1 --max-drops 0 --out path.ron\n  acidbase check scenarios/check-2pc.ron --exhaustive --max-crashes 1 --max-drops 0 --replay path.ron\n      writes the shortest path, then re-executes it (give the same budget flags).\n\nExit codes: 0 no violation; 1 a violation was found (or replayed); 2 bad input."
+        after_help = "The scenario's protocol and options are kept; its faults are replaced by the\nexplorer's budget, and the client issues --txns transactions (default 1). The search is\nbreadth-first, so a violation comes with a shortest path: numbered steps in plain words,\nand the same path as a RON list of steps (written with --out FILE, re-run with --replay).\nBook: book/src/exhaustive-checking.md.\n\nExamples:\n  acidbase check scenarios/check-2pc.ron --exhaustive --max-crashes 1 --max-drops 0\n      finds 2PC's blocking state: the TM crashes after the votes, the RMs stay in doubt.\n  acidbase check scenarios/2pc-no-decision-retry.ron --exhaustive --max-crashes 0 --max-drops 1\n      finds the partial commit: one Commit dropped, presumed abort answers the inquiry.\n  acidbase check scenarios/check-2pc.ron --exhaustive --max-crashes 0 --max-drops 2\n      no violation: every state is visited and its count reported.\n  acidbase check scenarios/check-2pc.ron --exhaustive --max-crashes 1 --max-drops 0 --out path.ron\n  acidbase check scenarios/check-2pc.ron --exhaustive --max-crashes 1 --max-drops 0 --replay path.ron\n      writes the shortest path, then re-executes it (give the same budget flags).\n\nExit codes: 0 every reachable state visited, no violation; 1 a violation was found (or\nreplayed); 2 bad input; 3 incomplete: no violation among the states visited, but --max-states\nor --max-depth stopped the search first (not a verification)."
     )]
     Check {
         /// The scenario file (RON).
@@ -830,7 +830,15 @@ fn check_command(
         Format::Text => say!("{}", report.to_text()),
     }
     let Some(c) = &report.violation else {
-        return ExitCode::SUCCESS;
+        if report.complete {
+            return ExitCode::SUCCESS;
+        }
+        // No violation among the states visited, but not every state was: that is
+        // not a verification, and a CI job must not read it as one.
+        warnln!(
+            "acidbase: incomplete: the search stopped at --max-states or --max-depth before every reachable state was visited; raise them to verify (exit status 3)"
+        );
+        return ExitCode::from(3);
     };
     match &out {
         Some(file) => {

@@ -147,3 +147,34 @@ fn bad_input_exits_2_and_says_what_was_expected() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("not enabled"), "{}", stderr(&o));
 }
+
+/// A search the state bound cut short verified nothing: exit 3, said on stderr, so a
+/// CI job cannot read it as a pass.
+#[test]
+fn a_search_cut_short_exits_3_not_0() {
+    let o = acidbase(&[
+        "check",
+        "scenarios/check-2pc.ron",
+        "--exhaustive",
+        "--max-crashes",
+        "0",
+        "--max-drops",
+        "2",
+        "--max-states",
+        "50",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("exhausted:       no (cut short"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("incomplete"), "{}", stderr(&o));
+    // The same search with room enough visits everything: exit 0.
+    let o = acidbase(&[
+        "check",
+        "scenarios/check-2pc.ron",
+        "--exhaustive",
+        "--max-crashes",
+        "0",
+        "--max-drops",
+        "2",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
