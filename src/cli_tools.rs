@@ -128,6 +128,9 @@ fn run_with_tools_inner(a: RunTools) -> Result<ExitCode, ExitCode> {
     }
     let mut s = load(a.path.as_deref(), None)?;
     let seed = a.seed.unwrap_or(s.seed);
+    if let Some(w) = acidbase::run::size_warning(&s) {
+        warnln!("warning: {w}");
+    }
     s.record_fates = a.export_schedule.is_some();
     let buf = a
         .diagram
@@ -197,6 +200,14 @@ fn run_with_tools_inner(a: RunTools) -> Result<ExitCode, ExitCode> {
     }
     let report = &outcome.report;
     print_report(report, a.json)?;
+    if report.truncated {
+        warnln!(
+            "acidbase: truncated: the run hit max_events ({}) at {:.1} ms, before its end; nothing was judged at quiescence (exit status 3). Raise max_events or make the scenario smaller.",
+            s.max_events,
+            report.sim_time_ms
+        );
+        return Ok(ExitCode::from(3));
+    }
     if report.failed() {
         let what = if report.expectations.failed > 0 {
             format!("{} expectation(s) failed", report.expectations.failed)

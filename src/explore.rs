@@ -30,6 +30,11 @@ pub fn violation_kinds(report: &Report) -> Vec<String> {
     if report.violations.atomicity > 0 {
         kinds.push("atomicity".to_string());
     }
+    if report.truncated {
+        // Cut short: nothing else was judged (no quiescence).
+        kinds.push("event-guard".to_string());
+        return kinds;
+    }
     if report.violations.invariant > 0 {
         kinds.push("invariant".to_string());
     }
@@ -38,9 +43,6 @@ pub fn violation_kinds(report: &Report) -> Vec<String> {
     }
     if t.committed + t.aborted + t.unresolved != t.begun {
         kinds.push("counts".to_string());
-    }
-    if report.stopped_by_event_guard {
-        kinds.push("event-guard".to_string());
     }
     for e in &report.expectations.results {
         if !e.held {
@@ -165,7 +167,11 @@ pub fn explore_seeds(
 ) -> Exploration {
     // Offsets from the first seed: `end - start` always fits, even up to u64::MAX.
     let (first, last) = (*seeds.start(), *seeds.end());
-    let span = if seeds.is_empty() { None } else { Some(last - first) };
+    let span = if seeds.is_empty() {
+        None
+    } else {
+        Some(last - first)
+    };
     let next = AtomicU64::new(0);
     let tally = Mutex::new(Tally::default());
     std::thread::scope(|scope| {

@@ -198,6 +198,10 @@ pub struct Report {
     pub digest: String,
     pub events: u64,
     pub sim_time_ms: f64,
+    /// The run hit `max_events` before its end time: nothing was judged at
+    /// quiescence (see [`Report::truncated`]).
+    pub truncated: bool,
+    /// The same as `truncated` (the name older scripts read).
     pub stopped_by_event_guard: bool,
     pub txns: Txns,
     pub violations: Violations,
@@ -247,7 +251,15 @@ impl Report {
         // Money in in-doubt transactions is in flight, not created or destroyed.
         let money_broken = r.money_initial != r.money_final + r.money_in_doubt;
         // Business invariants at quiescence: money, the order chain, stock and orders.
-        let invariant = u64::from(money_broken) + r.chain.inconsistent + r.business.violations();
+        let truncated = end.stopped_by_guard;
+        // A run cut short never reached quiescence: money, orders and stock still in
+        // flight are not broken invariants, so none is judged (atomicity is: a
+        // participant's commit or abort is final whenever the checker sees it).
+        let invariant = if truncated {
+            0
+        } else {
+            u64::from(money_broken) + r.chain.inconsistent + r.business.violations()
+        };
         let mut report = Report {
             scenario: scenario.name.clone(),
             protocol: scenario.protocol.clone(),
@@ -255,7 +267,8 @@ impl Report {
             digest: format!("{:016x}", end.digest),
             events: end.stats.events,
             sim_time_ms: ms(end.end_us),
-            stopped_by_event_guard: end.stopped_by_guard,
+            truncated,
+            stopped_by_event_guard: truncated,
             txns: Txns {
                 committed: c.committed,
                 aborted: c.aborted,
@@ -276,7 +289,7 @@ impl Report {
                 // transaction that broke atomicity also breaks money or stock, so the
                 // balances count on their own only when none did.
                 silent: (c.atomicity_violations
-                    + r.chain.inconsistent
+                    + if truncated { 0 } else { r.chain.inconsistent }
                     + if c.atomicity_violations == 0 {
                         u64::from(money_broken) + r.business.violations()
                     } else {
@@ -704,6 +717,12 @@ fn story(
 ) -> Vec<String> {
     let name = |n: NodeId| node_name(names, n);
     let mut out = Vec::new();
+    if rep.truncated {
+        out.push(format!(
+            "TRUNCATED: the run hit max_events ({}) at {:.1} ms of virtual time, before its end: what was still in flight was not judged — no invariant, and no unresolved or end-of-run count, means what it would at quiescence. Raise max_events or make the scenario smaller.",
+            scenario.max_events, rep.sim_time_ms
+        ));
+    }
     if !scenario.description.is_empty() {
         out.push(scenario.description.trim().to_string());
     }

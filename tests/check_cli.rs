@@ -164,7 +164,11 @@ fn a_search_cut_short_exits_3_not_0() {
         "50",
     ]);
     assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
-    assert!(stdout(&o).contains("exhausted:       no (cut short"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("exhausted:       no (cut short"),
+        "{}",
+        stdout(&o)
+    );
     assert!(stderr(&o).contains("incomplete"), "{}", stderr(&o));
     // The same search with room enough visits everything: exit 0.
     let o = acidbase(&[

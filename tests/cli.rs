@@ -573,3 +573,30 @@ fn a_closed_pipe_ends_every_command_quietly() {
         );
     }
 }
+
+/// A run cut off by `max_events` is not a finished run: exit 3, `truncated` in the
+/// JSON, said first in the story and on stderr, with nothing judged at quiescence —
+/// here the order chain's orders still in flight, which a finished run would count as
+/// inconsistent.
+#[test]
+fn a_truncated_run_says_so_and_is_not_judged_at_quiescence() {
+    let dir = TempDir::new("truncated");
+    let file = dir.write(
+        "cut.ron",
+        "(protocol: \"calls\", rms: 3, duration_ms: 2000, max_events: 3000, clients: (load: Open(rate_per_s: 2000)))",
+    );
+    let o = acidbase(&["run", path_str(&file), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("a JSON report");
+    assert_eq!(r["truncated"], true);
+    assert_eq!(
+        r["violations"]["invariant"], 0,
+        "in flight is not broken: {r}"
+    );
+    assert!(r["calls"]["inconsistent_at_end"].as_u64() > Some(0), "{r}");
+    let err = stderr(&o);
+    assert!(err.contains("warning: this scenario implies"), "{err}");
+    assert!(err.contains("truncated"), "{err}");
+    let text = stdout(&acidbase(&["run", path_str(&file)]));
+    assert!(text.contains("TRUNCATED"), "{text}");
+}

@@ -68,6 +68,64 @@ pub fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Outcome {
     }
 }
 
+/// A rough size of a run before it starts: requests and events. Lets the command
+/// line warn about a scenario that will run long (or hit `max_events`) instead of
+/// leaving the user to wonder.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SizeEstimate {
+    pub requests: f64,
+    pub events: f64,
+}
+
+/// Events per request, roughly: messages, deliveries and timers of a transaction
+/// over a few participants (measured: 10–25 in the shipped scenarios).
+const EVENTS_PER_REQUEST: f64 = 20.0;
+
+/// The size `scenario` implies (an order of magnitude, not a promise).
+pub fn size_estimate(scenario: &Scenario) -> SizeEstimate {
+    let mean_latency_ms = match scenario.network.latency {
+        LatencySpec::Constant { ms } => ms,
+        LatencySpec::Uniform { min_ms, max_ms } => (min_ms + max_ms) / 2.0,
+        LatencySpec::Exponential { floor_ms, mean_ms } => floor_ms + mean_ms,
+    };
+    let seconds = scenario.duration_ms / 1000.0;
+    let mut requests = match scenario.clients.load {
+        LoadSpec::Open { rate_per_s } => rate_per_s * seconds,
+        LoadSpec::Closed { sessions, think_ms } => {
+            // A request takes a few round trips, then the session thinks.
+            let cycle_ms = (4.0 * mean_latency_ms + think_ms).max(0.01);
+            f64::from(sessions) * scenario.duration_ms / cycle_ms
+        }
+    };
+    if let Some(max) = scenario.clients.max_requests {
+        requests = requests.min(max as f64);
+    }
+    SizeEstimate {
+        requests,
+        events: requests * EVENTS_PER_REQUEST,
+    }
+}
+
+/// A warning for a scenario whose size implies a long run, or one that `max_events`
+/// will likely cut short.
+pub fn size_warning(scenario: &Scenario) -> Option<String> {
+    let e = size_estimate(scenario);
+    let max = scenario.max_events as f64;
+    if e.events > max {
+        Some(format!(
+            "this scenario implies about {:.0} requests (~{:.1e} events), more than max_events = {}: the run will likely be cut short (truncated); raise max_events or shorten the run",
+            e.requests, e.events, scenario.max_events
+        ))
+    } else if e.events > 2e7 {
+        Some(format!(
+            "this scenario implies about {:.0} requests (~{:.1e} events): expect a long run (tens of seconds or more)",
+            e.requests, e.events
+        ))
+    } else {
+        None
+    }
+}
+
 /// The time at which a run ends: the horizon plus the drain. (Validation keeps every
 /// scripted fault within the horizon and random ones heal by it; the `max` keeps the
 /// rule right for plans built by other means.)
