@@ -14,6 +14,14 @@ use std::path::Path;
 pub const MAX_MS: f64 = 1e9;
 /// Most accounts over all shards (memory: balances and lock tables).
 pub const MAX_ACCOUNTS: u64 = 10_000_000;
+/// The most money (or units) one balance, price, wallet or amount may start with,
+/// and the most all balances together may hold. With at most [`MAX_EVENTS`] events,
+/// even a variant that applies every change twice keeps every total inside `i64`
+/// (10^9 · 10^9 = 10^18 < 9.2 · 10^18): no input can make a count wrong.
+pub const MAX_AMOUNT: i64 = 1_000_000_000;
+pub const MAX_MONEY_TOTAL: i64 = 1_000_000_000_000;
+/// The most events a run may be allowed (`max_events`).
+pub const MAX_EVENTS: u64 = 1_000_000_000;
 /// Most random faults expected per node (or in all, for partitions) over a run.
 pub const MAX_EXPECTED_FAULTS: f64 = 1e6;
 
@@ -949,8 +957,14 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
             );
         }
     }
-    if s.max_events == 0 {
-        return err(&["max_events"], "max_events must be at least 1".into());
+    if s.max_events == 0 || s.max_events > MAX_EVENTS {
+        return err(
+            &["max_events"],
+            format!(
+                "max_events = {}: expected 1 to {MAX_EVENTS}",
+                s.max_events
+            ),
+        );
     }
     for (key, v) in [
         ("loss_probability", s.network.loss_probability),
@@ -1032,10 +1046,31 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
             ),
         );
     }
-    if t.initial_balance < 0 {
+    if t.initial_balance < 0 || t.initial_balance > MAX_AMOUNT {
         return err(
             &["initial_balance"],
-            "workload initial_balance must be 0 or more".into(),
+            format!(
+                "workload initial_balance = {}: expected 0 to {MAX_AMOUNT}",
+                t.initial_balance
+            ),
+        );
+    }
+    if t.amount_max > MAX_AMOUNT {
+        return err(
+            &["amount_max"],
+            format!(
+                "workload amount_max = {}: expected at most {MAX_AMOUNT}",
+                t.amount_max
+            ),
+        );
+    }
+    let total = i128::from(t.initial_balance)
+        * i128::from(t.accounts_per_shard)
+        * i128::from(s.rms);
+    if matches!(s.workload, WorkloadSpec::Transfer(_)) && total > i128::from(MAX_MONEY_TOTAL) {
+        return err(
+            &["initial_balance"],
+            format!("rms × accounts_per_shard × initial_balance = {total}: at most {MAX_MONEY_TOTAL} in all (so no total can overflow)"),
         );
     }
     if t.fan_out == 0 || (t.fan_out > 1 && t.fan_out >= s.rms) {
@@ -1206,11 +1241,11 @@ fn validate_tcc_and_business(l: &Loaded) -> Result<(), ScenarioError> {
     let (skus, stock, needs_rms, what) = match &s.workload {
         WorkloadSpec::Transfer(_) => return Ok(()),
         WorkloadSpec::OrderInventory(o) => {
-            if o.qty_min < 1 || o.qty_min > o.qty_max {
+            if o.qty_min < 1 || o.qty_min > o.qty_max || o.qty_max > MAX_AMOUNT {
                 return err(
                     &["qty_min"],
                     format!(
-                        "workload quantities: expected 1 <= qty_min <= qty_max, got {} and {}",
+                        "workload quantities: expected 1 <= qty_min <= qty_max <= {MAX_AMOUNT}, got {} and {}",
                         o.qty_min, o.qty_max
                     ),
                 );
@@ -1229,10 +1264,19 @@ fn validate_tcc_and_business(l: &Loaded) -> Result<(), ScenarioError> {
                     format!("workload buyers = {}: expected 1 to 1000000", f.buyers),
                 );
             }
-            if f.price < 0 || f.wallet < 0 {
+            for (key, v) in [("price", f.price), ("wallet", f.wallet)] {
+                if !(0..=MAX_AMOUNT).contains(&v) {
+                    return err(
+                        &[key],
+                        format!("workload {key} = {v}: expected 0 to {MAX_AMOUNT}"),
+                    );
+                }
+            }
+            let wallets = i128::from(f.wallet) * i128::from(f.buyers);
+            if wallets > i128::from(MAX_MONEY_TOTAL) {
                 return err(
-                    &["price"],
-                    "workload price and wallet must be 0 or more".into(),
+                    &["wallet"],
+                    format!("buyers × wallet = {wallets}: at most {MAX_MONEY_TOTAL} in all (so no total can overflow)"),
                 );
             }
             if !(0.0..=1.0).contains(&f.decline_probability) {

@@ -393,3 +393,38 @@ fn absurd_magnitudes_are_refused_with_the_limit() {
         assert_mentions(&e, &[field, limit]);
     }
 }
+
+/// No input can overflow a money or stock total: balances, amounts, prices, wallets
+/// and quantities are bounded where they are read (before, `initial_balance:
+/// 9223372036854775807` on 2 shards reported `money.initial: -2` and exited 0).
+#[test]
+fn money_inputs_that_could_overflow_a_total_are_refused() {
+    let cases = [
+        (
+            "(rms: 2, workload: Transfer(initial_balance: 9223372036854775807))",
+            "initial_balance",
+        ),
+        (
+            "(rms: 2, workload: Transfer(accounts_per_shard: 10000, initial_balance: 1000000000))",
+            "at most 1000000000000",
+        ),
+        ("(rms: 2, workload: Transfer(amount_max: 9223372036854775807))", "amount_max"),
+        (
+            "(protocol: \"tcc\", rms: 3, workload: FlashSale(price: 4611686018427387904))",
+            "price",
+        ),
+        (
+            "(protocol: \"tcc\", rms: 3, workload: FlashSale(wallet: 1000000000, buyers: 100000))",
+            "buyers × wallet",
+        ),
+        (
+            "(rms: 2, workload: OrderInventory(qty_max: 9223372036854775807))",
+            "qty_max",
+        ),
+        ("(max_events: 18446744073709551615)", "max_events"),
+    ];
+    for (i, (source, says)) in cases.iter().enumerate() {
+        let e = run_bad(&format!("overflow{i}"), source);
+        assert!(e.message.contains(says), "{source}: {e:?}");
+    }
+}
