@@ -79,4 +79,5 @@ pub mod sweep;
 pub mod testing;
 pub mod trace;
 pub mod tracelog;
+mod unique_map;
 pub mod workload;

@@ -62,6 +62,7 @@ pub struct Scenario {
     /// Options of the reliable-messaging protocol (`protocol: "messaging"`).
     pub messaging: MessagingSpec,
     /// Metric path → condition, e.g. `"violations.atomicity": "== 0"`.
+    #[serde(deserialize_with = "crate::unique_map::deserialize")]
     pub expect: BTreeMap<String, String>,
     /// Protocol "calls": calls between services that time out (order → pay → ship).
     pub calls: CallsSpec,
@@ -960,10 +961,7 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
     if s.max_events == 0 || s.max_events > MAX_EVENTS {
         return err(
             &["max_events"],
-            format!(
-                "max_events = {}: expected 1 to {MAX_EVENTS}",
-                s.max_events
-            ),
+            format!("max_events = {}: expected 1 to {MAX_EVENTS}", s.max_events),
         );
     }
     for (key, v) in [
@@ -1064,9 +1062,8 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
             ),
         );
     }
-    let total = i128::from(t.initial_balance)
-        * i128::from(t.accounts_per_shard)
-        * i128::from(s.rms);
+    let total =
+        i128::from(t.initial_balance) * i128::from(t.accounts_per_shard) * i128::from(s.rms);
     if matches!(s.workload, WorkloadSpec::Transfer(_)) && total > i128::from(MAX_MONEY_TOTAL) {
         return err(
             &["initial_balance"],

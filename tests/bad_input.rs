@@ -408,7 +408,10 @@ fn money_inputs_that_could_overflow_a_total_are_refused() {
             "(rms: 2, workload: Transfer(accounts_per_shard: 10000, initial_balance: 1000000000))",
             "at most 1000000000000",
         ),
-        ("(rms: 2, workload: Transfer(amount_max: 9223372036854775807))", "amount_max"),
+        (
+            "(rms: 2, workload: Transfer(amount_max: 9223372036854775807))",
+            "amount_max",
+        ),
         (
             "(protocol: \"tcc\", rms: 3, workload: FlashSale(price: 4611686018427387904))",
             "price",
@@ -427,4 +430,19 @@ fn money_inputs_that_could_overflow_a_total_are_refused() {
         let e = run_bad(&format!("overflow{i}"), source);
         assert!(e.message.contains(says), "{source}: {e:?}");
     }
+}
+
+/// An expectation written twice is refused (before: the second silently replaced the
+/// first, so `>= 1000000` was never checked).
+#[test]
+fn a_duplicate_expectation_is_refused_with_its_position() {
+    let e = run_bad(
+        "dupexpect",
+        "(duration_ms: 100,\n expect: {\"txns.committed\": \">= 1000000\",\n   \"txns.committed\": \">= 1\"})",
+    );
+    assert_eq!(e.line, 3, "{e:?}");
+    assert!(
+        e.message.contains("duplicate key \"txns.committed\""),
+        "{e:?}"
+    );
 }

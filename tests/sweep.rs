@@ -394,6 +394,20 @@ fn bad(name: &str, text: &str) -> String {
     stderr(&o)
 }
 
+/// A key written twice is refused with its position (before: the last one won, so
+/// `set: {"protocol": "3pc", "protocol": "2pc"}` silently ran 2PC).
+#[test]
+fn a_duplicate_key_in_a_sweep_map_is_refused() {
+    let e = bad(
+        "dupset",
+        "(\n  scenario: (),\n  set: {\"protocol\": \"3pc\",\n    \"protocol\": \"2pc\"},\n  seeds: 1,\n)",
+    );
+    assert!(
+        e.contains("bad.ron:4:") && e.contains("duplicate key \"protocol\""),
+        "{e}"
+    );
+}
+
 #[test]
 fn bad_sweep_files_get_clear_located_errors() {
     let e = bad(

@@ -38,7 +38,11 @@ pub struct LineChart {
     pub series: Vec<String>,
     /// Other axes held at one value each (path → value), e.g. `{"workload.fan_out": 1}`:
     /// a slice of a larger grid.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "crate::unique_map::deserialize"
+    )]
     pub at: BTreeMap<String, Value>,
     /// Output file name without extension.
     #[serde(default)]
@@ -59,7 +63,11 @@ pub struct CdfChart {
     pub series: Vec<String>,
     /// Other axes held at one value each (path → value), e.g. `{"workload.fan_out": 1}`:
     /// a slice of a larger grid.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "crate::unique_map::deserialize"
+    )]
     pub at: BTreeMap<String, Value>,
     #[serde(default)]
     pub file: Option<String>,
@@ -86,7 +94,11 @@ pub struct BarsChart {
     pub series: Vec<String>,
     /// Other axes held at one value each (path → value), e.g. `{"workload.fan_out": 1}`:
     /// a slice of a larger grid.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "crate::unique_map::deserialize"
+    )]
     pub at: BTreeMap<String, Value>,
     #[serde(default)]
     pub file: Option<String>,
@@ -116,7 +128,11 @@ pub struct ScatterChart {
     pub series: Vec<String>,
     /// Other axes held at one value each (path → value), e.g. `{"workload.fan_out": 1}`:
     /// a slice of a larger grid.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "crate::unique_map::deserialize"
+    )]
     pub at: BTreeMap<String, Value>,
     #[serde(default)]
     pub file: Option<String>,
@@ -150,7 +166,11 @@ pub struct HeatmapChart {
     pub series: Vec<String>,
     /// Other axes held at one value each (path → value), e.g. `{"workload.fan_out": 1}`:
     /// a slice of a larger grid.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "crate::unique_map::deserialize"
+    )]
     pub at: BTreeMap<String, Value>,
     #[serde(default)]
     pub file: Option<String>,

@@ -33,7 +33,7 @@ pub struct SweepFile {
     #[serde(default)]
     pub scenario: Option<Box<ron::value::RawValue>>,
     /// Values set on the base before the axes (path → value), e.g. a shorter horizon.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::unique_map::deserialize")]
     pub set: BTreeMap<String, ron::Value>,
     /// The grid: every combination of the axes' values is a point.
     #[serde(default)]
@@ -77,7 +77,7 @@ pub struct AxisFile {
 pub struct VariantFile {
     pub name: String,
     /// Path → value, applied after the axes (so a variant may fix `protocol`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::unique_map::deserialize")]
     pub set: BTreeMap<String, ron::Value>,
 }
 
