@@ -1112,6 +1112,18 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
             "clients.deadline_ms must be more than 0".into(),
         );
     }
+    // Another protocol's settings are inert (a file may carry every protocol's, for
+    // `acidbase compare`), but an option that adds a node must fit the protocol run.
+    if s.two_pc.standby_tm && s.protocol != "2pc" {
+        return err(
+            &["two_pc", "standby_tm"],
+            format!(
+                "two_pc.standby_tm adds a standby 2PC coordinator, and protocol {:?} has none{}; remove it (or run protocol \"2pc\")",
+                s.protocol,
+                if s.protocol == "3pc" { " (3PC's is three_pc.standby_tm)" } else { "" }
+            ),
+        );
+    }
     validate_three_pc(l)?;
     validate_faults(l)?;
     validate_saga(l)?;
@@ -1229,12 +1241,7 @@ fn validate_tcc_and_business(l: &Loaded) -> Result<(), ScenarioError> {
             );
         }
     }
-    if s.protocol == "tcc" && s.two_pc.standby_tm {
-        return err(
-            &["standby_tm"],
-            "two_pc.standby_tm is a 2PC option; TCC has no standby coordinator".into(),
-        );
-    }
+
     let (skus, stock, needs_rms, what) = match &s.workload {
         WorkloadSpec::Transfer(_) => return Ok(()),
         WorkloadSpec::OrderInventory(o) => {
@@ -1324,7 +1331,9 @@ pub fn node_names(s: &Scenario) -> Vec<String> {
         names.clear(); // services call each other: no coordinator
     }
     names.extend((1..=s.rms).map(|i| format!("rm{i}")));
-    if s.two_pc.standby_tm || (s.protocol == "3pc" && s.three_pc.standby_tm) {
+    if (s.protocol == "2pc" && s.two_pc.standby_tm)
+        || (s.protocol == "3pc" && s.three_pc.standby_tm)
+    {
         names.push("standby".into());
     }
     if s.protocol == "messaging" {

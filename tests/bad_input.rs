@@ -446,3 +446,27 @@ fn a_duplicate_expectation_is_refused_with_its_position() {
         "{e:?}"
     );
 }
+
+/// `two_pc.standby_tm` adds a node only 2PC builds: under any other protocol it is
+/// refused with a message (before, messaging and calls panicked on the extra node).
+#[test]
+fn a_standby_tm_under_a_protocol_without_one_is_refused_not_a_panic() {
+    for p in ["3pc", "tcc", "saga", "messaging", "calls"] {
+        let e = run_bad(
+            &format!("standby-{p}"),
+            &format!("(protocol: \"{p}\", rms: 3,\n two_pc: (standby_tm: true))"),
+        );
+        assert_eq!(e.line, 2, "{p}: {e:?}");
+        assert!(e.message.contains("two_pc.standby_tm"), "{p}: {e:?}");
+    }
+    // compare on a 2PC file with a standby skips the protocols it does not fit, and
+    // says why, instead of panicking.
+    let dir = TempDir::new("standby-compare");
+    let file = dir.write(
+        "s.ron",
+        "(rms: 3, duration_ms: 200, two_pc: (standby_tm: true))",
+    );
+    let o = acidbase(&["compare", path_str(&file), "--seeds", "1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("skipped calls"), "{}", stdout(&o));
+}
