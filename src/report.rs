@@ -550,11 +550,13 @@ fn messaging_counts(m: &crate::checks::MessagingResults) -> MessagingCounts {
 /// What the messaging counts mean, in plain words (reliable-messaging runs only).
 fn messaging_story(m: &MessagingCounts) -> Vec<String> {
     let mut out = Vec::new();
+    // Only what the counts show: the cause (a crash, a refusal, a forgetful broker) is
+    // told by the rest of the story when it happened, not guessed here.
     if m.phantom_messages > 0 {
-        out.push(format!("PHANTOM MESSAGES: {} message(s) credited (or still deliverable) for a debit that never committed: the message went out before the local transaction, which a crash (or a refusal) then lost — money created", m.phantom_messages));
+        out.push(format!("PHANTOM MESSAGES: {} message(s) credited (or still deliverable) whose debit never committed — money created", m.phantom_messages));
     }
     if m.lost_messages > 0 {
-        out.push(format!("LOST MESSAGES: {} debit(s) committed whose message nobody holds any more: it was to be sent from memory after the commit and a crash came first — money destroyed", m.lost_messages));
+        out.push(format!("LOST MESSAGES: {} debit(s) committed whose message nobody holds and nobody applied — money destroyed", m.lost_messages));
     }
     if m.duplicates_applied > 0 {
         out.push(format!("DOUBLE APPLICATION: {} redelivered message(s) were applied again by a consumer without idempotence — at-least-once delivery needs an idempotent consumer", m.duplicates_applied));

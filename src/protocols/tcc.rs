@@ -7,9 +7,11 @@
 //!   their changes), then sends Try to every participant.
 //! - A participant's Try **reserves**: debits leave the available balance into a
 //!   reservation (frozen funds, held stock); credits are only noted (a pending
-//!   order). It durably records the branch in its **fence** (tried) and answers yes,
-//!   or answers no if the balance cannot cover the debit. No lock is taken: other
-//!   transactions keep using what is not reserved.
+//!   order). It durably records the branch in its **fence** (tried) and answers yes;
+//!   if the balance cannot cover the debit it reserves nothing, records the branch
+//!   as refused and answers no. A repeated Try gets the first answer from the fence
+//!   (a "no" lost on the network must not turn into a "yes" once funds return). No
+//!   lock is taken: other transactions keep using what is not reserved.
 //! - Every Try yes: the coordinator durably marks the transaction Confirming and sends
 //!   Confirm to all (the reservation is consumed, credits applied). Any no, or a Try
 //!   unanswered within `try_timeout`: it marks it Cancelling and sends Cancel to all
@@ -22,8 +24,8 @@
 //! which a scenario can switch off to show what it prevents:
 //! - **idempotency**: a repeated Confirm or Cancel (a duplicate on the network, a
 //!   retry after a lost acknowledgement) is applied once;
-//! - **empty rollback** (空回滚): a Cancel for a branch that never tried (its Try was
-//!   lost, late, or refused) records the fact and changes nothing;
+//! - **empty rollback** (空回滚): a Cancel for a branch that holds no reservation
+//!   (its Try was lost, late, or refused) records the fact and changes nothing;
 //! - **anti-hanging** (防悬挂): a Try arriving after its Cancel is refused; otherwise
 //!   it reserves and nobody will ever confirm or cancel it (a hanging reservation).
 //!
@@ -82,12 +84,20 @@ pub enum Timer {
     Retry,
 }
 
-/// Where a branch stands, in the participant's fence.
+/// Where a branch stands, in the participant's fence (Seata's fence states: tried,
+/// committed, rollbacked, suspended; plus the refusal, which Seata leaves to the
+/// caller's synchronous exception and a simulated network may lose).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BranchState {
     Tried,
+    /// The Try's business check failed (the balance could not cover the debit):
+    /// nothing was reserved. Recorded so that the answer is stable: a repeated Try
+    /// gets this same no, even after the funds have come back, and the coordinator,
+    /// which needs every yes, can never confirm the branch.
+    Refused,
     Confirmed,
-    /// `empty`: the Cancel came for a branch that had never tried.
+    /// `empty`: the Cancel came for a branch that held no reservation — it had
+    /// never tried, or its Try was refused (Seata's "suspended").
     Cancelled {
         empty: bool,
     },
@@ -568,8 +578,13 @@ impl Rm {
     fn try_(&mut self, txn: TxnId, ops: ShardOps, ctx: &mut C<'_>) {
         let tm = self.tm;
         let hanging = match ctx.durable().fences.get(&txn).map(|f| f.state) {
+            // A repeated Try gets the first answer, whatever the balance is now.
             Some(BranchState::Tried | BranchState::Confirmed) => {
-                ctx.send(tm, Msg::Tried { txn, ok: true }); // a repeated Try
+                ctx.send(tm, Msg::Tried { txn, ok: true });
+                return;
+            }
+            Some(BranchState::Refused) => {
+                ctx.send(tm, Msg::Tried { txn, ok: false });
                 return;
             }
             Some(BranchState::Cancelled { .. }) if self.opts.anti_hanging => {
@@ -584,13 +599,29 @@ impl Rm {
             None => false,
         };
         let reserve = debit_ops(&ops);
+        let now = ctx.now_us();
         if !ctx.durable().ledger.can_apply(&reserve) {
-            // Refused: the local transaction rolls back, nothing is recorded.
+            // Refused: the local transaction reserves nothing. Its answer is recorded
+            // (the no may be lost, and a repeated Try must not say yes once funds
+            // come back). The branch is final here: aborted, never to be confirmed.
+            // A Try arriving after its Cancel (anti-hanging off) leaves the Cancel's
+            // record in place: that branch was aborted already.
+            if !hanging {
+                ctx.persist(|d| {
+                    d.fences.insert(
+                        txn,
+                        Fence {
+                            state: BranchState::Refused,
+                            ops,
+                            tried_at_us: now,
+                        },
+                    )
+                });
+                ctx.observe(Observation::applied_at_once(txn, Outcome::Abort, 0));
+            }
             ctx.send(tm, Msg::Tried { txn, ok: false });
-            ctx.observe(Observation::applied_at_once(txn, Outcome::Abort, 0));
             return;
         }
-        let now = ctx.now_us();
         ctx.persist(|d| {
             d.ledger.apply(&reserve);
             d.fences.insert(
@@ -636,6 +667,7 @@ impl Rm {
 
     fn cancel(&mut self, txn: TxnId, ops: ShardOps, ctx: &mut C<'_>) {
         let fence = ctx.durable().fences.get(&txn).cloned();
+        let refused = fence.as_ref().map(|f| f.state) == Some(BranchState::Refused);
         match fence.map(|f| (f.state, f)) {
             Some((BranchState::Tried, f)) => {
                 ctx.persist(|d| {
@@ -648,8 +680,10 @@ impl Rm {
             }
             Some((BranchState::Cancelled { .. }, _)) => self.repeated(txn, &ops, ctx),
             Some((BranchState::Confirmed, _)) => {} // never happens: decided once
-            None => {
-                // An empty rollback: the Try never arrived (lost, late) or was refused.
+            Some((BranchState::Refused, _)) | None => {
+                // An empty rollback: the Try never arrived (lost, late), or it was
+                // refused and reserved nothing (Seata: a failed Try left no
+                // reservation, so its Cancel has nothing to return).
                 let guard = self.opts.empty_rollback_guard;
                 let now = ctx.now_us();
                 ctx.persist(|d| {
@@ -674,7 +708,10 @@ impl Rm {
                         TccEvent::EmptyRollbackApplied
                     },
                 });
-                ctx.observe(Observation::applied_at_once(txn, Outcome::Abort, 0));
+                if !refused {
+                    // A refused branch reported its abort when it refused.
+                    ctx.observe(Observation::applied_at_once(txn, Outcome::Abort, 0));
+                }
             }
         }
         ctx.send(self.tm, Msg::Done { txn });
@@ -909,18 +946,48 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_try_records_nothing() {
-        let mut h = Harness::new(opts(true, true, true));
-        let mut big = ShardOps::default();
-        big.push(KeyDelta {
-            key: 0,
-            delta: -130,
-        });
-        assert_eq!(
-            tried_ok(&h.deliver(Msg::Try { txn: 1, ops: big })),
-            Some(false)
-        );
-        assert!(h.durable.fences.is_empty());
-        assert_eq!(h.balance(0), 100);
+    fn a_refused_try_is_recorded_and_its_answer_is_stable() {
+        for guard in [true, false] {
+            let mut h = Harness::new(opts(true, guard, true));
+            let mut big = ShardOps::default();
+            big.push(KeyDelta {
+                key: 0,
+                delta: -130,
+            });
+            let out = h.deliver(Msg::Try { txn: 1, ops: big });
+            assert_eq!(tried_ok(&out), Some(false));
+            assert_eq!(h.durable.fences[&1].state, BranchState::Refused);
+            assert_eq!((h.balance(0), h.durable.reserved()), (100, 0));
+            // The funds come back (another transaction credits account 0)...
+            h.durable.ledger.add(0, 100);
+            // ...and a copy of the same Try arrives: it gets the first answer.
+            let again = h.deliver(Msg::Try { txn: 1, ops: big });
+            assert_eq!(
+                tried_ok(&again),
+                Some(false),
+                "a repeated Try says no again"
+            );
+            assert!(!again
+                .iter()
+                .any(|c| matches!(c, Command::Observe(Observation::Prepared { .. }))));
+            assert_eq!((h.balance(0), h.durable.reserved()), (200, 0));
+            // Its Cancel is an empty rollback: nothing was reserved.
+            let cancel = h.deliver(Msg::Cancel { txn: 1, ops: big });
+            if guard {
+                assert!(saw(&cancel, TccEvent::EmptyRollbackRecorded));
+                assert_eq!(h.balance(0), 200);
+            } else {
+                assert!(saw(&cancel, TccEvent::EmptyRollbackApplied));
+                assert_eq!(h.balance(0), 330, "returned what was never reserved");
+            }
+            // The abort was reported once, at the refusal.
+            assert!(!cancel
+                .iter()
+                .any(|c| matches!(c, Command::Observe(Observation::Applied { .. }))));
+            assert_eq!(
+                h.durable.fences[&1].state,
+                BranchState::Cancelled { empty: true }
+            );
+        }
     }
 }

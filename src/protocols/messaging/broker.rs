@@ -1,5 +1,10 @@
 //! The broker: a durable queue that delivers at least once, and the independent
 //! message service's half messages with their check-back.
+//!
+//! It recognises a message it has already delivered by the message's number in its
+//! stream ([`super::SeqSet`], exact however late a copy comes), not by a window of
+//! recent ids: an id that fell out of a window would be confirmed to its producer as
+//! "stored" and never delivered.
 
 use super::{Broker, Message, Msg, Queued, Timer, C};
 use crate::node::{NodeId, TxnId};
@@ -10,30 +15,52 @@ fn half(txn: TxnId, ctx: &C<'_>) -> bool {
     ctx.durable().queue.get(&txn).is_some_and(|q| !q.ready)
 }
 
+/// Was message `seq` of the stream `producer → consumer` delivered and acknowledged?
+fn done(ctx: &C<'_>, producer: NodeId, consumer: NodeId, seq: u64) -> bool {
+    ctx.durable()
+        .done
+        .get(&(producer, consumer))
+        .is_some_and(|s| s.contains(seq))
+}
+
 impl Broker {
     pub(super) fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut C<'_>) {
         match msg {
             Msg::Publish { msg, republish } => {
-                if !self.known(msg.txn, ctx) {
+                let seq = msg.seq.expect("a published message is numbered");
+                let known = ctx.durable().queue.contains_key(&msg.txn)
+                    || done(ctx, msg.producer, msg.consumer, seq);
+                if !known {
                     self.enqueue(msg, true, ctx);
                     self.published(msg.txn, republish, ctx);
                 }
                 ctx.send(from, Msg::Stored { txn: msg.txn });
             }
             Msg::Register { msg } => {
-                if !self.known(msg.txn, ctx) {
+                // A half message is not numbered yet, so a very late copy of the
+                // Register of one already delivered is registered again: the
+                // check-back then learns its number and drops it (below).
+                if !ctx.durable().queue.contains_key(&msg.txn) {
                     self.enqueue(msg, false, ctx);
                     self.arm_check_back(ctx);
                 }
                 ctx.send(from, Msg::Registered { txn: msg.txn });
             }
-            Msg::Confirm { txn, checked } if half(txn, ctx) => {
+            Msg::Confirm { txn, seq, checked } if half(txn, ctx) => {
+                let msg = ctx.durable().queue[&txn].msg;
+                self.checked_at.remove(&txn);
+                if done(ctx, msg.producer, msg.consumer, seq) {
+                    // Delivered and acknowledged already: this half message came from
+                    // a late copy of its Register.
+                    ctx.persist(|d| d.queue.remove(&txn));
+                    return;
+                }
                 ctx.persist(|d| {
                     if let Some(q) = d.queue.get_mut(&txn) {
                         q.ready = true;
+                        q.msg.seq = Some(seq);
                     }
                 });
-                self.checked_at.remove(&txn);
                 // Confirmed by the check-back: the producer's own confirm was lost or
                 // it crashed before sending it. Without the check-back this debit
                 // would never be credited.
@@ -43,20 +70,22 @@ impl Broker {
                 ctx.persist(|d| d.queue.remove(&txn));
                 self.checked_at.remove(&txn);
             }
-            Msg::Ack { txn } if ctx.durable().queue.contains_key(&txn) => {
+            // Only a delivered (ready) message is acknowledged: a late Ack must not
+            // remove a half message registered again by a late Register.
+            Msg::Ack { txn } if ctx.durable().queue.get(&txn).is_some_and(|q| q.ready) => {
                 ctx.persist(|d| {
-                    d.queue.remove(&txn);
-                    d.acked.insert(txn);
+                    if let Some(q) = d.queue.remove(&txn) {
+                        let seq = q.msg.seq.expect("a ready message is numbered");
+                        d.done
+                            .entry((q.msg.producer, q.msg.consumer))
+                            .or_default()
+                            .insert(seq);
+                    }
                 });
                 self.delivered_at.remove(&txn);
             }
             _ => {}
         }
-    }
-
-    /// Already queued, or delivered and acknowledged: a re-publish is not queued again.
-    fn known(&self, txn: TxnId, ctx: &C<'_>) -> bool {
-        ctx.durable().queue.contains_key(&txn) || ctx.durable().acked.contains(txn)
     }
 
     fn enqueue(&mut self, msg: Message, ready: bool, ctx: &mut C<'_>) {

@@ -11,10 +11,14 @@ impl Service {
     pub(super) fn consume(&mut self, broker: NodeId, msg: Message, ctx: &mut C<'_>) {
         let txn = msg.txn;
         let ops = msg.ops;
+        let seq = msg.seq.expect("a delivered message is numbered");
         let d = ctx.durable();
         let repeat = match self.opts.idempotence {
             Idempotence::UniqueKey => d.credit_rows.contains_key(&txn),
-            Idempotence::DedupeTable => d.dedupe.contains(txn),
+            // By the message's number in its stream: exact however late the copy.
+            Idempotence::DedupeTable => {
+                d.dedupe.get(&msg.producer).is_some_and(|s| s.contains(seq))
+            }
             Idempotence::StateMachine => d.stages.get(&txn) >= Some(&Stage::Credited),
             // No check: the write below is a "set", harmless when repeated.
             Idempotence::NaturallyIdempotent | Idempotence::NoDedupe => false,
@@ -27,7 +31,7 @@ impl Service {
                     true
                 }
                 Idempotence::DedupeTable => {
-                    d.dedupe.insert(txn);
+                    d.dedupe.entry(msg.producer).or_default().insert(seq);
                     d.ledger.apply(&ops);
                     true
                 }
@@ -40,7 +44,14 @@ impl Service {
                     // set row[txn] = (key, amount): the balance is ledger + rows.
                     let key = ops.as_slice().first().map_or(0, |o| o.key);
                     let row = (key, msg.amount());
-                    d.incoming.insert(txn, row) != Some(row)
+                    let old = d.incoming.insert(txn, row);
+                    if old != Some(row) {
+                        if let Some((k, a)) = old {
+                            *d.incoming_by_key.entry(k).or_insert(0) -= a;
+                        }
+                        *d.incoming_by_key.entry(key).or_insert(0) += row.1;
+                    }
+                    old != Some(row)
                 }
                 Idempotence::NoDedupe => {
                     d.ledger.apply(&ops);

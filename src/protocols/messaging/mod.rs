@@ -28,12 +28,24 @@
 //! so duplicates are real (a lost acknowledgement, a consumer or broker restart, the
 //! network duplicating). The consumer's [`Idempotence`] method decides whether a
 //! duplicate is applied twice.
+//!
+//! **Memory that never forgets what can still arrive.** Every message carries its
+//! number in its stream (producer → consumer), given in the producer's durable write
+//! that commits it to sending (the outbox row, the local commit). The broker keeps
+//! the numbers it has delivered and had acknowledged, and the `DedupeTable` consumer
+//! the numbers it has applied, each as a [`SeqSet`]: exact — a copy arriving however
+//! late is recognised — and as small as the messages still in flight. No bounded
+//! window stands between a re-publish and its delivery: a window that counts an old
+//! id as "seen" is safe for applying at most once but silently loses a message that
+//! must be delivered at least once.
 
 mod broker;
 mod consumer;
 mod producer;
+mod seqset;
 
-use crate::idmap::RecentIds;
+pub use seqset::SeqSet;
+
 use crate::node::{Ctx, Node, NodeId, Outcome, TxnId};
 use crate::observe::AuditItem;
 use crate::store::{Ledger, ShardOps};
@@ -89,6 +101,10 @@ pub struct Message {
     pub txn: TxnId,
     pub producer: NodeId,
     pub consumer: NodeId,
+    /// Its number in the stream `producer → consumer` (0, 1, 2, ...), given durably
+    /// when the producer commits to sending it. A half message gets it when the
+    /// producer's local transaction commits (its confirm carries it): `None` until then.
+    pub seq: Option<u64>,
     pub ops: ShardOps,
 }
 
@@ -115,9 +131,9 @@ pub enum Msg {
     Register { msg: Message },
     /// Message service → producer: the half message is durably registered.
     Registered { txn: TxnId },
-    /// Producer → message service: the local transaction committed; deliver.
-    /// `checked`: the answer to a check-back.
-    Confirm { txn: TxnId, checked: bool },
+    /// Producer → message service: the local transaction committed; deliver. `seq`:
+    /// the message's number, given at the commit. `checked`: the answer to a check-back.
+    Confirm { txn: TxnId, seq: u64, checked: bool },
     /// Producer → message service: the local transaction rolled back; drop it.
     Discard { txn: TxnId },
     /// Message service → producer: what became of your local transaction?
@@ -157,6 +173,20 @@ pub enum Stage {
     Credited,
 }
 
+/// A producer's record of one of its local transactions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LocalTxn {
+    /// The debit committed; `seq`: the number of its message (none for a transfer
+    /// within the shard, which sends none).
+    Committed { seq: Option<u64> },
+    /// Refused, or rolled back (also: answered "never committed" to a check-back).
+    Aborted,
+    /// `PublishThenCommit`: the message numbered `seq` is out, the debit not (yet)
+    /// committed. The number is taken durably so that a restarted producer never
+    /// gives it to another message.
+    Publishing { seq: u64 },
+}
+
 /// Everything any node keeps durably (each role uses its part).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Durable {
@@ -164,23 +194,30 @@ pub struct Durable {
     pub ledger: Ledger,
     /// Producer: the local message table (rows not yet acknowledged by the broker).
     pub outbox: BTreeMap<TxnId, Message>,
-    /// Producer: the outcome of each local transaction (what a check-back reads, and
-    /// the guard against a repeated request).
-    pub local: BTreeMap<TxnId, Outcome>,
+    /// Producer: each local transaction (what a check-back reads, and the guard
+    /// against a repeated request).
+    pub local: BTreeMap<TxnId, LocalTxn>,
+    /// Producer: the next message number of each stream, by consumer.
+    pub next_seq: BTreeMap<NodeId, u64>,
     /// Consumer, `UniqueKey`: the credit rows, unique on the transfer id.
     pub credit_rows: BTreeMap<TxnId, i64>,
-    /// Consumer, `DedupeTable`: processed message ids.
-    pub dedupe: RecentIds,
+    /// Consumer, `DedupeTable`: the numbers of the messages applied, by producer
+    /// (exact, and as small as the messages still in flight: see [`SeqSet`]).
+    pub dedupe: BTreeMap<NodeId, SeqSet>,
     /// Consumer, `StateMachine`: each received transfer's state.
     pub stages: BTreeMap<TxnId, Stage>,
     /// Consumer, `NaturallyIdempotent`: incoming transfers as (key, amount) rows;
     /// they count into the balance (it is a view: ledger + rows).
     pub incoming: BTreeMap<TxnId, (u32, i64)>,
+    /// The rows' sum per account, kept in the same write as the rows (the view's
+    /// index: a balance check reads one entry, not every row).
+    pub incoming_by_key: BTreeMap<u32, i64>,
     /// Broker: the queue.
     pub queue: BTreeMap<TxnId, Queued>,
-    /// Broker: messages delivered and acknowledged (a bounded window), so a
-    /// re-publish of one of them is not queued again.
-    pub acked: RecentIds,
+    /// Broker: the numbers of the messages delivered and acknowledged, by stream
+    /// (producer, consumer), so that a re-publish of one of them — however late — is
+    /// not queued again. Exact, and as small as the messages still in flight.
+    pub done: BTreeMap<(NodeId, NodeId), SeqSet>,
     /// Client: transaction-id watermark.
     pub txn_watermark: u64,
 }
@@ -278,16 +315,19 @@ impl MessagingNode {
 
 type C<'a> = Ctx<'a, MessagingNode>;
 
+/// Takes the next number of the stream to `consumer` (inside a `persist`).
+fn take_seq(d: &mut Durable, consumer: NodeId) -> u64 {
+    let next = d.next_seq.entry(consumer).or_insert(0);
+    let seq = *next;
+    *next += 1;
+    seq
+}
+
 /// Can `ops` be applied without a negative balance? An account's balance is its
 /// ledger entry plus (under `NaturallyIdempotent`) the credit rows for it.
 fn funds_ok(d: &Durable, ops: &ShardOps) -> bool {
     ops.as_slice().iter().all(|o| {
-        let rows: i64 = d
-            .incoming
-            .values()
-            .filter(|&&(key, _)| key == o.key)
-            .map(|&(_, amount)| amount)
-            .sum();
+        let rows = d.incoming_by_key.get(&o.key).copied().unwrap_or(0);
         d.ledger
             .balance(o.key)
             .and_then(|b| b.checked_add(rows)?.checked_add(o.delta))

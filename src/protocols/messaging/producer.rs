@@ -1,7 +1,7 @@
 //! The producer side of a service: the debit and getting its message out, by the
 //! scenario's mechanism (see the module above for what each one risks).
 
-use super::{funds_ok, Mechanism, Message, Msg, Service, Timer, Working, C};
+use super::{funds_ok, take_seq, LocalTxn, Mechanism, Message, Msg, Service, Timer, Working, C};
 use crate::node::{NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{MessagingEvent, Observation};
 use crate::store::ShardOps;
@@ -44,16 +44,17 @@ impl Service {
                 txn,
                 participants: only_me,
             });
-            ctx.persist(|d| d.local.insert(txn, Outcome::Abort));
+            ctx.persist(|d| d.local.insert(txn, LocalTxn::Aborted));
             self.finish(txn, client, Outcome::Abort, ctx);
             return;
         }
         let participants: NodeSet = [me, consumer].into_iter().collect();
         ctx.observe(Observation::TxnBegun { txn, participants });
-        let msg = Message {
+        let mut msg = Message {
             txn,
             producer: me,
             consumer,
+            seq: None,
             ops: credit,
         };
         let w = Working {
@@ -64,12 +65,21 @@ impl Service {
         };
         match self.opts.mechanism {
             Mechanism::Outbox => {
-                // One local transaction: the debit and the message row.
-                ctx.persist(|d| {
+                // One local transaction: the debit and the message row (numbered).
+                let seq = ctx.persist(|d| {
+                    let seq = take_seq(d, consumer);
                     d.ledger.apply(&debit);
-                    d.outbox.insert(txn, msg);
-                    d.local.insert(txn, Outcome::Commit);
+                    d.outbox.insert(
+                        txn,
+                        Message {
+                            seq: Some(seq),
+                            ..msg
+                        },
+                    );
+                    d.local.insert(txn, LocalTxn::Committed { seq: Some(seq) });
+                    seq
                 });
+                msg.seq = Some(seq);
                 self.debited(txn, &msg, client, ctx);
                 // The relay picks the row up a step later.
                 ctx.set_timer(Timer::Step(txn), self.opts.step_delay_us);
@@ -86,17 +96,26 @@ impl Service {
                 self.arm_retry(ctx);
             }
             Mechanism::PublishThenCommit => {
+                let seq = ctx.persist(|d| {
+                    let seq = take_seq(d, consumer);
+                    d.local.insert(txn, LocalTxn::Publishing { seq });
+                    seq
+                });
+                msg.seq = Some(seq);
                 self.publish_from_memory(msg, ctx);
-                self.working.insert(txn, w);
+                self.working.insert(txn, Working { msg, ..w });
                 ctx.set_timer(Timer::Step(txn), self.opts.step_delay_us);
             }
             Mechanism::CommitThenPublish => {
-                ctx.persist(|d| {
+                let seq = ctx.persist(|d| {
+                    let seq = take_seq(d, consumer);
                     d.ledger.apply(&debit);
-                    d.local.insert(txn, Outcome::Commit);
+                    d.local.insert(txn, LocalTxn::Committed { seq: Some(seq) });
+                    seq
                 });
+                msg.seq = Some(seq);
                 self.debited(txn, &msg, client, ctx);
-                self.working.insert(txn, w);
+                self.working.insert(txn, Working { msg, ..w });
                 ctx.set_timer(Timer::Step(txn), self.opts.step_delay_us);
             }
         }
@@ -116,7 +135,14 @@ impl Service {
             if ok {
                 d.ledger.apply(&ops);
             }
-            d.local.insert(txn, outcome);
+            d.local.insert(
+                txn,
+                if ok {
+                    LocalTxn::Committed { seq: None }
+                } else {
+                    LocalTxn::Aborted
+                },
+            );
         });
         self.finish(txn, client, outcome, ctx);
     }
@@ -150,11 +176,15 @@ impl Service {
                 }
             }
             Mechanism::HalfMessage => {
-                if self.working.remove(&txn).is_some() {
+                let local = ctx.durable().local.get(&txn).copied();
+                if let (Some(_), Some(LocalTxn::Committed { seq: Some(seq) })) =
+                    (self.working.remove(&txn), local)
+                {
                     ctx.send(
                         self.broker,
                         Msg::Confirm {
                             txn,
+                            seq,
                             checked: false,
                         },
                     );
@@ -168,11 +198,13 @@ impl Service {
                 // still fail (funds spent meanwhile) — a phantom either way.
                 let ok = funds_ok(ctx.durable(), &w.debit);
                 ctx.persist(|d| {
-                    if ok {
+                    let local = if ok {
                         d.ledger.apply(&w.debit);
-                    }
-                    d.local
-                        .insert(txn, if ok { Outcome::Commit } else { Outcome::Abort });
+                        LocalTxn::Committed { seq: w.msg.seq }
+                    } else {
+                        LocalTxn::Aborted
+                    };
+                    d.local.insert(txn, local);
                 });
                 if ok {
                     self.debited(txn, &w.msg, w.client, ctx);
@@ -227,12 +259,17 @@ impl Service {
         }
         let w = w.clone();
         let ok = funds_ok(ctx.durable(), &w.debit);
+        // The local transaction, which also numbers the message if it commits.
         ctx.persist(|d| {
-            if ok {
+            let local = if ok {
                 d.ledger.apply(&w.debit);
-            }
-            d.local
-                .insert(txn, if ok { Outcome::Commit } else { Outcome::Abort });
+                LocalTxn::Committed {
+                    seq: Some(take_seq(d, w.msg.consumer)),
+                }
+            } else {
+                LocalTxn::Aborted
+            };
+            d.local.insert(txn, local);
         });
         if ok {
             self.debited(txn, &w.msg, w.client, ctx);
@@ -250,19 +287,27 @@ impl Service {
     /// transaction it has no record of is rolled back, durably, before answering, so
     /// a late `Registered` cannot commit it afterwards.
     fn answer_check_back(&mut self, txn: TxnId, ctx: &mut C<'_>) {
-        let outcome = match ctx.durable().local.get(&txn) {
-            Some(&o) => o,
+        let local = match ctx.durable().local.get(&txn) {
+            Some(&l) => l,
             None => {
-                ctx.persist(|d| d.local.insert(txn, Outcome::Abort));
+                ctx.persist(|d| d.local.insert(txn, LocalTxn::Aborted));
                 if let Some(w) = self.working.remove(&txn) {
                     self.finish(txn, w.client, Outcome::Abort, ctx);
                 }
-                Outcome::Abort
+                LocalTxn::Aborted
             }
         };
-        let reply = match outcome {
-            Outcome::Commit => Msg::Confirm { txn, checked: true },
-            Outcome::Abort => Msg::Discard { txn },
+        let reply = match local {
+            LocalTxn::Committed { seq: Some(seq) } => Msg::Confirm {
+                txn,
+                seq,
+                checked: true,
+            },
+            // Rolled back. (A transfer within the shard, or one published before its
+            // commit, never registered a half message: nothing to deliver either.)
+            LocalTxn::Aborted | LocalTxn::Committed { seq: None } | LocalTxn::Publishing { .. } => {
+                Msg::Discard { txn }
+            }
         };
         ctx.send(self.broker, reply);
     }
