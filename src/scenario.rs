@@ -648,8 +648,11 @@ pub fn parse(source: &str, file: &str) -> Result<Loaded, ScenarioError> {
         let (line, col) = (e.span.start.line, e.span.start.col);
         let message = match (&e.code, key_before(source, line, col)) {
             (ron::Error::NoSuchStructField { .. } | ron::Error::MissingStructField { .. }, _)
-            | (_, None) => explain_ron_error(&e.code),
-            (_, Some(key)) => format!("{key}: {}", explain_ron_error(&e.code)),
+            | (_, None) => explain_ron_error(&e.code, "book/src/scenario.md"),
+            (_, Some(key)) => format!(
+                "{key}: {}",
+                explain_ron_error(&e.code, "book/src/scenario.md")
+            ),
         };
         ScenarioError {
             file: file.to_string(),
@@ -700,13 +703,75 @@ pub fn default_scenario() -> Loaded {
     parse(DEFAULT_SCENARIO, DEFAULT_SCENARIO_NAME).expect("the built-in scenario is valid")
 }
 
-fn explain_ron_error(code: &ron::Error) -> String {
-    let base = code.to_string();
+/// A RON error in words fit for the user (`reference`: the book page that lists the
+/// fields): what it names is cut to a readable length
+/// (a megabyte-long field name is not echoed back), and the parser's advice to its
+/// own programmers (`serde_stacker`) is replaced by what the user can do.
+pub(crate) fn explain_ron_error(code: &ron::Error, reference: &str) -> String {
+    let one_of = |expected: &[&str]| match expected {
+        [] => "nothing".to_string(),
+        [one] => format!("`{one}`"),
+        [init @ .., last] => format!(
+            "one of {}, or `{last}`",
+            init.iter()
+                .map(|e| format!("`{e}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
     match code {
-        ron::Error::NoSuchStructField { .. } => {
-            format!("{base}; see book/src/scenario.md for every field")
+        ron::Error::NoSuchStructField {
+            expected,
+            found,
+            outer,
+        } => {
+            let outer = outer
+                .as_deref()
+                .map_or_else(String::new, |o| format!(" in `{}`", clip(o)));
+            format!(
+                "Unexpected field named `{}`{outer}, expected {} instead; see {reference} for every field",
+                clip(found),
+                one_of(expected)
+            )
         }
-        _ => base,
+        ron::Error::NoSuchEnumVariant {
+            expected,
+            found,
+            outer,
+        } => {
+            let outer = outer
+                .as_deref()
+                .map_or_else(String::new, |o| format!(" in `{}`", clip(o)));
+            format!(
+                "Unexpected variant named `{}`{outer}, expected {} instead",
+                clip(found),
+                one_of(expected)
+            )
+        }
+        ron::Error::ExceededRecursionLimit => format!(
+            "nested too deeply (more than {RON_RECURSION_LIMIT} levels): no scenario or sweep value needs that many"
+        ),
+        // Anything else the parser says, bounded (it may quote what it read).
+        other => clip_to(&other.to_string(), 400),
+    }
+}
+
+/// The nesting depth RON reads before giving up.
+const RON_RECURSION_LIMIT: usize = 128;
+
+/// `text` cut to at most 80 characters (with the total length said), for echoing
+/// what a user wrote back in an error.
+pub(crate) fn clip(text: &str) -> String {
+    clip_to(text, 80)
+}
+
+fn clip_to(text: &str, max: usize) -> String {
+    let n = text.chars().count();
+    if n <= max {
+        text.to_string()
+    } else {
+        let head: String = text.chars().take(max).collect();
+        format!("{head}… ({n} characters)")
     }
 }
 

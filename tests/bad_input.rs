@@ -470,3 +470,35 @@ fn a_standby_tm_under_a_protocol_without_one_is_refused_not_a_panic() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("skipped calls"), "{}", stdout(&o));
 }
+
+/// What a user wrote is echoed back bounded: a megabyte-long unknown field name is
+/// cut to 80 characters with its length said; deep nesting gets a message meant for
+/// the user, not the parser's advice to its own programmers.
+#[test]
+fn errors_echo_bounded_text_and_speak_to_the_user() {
+    let long = format!("({}: 1)", "x".repeat(1_000_000));
+    let e = run_bad("longfield", &long);
+    assert!(e.message.len() < 1000, "{} bytes", e.message.len());
+    assert!(
+        e.message.contains("(1000000 characters)"),
+        "{}",
+        &e.message[..200]
+    );
+    let dir = TempDir::new("deepsweep");
+    let deep = format!(
+        "(scenario: (), set: {{\"rms\": {}{}}}, seeds: 1)",
+        "[".repeat(300),
+        "]".repeat(300)
+    );
+    let file = dir.write("deep.ron", &deep);
+    let o = acidbase(&[
+        "sweep",
+        path_str(&file),
+        "--out",
+        path_str(&dir.path("out")),
+    ]);
+    assert_bad_input(&o);
+    let err = stderr(&o);
+    assert!(err.contains("nested too deeply"), "{err}");
+    assert!(!err.contains("serde_stacker"), "{err}");
+}

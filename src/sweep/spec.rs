@@ -191,15 +191,11 @@ pub fn load(
         })
     };
     let sweep: SweepFile = ron_options().from_str(&source).map_err(|e| {
-        let hint = match e.code {
-            ron::Error::NoSuchStructField { .. } => {
-                "; see book/src/sweeps.md for every field of a sweep file"
-            }
-            _ => "",
-        };
         SweepError::input(format!(
-            "{file}:{}:{}: {}{hint}",
-            e.span.start.line, e.span.start.col, e.code
+            "{file}:{}:{}: {}",
+            e.span.start.line,
+            e.span.start.col,
+            scenario::explain_ron_error(&e.code, "book/src/sweeps.md")
         ))
     })?;
     let base: Scenario = match (&sweep.base, &sweep.scenario) {
