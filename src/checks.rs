@@ -275,7 +275,6 @@ impl Checks {
                 }
             }
         }
-        let mut in_doubt_txns = 0;
         let mut unresolved = 0;
         let open: Vec<Track> = self
             .window
@@ -300,25 +299,22 @@ impl Checks {
                 _ => 0,
             })
             .sum();
+        // In doubt: every transaction some participant's audit says it is in doubt
+        // about — a hanging branch of a transaction already over and counted (a TCC
+        // Try after its Cancel) included; its transaction is not counted again.
+        let in_doubt_txns = in_doubt.len() as u64;
         for t in open {
             let txn_in_doubt = in_doubt.contains_key(&t.txn);
             if !t.begun {
-                if txn_in_doubt {
-                    // Voted yes after its transaction was over and counted (a TCC Try
-                    // that hangs): in doubt for good, but counted once, as it ended.
-                    in_doubt_txns += 1;
-                }
                 continue;
             }
             if t.violation {
-                in_doubt_txns += u64::from(txn_in_doubt);
                 self.retire(t);
                 continue;
             }
             if t.committed.is_superset(t.participants) {
                 self.retire(t);
             } else if txn_in_doubt {
-                in_doubt_txns += 1;
                 unresolved += 1;
             } else if !t.committed.is_empty() {
                 unresolved += 1; // partially applied

@@ -36,6 +36,7 @@ use crate::idmap::RecentIds;
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation, RepairClass, TccEvent};
 use crate::store::{Ledger, ShardOps};
+use crate::workload::{Admission, AdmissionLog, AdmittingWorld};
 use crate::workload::{Client, ClientTimer, ClientWorld, TxnRequest};
 use std::collections::BTreeMap;
 
@@ -73,6 +74,9 @@ pub enum Msg {
         ops: ShardOps,
         client: NodeId,
     },
+    /// Coordinator → client: a request it may have begun before a restart; use ids
+    /// from `floor` (see [`crate::workload::admission`]).
+    Stale { txn: TxnId, floor: TxnId },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -133,6 +137,8 @@ pub struct GlobalRec {
 pub struct Durable {
     /// Coordinator: unfinished global transactions.
     pub globals: BTreeMap<TxnId, GlobalRec>,
+    /// Coordinator: which request ids it may have begun (so none is begun twice).
+    pub admission: AdmissionLog,
     /// Participant: available balances (reservations already taken out).
     pub ledger: Ledger,
     /// Participant: the fence, one record per branch. Kept for the whole run (a real
@@ -174,8 +180,8 @@ pub struct Tm {
     opts: TccOptions,
     trying: BTreeMap<TxnId, Trying>,
     finishing: BTreeMap<TxnId, Finishing>,
-    /// Recently begun transactions, so a duplicated request is not run twice.
-    recent: RecentIds,
+    /// Requests begun in this incarnation (with the durable floor: never begun twice).
+    admission: Admission,
     retry_armed: bool,
 }
 
@@ -216,13 +222,21 @@ impl TccNode {
             opts,
             trying: BTreeMap::new(),
             finishing: BTreeMap::new(),
-            recent: RecentIds::default(),
+            admission: Admission::default(),
             retry_armed: false,
         })
     }
 
     pub fn rm(tm: NodeId, opts: TccOptions) -> Self {
         TccNode::Rm(Rm { tm, opts })
+    }
+
+    /// The durable store the coordinator starts with.
+    pub fn tm_durable() -> Durable {
+        Durable {
+            admission: AdmissionLog::installed(),
+            ..Durable::default()
+        }
     }
 
     /// The durable store a participant starts with.
@@ -251,6 +265,21 @@ impl ClientWorld for TccNode {
     }
 }
 
+impl AdmittingWorld for TccNode {
+    fn admission_log(d: &Durable) -> &AdmissionLog {
+        &d.admission
+    }
+    fn set_admission_log(d: &mut Durable, log: AdmissionLog) {
+        d.admission = log;
+    }
+    fn reply_msg(txn: TxnId, outcome: Outcome) -> Msg {
+        Msg::Reply { txn, outcome }
+    }
+    fn stale_msg(txn: TxnId, floor: TxnId) -> Msg {
+        Msg::Stale { txn, floor }
+    }
+}
+
 impl Node for TccNode {
     type Msg = Msg;
     type Timer = Timer;
@@ -264,11 +293,11 @@ impl Node for TccNode {
 
     fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut C<'_>) {
         match self {
-            TccNode::Client(c) => {
-                if let Msg::Reply { txn, outcome } = msg {
-                    c.on_reply(txn, outcome, ctx);
-                }
-            }
+            TccNode::Client(c) => match msg {
+                Msg::Reply { txn, outcome } => c.on_reply(txn, outcome, ctx),
+                Msg::Stale { txn, floor } => c.on_stale(txn, floor, ctx),
+                _ => {}
+            },
             TccNode::Tm(tm) => tm.on_message(from, msg, ctx),
             TccNode::Rm(rm) => rm.on_message(msg, ctx),
         }
@@ -381,8 +410,14 @@ impl Tm {
 
     fn begin(&mut self, client: NodeId, req: TxnRequest, ctx: &mut C<'_>) {
         let txn = req.txn;
-        if !self.recent.insert(txn) {
-            return; // duplicate request
+        // A stale copy is answered from the log when it holds the decision.
+        let known = ctx.durable().globals.get(&txn).and_then(|g| match g.phase {
+            Phase::Trying => None,
+            Phase::Confirming => Some(Outcome::Commit),
+            Phase::Cancelling => Some(Outcome::Abort),
+        });
+        if !self.admission.admit_request(txn, client, known, ctx) {
+            return;
         }
         let shards = req.by_shard();
         if let [(shard, ops)] = shards[..] {
@@ -534,8 +569,8 @@ impl Tm {
             .iter()
             .map(|(t, r)| (*t, r.clone()))
             .collect();
+        self.admission.recover(globals.iter().map(|(t, _)| *t), ctx);
         for (txn, rec) in globals {
-            self.recent.insert(txn);
             let participants: NodeSet = rec.branches.iter().map(|(n, _)| *n).collect();
             match rec.phase {
                 Phase::Trying => self.start_phase_two(txn, false, participants, ctx),

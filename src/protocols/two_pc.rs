@@ -27,7 +27,7 @@ use crate::idmap::{IdMap, RecentIds};
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation};
 use crate::store::{Ledger, LockTable, ShardOps};
-use crate::workload::{Admission, AdmissionLog, Verdict};
+use crate::workload::{Admission, AdmissionLog, AdmittingWorld};
 use crate::workload::{Client, ClientTimer, ClientWorld, TxnRequest};
 use std::collections::BTreeSet;
 
@@ -273,6 +273,21 @@ impl ClientWorld for TwoPcNode {
     }
 }
 
+impl AdmittingWorld for TwoPcNode {
+    fn admission_log(d: &Durable) -> &AdmissionLog {
+        &d.admission
+    }
+    fn set_admission_log(d: &mut Durable, log: AdmissionLog) {
+        d.admission = log;
+    }
+    fn reply_msg(txn: TxnId, outcome: Outcome) -> Msg {
+        Msg::Reply { txn, outcome }
+    }
+    fn stale_msg(txn: TxnId, floor: TxnId) -> Msg {
+        Msg::Stale { txn, floor }
+    }
+}
+
 impl Node for TwoPcNode {
     type Msg = Msg;
     type Timer = Timer;
@@ -381,27 +396,15 @@ impl Tm {
 
     fn begin(&mut self, client: NodeId, req: TxnRequest, ctx: &mut C<'_>) {
         let txn = req.txn;
-        match self.admission.admit(txn, &ctx.durable().admission) {
-            Verdict::New { persist } => {
-                if let Some(log) = persist {
-                    ctx.persist(|d| d.admission = log);
-                }
-            }
-            Verdict::Duplicate => return,
-            Verdict::Stale { floor } => {
-                // Answered from what the log knows: a Commit still being acknowledged
-                // is a definite answer; anything else is unknown to this incarnation.
-                let answer = if ctx.durable().commits.contains_key(&txn) {
-                    Msg::Reply {
-                        txn,
-                        outcome: Outcome::Commit,
-                    }
-                } else {
-                    Msg::Stale { txn, floor }
-                };
-                ctx.send(client, answer);
-                return;
-            }
+        // A stale copy is answered from what the log knows: a Commit still being
+        // acknowledged is definite; anything else is unknown to this incarnation.
+        let known = ctx
+            .durable()
+            .commits
+            .contains_key(&txn)
+            .then_some(Outcome::Commit);
+        if !self.admission.admit_request(txn, client, known, ctx) {
+            return;
         }
         let shards = req.by_shard();
         if let [(shard, ops)] = shards[..] {
@@ -576,12 +579,9 @@ impl Tm {
     /// and thereby aborted by presumption — and never begun again: requests this
     /// incarnation cannot place are answered stale.
     fn recover(&mut self, ctx: &mut C<'_>) {
-        let log = Admission::recovered(&ctx.durable().admission);
-        if log != ctx.durable().admission {
-            ctx.persist(|d| d.admission = log);
-        }
+        let logged: Vec<TxnId> = ctx.durable().commits.keys().collect();
+        self.admission.recover(logged, ctx);
         for (txn, &participants) in ctx.durable().commits.iter() {
-            self.admission.note_begun(txn);
             self.acking.insert(
                 txn,
                 Acking {

@@ -32,7 +32,10 @@ pub(super) fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Ou
     for (i, name) in names.iter().enumerate() {
         let id = NodeId(i as u32);
         let (node, durable) = if id == tm {
-            (TccNode::tm(rms.clone(), opts.clone()), Default::default())
+            (
+                TccNode::tm(rms.clone(), opts.clone()),
+                TccNode::tm_durable(),
+            )
         } else if let Some(shard) = rms.iter().position(|&r| r == id) {
             (
                 TccNode::rm(tm, opts.clone()),

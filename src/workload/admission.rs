@@ -28,7 +28,8 @@
 //! its restarts), so one floor serves the whole world.
 
 use crate::idmap::{Recall, RecentIds};
-use crate::node::TxnId;
+use crate::node::{Ctx, NodeId, Outcome, TxnId};
+use crate::workload::ClientWorld;
 
 /// Request ids reserved per durable write.
 pub const BLOCK: u64 = 1024;
@@ -108,6 +109,67 @@ impl Admission {
         AdmissionLog {
             floor: log.reserved_to.max(log.floor),
             reserved_to: log.reserved_to.max(log.floor),
+        }
+    }
+}
+
+/// A world whose coordinator admits client requests through [`Admission`]: where
+/// its log lives in the durable store, and how it answers the client.
+pub trait AdmittingWorld: ClientWorld {
+    fn admission_log(d: &Self::Durable) -> &AdmissionLog;
+    fn set_admission_log(d: &mut Self::Durable, log: AdmissionLog);
+    /// A definite answer.
+    fn reply_msg(txn: TxnId, outcome: Outcome) -> Self::Msg;
+    /// "Cannot tell; use ids from `floor`" (see [`Verdict::Stale`]).
+    fn stale_msg(txn: TxnId, floor: TxnId) -> Self::Msg;
+}
+
+impl Admission {
+    /// Whether the coordinator should begin request `txn` from `client`. When not, it
+    /// has been dealt with: a copy of a request begun in this incarnation is ignored;
+    /// a stale one is answered with `known` (the outcome the coordinator's log still
+    /// holds for it, if any) or told stale. A `true` has made the reservation durable
+    /// if it needed to.
+    pub fn admit_request<N: AdmittingWorld>(
+        &mut self,
+        txn: TxnId,
+        client: NodeId,
+        known: Option<Outcome>,
+        ctx: &mut Ctx<'_, N>,
+    ) -> bool {
+        match self.admit(txn, N::admission_log(ctx.durable())) {
+            Verdict::New { persist } => {
+                if let Some(log) = persist {
+                    ctx.persist(|d| N::set_admission_log(d, log));
+                }
+                true
+            }
+            Verdict::Duplicate => false,
+            Verdict::Stale { floor } => {
+                let answer = match known {
+                    Some(outcome) => N::reply_msg(txn, outcome),
+                    None => N::stale_msg(txn, floor),
+                };
+                ctx.send(client, answer);
+                false
+            }
+        }
+    }
+
+    /// At a coordinator's recovery: the floor rises above everything reserved (one
+    /// forced write, if it moved), and the transactions its log shows in progress
+    /// count as begun in this incarnation.
+    pub fn recover<N: AdmittingWorld>(
+        &mut self,
+        in_progress: impl IntoIterator<Item = TxnId>,
+        ctx: &mut Ctx<'_, N>,
+    ) {
+        let log = Admission::recovered(N::admission_log(ctx.durable()));
+        if log != *N::admission_log(ctx.durable()) {
+            ctx.persist(|d| N::set_admission_log(d, log));
+        }
+        for txn in in_progress {
+            self.note_begun(txn);
         }
     }
 }

@@ -13,7 +13,7 @@ pub mod order_chain;
 pub mod order_inventory;
 pub mod transfer;
 
-pub use admission::{Admission, AdmissionLog, Verdict};
+pub use admission::{Admission, AdmissionLog, AdmittingWorld, Verdict};
 pub use client::{Client, ClientConfig, ClientTimer, ClientWorld, Load};
 pub use flash_sale::FlashSaleGen;
 pub use generator::Generator;
