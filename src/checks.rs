@@ -40,12 +40,23 @@ struct Track {
     committed: NodeSet,
     aborted: NodeSet,
     finished: bool,
+    /// Some node decided Commit / Abort (a coordinator, a terminator, a participant
+    /// deciding alone): a decision counts as an outcome, so a client told Commit
+    /// while every participant aborted is a violation too.
+    decided_commit: bool,
+    decided_abort: bool,
     violation: bool,
     begun_depth: u32,
     max_depth: u32,
 }
 
 impl Track {
+    /// Commit and Abort both happened to this transaction: decided or applied.
+    fn split(&self) -> bool {
+        (self.decided_commit || !self.committed.is_empty())
+            && (self.decided_abort || !self.aborted.is_empty())
+    }
+
     fn settled(&self) -> bool {
         self.begun
             && self.finished
@@ -63,6 +74,8 @@ pub struct AtomicityExample {
     pub at_us: u64,
     pub committed: Vec<NodeId>,
     pub aborted: Vec<NodeId>,
+    /// The decisions seen by then: Commit, Abort.
+    pub decided: (bool, bool),
 }
 
 /// A participant that was in doubt for a while before learning the outcome.
@@ -473,13 +486,13 @@ impl Observer for Checks {
                     Outcome::Commit => t.committed.insert(node),
                     Outcome::Abort => t.aborted.insert(node),
                 }
-                if !t.violation && !t.committed.is_empty() && !t.aborted.is_empty() {
-                    t.violation = true;
-                    new_violation = true;
-                }
                 episode = Some((in_doubt_us, locks));
                 lock_stats = Some((in_doubt_us, locks, lock_hold_us));
             }
+            Observation::Decided { outcome, .. } => match outcome {
+                Outcome::Commit => t.decided_commit = true,
+                Outcome::Abort => t.decided_abort = true,
+            },
             Observation::Finished { .. } => t.finished = true,
             Observation::Compensated { .. } => {
                 t.committed.remove(node);
@@ -487,7 +500,18 @@ impl Observer for Checks {
             }
             _ => {}
         }
+        // Judged when an outcome is applied or decided; a saga's compensation passes
+        // through split states on its way to a consistent end (its soft state).
+        let judged = matches!(
+            obs,
+            Observation::Applied { .. } | Observation::Decided { .. }
+        );
+        if judged && !t.violation && t.split() {
+            t.violation = true;
+            new_violation = true;
+        }
         let (committed, aborted) = (t.committed, t.aborted);
+        let decided = (t.decided_commit, t.decided_abort);
         if new_violation {
             self.counts.atomicity_violations += 1;
             if self.examples.len() < EXAMPLES_MAX {
@@ -496,6 +520,7 @@ impl Observer for Checks {
                     at_us,
                     committed: committed.iter().collect(),
                     aborted: aborted.iter().collect(),
+                    decided,
                 });
             }
         }
@@ -609,4 +634,139 @@ pub struct Results {
     /// Latencies of definite answers within the deadline (µs), for any quantile
     /// (sweeps store a latency CDF per run from it).
     pub latency: crate::stats::Histogram,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checks() -> Checks {
+        Checks::new(CheckConfig {
+            blocked_after_us: 1000,
+            deadline_us: 1000,
+            clients: NodeSet::new(),
+        })
+    }
+
+    fn set(ids: &[u32]) -> NodeSet {
+        ids.iter().map(|&i| NodeId(i)).collect()
+    }
+
+    fn feed(c: &mut Checks, node: u32, obs: Observation) {
+        c.observe(0, NodeId(node), 0, &obs);
+    }
+
+    #[test]
+    fn a_decision_contradicting_every_participant_is_a_violation() {
+        let mut c = checks();
+        feed(
+            &mut c,
+            0,
+            Observation::TxnBegun {
+                txn: 1,
+                participants: set(&[1, 2]),
+            },
+        );
+        feed(
+            &mut c,
+            0,
+            Observation::Decided {
+                txn: 1,
+                outcome: Outcome::Commit,
+            },
+        );
+        feed(
+            &mut c,
+            1,
+            Observation::applied_at_once(1, Outcome::Abort, 0),
+        );
+        feed(
+            &mut c,
+            2,
+            Observation::applied_at_once(1, Outcome::Abort, 0),
+        );
+        feed(&mut c, 0, Observation::Finished { txn: 1 });
+        let r = c.finish(&[], &[]);
+        assert_eq!(r.counts.atomicity_violations, 1);
+        assert_eq!(r.examples[0].decided, (true, false));
+        assert_eq!(
+            (r.counts.committed, r.counts.aborted, r.unresolved),
+            (0, 0, 1)
+        );
+    }
+
+    #[test]
+    fn every_transaction_is_counted_once_whatever_its_end() {
+        let mut c = checks();
+        let begin = |c: &mut Checks, txn| {
+            feed(
+                c,
+                0,
+                Observation::TxnBegun {
+                    txn,
+                    participants: set(&[1, 2]),
+                },
+            )
+        };
+        // Committed; aborted; split; left in doubt (open at the end).
+        for txn in 0..4 {
+            begin(&mut c, txn);
+        }
+        for (txn, a, b) in [
+            (0, Outcome::Commit, Outcome::Commit),
+            (1, Outcome::Abort, Outcome::Abort),
+            (2, Outcome::Commit, Outcome::Abort),
+        ] {
+            feed(&mut c, 1, Observation::applied_at_once(txn, a, 0));
+            feed(&mut c, 2, Observation::applied_at_once(txn, b, 0));
+            feed(&mut c, 0, Observation::Finished { txn });
+        }
+        feed(&mut c, 1, Observation::Prepared { txn: 3 });
+        let end = vec![(NodeId(1), vec![AuditItem::InDoubt { txn: 3, for_us: 5 }])];
+        let r = c.finish(&[], &end);
+        let k = &r.counts;
+        assert_eq!(
+            (k.committed, k.aborted, r.unresolved, k.begun),
+            (1, 1, 2, 4)
+        );
+        assert_eq!(k.committed + k.aborted + r.unresolved, k.begun);
+        assert_eq!(r.in_doubt, 1);
+    }
+
+    #[test]
+    fn a_compensation_in_progress_is_not_a_violation() {
+        let mut c = checks();
+        feed(
+            &mut c,
+            0,
+            Observation::TxnBegun {
+                txn: 1,
+                participants: set(&[1, 2]),
+            },
+        );
+        feed(
+            &mut c,
+            1,
+            Observation::applied_at_once(1, Outcome::Commit, 0),
+        );
+        feed(
+            &mut c,
+            2,
+            Observation::applied_at_once(1, Outcome::Commit, 0),
+        );
+        feed(&mut c, 2, Observation::Compensated { txn: 1 }); // half-way back
+        feed(&mut c, 1, Observation::Compensated { txn: 1 });
+        feed(
+            &mut c,
+            0,
+            Observation::Decided {
+                txn: 1,
+                outcome: Outcome::Abort,
+            },
+        );
+        feed(&mut c, 0, Observation::Finished { txn: 1 });
+        let r = c.finish(&[], &[]);
+        assert_eq!(r.counts.atomicity_violations, 0);
+        assert_eq!(r.counts.aborted, 1);
+    }
 }

@@ -794,11 +794,20 @@ fn story(
     for ex in &r.examples {
         let c: Vec<_> = ex.committed.iter().map(|n| name(*n)).collect();
         let a: Vec<_> = ex.aborted.iter().map(|n| name(*n)).collect();
+        let what = match (c.is_empty(), a.is_empty(), ex.decided) {
+            (false, false, _) => {
+                format!("{} committed while {} aborted", c.join(", "), a.join(", "))
+            }
+            (true, false, _) => format!(
+                "Commit was decided (and answered) while {} aborted",
+                a.join(", ")
+            ),
+            (false, true, _) => format!("Abort was decided while {} committed", c.join(", ")),
+            (true, true, _) => "both Commit and Abort were decided".to_string(),
+        };
         out.push(format!(
-            "ATOMICITY VIOLATED on txn {}: {} committed while {} aborted (seen at {:.1} ms)",
+            "ATOMICITY VIOLATED on txn {}: {what} (seen at {:.1} ms)",
             ex.txn,
-            c.join(", "),
-            a.join(", "),
             ms(ex.at_us)
         ));
     }

@@ -424,7 +424,7 @@ fn the_binary_runs_the_3pc_scenarios() {
     let o = acidbase(&["run", "scenarios/3pc-partition.ron"]);
     let text = stdout(&o);
     assert!(
-        text.contains("ATOMICITY VIOLATED on txn 0: rm1 committed while rm2 aborted"),
+        text.contains("ATOMICITY VIOLATED on txn 0: Abort was decided while rm1 committed"),
         "{text}"
     );
 }
