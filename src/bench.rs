@@ -12,7 +12,6 @@ use crate::run::run;
 use crate::scenario::{
     self, KeysSpec, LatencySpec, LoadSpec, Scenario, TransferSpec, WorkloadSpec,
 };
-use std::time::Instant;
 
 /// The bench's flags (same names and defaults as the peers).
 #[derive(Clone, Debug)]
@@ -100,10 +99,10 @@ pub fn scenario(args: &BenchArgs) -> Scenario {
 
 /// Runs the bench once. Wall time covers building the world and the event loop, as
 /// the peers measure it; it is read outside the simulation and never fed into it.
-#[allow(clippy::disallowed_methods)]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)]
 pub fn run_bench(args: &BenchArgs) -> BenchResult {
     let s = scenario(args);
-    let start = Instant::now();
+    let start = std::time::Instant::now();
     let out = run(&s, args.seed, None);
     let wall_s = start.elapsed().as_secs_f64();
     let c = &out.results.counts;

@@ -520,7 +520,7 @@ mod tests {
 
     #[test]
     fn equal_contents_hash_equal_whatever_the_layout() {
-        use std::hash::DefaultHasher;
+        use crate::engine::Digest as DefaultHasher;
         let mut a = IdMap::new();
         a.insert(5, 'x');
         a.insert(9000, 'y');
@@ -529,7 +529,7 @@ mod tests {
         b.insert(5, 'x');
         assert_eq!(a, b);
         let h = |m: &IdMap<char>| {
-            let mut s = DefaultHasher::new();
+            let mut s = DefaultHasher::default();
             m.hash(&mut s);
             s.finish()
         };

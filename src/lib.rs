@@ -50,6 +50,8 @@
 //! assert_eq!(acidbase::run::run(s, s.seed, None).report.digest, report.digest);
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod bench;
 pub mod chart;
 pub mod check;

@@ -1,6 +1,8 @@
 //! The `acidbase` command line. Two layers, as ripgrep does: clap parses and checks the
 //! flags; one conversion yields what the library runs. No simulation logic lives here.
 
+#![forbid(unsafe_code)]
+
 use acidbase::bench::{run_bench, BenchArgs};
 use acidbase::compare::{compare, CompareArgs};
 use acidbase::scenario;
