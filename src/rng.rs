@@ -54,7 +54,8 @@ pub fn chance(rng: &mut StreamRng, p: f64) -> bool {
 pub fn exponential_us(rng: &mut StreamRng, mean_us: f64) -> u64 {
     // 1 - unit() is in (0, 1], so ln() is finite.
     let u = 1.0 - unit(rng);
-    (-u.ln() * mean_us).round() as u64
+    // libm's log: bit-identical on every platform (std's ln may differ in the last bit).
+    (-libm::log(u) * mean_us).round() as u64
 }
 
 /// A uniform draw in `[lo, hi]` (µs).

@@ -471,7 +471,8 @@ fn coin(rng: &mut StreamRng, p: f64) -> bool {
 
 /// A draw whose logarithm is uniform in `[ln lo, ln hi]`.
 fn log_uniform(rng: &mut StreamRng, lo: f64, hi: f64) -> f64 {
-    (lo.ln() + (hi.ln() - lo.ln()) * unit(rng)).exp().round()
+    let (a, b) = (libm::log(lo), libm::log(hi));
+    libm::exp(a + (b - a) * unit(rng)).round()
 }
 
 /// Milliseconds rounded to whole µs, so the drawn file reads back exactly.
