@@ -17,17 +17,18 @@
 //! `election_timeout` moves it on. When its turn comes a participant terminates
 //! itself. A site that polls it is the one it waits for from then on.
 //!
-//! **One terminator at a time, even when two start.** Terminators poll every site.
-//! A terminator that hears from a lower-ranked one that is terminating (a poll, or an
+//! **One terminator at a time, even when two start.** Two terminators could split:
+//! one reads a site's w and aborts, the other moves that site to p and commits. So a
+//! terminator that hears from a lower-ranked one that is terminating (its poll, or an
 //! answer that says so) yields to it; a decision is sent to every site; and a
 //! terminator decides by TR3 or TR4 only a full polling window (`inquiry_interval`)
-//! after its poll. Validation makes that window longer than three one-way delays, so
-//! any two terminators hear of each other (or of the other's decision) before either
-//! decides: a poll reaches the other within one delay, its answer returns within two,
-//! and a terminator started by an election message sent before the election it lost
-//! was known (at most one delay old) polls within two delays of the winner's poll
-//! and reaches it within three. So the split of two terminators — one reads w, the
-//! other moves that site to p and commits — cannot happen while delays are bounded.
+//! after its poll, a window validation makes longer than three one-way delays d.
+//! Then any two terminators hear of each other, or of the other's decision, before
+//! either decides by TR3 or TR4. If both start while the other is polling, each poll
+//! arrives within d and its answer within 2d. If one, B, is elected late — by an
+//! `Elect` its sender sent before the first one's poll reached it, so at most d after
+//! that poll — B polls within 2d of the first's poll and reaches it within 3d, while
+//! it is still undecided.
 //!
 //! **The rules** (BHG §7.5), on the answers of one window: TR1 some site aborted →
 //! abort; TR2 some site committed → commit (both at once, on the answer); TR4 some
