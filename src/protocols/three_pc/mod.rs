@@ -242,9 +242,6 @@ pub struct Durable {
     pub tombstones: BTreeSet<TxnId>,
     /// Client: transaction-id watermark.
     pub txn_watermark: u64,
-    /// TM: committed transactions it has forgotten (every participant acknowledged),
-    /// so that a late poll is told "committed", not "aborted" by presumption.
-    pub tm_forgotten_commits: RecentIds,
     /// Standby (`Terminate`): what it decided as a terminator.
     pub standby_decided: IdMap<Outcome>,
 }
