@@ -247,15 +247,26 @@ pub struct ThreePcSpec {
     /// after sending PreCommit.
     pub precommit_ack_timeout_ms: f64,
     pub on_precommit_ack_timeout: AckTimeoutSpec,
-    /// A participant that voted yes and has no PreCommit this long after voting aborts.
+    /// A participant that voted yes and has no PreCommit this long after voting gives
+    /// up on the TM (`timeouts`: elects a terminator, or aborts alone).
     pub rm_wait_timeout_ms: f64,
-    /// A pre-committed participant with no DoCommit this long after PreCommit commits.
+    /// A pre-committed participant with no DoCommit this long after PreCommit gives up
+    /// on the TM (`timeouts`: elects a terminator, or commits alone).
     pub rm_precommit_timeout_ms: f64,
     pub decision_retry_ms: f64,
-    /// A restarted participant's inquiry period; the terminators' polling period.
+    /// A recovering site's inquiry period; a terminator's polling (and ack) window.
     pub inquiry_interval_ms: f64,
-    /// Adds the `standby` node, which runs the termination protocol when asked.
+    /// Adds the `standby` node, ranked right after the TM: it terminates when elected.
     pub standby_tm: bool,
+    /// What a participant's timeout does: `Terminate` (Skeen, BHG) or `DecideAlone`.
+    pub timeouts: TimeoutsSpec,
+    /// `Terminate`: how long a participant waits on the site it elected (or that
+    /// polled it) before it suspects that one too.
+    pub election_timeout_ms: f64,
+    /// `Terminate`: the longest one-way delay the timeouts are sized for (default: the
+    /// latency model's maximum; required with `Exponential`, which has none). A
+    /// message slower than it is a timing fault that can split the outcome.
+    pub delay_bound_ms: Option<f64>,
 }
 
 impl Default for ThreePcSpec {
@@ -269,8 +280,22 @@ impl Default for ThreePcSpec {
             decision_retry_ms: 50.0,
             inquiry_interval_ms: 50.0,
             standby_tm: false,
+            timeouts: TimeoutsSpec::Terminate,
+            election_timeout_ms: 100.0,
+            delay_bound_ms: None,
         }
     }
+}
+
+/// What a 3PC participant's timeout does.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub enum TimeoutsSpec {
+    /// Start the termination protocol among the sites that are up (Skeen 1981;
+    /// Bernstein, Hadzilacos & Goodman 1987, §7.5): atomic under any crashes.
+    Terminate,
+    /// Abort alone in w, commit alone in p: the simplified rule, which crashes with
+    /// restarts can split.
+    DecideAlone,
 }
 
 /// What a 3PC TM does when PreCommit acks are overdue.
@@ -1817,6 +1842,7 @@ fn validate_three_pc(l: &Loaded) -> Result<(), ScenarioError> {
         ("rm_precommit_timeout_ms", p.rm_precommit_timeout_ms),
         ("decision_retry_ms", p.decision_retry_ms),
         ("inquiry_interval_ms", p.inquiry_interval_ms),
+        ("election_timeout_ms", p.election_timeout_ms),
     ];
     for (key, v) in fields {
         if !v.is_finite() || !(0.001..=MAX_MS).contains(&v) {
@@ -1837,6 +1863,99 @@ fn validate_three_pc(l: &Loaded) -> Result<(), ScenarioError> {
             "rm_precommit_timeout_ms",
             format!("three_pc.rm_precommit_timeout_ms = {:?} must be longer than precommit_ack_timeout_ms = {:?} (by at least the longest one-way delay): a pre-committed participant must wait for the TM's decision", p.rm_precommit_timeout_ms, p.precommit_ack_timeout_ms),
         );
+    }
+    if l.scenario.protocol == "3pc" && p.timeouts == TimeoutsSpec::Terminate {
+        validate_three_pc_synchrony(l)?;
+    }
+    Ok(())
+}
+
+/// `Terminate` assumes a synchronous network: every timeout outlasts the delays it
+/// waits for, measured on the slowest and fastest clocks the drift allows. Scripted
+/// message delays, reordering, loss and partitions are faults beyond that bound.
+fn validate_three_pc_synchrony(l: &Loaded) -> Result<(), ScenarioError> {
+    let s = &l.scenario;
+    let p = &s.three_pc;
+    let err = |key: &str, msg: String| Err(l.error_at(&["three_pc", key], msg));
+    let d = match (p.delay_bound_ms, &s.network.latency) {
+        (Some(d), _) => {
+            if !(d.is_finite() && d > 0.0 && d <= MAX_MS) {
+                return err(
+                    "delay_bound_ms",
+                    format!("three_pc.delay_bound_ms = {d:?}: expected a delay in milliseconds above 0, at most {MAX_MS:?}"),
+                );
+            }
+            d
+        }
+        (None, LatencySpec::Constant { ms }) => *ms,
+        (None, LatencySpec::Uniform { max_ms, .. }) => *max_ms,
+        (None, LatencySpec::Exponential { .. }) => {
+            return Err(l.error_at(
+                &["network", "latency"],
+                "3PC (three_pc.timeouts: Terminate) assumes bounded delays, and Exponential latency has no maximum: set three_pc.delay_bound_ms to the delay its timeouts are sized for (a slower message is a timing fault and can split the outcome), or use Constant or Uniform latency",
+            ));
+        }
+    };
+    let drift_ppm = s
+        .faults
+        .drift
+        .iter()
+        .map(|x| x.ppm.unsigned_abs())
+        .chain([s.faults.max_drift_ppm])
+        .max()
+        .unwrap_or(0);
+    // A timer of t ms lasts between t / (1 + δ) and t / (1 - δ) of real time.
+    let delta = (f64::from(drift_ppm) / 1e6).min(0.5);
+    let (shortest, longest) = (|t: f64| t / (1.0 + delta), |t: f64| t / (1.0 - delta));
+    let with_drift = if drift_ppm > 0 {
+        format!(", on clocks that drift up to {drift_ppm} ppm")
+    } else {
+        String::new()
+    };
+    let checks = [
+        (
+            "rm_wait_timeout_ms",
+            p.rm_wait_timeout_ms,
+            longest(p.vote_timeout_ms) + d,
+            "vote_timeout_ms + one delay",
+            "a participant must not give up on a TM whose PreCommit may still come",
+        ),
+        (
+            "rm_precommit_timeout_ms",
+            p.rm_precommit_timeout_ms,
+            longest(p.precommit_ack_timeout_ms) + d,
+            "precommit_ack_timeout_ms + one delay",
+            "a pre-committed participant must not give up on a TM whose decision may still come",
+        ),
+        (
+            "precommit_ack_timeout_ms",
+            p.precommit_ack_timeout_ms,
+            d,
+            "one delay",
+            "the TM may commit without an ack only once every participant that is up has had its PreCommit",
+        ),
+        (
+            "inquiry_interval_ms",
+            p.inquiry_interval_ms,
+            3.0 * d,
+            "three delays",
+            "a terminator decides only after any other terminator that started meanwhile could have reached it",
+        ),
+        (
+            "election_timeout_ms",
+            p.election_timeout_ms,
+            longest(p.inquiry_interval_ms) + 2.0 * d,
+            "inquiry_interval_ms + two delays",
+            "a participant must not give up on a terminator that is still polling",
+        ),
+    ];
+    for (key, value, floor, what, why) in checks {
+        if shortest(value) <= floor {
+            return err(
+                key,
+                format!("three_pc.{key} = {value:?} must be longer than {what} ({floor:.3} ms with delays up to {d:?} ms{with_drift}): {why} (3PC assumes bounded delays)"),
+            );
+        }
     }
     Ok(())
 }

@@ -2,9 +2,13 @@
 //! some; the golden cost numbers of 2PC and 3PC for 2 to 8 participants; the shipped
 //! 3PC scenarios run through the binary as a user would.
 //!
-//! - With one crash (of any node) and no partition, 3PC never blocks: every
-//!   participant that did not crash leaves its uncertain state within its timeouts,
-//!   nothing is in doubt or unresolved at the end, and the outcome is atomic.
+//! - With one crash (of any node) and no partition, 3PC never blocks, under either
+//!   `three_pc.timeouts`: every participant that did not crash leaves its uncertain
+//!   state within a bound set by the timeouts, nothing is in doubt or unresolved at
+//!   the end, and the outcome is atomic.
+//! - With many crashes and restarts (still no partition, no loss), the faithful
+//!   protocol (`Terminate`, the default) stays atomic and resolves everything once
+//!   the sites are back; `DecideAlone` splits.
 //! - With partitions, some schedule splits the outcome (under either choice of
 //!   `on_precommit_ack_timeout`).
 
@@ -13,7 +17,7 @@ mod common;
 use acidbase::report::Report;
 use acidbase::run::run;
 use acidbase::scenario::{
-    self, AckTimeoutSpec, CrashSpec, PartitionSpec, RandomPartitionSpec, Scenario,
+    self, AckTimeoutSpec, CrashSpec, PartitionSpec, RandomPartitionSpec, Scenario, TimeoutsSpec,
 };
 use common::{acidbase, stderr, stdout, TempDir};
 use proptest::prelude::*;
@@ -69,6 +73,7 @@ struct OneCrash {
     rm_margin_ms: f64,
     abort_on_ack_timeout: bool,
     standby: bool,
+    decide_alone: bool,
     duplicate: f64,
     /// Index into the node names (mapped onto the world's nodes).
     node: usize,
@@ -87,6 +92,7 @@ fn one_crash() -> impl Strategy<Value = OneCrash> {
                 (
                     any::<bool>(),
                     any::<bool>(),
+                    any::<bool>(),
                     prop_oneof![Just(0.0), 0.0..0.2f64],
                 ),
                 (
@@ -100,7 +106,7 @@ fn one_crash() -> impl Strategy<Value = OneCrash> {
             |(
                 (seed, rms, fan_out, sessions),
                 (vote_timeout_ms, ack_timeout_ms, rm_margin_ms),
-                (abort_on_ack_timeout, standby, duplicate),
+                (abort_on_ack_timeout, standby, decide_alone, duplicate),
                 (node, at_ms, down_ms),
             )| OneCrash {
                 seed,
@@ -112,6 +118,7 @@ fn one_crash() -> impl Strategy<Value = OneCrash> {
                 rm_margin_ms,
                 abort_on_ack_timeout,
                 standby,
+                decide_alone,
                 duplicate,
                 node,
                 at_ms,
@@ -146,6 +153,11 @@ fn apply_one_crash(c: &OneCrash) -> (Scenario, String, f64) {
         AckTimeoutSpec::Commit
     };
     p.standby_tm = c.standby;
+    p.timeouts = if c.decide_alone {
+        TimeoutsSpec::DecideAlone
+    } else {
+        TimeoutsSpec::Terminate
+    };
     s.network.duplicate_probability = c.duplicate;
     let names = scenario::node_names(&s);
     let node = names[c.node % names.len()].clone();
@@ -179,12 +191,20 @@ fn check_one_crash(c: &OneCrash) -> Result<(), TestCaseError> {
     prop_assert!(!r.stopped_by_event_guard);
     prop_assert!(r.txns.requests > 0);
     // A participant is uncertain (w) for at most its wait timeout and pre-committed
-    // (p) for at most its pre-commit timeout; with a standby, each timeout may come
-    // twice (ask the standby, then decide alone). A participant that crashed itself
-    // adds its downtime, then asks the TM until answered.
+    // (p) for at most its pre-commit timeout. Then, deciding alone, it decides (with a
+    // standby, each timeout may come twice: ask the standby, then decide alone);
+    // terminating, the site it elects (up: the one crash was the TM's) starts within
+    // a delay, polls for a window and, by TR4, pre-commits the others (two delays)
+    // before its decision arrives (one more). A participant that crashed itself adds
+    // its downtime, then asks until answered.
     let p = &s.three_pc;
-    let rounds = if p.standby_tm { 2.0 } else { 1.0 };
-    let mut bound = rounds * (p.rm_wait_timeout_ms + p.rm_precommit_timeout_ms) + MAX_LATENCY_MS;
+    let d = MAX_LATENCY_MS;
+    let waits = p.rm_wait_timeout_ms + p.rm_precommit_timeout_ms;
+    let mut bound = match p.timeouts {
+        TimeoutsSpec::DecideAlone if p.standby_tm => 2.0 * waits + d,
+        TimeoutsSpec::DecideAlone => waits + d,
+        TimeoutsSpec::Terminate => waits + p.inquiry_interval_ms + 5.0 * d,
+    };
     if node.starts_with("rm") {
         bound += down_ms
             + p.inquiry_interval_ms
@@ -228,6 +248,9 @@ fn a_tm_crash_blocks_2pc_but_not_3pc() {
     for seed in 1..=10u64 {
         let mut s = base();
         s.seed = seed;
+        // 3PC's waits are bounded by its timeouts (a wait timeout, a polling window and
+        // a few delays: under 200 ms here); 2PC's last as long as the TM is down.
+        s.checks.blocked_after_ms = 300.0;
         s.faults.crashes.push(CrashSpec {
             node: "tm".into(),
             at_ms: 300.0,
@@ -375,9 +398,11 @@ fn golden_numbers_per_committed_transaction_2pc_and_3pc() {
 #[test]
 fn golden_digests_of_the_3pc_scenarios() {
     for (file, digest) in [
-        ("scenarios/3pc-coordinator-crash.ron", "81c09309cbc2caa6"),
-        ("scenarios/3pc-partition.ron", "1f900175a6cb7e42"),
-        ("scenarios/3pc-ack-timeout-abort.ron", "bc600a710f6c33dd"),
+        ("scenarios/3pc-coordinator-crash.ron", "31083e1a2e19879d"),
+        ("scenarios/3pc-partition.ron", "8f9c89aa4a07227b"),
+        ("scenarios/3pc-ack-timeout-abort.ron", "fde8dfafdac8a40a"),
+        ("scenarios/3pc-crashes.ron", "cb2bbbaa11f6886c"),
+        ("scenarios/3pc-decide-alone-crashes.ron", "a72ccd66b77498d2"),
     ] {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
         let l = scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
@@ -412,14 +437,21 @@ fn the_binary_runs_the_3pc_scenarios() {
     for file in [
         "scenarios/3pc-partition.ron",
         "scenarios/3pc-ack-timeout-abort.ron",
+        "scenarios/3pc-decide-alone-crashes.ron",
     ] {
         // The violation is the lesson, so it is expected and the run exits 0.
         let (code, v) = json(&["run", file, "--format", "json"]);
         assert_eq!(code, 0, "{file}: {v}");
         assert_eq!(v["violations"]["atomicity"], 1, "{file}");
         assert_eq!(v["violations"]["invariant"], 1, "{file}");
-        assert_eq!(v["locks"]["blocked"], 0, "{file}");
+        if !file.contains("crashes") {
+            assert_eq!(v["locks"]["blocked"], 0, "{file}");
+        }
     }
+    let (code, v) = json(&["run", "scenarios/3pc-crashes.ron", "--format", "json"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["violations"]["atomicity"], 0);
+    assert_eq!(v["txns"]["unresolved"], 0);
 
     let o = acidbase(&["run", "scenarios/3pc-partition.ron"]);
     let text = stdout(&o);
@@ -454,6 +486,16 @@ fn flipping_the_option_flips_the_lesson() {
             "rm_precommit_timeout_ms: 80, on_precommit_ack_timeout: Abort",
             "rm_precommit_timeout_ms: 80, on_precommit_ack_timeout: Commit",
         ),
+        (
+            "scenarios/3pc-decide-alone-crashes.ron",
+            "three_pc: (timeouts: DecideAlone),",
+            "three_pc: (timeouts: Terminate),",
+        ),
+        (
+            "scenarios/3pc-crashes.ron",
+            "network: (latency: Uniform(min_ms: 1, max_ms: 10)),",
+            "network: (latency: Uniform(min_ms: 1, max_ms: 10)), three_pc: (timeouts: DecideAlone),",
+        ),
     ];
     for (i, (file, from, to)) in cases.iter().enumerate() {
         let src = read(file);
@@ -483,6 +525,18 @@ fn bad_three_pc_sections_are_located() {
         (
             "(\n  three_pc: (on_precommit_ack_timeout: Maybe),\n)",
             "s.ron:2:",
+        ),
+        (
+            "(\n  protocol: \"3pc\",\n  network: (latency: Constant(ms: 20)),\n  three_pc: (inquiry_interval_ms: 50),\n)",
+            "s.ron:4:14: three_pc.inquiry_interval_ms = 50.0 must be longer than three delays (60.000 ms with delays up to 20.0 ms)",
+        ),
+        (
+            "(\n  protocol: \"3pc\",\n  network: (latency: Exponential(floor_ms: 1, mean_ms: 2)),\n)",
+            "s.ron:3:13: 3PC (three_pc.timeouts: Terminate) assumes bounded delays, and Exponential latency has no maximum",
+        ),
+        (
+            "(\n  protocol: \"3pc\",\n  faults: (max_drift_ppm: 300000),\n)",
+            "three_pc.rm_wait_timeout_ms = 80.0 must be longer than vote_timeout_ms + one delay (67.143 ms with delays up to 10.0 ms, on clocks that drift up to 300000 ppm)",
         ),
         (
             "(\n  protocol: \"4pc\",\n)",
@@ -520,8 +574,10 @@ fn the_standby_terminates_what_a_dead_tm_left() {
         )"#,
     );
     // PreCommit left the TM at 15 ms; it dies at 16. The RMs voted at 10 ms,
-    // pre-commit at 20 ms, time out at 100 ms and ask the standby, which finds them
-    // pre-committed: commit, applied at 120 ms.
+    // pre-commit at 20 ms, time out at 100 ms and elect the standby (next in rank
+    // after the TM). It polls from 105 ms, finds every site that is up committable,
+    // and at the end of its window (155 ms) pre-commits them again (TR4); with their
+    // acks in (165 ms) it commits, applied at 170 ms: 160 ms in doubt.
     assert_eq!(
         scenario::node_names(&s).last().map(String::as_str),
         Some("client")
@@ -530,12 +586,51 @@ fn the_standby_terminates_what_a_dead_tm_left() {
     let r = report(&s);
     assert_eq!(r.txns.committed, 1, "{}", r.to_text());
     assert_eq!(r.violations.atomicity, 0);
-    // Decided by the standby two round trips after the first timeout, well before
-    // the second one (at 180 ms) would have let each RM decide alone.
-    assert_eq!(r.locks.max_hold_ms, 110.0, "{}", r.to_text());
+    assert_eq!(r.locks.max_hold_ms, 160.0, "{}", r.to_text());
     assert!(
-        r.to_text().contains("in doubt for 110.0 ms"),
+        r.to_text().contains("in doubt for 160.0 ms"),
         "{}",
         r.to_text()
     );
+    // DecideAlone: the first timeout asks the standby, which finds them pre-committed
+    // and commits at once, two round trips later, before the second timeout (at
+    // 180 ms) would have let each RM decide alone.
+    let mut s = s;
+    s.three_pc.timeouts = TimeoutsSpec::DecideAlone;
+    let r = report(&s);
+    assert_eq!(r.txns.committed, 1, "{}", r.to_text());
+    assert_eq!(r.locks.max_hold_ms, 110.0, "{}", r.to_text());
+}
+
+/// Crashes alone — of every node, at a high rate, each followed by a restart; no
+/// loss, no partition — split `DecideAlone` on some seeds (265 and 656 among these)
+/// and never the faithful protocol, which also resolves every transaction once the
+/// sites are back.
+#[test]
+fn crashes_alone_split_decide_alone_but_not_3pc() {
+    let mut s = parse(
+        r#"(
+            protocol: "3pc",
+            rms: 3,
+            workload: Transfer(accounts_per_shard: 100, initial_balance: 1000, amount_min: 1, amount_max: 100, fan_out: 2),
+            network: (latency: Uniform(min_ms: 1, max_ms: 10)),
+            faults: (random_crashes: [(nodes: ["all"], rate_per_s: 3, mean_downtime_ms: 100)]),
+        )"#,
+    );
+    let seeds = 200..=700u64;
+    let mut split = Vec::new();
+    for seed in seeds.clone() {
+        let r = run(&s, seed, None).report;
+        assert_eq!(r.violations.atomicity, 0, "seed {seed}: {}", r.to_text());
+        assert_eq!(r.violations.invariant, 0, "seed {seed}");
+        assert_eq!(r.txns.unresolved, 0, "seed {seed}: {}", r.to_text());
+        assert_eq!(r.locks.held_at_end, 0, "seed {seed}");
+    }
+    s.three_pc.timeouts = TimeoutsSpec::DecideAlone;
+    for seed in seeds {
+        if run(&s, seed, None).report.violations.atomicity > 0 {
+            split.push(seed);
+        }
+    }
+    assert_eq!(split, [265, 656], "DecideAlone splits on these seeds");
 }

@@ -2,8 +2,8 @@
 
 use super::{client_config, ms_to_us, resolve, run_world, shard_ledger, Outcome, TraceOut};
 use crate::node::{NodeId, NodeSet};
-use crate::protocols::three_pc::{AckTimeout, Durable, ThreePcNode, ThreePcOptions};
-use crate::scenario::{node_names, AckTimeoutSpec, Scenario};
+use crate::protocols::three_pc::{AckTimeout, Durable, ThreePcNode, ThreePcOptions, Timeouts};
+use crate::scenario::{node_names, AckTimeoutSpec, Scenario, TimeoutsSpec};
 use crate::workload::Client;
 
 /// The 3PC options a scenario asks for.
@@ -21,6 +21,11 @@ pub fn three_pc_options(scenario: &Scenario) -> ThreePcOptions {
         decision_retry_us: ms_to_us(p.decision_retry_ms).max(1),
         inquiry_interval_us: ms_to_us(p.inquiry_interval_ms).max(1),
         standby_tm: p.standby_tm,
+        timeouts: match p.timeouts {
+            TimeoutsSpec::Terminate => Timeouts::Terminate,
+            TimeoutsSpec::DecideAlone => Timeouts::DecideAlone,
+        },
+        election_timeout_us: ms_to_us(p.election_timeout_ms).max(1),
     }
 }
 
@@ -51,7 +56,7 @@ pub fn build(scenario: &Scenario) -> (Vec<String>, Vec<ThreePcNode>, Vec<Durable
         let id = NodeId(i as u32);
         let (node, durable) = if id == tm {
             (
-                ThreePcNode::tm(rms.clone(), opts.clone()),
+                ThreePcNode::tm(rms.clone(), standby, opts.clone()),
                 Default::default(),
             )
         } else if let Some(shard) = rms.iter().position(|&r| r == id) {
@@ -61,7 +66,7 @@ pub fn build(scenario: &Scenario) -> (Vec<String>, Vec<ThreePcNode>, Vec<Durable
                 ThreePcNode::rm_durable(ledger),
             )
         } else if Some(id) == standby {
-            (ThreePcNode::standby(opts.clone()), Default::default())
+            (ThreePcNode::standby(tm, opts.clone()), Default::default())
         } else {
             assert_eq!(id, client, "unexpected node {name}");
             (
