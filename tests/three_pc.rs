@@ -398,7 +398,7 @@ fn golden_numbers_per_committed_transaction_2pc_and_3pc() {
 #[test]
 fn golden_digests_of_the_3pc_scenarios() {
     for (file, digest) in [
-        ("scenarios/3pc-coordinator-crash.ron", "31083e1a2e19879d"),
+        ("scenarios/3pc-coordinator-crash.ron", "10101aea504a49ca"),
         ("scenarios/3pc-partition.ron", "8f9c89aa4a07227b"),
         ("scenarios/3pc-ack-timeout-abort.ron", "fde8dfafdac8a40a"),
         ("scenarios/3pc-crashes.ron", "cb2bbbaa11f6886c"),

@@ -57,7 +57,7 @@ pub fn build(scenario: &Scenario) -> (Vec<String>, Vec<ThreePcNode>, Vec<Durable
         let (node, durable) = if id == tm {
             (
                 ThreePcNode::tm(rms.clone(), standby, opts.clone()),
-                Default::default(),
+                ThreePcNode::tm_durable(),
             )
         } else if let Some(shard) = rms.iter().position(|&r| r == id) {
             let ledger = shard_ledger(scenario, shard as u32);

@@ -59,6 +59,7 @@ use crate::idmap::{IdMap, RecentIds};
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::AuditItem;
 use crate::store::{Ledger, ShardOps};
+use crate::workload::{AdmissionLog, AdmittingWorld};
 use crate::workload::{Client, ClientTimer, ClientWorld, TxnRequest};
 use std::collections::BTreeSet;
 
@@ -188,6 +189,9 @@ pub enum Msg {
     Elect { txn: TxnId, participants: NodeSet },
     /// `Terminate`: the answer to StateReq, Inquiry and Elect.
     Report { txn: TxnId, report: Report },
+    /// TM → client: a request it may have begun before a restart; use ids from `floor`
+    /// (see [`crate::workload::admission`]).
+    Stale { txn: TxnId, floor: TxnId },
 }
 
 /// Variants are only ever appended (timers feed the trace digest too).
@@ -230,6 +234,8 @@ pub struct TmRec {
 pub struct Durable {
     /// TM: transactions pre-committing or committed and not yet acknowledged by all.
     pub tm_log: IdMap<TmRec>,
+    /// TM: which request ids it may have begun (so none is begun twice).
+    pub admission: AdmissionLog,
     /// RM: balances.
     pub ledger: Ledger,
     /// RM: transactions in w or p.
@@ -269,6 +275,14 @@ impl ThreePcNode {
         ThreePcNode::Standby(Standby::new(tm, opts))
     }
 
+    /// The durable store the TM starts with.
+    pub fn tm_durable() -> Durable {
+        Durable {
+            admission: AdmissionLog::installed(),
+            ..Durable::default()
+        }
+    }
+
     /// The durable store an RM starts with.
     pub fn rm_durable(ledger: Ledger) -> Durable {
         Durable {
@@ -295,6 +309,21 @@ impl ClientWorld for ThreePcNode {
     }
 }
 
+impl AdmittingWorld for ThreePcNode {
+    fn admission_log(d: &Durable) -> &AdmissionLog {
+        &d.admission
+    }
+    fn set_admission_log(d: &mut Durable, log: AdmissionLog) {
+        d.admission = log;
+    }
+    fn reply_msg(txn: TxnId, outcome: Outcome) -> Msg {
+        Msg::Reply { txn, outcome }
+    }
+    fn stale_msg(txn: TxnId, floor: TxnId) -> Msg {
+        Msg::Stale { txn, floor }
+    }
+}
+
 impl Node for ThreePcNode {
     type Msg = Msg;
     type Timer = Timer;
@@ -308,11 +337,11 @@ impl Node for ThreePcNode {
 
     fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut C<'_>) {
         match self {
-            ThreePcNode::Client(c) => {
-                if let Msg::Reply { txn, outcome } = msg {
-                    c.on_reply(txn, outcome, ctx);
-                }
-            }
+            ThreePcNode::Client(c) => match msg {
+                Msg::Reply { txn, outcome } => c.on_reply(txn, outcome, ctx),
+                Msg::Stale { txn, floor } => c.on_stale(txn, floor, ctx),
+                _ => {}
+            },
             ThreePcNode::Tm(tm) => tm.on_message(from, msg, ctx),
             ThreePcNode::Rm(rm) => rm.on_message(from, msg, ctx),
             ThreePcNode::Standby(s) => s.on_message(from, msg, ctx),

@@ -6,10 +6,10 @@
 use super::decide_alone::SimpleTerminator;
 use super::termination::{Asker, Sites};
 use super::{tell, AckTimeout, Msg, Report, State, ThreePcOptions, Timeouts, Timer, TmRec, C};
-use crate::idmap::{IdMap, RecentIds};
+use crate::idmap::IdMap;
 use crate::node::{NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::Observation;
-use crate::workload::TxnRequest;
+use crate::workload::{Admission, TxnRequest};
 
 /// The coordinator.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -27,8 +27,8 @@ pub struct Tm {
     pub(super) terminator: SimpleTerminator,
     /// `Terminate`: pre-committing records found in the log at recovery.
     asking: Asker,
-    /// Recently begun transactions, so a duplicated request is not run twice.
-    recent: RecentIds,
+    /// Requests begun in this incarnation (with the durable floor: never begun twice).
+    admission: Admission,
     retry_armed: bool,
 }
 
@@ -58,7 +58,7 @@ impl Tm {
             acking: IdMap::new(),
             terminator: SimpleTerminator::default(),
             asking: Asker::default(),
-            recent: RecentIds::default(),
+            admission: Admission::default(),
             retry_armed: false,
         }
     }
@@ -180,8 +180,15 @@ impl Tm {
 
     pub(super) fn begin(&mut self, client: NodeId, req: TxnRequest, ctx: &mut C<'_>) {
         let txn = req.txn;
-        if !self.recent.insert(txn) {
-            return; // duplicate request
+        // A stale copy is answered from the log when it holds the Commit decision.
+        let known = ctx
+            .durable()
+            .tm_log
+            .get(&txn)
+            .is_some_and(|r| r.committed)
+            .then_some(Outcome::Commit);
+        if !self.admission.admit_request(txn, client, known, ctx) {
+            return;
         }
         let shards = req.by_shard();
         if let [(shard, ops)] = shards[..] {
@@ -396,6 +403,7 @@ impl Tm {
     /// logged: aborted by presumption.
     pub(super) fn recover(&mut self, ctx: &mut C<'_>) {
         let log: Vec<(TxnId, TmRec)> = ctx.durable().tm_log.iter().map(|(t, r)| (t, *r)).collect();
+        self.admission.recover(log.iter().map(|(t, _)| *t), ctx);
         let (sites, interval) = (self.sites(ctx), self.opts.inquiry_interval_us);
         for (txn, rec) in log {
             if rec.committed {
