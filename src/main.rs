@@ -244,6 +244,9 @@ enum Command {
         /// Stop after this many new runs (to test --resume).
         #[arg(long, hide = true)]
         stop_after: Option<usize>,
+        /// Refuse a sweep (or shard) of more runs than this; raise it to run a bigger one.
+        #[arg(long, value_name = "N", default_value_t = acidbase::sweep::DEFAULT_MAX_RUNS)]
+        max_runs: usize,
     },
     /// Combine the output directories of a sharded sweep into one.
     #[command(
@@ -512,6 +515,7 @@ fn run_command(cli: Cli) -> ExitCode {
             format,
             quiet,
             stop_after,
+            max_runs,
         } => {
             let shard =
                 match acidbase::sweep::Shard::resolve(shard, shards.map(|n| n as usize), |k| {
@@ -539,6 +543,7 @@ fn run_command(cli: Cli) -> ExitCode {
                 format: format.into(),
                 progress: !quiet,
                 stop_after,
+                max_runs,
             };
             sweep_command(&args)
         }

@@ -213,6 +213,20 @@ impl ChartSpec {
         given.clone().unwrap_or(default).replace(['/', '\\'], "_")
     }
 
+    /// The metric columns the chart draws.
+    pub fn metrics(&self) -> Vec<String> {
+        match self {
+            ChartSpec::Line(c) => vec![c.metric.clone()],
+            ChartSpec::Cdf(_) => crate::sweep::table::LATENCY_QUANTILES
+                .iter()
+                .map(|(n, _)| format!("{}{n}", crate::sweep::table::CDF_PREFIX))
+                .collect(),
+            ChartSpec::Bars(c) => vec![c.metric.clone()],
+            ChartSpec::Scatter(c) => vec![c.x_metric.clone(), c.y_metric.clone()],
+            ChartSpec::Heatmap(c) => vec![c.metric.clone()],
+        }
+    }
+
     /// The slice of the sweep the chart shows: its series (all when empty) and the
     /// axes it holds at one value.
     pub fn only(&self) -> (&[String], &BTreeMap<String, Value>) {

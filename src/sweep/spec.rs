@@ -147,6 +147,49 @@ impl PlanInfo {
     pub fn axis_index(&self, path: &str) -> Option<usize> {
         self.axes.iter().position(|a| a.path == path)
     }
+
+    /// Checks that a plan read back (`plan.json`) hangs together: what every other
+    /// function here takes for granted (indices in range, one protocol per point and
+    /// series, charts that name its axes, metrics and series).
+    pub fn check(&self) -> Result<(), String> {
+        if self.series.is_empty() || self.seeds.is_empty() || self.points.is_empty() {
+            return Err(format!(
+                "a plan needs at least one point, series and seed (it has {} points, {} series, {} seeds)",
+                self.points.len(),
+                self.series.len(),
+                self.seeds.len()
+            ));
+        }
+        let runs = self
+            .points
+            .len()
+            .checked_mul(self.series.len())
+            .and_then(|n| n.checked_mul(self.seeds.len()));
+        if runs.is_none() {
+            return Err("the plan has more runs than can be counted".into());
+        }
+        for (i, p) in self.points.iter().enumerate() {
+            if p.len() != self.axes.len()
+                || p.iter().zip(&self.axes).any(|(v, a)| *v >= a.values.len())
+            {
+                return Err(format!(
+                    "point {i} is {p:?}, not one value index per axis ({} axes)",
+                    self.axes.len()
+                ));
+            }
+        }
+        if self.protocols.len() != self.points.len() * self.series.len() {
+            return Err(format!(
+                "{} protocols, expected one per point and series ({})",
+                self.protocols.len(),
+                self.points.len() * self.series.len()
+            ));
+        }
+        for c in &self.charts {
+            c.check_in(&self.axes, &self.metrics, &self.series)?;
+        }
+        Ok(())
+    }
 }
 
 /// Options that change how a sweep file is read.
@@ -559,15 +602,15 @@ pub fn json_of(v: &ron::Value) -> Value {
     }
 }
 
-/// A value as written in CSV and on charts: numbers in Rust's shortest round-trip
-/// form, strings bare.
+/// A value as written in CSV and on charts: numbers in their shortest round-trip
+/// form ([`super::table::fmt_f64`]: `0.25`, `1e-308`), strings bare.
 pub fn show(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
             (Some(i), _, _) => i.to_string(),
             (_, Some(u), _) => u.to_string(),
-            (_, _, Some(f)) => f.to_string(),
+            (_, _, Some(f)) => super::table::fmt_f64(f),
             _ => n.to_string(),
         },
         other => other.to_string(),
