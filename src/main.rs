@@ -550,6 +550,9 @@ fn run_command(cli: Cli) -> ExitCode {
         Command::Merge { dirs, out, format } => {
             match acidbase::sweep::merge(&dirs, out, format.into()) {
                 Ok(m) => {
+                    for w in &m.warnings {
+                        warnln!("warning: {w}");
+                    }
                     sayln!("merged {} runs into {}", m.runs, m.out.display());
                     for f in &m.files {
                         sayln!("  {}", f.display());

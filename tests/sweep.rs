@@ -995,3 +995,67 @@ fn tiny_and_huge_numbers_are_written_briefly() {
         assert!(!text.contains("0.00000000000000000000"), "{}", f.display());
     }
 }
+
+/// Other bad input found by hand: NaN/inf values were reported as "null", an empty
+/// chart file name wrote a hidden ".svg", a file given as --out got "File exists",
+/// a runs.csv with a header and no rows drew an empty chart, and runs cut short by
+/// max_events were averaged without a word.
+#[test]
+fn more_bad_input_is_refused_or_warned_about() {
+    let e = bad(
+        "nan",
+        "(\n  scenario: (),\n  axes: [(path: \"two_pc.vote_timeout_ms\", values: [50, NaN])],\n  seeds: 1,\n)",
+    );
+    assert!(
+        e.contains("bad.ron:3:") && e.contains("NaN is not a finite number"),
+        "{e}"
+    );
+    let e = bad(
+        "inf",
+        "(\n  scenario: (),\n  variants: [(name: \"v\", set: {\"two_pc.vote_timeout_ms\": inf})],\n  seeds: 1,\n)",
+    );
+    assert!(e.contains("inf is not a finite number"), "{e}");
+    let e = bad(
+        "file",
+        "(\n  scenario: (),\n  axes: [(path: \"rms\", values: [2])],\n  seeds: 1,\n  charts: [Line(metric: \"availability\", x: \"rms\", file: \"\")],\n)",
+    );
+    assert!(e.contains("file \"\": give a file name"), "{e}");
+    let t = TempDir::new("sweep-more-bad");
+    let file = t.write("t.ron", SWEEP);
+    let not_dir = t.write("plain-file", "x");
+    let o = sweep(&file, &not_dir, &[]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("exists and is not a directory"),
+        "{}",
+        stderr(&o)
+    );
+    let out = reference(&t, &file);
+    let d = t.path("header-only");
+    std::fs::create_dir_all(&d).expect("mkdir");
+    let csv = std::fs::read_to_string(out.join("runs.csv")).expect("csv");
+    std::fs::write(
+        d.join("runs.csv"),
+        csv.lines().next().expect("header").to_string() + "\n",
+    )
+    .expect("write");
+    let o = chart(&[path_str(&d.join("runs.csv")), "--kind", "cdf"]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("no rows after the header"),
+        "{}",
+        stderr(&o)
+    );
+    let cut = t.write(
+        "cut.ron",
+        &SWEEP.replace("rms: 3,", "rms: 3, max_events: 50,"),
+    );
+    let o = sweep(&cut, &t.path("cut"), &[]);
+    assert_exit(&o, 0);
+    assert!(
+        stderr(&o).contains("of the runs were cut short by max_events")
+            && stderr(&o).contains("more than max_events = 50"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -165,8 +165,7 @@ pub fn redraw(r: &Request) -> Result<Vec<PathBuf>, SweepError> {
                 }));
             }
             let out = r.out.clone().unwrap_or(dir);
-            std::fs::create_dir_all(&out)
-                .map_err(|e| SweepError::input(format!("{}: {e}", out.display())))?;
+            crate::sweep::make_dir(&out)?;
             info.charts
                 .iter()
                 .map(|c| {

@@ -299,6 +299,21 @@ impl ChartSpec {
         metrics: &[String],
         series: &[String],
     ) -> Result<(), String> {
+        let file = match self {
+            ChartSpec::Line(c) => &c.file,
+            ChartSpec::Cdf(c) => &c.file,
+            ChartSpec::Bars(c) => &c.file,
+            ChartSpec::Scatter(c) => &c.file,
+            ChartSpec::Heatmap(c) => &c.file,
+        };
+        if let Some(f) = file {
+            if f.trim().is_empty() || f.starts_with('.') || f.contains('\0') || f.len() > 200 {
+                return Err(format!(
+                    "{} chart: file {f:?}: give a file name (without extension) of up to 200 characters that does not start with '.'",
+                    self.kind()
+                ));
+            }
+        }
         self.check(axes, metrics)?;
         self.check_only(axes, series)
     }

@@ -309,7 +309,7 @@ pub fn run_sweep(args: &SweepArgs) -> Result<SweepDone, SweepError> {
             ))
         }
     });
-    std::fs::create_dir_all(&out).map_err(|e| SweepError::io(&out, e))?;
+    make_dir(&out)?;
     let header = journal::Header {
         acidbase_sweep: info.name.clone(),
         fingerprint: info.fingerprint.clone(),
@@ -456,7 +456,7 @@ pub fn run_sweep(args: &SweepArgs) -> Result<SweepDone, SweepError> {
         };
         let mut check = RunSet::new(total, shard);
         let found = journal::scan(&jpath, &info.metrics, &same, &mut check)?;
-        files = write_outputs(
+        let (written, more) = write_outputs(
             &out,
             info,
             found.sources,
@@ -464,6 +464,8 @@ pub fn run_sweep(args: &SweepArgs) -> Result<SweepDone, SweepError> {
             shard == Shard::ALL,
             args.format,
         )?;
+        files = written;
+        warnings.extend(more);
     }
     Ok(SweepDone {
         out,
@@ -477,6 +479,17 @@ pub fn run_sweep(args: &SweepArgs) -> Result<SweepDone, SweepError> {
         warnings,
         seconds: bar.seconds(),
     })
+}
+
+/// Creates an output directory (and its parents), saying so when the path is a file.
+pub fn make_dir(dir: &Path) -> Result<(), SweepError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(SweepError::input(format!(
+            "{}: exists and is not a directory; give --out a directory",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| SweepError::io(dir, e))
 }
 
 fn plan_json(info: &PlanInfo) -> String {
@@ -563,7 +576,7 @@ pub fn write_outputs(
     header: &journal::Header,
     whole: bool,
     format: ChartFormat,
-) -> Result<Vec<PathBuf>, SweepError> {
+) -> Result<(Vec<PathBuf>, Vec<String>), SweepError> {
     let shard = Shard {
         index: header.shard[0],
         count: header.shard[1],
@@ -585,7 +598,12 @@ pub fn write_outputs(
     let keep = chart_metrics(info);
     let mut kept: Vec<summary::Group> = Vec::new();
     let mut next = shard.index;
+    let truncated_col = info.metrics.iter().position(|m| m == "truncated");
+    let mut truncated = 0usize;
     let mut put = |row: Row, from: &Path| -> Result<(), SweepError> {
+        if truncated_col.is_some_and(|c| row.value(c) > 0.0) {
+            truncated += 1;
+        }
         if row.run != next {
             return Err(SweepError::input(format!(
                 "{}: run {next} is missing (found run {} instead)",
@@ -632,7 +650,13 @@ pub fn write_outputs(
         }
     }
     journal_out.commit()?;
-    Ok(files)
+    let mut warnings = Vec::new();
+    if truncated > 0 {
+        warnings.push(format!(
+            "{truncated} of the runs were cut short by max_events (the truncated column is 1): their numbers are of a run that did not reach its end; raise max_events or shorten those runs"
+        ));
+    }
+    Ok((files, warnings))
 }
 
 /// What a merge did.
@@ -641,6 +665,7 @@ pub struct MergeDone {
     pub out: PathBuf,
     pub runs: usize,
     pub files: Vec<PathBuf>,
+    pub warnings: Vec<String>,
 }
 
 /// Combines the outputs of shards (directories with `plan.json` and a journal) into
@@ -718,18 +743,19 @@ pub fn merge(
         )));
     }
     let out = out.unwrap_or_else(|| PathBuf::from("output").join(&info.name));
-    std::fs::create_dir_all(&out).map_err(|e| SweepError::io(&out, e))?;
+    make_dir(&out)?;
     let header = journal::Header {
         acidbase_sweep: info.name.clone(),
         fingerprint: info.fingerprint.clone(),
         runs: info.runs(),
         shard: [0, 1],
     };
-    let files = write_outputs(&out, &info, sources, &header, true, format)?;
+    let (files, warnings) = write_outputs(&out, &info, sources, &header, true, format)?;
     Ok(MergeDone {
         out,
         runs: info.runs(),
         files,
+        warnings,
     })
 }
 

@@ -311,6 +311,7 @@ pub fn load(
     }
     let mut base_json = serde_json::to_value(&base).expect("a scenario serialises");
     for (p, v) in &sweep.set {
+        finite(v, &format!("set {p:?}")).map_err(|m| at(&format!("{p:?}"), m))?;
         let v = json_of(v);
         set_path(&mut base_json, p, v.clone())
             .map_err(|m| at(&format!("{p:?}"), format!("set {p:?}: {m}")))?;
@@ -324,6 +325,9 @@ pub fn load(
                 &needle,
                 format!("axis {:?} appears twice: give each field one axis", a.path),
             ));
+        }
+        for v in &a.values {
+            finite(v, &format!("axis {:?}", a.path)).map_err(|m| at(&needle, m))?;
         }
         let mut values: Vec<Value> = a.values.iter().map(json_of).collect();
         if a.path == "protocol" {
@@ -406,6 +410,10 @@ pub fn load(
                 ),
             ));
         }
+        for (p, x) in &v.set {
+            finite(x, &format!("variant {:?}, {p:?}", v.name))
+                .map_err(|m| at(&format!("{p:?}"), m))?;
+        }
         let protocol = v
             .set
             .get("protocol")
@@ -469,6 +477,7 @@ pub fn load(
         variants.iter().map(|(n, _)| n.clone()).collect()
     };
     let n_series = variants.len().max(1);
+    let mut size_warnings: Vec<String> = Vec::new();
     let mut scenarios = Vec::with_capacity(points.len() * n_series);
     let mut protocols = Vec::with_capacity(points.len() * n_series);
     for point in &points {
@@ -517,9 +526,22 @@ pub fn load(
                     e.message
                 ))
             })?;
+            if let Some(w) = crate::run::size_warning(&checked.scenario) {
+                size_warnings.push(format!("at {context}: {w}"));
+            }
             protocols.push(checked.scenario.protocol.clone());
             scenarios.push(checked.scenario);
         }
+    }
+    if let Some(first) = size_warnings.first() {
+        warnings.push(match size_warnings.len() {
+            1 => first.clone(),
+            n => format!(
+                "{first} (and at {} more of the {} points and series)",
+                n - 1,
+                scenarios.len()
+            ),
+        });
     }
     let metrics = super::table::metric_columns();
     for c in &sweep.charts {
@@ -575,6 +597,27 @@ fn fingerprint(info: &PlanInfo, scenarios: &[Scenario]) -> String {
     });
     eat(key.to_string().as_bytes());
     format!("{h:016x}")
+}
+
+/// A number in `v` (at any depth) that is not finite: NaN and the infinities have
+/// no JSON form and no scenario field takes them.
+fn non_finite(v: &ron::Value) -> Option<f64> {
+    match v {
+        ron::Value::Number(n) => Some(n.into_f64()).filter(|f| !f.is_finite()),
+        ron::Value::Option(Some(b)) => non_finite(b),
+        ron::Value::Seq(s) => s.iter().find_map(non_finite),
+        ron::Value::Map(m) => m.iter().find_map(|(k, v)| non_finite(k).or(non_finite(v))),
+        _ => None,
+    }
+}
+
+fn finite(v: &ron::Value, what: &str) -> Result<(), String> {
+    match non_finite(v) {
+        Some(f) => Err(format!(
+            "{what}: {f} is not a finite number; no scenario field takes it"
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A RON value as JSON (RON structs and maps become objects).

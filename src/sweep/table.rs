@@ -607,6 +607,11 @@ fn plan_from_csv(
             }
         }
     }
+    if seeds.is_empty() {
+        return Err(bad(
+            "no rows after the header: there is nothing to draw".into()
+        ));
+    }
     let protocols = (0..points.len())
         .flat_map(|p| (0..series.len()).map(move |s| (p, s)))
         .map(|k| {
