@@ -779,7 +779,42 @@ fn an_absurd_sweep_is_refused_with_its_size() {
         ) && e.contains("--max-runs 8000000"),
         "{e}"
     );
+    // Refused before a scenario is built for each of its million points.
+    let values = |n: usize| {
+        (0..n)
+            .map(|i| (10 + i).to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let wide = format!(
+        "(\n  scenario: (),\n  axes: [(path: \"two_pc.vote_timeout_ms\", values: [{}]),\n         (path: \"two_pc.rm_timeout_ms\", values: [{}])],\n  seeds: 2,\n)",
+        values(1000),
+        values(1000)
+    );
+    let started = std::time::Instant::now();
+    let e = bad("wide", &wide);
+    assert!(
+        e.contains("2000000 runs (1000000 points × 1 series × 2 seeds)"),
+        "{e}"
+    );
+    assert!(started.elapsed().as_secs() < 20, "refused early");
     let file = t.write("t.ron", SWEEP);
+    // A plan.json describing more runs than chart and merge handle is refused.
+    let out = reference(&t, &file);
+    let pj = out.join("plan.json");
+    let mut plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&pj).expect("plan")).expect("json");
+    plan["seeds"] = (0..200_000u64).collect::<Vec<_>>().into();
+    plan["points"] = vec![serde_json::json!([0, 0]); 60_000].into();
+    plan["protocols"] = vec![serde_json::json!("2pc"); 120_000].into();
+    std::fs::write(&pj, plan.to_string()).expect("write");
+    let o = chart(&[path_str(&out)]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("plan.json: the plan has more than 10000000000 runs"),
+        "{}",
+        stderr(&o)
+    );
     let o = sweep(&file, &t.path("small"), &["--max-runs", "23"]);
     assert_exit(&o, 2);
     assert!(stderr(&o).contains("24 runs"), "{}", stderr(&o));

@@ -276,28 +276,32 @@ pub struct SweepDone {
 /// Runs (or resumes) a sweep.
 pub fn run_sweep(args: &SweepArgs) -> Result<SweepDone, SweepError> {
     let mut warnings = Vec::new();
-    let plan = spec::load(&args.file, args.read, &mut warnings)?;
-    let info = &plan.info;
     let shard = args.shard;
-    let total = info.runs();
-    let in_shard = if shard.index < total {
-        (total - shard.index).div_ceil(shard.count)
-    } else {
-        0
+    let in_shard_of = |total: usize| {
+        if shard.index < total {
+            (total - shard.index).div_ceil(shard.count)
+        } else {
+            0
+        }
     };
-    if in_shard > args.max_runs {
-        return Err(SweepError::input(format!(
-            "{}: {} runs ({} points × {} series × {} seeds{}) is more than --max-runs {}: at thousands of runs a second that is hours, and the journal and runs.csv take about 1 KB per run on disk ({} GB here). Use fewer seeds or points, a shard (--shard I/N), or raise the limit with --max-runs {in_shard}",
+    let size = |(points, series, seeds): (usize, usize, usize)| {
+        let total = points.saturating_mul(series).saturating_mul(seeds);
+        let in_shard = in_shard_of(total);
+        if in_shard <= args.max_runs {
+            return Ok(());
+        }
+        Err(SweepError::input(format!(
+            "{}: {in_shard} runs ({points} points × {series} series × {seeds} seeds{}) is more than --max-runs {}: at thousands of runs a second that is hours, and the journal and runs.csv take about 1 KB per run on disk ({} GB here). Use fewer seeds or points, a shard (--shard I/N), or raise the limit with --max-runs {in_shard}",
             args.file.display(),
-            in_shard,
-            info.points.len(),
-            info.series.len(),
-            info.seeds.len(),
             if shard == Shard::ALL { String::new() } else { format!(", in shard {}/{} of {total}", shard.index, shard.count) },
             args.max_runs,
             in_shard.div_ceil(1_000_000).max(1),
-        )));
-    }
+        )))
+    };
+    let plan = spec::load_checked(&args.file, args.read, &size, &mut warnings)?;
+    let info = &plan.info;
+    let total = info.runs();
+    let in_shard = in_shard_of(total);
     let out = args.out.clone().unwrap_or_else(|| {
         let base = PathBuf::from("output").join(&info.name);
         if args.shard == Shard::ALL {

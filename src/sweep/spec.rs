@@ -165,8 +165,26 @@ impl PlanInfo {
             .len()
             .checked_mul(self.series.len())
             .and_then(|n| n.checked_mul(self.seeds.len()));
-        if runs.is_none() {
-            return Err("the plan has more runs than can be counted".into());
+        if runs.is_none_or(|r| r > MAX_PLAN_RUNS) {
+            return Err(format!(
+                "the plan has more than {MAX_PLAN_RUNS} runs ({} points × {} series × {} seeds)",
+                self.points.len(),
+                self.series.len(),
+                self.seeds.len()
+            ));
+        }
+        for (i, s) in self.series.iter().enumerate() {
+            if self.series[..i].contains(s) {
+                return Err(format!("series {s:?} appears twice"));
+            }
+        }
+        for (i, a) in self.axes.iter().enumerate() {
+            if self.axes[..i].iter().any(|b| b.path == a.path) {
+                return Err(format!("axis {:?} appears twice", a.path));
+            }
+            if a.values.is_empty() {
+                return Err(format!("axis {:?} has no values", a.path));
+            }
         }
         for (i, p) in self.points.iter().enumerate() {
             if p.len() != self.axes.len()
@@ -191,6 +209,10 @@ impl PlanInfo {
         Ok(())
     }
 }
+
+/// The most runs a plan read back (`plan.json`) may describe: what `chart` and
+/// `merge` keep per run is one bit, so this bounds that to 1.25 GB.
+pub const MAX_PLAN_RUNS: usize = 10_000_000_000;
 
 /// Options that change how a sweep file is read.
 #[derive(Clone, Copy, Debug, Default)]
@@ -222,6 +244,17 @@ fn locate(source: &str, needle: &str) -> Option<(usize, usize)> {
 pub fn load(
     path: &Path,
     opts: ReadOptions,
+    warnings: &mut Vec<String>,
+) -> Result<Plan, SweepError> {
+    load_checked(path, opts, &|_| Ok(()), warnings)
+}
+
+/// [`load`], calling `size` with the plan's (points, series, seeds) before any
+/// point's scenario is built, so a sweep refused for its size costs nothing.
+pub fn load_checked(
+    path: &Path,
+    opts: ReadOptions,
+    size: &dyn Fn((usize, usize, usize)) -> Result<(), SweepError>,
     warnings: &mut Vec<String>,
 ) -> Result<Plan, SweepError> {
     let file = path.display().to_string();
@@ -477,6 +510,7 @@ pub fn load(
         variants.iter().map(|(n, _)| n.clone()).collect()
     };
     let n_series = variants.len().max(1);
+    size((points.len(), n_series, sweep.seeds as usize))?;
     let mut size_warnings: Vec<String> = Vec::new();
     let mut scenarios = Vec::with_capacity(points.len() * n_series);
     let mut protocols = Vec::with_capacity(points.len() * n_series);
