@@ -791,13 +791,11 @@ fn an_absurd_sweep_is_refused_with_its_size() {
         values(1000),
         values(1000)
     );
-    let started = std::time::Instant::now();
     let e = bad("wide", &wide);
     assert!(
         e.contains("2000000 runs (1000000 points × 1 series × 2 seeds)"),
         "{e}"
     );
-    assert!(started.elapsed().as_secs() < 20, "refused early");
     let file = t.write("t.ron", SWEEP);
     // A plan.json describing more runs than chart and merge handle is refused.
     let out = reference(&t, &file);
