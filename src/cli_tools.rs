@@ -121,11 +121,7 @@ pub fn run_with_tools(a: RunTools) -> ExitCode {
 }
 
 fn run_with_tools_inner(a: RunTools) -> Result<ExitCode, ExitCode> {
-    if let (Some(f), Some(t)) = (a.from, a.to) {
-        if t < f {
-            return Err(bad(format!("--to {t} is before --from {f}")));
-        }
-    }
+    diagram::check_window(a.from, a.to).map_err(bad)?;
     let mut s = load(a.path.as_deref(), None)?;
     let seed = a.seed.unwrap_or(s.seed);
     if let Some(w) = acidbase::run::size_warning(&s) {

@@ -39,6 +39,28 @@ impl Default for DiagramOptions {
     }
 }
 
+/// Checks a diagram's time window (`--from`/`--to`, in ms): each bound a finite
+/// number from 0 to [`crate::scenario::MAX_MS`], and `to` not before `from`. NaN, an
+/// infinity or a negative time would otherwise be turned silently into some window.
+pub fn check_window(from_ms: Option<f64>, to_ms: Option<f64>) -> Result<(), String> {
+    for (flag, v) in [("--from", from_ms), ("--to", to_ms)] {
+        if let Some(v) = v {
+            if !(v.is_finite() && (0.0..=crate::scenario::MAX_MS).contains(&v)) {
+                return Err(format!(
+                    "{flag} {v}: expected a time in ms from 0 to {}",
+                    crate::scenario::MAX_MS
+                ));
+            }
+        }
+    }
+    if let (Some(f), Some(t)) = (from_ms, to_ms) {
+        if t < f {
+            return Err(format!("--to {t} is before --from {f}"));
+        }
+    }
+    Ok(())
+}
+
 const LANE_GAP: f64 = 150.0;
 const LEFT: f64 = 120.0;
 const TOP: f64 = 70.0;
@@ -469,6 +491,24 @@ fn note(s: &mut String, class: &str, x: f64, y: f64, colour: &str, text: &str) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn windows_are_finite_and_not_negative() {
+        assert!(check_window(Some(0.0), Some(300.0)).is_ok());
+        assert!(check_window(None, None).is_ok());
+        for (f, t) in [
+            (Some(f64::NAN), None),
+            (None, Some(f64::INFINITY)),
+            (Some(-1.0), None),
+            (Some(2e9), None),
+        ] {
+            let e = check_window(f, t).unwrap_err();
+            assert!(e.contains("expected a time in ms from 0 to"), "{e}");
+        }
+        assert!(check_window(Some(5.0), Some(4.0))
+            .unwrap_err()
+            .contains("before --from"));
+    }
+
     use super::*;
 
     /// Every `<tag>` is closed in order (self-closing tags count as closed).

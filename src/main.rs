@@ -246,6 +246,9 @@ enum Command {
         /// Stop after this many new runs (to test --resume).
         #[arg(long, hide = true)]
         stop_after: Option<usize>,
+        /// Refuse a sweep (or shard) of more runs than this; raise it to run a bigger one.
+        #[arg(long, value_name = "N", default_value_t = acidbase::sweep::DEFAULT_MAX_RUNS)]
+        max_runs: usize,
     },
     /// Combine the output directories of a sharded sweep into one.
     #[command(
@@ -514,6 +517,7 @@ fn run_command(cli: Cli) -> ExitCode {
             format,
             quiet,
             stop_after,
+            max_runs,
         } => {
             let shard =
                 match acidbase::sweep::Shard::resolve(shard, shards.map(|n| n as usize), |k| {
@@ -541,12 +545,16 @@ fn run_command(cli: Cli) -> ExitCode {
                 format: format.into(),
                 progress: !quiet,
                 stop_after,
+                max_runs,
             };
             sweep_command(&args)
         }
         Command::Merge { dirs, out, format } => {
             match acidbase::sweep::merge(&dirs, out, format.into()) {
                 Ok(m) => {
+                    for w in &m.warnings {
+                        warnln!("warning: {w}");
+                    }
                     sayln!("merged {} runs into {}", m.runs, m.out.display());
                     for f in &m.files {
                         sayln!("  {}", f.display());

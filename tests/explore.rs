@@ -341,6 +341,36 @@ fn diagrams_have_one_lane_per_node_and_honour_the_window() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// `--from NaN` (or inf, or a negative time) was accepted and drew some window;
+/// now refused with exit 2, before anything is run or written.
+#[test]
+fn a_diagram_window_must_be_finite_and_not_negative() {
+    let dir = TempDir::new("diagram-window");
+    let svg = dir.path("d.svg");
+    for (flag, v) in [
+        ("--from", "NaN"),
+        ("--to", "inf"),
+        ("--from", "-5"),
+        ("--to", "1e300"),
+    ] {
+        let out = acidbase(&[
+            "run",
+            "scenarios/2pc-happy.ron",
+            "--diagram",
+            path_str(&svg),
+            &format!("{flag}={v}"),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {v}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("{flag} "))
+                && stderr(&out).contains("expected a time in ms from 0 to"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(!svg.exists(), "nothing drawn for {flag} {v}");
+    }
+}
+
 /// The book's counterexample (book/src/figures) still reproduces its violation.
 #[test]
 fn the_books_counterexample_still_breaks_atomicity() {

@@ -676,3 +676,420 @@ fn every_shipped_sweep_is_valid_on_this_build() {
         );
     }
 }
+
+/// Replaces line `n` (1-based) of a file.
+fn edit_line(path: &Path, n: usize, f: impl Fn(&str) -> String) {
+    let text = std::fs::read_to_string(path).expect("read");
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines[n - 1] = f(&lines[n - 1]);
+    std::fs::write(path, lines.join("\n") + "\n").expect("write");
+}
+
+/// A complete journal line of the wrong shape (an extra field, a value that is not
+/// a number, one value too many) was accepted by --resume and merge, which then
+/// wrote a runs.csv that chart refused. Now each is refused with the file, the line
+/// and what is wrong, and nothing is run or written.
+#[test]
+fn a_journal_line_of_the_wrong_shape_is_refused_by_resume_and_merge() {
+    let t = TempDir::new("sweep-journal-shape");
+    let file = t.write("t.ron", SWEEP);
+    let set = |key: &str, v: serde_json::Value| {
+        let key = key.to_string();
+        move |l: &str| {
+            let mut j: serde_json::Value = serde_json::from_str(l).expect("a journal line");
+            match key.as_str() {
+                "m0" => j["m"][0] = v.clone(),
+                "m+" => j["m"].as_array_mut().expect("m").push(v.clone()),
+                k => j[k] = v.clone(),
+            }
+            j.to_string()
+        }
+    };
+    for (name, edit, want) in [
+        ("extra", set("extra", 1.into()), "unknown field `extra`"),
+        (
+            "nan",
+            set("m0", "NaN".into()),
+            "\"NaN\" is not a finite number",
+        ),
+        ("abc", set("m0", "abc".into()), "\"abc\" is not a number"),
+        ("comma", set("m0", "1,5".into()), "\"1,5\" is not a number"),
+        ("more", set("m+", "1".into()), "metric values, expected"),
+        (
+            "digest",
+            set("digest", "x".into()),
+            "digest \"x\" is not 16 hex digits",
+        ),
+    ] {
+        let out = t.path(name);
+        assert_exit(
+            &sweep(&file, &out, &["--stop-after", "5", "--jobs", "1"]),
+            0,
+        );
+        let j = out.join("journal.jsonl");
+        edit_line(&j, 3, edit);
+        let o = sweep(&file, &out, &["--resume"]);
+        assert_exit(&o, 2);
+        let e = stderr(&o);
+        assert!(
+            e.contains("journal.jsonl: line 3 is damaged") && e.contains(want),
+            "{name}: {e}"
+        );
+        assert!(e.contains("delete that line"), "says how to go on: {e}");
+        assert!(!out.join("runs.csv").exists());
+    }
+    // merge reads every shard's journal the same way.
+    let mut dirs = Vec::new();
+    for i in 0..2 {
+        let d = t.path(&format!("shard{i}"));
+        assert_exit(&sweep(&file, &d, &["--shard", &format!("{i}/2")]), 0);
+        dirs.push(d);
+    }
+    edit_line(&dirs[1].join("journal.jsonl"), 4, |l| {
+        l.replacen("]}", "],\"note\":\"x\"}", 1)
+    });
+    let merged = t.path("merged");
+    let o = acidbase(&[
+        "merge",
+        path_str(&dirs[0]),
+        path_str(&dirs[1]),
+        "--out",
+        path_str(&merged),
+    ]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("shard1/journal.jsonl: line 4 is damaged")
+            && stderr(&o).contains("unknown field `note`"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!merged.join("runs.csv").exists());
+}
+
+/// A sweep of absurd size was accepted and kept every row in memory to the end;
+/// now more than --max-runs (1,000,000 by default) is refused with the size, before
+/// anything runs, and the flag raises the limit.
+#[test]
+fn an_absurd_sweep_is_refused_with_its_size() {
+    let t = TempDir::new("sweep-size");
+    let big = SWEEP.replace("seeds: 3,", "seeds: 1000000,");
+    let e = bad("size", &big);
+    assert!(
+        e.contains(
+            "8000000 runs (4 points × 2 series × 1000000 seeds) is more than --max-runs 1000000"
+        ) && e.contains("--max-runs 8000000"),
+        "{e}"
+    );
+    // Refused before a scenario is built for each of its million points.
+    let values = |n: usize| {
+        (0..n)
+            .map(|i| (10 + i).to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let wide = format!(
+        "(\n  scenario: (),\n  axes: [(path: \"two_pc.vote_timeout_ms\", values: [{}]),\n         (path: \"two_pc.rm_timeout_ms\", values: [{}])],\n  seeds: 2,\n)",
+        values(1000),
+        values(1000)
+    );
+    let e = bad("wide", &wide);
+    assert!(
+        e.contains("2000000 runs (1000000 points × 1 series × 2 seeds)"),
+        "{e}"
+    );
+    let file = t.write("t.ron", SWEEP);
+    // A plan.json describing more runs than chart and merge handle is refused.
+    let out = reference(&t, &file);
+    let pj = out.join("plan.json");
+    let mut plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&pj).expect("plan")).expect("json");
+    plan["seeds"] = (0..200_000u64).collect::<Vec<_>>().into();
+    plan["points"] = vec![serde_json::json!([0, 0]); 60_000].into();
+    plan["protocols"] = vec![serde_json::json!("2pc"); 120_000].into();
+    std::fs::write(&pj, plan.to_string()).expect("write");
+    let o = chart(&[path_str(&out)]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("plan.json: the plan has more than 10000000000 runs"),
+        "{}",
+        stderr(&o)
+    );
+    let o = sweep(&file, &t.path("small"), &["--max-runs", "23"]);
+    assert_exit(&o, 2);
+    assert!(stderr(&o).contains("24 runs"), "{}", stderr(&o));
+    let o = sweep(
+        &file,
+        &t.path("small"),
+        &["--max-runs", "24", "--jobs", "2"],
+    );
+    assert_exit(&o, 0);
+    // Runs are journalled in run order whatever the jobs (what lets the final files
+    // be streamed from the journal in bounded memory).
+    let j = std::fs::read_to_string(t.path("small").join("journal.jsonl")).expect("journal");
+    let o2 = sweep(
+        &file,
+        &t.path("again"),
+        &["--jobs", "2", "--stop-after", "9"],
+    );
+    assert_exit(&o2, 0);
+    let part = std::fs::read_to_string(t.path("again").join("journal.jsonl")).expect("journal");
+    assert!(j.starts_with(&part), "the first 9 runs, in order");
+}
+
+fn chart(args: &[&str]) -> Output {
+    let mut a = vec!["chart"];
+    a.extend_from_slice(args);
+    acidbase(&a)
+}
+
+/// runs.csv and plan.json that disagree made chart say "the sweep asked for no
+/// charts"; now it says what disagrees. Values that are not finite numbers in a
+/// metric column were drawn silently; now refused with file:line and the column.
+#[test]
+fn chart_says_what_is_wrong_with_runs_csv() {
+    let t = TempDir::new("sweep-chart-input");
+    let file = t.write("t.ron", SWEEP);
+    let good = reference(&t, &file);
+    let copy = |name: &str| {
+        let d = t.path(name);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        for f in ["runs.csv", "plan.json"] {
+            std::fs::copy(good.join(f), d.join(f)).expect("copy");
+        }
+        d
+    };
+    // A row missing.
+    let d = copy("missing-row");
+    let csv = d.join("runs.csv");
+    let text = std::fs::read_to_string(&csv).expect("csv");
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&csv, lines[..24].join("\n") + "\n").expect("write");
+    let o = chart(&[path_str(&d)]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o)
+            .contains("23 rows, but the plan.json beside it describes 24 runs (run 23 is missing)"),
+        "{}",
+        stderr(&o)
+    );
+    // A column missing.
+    let d = copy("missing-column");
+    let csv = d.join("runs.csv");
+    let text = std::fs::read_to_string(&csv).expect("csv");
+    let cut: String = text
+        .lines()
+        .map(|l| {
+            let mut f: Vec<&str> = l.split(',').collect();
+            f.remove(9);
+            f.join(",") + "\n"
+        })
+        .collect();
+    std::fs::write(&csv, cut).expect("write");
+    let o = chart(&[path_str(&d)]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("runs.csv:")
+            && stderr(&o)
+                .contains("the columns disagree with the plan.json beside it (runs.csv lacks "),
+        "{}",
+        stderr(&o)
+    );
+    // Without plan.json the missing column is just a narrower runs.csv; a chart of
+    // it still works, and asking for the sweep's charts says why it cannot.
+    std::fs::remove_file(d.join("plan.json")).expect("rm");
+    let o = chart(&[path_str(&d)]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("there is no plan.json beside runs.csv"),
+        "{}",
+        stderr(&o)
+    );
+    // A row of another seed than the plan says.
+    let d = copy("seed");
+    edit_line(&d.join("runs.csv"), 3, |l| {
+        let mut f: Vec<String> = l.split(',').map(str::to_string).collect();
+        f[4] = "9".into();
+        f.join(",")
+    });
+    let o = chart(&[path_str(&d)]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains(
+            "runs.csv: line 3: run 1 has seed = \"9\", but the plan.json beside it says \"2\""
+        ),
+        "{}",
+        stderr(&o)
+    );
+    // NaN, inf and abc in a metric column.
+    let header: Vec<String> = std::fs::read_to_string(good.join("runs.csv"))
+        .expect("csv")
+        .lines()
+        .next()
+        .expect("header")
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    let col = header
+        .iter()
+        .position(|h| h == "availability")
+        .expect("column");
+    for (i, v) in ["NaN", "inf", "abc"].iter().enumerate() {
+        let d = copy(&format!("value{i}"));
+        edit_line(&d.join("runs.csv"), 5, |l| {
+            let mut f: Vec<String> = l.split(',').map(str::to_string).collect();
+            f[col] = v.to_string();
+            f.join(",")
+        });
+        for target in [d.clone(), d.join("runs.csv")] {
+            let o = chart(&[
+                path_str(&target),
+                "--kind",
+                "line",
+                "--metric",
+                "availability",
+                "--x",
+                "rms",
+            ]);
+            assert_exit(&o, 2);
+            assert!(
+                stderr(&o).contains("runs.csv: line 5: column availability: ")
+                    && stderr(&o).contains(&format!("{v:?}")),
+                "{v}: {}",
+                stderr(&o)
+            );
+        }
+    }
+}
+
+/// `chart --out y.jpg` wrote an SVG named .jpg; an extension that names no format
+/// acidbase writes is refused, and .svg / .png pick the format.
+#[test]
+fn chart_out_extension_picks_the_format_or_is_refused() {
+    let t = TempDir::new("sweep-chart-ext");
+    let file = t.write("t.ron", SWEEP);
+    let out = reference(&t, &file);
+    let args = |o: &str| {
+        vec![
+            "chart".to_string(),
+            path_str(&out).to_string(),
+            "--kind".into(),
+            "bars".into(),
+            "--metric".into(),
+            "availability".into(),
+            "--out".into(),
+            o.to_string(),
+        ]
+    };
+    let run = |o: &str| {
+        let a = args(o);
+        acidbase(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    for bad in ["y.jpg", "y"] {
+        let p = t.path(bad);
+        let o = run(path_str(&p));
+        assert_exit(&o, 2);
+        assert!(stderr(&o).contains(".svg or .png"), "{}", stderr(&o));
+        assert!(!p.exists(), "nothing written as {bad}");
+    }
+    let png = t.path("y.PNG");
+    assert_exit(&run(path_str(&png)), 0);
+    assert!(std::fs::read(&png).expect("png").starts_with(b"\x89PNG"));
+    let svg = t.path("y.svg");
+    assert_exit(&run(path_str(&svg)), 0);
+    assert!(std::fs::read_to_string(&svg)
+        .expect("svg")
+        .starts_with("<svg"));
+}
+
+/// A number like 1e-308 (an axis value, a metric) was written as some 310 digits
+/// in runs.csv, plan.json and on the charts; now in a bounded, readable form.
+#[test]
+fn tiny_and_huge_numbers_are_written_briefly() {
+    let t = TempDir::new("sweep-tiny");
+    let file = t.write(
+        "t.ron",
+        r#"(
+    scenario: (rms: 2, duration_ms: 60, drain_ms: 100,
+               workload: Transfer(accounts_per_shard: 4, fan_out: 1)),
+    axes: [(path: "network.loss_probability", values: [0, 1e-308, 0.25])],
+    seeds: 2,
+    charts: [Line(metric: "availability", x: "network.loss_probability"),
+             Bars(metric: "availability", x: "network.loss_probability")],
+)"#,
+    );
+    let out = t.path("out");
+    assert_exit(&sweep(&file, &out, &[]), 0);
+    for f in ["runs.csv", "plan.json", "summary.csv", "summary.json"] {
+        let text = std::fs::read_to_string(out.join(f)).expect("file");
+        assert!(text.contains("1e-308"), "{f}");
+        assert!(!text.contains("0.00000000000000000000"), "{f}: long digits");
+    }
+    for f in chart_files(&out) {
+        let text = std::fs::read_to_string(&f).expect("svg");
+        assert!(!text.contains("0.00000000000000000000"), "{}", f.display());
+    }
+}
+
+/// Other bad input found by hand: NaN/inf values were reported as "null", an empty
+/// chart file name wrote a hidden ".svg", a file given as --out got "File exists",
+/// a runs.csv with a header and no rows drew an empty chart, and runs cut short by
+/// max_events were averaged without a word.
+#[test]
+fn more_bad_input_is_refused_or_warned_about() {
+    let e = bad(
+        "nan",
+        "(\n  scenario: (),\n  axes: [(path: \"two_pc.vote_timeout_ms\", values: [50, NaN])],\n  seeds: 1,\n)",
+    );
+    assert!(
+        e.contains("bad.ron:3:") && e.contains("NaN is not a finite number"),
+        "{e}"
+    );
+    let e = bad(
+        "inf",
+        "(\n  scenario: (),\n  variants: [(name: \"v\", set: {\"two_pc.vote_timeout_ms\": inf})],\n  seeds: 1,\n)",
+    );
+    assert!(e.contains("inf is not a finite number"), "{e}");
+    let e = bad(
+        "file",
+        "(\n  scenario: (),\n  axes: [(path: \"rms\", values: [2])],\n  seeds: 1,\n  charts: [Line(metric: \"availability\", x: \"rms\", file: \"\")],\n)",
+    );
+    assert!(e.contains("file \"\": give a file name"), "{e}");
+    let t = TempDir::new("sweep-more-bad");
+    let file = t.write("t.ron", SWEEP);
+    let not_dir = t.write("plain-file", "x");
+    let o = sweep(&file, &not_dir, &[]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("exists and is not a directory"),
+        "{}",
+        stderr(&o)
+    );
+    let out = reference(&t, &file);
+    let d = t.path("header-only");
+    std::fs::create_dir_all(&d).expect("mkdir");
+    let csv = std::fs::read_to_string(out.join("runs.csv")).expect("csv");
+    std::fs::write(
+        d.join("runs.csv"),
+        csv.lines().next().expect("header").to_string() + "\n",
+    )
+    .expect("write");
+    let o = chart(&[path_str(&d.join("runs.csv")), "--kind", "cdf"]);
+    assert_exit(&o, 2);
+    assert!(
+        stderr(&o).contains("no rows after the header"),
+        "{}",
+        stderr(&o)
+    );
+    let cut = t.write(
+        "cut.ron",
+        &SWEEP.replace("rms: 3,", "rms: 3, max_events: 50,"),
+    );
+    let o = sweep(&cut, &t.path("cut"), &[]);
+    assert_exit(&o, 0);
+    assert!(
+        stderr(&o).contains("of the runs were cut short by max_events")
+            && stderr(&o).contains("more than max_events = 50"),
+        "{}",
+        stderr(&o)
+    );
+}

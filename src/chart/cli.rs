@@ -1,7 +1,7 @@
 //! `acidbase chart`: redraw a sweep's charts, or one chart described by flags.
 
 use super::spec::{BarsChart, CdfChart, ChartSpec, HeatmapChart, LineChart, ScatterChart, Stat};
-use crate::sweep::{load_results, write_bytes, ChartFormat, SweepError};
+use crate::sweep::{load_summary, write_bytes, ChartFormat, SweepError};
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,44 +98,74 @@ pub fn spec_of(r: &Request, kind: Kind) -> Result<ChartSpec, SweepError> {
     })
 }
 
+/// The chart format a file name asks for: its extension, `.svg` or `.png` (any
+/// case). Anything else is refused rather than written in another format under a
+/// misleading name.
+pub fn format_of(path: &Path) -> Result<ChartFormat, SweepError> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some(e) if e.eq_ignore_ascii_case("png") => Ok(ChartFormat::Png),
+        Some(e) if e.eq_ignore_ascii_case("svg") => Ok(ChartFormat::Svg),
+        other => Err(SweepError::input(format!(
+            "--out {}: {}; acidbase writes charts as .svg or .png (the extension picks the format)",
+            path.display(),
+            match other {
+                Some(e) => format!("the extension .{e} names no chart format it writes"),
+                None => "the file name has no extension".to_string(),
+            }
+        ))),
+    }
+}
+
 /// Draws and writes; returns the files written.
 pub fn redraw(r: &Request) -> Result<Vec<PathBuf>, SweepError> {
-    let (info, rows) = load_results(&r.results)?;
+    let single = r.kind.map(|k| spec_of(r, k)).transpose()?;
     let dir = if r.results.is_dir() {
         r.results.clone()
     } else {
         r.results.parent().unwrap_or(Path::new(".")).to_path_buf()
     };
-    let draw = |spec: &ChartSpec, path: &Path, format| -> Result<PathBuf, SweepError> {
-        let bytes = super::render(spec, &info, &rows, format)
-            .map_err(|m| SweepError::input(format!("{}: {m}", path.display())))?;
-        write_bytes(path, &bytes)
-    };
-    match r.kind {
-        Some(kind) => {
-            let spec = spec_of(r, kind)?;
+    // Check the output before reading what may be a large file.
+    let single_out = match &single {
+        Some(spec) => {
             let path = r
                 .out
                 .clone()
                 .unwrap_or_else(|| dir.join(format!("{}.{}", spec.file_stem(), r.format.ext())));
-            // The file's extension, if it names a format, decides it.
-            let format = match path.extension().and_then(|e| e.to_str()) {
-                Some(e) if e.eq_ignore_ascii_case("png") => ChartFormat::Png,
-                Some(e) if e.eq_ignore_ascii_case("svg") => ChartFormat::Svg,
-                _ => r.format,
-            };
-            Ok(vec![draw(&spec, &path, format)?])
+            let format = format_of(&path)?;
+            Some((path, format))
         }
-        None => {
+        None => None,
+    };
+    let keep = |info: &crate::sweep::PlanInfo| -> Vec<String> {
+        match &single {
+            Some(spec) => spec.metrics(),
+            None => info.charts.iter().flat_map(|c| c.metrics()).collect(),
+        }
+    };
+    let (info, from_plan, groups) = load_summary(&r.results, &keep)?;
+    let draw = |spec: &ChartSpec, path: &Path, format| -> Result<PathBuf, SweepError> {
+        let bytes = super::render(spec, &info, &groups, format)
+            .map_err(|m| SweepError::input(format!("{}: {m}", path.display())))?;
+        write_bytes(path, &bytes)
+    };
+    match (single, single_out) {
+        (Some(spec), Some((path, format))) => Ok(vec![draw(&spec, &path, format)?]),
+        _ => {
             if info.charts.is_empty() {
-                return Err(SweepError::input(format!(
-                    "{}: the sweep asked for no charts (or there is no plan.json beside runs.csv); draw one with --kind",
-                    r.results.display()
-                )));
+                return Err(SweepError::input(if from_plan {
+                    format!(
+                        "{}: the sweep asked for no charts (its plan.json lists none); draw one with --kind",
+                        r.results.display()
+                    )
+                } else {
+                    format!(
+                        "{}: there is no plan.json beside runs.csv, so which charts the sweep asked for is unknown; draw one with --kind",
+                        r.results.display()
+                    )
+                }));
             }
             let out = r.out.clone().unwrap_or(dir);
-            std::fs::create_dir_all(&out)
-                .map_err(|e| SweepError::input(format!("{}: {e}", out.display())))?;
+            crate::sweep::make_dir(&out)?;
             info.charts
                 .iter()
                 .map(|c| {

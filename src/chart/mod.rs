@@ -16,8 +16,8 @@ pub use spec::{BarsChart, CdfChart, ChartSpec, HeatmapChart, LineChart, ScatterC
 
 use crate::sweep::spec::PlanInfo;
 use crate::sweep::stats::Describe;
-use crate::sweep::summary::{summarise, Group};
-use crate::sweep::table::{Row, CDF_PREFIX, LATENCY_QUANTILES};
+use crate::sweep::summary::Group;
+use crate::sweep::table::{CDF_PREFIX, LATENCY_QUANTILES};
 use crate::sweep::ChartFormat;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -78,16 +78,21 @@ fn err<E: std::fmt::Debug>(e: E) -> String {
     format!("drawing failed: {e:?}")
 }
 
-/// Renders one chart of a sweep's results to SVG or PNG bytes.
+/// Renders one chart of a sweep's results to SVG or PNG bytes, from the summary of
+/// every (point, series) in canonical order (at least the metrics the chart draws).
 pub fn render(
     spec: &ChartSpec,
     info: &PlanInfo,
-    rows: &[Row],
+    groups: &[Group],
     format: ChartFormat,
 ) -> Result<Vec<u8>, String> {
     register_font()?;
     spec.check_in(&info.axes, &info.metrics, &info.series)?;
-    let groups = summarise(info, rows);
+    assert_eq!(
+        groups.len(),
+        info.points.len() * info.series.len(),
+        "a summary group per point and series"
+    );
     let (only, at) = spec.only();
     let at = at
         .iter()
@@ -132,7 +137,7 @@ pub fn render(
 
 struct Data<'a> {
     info: &'a PlanInfo,
-    groups: Vec<Group>,
+    groups: &'a [Group],
     /// Only these series (all when empty).
     only: &'a [String],
     /// Axes held at one value (path → value as written).

@@ -213,6 +213,20 @@ impl ChartSpec {
         given.clone().unwrap_or(default).replace(['/', '\\'], "_")
     }
 
+    /// The metric columns the chart draws.
+    pub fn metrics(&self) -> Vec<String> {
+        match self {
+            ChartSpec::Line(c) => vec![c.metric.clone()],
+            ChartSpec::Cdf(_) => crate::sweep::table::LATENCY_QUANTILES
+                .iter()
+                .map(|(n, _)| format!("{}{n}", crate::sweep::table::CDF_PREFIX))
+                .collect(),
+            ChartSpec::Bars(c) => vec![c.metric.clone()],
+            ChartSpec::Scatter(c) => vec![c.x_metric.clone(), c.y_metric.clone()],
+            ChartSpec::Heatmap(c) => vec![c.metric.clone()],
+        }
+    }
+
     /// The slice of the sweep the chart shows: its series (all when empty) and the
     /// axes it holds at one value.
     pub fn only(&self) -> (&[String], &BTreeMap<String, Value>) {
@@ -285,6 +299,21 @@ impl ChartSpec {
         metrics: &[String],
         series: &[String],
     ) -> Result<(), String> {
+        let file = match self {
+            ChartSpec::Line(c) => &c.file,
+            ChartSpec::Cdf(c) => &c.file,
+            ChartSpec::Bars(c) => &c.file,
+            ChartSpec::Scatter(c) => &c.file,
+            ChartSpec::Heatmap(c) => &c.file,
+        };
+        if let Some(f) = file {
+            if f.trim().is_empty() || f.starts_with('.') || f.contains('\0') || f.len() > 200 {
+                return Err(format!(
+                    "{} chart: file {f:?}: give a file name (without extension) of up to 200 characters that does not start with '.'",
+                    self.kind()
+                ));
+            }
+        }
         self.check(axes, metrics)?;
         self.check_only(axes, series)
     }

@@ -12,6 +12,13 @@
 //! Each run is single-threaded and deterministic, and every output file is derived
 //! from the rows sorted by run index, so the files are the same byte for byte at any
 //! `--jobs`, after any number of interruptions, and when merged from shards.
+//!
+//! Memory does not grow with the number of runs beyond one bit per run (which runs
+//! are done): runs are journalled in order as they finish (at most
+//! [`REORDER_WINDOW`] per job wait for a slower one), and the final files are
+//! streamed from the journal in canonical order, each (point, series) summarised as
+//! its last seed passes ([`summary::Summariser`]). A sweep of more than
+//! `--max-runs` ([`DEFAULT_MAX_RUNS`]) runs is refused before it starts.
 
 pub mod journal;
 pub mod progress;
@@ -26,7 +33,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use table::Row;
 
@@ -148,6 +154,70 @@ impl Shard {
     }
 }
 
+/// A set of runs of one shard, one bit per run: which are done.
+#[derive(Clone, Debug)]
+pub struct RunSet {
+    bits: Vec<u64>,
+    shard: Shard,
+    runs: usize,
+    len: usize,
+}
+
+impl RunSet {
+    /// The empty set of `shard`'s runs among `runs`.
+    pub fn new(runs: usize, shard: Shard) -> RunSet {
+        let n = runs.div_ceil(shard.count);
+        RunSet {
+            bits: vec![0; n.div_ceil(64)],
+            shard,
+            runs,
+            len: 0,
+        }
+    }
+
+    /// Whether run `r` is one of the shard's.
+    pub fn belongs(&self, r: usize) -> bool {
+        r < self.runs && self.shard.has(r)
+    }
+
+    pub fn contains(&self, r: usize) -> bool {
+        if !self.belongs(r) {
+            return false;
+        }
+        let i = r / self.shard.count;
+        self.bits[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    /// Adds run `r` (one of the shard's); false if it was there already.
+    pub fn insert(&mut self, r: usize) -> bool {
+        assert!(self.belongs(r), "run {r} is not in shard {:?}", self.shard);
+        let i = r / self.shard.count;
+        let (w, b) = (i / 64, 1u64 << (i % 64));
+        let new = self.bits[w] & b == 0;
+        self.bits[w] |= b;
+        self.len += usize::from(new);
+        new
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// The largest sweep run without `--max-runs`: runs in the shard this process runs.
+/// A million small runs take minutes; the journal and runs.csv take about 1 KB of
+/// disk per run.
+pub const DEFAULT_MAX_RUNS: usize = 1_000_000;
+
+/// Finished runs per job that may wait in memory for an earlier, slower run before
+/// they are journalled in order (so a session's journal lines are sorted). A killed
+/// sweep loses at most these; `--resume` runs them again.
+pub const REORDER_WINDOW: usize = 64;
+
 /// Chart file formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChartFormat {
@@ -181,6 +251,8 @@ pub struct SweepArgs {
     pub progress: bool,
     /// Stop after this many new runs (tests of `--resume` use it to stop midway).
     pub stop_after: Option<usize>,
+    /// Refuse a sweep (shard) of more runs than this ([`DEFAULT_MAX_RUNS`]).
+    pub max_runs: usize,
 }
 
 /// What a sweep did.
@@ -204,8 +276,32 @@ pub struct SweepDone {
 /// Runs (or resumes) a sweep.
 pub fn run_sweep(args: &SweepArgs) -> Result<SweepDone, SweepError> {
     let mut warnings = Vec::new();
-    let plan = spec::load(&args.file, args.read, &mut warnings)?;
+    let shard = args.shard;
+    let in_shard_of = |total: usize| {
+        if shard.index < total {
+            (total - shard.index).div_ceil(shard.count)
+        } else {
+            0
+        }
+    };
+    let size = |(points, series, seeds): (usize, usize, usize)| {
+        let total = points.saturating_mul(series).saturating_mul(seeds);
+        let in_shard = in_shard_of(total);
+        if in_shard <= args.max_runs {
+            return Ok(());
+        }
+        Err(SweepError::input(format!(
+            "{}: {in_shard} runs ({points} points × {series} series × {seeds} seeds{}) is more than --max-runs {}: at thousands of runs a second that is hours, and the journal and runs.csv take about 1 KB per run on disk ({} GB here). Use fewer seeds or points, a shard (--shard I/N), or raise the limit with --max-runs {in_shard}",
+            args.file.display(),
+            if shard == Shard::ALL { String::new() } else { format!(", in shard {}/{} of {total}", shard.index, shard.count) },
+            args.max_runs,
+            in_shard.div_ceil(1_000_000).max(1),
+        )))
+    };
+    let plan = spec::load_checked(&args.file, args.read, &size, &mut warnings)?;
     let info = &plan.info;
+    let total = info.runs();
+    let in_shard = in_shard_of(total);
     let out = args.out.clone().unwrap_or_else(|| {
         let base = PathBuf::from("output").join(&info.name);
         if args.shard == Shard::ALL {
@@ -217,15 +313,15 @@ pub fn run_sweep(args: &SweepArgs) -> Result<SweepDone, SweepError> {
             ))
         }
     });
-    std::fs::create_dir_all(&out).map_err(|e| SweepError::io(&out, e))?;
+    make_dir(&out)?;
     let header = journal::Header {
         acidbase_sweep: info.name.clone(),
         fingerprint: info.fingerprint.clone(),
-        runs: info.runs(),
-        shard: [args.shard.index, args.shard.count],
+        runs: total,
+        shard: [shard.index, shard.count],
     };
     let jpath = out.join(journal::FILE);
-    let mut done: BTreeMap<usize, Row> = BTreeMap::new();
+    let mut done = RunSet::new(total, shard);
     if jpath.exists() && !args.force {
         if !args.resume {
             return Err(SweepError::input(format!(
@@ -233,19 +329,19 @@ pub fn run_sweep(args: &SweepArgs) -> Result<SweepDone, SweepError> {
                 out.display()
             )));
         }
-        let found = journal::read(&jpath)?;
-        if found.header != header {
-            return Err(SweepError::input(format!(
+        let same = |found: &journal::Header| {
+            if *found == header {
+                return Ok(());
+            }
+            Err(SweepError::input(format!(
                 "{}: the journal was written by another sweep or shard ({} runs, fingerprint {}, shard {}/{}), not this one ({} runs, fingerprint {}, shard {}/{}): the sweep file or the acidbase build changed; use another --out, or --force to start over",
                 jpath.display(),
-                found.header.runs, found.header.fingerprint, found.header.shard[0], found.header.shard[1],
+                found.runs, found.fingerprint, found.shard[0], found.shard[1],
                 header.runs, header.fingerprint, header.shard[0], header.shard[1],
-            )));
-        }
+            )))
+        };
+        let found = journal::scan(&jpath, &info.metrics, &same, &mut done)?;
         journal::truncate_to(&jpath, found.valid_len)?;
-        for row in found.rows {
-            done.insert(row.run, row);
-        }
     } else if jpath.exists() {
         // --force: start over, leaving no final file of the old sweep behind.
         for f in [
@@ -262,79 +358,124 @@ pub fn run_sweep(args: &SweepArgs) -> Result<SweepDone, SweepError> {
         }
     }
     let mut journal = journal::Journal::open(&jpath, &header)?;
-    let shard = args.shard;
-    let in_shard: Vec<usize> = (0..info.runs()).filter(|r| shard.has(*r)).collect();
-    let mut todo: Vec<usize> = in_shard
-        .iter()
-        .copied()
-        .filter(|r| !done.contains_key(r))
-        .collect();
-    if let Some(n) = args.stop_after {
-        todo.truncate(n);
-    }
     let resumed = done.len();
-    let ran = todo.len();
-    let mut bar = progress::Progress::new(in_shard.len(), resumed, args.progress);
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let (tx, rx) = mpsc::channel::<Row>();
-    let jobs = args.jobs.max(1).min(todo.len().max(1));
+    let ran = (in_shard - resumed).min(args.stop_after.unwrap_or(usize::MAX));
+    let mut bar = progress::Progress::new(in_shard, resumed, args.progress);
+    let jobs = args.jobs.max(1).min(ran.max(1));
+    let window = REORDER_WINDOW * jobs;
+    // Workers claim runs in increasing order (the `seq`-th run to do), but never
+    // more than `window` ahead of the last one journalled.
+    struct Claims {
+        cursor: usize,
+        claimed: usize,
+        journalled: usize,
+        stop: bool,
+    }
+    let claims = std::sync::Mutex::new(Claims {
+        cursor: shard.index,
+        claimed: 0,
+        journalled: 0,
+        stop: false,
+    });
+    let wake = std::sync::Condvar::new();
+    let (tx, rx) = mpsc::channel::<(usize, Row)>();
     let mut failure: Option<SweepError> = None;
-    std::thread::scope(|scope| {
+    let journalled = std::thread::scope(|scope| {
         for _ in 0..jobs {
             let tx = tx.clone();
-            let (plan, todo, next, stop) = (&plan, &todo, &next, &stop);
+            let (plan, claims, wake, done) = (&plan, &claims, &wake, &done);
             scope.spawn(move || loop {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&r) = todo.get(i) else { break };
-                if tx.send(table::run_one(plan, r)).is_err() {
+                let (seq, r) = {
+                    let mut c = claims.lock().expect("a sweep worker panicked");
+                    while !c.stop && c.claimed < ran && c.claimed >= c.journalled + window {
+                        c = wake.wait(c).expect("a sweep worker panicked");
+                    }
+                    if c.stop || c.claimed >= ran {
+                        break;
+                    }
+                    while done.contains(c.cursor) {
+                        c.cursor += shard.count;
+                    }
+                    let r = c.cursor;
+                    assert!(
+                        r < total,
+                        "a run to do exists: {} claimed of {ran}",
+                        c.claimed
+                    );
+                    c.cursor += shard.count;
+                    c.claimed += 1;
+                    (c.claimed - 1, r)
+                };
+                if tx.send((seq, table::run_one(plan, r))).is_err() {
                     break;
                 }
             });
         }
         drop(tx);
-        // One writer: append each row as one line; sync once per batch of rows.
-        while let Ok(row) = rx.recv() {
-            let mut batch = vec![row];
-            batch.extend(rx.try_iter());
+        // One writer: journal rows in claim order, one line each, one sync per batch.
+        let mut waiting: BTreeMap<usize, Row> = BTreeMap::new();
+        let mut next = 0;
+        while let Ok((seq, row)) = rx.recv() {
+            waiting.insert(seq, row);
+            waiting.extend(rx.try_iter());
+            let mut batch = Vec::new();
+            while let Some(row) = waiting.remove(&next) {
+                batch.push(row);
+                next += 1;
+            }
+            if batch.is_empty() {
+                continue;
+            }
             if failure.is_none() {
                 if let Err(e) = journal.append(&batch) {
                     failure = Some(e);
-                    stop.store(true, Ordering::Relaxed);
                 }
             }
             bar.advance(batch.len());
-            for row in batch {
-                done.insert(row.run, row);
-            }
+            let mut c = claims.lock().expect("a sweep worker panicked");
+            c.journalled = next;
+            c.stop |= failure.is_some();
+            drop(c);
+            wake.notify_all();
         }
+        next
     });
     bar.finish();
     if let Some(e) = failure {
         return Err(e);
     }
-    let complete = in_shard.iter().all(|r| done.contains_key(r));
+    let complete = resumed + journalled == in_shard;
     let mut files = Vec::new();
     if complete {
-        let rows: Vec<Row> = done.into_values().collect();
-        journal::rewrite(&jpath, &header, &rows)?;
-        files = if shard == Shard::ALL {
-            write_outputs(&out, info, &rows, args.format)?
-        } else {
-            vec![
-                write_file(&out.join("plan.json"), &plan_json(info))?,
-                write_file(&out.join("runs.csv"), &table::runs_csv(info, &rows))?,
-            ]
+        drop(journal);
+        let same = |found: &journal::Header| {
+            if *found == header {
+                Ok(())
+            } else {
+                Err(SweepError::input(format!(
+                    "{}: changed while the sweep ran",
+                    jpath.display()
+                )))
+            }
         };
+        let mut check = RunSet::new(total, shard);
+        let found = journal::scan(&jpath, &info.metrics, &same, &mut check)?;
+        let (written, more) = write_outputs(
+            &out,
+            info,
+            found.sources,
+            &header,
+            shard == Shard::ALL,
+            args.format,
+        )?;
+        files = written;
+        warnings.extend(more);
     }
     Ok(SweepDone {
         out,
         name: info.name.clone(),
-        total: info.runs(),
-        in_shard: in_shard.len(),
+        total,
+        in_shard,
         resumed,
         ran,
         complete,
@@ -342,6 +483,17 @@ pub fn run_sweep(args: &SweepArgs) -> Result<SweepDone, SweepError> {
         warnings,
         seconds: bar.seconds(),
     })
+}
+
+/// Creates an output directory (and its parents), saying so when the path is a file.
+pub fn make_dir(dir: &Path) -> Result<(), SweepError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(SweepError::input(format!(
+            "{}: exists and is not a directory; give --out a directory",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| SweepError::io(dir, e))
 }
 
 fn plan_json(info: &PlanInfo) -> String {
@@ -357,47 +509,158 @@ pub fn write_file(path: &Path, text: &str) -> Result<PathBuf, SweepError> {
 }
 
 pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<PathBuf, SweepError> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension()
-            .map_or(String::new(), |e| e.to_string_lossy().to_string())
-    ));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| SweepError::io(&tmp, e))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| SweepError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| SweepError::io(path, e))?;
-    Ok(path.to_path_buf())
+    let mut f = AtomicFile::create(path)?;
+    f.write(bytes)?;
+    f.commit()
 }
 
-/// The final files of a complete sweep: `plan.json`, `runs.csv`, `summary.csv`,
-/// `summary.json` and the charts.
+/// A file written through a temporary beside it, renamed into place by `commit`
+/// (dropped uncommitted, the temporary is removed).
+pub struct AtomicFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    w: Option<std::io::BufWriter<std::fs::File>>,
+}
+
+impl AtomicFile {
+    pub fn create(path: &Path) -> Result<AtomicFile, SweepError> {
+        let tmp = path.with_extension(format!(
+            "{}.tmp",
+            path.extension()
+                .map_or(String::new(), |e| e.to_string_lossy().to_string())
+        ));
+        let f = std::fs::File::create(&tmp).map_err(|e| SweepError::io(&tmp, e))?;
+        Ok(AtomicFile {
+            path: path.to_path_buf(),
+            tmp,
+            w: Some(std::io::BufWriter::new(f)),
+        })
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), SweepError> {
+        let w = self.w.as_mut().expect("written before commit");
+        w.write_all(bytes).map_err(|e| SweepError::io(&self.tmp, e))
+    }
+
+    pub fn commit(mut self) -> Result<PathBuf, SweepError> {
+        let w = self.w.take().expect("committed once");
+        let f = w
+            .into_inner()
+            .map_err(|e| SweepError::io(&self.tmp, e.into_error()))?;
+        f.sync_all().map_err(|e| SweepError::io(&self.tmp, e))?;
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| SweepError::io(&self.path, e))?;
+        Ok(self.path.clone())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.w.is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// The metrics the plan's charts draw (the only ones kept in memory per group).
+fn chart_metrics(info: &PlanInfo) -> Vec<String> {
+    let mut m: Vec<String> = info.charts.iter().flat_map(|c| c.metrics()).collect();
+    m.sort();
+    m.dedup();
+    m
+}
+
+/// The final files of a complete sweep or shard, streamed from the journal's sorted
+/// stretches in canonical order: the journal rewritten, `plan.json`, `runs.csv`, and
+/// for a whole sweep `summary.csv`, `summary.json` and the charts. The journal is
+/// replaced last, so an error leaves it as it was.
 pub fn write_outputs(
     out: &Path,
     info: &PlanInfo,
-    rows: &[Row],
+    sources: Vec<journal::Source>,
+    header: &journal::Header,
+    whole: bool,
     format: ChartFormat,
-) -> Result<Vec<PathBuf>, SweepError> {
-    let groups = summary::summarise(info, rows);
+) -> Result<(Vec<PathBuf>, Vec<String>), SweepError> {
+    let shard = Shard {
+        index: header.shard[0],
+        count: header.shard[1],
+    };
+    let mut journal_out = AtomicFile::create(&out.join(journal::FILE))?;
+    journal_out.write(journal::line(header).as_bytes())?;
+    let mut runs_csv = AtomicFile::create(&out.join("runs.csv"))?;
+    runs_csv.write(table::runs_csv_header(info).as_bytes())?;
+    let mut summary = if whole {
+        let mut csv = AtomicFile::create(&out.join("summary.csv"))?;
+        csv.write(summary::summary_csv_header(info).as_bytes())?;
+        let mut json = AtomicFile::create(&out.join("summary.json"))?;
+        let (before, after) = summary::summary_json_frame(info);
+        json.write(before.as_bytes())?;
+        Some((summary::Summariser::new(info, None), csv, json, after))
+    } else {
+        None
+    };
+    let keep = chart_metrics(info);
+    let mut kept: Vec<summary::Group> = Vec::new();
+    let mut next = shard.index;
+    let truncated_col = info.metrics.iter().position(|m| m == "truncated");
+    let mut truncated = 0usize;
+    let mut put = |row: Row, from: &Path| -> Result<(), SweepError> {
+        if truncated_col.is_some_and(|c| row.value(c) > 0.0) {
+            truncated += 1;
+        }
+        if row.run != next {
+            return Err(SweepError::input(format!(
+                "{}: run {next} is missing (found run {} instead)",
+                from.display(),
+                row.run
+            )));
+        }
+        next += shard.count;
+        journal_out.write(journal::line(&row).as_bytes())?;
+        runs_csv.write(table::runs_csv_line(info, &row).as_bytes())?;
+        if let Some((s, csv, json, _)) = &mut summary {
+            if let Some(mut g) = s.push(&row) {
+                csv.write(summary::summary_csv_lines(info, &g).as_bytes())?;
+                json.write(summary::summary_json_group(&g, kept.is_empty()).as_bytes())?;
+                g.metrics.retain(|m, _| keep.contains(m));
+                kept.push(g);
+            }
+        }
+        Ok(())
+    };
+    journal::merge_sources(sources, &info.metrics, info.runs(), out, &mut put)?;
+    if next < info.runs() {
+        return Err(SweepError::input(format!(
+            "{}: run {next} is missing",
+            out.join(journal::FILE).display()
+        )));
+    }
     let mut files = vec![
         write_file(&out.join("plan.json"), &plan_json(info))?,
-        write_file(&out.join("runs.csv"), &table::runs_csv(info, rows))?,
-        write_file(
-            &out.join("summary.csv"),
-            &summary::summary_csv(info, &groups),
-        )?,
-        write_file(
-            &out.join("summary.json"),
-            &summary::summary_json(info, &groups),
-        )?,
+        runs_csv.commit()?,
     ];
-    for chart in &info.charts {
-        let path = out.join(format!("{}.{}", chart.file_stem(), format.ext()));
-        let bytes = crate::chart::render(chart, info, rows, format)
-            .map_err(|m| SweepError::input(format!("chart {}: {m}", path.display())))?;
-        files.push(write_bytes(&path, &bytes)?);
+    if let Some((s, csv, mut json, after)) = summary {
+        let rest = s.finish();
+        assert!(rest.is_empty(), "every group of a complete sweep closes");
+        json.write(summary::summary_json_groups_end(!kept.is_empty()).as_bytes())?;
+        json.write(after.as_bytes())?;
+        files.push(csv.commit()?);
+        files.push(json.commit()?);
+        for chart in &info.charts {
+            let path = out.join(format!("{}.{}", chart.file_stem(), format.ext()));
+            let bytes = crate::chart::render(chart, info, &kept, format)
+                .map_err(|m| SweepError::input(format!("chart {}: {m}", path.display())))?;
+            files.push(write_bytes(&path, &bytes)?);
+        }
     }
-    Ok(files)
+    journal_out.commit()?;
+    let mut warnings = Vec::new();
+    if truncated > 0 {
+        warnings.push(format!(
+            "{truncated} of the runs were cut short by max_events (the truncated column is 1): their numbers are of a run that did not reach its end; raise max_events or shorten those runs"
+        ));
+    }
+    Ok((files, warnings))
 }
 
 /// What a merge did.
@@ -406,6 +669,7 @@ pub struct MergeDone {
     pub out: PathBuf,
     pub runs: usize,
     pub files: Vec<PathBuf>,
+    pub warnings: Vec<String>,
 }
 
 /// Combines the outputs of shards (directories with `plan.json` and a journal) into
@@ -416,7 +680,8 @@ pub fn merge(
     format: ChartFormat,
 ) -> Result<MergeDone, SweepError> {
     let mut info: Option<PlanInfo> = None;
-    let mut rows: BTreeMap<usize, (Row, PathBuf)> = BTreeMap::new();
+    let mut sources = Vec::new();
+    let mut have: Option<RunSet> = None;
     for dir in dirs {
         let pj = dir.join("plan.json");
         let text = std::fs::read_to_string(&pj).map_err(|e| {
@@ -427,6 +692,8 @@ pub fn merge(
         })?;
         let this: PlanInfo = serde_json::from_str(&text)
             .map_err(|e| SweepError::input(format!("{}: {e}", pj.display())))?;
+        this.check()
+            .map_err(|m| SweepError::input(format!("{}: {m}", pj.display())))?;
         match &info {
             Some(i) if i.fingerprint != this.fingerprint => {
                 return Err(SweepError::input(format!(
@@ -440,57 +707,70 @@ pub fn merge(
             Some(_) => {}
             None => info = Some(this),
         }
-        let found = journal::read(&dir.join(journal::FILE))?;
-        for row in found.rows {
-            match rows.get(&row.run) {
-                Some((prev, from)) if *prev != row => {
-                    return Err(SweepError::input(format!(
-                        "run {} differs between {} and {}: the shards were run by different acidbase builds",
-                        row.run,
-                        from.display(),
-                        dir.display()
-                    )))
-                }
-                Some(_) => {}
-                None => {
-                    rows.insert(row.run, (row, dir.clone()));
-                }
+        let i = info.as_ref().expect("set above");
+        let jp = dir.join(journal::FILE);
+        let same = |h: &journal::Header| {
+            if h.fingerprint == i.fingerprint && h.runs == i.runs() {
+                Ok(())
+            } else {
+                Err(SweepError::input(format!(
+                    "{}: the journal belongs to another sweep than plan.json beside it (fingerprint {}, {} runs; plan.json: {}, {} runs)",
+                    jp.display(), h.fingerprint, h.runs, i.fingerprint, i.runs()
+                )))
+            }
+        };
+        let mut mine = RunSet::new(i.runs(), Shard::ALL);
+        let found = journal::scan(&jp, &i.metrics, &same, &mut mine)?;
+        let all = have.get_or_insert_with(|| RunSet::new(i.runs(), Shard::ALL));
+        for r in 0..i.runs() {
+            if mine.contains(r) {
+                all.insert(r);
             }
         }
+        sources.extend(found.sources);
     }
     let info = info.ok_or_else(|| SweepError::input("merge: give at least one directory"))?;
-    let missing: Vec<usize> = (0..info.runs()).filter(|r| !rows.contains_key(r)).collect();
-    if !missing.is_empty() {
-        let first: Vec<String> = missing.iter().take(5).map(|r| r.to_string()).collect();
+    let have = have.expect("set with info");
+    let missing = info.runs() - have.len();
+    if missing > 0 {
+        let first: Vec<String> = (0..info.runs())
+            .filter(|r| !have.contains(*r))
+            .take(5)
+            .map(|r| r.to_string())
+            .collect();
         return Err(SweepError::input(format!(
             "merge: {} of {} runs are missing (runs {}{}): a shard is incomplete or not given; finish it with acidbase sweep --shard I/N --resume",
-            missing.len(),
+            missing,
             info.runs(),
             first.join(", "),
-            if missing.len() > 5 { ", ..." } else { "" }
+            if missing > 5 { ", ..." } else { "" }
         )));
     }
     let out = out.unwrap_or_else(|| PathBuf::from("output").join(&info.name));
-    std::fs::create_dir_all(&out).map_err(|e| SweepError::io(&out, e))?;
-    let rows: Vec<Row> = rows.into_values().map(|(r, _)| r).collect();
+    make_dir(&out)?;
     let header = journal::Header {
         acidbase_sweep: info.name.clone(),
         fingerprint: info.fingerprint.clone(),
         runs: info.runs(),
         shard: [0, 1],
     };
-    journal::rewrite(&out.join(journal::FILE), &header, &rows)?;
-    let files = write_outputs(&out, &info, &rows, format)?;
+    let (files, warnings) = write_outputs(&out, &info, sources, &header, true, format)?;
     Ok(MergeDone {
         out,
-        runs: rows.len(),
+        runs: info.runs(),
         files,
+        warnings,
     })
 }
 
-/// A sweep's results read back for charts: from a directory (`plan.json` and the
-/// journal or `runs.csv`) or from a `runs.csv` alone.
-pub fn load_results(path: &Path) -> Result<(PlanInfo, Vec<Row>), SweepError> {
+/// A sweep's results read back for charts, in bounded memory: from a directory
+/// (`plan.json` and `runs.csv`) or from a `runs.csv` (with the `plan.json` beside it
+/// if there is one). Returns the plan, whether it came from a `plan.json`, and the
+/// summary of every (point, series) for the metrics `keep` names.
+pub fn load_summary(
+    path: &Path,
+    keep: &dyn Fn(&PlanInfo) -> Vec<String>,
+) -> Result<(PlanInfo, bool, Vec<summary::Group>), SweepError> {
     let (dir, csv) = if path.is_dir() {
         (path.to_path_buf(), path.join("runs.csv"))
     } else {
@@ -499,36 +779,43 @@ pub fn load_results(path: &Path) -> Result<(PlanInfo, Vec<Row>), SweepError> {
             path.to_path_buf(),
         )
     };
-    let text = std::fs::read_to_string(&csv).map_err(|e| {
-        SweepError::input(format!(
-            "{}: {e}: expected a sweep's output directory or its runs.csv",
-            csv.display()
-        ))
-    })?;
-    let (from_csv, rows) = table::read_runs_csv(&text, &csv.display().to_string())?;
     let pj = dir.join("plan.json");
-    if let Ok(t) = std::fs::read_to_string(&pj) {
-        let info: PlanInfo = serde_json::from_str(&t)
-            .map_err(|e| SweepError::input(format!("{}: {e}", pj.display())))?;
-        if info.runs() == rows.len() && info.metrics == from_csv.metrics {
-            // The CSV's run column indexes the plan directly.
-            let records = table::parse_csv(&text);
-            let digest = records[0].iter().position(|h| h == "digest").unwrap_or(0);
-            let mut rows: Vec<Row> = records[1..]
-                .iter()
-                .map(|rec| Row {
-                    run: rec[0].parse().unwrap_or(usize::MAX),
-                    digest: rec[digest].clone(),
-                    m: rec[digest + 1..].to_vec(),
-                })
-                .collect();
-            rows.sort_by_key(|r| r.run);
-            if rows.iter().enumerate().all(|(i, r)| r.run == i) {
-                return Ok((info, rows));
-            }
+    let plan: Option<PlanInfo> = match std::fs::read_to_string(&pj) {
+        Ok(t) => {
+            let info: PlanInfo = serde_json::from_str(&t)
+                .map_err(|e| SweepError::input(format!("{}: {e}", pj.display())))?;
+            info.check()
+                .map_err(|m| SweepError::input(format!("{}: {m}", pj.display())))?;
+            Some(info)
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(SweepError::input(format!("{}: {e}", pj.display()))),
+    };
+    let info = match &plan {
+        Some(i) => i.clone(),
+        // The plan rebuilt from the columns: a first pass over the file.
+        None => table::plan_of_csv(&csv)?,
+    };
+    let keep = keep(&info);
+    let mut s = summary::Summariser::new(&info, Some(&keep));
+    let mut groups: BTreeMap<(usize, String), summary::Group> = BTreeMap::new();
+    table::read_runs_csv(&csv, &info, plan.is_some(), &mut |row| {
+        if let Some(g) = s.push(&row) {
+            groups.insert((g.point, g.series.clone()), g);
+        }
+    })?;
+    for g in s.finish() {
+        groups.insert((g.point, g.series.clone()), g);
     }
-    Ok((from_csv, rows))
+    let order: BTreeMap<&str, usize> = info
+        .series
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.as_str(), i))
+        .collect();
+    let mut groups: Vec<summary::Group> = groups.into_values().collect();
+    groups.sort_by_key(|g| (g.point, order.get(g.series.as_str()).copied()));
+    Ok((info, plan.is_some(), groups))
 }
 
 #[cfg(test)]

@@ -147,7 +147,72 @@ impl PlanInfo {
     pub fn axis_index(&self, path: &str) -> Option<usize> {
         self.axes.iter().position(|a| a.path == path)
     }
+
+    /// Checks that a plan read back (`plan.json`) hangs together: what every other
+    /// function here takes for granted (indices in range, one protocol per point and
+    /// series, charts that name its axes, metrics and series).
+    pub fn check(&self) -> Result<(), String> {
+        if self.series.is_empty() || self.seeds.is_empty() || self.points.is_empty() {
+            return Err(format!(
+                "a plan needs at least one point, series and seed (it has {} points, {} series, {} seeds)",
+                self.points.len(),
+                self.series.len(),
+                self.seeds.len()
+            ));
+        }
+        let runs = self
+            .points
+            .len()
+            .checked_mul(self.series.len())
+            .and_then(|n| n.checked_mul(self.seeds.len()));
+        if runs.is_none_or(|r| r > MAX_PLAN_RUNS) {
+            return Err(format!(
+                "the plan has more than {MAX_PLAN_RUNS} runs ({} points × {} series × {} seeds)",
+                self.points.len(),
+                self.series.len(),
+                self.seeds.len()
+            ));
+        }
+        for (i, s) in self.series.iter().enumerate() {
+            if self.series[..i].contains(s) {
+                return Err(format!("series {s:?} appears twice"));
+            }
+        }
+        for (i, a) in self.axes.iter().enumerate() {
+            if self.axes[..i].iter().any(|b| b.path == a.path) {
+                return Err(format!("axis {:?} appears twice", a.path));
+            }
+            if a.values.is_empty() {
+                return Err(format!("axis {:?} has no values", a.path));
+            }
+        }
+        for (i, p) in self.points.iter().enumerate() {
+            if p.len() != self.axes.len()
+                || p.iter().zip(&self.axes).any(|(v, a)| *v >= a.values.len())
+            {
+                return Err(format!(
+                    "point {i} is {p:?}, not one value index per axis ({} axes)",
+                    self.axes.len()
+                ));
+            }
+        }
+        if self.protocols.len() != self.points.len() * self.series.len() {
+            return Err(format!(
+                "{} protocols, expected one per point and series ({})",
+                self.protocols.len(),
+                self.points.len() * self.series.len()
+            ));
+        }
+        for c in &self.charts {
+            c.check_in(&self.axes, &self.metrics, &self.series)?;
+        }
+        Ok(())
+    }
 }
+
+/// The most runs a plan read back (`plan.json`) may describe: what `chart` and
+/// `merge` keep per run is one bit, so this bounds that to 1.25 GB.
+pub const MAX_PLAN_RUNS: usize = 10_000_000_000;
 
 /// Options that change how a sweep file is read.
 #[derive(Clone, Copy, Debug, Default)]
@@ -179,6 +244,17 @@ fn locate(source: &str, needle: &str) -> Option<(usize, usize)> {
 pub fn load(
     path: &Path,
     opts: ReadOptions,
+    warnings: &mut Vec<String>,
+) -> Result<Plan, SweepError> {
+    load_checked(path, opts, &|_| Ok(()), warnings)
+}
+
+/// [`load`], calling `size` with the plan's (points, series, seeds) before any
+/// point's scenario is built, so a sweep refused for its size costs nothing.
+pub fn load_checked(
+    path: &Path,
+    opts: ReadOptions,
+    size: &dyn Fn((usize, usize, usize)) -> Result<(), SweepError>,
     warnings: &mut Vec<String>,
 ) -> Result<Plan, SweepError> {
     let file = path.display().to_string();
@@ -264,6 +340,7 @@ pub fn load(
     }
     let mut base_json = serde_json::to_value(&base).expect("a scenario serialises");
     for (p, v) in &sweep.set {
+        finite(v, &format!("set {p:?}")).map_err(|m| at(&format!("{p:?}"), m))?;
         let v = json_of(v);
         set_path(&mut base_json, p, v.clone())
             .map_err(|m| at(&format!("{p:?}"), format!("set {p:?}: {m}")))?;
@@ -277,6 +354,9 @@ pub fn load(
                 &needle,
                 format!("axis {:?} appears twice: give each field one axis", a.path),
             ));
+        }
+        for v in &a.values {
+            finite(v, &format!("axis {:?}", a.path)).map_err(|m| at(&needle, m))?;
         }
         let mut values: Vec<Value> = a.values.iter().map(json_of).collect();
         if a.path == "protocol" {
@@ -359,6 +439,10 @@ pub fn load(
                 ),
             ));
         }
+        for (p, x) in &v.set {
+            finite(x, &format!("variant {:?}, {p:?}", v.name))
+                .map_err(|m| at(&format!("{p:?}"), m))?;
+        }
         let protocol = v
             .set
             .get("protocol")
@@ -422,6 +506,8 @@ pub fn load(
         variants.iter().map(|(n, _)| n.clone()).collect()
     };
     let n_series = variants.len().max(1);
+    size((points.len(), n_series, sweep.seeds as usize))?;
+    let mut size_warnings: Vec<String> = Vec::new();
     let mut scenarios = Vec::with_capacity(points.len() * n_series);
     let mut protocols = Vec::with_capacity(points.len() * n_series);
     for point in &points {
@@ -470,9 +556,22 @@ pub fn load(
                     e.message
                 ))
             })?;
+            if let Some(w) = crate::run::size_warning(&checked.scenario) {
+                size_warnings.push(format!("at {context}: {w}"));
+            }
             protocols.push(checked.scenario.protocol.clone());
             scenarios.push(checked.scenario);
         }
+    }
+    if let Some(first) = size_warnings.first() {
+        warnings.push(match size_warnings.len() {
+            1 => first.clone(),
+            n => format!(
+                "{first} (and at {} more of the {} points and series)",
+                n - 1,
+                scenarios.len()
+            ),
+        });
     }
     let metrics = super::table::metric_columns();
     for c in &sweep.charts {
@@ -530,6 +629,27 @@ fn fingerprint(info: &PlanInfo, scenarios: &[Scenario]) -> String {
     format!("{h:016x}")
 }
 
+/// A number in `v` (at any depth) that is not finite: NaN and the infinities have
+/// no JSON form and no scenario field takes them.
+fn non_finite(v: &ron::Value) -> Option<f64> {
+    match v {
+        ron::Value::Number(n) => Some(n.into_f64()).filter(|f| !f.is_finite()),
+        ron::Value::Option(Some(b)) => non_finite(b),
+        ron::Value::Seq(s) => s.iter().find_map(non_finite),
+        ron::Value::Map(m) => m.iter().find_map(|(k, v)| non_finite(k).or(non_finite(v))),
+        _ => None,
+    }
+}
+
+fn finite(v: &ron::Value, what: &str) -> Result<(), String> {
+    match non_finite(v) {
+        Some(f) => Err(format!(
+            "{what}: {f} is not a finite number; no scenario field takes it"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// A RON value as JSON (RON structs and maps become objects).
 pub fn json_of(v: &ron::Value) -> Value {
     match v {
@@ -555,15 +675,15 @@ pub fn json_of(v: &ron::Value) -> Value {
     }
 }
 
-/// A value as written in CSV and on charts: numbers in Rust's shortest round-trip
-/// form, strings bare.
+/// A value as written in CSV and on charts: numbers in their shortest round-trip
+/// form ([`super::table::fmt_f64`]: `0.25`, `1e-308`), strings bare.
 pub fn show(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
             (Some(i), _, _) => i.to_string(),
             (_, Some(u), _) => u.to_string(),
-            (_, _, Some(f)) => f.to_string(),
+            (_, _, Some(f)) => super::table::fmt_f64(f),
             _ => n.to_string(),
         },
         other => other.to_string(),

@@ -10,6 +10,11 @@
 //!
 //! Undefined values (the sd of one run, an interval from one run) are NaN, written
 //! as an empty CSV field and `null` in JSON.
+//!
+//! [`Acc`] computes the same description from values fed one at a time, in bounded
+//! memory: up to [`EXACT_MAX_RUNS`] values it keeps them and [`describe`]s them
+//! exactly as above; past that it streams (Welford's sd, and percentiles from a
+//! log-bucketed histogram, see [`Histogram`]).
 
 use serde::Serialize;
 
@@ -207,6 +212,270 @@ pub fn describe(values: &[f64], pooled: Option<(&str, &[f64])>) -> Describe {
     }
 }
 
+/// Values per (point, series, metric) kept for an exact description. Past this
+/// many runs, the sd is streamed (Welford) and percentiles come from a histogram.
+pub const EXACT_MAX_RUNS: usize = 10_000;
+
+/// Mantissa bits a histogram bucket keeps: buckets are 2^-7 (0.78 %) wide relative
+/// to their values.
+const BUCKET_BITS: u32 = 7;
+/// Binary exponents the histogram tells apart; magnitudes outside 2^±60 share the
+/// end buckets (which still record their exact lowest and highest value).
+const BUCKET_EXP: i64 = 60;
+
+/// Distinct values a [`Histogram`] counts exactly before it falls back to buckets.
+pub const DISTINCT_MAX: usize = 2048;
+
+/// Percentiles in bounded memory. Up to [`DISTINCT_MAX`] distinct finite values it
+/// counts each value exactly, so every percentile is exact (most metrics are counts
+/// or take few values). Past that, values are counted in buckets of 0.78 % relative
+/// width (sign, binary exponent, 7 mantissa bits; at most 2·121·128 + 1 buckets),
+/// each remembering its lowest and highest value: an order statistic is exact when
+/// its bucket holds one distinct value, otherwise interpolated within the bucket, so
+/// off by less than the bucket's width. NaN sorts last, as in [`describe`]
+/// (`f64::total_cmp`).
+#[derive(Clone, Debug, Default)]
+pub struct Histogram {
+    /// Value (in total order, see `order_key`) → count, while few enough.
+    exact: std::collections::BTreeMap<i64, u64>,
+    buckets: std::collections::BTreeMap<i64, (u64, f64, f64)>,
+    bucketed: bool,
+    finite: u64,
+    nan: u64,
+}
+
+/// An f64's place in `f64::total_cmp` order, as an integer.
+fn order_key(v: f64) -> i64 {
+    let bits = v.to_bits() as i64;
+    bits ^ ((((bits >> 63) as u64) >> 1) as i64)
+}
+
+fn from_order_key(k: i64) -> f64 {
+    f64::from_bits((k ^ ((((k >> 63) as u64) >> 1) as i64)) as u64)
+}
+
+impl Histogram {
+    fn key(v: f64) -> i64 {
+        if v == 0.0 {
+            return 0;
+        }
+        let bits = v.abs().to_bits();
+        let top = (bits >> (52 - BUCKET_BITS)) as i64;
+        let lo = (1023 - BUCKET_EXP) << BUCKET_BITS;
+        let hi = ((1023 + BUCKET_EXP + 1) << BUCKET_BITS) - 1;
+        let k = top.clamp(lo, hi) - lo + 1;
+        if v > 0.0 {
+            k
+        } else {
+            -k
+        }
+    }
+
+    fn bucket(&mut self, v: f64, c: u64) {
+        let b = self.buckets.entry(Self::key(v)).or_insert((0, v, v));
+        b.0 += c;
+        b.1 = b.1.min(v);
+        b.2 = b.2.max(v);
+    }
+
+    pub fn add(&mut self, v: f64) {
+        if v.is_nan() {
+            self.nan += 1;
+            return;
+        }
+        self.finite += 1;
+        if self.bucketed {
+            self.bucket(v, 1);
+            return;
+        }
+        *self.exact.entry(order_key(v)).or_insert(0) += 1;
+        if self.exact.len() > DISTINCT_MAX {
+            for (k, c) in std::mem::take(&mut self.exact) {
+                self.bucket(from_order_key(k), c);
+            }
+            self.bucketed = true;
+        }
+    }
+
+    /// Whether every percentile is exact.
+    pub fn exact(&self) -> bool {
+        !self.bucketed
+    }
+
+    /// The `j`-th smallest value (0-based).
+    fn order(&self, j: u64) -> f64 {
+        if j >= self.finite {
+            return f64::NAN;
+        }
+        let mut start = 0;
+        if !self.bucketed {
+            for (k, c) in &self.exact {
+                if j < start + c {
+                    return from_order_key(*k);
+                }
+                start += c;
+            }
+            return f64::NAN;
+        }
+        for &(c, lo, hi) in self.buckets.values() {
+            if j < start + c {
+                if c == 1 || lo == hi {
+                    return lo;
+                }
+                return lo + (hi - lo) * (j - start) as f64 / (c - 1) as f64;
+            }
+            start += c;
+        }
+        f64::NAN
+    }
+
+    /// The `q`-quantile, interpolated as [`percentile`] does (type 7).
+    pub fn percentile(&self, q: f64) -> f64 {
+        let n = self.finite + self.nan;
+        match n {
+            0 => f64::NAN,
+            1 => self.order(0),
+            n => {
+                let h = (n - 1) as f64 * q;
+                let lo = h.floor() as u64;
+                let hi = (lo + 1).min(n - 1);
+                let (a, b) = (self.order(lo), self.order(hi));
+                a + (h - lo as f64) * (b - a)
+            }
+        }
+    }
+}
+
+/// What is kept past [`EXACT_MAX_RUNS`] values.
+#[derive(Clone, Debug, Default)]
+struct Streamed {
+    /// Welford's running mean and sum of squared deviations.
+    mean: f64,
+    m2: f64,
+    min: f64,
+    max: f64,
+    hist: Histogram,
+}
+
+/// Describes a metric from values fed one at a time (in run order).
+#[derive(Clone, Debug, Default)]
+pub struct Acc {
+    n: u64,
+    sum: f64,
+    nonzero: u64,
+    successes: f64,
+    trials: f64,
+    /// The values (and pooling weights) while there are at most EXACT_MAX_RUNS.
+    values: Vec<f64>,
+    weights: Vec<f64>,
+    streamed: Option<Box<Streamed>>,
+}
+
+impl Acc {
+    /// Adds one run's value (`weight`: its pooling denominator, for rate metrics).
+    pub fn add(&mut self, v: f64, weight: Option<f64>) {
+        self.n += 1;
+        self.sum += v;
+        if v > 0.0 {
+            self.nonzero += 1;
+        }
+        if let Some(w) = weight {
+            self.successes += (v * w).round();
+            self.trials += w;
+        }
+        match &mut self.streamed {
+            Some(s) => s.add(self.n, v),
+            None => {
+                self.values.push(v);
+                if let Some(w) = weight {
+                    self.weights.push(w);
+                }
+                if self.values.len() > EXACT_MAX_RUNS {
+                    let mut s = Box::new(Streamed {
+                        min: f64::INFINITY,
+                        max: f64::NEG_INFINITY,
+                        ..Streamed::default()
+                    });
+                    for (i, v) in self.values.iter().enumerate() {
+                        s.add(i as u64 + 1, *v);
+                    }
+                    self.values = Vec::new();
+                    self.weights = Vec::new();
+                    self.streamed = Some(s);
+                }
+            }
+        }
+    }
+
+    /// Whether the description is exact ([`describe`] of every value).
+    pub fn exact(&self) -> bool {
+        self.streamed.is_none()
+    }
+
+    /// The description; `pooled`: the denominator's name, for rate metrics.
+    pub fn describe(&self, pooled: Option<&str>) -> Describe {
+        let Some(s) = &self.streamed else {
+            return describe(&self.values, pooled.map(|d| (d, &self.weights[..])));
+        };
+        let nf = self.n as f64;
+        let mean = self.sum / nf;
+        let sd = if self.n < 2 {
+            f64::NAN
+        } else {
+            (s.m2 / (nf - 1.0)).sqrt()
+        };
+        let nonzero = self.nonzero as f64;
+        let (share_lo, share_hi) = wilson(nonzero, nf);
+        let (ci_lo, ci_hi, method, rate) = match pooled {
+            Some(denominator) => {
+                let (lo, hi) = wilson(self.successes, self.trials);
+                let rate = if self.trials > 0.0 {
+                    self.successes / self.trials
+                } else {
+                    f64::NAN
+                };
+                (lo, hi, format!("wilson({denominator})"), rate)
+            }
+            None => {
+                let half = t975(self.n.saturating_sub(1)) * sd / nf.sqrt();
+                (mean - half, mean + half, "t".to_string(), f64::NAN)
+            }
+        };
+        let any_nan = s.hist.nan > 0;
+        Describe {
+            n: self.n,
+            mean,
+            sd,
+            min: if s.hist.finite == 0 { f64::NAN } else { s.min },
+            p05: s.hist.percentile(0.05),
+            p50: s.hist.percentile(0.50),
+            p95: s.hist.percentile(0.95),
+            max: if any_nan { f64::NAN } else { s.max },
+            ci95_lo: ci_lo,
+            ci95_hi: ci_hi,
+            ci_method: method,
+            rate,
+            share_nonzero: nonzero / nf,
+            share_nonzero_lo: share_lo,
+            share_nonzero_hi: share_hi,
+        }
+    }
+}
+
+impl Streamed {
+    /// Adds the `n`-th value.
+    fn add(&mut self, n: u64, v: f64) {
+        let d = v - self.mean;
+        self.mean += d / n as f64;
+        self.m2 += d * (v - self.mean);
+        if !v.is_nan() {
+            self.min = self.min.min(v);
+            self.max = self.max.max(v);
+        }
+        self.hist.add(v);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,5 +550,88 @@ mod tests {
         let d = describe(&[3.0], None);
         assert_eq!((d.mean, d.p50, d.p95), (3.0, 3.0, 3.0));
         assert!(d.sd.is_nan() && d.ci95_lo.is_nan());
+    }
+
+    #[test]
+    fn up_to_the_exact_limit_the_accumulator_is_describe() {
+        let v: Vec<f64> = (0..EXACT_MAX_RUNS)
+            .map(|i| ((i * 37) % 101) as f64 / 7.0)
+            .collect();
+        let w: Vec<f64> = (0..EXACT_MAX_RUNS).map(|i| (i % 5) as f64).collect();
+        let mut a = Acc::default();
+        let mut b = Acc::default();
+        for (x, y) in v.iter().zip(&w) {
+            a.add(*x, None);
+            b.add(*x / 20.0, Some(*y));
+        }
+        assert!(a.exact());
+        // Debug text: NaN fields (rate) compare equal, every other bit too.
+        let same = |x: Describe, y: Describe| assert_eq!(format!("{x:?}"), format!("{y:?}"));
+        same(a.describe(None), describe(&v, None));
+        let v20: Vec<f64> = v.iter().map(|x| x / 20.0).collect();
+        same(
+            b.describe(Some("txns.requests")),
+            describe(&v20, Some(("txns.requests", &w))),
+        );
+    }
+
+    #[test]
+    fn past_the_exact_limit_the_description_streams_and_stays_close() {
+        let n = 3 * EXACT_MAX_RUNS + 17;
+        // Few distinct values (counts): every percentile is exact; more than
+        // DISTINCT_MAX (latencies): within a bucket's width (0.78 %); a NaN sorts
+        // last as in describe.
+        for (kind, f) in [
+            ("counts", (|i: usize| (i % 13) as f64) as fn(usize) -> f64),
+            ("ms", |i: usize| 0.5 + ((i * 7919) % 10_007) as f64 * 0.731),
+            ("signed", |i: usize| ((i * 31) % 997) as f64 - 400.25),
+            ("spread", |i: usize| {
+                (((i * 7919) % 30_011) as f64 - 9000.0) * 1e-3
+            }),
+        ] {
+            let mut v: Vec<f64> = (0..n).map(f).collect();
+            v[5] = f64::NAN;
+            let mut a = Acc::default();
+            for x in &v {
+                a.add(*x, None);
+            }
+            assert!(!a.exact());
+            let (got, want) = (a.describe(None), describe(&v, None));
+            assert_eq!(got.n, want.n);
+            assert!(got.mean.is_nan() && want.mean.is_nan(), "{kind}");
+            assert_eq!(
+                (got.min, got.share_nonzero),
+                (want.min, want.share_nonzero),
+                "{kind}"
+            );
+            assert!(got.max.is_nan() && want.max.is_nan(), "{kind}");
+            for (g, w) in [
+                (got.p05, want.p05),
+                (got.p50, want.p50),
+                (got.p95, want.p95),
+            ] {
+                if kind == "counts" || kind == "signed" {
+                    assert_eq!(g, w, "{kind}");
+                } else {
+                    assert!(
+                        (g - w).abs() <= w.abs() * 0.008 + 1e-9,
+                        "{kind}: {g} vs {w}"
+                    );
+                }
+            }
+            v[5] = 1.0;
+            let mut a = Acc::default();
+            for x in &v {
+                a.add(*x, None);
+            }
+            let (got, want) = (a.describe(None), describe(&v, None));
+            assert_eq!(
+                got.mean, want.mean,
+                "{kind}: the same sum in the same order"
+            );
+            assert!((got.sd - want.sd).abs() <= want.sd * 1e-12, "{kind}");
+            assert!((got.ci95_hi - want.ci95_hi).abs() <= want.ci95_hi.abs() * 1e-12 + 1e-12);
+            assert_eq!(got.max, want.max);
+        }
     }
 }
