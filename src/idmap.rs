@@ -246,6 +246,18 @@ pub enum Recall {
     Forgotten,
 }
 
+impl Recall {
+    /// What two windows together know of an id (say, of commits and of aborts):
+    /// seen by either, else forgotten by either, else unseen.
+    pub fn either(a: &RecentIds, b: &RecentIds, id: u64) -> Recall {
+        match (a.recall(id), b.recall(id)) {
+            (Recall::Seen, _) | (_, Recall::Seen) => Recall::Seen,
+            (Recall::Forgotten, _) | (_, Recall::Forgotten) => Recall::Forgotten,
+            _ => Recall::Unseen,
+        }
+    }
+}
+
 /// The most concurrent client sessions a scenario may have (see [`RecentIds`]).
 pub const MAX_SESSIONS: u32 = 10_000;
 

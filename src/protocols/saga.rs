@@ -33,7 +33,7 @@
 //! or compensates them backwards (`Policy`). Switched off, such sagas stay half-done:
 //! money in flight forever.
 
-use crate::idmap::{IdMap, RecentIds};
+use crate::idmap::{IdMap, Recall, RecentIds};
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation, RepairClass};
 use crate::store::{KeyDelta, Ledger, ShardOps};
@@ -128,6 +128,9 @@ pub enum Msg {
     },
     /// Participant → orchestrator: step undone (or never done and now never will be).
     Undone { txn: TxnId, step: u32 },
+    /// Orchestrator → client: a request too old for its memory to tell whether it ran
+    /// (see [`crate::workload::admission`]); use ids from `floor`.
+    Stale { txn: TxnId, floor: TxnId },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -320,11 +323,11 @@ impl Node for SagaNode {
 
     fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut C<'_>) {
         match self {
-            SagaNode::Client(c) => {
-                if let Msg::Reply { txn, outcome } = msg {
-                    c.on_reply(txn, outcome, ctx);
-                }
-            }
+            SagaNode::Client(c) => match msg {
+                Msg::Reply { txn, outcome } => c.on_reply(txn, outcome, ctx),
+                Msg::Stale { txn, floor } => c.on_stale(txn, floor, ctx),
+                _ => {}
+            },
             SagaNode::Orchestrator(o) => o.on_message(from, msg, ctx),
             SagaNode::Participant(p) => p.on_message(from, msg, ctx),
         }
@@ -407,8 +410,23 @@ impl Orchestrator {
     fn begin(&mut self, client: NodeId, req: TxnRequest, ctx: &mut C<'_>) {
         let txn = req.txn;
         let d = ctx.durable();
-        if d.finished.contains(txn) || d.sagas.contains_key(&txn) {
-            return; // a duplicated request
+        if d.sagas.contains_key(&txn) {
+            return; // a duplicated request, under way
+        }
+        match d.finished.recall(txn) {
+            Recall::Seen => return, // a duplicated request, finished
+            Recall::Forgotten => {
+                // Too old to tell whether it ran: never twice, never silently.
+                ctx.send(
+                    client,
+                    Msg::Stale {
+                        txn,
+                        floor: txn + 1,
+                    },
+                );
+                return;
+            }
+            Recall::Unseen => {}
         }
         let steps = plan(&req, &self.rms);
         let participants: NodeSet = steps.iter().map(|s| s.rm).collect();

@@ -32,7 +32,7 @@
 //! The coordinator counts a Cancel acknowledged by only some participants at a retry
 //! as a partial compensation, and reports it repaired when the retries complete it.
 
-use crate::idmap::RecentIds;
+use crate::idmap::{Recall, RecentIds};
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation, RepairClass, TccEvent};
 use crate::store::{Ledger, ShardOps};
@@ -795,8 +795,20 @@ impl Rm {
     }
 
     fn local(&mut self, txn: TxnId, ops: ShardOps, client: NodeId, ctx: &mut C<'_>) {
-        if ctx.durable().local_done.contains(txn) {
-            return; // a duplicated message
+        match ctx.durable().local_done.recall(txn) {
+            Recall::Seen => return, // a duplicated message
+            Recall::Forgotten => {
+                // Too old to tell whether it was applied: never twice, never silently.
+                ctx.send(
+                    client,
+                    Msg::Stale {
+                        txn,
+                        floor: txn + 1,
+                    },
+                );
+                return;
+            }
+            Recall::Unseen => {}
         }
         let mut participants = NodeSet::new();
         participants.insert(ctx.me());

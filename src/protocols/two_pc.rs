@@ -23,7 +23,7 @@
 //! - `no_decision_retry` (unsafe): the TM sends Commit once and forgets it at once, so
 //!   an RM that missed it is later told "abort" by presumption: partial commit.
 
-use crate::idmap::{IdMap, RecentIds};
+use crate::idmap::{IdMap, Recall, RecentIds};
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation};
 use crate::store::{Ledger, LockTable, ShardOps};
@@ -734,8 +734,20 @@ impl Rm {
 
     fn local(&mut self, txn: TxnId, ops: ShardOps, client: NodeId, ctx: &mut C<'_>) {
         let d = ctx.durable();
-        if d.recent_commits.contains(txn) || d.recent_aborts.contains(txn) {
-            return; // a duplicated message
+        match Recall::either(&d.recent_commits, &d.recent_aborts, txn) {
+            Recall::Seen => return, // a duplicated message
+            Recall::Forgotten => {
+                // Too old to tell whether it was applied: never twice, never silently.
+                ctx.send(
+                    client,
+                    Msg::Stale {
+                        txn,
+                        floor: txn + 1,
+                    },
+                );
+                return;
+            }
+            Recall::Unseen => {}
         }
         let mut participants = NodeSet::new();
         participants.insert(ctx.me());
@@ -1000,5 +1012,57 @@ mod tests {
             ),
             "{answer:?}"
         );
+    }
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+    use crate::node::Command;
+    use crate::store::KeyDelta;
+
+    /// A one-shard request older than the RM's windows cannot be told from one it
+    /// applied: it is refused as stale (the client hears), never applied twice and
+    /// never dropped without a word.
+    #[test]
+    fn a_local_request_older_than_the_windows_is_refused_not_dropped() {
+        let opts = TwoPcOptions {
+            vote_timeout_us: 1000,
+            decision_retry_us: 1000,
+            inquiry_interval_us: 1000,
+            cooperative_termination: false,
+            standby_tm: false,
+            rm_abort_timeout_us: None,
+            no_decision_retry: false,
+            answer_client_after_acks: false,
+        };
+        let mut rm = TwoPcNode::rm(NodeId(0), None, 2, opts);
+        let mut d = TwoPcNode::rm_durable(Ledger::new(2, 100));
+        d.recent_commits.insert(RecentIds::CAPACITY * 3);
+        let mut ops = ShardOps::default();
+        ops.push(KeyDelta { key: 0, delta: -5 });
+        let mut rng = crate::rng::stream(1, "test");
+        let mut out = Vec::new();
+        let mut ctx = Ctx::new(10, NodeId(1), &mut d, &mut rng, &mut out);
+        rm.on_message(
+            NodeId(0),
+            Msg::Local {
+                txn: 7,
+                ops,
+                client: NodeId(9),
+            },
+            &mut ctx,
+        );
+        assert!(
+            matches!(
+                out[..],
+                [Command::Send {
+                    to: NodeId(9),
+                    msg: Msg::Stale { txn: 7, .. }
+                }]
+            ),
+            "{out:?}"
+        );
+        assert_eq!(d.ledger.total(), 200, "not applied");
     }
 }

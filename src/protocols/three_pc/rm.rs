@@ -5,7 +5,7 @@
 
 use super::termination::{Asker, Sites, Terminator, Verdict};
 use super::{tell, Durable, Msg, PreparedRec, Report, State, ThreePcOptions, Timeouts, Timer, C};
-use crate::idmap::IdMap;
+use crate::idmap::{IdMap, Recall};
 use crate::node::{NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation};
 use crate::store::{LockTable, ShardOps};
@@ -272,6 +272,10 @@ impl Rm {
             } else {
                 State::Uncertain
             }
+        } else if d.recent_commits.recall(txn) == Recall::Forgotten {
+            // Older than the windows: it may have committed. Never promise abort on
+            // a guess (nor tombstone it): that would be evidence for a split.
+            State::Unknown
         } else if d.recent_commits.contains(txn) && !d.recent_aborts.contains(txn) {
             State::Committed
         } else {
@@ -284,8 +288,20 @@ impl Rm {
 
     fn local(&mut self, txn: TxnId, ops: ShardOps, client: NodeId, ctx: &mut C<'_>) {
         let d = ctx.durable();
-        if d.recent_commits.contains(txn) || d.recent_aborts.contains(txn) {
-            return; // a duplicated message
+        match Recall::either(&d.recent_commits, &d.recent_aborts, txn) {
+            Recall::Seen => return, // a duplicated message
+            Recall::Forgotten => {
+                // Too old to tell whether it was applied: never twice, never silently.
+                ctx.send(
+                    client,
+                    Msg::Stale {
+                        txn,
+                        floor: txn + 1,
+                    },
+                );
+                return;
+            }
+            Recall::Unseen => {}
         }
         let mut participants = NodeSet::new();
         participants.insert(ctx.me());

@@ -386,3 +386,16 @@ fn a_restarted_participant_asks_everyone_and_never_decides_alone() {
     });
     assert_eq!(applied(&out), Some(Outcome::Commit));
 }
+
+/// An id older than an RM's windows may have committed there: it tells a terminator
+/// it does not know, and promises nothing (no tombstone).
+#[test]
+fn a_forgotten_transaction_is_unknown_to_a_terminator_not_aborted() {
+    let (mut rm, mut d) = prepared_rm(None, false);
+    d.recent_commits
+        .insert(crate::idmap::RecentIds::CAPACITY * 3);
+    handle(1, 1, &mut d, |ctx| {
+        assert_eq!(rm.state_for_terminator(3, ctx), State::Unknown);
+    });
+    assert!(!d.tombstones.contains(&3));
+}
