@@ -28,7 +28,8 @@ pub struct Bugs {
     pub rm_commits_after_us: Option<u64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// `Serialize` gives the trace digest a fixed encoding of every message.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Msg {
     Prepare { txn: TxnId },
     Vote { txn: TxnId, yes: bool },
@@ -37,7 +38,7 @@ pub enum Msg {
     Inquiry { txn: TxnId },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Timer {
     VoteTimeout(TxnId),
     Resend,

@@ -14,7 +14,7 @@ use crate::node::{NodeId, NodeSet};
 use crate::rng::{self, StreamRng};
 
 /// One thing the fault plan does at a given time.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum FaultAction {
     Crash(NodeId),
     Restart(NodeId),

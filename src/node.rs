@@ -117,6 +117,18 @@ impl NodeSet {
     }
 }
 
+/// The members in node order, as a sequence of indices.
+impl Serialize for NodeSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.len()))?;
+        for n in self.iter() {
+            seq.serialize_element(&n.0)?;
+        }
+        seq.end()
+    }
+}
+
 impl FromIterator<NodeId> for NodeSet {
     fn from_iter<I: IntoIterator<Item = NodeId>>(iter: I) -> Self {
         let mut s = NodeSet::new();
@@ -135,10 +147,11 @@ impl Debug for NodeSet {
 
 /// A protocol role's state machine.
 pub trait Node: Clone + Debug + Hash {
-    /// Messages between nodes of this world.
-    type Msg: Clone + Debug + Hash;
+    /// Messages between nodes of this world. `Serialize` gives the trace digest a
+    /// fixed encoding of every delivery (see [`crate::engine::digest`]): derive it.
+    type Msg: Clone + Debug + Hash + Serialize;
     /// Timer names. Setting a timer that is already set replaces it.
-    type Timer: Clone + Debug + Hash + Ord;
+    type Timer: Clone + Debug + Hash + Ord + Serialize;
     /// What survives a crash: the forced log and the data the node guards.
     type Durable: Clone + Debug + Hash + Default;
 

@@ -24,6 +24,13 @@ pub struct ShardOps {
     ops: [KeyDelta; 2],
 }
 
+/// The changes in use, as a sequence (the digest's and the trace's view).
+impl serde::Serialize for ShardOps {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.as_slice())
+    }
+}
+
 impl ShardOps {
     pub const MAX: usize = 2;
 

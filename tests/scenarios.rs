@@ -319,21 +319,21 @@ fn an_abort_that_overtakes_its_prepare_is_not_prepared_later() {
 #[test]
 fn golden_digests_of_the_shipped_scenarios() {
     let golden = [
-        ("2pc-cooperative-termination", "9f8f31b86240f6fb"),
-        ("2pc-coordinator-crash", "db432876ee22e18f"),
-        ("2pc-happy", "6a84e3bbf87534c5"),
-        ("2pc-no-decision-retry", "b627c5cebf5853dd"),
-        ("2pc-partition", "bdc46dbc5285c4a8"),
-        ("2pc-standby-can-abort", "55a7fe3cf41a99b4"),
-        ("2pc-standby-tm", "0390f96de30bbd24"),
-        ("2pc-unsafe-timeout", "65bef3d913a3ab87"),
-        ("bench-2pc", "8b9945886d04ebd0"),
-        ("flash-sale", "001febea35ea7df1"),
-        ("order-inventory", "48a9fd8f44614fa7"),
-        ("tcc-empty-rollback", "f33345661c4859b0"),
-        ("tcc-hanging", "686dbe7f77d6f76a"),
-        ("tcc-happy", "69dc05e1de5f23a1"),
-        ("tcc-no-idempotency", "9b8c5dfef4cc1200"),
+        ("2pc-cooperative-termination", "59536133049dd3ca"),
+        ("2pc-coordinator-crash", "da3e7e546144baac"),
+        ("2pc-happy", "3769ff0253be1012"),
+        ("2pc-no-decision-retry", "34d36e05ae565c3a"),
+        ("2pc-partition", "c0b16480b2a56de2"),
+        ("2pc-standby-can-abort", "e7b3376237bfac0d"),
+        ("2pc-standby-tm", "2a9f4d01efc173d6"),
+        ("2pc-unsafe-timeout", "c15b3a32c82474ca"),
+        ("bench-2pc", "d836d116757c47b5"),
+        ("flash-sale", "9d4943e9e7b1dd18"),
+        ("order-inventory", "c1d6eecddf6c2cd7"),
+        ("tcc-empty-rollback", "a2e098143a76d0a1"),
+        ("tcc-hanging", "512512bbc0c3c5d9"),
+        ("tcc-happy", "388f94027cc3efca"),
+        ("tcc-no-idempotency", "d4753b9a83c1fa16"),
     ];
     let all = shipped();
     for (name, digest) in golden {

@@ -398,11 +398,11 @@ fn golden_numbers_per_committed_transaction_2pc_and_3pc() {
 #[test]
 fn golden_digests_of_the_3pc_scenarios() {
     for (file, digest) in [
-        ("scenarios/3pc-coordinator-crash.ron", "10101aea504a49ca"),
-        ("scenarios/3pc-partition.ron", "8f9c89aa4a07227b"),
-        ("scenarios/3pc-ack-timeout-abort.ron", "fde8dfafdac8a40a"),
-        ("scenarios/3pc-crashes.ron", "cb2bbbaa11f6886c"),
-        ("scenarios/3pc-decide-alone-crashes.ron", "a72ccd66b77498d2"),
+        ("scenarios/3pc-coordinator-crash.ron", "5a8ae70fd62fda9c"),
+        ("scenarios/3pc-partition.ron", "3bc2fb91b08fe304"),
+        ("scenarios/3pc-ack-timeout-abort.ron", "bb5e02a34ea92b67"),
+        ("scenarios/3pc-crashes.ron", "cf701758b4389989"),
+        ("scenarios/3pc-decide-alone-crashes.ron", "86c1eddc20b9811e"),
     ] {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
         let l = scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));

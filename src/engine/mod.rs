@@ -6,7 +6,7 @@
 //! [`Ctx`]. Faults are events in the same queue as messages. A run is single-threaded
 //! and a pure function of its inputs; it ends with a digest of everything it did.
 
-mod digest;
+pub mod digest;
 pub mod queue;
 
 pub use digest::Digest;
@@ -18,7 +18,7 @@ use crate::observe::{AuditItem, Observation};
 use crate::rng::StreamRng;
 use queue::{EventQueue, Slot};
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
+use std::hash::Hasher;
 
 /// Receives what nodes report and what the engine does; never answers back.
 pub trait Observer {
@@ -337,7 +337,7 @@ impl<N: Node, O: Observer> Sim<N, O> {
                 self.digest.write_u64(self.now_us);
                 self.digest.write_u32(from.0);
                 self.digest.write_u32(to.0);
-                msg.hash(&mut self.digest);
+                digest::encode(&msg, &mut self.digest);
                 if let Some(reason) = lost {
                     match reason {
                         DropReason::ReceiverDown => self.stats.dropped_receiver_down += 1,
@@ -377,7 +377,7 @@ impl<N: Node, O: Observer> Sim<N, O> {
                 self.digest.write_u8(3);
                 self.digest.write_u64(self.now_us);
                 self.digest.write_u32(node.0);
-                timer.hash(&mut self.digest);
+                digest::encode(&timer, &mut self.digest);
                 if let Some(t) = self.trace.as_mut() {
                     t.record(
                         self.now_us,
@@ -392,7 +392,7 @@ impl<N: Node, O: Observer> Sim<N, O> {
             Event::Fault(action) => {
                 self.digest.write_u8(4);
                 self.digest.write_u64(self.now_us);
-                action.hash(&mut self.digest);
+                digest::encode(&action, &mut self.digest);
                 self.observer.fault(self.now_us, &action);
                 if let Some(t) = self.trace.as_mut() {
                     let event = match action {

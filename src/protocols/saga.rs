@@ -76,7 +76,7 @@ pub struct SagaOptions {
 }
 
 /// What a step does to the money a reader sees in flight.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Visibility {
     None,
     /// Applying it takes money out before it arrives elsewhere (the debit).
@@ -104,7 +104,7 @@ pub struct Step {
     pub visibility: Visibility,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Msg {
     /// Client → orchestrator.
     Request(TxnRequest),
@@ -133,7 +133,7 @@ pub enum Msg {
     Stale { txn: TxnId, floor: TxnId },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Timer {
     Client(ClientTimer),
     /// Orchestrator: resend steps unanswered for a step timeout.

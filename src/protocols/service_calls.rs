@@ -81,7 +81,7 @@ pub enum Service {
     Shipping,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Msg {
     /// Client → order service: place an order.
     Request(TxnRequest),
@@ -139,7 +139,7 @@ pub enum Msg {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Timer {
     Client(ClientTimer),
     /// Order service: the payment answer (or callback, or query answer) for `txn` is due.

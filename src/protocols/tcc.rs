@@ -50,7 +50,7 @@ pub struct TccOptions {
     pub anti_hanging: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Msg {
     /// Client → coordinator.
     Request(TxnRequest),
@@ -79,7 +79,7 @@ pub enum Msg {
     Stale { txn: TxnId, floor: TxnId },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Timer {
     Client(ClientTimer),
     /// Coordinator: the Tries of `txn` are overdue.

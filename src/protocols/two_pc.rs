@@ -56,7 +56,7 @@ impl TwoPcOptions {
 }
 
 /// What a node knows of a transaction's fate, as told to an inquirer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Status {
     Committed,
     /// Aborted, or never voted yes and now never will.
@@ -65,7 +65,7 @@ pub enum Status {
     InDoubt,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Msg {
     /// Client → TM.
     Request(TxnRequest),
@@ -97,7 +97,7 @@ pub enum Msg {
     Stale { txn: TxnId, floor: TxnId },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Timer {
     Client(ClientTimer),
     /// TM: armed at the earliest vote deadline; aborts every transaction whose votes

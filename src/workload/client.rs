@@ -39,7 +39,7 @@ pub struct ClientConfig {
 }
 
 /// The client's timers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum ClientTimer {
     Think(u32),
     /// Armed at the earliest deadline among outstanding requests. Every request has

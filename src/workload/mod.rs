@@ -24,7 +24,7 @@ use crate::node::TxnId;
 use crate::store::{KeyDelta, ShardOps};
 
 /// One change on one shard.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Op {
     /// Shard (resource manager) index, 0-based.
     pub shard: u32,
@@ -33,7 +33,7 @@ pub struct Op {
 }
 
 /// A client's request for one global transaction.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct TxnRequest {
     pub txn: TxnId,
     pub ops: Vec<Op>,

@@ -96,7 +96,7 @@ pub struct MessagingOptions {
 
 /// The message of a transfer: credit `ops` on the consumer's shard. Its id is the
 /// transaction id (one message per transfer).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Message {
     pub txn: TxnId,
     pub producer: NodeId,
@@ -115,7 +115,7 @@ impl Message {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Msg {
     /// Client → gateway.
     Request(TxnRequest),
@@ -144,7 +144,7 @@ pub enum Msg {
     Ack { txn: TxnId },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Timer {
     Client(ClientTimer),
     /// Producer: the second step of `txn` (publish, commit or confirm).

@@ -103,7 +103,7 @@ pub struct ThreePcOptions {
 }
 
 /// A site's state of a transaction, as told to a terminator or an inquirer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum State {
     Committed,
     /// Aborted, or never voted yes and now never will.
@@ -127,7 +127,7 @@ impl State {
 }
 
 /// `Terminate`: what a site tells a terminator, an inquirer or whoever elected it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Report {
     pub state: State,
     /// The state is evidence: the site has been up since it entered it. A w or p read
@@ -148,7 +148,7 @@ impl Report {
 }
 
 /// Variants are only ever appended: a message's hash feeds the trace digest.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Msg {
     /// Client → TM.
     Request(TxnRequest),
@@ -195,7 +195,7 @@ pub enum Msg {
 }
 
 /// Variants are only ever appended (timers feed the trace digest too).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Timer {
     Client(ClientTimer),
     /// TM: votes of `txn` overdue.
