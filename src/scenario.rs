@@ -1105,7 +1105,14 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
         LatencySpec::Uniform { min_ms, max_ms }
             if !(min_ms.is_finite() && max_ms.is_finite() && 0.0 <= min_ms && min_ms <= max_ms) =>
         {
-            return err(&["latency", "Uniform"], format!("latency Uniform(min_ms: {}, max_ms: {}): expected 0 <= min_ms <= max_ms", Num(min_ms), Num(max_ms)));
+            return err(
+                &["latency", "Uniform"],
+                format!(
+                    "latency Uniform(min_ms: {}, max_ms: {}): expected 0 <= min_ms <= max_ms",
+                    Num(min_ms),
+                    Num(max_ms)
+                ),
+            );
         }
         LatencySpec::Exponential { floor_ms, mean_ms }
             if !(floor_ms.is_finite()
@@ -1113,7 +1120,14 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
                 && floor_ms >= 0.0
                 && mean_ms >= 0.0) =>
         {
-            return err(&["latency", "Exponential"], format!("latency Exponential(floor_ms: {}, mean_ms: {}): expected both 0 or more", Num(floor_ms), Num(mean_ms)));
+            return err(
+                &["latency", "Exponential"],
+                format!(
+                    "latency Exponential(floor_ms: {}, mean_ms: {}): expected both 0 or more",
+                    Num(floor_ms),
+                    Num(mean_ms)
+                ),
+            );
         }
         _ => {}
     }
@@ -1601,7 +1615,10 @@ fn validate_faults(l: &Loaded) -> Result<(), ScenarioError> {
                 key,
                 i,
                 &[field],
-                format!("faults.{section} {field} = {}: expected a time in ms, 0 or more", Num(v)),
+                format!(
+                    "faults.{section} {field} = {}: expected a time in ms, 0 or more",
+                    Num(v)
+                ),
             ));
         }
         if v > horizon {
@@ -2013,7 +2030,10 @@ mod tests {
         for (src, shown) in [
             ("(network: (loss_probability: -1e-308))", "-1e-308"),
             ("(clients: (load: Open(rate_per_s: -1e-308)))", "-1e-308"),
-            ("(network: (latency: Uniform(min_ms: 5, max_ms: 1e-300)))", "1e-300"),
+            (
+                "(network: (latency: Uniform(min_ms: 5, max_ms: 1e-300)))",
+                "1e-300",
+            ),
             ("(network: (latency: Constant(ms: -1e300)))", "-1e300"),
             ("(workload: FlashSale(decline_probability: 1e200))", "1e200"),
             ("(network: (loss_probability: 1.5))", "1.5"),

@@ -671,7 +671,9 @@ fn scale_timers(s: &mut Scenario, f: f64) {
 
 /// The protocol's longest timer or period (ms): recovery needs many of them.
 fn longest_timer_ms(s: &Scenario) -> f64 {
-    timers(&mut s.clone()).into_iter().fold(50.0, |m, v| m.max(*v))
+    timers(&mut s.clone())
+        .into_iter()
+        .fold(50.0, |m, v| m.max(*v))
 }
 
 /// The largest one-way latency the model draws (for an exponential tail: its mean
