@@ -25,6 +25,9 @@ pub struct CallCounts {
     pub reconciliation_batches: u64,
     pub reconciliation_passes: u64,
     pub reconciliation_pass_us_max: u64,
+    /// Requests, calls and answers that came for a request id already settled and
+    /// archived, and were answered from the watermark.
+    pub late_for_archived: u64,
     /// The first findings of reconciliation: (order, when), in time order.
     pub findings: Vec<(TxnId, u64)>,
 }
@@ -47,6 +50,7 @@ impl CallCounts {
                 }
             }
             CallEvent::ReconciliationBatch => self.reconciliation_batches += 1,
+            CallEvent::LateForArchived => self.late_for_archived += 1,
             CallEvent::ReconciliationPass { took_us } => {
                 self.reconciliation_passes += 1;
                 self.reconciliation_pass_us_max = self.reconciliation_pass_us_max.max(took_us);
