@@ -5,7 +5,7 @@
 //! node's state at the start and the end of a run. Every protocol speaks this same
 //! vocabulary, so the same checkers measure 2PC, 3PC, TCC and a user's protocol.
 
-use crate::node::{NodeSet, Outcome, TxnId};
+use crate::node::{NodeId, NodeSet, Outcome, TxnId};
 use crate::store::{Ledger, LockTable, ShardOps};
 use crate::workload::order_chain::ChainRecord;
 
@@ -87,6 +87,10 @@ pub enum CallEvent {
     ReconciliationBatch,
     /// A reconciliation pass over every service finished, `took_us` after it began.
     ReconciliationPass { took_us: u64 },
+    /// A request, call or answer arrived for a request id already settled and
+    /// archived (below the service's watermark): answered from the watermark, nothing
+    /// done again.
+    LateForArchived,
 }
 
 /// What a TCC fence saw. The `*Applied`/`Hanging*` events are anomalies that happen
@@ -181,11 +185,13 @@ pub enum AuditItem {
     Unfinished { txn: TxnId, for_us: u64 },
     /// This node holds the message of `txn`, worth `amount` to its consumer, for
     /// delivery (an outbox row, a broker queue entry, a producer's retry buffer).
-    /// `ready` is false for a half message the producer has not confirmed yet.
+    /// `ready` is false for a half message the producer has not confirmed yet; `id` is
+    /// its place in its stream (`None` for a half message, numbered at its confirm).
     MessageHeld {
         txn: TxnId,
         amount: i64,
         ready: bool,
+        id: Option<MessageId>,
     },
     /// This service's record of order `txn` (the order → pay → ship chain).
     Chain { txn: TxnId, record: ChainRecord },
@@ -197,19 +203,30 @@ pub enum AuditItem {
     KeyInDoubt { txn: TxnId, key: u32, amount: i64 },
 }
 
+/// A message's place in its stream: the `seq`-th message (0, 1, 2, ...) `producer`
+/// sends to `consumer`, numbered in the durable write that commits it to sending.
+/// Dense per stream, so a checker can fold finished messages into a watermark and
+/// ranges instead of remembering each one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MessageId {
+    pub producer: NodeId,
+    pub consumer: NodeId,
+    pub seq: u64,
+}
+
 /// What happened to a message (reliable messaging, `protocols::messaging`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MessagingEvent {
     /// The producer's business change (the debit) committed locally.
-    Debited { amount: i64 },
+    Debited { amount: i64, id: MessageId },
     /// The broker accepted the message for delivery (first time only).
-    Published,
+    Published { id: MessageId },
     /// The broker sent the message to its consumer (every delivery after the first
     /// is a redelivery: no acknowledgement came in time, or the broker restarted).
-    Delivered,
+    Delivered { id: MessageId },
     /// The consumer changed its state for the message (the credit): more than once
     /// for the same message is a double application.
-    Credited { amount: i64 },
+    Credited { amount: i64, id: MessageId },
     /// The consumer received a message it had already applied and its idempotence
     /// method kept the state unchanged.
     DuplicateIgnored,

@@ -135,6 +135,11 @@ pub struct Calls {
     pub reconciliation_pass_ms_max: f64,
     /// Orders the services disagree on at the end (also in `violations.invariant`).
     pub inconsistent_at_end: u64,
+    /// Orders settled (final, confirmed) and archived into counters by the end.
+    pub archived_orders: u64,
+    /// Requests and calls that came for a request id already settled and archived,
+    /// answered from the watermark.
+    pub late_for_archived: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
@@ -342,6 +347,8 @@ impl Report {
                 reconciliation_passes: c.calls.reconciliation_passes,
                 reconciliation_pass_ms_max: ms(c.calls.reconciliation_pass_us_max),
                 inconsistent_at_end: r.chain.inconsistent,
+                archived_orders: r.chain.archived,
+                late_for_archived: c.calls.late_for_archived,
             },
             expectations: Expectations::default(),
             business: r.business.clone(),

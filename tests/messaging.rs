@@ -433,6 +433,54 @@ fn consumer_without_dedupe_double_applies_and_each_method_fixes_it() {
     }
 }
 
+/// A copy of a delivery arriving after its record went to the consumer's archive is
+/// recognised by every idempotent consumer, and applied twice without one.
+#[test]
+fn a_redelivery_after_its_record_was_archived_is_recognised() {
+    let file = "scenarios/messaging-redelivery-after-archive.ron";
+    let (ok, bad) = shipped_and_flipped(file, "consumer: UniqueKey", "consumer: NoDedupe");
+    assert_eq!(num(&ok, "messaging.duplicates_ignored"), 1.0);
+    assert_eq!(num(&bad, "messaging.duplicates_applied"), 1.0);
+    assert!(num(&bad, "money.final") > num(&bad, "money.initial"));
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    let shipped = scenario::load(&path)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .scenario;
+    for consumer in IDEMPOTENT {
+        let mut s = shipped.clone();
+        s.messaging.consumer = consumer;
+        let r = report(&s);
+        let why = || format!("{consumer:?}: {}", r.to_text());
+        assert_eq!(r.messaging.duplicates_ignored, 1, "{}", why());
+        assert_eq!(r.messaging.duplicates_applied, 0, "{}", why());
+        assert_eq!(r.violations.invariant, 0, "{}", why());
+    }
+}
+
+/// A late copy of a Register, checked back after its producer dropped the record,
+/// is dropped, with every consumer.
+#[test]
+fn a_late_register_after_its_record_was_dropped_is_dropped_at_its_check_back() {
+    let file = "scenarios/half-message-late-register-after-archive.ron";
+    let (code, r) = json(&["run", file, "--format", "json"]);
+    assert_eq!(code, 0, "{file} meets its expectations");
+    assert_eq!(num(&r, "messaging.checkbacks"), 1.0);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    let shipped = scenario::load(&path)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .scenario;
+    for consumer in IDEMPOTENT.into_iter().chain([ConsumerSpec::NoDedupe]) {
+        let mut s = shipped.clone();
+        s.messaging.consumer = consumer;
+        let r = report(&s);
+        let why = || format!("{consumer:?}: {}", r.to_text());
+        assert_eq!(r.messaging.checkbacks, 1, "{}", why());
+        assert_eq!(r.messaging.duplicates_applied, 0, "{}", why());
+        assert_eq!(r.messaging.pending_at_end, 0, "{}", why());
+        assert_eq!(r.violations.invariant, 0, "{}", why());
+    }
+}
+
 #[test]
 fn publish_then_commit_makes_phantoms_and_commit_then_publish_loses() {
     let (phantom, lost) = shipped_and_flipped(

@@ -467,6 +467,68 @@ fn state_mismatches_are_repaired_by_reconciliation_and_stay_without_it() {
 }
 
 #[test]
+fn late_copies_for_an_archived_order_are_answered_from_the_watermark() {
+    let (code, r) = json_of(&[
+        "run",
+        "scenarios/calls-late-calls-after-archive.ron",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, Some(0));
+    assert_eq!(num(&r, "calls.late_for_archived"), 3.0);
+    assert!(num(&r, "calls.archived_orders") >= 100.0);
+    assert_eq!(num(&r, "calls.inconsistent_at_end"), 0.0);
+    // The same copies, asynchronously: the pending charge is a record too.
+    let (_, (code_async, a)) = with_and_without(
+        "calls-late-calls-after-archive",
+        "rms: 3,",
+        "rms: 3, calls: (mode: Async),",
+    );
+    assert_eq!(code_async, Some(0));
+    assert_eq!(num(&a, "calls.late_for_archived"), 3.0);
+    assert_eq!(num(&a, "calls.inconsistent_at_end"), 0.0);
+}
+
+#[test]
+fn reconciliation_finds_every_lost_order_among_archived_ones() {
+    let ((code_on, on), (code_off, off)) = with_and_without(
+        "calls-reconciliation-across-archive",
+        "reconciliation: true",
+        "reconciliation: false",
+    );
+    assert_eq!(code_on, Some(0));
+    assert!(num(&on, "calls.lost_orders") >= 10.0);
+    assert!(num(&on, "calls.archived_orders") >= 250.0);
+    assert_eq!(num(&on, "calls.inconsistent_at_end"), 0.0);
+    assert_eq!(num(&on, "repair.automatic"), num(&on, "calls.lost_orders"));
+    assert_eq!(code_off, Some(1));
+    assert!(num(&off, "calls.inconsistent_at_end") >= 10.0);
+    assert_eq!(
+        num(&off, "repair.silent"),
+        num(&off, "calls.inconsistent_at_end")
+    );
+}
+
+#[test]
+fn reconciliation_fences_an_unannounced_cancel_so_the_watermark_passes_it() {
+    let ((code_on, on), (code_off, off)) = with_and_without(
+        "calls-unconfirmed-cancel-fenced",
+        "reconciliation: true",
+        "reconciliation: false",
+    );
+    assert_eq!(code_on, Some(0));
+    assert!(num(&on, "calls.timeouts") >= 3.0);
+    assert!(num(&on, "calls.archived_orders") >= 150.0);
+    assert_eq!(num(&on, "calls.late_for_archived"), 1.0);
+    assert_eq!(num(&on, "calls.inconsistent_at_end"), 0.0);
+    // Without it the first cancel holds the watermark, and the late charge lands.
+    assert_eq!(code_off, Some(1));
+    assert!(num(&off, "calls.archived_orders") < 20.0);
+    assert_eq!(num(&off, "calls.inconsistent_at_end"), 1.0);
+    assert_eq!(num(&off, "repair.silent"), 1.0);
+}
+
+#[test]
 fn the_story_names_the_inconsistent_orders() {
     let dir = TempDir::new("calls-story");
     let source = std::fs::read_to_string(

@@ -8,12 +8,14 @@
 //! can, by counting the credits of each message.
 
 use crate::node::{NodeId, TxnId};
-use crate::observe::{AuditItem, MessagingEvent};
+use crate::observe::{AuditItem, MessageId, MessagingEvent};
+use crate::protocols::messaging::SeqSet;
 use crate::stats::Histogram;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Default)]
 struct Fate {
+    id: Option<MessageId>,
     debited_at_us: Option<u64>,
     published_at_us: Option<u64>,
     credits: u32,
@@ -21,7 +23,17 @@ struct Fate {
     amount: i64,
 }
 
-/// Running messaging counts (memory: one small record per message).
+impl Fate {
+    /// Debited and credited: nothing more can change its classification.
+    fn settled(&self) -> bool {
+        self.debited_at_us.is_some() && self.credits > 0
+    }
+}
+
+/// Running messaging counts. Memory: one small record per message not yet settled
+/// (debited and credited) — in flight, lost or phantom — and, per stream, the numbers
+/// of the settled ones as a [`SeqSet`] (exact, one range per gap), so that a late
+/// delivery or a second credit of a settled message is still counted as what it is.
 #[derive(Clone, Debug, Default)]
 pub struct MessagingTally {
     published: u64,
@@ -32,6 +44,7 @@ pub struct MessagingTally {
     credited_before_debit: u64,
     checkbacks: u64,
     fates: BTreeMap<TxnId, Fate>,
+    settled: BTreeMap<(NodeId, NodeId), SeqSet>,
     publish_to_apply: Histogram,
     debit_to_credit: Histogram,
 }
@@ -62,6 +75,16 @@ pub struct MessagingResults {
     pub debit_to_credit_p99_us: u64,
 }
 
+fn event_id(event: &MessagingEvent) -> Option<MessageId> {
+    match *event {
+        MessagingEvent::Debited { id, .. }
+        | MessagingEvent::Published { id }
+        | MessagingEvent::Delivered { id }
+        | MessagingEvent::Credited { id, .. } => Some(id),
+        MessagingEvent::DuplicateIgnored | MessagingEvent::CheckBack => None,
+    }
+}
+
 impl MessagingTally {
     /// Is exactly one side of `txn`'s transfer applied (its money in flight)?
     pub fn half_done(&self, txn: TxnId) -> bool {
@@ -70,14 +93,36 @@ impl MessagingTally {
             .is_some_and(|f| f.debited_at_us.is_some() != (f.credits > 0))
     }
 
+    fn is_settled(&self, id: MessageId) -> bool {
+        self.settled
+            .get(&(id.producer, id.consumer))
+            .is_some_and(|s| s.contains(id.seq))
+    }
+
     pub fn observe(&mut self, at_us: u64, txn: TxnId, event: MessagingEvent) {
+        let id = event_id(&event);
+        if !self.fates.contains_key(&txn) && id.is_some_and(|id| self.is_settled(id)) {
+            // A settled message (debited, published, delivered, credited) again.
+            match event {
+                MessagingEvent::Published { .. } => self.published += 1,
+                MessagingEvent::Delivered { .. } => {
+                    self.delivered += 1;
+                    self.redelivered += 1;
+                }
+                MessagingEvent::Credited { .. } => self.duplicates_applied += 1,
+                // The debit commits once per transfer (the money audit would show a
+                // second one).
+                _ => {}
+            }
+            return;
+        }
         match event {
-            MessagingEvent::Debited { amount } => {
+            MessagingEvent::Debited { amount, .. } => {
                 let f = self.fates.entry(txn).or_default();
                 f.debited_at_us.get_or_insert(at_us);
                 f.amount = amount;
             }
-            MessagingEvent::Published => {
+            MessagingEvent::Published { .. } => {
                 self.published += 1;
                 self.fates
                     .entry(txn)
@@ -85,7 +130,7 @@ impl MessagingTally {
                     .published_at_us
                     .get_or_insert(at_us);
             }
-            MessagingEvent::Delivered => {
+            MessagingEvent::Delivered { .. } => {
                 self.delivered += 1;
                 let f = self.fates.entry(txn).or_default();
                 f.deliveries += 1;
@@ -93,36 +138,66 @@ impl MessagingTally {
                     self.redelivered += 1;
                 }
             }
-            MessagingEvent::Credited { amount } => {
+            MessagingEvent::Credited { amount, .. } => {
                 let f = self.fates.entry(txn).or_default();
                 f.credits += 1;
                 f.amount = amount;
                 if f.credits > 1 {
                     self.duplicates_applied += 1;
-                    return;
-                }
-                if let Some(p) = f.published_at_us {
-                    self.publish_to_apply.record(at_us.saturating_sub(p));
-                }
-                match f.debited_at_us {
-                    Some(d) => self.debit_to_credit.record(at_us.saturating_sub(d)),
-                    None => self.credited_before_debit += 1,
+                } else {
+                    if let Some(p) = f.published_at_us {
+                        self.publish_to_apply.record(at_us.saturating_sub(p));
+                    }
+                    match f.debited_at_us {
+                        Some(d) => self.debit_to_credit.record(at_us.saturating_sub(d)),
+                        None => self.credited_before_debit += 1,
+                    }
                 }
             }
             MessagingEvent::DuplicateIgnored => self.duplicates_ignored += 1,
             MessagingEvent::CheckBack => self.checkbacks += 1,
         }
+        if let Some(f) = self.fates.get_mut(&txn) {
+            if f.id.is_none() {
+                f.id = id;
+            }
+            if f.settled() {
+                // Final: fold it into its stream's settled numbers.
+                let id = f.id.expect("a debited message is numbered");
+                self.fates.remove(&txn);
+                self.settled
+                    .entry((id.producer, id.consumer))
+                    .or_default()
+                    .insert(id.seq);
+            }
+        }
+    }
+
+    /// Messages not yet settled (the tally's memory, for tests).
+    pub fn open(&self) -> usize {
+        self.fates.len()
     }
 
     /// Classifies every message against what the nodes still hold at the end.
     pub fn finish(&self, end_audit: &[(NodeId, Vec<AuditItem>)]) -> MessagingResults {
         // Txn → (amount, ready): a message may be held twice at once (an outbox row
-        // whose broker acknowledgement is on its way); it counts once.
-        let mut held: BTreeMap<TxnId, (i64, bool)> = BTreeMap::new();
+        // whose broker acknowledgement is on its way); it counts once. A settled
+        // message still held (its acknowledgement on the way) is neither lost nor a
+        // phantom.
+        let mut held: BTreeMap<TxnId, (i64, bool, bool)> = BTreeMap::new();
         for item in end_audit.iter().flat_map(|(_, items)| items) {
-            if let AuditItem::MessageHeld { txn, amount, ready } = *item {
-                let e = held.entry(txn).or_insert((amount, false));
+            if let AuditItem::MessageHeld {
+                txn,
+                amount,
+                ready,
+                id,
+            } = *item
+            {
+                let settled =
+                    !self.fates.contains_key(&txn) && id.is_some_and(|id| self.is_settled(id));
+                let e = held.entry(txn).or_insert((amount, false, false));
                 e.1 |= ready;
+                e.2 |= settled;
             }
         }
         let mut r = MessagingResults {
@@ -141,8 +216,12 @@ impl MessagingTally {
             ..MessagingResults::default()
         };
         let none = Fate::default();
-        let txns: std::collections::BTreeSet<TxnId> =
-            self.fates.keys().chain(held.keys()).copied().collect();
+        let txns: std::collections::BTreeSet<TxnId> = self
+            .fates
+            .keys()
+            .copied()
+            .chain(held.iter().filter(|(_, h)| !h.2).map(|(&t, _)| t))
+            .collect();
         for txn in txns {
             let f = self.fates.get(&txn).unwrap_or(&none);
             let holding = held.get(&txn);
@@ -150,7 +229,7 @@ impl MessagingTally {
             let credited = f.credits > 0;
             if debited && !credited {
                 match holding {
-                    Some(&(amount, _)) => r.in_flight_money += amount,
+                    Some(&(amount, _, _)) => r.in_flight_money += amount,
                     None => r.lost_messages += 1,
                 }
             }
@@ -166,29 +245,57 @@ impl MessagingTally {
 mod tests {
     use super::*;
 
+    /// Message `txn` of the stream node 1 → node 2 is numbered `txn`.
+    fn id(txn: TxnId) -> MessageId {
+        MessageId {
+            producer: NodeId(1),
+            consumer: NodeId(2),
+            seq: txn,
+        }
+    }
+
     fn held(txn: TxnId, amount: i64, ready: bool) -> (NodeId, Vec<AuditItem>) {
         (
             NodeId(0),
-            vec![AuditItem::MessageHeld { txn, amount, ready }],
+            vec![AuditItem::MessageHeld {
+                txn,
+                amount,
+                ready,
+                id: ready.then(|| id(txn)),
+            }],
         )
+    }
+
+    fn debited(amount: i64, txn: TxnId) -> MessagingEvent {
+        MessagingEvent::Debited {
+            amount,
+            id: id(txn),
+        }
+    }
+
+    fn credited(amount: i64, txn: TxnId) -> MessagingEvent {
+        MessagingEvent::Credited {
+            amount,
+            id: id(txn),
+        }
     }
 
     #[test]
     fn classifies_applied_in_flight_lost_and_phantom() {
         let mut t = MessagingTally::default();
         // 1: debited, published, credited once: fine.
-        t.observe(0, 1, MessagingEvent::Debited { amount: 5 });
-        t.observe(10, 1, MessagingEvent::Published);
-        t.observe(30, 1, MessagingEvent::Credited { amount: 5 });
+        t.observe(0, 1, debited(5, 1));
+        t.observe(10, 1, MessagingEvent::Published { id: id(1) });
+        t.observe(30, 1, credited(5, 1));
         // 2: debited, still in the broker: in flight.
-        t.observe(0, 2, MessagingEvent::Debited { amount: 7 });
+        t.observe(0, 2, debited(7, 2));
         // 3: debited, held by nobody: lost.
-        t.observe(0, 3, MessagingEvent::Debited { amount: 9 });
+        t.observe(0, 3, debited(9, 3));
         // 4: credited without a debit: phantom; 5: ready in the broker, no debit.
-        t.observe(5, 4, MessagingEvent::Credited { amount: 4 });
+        t.observe(5, 4, credited(4, 4));
         // 6: a half message not confirmed and not debited: neither.
         // 1 again: a duplicate applied.
-        t.observe(40, 1, MessagingEvent::Credited { amount: 5 });
+        t.observe(40, 1, credited(5, 1));
         let r = t.finish(&[
             held(2, 7, true),
             held(2, 7, true),
@@ -203,5 +310,31 @@ mod tests {
         assert_eq!(r.credited_before_debit, 1);
         assert_eq!(r.publish_to_apply_p50_us, 20);
         assert_eq!(r.debit_to_credit_p99_us, 30);
+    }
+
+    /// A settled message leaves only its number behind, and whatever comes for it
+    /// later is still counted as what it is: a redelivery, a double credit, a message
+    /// held while its acknowledgement is on its way (neither lost nor a phantom).
+    #[test]
+    fn settled_messages_fold_into_numbers_and_stay_counted() {
+        let mut t = MessagingTally::default();
+        for txn in 0..100_000u64 {
+            t.observe(txn, txn, debited(1, txn));
+            t.observe(txn, txn, MessagingEvent::Delivered { id: id(txn) });
+            t.observe(txn + 5, txn, credited(1, txn));
+        }
+        assert_eq!(t.open(), 0, "nothing open once every message settled");
+        assert_eq!(t.settled[&(NodeId(1), NodeId(2))].ranges(), 0);
+        // Message 7, 100,000 messages later: delivered and credited again.
+        t.observe(200_000, 7, MessagingEvent::Delivered { id: id(7) });
+        t.observe(200_001, 7, credited(1, 7));
+        assert!(!t.half_done(7));
+        let r = t.finish(&[held(99_999, 1, true)]);
+        assert_eq!(r.delivered, 100_001);
+        assert_eq!(r.redelivered, 1);
+        assert_eq!(r.duplicates_applied, 1);
+        assert_eq!((r.lost_messages, r.phantom_messages), (0, 0));
+        assert_eq!(r.pending_at_end, 1);
+        assert_eq!(r.in_flight_money, 0);
     }
 }

@@ -62,6 +62,9 @@ pub struct CallsOptions {
     pub period_us: u64,
     pub page_size: u32,
     pub grace_us: u64,
+    /// An order final and confirmed for this long is archived (the client's request
+    /// deadline: its client has had its answer or given up).
+    pub archive_after_us: u64,
 }
 
 impl CallsOptions {
@@ -90,10 +93,13 @@ pub enum Msg {
         txn: TxnId,
         outcome: Outcome,
     },
-    /// Order → payment: charge `amount` for request id `txn`.
+    /// Order → payment: charge `amount` for request id `txn`. `settled_below`: the
+    /// order service's watermark (every request id below it is settled and archived
+    /// there), so the payment service can archive its records below it.
     Pay {
         txn: TxnId,
         amount: i64,
+        settled_below: TxnId,
     },
     /// Payment → order: the answer (sync) or the callback (async). `charged: false`
     /// means refused (the id was cancelled first).
@@ -118,9 +124,10 @@ pub enum Msg {
         txn: TxnId,
         state: Option<PaymentState>,
     },
-    /// Order → shipping.
+    /// Order → shipping; `settled_below` as in `Pay`.
     Ship {
         txn: TxnId,
+        settled_below: TxnId,
     },
     ShipDone {
         txn: TxnId,
@@ -136,6 +143,18 @@ pub enum Msg {
         after: Option<TxnId>,
         records: Vec<(TxnId, Option<PaymentState>)>,
         last: bool,
+    },
+    /// Payment → order: request id `txn` is below the watermark, settled and archived
+    /// (final and consistent at every service): the late request was not done again.
+    Settled {
+        txn: TxnId,
+    },
+    /// Order service → client: request id `txn` is below the watermark: settled and
+    /// archived, or never placed and now too old to place. Not placed (again); no
+    /// definite answer will come for it. Ids from `floor` on are new.
+    Stale {
+        txn: TxnId,
+        floor: TxnId,
     },
 }
 
@@ -159,6 +178,12 @@ pub struct OrderRec {
     pub amount: i64,
     /// When the state last changed (the order service's clock).
     pub updated_at_us: u64,
+    /// A final state the callee has confirmed (shipped: the shipment and the charge;
+    /// cancelled: a refund or fence at the payment service). Such an order stays
+    /// consistent at every service whatever still arrives (a late charge request
+    /// meets the fence; no refund or shipment is ever sent for it), so it can be
+    /// archived. A naive cancel after a timeout is final but unconfirmed.
+    pub confirmed: bool,
 }
 
 /// The payment service's record of a request id.
@@ -176,12 +201,41 @@ enum Finding {
     Mismatch(Service),
 }
 
+/// What a service folded into counters when it archived its records (each role
+/// fills its part).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Archived {
+    /// Order service: orders archived shipped / cancelled.
+    pub shipped: u64,
+    pub cancelled: u64,
+    /// Payment service: records archived by state, the money takings among them, and
+    /// the records that had taken money more than once.
+    pub charged: u64,
+    pub refunded: u64,
+    pub fenced: u64,
+    pub pending: u64,
+    pub charges: u64,
+    pub charged_twice: u64,
+    /// Shipping service: shipments archived.
+    pub shipments: u64,
+}
+
 /// Everything any service keeps durably (each role uses its part).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Durable {
-    /// Order service: its orders (also its task table: `Paid` means "ship",
-    /// `Cancelling` means "refund").
+    /// Order service: its orders not archived yet (also its task table: `Paid` means
+    /// "ship", `Cancelling` means "refund"), all at or above `settled_below`.
     pub orders: BTreeMap<TxnId, OrderRec>,
+    /// Every request id below this is settled. At the order service: its order was
+    /// final, confirmed and older than `archive_after`, and is archived into
+    /// `archived` — or it was never placed, and a request for it now is refused as
+    /// stale (it was issued before an order already archived, so its client's
+    /// deadline has passed). At the payment and shipping services: the highest
+    /// watermark the order service has sent them, below which their records are
+    /// archived too. A request, call or query below it is answered from it.
+    pub settled_below: TxnId,
+    /// The archived records, as counters.
+    pub archived: Archived,
     /// Order service: reconciliation findings already reported, so a finding whose
     /// repair is still on its way is not counted twice.
     found: BTreeSet<(TxnId, Finding)>,
@@ -286,11 +340,11 @@ impl Node for CallsNode {
 
     fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut C<'_>) {
         match self {
-            CallsNode::Client(c) => {
-                if let Msg::Reply { txn, outcome } = msg {
-                    c.on_reply(txn, outcome, ctx);
-                }
-            }
+            CallsNode::Client(c) => match msg {
+                Msg::Reply { txn, outcome } => c.on_reply(txn, outcome, ctx),
+                Msg::Stale { txn, floor } => c.on_stale(txn, floor, ctx),
+                _ => {}
+            },
             CallsNode::Order(o) => o.on_message(from, msg, ctx),
             CallsNode::Payment(p) => p.on_message(msg, ctx),
             CallsNode::Shipping => shipping_on_message(from, msg, ctx),
@@ -318,6 +372,7 @@ impl Node for CallsNode {
     }
 
     fn audit(&self, d: &Durable, _now_us: u64, out: &mut Vec<AuditItem>) {
+        let a = d.archived;
         match self {
             CallsNode::Order(_) => {
                 for (&txn, rec) in &d.orders {
@@ -326,8 +381,26 @@ impl Node for CallsNode {
                         record: ChainRecord::Order(rec.state),
                     });
                 }
+                out.push(AuditItem::Chain {
+                    txn: d.settled_below,
+                    record: ChainRecord::OrdersArchived {
+                        shipped: a.shipped,
+                        cancelled: a.cancelled,
+                    },
+                });
             }
             CallsNode::Payment(_) => {
+                out.push(AuditItem::Chain {
+                    txn: d.settled_below,
+                    record: ChainRecord::PaymentsArchived {
+                        charged: a.charged,
+                        refunded: a.refunded,
+                        fenced: a.fenced,
+                        pending: a.pending,
+                        charges: a.charges,
+                        charged_twice: a.charged_twice,
+                    },
+                });
                 for (&txn, rec) in &d.charges {
                     out.push(AuditItem::Chain {
                         txn,
@@ -339,6 +412,12 @@ impl Node for CallsNode {
                 }
             }
             CallsNode::Shipping => {
+                out.push(AuditItem::Chain {
+                    txn: d.settled_below,
+                    record: ChainRecord::ShipmentsArchived {
+                        shipments: a.shipments,
+                    },
+                });
                 for &txn in &d.shipments {
                     out.push(AuditItem::Chain {
                         txn,
@@ -353,6 +432,59 @@ impl Node for CallsNode {
 
 fn is_final(s: OrderState) -> bool {
     matches!(s, OrderState::Shipped | OrderState::Cancelled)
+}
+
+/// Order service (inside a `persist`): archives, in id order, the oldest orders that
+/// are final, confirmed and unchanged for `after_us`, and raises the watermark past
+/// them (and past the ids below them it never saw). Stops at the first that is not:
+/// everything below the watermark is settled.
+fn archive_settled(d: &mut Durable, now_us: u64, after_us: u64) {
+    while let Some((&txn, r)) = d.orders.first_key_value() {
+        if !(r.confirmed && is_final(r.state) && r.updated_at_us + after_us <= now_us) {
+            break;
+        }
+        match r.state {
+            OrderState::Shipped => d.archived.shipped += 1,
+            _ => d.archived.cancelled += 1,
+        }
+        d.orders.remove(&txn);
+        d.settled_below = txn + 1;
+    }
+    // Findings about archived orders: reconciliation never looks below the mark.
+    while d.found.first().is_some_and(|&(t, _)| t < d.settled_below) {
+        d.found.pop_first();
+    }
+}
+
+/// Payment service (inside a `persist`): takes the order service's watermark and
+/// archives its records below it into counters. Those orders are final and
+/// consistent: a charge for each shipped one, a refund or fence for each cancelled.
+fn archive_charges(d: &mut Durable, settled_below: TxnId) {
+    d.settled_below = d.settled_below.max(settled_below);
+    while let Some((&txn, r)) = d.charges.first_key_value() {
+        if txn >= d.settled_below {
+            break;
+        }
+        let a = &mut d.archived;
+        match r.state {
+            PaymentState::Charged => a.charged += 1,
+            PaymentState::Refunded => a.refunded += 1,
+            PaymentState::Fenced => a.fenced += 1,
+            PaymentState::Pending => a.pending += 1,
+        }
+        a.charges += u64::from(r.charges);
+        a.charged_twice += u64::from(r.charges > 1);
+        d.charges.remove(&txn);
+    }
+}
+
+/// Shipping service (inside a `persist`): the same for shipments.
+fn archive_shipments(d: &mut Durable, settled_below: TxnId) {
+    d.settled_below = d.settled_below.max(settled_below);
+    while d.shipments.first().is_some_and(|&t| t < d.settled_below) {
+        d.shipments.pop_first();
+        d.archived.shipments += 1;
+    }
 }
 
 impl OrderService {
@@ -376,12 +508,27 @@ impl OrderService {
         ctx.durable().orders.get(&txn).map(|r| r.state)
     }
 
+    /// The callee has confirmed order `txn`'s final state.
+    fn confirm(&self, txn: TxnId, ctx: &mut C<'_>) {
+        ctx.persist(|d| {
+            if let Some(r) = d.orders.get_mut(&txn) {
+                r.confirmed = true;
+            }
+        });
+    }
+
+    /// Moves order `txn` to `state`, learned from (or confirmed by) the callee.
     fn set_state(&self, txn: TxnId, state: OrderState, ctx: &mut C<'_>) {
+        self.set_state_as(txn, state, is_final(state), ctx);
+    }
+
+    fn set_state_as(&self, txn: TxnId, state: OrderState, confirmed: bool, ctx: &mut C<'_>) {
         let now = ctx.now_us();
         ctx.persist(|d| {
             if let Some(r) = d.orders.get_mut(&txn) {
                 r.state = state;
                 r.updated_at_us = now;
+                r.confirmed = confirmed;
             }
         });
     }
@@ -394,6 +541,18 @@ impl OrderService {
 
     fn place(&mut self, req: TxnRequest, ctx: &mut C<'_>) {
         let txn = req.txn;
+        let floor = ctx.durable().settled_below;
+        if txn < floor {
+            // Settled and archived (a copy of a request long answered), or never
+            // placed and issued before an order already archived (its client gave up
+            // on it): not placed again, and the client hears it gets no answer.
+            ctx.observe(Observation::Call {
+                txn,
+                event: CallEvent::LateForArchived,
+            });
+            ctx.send(self.client, Msg::Stale { txn, floor });
+            return;
+        }
         if let Some(s) = self.state(txn, ctx) {
             // A duplicated request: the request id makes placing it twice impossible.
             match s {
@@ -418,15 +577,20 @@ impl OrderService {
         // The order's amount is what the request moves (the transfer generator's ops).
         let amount: i64 = req.ops.iter().map(|o| o.delta.max(0)).sum();
         let now = ctx.now_us();
-        ctx.persist(|d| {
+        let archive_after = self.opts.archive_after_us;
+        // The same write archives the oldest orders that are settled.
+        let settled_below = ctx.persist(|d| {
             d.orders.insert(
                 txn,
                 OrderRec {
                     state: OrderState::Paying,
                     amount,
                     updated_at_us: now,
+                    confirmed: false,
                 },
-            )
+            );
+            archive_settled(d, now, archive_after);
+            d.settled_below
         });
         let mut me = NodeSet::new();
         me.insert(ctx.me());
@@ -435,7 +599,14 @@ impl OrderService {
             participants: me,
         });
         self.waiting.insert(txn);
-        ctx.send(self.payment, Msg::Pay { txn, amount });
+        ctx.send(
+            self.payment,
+            Msg::Pay {
+                txn,
+                amount,
+                settled_below,
+            },
+        );
         ctx.set_timer(Timer::Call(txn), self.opts.wait_us());
     }
 
@@ -477,8 +648,9 @@ impl OrderService {
     /// Sends the call a decided order still needs (ship, or refund) and, with
     /// assurance, makes sure the scheduler will send it again until confirmed.
     fn send_task(&mut self, txn: TxnId, state: OrderState, ctx: &mut C<'_>) {
+        let settled_below = ctx.durable().settled_below;
         match state {
-            OrderState::Paid => ctx.send(self.shipping, Msg::Ship { txn }),
+            OrderState::Paid => ctx.send(self.shipping, Msg::Ship { txn, settled_below }),
             OrderState::Cancelling => ctx.send(self.payment, Msg::Refund { txn }),
             _ => return,
         }
@@ -522,7 +694,7 @@ impl OrderService {
                 // The naive caller takes no answer for "no": it cancels its order and
                 // tells nobody else (the seed's case 4).
                 CallMode::Sync => {
-                    self.set_state(txn, OrderState::Cancelled, ctx);
+                    self.set_state_as(txn, OrderState::Cancelled, false, ctx);
                     ctx.observe(Observation::applied_at_once(txn, Outcome::Abort, 0));
                     ctx.observe(Observation::Finished { txn });
                     self.answer(txn, Outcome::Abort, ctx);
@@ -564,6 +736,20 @@ impl OrderService {
 
     fn refund_done(&mut self, txn: TxnId, undid_charge: bool, ctx: &mut C<'_>) {
         self.sent_at.remove(&txn);
+        let rec = ctx.durable().orders.get(&txn);
+        if rec.is_some_and(|r| r.state == OrderState::Cancelled && !r.confirmed) {
+            // The fence reconciliation sent for a cancel nobody was told of: the
+            // payment service has refunded or fenced the id, which never changes.
+            if undid_charge {
+                // A late charge had landed on the cancelled order: the fence undid it.
+                ctx.observe(Observation::Repair {
+                    txn,
+                    class: RepairClass::Automatic,
+                });
+            }
+            self.confirm(txn, ctx);
+            return;
+        }
         if self.state(txn, ctx) != Some(OrderState::Cancelling) {
             return;
         }
@@ -676,9 +862,11 @@ impl OrderService {
         {
             return;
         }
+        // Below the watermark every order is settled and archived: nothing to compare.
+        let after = ctx.durable().settled_below.checked_sub(1);
         self.pass = Some(Pass {
             service: Service::Payment,
-            after: None,
+            after,
             started_us: now,
         });
         self.request_page(ctx);
@@ -737,7 +925,10 @@ impl OrderService {
             .take_while(|(t, _)| hi.is_none_or(|h| **t <= h))
             .map(|(&t, r)| (t, r.clone()))
             .collect();
-        let mut ids: BTreeSet<TxnId> = theirs.keys().copied().collect();
+        // Records below the watermark (the callee has not heard of it yet) belong to
+        // archived orders, consistent by construction: not compared.
+        let floor = ctx.durable().settled_below;
+        let mut ids: BTreeSet<TxnId> = theirs.keys().copied().filter(|&t| t >= floor).collect();
         ids.extend(mine.iter().map(|(t, _)| *t));
         let mine: BTreeMap<TxnId, OrderRec> = mine.into_iter().collect();
         for txn in ids {
@@ -757,7 +948,7 @@ impl OrderService {
             (false, _) => Some(Pass { after: hi, ..pass }),
             (true, Service::Payment) => Some(Pass {
                 service: Service::Shipping,
-                after: None,
+                after: ctx.durable().settled_below.checked_sub(1),
                 ..pass
             }),
             (true, Service::Shipping) => {
@@ -864,6 +1055,21 @@ impl OrderService {
             (Some(O::Paid | O::Shipped), Some(P::Refunded | P::Fenced)) => {
                 self.found(txn, mismatch, RepairClass::Operator, ctx)
             }
+            // Cancelled after a timeout without a word to the payment service, which
+            // has since refunded or fenced it: consistent, and now confirmed (a
+            // refund or fence never changes).
+            (Some(O::Cancelled), Some(P::Refunded | P::Fenced))
+                if order.is_some_and(|r| !r.confirmed) =>
+            {
+                self.confirm(txn, ctx);
+            }
+            // Cancelled after a timeout without a word to the payment service, which
+            // has no charge: consistent for now, but a late charge request could
+            // still land. Fence it (the refund of nothing); its confirmation makes
+            // the cancel final for good, so the order can be archived.
+            (Some(O::Cancelled), None) if order.is_some_and(|r| !r.confirmed) => {
+                ctx.send(self.payment, Msg::Refund { txn });
+            }
             _ => {}
         }
     }
@@ -885,7 +1091,8 @@ impl OrderService {
             // Paid but never shipped: ship it.
             (Some(O::Paid), false) => {
                 self.found(txn, lost, RepairClass::Automatic, ctx);
-                ctx.send(self.shipping, Msg::Ship { txn });
+                let settled_below = ctx.durable().settled_below;
+                ctx.send(self.shipping, Msg::Ship { txn, settled_below });
             }
             // Shipped, but the order service missed the confirmation.
             (Some(O::Paid), true) => {
@@ -907,7 +1114,22 @@ impl OrderService {
 impl PaymentService {
     fn on_message(&mut self, msg: Msg, ctx: &mut C<'_>) {
         match msg {
-            Msg::Pay { txn, amount } => self.pay(txn, amount, ctx),
+            // A request id below the watermark is settled and archived: a late copy
+            // of a call made long ago. Nothing is done again (no charge, no refund).
+            Msg::Pay { txn, .. } | Msg::Refund { txn } | Msg::Query { txn }
+                if txn < ctx.durable().settled_below =>
+            {
+                ctx.observe(Observation::Call {
+                    txn,
+                    event: CallEvent::LateForArchived,
+                });
+                ctx.send(self.order, Msg::Settled { txn });
+            }
+            Msg::Pay {
+                txn,
+                amount,
+                settled_below,
+            } => self.pay(txn, amount, settled_below, ctx),
             Msg::Refund { txn } => self.refund(txn, ctx),
             Msg::Query { txn } if self.opts.query => {
                 let state = ctx.durable().charges.get(&txn).map(|r| r.state);
@@ -917,7 +1139,7 @@ impl PaymentService {
                 let (records, last) = page(
                     ctx.durable()
                         .charges
-                        .iter()
+                        .range(after.map_or(0, |a| a + 1)..)
                         .map(|(&t, r)| (t, Some(r.state))),
                     after,
                     limit,
@@ -935,7 +1157,7 @@ impl PaymentService {
         }
     }
 
-    fn pay(&mut self, txn: TxnId, amount: i64, ctx: &mut C<'_>) {
+    fn pay(&mut self, txn: TxnId, amount: i64, settled_below: TxnId, ctx: &mut C<'_>) {
         let existing = ctx.durable().charges.get(&txn).map(|r| r.state);
         match existing {
             // The request id makes a repeated request harmless: answer it again.
@@ -952,6 +1174,7 @@ impl PaymentService {
             ),
             Some(PaymentState::Pending) => {}
             None => match self.opts.mode {
+                // The same write archives the records the watermark has passed.
                 CallMode::Sync => {
                     ctx.persist(|d| {
                         d.charges.insert(
@@ -961,7 +1184,8 @@ impl PaymentService {
                                 amount,
                                 charges: 1,
                             },
-                        )
+                        );
+                        archive_charges(d, settled_below);
                     });
                     ctx.send(self.order, Msg::PayResult { txn, charged: true });
                 }
@@ -974,7 +1198,8 @@ impl PaymentService {
                                 amount,
                                 charges: 0,
                             },
-                        )
+                        );
+                        archive_charges(d, settled_below);
                     });
                     ctx.set_timer(Timer::Process(txn), self.opts.processing_us);
                 }
@@ -1035,15 +1260,29 @@ impl PaymentService {
 
 fn shipping_on_message(from: NodeId, msg: Msg, ctx: &mut C<'_>) {
     match msg {
-        Msg::Ship { txn } => {
-            if !ctx.durable().shipments.contains(&txn) {
-                ctx.persist(|d| d.shipments.insert(txn));
+        Msg::Ship { txn, settled_below } => {
+            let d = ctx.durable();
+            if txn < d.settled_below {
+                // Settled and archived: a shipment is only ever asked for an order
+                // that ends shipped, so it was shipped.
+                ctx.observe(Observation::Call {
+                    txn,
+                    event: CallEvent::LateForArchived,
+                });
+            } else if !d.shipments.contains(&txn) {
+                ctx.persist(|d| {
+                    d.shipments.insert(txn);
+                    archive_shipments(d, settled_below);
+                });
             }
             ctx.send(from, Msg::ShipDone { txn });
         }
         Msg::Page { after, limit } => {
             let (records, last) = page(
-                ctx.durable().shipments.iter().map(|&t| (t, None)),
+                ctx.durable()
+                    .shipments
+                    .range(after.map_or(0, |a| a + 1)..)
+                    .map(|&t| (t, None)),
                 after,
                 limit,
             );
@@ -1092,6 +1331,7 @@ mod tests {
             period_us: 200_000,
             page_size: 10,
             grace_us: 100_000,
+            archive_after_us: 300_000,
         }
     }
 
@@ -1158,7 +1398,17 @@ mod tests {
                 }
             )]
         );
-        let out = deliver(&mut p, &mut d, 1, ORDER, Msg::Pay { txn: 7, amount: 30 });
+        let out = deliver(
+            &mut p,
+            &mut d,
+            1,
+            ORDER,
+            Msg::Pay {
+                txn: 7,
+                amount: 30,
+                settled_below: 0,
+            },
+        );
         assert_eq!(
             out,
             vec![(
@@ -1177,7 +1427,17 @@ mod tests {
         let mut p = CallsNode::payment(opts(CallMode::Sync), ORDER);
         let mut d = Durable::default();
         for t in 0..3 {
-            let out = deliver(&mut p, &mut d, t, ORDER, Msg::Pay { txn: 7, amount: 30 });
+            let out = deliver(
+                &mut p,
+                &mut d,
+                t,
+                ORDER,
+                Msg::Pay {
+                    txn: 7,
+                    amount: 30,
+                    settled_below: 0,
+                },
+            );
             assert_eq!(
                 out,
                 vec![(
@@ -1197,7 +1457,17 @@ mod tests {
         let mut o = CallsNode::order(opts(CallMode::Sync), PAYMENT, SHIPPING, CLIENT);
         let mut d = Durable::default();
         let out = deliver(&mut o, &mut d, 0, CLIENT, place(1));
-        assert_eq!(out, vec![(PAYMENT, Msg::Pay { txn: 1, amount: 30 })]);
+        assert_eq!(
+            out,
+            vec![(
+                PAYMENT,
+                Msg::Pay {
+                    txn: 1,
+                    amount: 30,
+                    settled_below: 0
+                }
+            )]
+        );
         deliver(&mut o, &mut d, 0, CLIENT, place(2));
         // Both answers are lost; both calls time out and are queried.
         for txn in [1, 2] {
@@ -1225,7 +1495,13 @@ mod tests {
                         outcome: Outcome::Commit
                     }
                 ),
-                (SHIPPING, Msg::Ship { txn: 1 }),
+                (
+                    SHIPPING,
+                    Msg::Ship {
+                        txn: 1,
+                        settled_below: 0
+                    }
+                ),
             ]
         );
         assert_eq!(d.orders[&1].state, OrderState::Paid);
@@ -1306,7 +1582,16 @@ mod tests {
             },
         );
         let out = fire(&mut o, &mut d, 60_000, Timer::Scheduler);
-        assert_eq!(out, vec![(SHIPPING, Msg::Ship { txn: 1 })]);
+        assert_eq!(
+            out,
+            vec![(
+                SHIPPING,
+                Msg::Ship {
+                    txn: 1,
+                    settled_below: 0
+                }
+            )]
+        );
         deliver(&mut o, &mut d, 70_000, SHIPPING, Msg::ShipDone { txn: 1 });
         assert_eq!(d.orders[&1].state, OrderState::Shipped);
         let out = fire(&mut o, &mut d, 200_000, Timer::Scheduler);
@@ -1329,5 +1614,106 @@ mod tests {
         let (p, last) = page(all(), Some(5), 2);
         assert_eq!(p.len(), 2);
         assert!(last, "an exactly full final page is the last one");
+    }
+
+    /// Places order `txn` at `at` and has it paid and shipped right away.
+    fn ship(o: &mut CallsNode, d: &mut Durable, txn: TxnId, at: u64) {
+        deliver(o, d, at, CLIENT, place(txn));
+        deliver(o, d, at + 1, PAYMENT, Msg::PayResult { txn, charged: true });
+        deliver(o, d, at + 2, SHIPPING, Msg::ShipDone { txn });
+    }
+
+    /// A shipped order is archived once it is older than the client's deadline; the
+    /// watermark goes out with the next calls, and a late copy of its request is
+    /// refused as stale, not placed again.
+    #[test]
+    fn a_settled_order_is_archived_and_a_late_copy_of_its_request_is_stale() {
+        let mut o = CallsNode::order(opts(CallMode::Sync), PAYMENT, SHIPPING, CLIENT);
+        let mut d = Durable::default();
+        ship(&mut o, &mut d, 1, 0);
+        ship(&mut o, &mut d, 2, 10);
+        assert_eq!(d.orders.len(), 2, "not before the deadline");
+        // 300 ms later: the next order's write archives both.
+        let out = deliver(&mut o, &mut d, 300_020, CLIENT, place(3));
+        assert_eq!(
+            out,
+            vec![(
+                PAYMENT,
+                Msg::Pay {
+                    txn: 3,
+                    amount: 30,
+                    settled_below: 3
+                }
+            )]
+        );
+        assert_eq!(d.orders.keys().copied().collect::<Vec<_>>(), vec![3]);
+        assert_eq!((d.archived.shipped, d.settled_below), (2, 3));
+        let late = deliver(&mut o, &mut d, 300_030, CLIENT, place(1));
+        assert_eq!(late, vec![(CLIENT, Msg::Stale { txn: 1, floor: 3 })]);
+        assert_eq!(d.orders.len(), 1, "not placed again");
+    }
+
+    /// An order cancelled without a word to the payment service (no compensation) is
+    /// final but not confirmed: it is not archived, and holds the watermark, so that
+    /// everything after it stays where reconciliation and the audit see it — until
+    /// the fence reconciliation sends for it is confirmed.
+    #[test]
+    fn an_unconfirmed_cancel_is_archived_only_once_fenced() {
+        let mut o_opts = opts(CallMode::Sync);
+        o_opts.compensation = false;
+        let mut o = CallsNode::order(o_opts, PAYMENT, SHIPPING, CLIENT);
+        let mut d = Durable::default();
+        deliver(&mut o, &mut d, 0, CLIENT, place(1));
+        fire(&mut o, &mut d, 50_000, Timer::Call(1));
+        assert_eq!(d.orders[&1].state, OrderState::Cancelled);
+        ship(&mut o, &mut d, 2, 60_000);
+        deliver(&mut o, &mut d, 900_000, CLIENT, place(3));
+        assert_eq!(d.settled_below, 0);
+        assert_eq!(d.orders.len(), 3);
+        // The payment service fenced it (reconciliation's refund of nothing).
+        let refund_done = Msg::RefundDone {
+            txn: 1,
+            undid_charge: false,
+        };
+        deliver(&mut o, &mut d, 900_010, PAYMENT, refund_done);
+        assert!(d.orders[&1].confirmed);
+        deliver(&mut o, &mut d, 1_300_000, CLIENT, place(4));
+        assert_eq!(
+            d.settled_below, 3,
+            "orders 1 and 2 archived; 3 still paying"
+        );
+        assert_eq!((d.archived.cancelled, d.archived.shipped), (1, 1));
+    }
+
+    /// The payment service archives its records below the watermark the order
+    /// service sends; a late charge, refund or query for an archived id is answered
+    /// "settled" and changes nothing (no second charge, no refund of a shipped order).
+    #[test]
+    fn the_payment_service_archives_below_the_watermark_and_answers_late_calls() {
+        let mut p = CallsNode::payment(opts(CallMode::Sync), ORDER);
+        let mut d = Durable::default();
+        let pay = |txn, settled_below| Msg::Pay {
+            txn,
+            amount: 30,
+            settled_below,
+        };
+        deliver(&mut p, &mut d, 0, ORDER, pay(5, 0));
+        deliver(&mut p, &mut d, 0, ORDER, Msg::Refund { txn: 6 });
+        deliver(&mut p, &mut d, 1, ORDER, pay(9, 8));
+        assert_eq!(d.charges.keys().copied().collect::<Vec<_>>(), vec![9]);
+        assert_eq!(
+            (d.archived.charged, d.archived.fenced, d.archived.charges),
+            (1, 1, 1)
+        );
+        for late in [pay(5, 0), Msg::Refund { txn: 5 }, Msg::Query { txn: 6 }] {
+            let txn = match late {
+                Msg::Pay { txn, .. } | Msg::Refund { txn } | Msg::Query { txn } => txn,
+                _ => unreachable!(),
+            };
+            let out = deliver(&mut p, &mut d, 2, ORDER, late);
+            assert_eq!(out, vec![(ORDER, Msg::Settled { txn })]);
+        }
+        assert_eq!(d.charges.len(), 1);
+        assert_eq!(d.archived.charges, 1, "no second charge");
     }
 }

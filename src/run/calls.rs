@@ -27,6 +27,7 @@ pub fn calls_options(scenario: &Scenario) -> CallsOptions {
         period_us: ms_to_us(c.period_ms).max(1),
         page_size: c.page_size.max(1),
         grace_us: ms_to_us(c.grace_ms),
+        archive_after_us: ms_to_us(scenario.clients.deadline_ms),
     }
 }
 

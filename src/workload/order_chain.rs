@@ -55,6 +55,28 @@ pub enum ChainRecord {
         charges: u32,
     },
     Shipping,
+    /// The order service's archive (audited with `txn` = its watermark: every request
+    /// id below it is settled): the orders it archived, final, confirmed and so
+    /// consistent at every service, by state.
+    OrdersArchived {
+        shipped: u64,
+        cancelled: u64,
+    },
+    /// The payment service's archive (`txn` = the watermark it has heard of): its
+    /// records below it, by state, with the money takings and the records that took
+    /// money more than once.
+    PaymentsArchived {
+        charged: u64,
+        refunded: u64,
+        fenced: u64,
+        pending: u64,
+        charges: u64,
+        charged_twice: u64,
+    },
+    /// The shipping service's archive (`txn` = the watermark it has heard of).
+    ShipmentsArchived {
+        shipments: u64,
+    },
 }
 
 /// What the three services hold about one order.
@@ -75,6 +97,10 @@ impl OrderView {
                 self.charges = charges;
             }
             ChainRecord::Shipping => self.shipped = true,
+            // Archives are not one order's record (see `checks::audit_chain`).
+            ChainRecord::OrdersArchived { .. }
+            | ChainRecord::PaymentsArchived { .. }
+            | ChainRecord::ShipmentsArchived { .. } => {}
         }
     }
 }
@@ -97,6 +123,12 @@ pub enum Inconsistency {
     CancelledButCharged,
     /// Both sides have the order, in different states (paid here, shipped there).
     StateMismatch,
+    /// The services' archives disagree: the callees archived more or fewer charges,
+    /// refunds and shipments (or a pending charge, or a double one) than the orders
+    /// the order service archived as shipped and cancelled. Each unit of difference
+    /// counts one. Never expected: an order is archived only when final, confirmed and
+    /// so consistent everywhere.
+    ArchiveMismatch,
 }
 
 /// The business rule: `None` if the three records agree on a final state.

@@ -6,7 +6,7 @@
 //! recent ids: an id that fell out of a window would be confirmed to its producer as
 //! "stored" and never delivered.
 
-use super::{Broker, Message, Msg, Queued, Timer, C};
+use super::{Broker, Message, Msg, Queued, SeqSet, Timer, C};
 use crate::node::{NodeId, TxnId};
 use crate::observe::{MessagingEvent, Observation, RepairClass};
 
@@ -44,7 +44,18 @@ impl Broker {
                     self.enqueue(msg, false, ctx);
                     self.arm_check_back(ctx);
                 }
-                ctx.send(from, Msg::Registered { txn: msg.txn });
+                let done_below = ctx
+                    .durable()
+                    .done
+                    .get(&(msg.producer, msg.consumer))
+                    .map_or(0, SeqSet::floor);
+                ctx.send(
+                    from,
+                    Msg::Registered {
+                        txn: msg.txn,
+                        done_below,
+                    },
+                );
             }
             Msg::Confirm { txn, seq, checked } if half(txn, ctx) => {
                 let msg = ctx.durable().queue[&txn].msg;
@@ -104,9 +115,13 @@ impl Broker {
 
     /// `txn` became deliverable: count it, note a repair, deliver it.
     fn published(&mut self, txn: TxnId, repaired: bool, ctx: &mut C<'_>) {
+        let Some(q) = ctx.durable().queue.get(&txn) else {
+            return;
+        };
+        let id = q.msg.numbered();
         ctx.observe(Observation::Messaging {
             txn,
-            event: MessagingEvent::Published,
+            event: MessagingEvent::Published { id },
         });
         if repaired {
             ctx.observe(Observation::Repair {
@@ -126,7 +141,7 @@ impl Broker {
         self.delivered_at.insert(txn, ctx.now_us());
         ctx.observe(Observation::Messaging {
             txn,
-            event: MessagingEvent::Delivered,
+            event: MessagingEvent::Delivered { id: msg.numbered() },
         });
         ctx.send(msg.consumer, Msg::Deliver { msg });
     }

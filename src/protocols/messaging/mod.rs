@@ -38,6 +38,18 @@
 //! window stands between a re-publish and its delivery: a window that counts an old
 //! id as "seen" is safe for applying at most once but silently loses a message that
 //! must be delivered at least once.
+//!
+//! The rest is as flat in the number of transfers, and as exact:
+//! - the other consumers keep their records (credit rows, stages, incoming rows) in a
+//!   table of [`LIVE_RECORDS`]; the oldest go to an archive whose index is their
+//!   message numbers, a `SeqSet` ([`Durable::archived`]), so a repeat still finds its
+//!   row, its final stage or its value however late it comes;
+//! - the producer guards against a repeated request with a durable window of the ids
+//!   it has begun ([`Durable::begun`]); an id older than the window is refused as
+//!   stale (the client hears), never presumed new or seen;
+//! - a half-message producer keeps what a check-back reads only until the broker's
+//!   acknowledged watermark of the stream — sent with every `Registered` — passes the
+//!   message ([`Durable::half_committed`]).
 
 mod broker;
 mod consumer;
@@ -46,8 +58,9 @@ mod seqset;
 
 pub use seqset::SeqSet;
 
+use crate::idmap::RecentIds;
 use crate::node::{Ctx, Node, NodeId, Outcome, TxnId};
-use crate::observe::AuditItem;
+use crate::observe::{AuditItem, MessageId};
 use crate::store::{Ledger, ShardOps};
 use crate::workload::{Client, ClientTimer, ClientWorld, TxnRequest};
 use std::collections::BTreeMap;
@@ -113,6 +126,20 @@ impl Message {
     pub fn amount(&self) -> i64 {
         self.ops.as_slice().iter().map(|o| o.delta).sum()
     }
+
+    /// Its place in its stream, once numbered.
+    pub fn id(&self) -> Option<MessageId> {
+        self.seq.map(|seq| MessageId {
+            producer: self.producer,
+            consumer: self.consumer,
+            seq,
+        })
+    }
+
+    /// Its place in its stream; only for a message numbered already.
+    pub(crate) fn numbered(&self) -> MessageId {
+        self.id().expect("a message past its commit is numbered")
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -130,7 +157,10 @@ pub enum Msg {
     /// Producer → message service: a half message, not deliverable yet.
     Register { msg: Message },
     /// Message service → producer: the half message is durably registered.
-    Registered { txn: TxnId },
+    /// `done_below`: every message of the stream (producer → the half message's
+    /// consumer) numbered below it is delivered and acknowledged (the broker's
+    /// watermark, so the producer can drop its records of them).
+    Registered { txn: TxnId, done_below: u64 },
     /// Producer → message service: the local transaction committed; deliver. `seq`:
     /// the message's number, given at the commit. `checked`: the answer to a check-back.
     Confirm { txn: TxnId, seq: u64, checked: bool },
@@ -142,6 +172,10 @@ pub enum Msg {
     Deliver { msg: Message },
     /// Consumer → broker: applied (or recognised as a repeat); stop redelivering.
     Ack { txn: TxnId },
+    /// Producer → client: the request's id is older than the producer's window of
+    /// recent ids, so it cannot tell whether it began it; it does not begin it. Ids
+    /// from `floor` on are new to it.
+    Stale { txn: TxnId, floor: TxnId },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -173,19 +207,18 @@ pub enum Stage {
     Credited,
 }
 
-/// A producer's record of one of its local transactions.
+/// The consumer's record of a transfer it applied (a credit row, a stage, an incoming
+/// row): the transfer's business data, and where its message stands in its stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum LocalTxn {
-    /// The debit committed; `seq`: the number of its message (none for a transfer
-    /// within the shard, which sends none).
-    Committed { seq: Option<u64> },
-    /// Refused, or rolled back (also: answered "never committed" to a check-back).
-    Aborted,
-    /// `PublishThenCommit`: the message numbered `seq` is out, the debit not (yet)
-    /// committed. The number is taken durably so that a restarted producer never
-    /// gives it to another message.
-    Publishing { seq: u64 },
+pub struct Received<T> {
+    pub producer: NodeId,
+    pub seq: u64,
+    pub value: T,
 }
+
+/// Records a consumer keeps in its table before the oldest go to the archive (see
+/// [`Durable::archived`]): a modelled table size, not a bound on what is remembered.
+pub const LIVE_RECORDS: usize = 1024;
 
 /// Everything any node keeps durably (each role uses its part).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -194,24 +227,45 @@ pub struct Durable {
     pub ledger: Ledger,
     /// Producer: the local message table (rows not yet acknowledged by the broker).
     pub outbox: BTreeMap<TxnId, Message>,
-    /// Producer: each local transaction (what a check-back reads, and the guard
-    /// against a repeated request).
-    pub local: BTreeMap<TxnId, LocalTxn>,
+    /// Producer: the request ids whose local transaction it has recorded (committed,
+    /// refused, rolled back): the guard against a repeated request, written in the
+    /// same write as the local transaction. A window of recent ids: an id older than
+    /// the window is *forgotten* and its request refused as stale (the client hears),
+    /// never presumed new or seen (see [`RecentIds::recall`]).
+    pub begun: RecentIds,
+    /// Producer, `HalfMessage`: the local transactions committed whose message the
+    /// broker may still ask about (what a check-back reads): transfer → (consumer,
+    /// number). A record goes once the broker's acknowledged watermark of its stream,
+    /// which the broker sends with every `Registered`, passes its number: the message
+    /// is delivered and acknowledged, and a check-back can only come from a late copy
+    /// of its Register, which "rolled back" answers rightly (the broker drops it).
+    pub half_committed: BTreeMap<TxnId, (NodeId, u64)>,
+    /// The same records by (consumer, number), for dropping them by watermark.
+    pub half_by_seq: BTreeMap<(NodeId, u64), TxnId>,
     /// Producer: the next message number of each stream, by consumer.
     pub next_seq: BTreeMap<NodeId, u64>,
     /// Consumer, `UniqueKey`: the credit rows, unique on the transfer id.
-    pub credit_rows: BTreeMap<TxnId, i64>,
+    pub credit_rows: BTreeMap<TxnId, Received<i64>>,
     /// Consumer, `DedupeTable`: the numbers of the messages applied, by producer
     /// (exact, and as small as the messages still in flight: see [`SeqSet`]).
     pub dedupe: BTreeMap<NodeId, SeqSet>,
     /// Consumer, `StateMachine`: each received transfer's state.
-    pub stages: BTreeMap<TxnId, Stage>,
+    pub stages: BTreeMap<TxnId, Received<Stage>>,
     /// Consumer, `NaturallyIdempotent`: incoming transfers as (key, amount) rows;
     /// they count into the balance (it is a view: ledger + rows).
-    pub incoming: BTreeMap<TxnId, (u32, i64)>,
+    pub incoming: BTreeMap<TxnId, Received<(u32, i64)>>,
     /// The rows' sum per account, kept in the same write as the rows (the view's
     /// index: a balance check reads one entry, not every row).
     pub incoming_by_key: BTreeMap<u32, i64>,
+    /// Consumer, `UniqueKey` / `StateMachine` / `NaturallyIdempotent`: the archive.
+    /// Past [`LIVE_RECORDS`] the oldest records leave the table, in the same write that
+    /// adds a new one: a credit row or a final stage goes to the archive, an incoming
+    /// row is folded into the ledger. The archive's index is the records' message
+    /// numbers by producer, a [`SeqSet`] — exact and as small as the gaps — so a
+    /// repeat still collides with its archived row (the unique key), finds its
+    /// transfer at its final stage (the state machine) or sets its row to the value it
+    /// has (naturally idempotent), however late it comes.
+    pub archived: BTreeMap<NodeId, SeqSet>,
     /// Broker: the queue.
     pub queue: BTreeMap<TxnId, Queued>,
     /// Broker: the numbers of the messages delivered and acknowledged, by stream
@@ -363,11 +417,11 @@ impl Node for MessagingNode {
 
     fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut C<'_>) {
         match self {
-            MessagingNode::Client(c) => {
-                if let Msg::Reply { txn, outcome } = msg {
-                    c.on_reply(txn, outcome, ctx);
-                }
-            }
+            MessagingNode::Client(c) => match msg {
+                Msg::Reply { txn, outcome } => c.on_reply(txn, outcome, ctx),
+                Msg::Stale { txn, floor } => c.on_stale(txn, floor, ctx),
+                _ => {}
+            },
             MessagingNode::Gateway(g) => {
                 if let Msg::Request(req) = msg {
                     // The producer is the service that gives: the shard of the first
@@ -407,7 +461,7 @@ impl Node for MessagingNode {
     fn audit(&self, d: &Durable, _now_us: u64, out: &mut Vec<AuditItem>) {
         match self {
             MessagingNode::Service(s) => {
-                let rows: i64 = d.incoming.values().map(|&(_, a)| a).sum();
+                let rows: i64 = d.incoming.values().map(|r| r.value.1).sum();
                 out.push(AuditItem::Money {
                     amount: d.ledger.total() + rows,
                 });
@@ -417,6 +471,7 @@ impl Node for MessagingNode {
                         txn: m.txn,
                         amount: m.amount(),
                         ready: true,
+                        id: m.id(),
                     });
                 }
             }
@@ -426,6 +481,7 @@ impl Node for MessagingNode {
                         txn: q.msg.txn,
                         amount: q.msg.amount(),
                         ready: q.ready,
+                        id: q.msg.id(),
                     });
                 }
             }

@@ -1,7 +1,8 @@
 //! The producer side of a service: the debit and getting its message out, by the
 //! scenario's mechanism (see the module above for what each one risks).
 
-use super::{funds_ok, take_seq, LocalTxn, Mechanism, Message, Msg, Service, Timer, Working, C};
+use super::{funds_ok, take_seq, Durable, Mechanism, Message, Msg, Service, Timer, Working, C};
+use crate::idmap::Recall;
 use crate::node::{NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{MessagingEvent, Observation};
 use crate::store::ShardOps;
@@ -12,7 +13,7 @@ impl Service {
         match msg {
             Msg::Begin { req, client } => self.begin(req, client, ctx),
             Msg::Stored { txn } => self.stored(txn, ctx),
-            Msg::Registered { txn } => self.registered(txn, ctx),
+            Msg::Registered { txn, done_below } => self.registered(txn, done_below, ctx),
             Msg::CheckBack { txn } => self.answer_check_back(txn, ctx),
             Msg::Deliver { msg } => self.consume(from, msg, ctx),
             _ => {}
@@ -21,8 +22,24 @@ impl Service {
 
     fn begin(&mut self, req: TxnRequest, client: NodeId, ctx: &mut C<'_>) {
         let txn = req.txn;
-        if ctx.durable().local.contains_key(&txn) || self.working.contains_key(&txn) {
-            return; // a repeated request
+        if self.working.contains_key(&txn) {
+            return; // a repeated request, still being worked on
+        }
+        match ctx.durable().begun.recall(txn) {
+            Recall::Seen => return, // a repeated request
+            // Older than the window: it may be a copy of one begun long ago. Not begun
+            // again, not presumed new: the client hears that it is stale.
+            Recall::Forgotten => {
+                ctx.send(
+                    client,
+                    Msg::Stale {
+                        txn,
+                        floor: txn.saturating_add(1),
+                    },
+                );
+                return;
+            }
+            Recall::Unseen => {}
         }
         let shards = req.by_shard();
         let me = ctx.me();
@@ -44,7 +61,7 @@ impl Service {
                 txn,
                 participants: only_me,
             });
-            ctx.persist(|d| d.local.insert(txn, LocalTxn::Aborted));
+            ctx.persist(|d| d.begun.insert(txn));
             self.finish(txn, client, Outcome::Abort, ctx);
             return;
         }
@@ -76,7 +93,7 @@ impl Service {
                             ..msg
                         },
                     );
-                    d.local.insert(txn, LocalTxn::Committed { seq: Some(seq) });
+                    d.begun.insert(txn);
                     seq
                 });
                 msg.seq = Some(seq);
@@ -96,9 +113,11 @@ impl Service {
                 self.arm_retry(ctx);
             }
             Mechanism::PublishThenCommit => {
+                // The number is taken durably, with the request's record, so that a
+                // restarted producer never gives it to another message.
                 let seq = ctx.persist(|d| {
                     let seq = take_seq(d, consumer);
-                    d.local.insert(txn, LocalTxn::Publishing { seq });
+                    d.begun.insert(txn);
                     seq
                 });
                 msg.seq = Some(seq);
@@ -110,7 +129,7 @@ impl Service {
                 let seq = ctx.persist(|d| {
                     let seq = take_seq(d, consumer);
                     d.ledger.apply(&debit);
-                    d.local.insert(txn, LocalTxn::Committed { seq: Some(seq) });
+                    d.begun.insert(txn);
                     seq
                 });
                 msg.seq = Some(seq);
@@ -135,14 +154,7 @@ impl Service {
             if ok {
                 d.ledger.apply(&ops);
             }
-            d.local.insert(
-                txn,
-                if ok {
-                    LocalTxn::Committed { seq: None }
-                } else {
-                    LocalTxn::Aborted
-                },
-            );
+            d.begun.insert(txn);
         });
         self.finish(txn, client, outcome, ctx);
     }
@@ -161,6 +173,7 @@ impl Service {
             txn,
             event: MessagingEvent::Debited {
                 amount: msg.amount(),
+                id: msg.numbered(),
             },
         });
         self.finish(txn, client, Outcome::Commit, ctx);
@@ -176,10 +189,8 @@ impl Service {
                 }
             }
             Mechanism::HalfMessage => {
-                let local = ctx.durable().local.get(&txn).copied();
-                if let (Some(_), Some(LocalTxn::Committed { seq: Some(seq) })) =
-                    (self.working.remove(&txn), local)
-                {
+                // Committed (and numbered) once `registered` ran; a rollback removed it.
+                if let Some(seq) = self.working.remove(&txn).and_then(|w| w.msg.seq) {
                     ctx.send(
                         self.broker,
                         Msg::Confirm {
@@ -197,14 +208,13 @@ impl Service {
                 // The message is out already; now the local transaction, which may
                 // still fail (funds spent meanwhile) — a phantom either way.
                 let ok = funds_ok(ctx.durable(), &w.debit);
+                // The local transaction: the debit, or its rollback (recorded, as the
+                // request is, in the window of begun ids).
                 ctx.persist(|d| {
-                    let local = if ok {
+                    if ok {
                         d.ledger.apply(&w.debit);
-                        LocalTxn::Committed { seq: w.msg.seq }
-                    } else {
-                        LocalTxn::Aborted
-                    };
-                    d.local.insert(txn, local);
+                    }
+                    d.begun.insert(txn);
                 });
                 if ok {
                     self.debited(txn, &w.msg, w.client, ctx);
@@ -250,28 +260,40 @@ impl Service {
     }
 
     /// `HalfMessage`: the half message is registered; run the local transaction.
-    fn registered(&mut self, txn: TxnId, ctx: &mut C<'_>) {
+    /// `done_below`: the broker's watermark of the stream to the message's consumer.
+    fn registered(&mut self, txn: TxnId, done_below: u64, ctx: &mut C<'_>) {
         let Some(w) = self.working.get_mut(&txn) else {
             return;
         };
         if w.registering.take().is_none() {
             return; // a repeated acknowledgement
         }
-        let w = w.clone();
+        let mut w = w.clone();
         let ok = funds_ok(ctx.durable(), &w.debit);
-        // The local transaction, which also numbers the message if it commits.
-        ctx.persist(|d| {
-            let local = if ok {
+        let consumer = w.msg.consumer;
+        // Without check-backs nobody ever asks about a half message: no record.
+        let keep = self.opts.check_back;
+        // The local transaction, which also numbers the message if it commits. The
+        // same write drops the records of this stream's messages the broker has had
+        // acknowledged: no check-back can need them.
+        let seq = ctx.persist(|d| {
+            d.begun.insert(txn);
+            forget_acknowledged(d, consumer, done_below);
+            ok.then(|| {
                 d.ledger.apply(&w.debit);
-                LocalTxn::Committed {
-                    seq: Some(take_seq(d, w.msg.consumer)),
+                let seq = take_seq(d, consumer);
+                if keep {
+                    d.half_committed.insert(txn, (consumer, seq));
+                    d.half_by_seq.insert((consumer, seq), txn);
                 }
-            } else {
-                LocalTxn::Aborted
-            };
-            d.local.insert(txn, local);
+                seq
+            })
         });
-        if ok {
+        if let Some(seq) = seq {
+            w.msg.seq = Some(seq);
+            if let Some(working) = self.working.get_mut(&txn) {
+                working.msg.seq = Some(seq);
+            }
             self.debited(txn, &w.msg, w.client, ctx);
             // Confirm a step later: the window a crash (or a lost Confirm) leaves
             // for the check-back to close.
@@ -284,28 +306,33 @@ impl Service {
     }
 
     /// The message service asks about a half message: the local log answers. A
-    /// transaction it has no record of is rolled back, durably, before answering, so
-    /// a late `Registered` cannot commit it afterwards.
+    /// transaction committed and not yet known acknowledged is confirmed with its
+    /// number. One recorded otherwise — rolled back, or committed and acknowledged
+    /// (the broker's watermark passed it, so this check-back comes from a late copy
+    /// of its Register, which the broker must drop) — is answered "roll back". One
+    /// it has no record of is rolled back, durably, before answering, so a late
+    /// `Registered` cannot commit it afterwards.
     fn answer_check_back(&mut self, txn: TxnId, ctx: &mut C<'_>) {
-        let local = match ctx.durable().local.get(&txn) {
-            Some(&l) => l,
-            None => {
-                ctx.persist(|d| d.local.insert(txn, LocalTxn::Aborted));
-                if let Some(w) = self.working.remove(&txn) {
-                    self.finish(txn, w.client, Outcome::Abort, ctx);
-                }
-                LocalTxn::Aborted
-            }
-        };
-        let reply = match local {
-            LocalTxn::Committed { seq: Some(seq) } => Msg::Confirm {
+        let reply = match ctx.durable().half_committed.get(&txn) {
+            Some(&(_, seq)) => Msg::Confirm {
                 txn,
                 seq,
                 checked: true,
             },
-            // Rolled back. (A transfer within the shard, or one published before its
-            // commit, never registered a half message: nothing to deliver either.)
-            LocalTxn::Aborted | LocalTxn::Committed { seq: None } | LocalTxn::Publishing { .. } => {
+            None => {
+                // Still registering: not recorded yet. Committed and waiting for its
+                // step: recorded (and acknowledged, or the record would be here).
+                let registering = self.working.get(&txn).map(|w| w.registering.is_some());
+                let unrecorded = match registering {
+                    Some(r) => r,
+                    None => ctx.durable().begun.recall(txn) == Recall::Unseen,
+                };
+                if unrecorded {
+                    ctx.persist(|d| d.begun.insert(txn));
+                    if let Some(w) = self.working.remove(&txn) {
+                        self.finish(txn, w.client, Outcome::Abort, ctx);
+                    }
+                }
                 Msg::Discard { txn }
             }
         };
@@ -373,5 +400,17 @@ impl Service {
         for msg in rows {
             self.relay_publish(msg, true, ctx);
         }
+    }
+}
+
+/// Drops the records of committed half messages to `consumer` numbered below the
+/// broker's acknowledged watermark `done_below` (inside a `persist`).
+fn forget_acknowledged(d: &mut Durable, consumer: NodeId, done_below: u64) {
+    while let Some((&(c, seq), &txn)) = d.half_by_seq.range((consumer, 0)..).next() {
+        if c != consumer || seq >= done_below {
+            break;
+        }
+        d.half_by_seq.remove(&(c, seq));
+        d.half_committed.remove(&txn);
     }
 }

@@ -65,6 +65,11 @@ impl SeqSet {
         true
     }
 
+    /// The watermark: every number below it is in the set.
+    pub fn floor(&self) -> u64 {
+        self.floor
+    }
+
     /// The ranges kept above the watermark: the set's size in memory.
     pub fn ranges(&self) -> usize {
         self.ranges.len()

@@ -99,7 +99,7 @@ fn idempotent_consumers_apply_a_repeat_once_and_no_dedupe_twice() {
         assert_eq!(money(&node, &d), expected, "{method:?}");
         let repeat = seen[1];
         if method == Idempotence::NoDedupe {
-            assert_eq!(repeat, MessagingEvent::Credited { amount: 5 });
+            assert!(matches!(repeat, MessagingEvent::Credited { amount: 5, .. }));
         } else {
             assert_eq!(repeat, MessagingEvent::DuplicateIgnored, "{method:?}");
         }
@@ -118,9 +118,13 @@ fn broker_queues_a_message_once_and_forgets_it_when_acknowledged() {
     let first = handle(&mut b, &mut d, 0, |n, ctx| {
         n.on_message(NodeId(1), publish(false), ctx)
     });
+    let id = credit(9, 3).numbered();
     assert_eq!(
         events(&first),
-        vec![MessagingEvent::Published, MessagingEvent::Delivered]
+        vec![
+            MessagingEvent::Published { id },
+            MessagingEvent::Delivered { id }
+        ]
     );
     // A re-publish of a queued message is only confirmed again.
     let again = handle(&mut b, &mut d, 5, |n, ctx| {
@@ -185,7 +189,11 @@ fn a_producer_without_a_record_answers_a_check_back_with_rollback_durably() {
             ..
         }
     )));
-    assert_eq!(d.local.get(&11), Some(&LocalTxn::Aborted));
+    assert_eq!(
+        d.begun.recall(11),
+        crate::idmap::Recall::Seen,
+        "the rollback is recorded"
+    );
 }
 
 #[test]
@@ -302,7 +310,13 @@ fn a_dedupe_table_applies_an_old_first_delivery_and_ignores_an_old_repeat() {
     let first = handle(&mut node, &mut d, 200_000, |s, ctx| {
         s.on_message(NodeId(3), Msg::Deliver { msg: credit(0, 1) }, ctx)
     });
-    assert_eq!(events(&first), vec![MessagingEvent::Credited { amount: 1 }]);
+    assert_eq!(
+        events(&first),
+        vec![MessagingEvent::Credited {
+            amount: 1,
+            id: credit(0, 1).numbered()
+        }]
+    );
     let repeat = handle(&mut node, &mut d, 200_001, |s, ctx| {
         s.on_message(NodeId(3), Msg::Deliver { msg: credit(5, 1) }, ctx)
     });
@@ -353,4 +367,180 @@ fn a_late_register_of_a_delivered_message_is_dropped_at_its_check_back() {
     });
     assert_eq!(delivers(&checked), 0, "not delivered twice");
     assert!(d.queue.is_empty());
+}
+
+/// A redelivery after its record left the table for the archive: every method that
+/// keeps records still recognises it, however many transfers came in between, and
+/// the table stays at its size.
+#[test]
+fn a_redelivery_after_its_record_was_archived_is_still_a_repeat() {
+    for method in [
+        Idempotence::UniqueKey,
+        Idempotence::StateMachine,
+        Idempotence::NaturallyIdempotent,
+    ] {
+        let o = opts(Mechanism::Outbox, method);
+        let mut node = MessagingNode::service(1, vec![NodeId(1), NodeId(2)], NodeId(3), o);
+        let mut d = MessagingNode::service_durable(crate::store::Ledger::new(1, 0));
+        // Message 3 is stuck on its way; 0..20,000 but 3 are applied.
+        let n = 20 * LIVE_RECORDS as u64;
+        for txn in (0..n).filter(|&t| t != 3) {
+            handle(&mut node, &mut d, txn, |s, ctx| {
+                s.on_message(
+                    NodeId(3),
+                    Msg::Deliver {
+                        msg: credit(txn, 1),
+                    },
+                    ctx,
+                )
+            });
+        }
+        let live = d.credit_rows.len() + d.stages.len() + d.incoming.len();
+        assert_eq!(
+            live, LIVE_RECORDS,
+            "{method:?}: the table stays at its size"
+        );
+        assert_eq!(
+            d.archived[&NodeId(1)].ranges(),
+            1,
+            "{method:?}: the archive is a watermark and one range (message 3 missing)"
+        );
+        // Message 5's copy, thousands of transfers after its record was archived.
+        let repeat = handle(&mut node, &mut d, n, |s, ctx| {
+            s.on_message(NodeId(3), Msg::Deliver { msg: credit(5, 1) }, ctx)
+        });
+        assert_eq!(
+            events(&repeat),
+            vec![MessagingEvent::DuplicateIgnored],
+            "{method:?}"
+        );
+        // Message 3 arrives at last: new, applied.
+        let first = handle(&mut node, &mut d, n + 1, |s, ctx| {
+            s.on_message(NodeId(3), Msg::Deliver { msg: credit(3, 1) }, ctx)
+        });
+        assert!(
+            matches!(events(&first)[..], [MessagingEvent::Credited { .. }]),
+            "{method:?}"
+        );
+        assert_eq!(money(&node, &d), n as i64, "{method:?}: each credited once");
+        let mut one = ShardOps::default();
+        one.push(KeyDelta {
+            key: 0,
+            delta: -(n as i64),
+        });
+        assert!(
+            funds_ok(&d, &one),
+            "{method:?}: archived credits are spendable"
+        );
+    }
+}
+
+fn sends(cmds: &[Command<MessagingNode>]) -> Vec<Msg> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Send { msg, .. } => Some(msg.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn begin(txn: TxnId) -> Msg {
+    use crate::workload::{Op, TxnRequest};
+    Msg::Begin {
+        req: TxnRequest {
+            txn,
+            ops: vec![
+                Op {
+                    shard: 0,
+                    key: 0,
+                    delta: -1,
+                },
+                Op {
+                    shard: 1,
+                    key: 0,
+                    delta: 1,
+                },
+            ],
+        },
+        client: NodeId(4),
+    }
+}
+
+/// `HalfMessage`: the producer keeps the record a check-back reads until the
+/// broker's watermark (sent with every `Registered`) says the message is delivered
+/// and acknowledged; a check-back after that (from a late copy of the Register) is
+/// answered "roll back", which drops the re-registered copy, and the committed
+/// transfer is not touched.
+#[test]
+fn a_half_message_record_goes_with_the_brokers_watermark() {
+    let o = opts(Mechanism::HalfMessage, Idempotence::UniqueKey);
+    let mut p = MessagingNode::service(0, vec![NodeId(1), NodeId(2)], NodeId(3), o);
+    let mut d = MessagingNode::service_durable(crate::store::Ledger::new(1, 1000));
+    let registered = |txn, done_below| Msg::Registered { txn, done_below };
+    for txn in 0..3 {
+        handle(&mut p, &mut d, txn, |n, ctx| {
+            n.on_message(NodeId(4), begin(txn), ctx);
+            n.on_message(NodeId(3), registered(txn, 0), ctx);
+        });
+    }
+    assert_eq!(d.half_committed.len(), 3);
+    // A check-back about 1 (its confirm was lost): confirmed with its number.
+    let c = handle(&mut p, &mut d, 10, |n, ctx| {
+        n.on_message(NodeId(3), Msg::CheckBack { txn: 1 }, ctx)
+    });
+    assert_eq!(
+        sends(&c),
+        vec![Msg::Confirm {
+            txn: 1,
+            seq: 1,
+            checked: true
+        }]
+    );
+    // The broker has had 0 and 1 acknowledged: their records go with the next write.
+    handle(&mut p, &mut d, 20, |n, ctx| {
+        n.on_message(NodeId(4), begin(3), ctx);
+        n.on_message(NodeId(3), registered(3, 2), ctx);
+    });
+    assert_eq!(
+        d.half_committed.keys().copied().collect::<Vec<_>>(),
+        vec![2, 3]
+    );
+    // A late copy of 1's Register was registered again: its check-back is answered
+    // "roll back", without touching the committed transfer.
+    let late = handle(&mut p, &mut d, 30, |n, ctx| {
+        n.on_message(NodeId(3), Msg::CheckBack { txn: 1 }, ctx)
+    });
+    assert_eq!(sends(&late), vec![Msg::Discard { txn: 1 }]);
+    assert!(
+        !late
+            .iter()
+            .any(|c| matches!(c, Command::Observe(Observation::Decided { .. }))),
+        "no second outcome for a committed transfer"
+    );
+    assert_eq!(money(&p, &d), 1000 - 4);
+}
+
+/// A request whose id is older than the producer's window of begun ids is refused
+/// as stale (the client hears), not begun and not presumed a repeat.
+#[test]
+fn a_request_older_than_the_window_is_refused_as_stale() {
+    let o = opts(Mechanism::Outbox, Idempotence::UniqueKey);
+    let mut p = MessagingNode::service(0, vec![NodeId(1), NodeId(2)], NodeId(3), o);
+    let mut d = MessagingNode::service_durable(crate::store::Ledger::new(1, 1000));
+    let top = 3 * crate::idmap::RecentIds::CAPACITY;
+    handle(&mut p, &mut d, 0, |n, ctx| {
+        n.on_message(NodeId(4), begin(top), ctx)
+    });
+    let old = handle(&mut p, &mut d, 1, |n, ctx| {
+        n.on_message(NodeId(4), begin(5), ctx)
+    });
+    assert_eq!(sends(&old), vec![Msg::Stale { txn: 5, floor: 6 }]);
+    assert_eq!(money(&p, &d), 999, "not begun");
+    let again = handle(&mut p, &mut d, 2, |n, ctx| {
+        n.on_message(NodeId(4), begin(top), ctx)
+    });
+    assert!(
+        sends(&again).is_empty(),
+        "a repeat within the window is ignored"
+    );
 }
