@@ -31,7 +31,8 @@
 //! - [`chart`]: charts of sweep results (SVG, PNG) with an embedded font;
 //! - [`check`]: exhaustive, breadth-first exploration of small worlds (and of
 //!   Lamport's TwoPhase spec, to validate the explorer);
-//! - [`testing`]: test your own protocol from `cargo test`.
+//! - [`testing`]: test your own protocol from `cargo test`;
+//! - [`fuzzing`]: the entry points of the fuzz targets and of their corpus's replay.
 //!
 //! To write a protocol of your own, implement [`node::Node`] for an enum of its roles
 //! (see [`protocols::two_pc`]), report what happens with [`observe::Observation`]s,
@@ -62,6 +63,7 @@ pub mod diagram;
 pub mod engine;
 pub mod explore;
 pub mod faults;
+pub mod fuzzing;
 pub mod idmap;
 pub mod network;
 pub mod node;

@@ -793,6 +793,21 @@ pub(crate) fn clip(text: &str) -> String {
     clip_to(text, 80)
 }
 
+/// A number as a message shows it: plain digits in the everyday range, the
+/// exponent form outside it (so `1e-308` is not written as 310 digits).
+struct Num(f64);
+
+impl fmt::Display for Num {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let a = self.0.abs();
+        if a == 0.0 || !a.is_finite() || (1e-6..1e16).contains(&a) {
+            write!(f, "{}", self.0)
+        } else {
+            write!(f, "{:?}", self.0)
+        }
+    }
+}
+
 fn clip_to(text: &str, max: usize) -> String {
     let n = text.chars().count();
     if n <= max {
@@ -1066,7 +1081,8 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
             return err(
                 &["network", key],
                 format!(
-                    "network.{key} = {v} is outside [0, 1]: a probability must be between 0 and 1"
+                    "network.{key} = {} is outside [0, 1]: a probability must be between 0 and 1",
+                    Num(v)
                 ),
             );
         }
@@ -1086,13 +1102,13 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
         LatencySpec::Constant { ms } if !(ms.is_finite() && ms >= 0.0) => {
             return err(
                 &["latency", "ms"],
-                format!("latency Constant(ms: {ms}): expected 0 or more"),
+                format!("latency Constant(ms: {}): expected 0 or more", Num(ms)),
             );
         }
         LatencySpec::Uniform { min_ms, max_ms }
             if !(min_ms.is_finite() && max_ms.is_finite() && 0.0 <= min_ms && min_ms <= max_ms) =>
         {
-            return err(&["latency", "Uniform"], format!("latency Uniform(min_ms: {min_ms}, max_ms: {max_ms}): expected 0 <= min_ms <= max_ms"));
+            return err(&["latency", "Uniform"], format!("latency Uniform(min_ms: {}, max_ms: {}): expected 0 <= min_ms <= max_ms", Num(min_ms), Num(max_ms)));
         }
         LatencySpec::Exponential { floor_ms, mean_ms }
             if !(floor_ms.is_finite()
@@ -1100,7 +1116,7 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
                 && floor_ms >= 0.0
                 && mean_ms >= 0.0) =>
         {
-            return err(&["latency", "Exponential"], format!("latency Exponential(floor_ms: {floor_ms}, mean_ms: {mean_ms}): expected both 0 or more"));
+            return err(&["latency", "Exponential"], format!("latency Exponential(floor_ms: {}, mean_ms: {}): expected both 0 or more", Num(floor_ms), Num(mean_ms)));
         }
         _ => {}
     }
@@ -1194,7 +1210,7 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
         {
             return err(
                 &["rate_per_s"],
-                format!("clients Open(rate_per_s: {rate_per_s}): expected a rate above 0 and at most 1000000 per second"),
+                format!("clients Open(rate_per_s: {}): expected a rate above 0 and at most 1000000 per second", Num(rate_per_s)),
             );
         }
         _ => {}
@@ -1406,7 +1422,7 @@ fn validate_tcc_and_business(l: &Loaded) -> Result<(), ScenarioError> {
                     &["decline_probability"],
                     format!(
                         "workload decline_probability = {}: a probability must be between 0 and 1",
-                        f.decline_probability
+                        Num(f.decline_probability)
                     ),
                 );
             }
@@ -1625,7 +1641,7 @@ fn validate_faults(l: &Loaded) -> Result<(), ScenarioError> {
                 key,
                 i,
                 &[field],
-                format!("faults.{section} {field} = {v}: expected a time in ms, 0 or more"),
+                format!("faults.{section} {field} = {}: expected a time in ms, 0 or more", Num(v)),
             ));
         }
         if v > horizon {
@@ -1634,7 +1650,7 @@ fn validate_faults(l: &Loaded) -> Result<(), ScenarioError> {
                 key,
                 i,
                 &[field],
-                format!("faults.{section} {field} = {v} ms is after the horizon (duration_ms = {horizon}); faults must happen within the run: raise duration_ms or move the fault earlier"),
+                format!("faults.{section} {field} = {} ms is after the horizon (duration_ms = {}); faults must happen within the run: raise duration_ms or move the fault earlier", Num(v), Num(horizon)),
             ));
         }
         Ok(())
@@ -1690,7 +1706,8 @@ fn validate_faults(l: &Loaded) -> Result<(), ScenarioError> {
                 &["to_ms"],
                 format!(
                     "faults.partitions: to_ms = {} must be after from_ms = {}",
-                    p.to_ms, p.from_ms
+                    Num(p.to_ms),
+                    Num(p.from_ms)
                 ),
             ));
         }
@@ -1720,7 +1737,8 @@ fn validate_faults(l: &Loaded) -> Result<(), ScenarioError> {
                 &["to_ms"],
                 format!(
                     "faults.one_way: to_ms = {} must be after from_ms = {}",
-                    w.to_ms, w.from_ms
+                    Num(w.to_ms),
+                    Num(w.from_ms)
                 ),
             ));
         }
@@ -1741,7 +1759,7 @@ fn validate_faults(l: &Loaded) -> Result<(), ScenarioError> {
                 &["rate_per_s"],
                 format!(
                     "faults.random_crashes rate_per_s = {}: expected 0 or more crashes per second, at most {MAX_EXPECTED_FAULTS} expected per node over the run",
-                    r.rate_per_s
+                    Num(r.rate_per_s)
                 ),
             ));
         }
@@ -1771,7 +1789,7 @@ fn validate_faults(l: &Loaded) -> Result<(), ScenarioError> {
                 &["faults", "random_partitions", "rate_per_s"],
                 format!(
                     "faults.random_partitions rate_per_s = {}: expected 0 or more per second, at most {MAX_EXPECTED_FAULTS} expected over the run",
-                    r.rate_per_s
+                    Num(r.rate_per_s)
                 ),
             ));
         }
@@ -2028,6 +2046,22 @@ mod tests {
         let e = parse(src, "s.ron").unwrap_err();
         assert_eq!((e.line, e.col), (4, 5), "{e}");
         assert!(e.message.contains("outside [0, 1]"), "{e}");
+    }
+
+    #[test]
+    fn tiny_and_huge_numbers_are_shown_with_an_exponent_not_hundreds_of_digits() {
+        for (src, shown) in [
+            ("(network: (loss_probability: -1e-308))", "-1e-308"),
+            ("(clients: (load: Open(rate_per_s: -1e-308)))", "-1e-308"),
+            ("(network: (latency: Uniform(min_ms: 5, max_ms: 1e-300)))", "1e-300"),
+            ("(network: (latency: Constant(ms: -1e300)))", "-1e300"),
+            ("(workload: FlashSale(decline_probability: 1e200))", "1e200"),
+            ("(network: (loss_probability: 1.5))", "1.5"),
+        ] {
+            let e = parse(src, "s.ron").unwrap_err();
+            assert!(e.message.contains(shown), "{src}: {e}");
+            assert!(e.message.len() < 200, "{src}: {e}");
+        }
     }
 
     #[test]

@@ -611,25 +611,21 @@ fn draw_load(s: &mut Scenario, rng: &mut StreamRng) {
     s.clients.max_requests = None;
 }
 
-/// Multiplies every timer of the protocol under test by `f` (their ratios, which
-/// validation constrains, stay as the configuration set them).
-fn scale_timers(s: &mut Scenario, f: f64) {
-    let x = |v: &mut f64| *v = ms(*v * f);
+/// Every timer and period of the protocol under test (ms).
+fn timers(s: &mut Scenario) -> Vec<&mut f64> {
     match s.protocol.as_str() {
         "2pc" => {
             let p = &mut s.two_pc;
-            for v in [
+            vec![
                 &mut p.vote_timeout_ms,
                 &mut p.decision_retry_ms,
                 &mut p.inquiry_interval_ms,
                 &mut p.rm_timeout_ms,
-            ] {
-                x(v);
-            }
+            ]
         }
         "3pc" => {
             let p = &mut s.three_pc;
-            for v in [
+            vec![
                 &mut p.vote_timeout_ms,
                 &mut p.precommit_ack_timeout_ms,
                 &mut p.rm_wait_timeout_ms,
@@ -637,79 +633,45 @@ fn scale_timers(s: &mut Scenario, f: f64) {
                 &mut p.decision_retry_ms,
                 &mut p.inquiry_interval_ms,
                 &mut p.election_timeout_ms,
-            ] {
-                x(v);
-            }
+            ]
         }
-        "tcc" => {
-            x(&mut s.tcc.try_timeout_ms);
-            x(&mut s.tcc.retry_ms);
-        }
-        "saga" => {
-            x(&mut s.saga.scan_interval_ms);
-            x(&mut s.saga.step_timeout_ms);
-        }
+        "tcc" => vec![&mut s.tcc.try_timeout_ms, &mut s.tcc.retry_ms],
+        "saga" => vec![&mut s.saga.scan_interval_ms, &mut s.saga.step_timeout_ms],
         "messaging" => {
             let m = &mut s.messaging;
-            for v in [
+            vec![
                 &mut m.step_delay_ms,
                 &mut m.retry_ms,
                 &mut m.redeliver_ms,
                 &mut m.checkback_ms,
-            ] {
-                x(v);
-            }
+            ]
         }
         "calls" => {
             let c = &mut s.calls;
-            for v in [
+            vec![
                 &mut c.call_timeout_ms,
                 &mut c.callback_timeout_ms,
                 &mut c.processing_ms,
                 &mut c.retry_ms,
                 &mut c.period_ms,
                 &mut c.grace_ms,
-            ] {
-                x(v);
-            }
+            ]
         }
-        _ => {}
+        _ => Vec::new(),
+    }
+}
+
+/// Multiplies every timer of the protocol under test by `f` (their ratios, which
+/// validation constrains, stay as the configuration set them).
+fn scale_timers(s: &mut Scenario, f: f64) {
+    for v in timers(s) {
+        *v = ms(*v * f);
     }
 }
 
 /// The protocol's longest timer or period (ms): recovery needs many of them.
 fn longest_timer_ms(s: &Scenario) -> f64 {
-    let all: Vec<f64> = match s.protocol.as_str() {
-        "2pc" => vec![
-            s.two_pc.vote_timeout_ms,
-            s.two_pc.decision_retry_ms,
-            s.two_pc.inquiry_interval_ms,
-        ],
-        "3pc" => vec![
-            s.three_pc.vote_timeout_ms,
-            s.three_pc.precommit_ack_timeout_ms,
-            s.three_pc.rm_wait_timeout_ms,
-            s.three_pc.rm_precommit_timeout_ms,
-            s.three_pc.decision_retry_ms,
-            s.three_pc.inquiry_interval_ms,
-            s.three_pc.election_timeout_ms,
-        ],
-        "tcc" => vec![s.tcc.try_timeout_ms, s.tcc.retry_ms],
-        "saga" => vec![s.saga.scan_interval_ms, s.saga.step_timeout_ms],
-        "messaging" => vec![
-            s.messaging.retry_ms,
-            s.messaging.redeliver_ms,
-            s.messaging.checkback_ms,
-        ],
-        "calls" => vec![
-            s.calls.call_timeout_ms,
-            s.calls.callback_timeout_ms,
-            s.calls.retry_ms,
-            s.calls.period_ms,
-        ],
-        _ => vec![100.0],
-    };
-    all.into_iter().fold(50.0, f64::max)
+    timers(&mut s.clone()).into_iter().fold(50.0, |m, v| m.max(*v))
 }
 
 /// The largest one-way latency the model draws (for an exponential tail: its mean

@@ -29,7 +29,6 @@ use crate::observe::{AuditItem, Observation};
 use crate::store::{Ledger, LockTable, ShardOps};
 use crate::workload::{Admission, AdmissionLog, AdmittingWorld};
 use crate::workload::{Client, ClientTimer, ClientWorld, TxnRequest};
-use std::collections::BTreeSet;
 
 /// Options of the 2PC family (all times in µs).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -47,14 +46,6 @@ pub struct TwoPcOptions {
     pub answer_client_after_acks: bool,
 }
 
-impl TwoPcOptions {
-    /// Termination by others needs RMs to remember what they committed: a peer must
-    /// never mistake "committed and forgot" for "never voted yes".
-    fn remember_commits(&self) -> bool {
-        self.cooperative_termination || self.standby_tm
-    }
-}
-
 /// What a node knows of a transaction's fate, as told to an inquirer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Status {
@@ -63,6 +54,8 @@ pub enum Status {
     Aborted,
     /// Voted yes, outcome unknown.
     InDoubt,
+    /// Too old for this node's window of outcomes: it cannot tell (and will not guess).
+    Unknown,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -131,16 +124,15 @@ pub struct Durable {
     pub ledger: Ledger,
     /// RM: prepared (in-doubt) transactions.
     pub prepared: IdMap<PreparedRec>,
-    /// RM: committed transactions (kept only when others may ask).
-    pub committed: BTreeSet<TxnId>,
     /// RM: recently finished transactions (a bounded window). The network may deliver
     /// a duplicate Prepare after the RM committed and, by presumed abort, forgot the
     /// transaction; preparing it again would apply it twice. Real RMs find the commit
     /// in their log; this window is that memory, bounded.
     pub recent_commits: RecentIds,
     pub recent_aborts: RecentIds,
-    /// RM: transactions it promised never to vote yes on.
-    pub tombstones: BTreeSet<TxnId>,
+    /// RM: transactions it promised never to vote yes on (a window: a promise older
+    /// than it is presumed made, so a very late Prepare is refused, never voted for).
+    pub promised: RecentIds,
     /// Client: transaction-id watermark.
     pub txn_watermark: u64,
 }
@@ -608,7 +600,7 @@ impl Rm {
             Msg::Status { txn, status } => match status {
                 Status::Committed => self.learn(txn, Outcome::Commit, ctx),
                 Status::Aborted => self.learn(txn, Outcome::Abort, ctx),
-                Status::InDoubt => {}
+                Status::InDoubt | Status::Unknown => {}
             },
             Msg::Inquiry { txn, .. } => {
                 let status = self.status_for_inquirer(txn, ctx);
@@ -632,13 +624,10 @@ impl Rm {
             ctx.send(tm, Msg::Vote { txn, yes: true }); // duplicate Prepare
             return;
         }
-        if d.committed.contains(&txn)
-            || d.recent_commits.contains(txn)
-            || d.recent_aborts.contains(txn)
-        {
+        if d.recent_commits.contains(txn) || d.recent_aborts.contains(txn) {
             return; // a duplicate Prepare for a finished transaction
         }
-        let refuse = d.tombstones.contains(&txn)
+        let refuse = d.promised.contains(txn)
             || !d.ledger.can_apply(&ops)
             || !self.locks.try_lock(txn, &ops, ctx.now_us());
         if refuse {
@@ -671,8 +660,7 @@ impl Rm {
                 // Already applied (or, in an unsafe variant, aborted on its own):
                 // acknowledge so the TM can forget.
                 ctx.send(self.tm, Msg::Ack { txn });
-            } else if !ctx.durable().committed.contains(&txn)
-                && !ctx.durable().recent_commits.contains(txn)
+            } else if !ctx.durable().recent_commits.contains(txn)
                 && !ctx.durable().recent_aborts.contains(txn)
             {
                 // An Abort that overtook its Prepare (or whose Prepare was lost).
@@ -683,15 +671,11 @@ impl Rm {
             }
             return;
         }
-        let remember = self.opts.remember_commits();
         let rec = ctx.persist(|d| {
             let rec = d.prepared.remove(&txn).expect("checked above");
             if outcome == Outcome::Commit {
                 d.recent_commits.insert(txn);
                 d.ledger.apply(&rec.ops);
-                if remember {
-                    d.committed.insert(txn);
-                }
             } else {
                 d.recent_aborts.insert(txn);
             }
@@ -717,18 +701,25 @@ impl Rm {
     }
 
     /// What this RM tells a peer or the standby. Saying "aborted" about a transaction
-    /// it never voted yes on is a promise, so it is made durable first.
+    /// it never voted yes on is a promise, so it is made durable first. Its memory of
+    /// outcomes is a window (flat in transactions): about a transaction older than it,
+    /// the RM says it does not know — the TM's log does, until every Ack is in, and
+    /// nobody is in doubt after that — rather than guess.
     fn status_for_inquirer(&mut self, txn: TxnId, ctx: &mut C<'_>) -> Status {
         let d = ctx.durable();
-        if d.committed.contains(&txn) {
-            Status::Committed
-        } else if d.prepared.contains_key(&txn) {
-            Status::InDoubt
-        } else {
-            if !d.tombstones.contains(&txn) {
-                ctx.persist(|d| d.tombstones.insert(txn));
+        if d.prepared.contains_key(&txn) {
+            return Status::InDoubt;
+        }
+        match (d.recent_commits.recall(txn), d.recent_aborts.recall(txn)) {
+            (Recall::Seen, _) => Status::Committed,
+            (_, Recall::Seen) => Status::Aborted,
+            (Recall::Forgotten, _) | (_, Recall::Forgotten) => Status::Unknown,
+            (Recall::Unseen, Recall::Unseen) => {
+                if !d.promised.contains(txn) {
+                    ctx.persist(|d| d.promised.insert(txn));
+                }
+                Status::Aborted
             }
-            Status::Aborted
         }
     }
 
@@ -856,7 +847,8 @@ impl Standby {
                 let outcome = match status {
                     Status::Committed => Outcome::Commit,
                     Status::Aborted => Outcome::Abort,
-                    Status::InDoubt => return, // all in doubt so far: blocked
+                    // All in doubt (or too old to tell) so far: blocked.
+                    Status::InDoubt | Status::Unknown => return,
                 };
                 self.terminating.remove(&txn);
                 ctx.cancel_timer(Timer::Termination(txn));
@@ -1064,5 +1056,56 @@ mod window_tests {
             "{out:?}"
         );
         assert_eq!(d.ledger.total(), 200, "not applied");
+    }
+
+    /// An RM's memory of outcomes is a window: about a transaction older than it, it
+    /// tells a peer or the standby it does not know — never "aborted" on a guess,
+    /// which could make a peer abort what committed.
+    #[test]
+    fn an_inquiry_about_a_forgotten_transaction_is_answered_unknown() {
+        let opts = TwoPcOptions {
+            vote_timeout_us: 1000,
+            decision_retry_us: 1000,
+            inquiry_interval_us: 1000,
+            cooperative_termination: true,
+            standby_tm: false,
+            rm_abort_timeout_us: None,
+            no_decision_retry: false,
+            answer_client_after_acks: false,
+        };
+        let mut rm = TwoPcNode::rm(NodeId(0), None, 2, opts);
+        let mut d = TwoPcNode::rm_durable(Ledger::new(2, 100));
+        d.recent_commits.insert(5);
+        d.recent_commits.insert(RecentIds::CAPACITY * 3);
+        let mut rng = crate::rng::stream(1, "test");
+        let mut out = Vec::new();
+        let mut ctx = Ctx::new(10, NodeId(1), &mut d, &mut rng, &mut out);
+        let peer = NodeId(2);
+        for txn in [5, RecentIds::CAPACITY * 3, RecentIds::CAPACITY * 3 - 1] {
+            rm.on_message(
+                peer,
+                Msg::Inquiry {
+                    txn,
+                    participants: NodeSet::new(),
+                },
+                &mut ctx,
+            );
+        }
+        let answers: Vec<Status> = out
+            .iter()
+            .filter_map(|c| match c {
+                Command::Send {
+                    msg: Msg::Status { status, .. },
+                    ..
+                } => Some(*status),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            answers,
+            vec![Status::Unknown, Status::Committed, Status::Aborted],
+            "forgotten; remembered; never voted (now promised)"
+        );
+        assert!(d.promised.contains(RecentIds::CAPACITY * 3 - 1));
     }
 }

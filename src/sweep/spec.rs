@@ -260,6 +260,22 @@ pub fn load_checked(
     let file = path.display().to_string();
     let source = std::fs::read_to_string(path)
         .map_err(|e| SweepError::input(format!("{file}: cannot read the sweep file: {e}")))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    load_text(&source, &file, dir, opts, size, warnings)
+}
+
+/// [`load_checked`] on a sweep file's text: `file` names it in errors, `dir` is where
+/// a `base` scenario is looked for.
+pub fn load_text(
+    source: &str,
+    file: &str,
+    dir: &Path,
+    opts: ReadOptions,
+    size: &dyn Fn((usize, usize, usize)) -> Result<(), SweepError>,
+    warnings: &mut Vec<String>,
+) -> Result<Plan, SweepError> {
+    let source = source.to_string();
+    let file = file.to_string();
     let at = |needle: &str, msg: String| {
         SweepError::input(match locate(&source, needle) {
             Some((l, c)) => format!("{file}:{l}:{c}: {msg}"),
@@ -276,7 +292,7 @@ pub fn load_checked(
     })?;
     let base: Scenario = match (&sweep.base, &sweep.scenario) {
         (Some(b), None) => {
-            let p = path.parent().unwrap_or(Path::new(".")).join(b);
+            let p = dir.join(b);
             scenario::load(&p)
                 .map_err(|e| at("base", format!("base scenario: {e}")))?
                 .scenario
@@ -309,7 +325,8 @@ pub fn load_checked(
         }
     };
     let name = if sweep.name.is_empty() {
-        path.file_stem()
+        Path::new(&file)
+            .file_stem()
             .map(|s| s.to_string_lossy().to_string())
             .unwrap_or_else(|| "sweep".into())
     } else {

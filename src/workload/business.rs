@@ -247,6 +247,37 @@ mod tests {
     }
 
     #[test]
+    fn a_sale_whose_payment_rolled_back_is_unpaid_and_the_reverse_is_a_charge_without_order() {
+        let (orders, inventory, payment) = (NodeId(1), NodeId(2), NodeId(3));
+        let mut c = BusinessChecks::new(BusinessConfig {
+            orders,
+            inventory,
+            skus: 1,
+            stock_per_sku: 10,
+            payment: Some(payment),
+        });
+        let set = |ids: &[NodeId]| {
+            let mut s = NodeSet::new();
+            for &n in ids {
+                s.insert(n);
+            }
+            s
+        };
+        c.over(set(&[orders, inventory, payment]), set(&[]));
+        c.over(set(&[orders, inventory]), set(&[payment]));
+        c.over(set(&[payment]), set(&[orders, inventory]));
+        c.over(set(&[]), set(&[orders, inventory, payment]));
+        assert_eq!((c.unpaid_sales, c.charged_without_order), (1, 1));
+        // Without a payment service there is nothing to pay for.
+        let mut plain = BusinessChecks::new(BusinessConfig {
+            payment: None,
+            ..c.cfg.clone()
+        });
+        plain.over(set(&[orders]), set(&[inventory]));
+        assert_eq!((plain.unpaid_sales, plain.charged_without_order), (0, 0));
+    }
+
+    #[test]
     fn a_consistent_sale_breaks_nothing() {
         let b = count(100, side(30, 0, 0), side(70, 0, 0), 4);
         assert_eq!((b.sold, b.stock_left, b.released), (30, 70, 4));

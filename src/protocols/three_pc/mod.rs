@@ -61,7 +61,6 @@ use crate::observe::AuditItem;
 use crate::store::{Ledger, ShardOps};
 use crate::workload::{AdmissionLog, AdmittingWorld};
 use crate::workload::{Client, ClientTimer, ClientWorld, TxnRequest};
-use std::collections::BTreeSet;
 
 /// What the TM does when PreCommit acks are overdue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -245,7 +244,9 @@ pub struct Durable {
     pub recent_commits: RecentIds,
     pub recent_aborts: RecentIds,
     /// RM: transactions it promised a terminator never to vote yes on.
-    pub tombstones: BTreeSet<TxnId>,
+    /// (A window, like the outcomes': a promise older than it is presumed made, so a
+    /// very late CanCommit is refused, never voted for.)
+    pub promised: RecentIds,
     /// Client: transaction-id watermark.
     pub txn_watermark: u64,
     /// Standby (`Terminate`): what it decided as a terminator.

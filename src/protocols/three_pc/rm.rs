@@ -134,7 +134,7 @@ impl Rm {
         if d.recent_commits.contains(txn) || d.recent_aborts.contains(txn) {
             return; // a duplicate CanCommit for a finished transaction
         }
-        let refuse = d.tombstones.contains(&txn)
+        let refuse = d.promised.contains(txn)
             || !d.ledger.can_apply(&ops)
             || !self.locks.try_lock(txn, &ops, ctx.now_us());
         if refuse {
@@ -279,8 +279,8 @@ impl Rm {
         } else if d.recent_commits.contains(txn) && !d.recent_aborts.contains(txn) {
             State::Committed
         } else {
-            if !d.recent_aborts.contains(txn) && !d.tombstones.contains(&txn) {
-                ctx.persist(|d| d.tombstones.insert(txn));
+            if !d.recent_aborts.contains(txn) && !d.promised.contains(txn) {
+                ctx.persist(|d| d.promised.insert(txn));
             }
             State::Aborted
         }

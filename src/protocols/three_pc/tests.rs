@@ -159,7 +159,7 @@ fn a_participant_that_never_voted_promises_abort() {
         assert_eq!(rm.state_for_terminator(7, ctx), State::Uncertain);
         assert_eq!(rm.state_for_terminator(99, ctx), State::Aborted);
     });
-    assert!(d.tombstones.contains(&99), "the promise is durable");
+    assert!(d.promised.contains(99), "the promise is durable");
     let mut ops = ShardOps::default();
     ops.push(KeyDelta { key: 2, delta: 1 });
     let out = handle(1, 2, &mut d, |ctx| {
@@ -397,5 +397,5 @@ fn a_forgotten_transaction_is_unknown_to_a_terminator_not_aborted() {
     handle(1, 1, &mut d, |ctx| {
         assert_eq!(rm.state_for_terminator(3, ctx), State::Unknown);
     });
-    assert!(!d.tombstones.contains(&3));
+    assert!(d.promised.recall(3) != crate::idmap::Recall::Seen);
 }
