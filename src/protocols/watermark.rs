@@ -21,8 +21,10 @@
 //!
 //! `W(p)` is the least of
 //! - the transactions not yet finished for `p` ([`Unfinished`]), and
-//! - the coordinator's **front** ([`front`]): [`DEFAULT_LAG_IDS`] below the newest id it has
-//!   begun, or its admission floor after a restart if that is higher. The coordinator
+//! - the coordinator's **front** ([`front`]): the scenario's `watermark_lag_ids`
+//!   ([`DEFAULT_LAG_IDS`] unless set) below the newest id it has begun, or its
+//!   admission floor after a restart if that is higher (the saga orchestrator logs
+//!   its newest id, `begun_to`, with each saga's record instead). The coordinator
 //!   begins nothing below its front: a new request below it is answered stale (the
 //!   client hears, `txns.refused`). Without this a transaction could begin below a
 //!   watermark already sent — ids are not all begun in order: requests are
@@ -96,8 +98,9 @@ impl Unfinished {
     }
 }
 
-/// Removes the records below `w` (in key order, `key` maps a record's key to its
-/// transaction) that `keep` does not hold on to; returns how many went.
+/// Removes the records whose key is below `below` (for the saga's `(txn, step)`
+/// keys, `(w, 0)`: every step of every saga below `w`) that `keep` does not hold on
+/// to; returns how many went.
 pub fn purge<K: Ord + Copy, V>(
     records: &mut BTreeMap<K, V>,
     below: K,
