@@ -163,6 +163,8 @@ pub struct SagaSpec {
     pub step_retries: u32,
     /// Give up on a saga after this many recovery attempts (flag it for an operator).
     pub give_up_after_attempts: Option<u32>,
+    /// How many ids the orchestrator's front trails the newest saga begun.
+    pub watermark_lag_ids: u64,
 }
 
 impl Default for SagaSpec {
@@ -175,6 +177,7 @@ impl Default for SagaSpec {
             step_timeout_ms: 50.0,
             step_retries: 3,
             give_up_after_attempts: None,
+            watermark_lag_ids: crate::protocols::watermark::DEFAULT_LAG_IDS,
         }
     }
 }
@@ -1284,6 +1287,20 @@ pub struct TccSpec {
     pub empty_rollback_guard: bool,
     /// A Try arriving after its Cancel is refused.
     pub anti_hanging: bool,
+    /// When participants drop the fence records of finished branches.
+    pub fence_purge: FencePurgeSpec,
+    /// How many ids the coordinator's front trails the newest id begun.
+    pub watermark_lag_ids: u64,
+}
+
+/// When TCC participants drop fence records (see the TCC chapter, "Forgetting").
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
+pub enum FencePurgeSpec {
+    /// Below the coordinator's finished-below watermark: safe under any delay.
+    Watermark,
+    /// Seata's clean task: end-state records older than this many ms (unsafe: a
+    /// message delayed longer finds no record).
+    AfterMs(f64),
 }
 
 impl Default for TccSpec {
@@ -1294,6 +1311,8 @@ impl Default for TccSpec {
             idempotency: true,
             empty_rollback_guard: true,
             anti_hanging: true,
+            fence_purge: FencePurgeSpec::Watermark,
+            watermark_lag_ids: crate::protocols::watermark::DEFAULT_LAG_IDS,
         }
     }
 }
@@ -1361,6 +1380,15 @@ fn validate_tcc_and_business(l: &Loaded) -> Result<(), ScenarioError> {
             );
         }
     }
+    if let FencePurgeSpec::AfterMs(v) = s.tcc.fence_purge {
+        if !(v.is_finite() && (0.001..=MAX_MS).contains(&v)) {
+            return err(
+                &["tcc", "fence_purge"],
+                format!("tcc.fence_purge = AfterMs({v:?}): expected a retention in ms from 0.001 to {MAX_MS:?} (or Watermark)"),
+            );
+        }
+    }
+    check_lag(l, "tcc", s.tcc.watermark_lag_ids)?;
 
     let (skus, stock, needs_rms, what) = match &s.workload {
         WorkloadSpec::Transfer(_) => return Ok(()),
@@ -1481,6 +1509,18 @@ fn validate_saga(l: &Loaded) -> Result<(), ScenarioError> {
         return Err(l.error_at(
             &["saga", "give_up_after_attempts"],
             "saga.give_up_after_attempts = 0: expected at least 1 attempt (or leave it out: never give up)",
+        ));
+    }
+    check_lag(l, "saga", g.watermark_lag_ids)
+}
+
+/// A watermark lag (TCC's or the saga's): at most `MAX_LAG_IDS` ids.
+fn check_lag(l: &Loaded, section: &str, v: u64) -> Result<(), ScenarioError> {
+    let max = crate::protocols::watermark::MAX_LAG_IDS;
+    if v > max {
+        return Err(l.error_at(
+            &[section, "watermark_lag_ids"],
+            format!("{section}.watermark_lag_ids = {v}: expected at most {max} ids (participants keep about one record per id of lag)"),
         ));
     }
     Ok(())
@@ -2089,6 +2129,26 @@ mod tests {
         assert!(e.message.contains("saga.step_timeout_ms"), "{e}");
         let e = parse("(saga: (give_up_after_attempts: 0))", "s.ron").unwrap_err();
         assert!(e.message.contains("at least 1 attempt"), "{e}");
+    }
+
+    #[test]
+    fn the_tcc_fence_purge_and_the_watermark_lags_are_checked() {
+        let l = parse("(protocol: \"tcc\")", "x.ron").expect("valid");
+        assert_eq!(l.scenario.tcc.fence_purge, FencePurgeSpec::Watermark);
+        assert_eq!(l.scenario.tcc.watermark_lag_ids, 4096);
+        let l = parse("(tcc: (fence_purge: AfterMs(86400000)))", "x.ron").expect("a day");
+        assert_eq!(
+            l.scenario.tcc.fence_purge,
+            FencePurgeSpec::AfterMs(86_400_000.0)
+        );
+        let e = parse("(\n  tcc: (fence_purge: AfterMs(0)),\n)", "t.ron").unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.message.contains("tcc.fence_purge"), "{e}");
+        for section in ["tcc", "saga"] {
+            let src = format!("({section}: (watermark_lag_ids: 1000001))");
+            let e = parse(&src, "t.ron").unwrap_err();
+            assert!(e.message.contains("watermark_lag_ids"), "{e}");
+        }
     }
 
     #[test]

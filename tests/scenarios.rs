@@ -328,12 +328,12 @@ fn golden_digests_of_the_shipped_scenarios() {
         ("2pc-standby-tm", "2a9f4d01efc173d6"),
         ("2pc-unsafe-timeout", "c15b3a32c82474ca"),
         ("bench-2pc", "d836d116757c47b5"),
-        ("flash-sale", "9d4943e9e7b1dd18"),
+        ("flash-sale", "17f4c35200624ffe"),
         ("order-inventory", "c1d6eecddf6c2cd7"),
-        ("tcc-empty-rollback", "a2e098143a76d0a1"),
-        ("tcc-hanging", "512512bbc0c3c5d9"),
-        ("tcc-happy", "388f94027cc3efca"),
-        ("tcc-no-idempotency", "d4753b9a83c1fa16"),
+        ("tcc-empty-rollback", "1ffbdcf085e5e39d"),
+        ("tcc-hanging", "cb7ac42fdb069ccf"),
+        ("tcc-happy", "1e7e1937cf23375e"),
+        ("tcc-no-idempotency", "338cbd00c86f6d2b"),
     ];
     let all = shipped();
     for (name, digest) in golden {

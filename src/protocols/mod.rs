@@ -7,3 +7,4 @@ pub mod service_calls;
 pub mod tcc;
 pub mod three_pc;
 pub mod two_pc;
+pub mod watermark;

@@ -33,6 +33,7 @@
 //! or compensates them backwards (`Policy`). Switched off, such sagas stay half-done:
 //! money in flight forever.
 
+use super::watermark::{self, Unfinished};
 use crate::idmap::{IdMap, Recall, RecentIds};
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation, RepairClass};
@@ -73,6 +74,8 @@ pub struct SagaOptions {
     /// The recovery job gives up on a saga after this many attempts and flags it for
     /// an operator (`None`: never gives up).
     pub give_up_after_attempts: Option<u32>,
+    /// How far the front trails the newest saga begun (see [`watermark::front`]).
+    pub watermark_lag_ids: u64,
 }
 
 /// What a step does to the money a reader sees in flight.
@@ -110,12 +113,15 @@ pub enum Msg {
     Request(TxnRequest),
     /// Orchestrator → client.
     Reply { txn: TxnId, outcome: Outcome },
-    /// Orchestrator → participant: do step `step`.
+    /// Orchestrator → participant: do step `step`. `finished_below`, here and on
+    /// Undo: the participant's watermark — every saga below it is finished for this
+    /// participant (see [`super::watermark`]).
     Do {
         txn: TxnId,
         step: u32,
         ops: ShardOps,
         visibility: Visibility,
+        finished_below: TxnId,
     },
     /// Participant → orchestrator: step done (`ok`) or refused.
     Done { txn: TxnId, step: u32, ok: bool },
@@ -125,6 +131,7 @@ pub enum Msg {
         step: u32,
         ops: ShardOps,
         visibility: Visibility,
+        finished_below: TxnId,
     },
     /// Participant → orchestrator: step undone (or never done and now never will be).
     Undone { txn: TxnId, step: u32 },
@@ -190,10 +197,17 @@ pub struct Durable {
     /// Orchestrator: finished sagas (a bounded window), so a duplicated request is
     /// not run again.
     pub finished: RecentIds,
+    /// Orchestrator: one past the newest saga id begun (the watermark's front lags
+    /// it; logged with each saga's record, so it never moves back).
+    pub begun_to: TxnId,
     /// Participant: balances.
     pub ledger: Ledger,
-    /// Participant: step records by (txn, step).
+    /// Participant: step records by (txn, step), kept until the saga is finished and
+    /// below the watermark.
     pub steps: BTreeMap<(TxnId, u32), StepRecord>,
+    /// Participant: the highest watermark heard: every saga below it is finished
+    /// here, and its step records are gone.
+    pub finished_below: TxnId,
     /// Client: transaction-id watermark.
     pub txn_watermark: u64,
 }
@@ -218,6 +232,9 @@ pub struct Orchestrator {
     running: IdMap<Running>,
     /// Recovery attempts per unfinished saga.
     attempts: BTreeMap<TxnId, u32>,
+    /// Per participant, the sagas not finished (their watermarks); rebuilt from the
+    /// log at recovery.
+    unfinished: Unfinished,
     retry_armed: bool,
 }
 
@@ -240,6 +257,7 @@ impl SagaNode {
             opts,
             running: IdMap::new(),
             attempts: BTreeMap::new(),
+            unfinished: Unfinished::default(),
             retry_armed: false,
         })
     }
@@ -347,7 +365,10 @@ impl Node for SagaNode {
             SagaNode::Client(c) => c.on_recover(ctx),
             // Nothing is resumed here: picking up unfinished sagas is the recovery
             // job's work, so switching it off shows what it fixes.
-            SagaNode::Orchestrator(o) => o.arm_scan(ctx),
+            SagaNode::Orchestrator(o) => {
+                o.rebuild_unfinished(ctx);
+                o.arm_scan(ctx);
+            }
             SagaNode::Participant(_) => {}
         }
     }
@@ -428,11 +449,19 @@ impl Orchestrator {
             }
             Recall::Unseen => {}
         }
+        // Nothing begins below the front: a watermark already sent may have passed
+        // this id (it fell more than `watermark_lag_ids` behind the newest saga begun).
+        let front = self.front(ctx);
+        if txn < front {
+            ctx.send(client, Msg::Stale { txn, floor: front });
+            return;
+        }
         let steps = plan(&req, &self.rms);
         let participants: NodeSet = steps.iter().map(|s| s.rm).collect();
         let began_us = ctx.now_us();
         // Stage "prepared": the saga's record is durable before its first step.
         ctx.persist(|d| {
+            d.begun_to = d.begun_to.max(txn.saturating_add(1));
             d.sagas.insert(
                 txn,
                 SagaRecord {
@@ -445,6 +474,7 @@ impl Orchestrator {
             )
         });
         ctx.observe(Observation::TxnBegun { txn, participants });
+        self.unfinished.begin(txn, participants.iter());
         self.start(txn, Direction::Forward, 0, false, ctx);
     }
 
@@ -493,21 +523,38 @@ impl Orchestrator {
                 }
             });
         }
+        let finished_below = self.unfinished.below(step.rm, self.front(ctx));
         let msg = match r.direction {
             Direction::Forward => Msg::Do {
                 txn,
                 step: r.pos,
                 ops: step.ops,
                 visibility: step.visibility,
+                finished_below,
             },
             Direction::Backward => Msg::Undo {
                 txn,
                 step: r.pos,
                 ops: step.ops,
                 visibility: step.visibility,
+                finished_below,
             },
         };
         ctx.send(step.rm, msg);
+    }
+
+    /// Nothing is begun below this any more (see [`watermark::front`]).
+    fn front(&self, ctx: &C<'_>) -> TxnId {
+        watermark::front(ctx.durable().begun_to, 0, self.opts.watermark_lag_ids)
+    }
+
+    /// After a restart: every logged saga is unfinished for its participants (the
+    /// log is exact: a saga leaves it only when it reaches its end).
+    fn rebuild_unfinished(&mut self, ctx: &C<'_>) {
+        self.unfinished.clear();
+        for (txn, rec) in ctx.durable().sagas.iter() {
+            self.unfinished.begin(txn, rec.steps.iter().map(|s| s.rm));
+        }
     }
 
     fn log(&self, txn: TxnId, logged: Logged, ctx: &mut C<'_>) {
@@ -603,6 +650,10 @@ impl Orchestrator {
         let Some(rec) = rec else {
             return;
         };
+        // Finished for every participant: their watermarks may pass it.
+        for s in &rec.steps {
+            self.unfinished.finish(txn, s.rm);
+        }
         ctx.observe(Observation::Decided { txn, outcome });
         ctx.observe(Observation::Consistent {
             txn,
@@ -751,15 +802,20 @@ impl Participant {
                 step,
                 ops,
                 visibility,
+                finished_below,
             } => {
+                let w = ctx.durable().finished_below.max(finished_below);
                 let ok = match ctx.durable().steps.get(&(txn, step)) {
                     Some(StepRecord::Done) => true,
                     Some(_) => false,
+                    // Below the watermark without a record: the saga is finished
+                    // (its records purged), and a late copy of a step must not run.
+                    None if txn < w => false,
                     None => {
                         // One local transaction: the balance and the step's status
                         // column change together, in one durable write.
                         let ok = ctx.durable().ledger.can_apply(&ops);
-                        ctx.persist(|d| {
+                        write(w, ctx, |d| {
                             if ok {
                                 d.ledger.apply(&ops);
                             }
@@ -784,18 +840,25 @@ impl Participant {
                 step,
                 ops,
                 visibility,
+                finished_below,
             } => {
+                let w = ctx.durable().finished_below.max(finished_below);
                 match ctx.durable().steps.get(&(txn, step)) {
                     Some(StepRecord::Done) => {
-                        ctx.persist(|d| {
+                        write(w, ctx, |d| {
                             d.ledger.apply(&inverse(&ops));
                             d.steps.insert((txn, step), StepRecord::Undone);
                         });
                         ctx.observe(Observation::Compensated { txn });
                         visible(txn, visibility.inverse(), ctx);
                     }
+                    // Below the watermark: a copy of a compensation for a finished
+                    // saga, done or made unnecessary already.
+                    None if txn < w => {}
                     None => {
-                        ctx.persist(|d| d.steps.insert((txn, step), StepRecord::Tombstone));
+                        write(w, ctx, |d| {
+                            d.steps.insert((txn, step), StepRecord::Tombstone)
+                        });
                     }
                     Some(_) => {} // refused, undone or tombstoned already
                 }
@@ -804,6 +867,19 @@ impl Participant {
             _ => {}
         }
     }
+}
+
+/// A participant's forced write: `f`, and with it the purge of the step records
+/// below the watermark `w` (no write of its own).
+fn write<R>(w: TxnId, ctx: &mut C<'_>, f: impl FnOnce(&mut Durable) -> R) -> R {
+    ctx.persist(|d| {
+        let r = f(d);
+        if w > d.finished_below {
+            d.finished_below = w;
+            watermark::purge(&mut d.steps, (w, 0), |_| false);
+        }
+        r
+    })
 }
 
 fn visible(txn: TxnId, v: Visibility, ctx: &mut C<'_>) {
@@ -882,6 +958,7 @@ mod tests {
             step: 0,
             ops: debit(30),
             visibility: Visibility::Opens,
+            finished_below: 0,
         };
         let (sent, seen) = deliver(&mut d, step.clone());
         assert_eq!(
@@ -910,6 +987,7 @@ mod tests {
             step: 0,
             ops: debit(30),
             visibility: Visibility::Opens,
+            finished_below: 0,
         };
         let (_, seen) = deliver(&mut d, undo.clone());
         assert!(seen.contains(&Observation::Compensated { txn: 3 }));
@@ -928,6 +1006,7 @@ mod tests {
                 step: 1,
                 ops: debit(10),
                 visibility: Visibility::None,
+                finished_below: 0,
             },
         );
         assert_eq!(sent, [Msg::Undone { txn: 4, step: 1 }]);
@@ -939,6 +1018,7 @@ mod tests {
                 step: 1,
                 ops: debit(10),
                 visibility: Visibility::None,
+                finished_below: 0,
             },
         );
         assert_eq!(
@@ -952,6 +1032,66 @@ mod tests {
         assert_eq!(d.ledger.balance(0), Some(100));
     }
 
+    fn step(txn: TxnId, undo: bool, finished_below: TxnId) -> Msg {
+        let (ops, visibility) = (debit(30), Visibility::None);
+        if undo {
+            Msg::Undo {
+                txn,
+                step: 0,
+                ops,
+                visibility,
+                finished_below,
+            }
+        } else {
+            Msg::Do {
+                txn,
+                step: 0,
+                ops,
+                visibility,
+                finished_below,
+            }
+        }
+    }
+
+    #[test]
+    fn below_the_watermark_a_late_step_is_refused_and_a_late_undo_changes_nothing() {
+        let mut d = SagaNode::participant_durable(crate::store::Ledger::new(2, 100));
+        deliver(&mut d, step(3, false, 0));
+        deliver(&mut d, step(4, true, 0)); // a tombstone
+        assert_eq!(d.steps.len(), 2);
+        // The next write carries the watermark: sagas 3 and 4 have reached their end.
+        deliver(&mut d, step(9, false, 5));
+        assert_eq!(d.finished_below, 5);
+        assert!(d.steps.keys().eq([(9, 0)].iter()), "purged with the write");
+        assert_eq!(d.ledger.balance(0), Some(40));
+        // Late copies: the step is refused (not applied again), the undo changes
+        // nothing, the tombstoned step stays refused — and no record comes back.
+        let (sent, seen) = deliver(&mut d, step(3, false, 0));
+        assert_eq!(
+            sent,
+            [Msg::Done {
+                txn: 3,
+                step: 0,
+                ok: false
+            }]
+        );
+        assert!(seen.is_empty());
+        let (sent, _) = deliver(&mut d, step(3, true, 0));
+        assert_eq!(sent, [Msg::Undone { txn: 3, step: 0 }]);
+        let (sent, _) = deliver(&mut d, step(4, false, 1));
+        assert_eq!(
+            sent,
+            [Msg::Done {
+                txn: 4,
+                step: 0,
+                ok: false
+            }]
+        );
+        assert_eq!(d.ledger.balance(0), Some(40));
+        assert_eq!(d.steps.len(), 1);
+        assert_eq!(d.finished_below, 5, "a lower watermark changes nothing");
+    }
+
     #[test]
     fn an_overdraft_is_refused_and_the_refusal_is_remembered() {
         let mut d = SagaNode::participant_durable(crate::store::Ledger::new(2, 100));
@@ -960,6 +1100,7 @@ mod tests {
             step: 0,
             ops: debit(101),
             visibility: Visibility::Opens,
+            finished_below: 0,
         };
         let (sent, seen) = deliver(&mut d, step.clone());
         assert_eq!(
@@ -1010,6 +1151,7 @@ mod tests {
             step_timeout_us: 100,
             step_retries: 1,
             give_up_after_attempts: None,
+            watermark_lag_ids: watermark::DEFAULT_LAG_IDS,
         }
     }
 

@@ -32,6 +32,7 @@
 //! The coordinator counts a Cancel acknowledged by only some participants at a retry
 //! as a partial compensation, and reports it repaired when the retries complete it.
 
+use super::watermark::{self, Unfinished};
 use crate::idmap::{Recall, RecentIds};
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation, RepairClass, TccEvent};
@@ -48,6 +49,21 @@ pub struct TccOptions {
     pub idempotency: bool,
     pub empty_rollback_guard: bool,
     pub anti_hanging: bool,
+    pub fence_purge: FencePurge,
+    /// How far the front trails the newest id begun (see [`watermark::front`]).
+    pub watermark_lag_ids: u64,
+}
+
+/// When a participant drops the fence records of finished branches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FencePurge {
+    /// Below the coordinator's finished-below watermark (see
+    /// [`super::watermark`]): exact, whatever the network's delays.
+    Watermark,
+    /// Seata's clean task: a record in an end state (confirmed, cancelled) last
+    /// changed at least this long ago (µs) is deleted, and the watermark is not
+    /// used. Unsafe: a message older than that finds no record.
+    AfterUs(u64),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -56,16 +72,30 @@ pub enum Msg {
     Request(TxnRequest),
     /// Coordinator (or the participant of a one-shard transaction) → client.
     Reply { txn: TxnId, outcome: Outcome },
-    /// Coordinator → participant: reserve.
-    Try { txn: TxnId, ops: ShardOps },
+    /// Coordinator → participant: reserve. `finished_below`, here and on Confirm and
+    /// Cancel: the participant's watermark — every transaction below it is finished
+    /// for this participant (see [`super::watermark`]).
+    Try {
+        txn: TxnId,
+        ops: ShardOps,
+        finished_below: TxnId,
+    },
     /// Participant → coordinator: reserved (`ok`) or not.
     Tried { txn: TxnId, ok: bool },
     /// Coordinator → participant: consume the reservation, apply the credits. Carries
     /// the branch's changes, as a TCC framework passes the business context to the
     /// confirm method.
-    Confirm { txn: TxnId, ops: ShardOps },
+    Confirm {
+        txn: TxnId,
+        ops: ShardOps,
+        finished_below: TxnId,
+    },
     /// Coordinator → participant: return the reservation.
-    Cancel { txn: TxnId, ops: ShardOps },
+    Cancel {
+        txn: TxnId,
+        ops: ShardOps,
+        finished_below: TxnId,
+    },
     /// Participant → coordinator: Confirm or Cancel done.
     Done { txn: TxnId },
     /// Coordinator → participant: a transaction on this shard only (one phase).
@@ -107,12 +137,25 @@ pub enum BranchState {
     },
 }
 
+impl BranchState {
+    /// A final state: the branch is confirmed or cancelled (Seata's end states, the
+    /// ones its clean task may delete).
+    pub fn is_end(self) -> bool {
+        matches!(self, BranchState::Confirmed | BranchState::Cancelled { .. })
+    }
+}
+
 /// A participant's durable control record of one branch.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Fence {
     pub state: BranchState,
     pub ops: ShardOps,
     pub tried_at_us: u64,
+    /// When the state last changed (Seata's `gmt_modified`, which its clean task reads).
+    pub changed_at_us: u64,
+    /// Tried after the branch was over (anti-hanging off): a hanging reservation. Its
+    /// branch's Confirm, if it had one, was applied before: a copy is a repeat.
+    pub late: bool,
 }
 
 /// Where a global transaction stands, in the coordinator's log.
@@ -141,9 +184,12 @@ pub struct Durable {
     pub admission: AdmissionLog,
     /// Participant: available balances (reservations already taken out).
     pub ledger: Ledger,
-    /// Participant: the fence, one record per branch. Kept for the whole run (a real
-    /// system purges old records after days).
+    /// Participant: the fence, one record per branch, kept until the branch is
+    /// finished and below the watermark (or, with [`FencePurge::AfterUs`], too old).
     pub fences: BTreeMap<TxnId, Fence>,
+    /// Participant: the highest watermark heard: every transaction below it is
+    /// finished here, and its fence record is gone (except a reservation still held).
+    pub finished_below: TxnId,
     /// Participant: one-shard transactions done (drops duplicates).
     pub local_done: RecentIds,
     /// Client: transaction-id watermark.
@@ -182,6 +228,10 @@ pub struct Tm {
     finishing: BTreeMap<TxnId, Finishing>,
     /// Requests begun in this incarnation (with the durable floor: never begun twice).
     admission: Admission,
+    /// One past the newest request id begun in this incarnation (the front lags it).
+    begun_to: TxnId,
+    /// Per participant, the transactions not finished for it (its watermark).
+    unfinished: Unfinished,
     retry_armed: bool,
 }
 
@@ -223,6 +273,8 @@ impl TccNode {
             trying: BTreeMap::new(),
             finishing: BTreeMap::new(),
             admission: Admission::default(),
+            begun_to: 0,
+            unfinished: Unfinished::default(),
             retry_armed: false,
         })
     }
@@ -392,6 +444,8 @@ impl Tm {
                     return;
                 };
                 f.acked.insert(from);
+                // Finished for this participant: its watermark may pass `txn`.
+                self.unfinished.finish(txn, from);
                 if f.acked.is_superset(f.participants) {
                     self.finishing.remove(&txn);
                     let rec = ctx.persist(|d| d.globals.remove(&txn));
@@ -419,6 +473,14 @@ impl Tm {
         if !self.admission.admit_request(txn, client, known, ctx) {
             return;
         }
+        // Nothing begins below the front: a watermark already sent may have passed
+        // this id (it fell more than `watermark_lag_ids` behind the newest one begun).
+        let front = self.front(ctx);
+        if txn < front {
+            ctx.send(client, Msg::Stale { txn, floor: front });
+            return;
+        }
+        self.begun_to = self.begun_to.max(txn.saturating_add(1));
         let shards = req.by_shard();
         if let [(shard, ops)] = shards[..] {
             ctx.send(self.rms[shard as usize], Msg::Local { txn, ops, client });
@@ -441,8 +503,17 @@ impl Tm {
             )
         });
         ctx.observe(Observation::TxnBegun { txn, participants });
+        self.unfinished.begin(txn, participants.iter());
         for (rm, ops) in branches {
-            ctx.send(rm, Msg::Try { txn, ops });
+            let finished_below = self.finished_below(rm, ctx);
+            ctx.send(
+                rm,
+                Msg::Try {
+                    txn,
+                    ops,
+                    finished_below,
+                },
+            );
         }
         self.trying.insert(
             txn,
@@ -453,6 +524,44 @@ impl Tm {
             },
         );
         ctx.set_timer(Timer::TryTimeout(txn), self.opts.try_timeout_us);
+    }
+
+    /// Nothing is begun below this any more (see [`watermark::front`]).
+    fn front(&self, ctx: &C<'_>) -> TxnId {
+        watermark::front(
+            self.begun_to,
+            ctx.durable().admission.floor,
+            self.opts.watermark_lag_ids,
+        )
+    }
+
+    /// The watermark of `rm`: every transaction below it is finished for `rm`.
+    fn finished_below(&self, rm: NodeId, ctx: &C<'_>) -> TxnId {
+        self.unfinished.below(rm, self.front(ctx))
+    }
+
+    fn phase_two_msg(
+        &self,
+        txn: TxnId,
+        confirm: bool,
+        rm: NodeId,
+        ops: ShardOps,
+        ctx: &C<'_>,
+    ) -> Msg {
+        let finished_below = self.finished_below(rm, ctx);
+        if confirm {
+            Msg::Confirm {
+                txn,
+                ops,
+                finished_below,
+            }
+        } else {
+            Msg::Cancel {
+                txn,
+                ops,
+                finished_below,
+            }
+        }
     }
 
     /// Confirm (every Try said yes) or Cancel (a no, or the Try timeout).
@@ -500,7 +609,8 @@ impl Tm {
             },
         });
         for (rm, ops) in branches {
-            ctx.send(rm, phase_two_msg(txn, confirm, ops));
+            let msg = self.phase_two_msg(txn, confirm, rm, ops, ctx);
+            ctx.send(rm, msg);
         }
         self.finishing.insert(
             txn,
@@ -553,7 +663,8 @@ impl Tm {
             }
             for (rm, ops) in rec.branches {
                 if !acked.contains(rm) {
-                    ctx.send(rm, phase_two_msg(txn, confirm, ops));
+                    let msg = self.phase_two_msg(txn, confirm, rm, ops, ctx);
+                    ctx.send(rm, msg);
                 }
             }
         }
@@ -570,6 +681,14 @@ impl Tm {
             .map(|(t, r)| (*t, r.clone()))
             .collect();
         self.admission.recover(globals.iter().map(|(t, _)| *t), ctx);
+        // Which participants had acknowledged is lost: every logged transaction is
+        // unfinished for all of its participants again. The watermarks this gives may
+        // be lower than those sent before the crash (still true; a participant keeps
+        // the highest it heard); the front is the new floor, above every id begun.
+        for (txn, rec) in &globals {
+            self.unfinished
+                .begin(*txn, rec.branches.iter().map(|(n, _)| *n));
+        }
         for (txn, rec) in globals {
             let participants: NodeSet = rec.branches.iter().map(|(n, _)| *n).collect();
             match rec.phase {
@@ -591,28 +710,75 @@ impl Tm {
     }
 }
 
-fn phase_two_msg(txn: TxnId, confirm: bool, ops: ShardOps) -> Msg {
-    if confirm {
-        Msg::Confirm { txn, ops }
-    } else {
-        Msg::Cancel { txn, ops }
-    }
-}
-
 impl Rm {
     fn on_message(&mut self, msg: Msg, ctx: &mut C<'_>) {
         match msg {
-            Msg::Try { txn, ops } => self.try_(txn, ops, ctx),
-            Msg::Confirm { txn, ops } => self.confirm(txn, ops, ctx),
-            Msg::Cancel { txn, ops } => self.cancel(txn, ops, ctx),
+            Msg::Try {
+                txn,
+                ops,
+                finished_below,
+            } => {
+                let w = self.watermark(finished_below, ctx);
+                self.try_(txn, ops, w, ctx)
+            }
+            Msg::Confirm {
+                txn,
+                ops,
+                finished_below,
+            } => {
+                let w = self.watermark(finished_below, ctx);
+                self.confirm(txn, ops, w, ctx)
+            }
+            Msg::Cancel {
+                txn,
+                ops,
+                finished_below,
+            } => {
+                let w = self.watermark(finished_below, ctx);
+                self.cancel(txn, ops, w, ctx)
+            }
             Msg::Local { txn, ops, client } => self.local(txn, ops, client, ctx),
             _ => {}
         }
     }
 
-    fn try_(&mut self, txn: TxnId, ops: ShardOps, ctx: &mut C<'_>) {
+    /// The watermark this participant may rely on: the highest it has heard (a
+    /// lower one on a reordered or restarted coordinator's message is still true,
+    /// and says less). `0` when fences are purged by age instead: nothing is then
+    /// known about a transaction without a record.
+    fn watermark(&self, heard: TxnId, ctx: &C<'_>) -> TxnId {
+        match self.opts.fence_purge {
+            FencePurge::Watermark => ctx.durable().finished_below.max(heard),
+            FencePurge::AfterUs(_) => 0,
+        }
+    }
+
+    /// One forced write: `f`, and with it the purge of finished fence records (below
+    /// the watermark `w`, or older than the retention), so purging costs no write of
+    /// its own.
+    fn write<R>(&self, w: TxnId, ctx: &mut C<'_>, f: impl FnOnce(&mut Durable) -> R) -> R {
+        let purge = self.opts.fence_purge;
+        let now = ctx.now_us();
+        ctx.persist(|d| {
+            let r = f(d);
+            match purge {
+                FencePurge::Watermark => {
+                    if w > d.finished_below {
+                        d.finished_below = w;
+                        // A reservation still held (a hanging one, guard off) stays:
+                        // it is money, not a control record.
+                        watermark::purge(&mut d.fences, w, |f| !f.state.is_end());
+                    }
+                }
+                FencePurge::AfterUs(after) => purge_older(&mut d.fences, now, after),
+            }
+            r
+        })
+    }
+
+    fn try_(&mut self, txn: TxnId, ops: ShardOps, w: TxnId, ctx: &mut C<'_>) {
         let tm = self.tm;
-        let hanging = match ctx.durable().fences.get(&txn).map(|f| f.state) {
+        let late = match ctx.durable().fences.get(&txn).map(|f| f.state) {
             // A repeated Try gets the first answer, whatever the balance is now.
             Some(BranchState::Tried | BranchState::Confirmed) => {
                 ctx.send(tm, Msg::Tried { txn, ok: true });
@@ -622,17 +788,22 @@ impl Rm {
                 ctx.send(tm, Msg::Tried { txn, ok: false });
                 return;
             }
-            Some(BranchState::Cancelled { .. }) if self.opts.anti_hanging => {
-                ctx.observe(Observation::Tcc {
-                    txn,
-                    event: TccEvent::LateTryRefused,
-                });
-                ctx.send(tm, Msg::Tried { txn, ok: false });
-                return;
-            }
+            // After its Cancel: recorded, or known from the watermark (the branch is
+            // finished here — confirmed or cancelled — and nobody waits for this
+            // Try's answer).
             Some(BranchState::Cancelled { .. }) => true,
-            None => false,
+            None => txn < w,
         };
+        if late && self.opts.anti_hanging {
+            ctx.observe(Observation::Tcc {
+                txn,
+                event: TccEvent::LateTryRefused,
+            });
+            ctx.send(tm, Msg::Tried { txn, ok: false });
+            return;
+        }
+        // Without the guard a late Try reserves, for a transaction that is over.
+        let hanging = late;
         let reserve = debit_ops(&ops);
         let now = ctx.now_us();
         if !ctx.durable().ledger.can_apply(&reserve) {
@@ -642,13 +813,15 @@ impl Rm {
             // A Try arriving after its Cancel (anti-hanging off) leaves the Cancel's
             // record in place: that branch was aborted already.
             if !hanging {
-                ctx.persist(|d| {
+                self.write(w, ctx, |d| {
                     d.fences.insert(
                         txn,
                         Fence {
                             state: BranchState::Refused,
                             ops,
                             tried_at_us: now,
+                            changed_at_us: now,
+                            late: false,
                         },
                     )
                 });
@@ -657,7 +830,7 @@ impl Rm {
             ctx.send(tm, Msg::Tried { txn, ok: false });
             return;
         }
-        ctx.persist(|d| {
+        self.write(w, ctx, |d| {
             d.ledger.apply(&reserve);
             d.fences.insert(
                 txn,
@@ -665,6 +838,8 @@ impl Rm {
                     state: BranchState::Tried,
                     ops,
                     tried_at_us: now,
+                    changed_at_us: now,
+                    late: hanging,
                 },
             );
         });
@@ -678,50 +853,64 @@ impl Rm {
         ctx.send(tm, Msg::Tried { txn, ok: true });
     }
 
-    fn confirm(&mut self, txn: TxnId, ops: ShardOps, ctx: &mut C<'_>) {
+    fn confirm(&mut self, txn: TxnId, ops: ShardOps, w: TxnId, ctx: &mut C<'_>) {
         let fence = ctx.durable().fences.get(&txn).cloned();
+        let now = ctx.now_us();
         match fence.map(|f| (f.state, f)) {
+            // A hanging reservation made below the watermark by a Try that came after
+            // its branch was confirmed and forgotten: this is a copy of that Confirm.
+            // The reservation stays (hanging: the anomaly without anti-hanging).
+            Some((BranchState::Tried, f)) if f.late => self.repeated(txn, &ops, true, w, ctx),
             Some((BranchState::Tried, f)) => {
                 // The reservation is consumed; the credits are applied.
-                ctx.persist(|d| {
+                self.write(w, ctx, |d| {
                     for o in f.ops.as_slice().iter().filter(|o| o.delta > 0) {
                         d.ledger.add(o.key, o.delta);
                     }
                     if let Some(r) = d.fences.get_mut(&txn) {
                         r.state = BranchState::Confirmed;
+                        r.changed_at_us = now;
                     }
                 });
                 self.applied(txn, &f, Outcome::Commit, ctx);
             }
-            Some((BranchState::Confirmed, _)) => self.repeated(txn, &ops, ctx),
+            Some((BranchState::Confirmed, _)) => self.repeated(txn, &ops, true, w, ctx),
+            // Below the watermark without a record: a copy of a Confirm done (the
+            // coordinator confirms only what every participant tried) and forgotten.
+            None if txn < w => self.repeated(txn, &ops, true, w, ctx),
             // Never tried, or cancelled: the coordinator never confirms such a branch.
             _ => {}
         }
         ctx.send(self.tm, Msg::Done { txn });
     }
 
-    fn cancel(&mut self, txn: TxnId, ops: ShardOps, ctx: &mut C<'_>) {
+    fn cancel(&mut self, txn: TxnId, ops: ShardOps, w: TxnId, ctx: &mut C<'_>) {
         let fence = ctx.durable().fences.get(&txn).cloned();
         let refused = fence.as_ref().map(|f| f.state) == Some(BranchState::Refused);
+        let now = ctx.now_us();
         match fence.map(|f| (f.state, f)) {
             Some((BranchState::Tried, f)) => {
-                ctx.persist(|d| {
+                self.write(w, ctx, |d| {
                     release(&mut d.ledger, &f.ops);
                     if let Some(r) = d.fences.get_mut(&txn) {
                         r.state = BranchState::Cancelled { empty: false };
+                        r.changed_at_us = now;
                     }
                 });
                 self.applied(txn, &f, Outcome::Abort, ctx);
             }
-            Some((BranchState::Cancelled { .. }, _)) => self.repeated(txn, &ops, ctx),
+            Some((BranchState::Cancelled { .. }, _)) => self.repeated(txn, &ops, false, w, ctx),
             Some((BranchState::Confirmed, _)) => {} // never happens: decided once
+            // Below the watermark without a record: a copy of a Cancel done (the
+            // branch's first Cancel found its record: a branch is finished for this
+            // participant only once it acknowledged one) and forgotten.
+            None if txn < w => self.repeated(txn, &ops, false, w, ctx),
             Some((BranchState::Refused, _)) | None => {
                 // An empty rollback: the Try never arrived (lost, late), or it was
                 // refused and reserved nothing (Seata: a failed Try left no
                 // reservation, so its Cancel has nothing to return).
                 let guard = self.opts.empty_rollback_guard;
-                let now = ctx.now_us();
-                ctx.persist(|d| {
+                self.write(w, ctx, |d| {
                     if !guard {
                         release(&mut d.ledger, &ops);
                     }
@@ -732,6 +921,8 @@ impl Rm {
                             state: BranchState::Cancelled { empty: true },
                             ops,
                             tried_at_us: now,
+                            changed_at_us: now,
+                            late: false,
                         },
                     );
                 });
@@ -752,8 +943,9 @@ impl Rm {
         ctx.send(self.tm, Msg::Done { txn });
     }
 
-    /// A Confirm or Cancel the fence says was done already.
-    fn repeated(&mut self, txn: TxnId, ops: &ShardOps, ctx: &mut C<'_>) {
+    /// A Confirm (`confirm`) or Cancel done already, by the fence's record or by the
+    /// watermark.
+    fn repeated(&mut self, txn: TxnId, ops: &ShardOps, confirm: bool, w: TxnId, ctx: &mut C<'_>) {
         if self.opts.idempotency {
             ctx.observe(Observation::Tcc {
                 txn,
@@ -762,14 +954,10 @@ impl Rm {
             return;
         }
         // Without the guard the business method runs again: a Confirm deducts (and
-        // credits) once more, a Cancel returns the reservation once more.
-        let confirmed = ctx
-            .durable()
-            .fences
-            .get(&txn)
-            .is_some_and(|f| f.state == BranchState::Confirmed);
-        ctx.persist(|d| {
-            if confirmed {
+        // credits) once more, a Cancel returns the reservation once more — whether
+        // the record is still there or was purged below the watermark.
+        self.write(w, ctx, |d| {
+            if confirm {
                 for o in ops.as_slice() {
                     d.ledger.add(o.key, o.delta);
                 }
@@ -828,6 +1016,25 @@ impl Rm {
     }
 }
 
+/// Seata's clean task, run with every fence write: deletes the records in an end
+/// state last changed at least `after_us` ago, oldest ids first, stopping at the
+/// first end-state record still young (ids are begun roughly in time order).
+fn purge_older(fences: &mut BTreeMap<TxnId, Fence>, now_us: u64, after_us: u64) {
+    let mut gone = Vec::new();
+    for (&txn, f) in fences.iter() {
+        if !f.state.is_end() {
+            continue;
+        }
+        if f.changed_at_us.saturating_add(after_us) > now_us {
+            break;
+        }
+        gone.push(txn);
+    }
+    for txn in gone {
+        fences.remove(&txn);
+    }
+}
+
 /// Returns the debits of `ops` to the available balances.
 fn release(ledger: &mut Ledger, ops: &ShardOps) {
     for o in debits(ops) {
@@ -850,6 +1057,8 @@ mod tests {
             idempotency,
             empty_rollback_guard,
             anti_hanging,
+            fence_purge: FencePurge::Watermark,
+            watermark_lag_ids: watermark::DEFAULT_LAG_IDS,
         }
     }
 
@@ -858,6 +1067,7 @@ mod tests {
         node: TccNode,
         durable: Durable,
         rng: crate::rng::StreamRng,
+        now_us: u64,
     }
 
     impl Harness {
@@ -866,12 +1076,19 @@ mod tests {
                 node: TccNode::rm(TM, o),
                 durable: TccNode::rm_durable(Ledger::new(2, 100)),
                 rng: crate::rng::stream(1, "test"),
+                now_us: 10,
             }
         }
 
         fn deliver(&mut self, msg: Msg) -> Vec<Command<TccNode>> {
             let mut out = Vec::new();
-            let mut ctx = Ctx::new(10, NodeId(1), &mut self.durable, &mut self.rng, &mut out);
+            let mut ctx = Ctx::new(
+                self.now_us,
+                NodeId(1),
+                &mut self.durable,
+                &mut self.rng,
+                &mut out,
+            );
             self.node.on_message(TM, msg, &mut ctx);
             out
         }
@@ -911,7 +1128,8 @@ mod tests {
             assert_eq!(
                 tried_ok(&h.deliver(Msg::Try {
                     txn: 1,
-                    ops: debit()
+                    ops: debit(),
+                    finished_below: 0,
                 })),
                 Some(true)
             );
@@ -920,11 +1138,13 @@ mod tests {
             h.deliver(Msg::Confirm {
                 txn: 1,
                 ops: debit(),
+                finished_below: 0,
             });
             assert_eq!((h.balance(0), h.durable.reserved()), (70, 0));
             let again = h.deliver(Msg::Confirm {
                 txn: 1,
                 ops: debit(),
+                finished_below: 0,
             });
             if guard {
                 assert!(saw(&again, TccEvent::DuplicateIgnored));
@@ -942,12 +1162,14 @@ mod tests {
         let out = h.deliver(Msg::Cancel {
             txn: 1,
             ops: debit(),
+            finished_below: 0,
         });
         assert!(saw(&out, TccEvent::EmptyRollbackRecorded));
         assert_eq!(h.balance(0), 100, "nothing was reserved, nothing returns");
         let late = h.deliver(Msg::Try {
             txn: 1,
             ops: debit(),
+            finished_below: 0,
         });
         assert_eq!(
             tried_ok(&late),
@@ -961,6 +1183,7 @@ mod tests {
         let out = h.deliver(Msg::Cancel {
             txn: 1,
             ops: debit(),
+            finished_below: 0,
         });
         assert!(saw(&out, TccEvent::EmptyRollbackApplied));
         assert_eq!(h.balance(0), 130, "money appeared");
@@ -972,10 +1195,12 @@ mod tests {
         h.deliver(Msg::Cancel {
             txn: 1,
             ops: debit(),
+            finished_below: 0,
         });
         let late = h.deliver(Msg::Try {
             txn: 1,
             ops: debit(),
+            finished_below: 0,
         });
         assert_eq!(tried_ok(&late), Some(true));
         assert!(saw(&late, TccEvent::HangingReservation));
@@ -1001,14 +1226,22 @@ mod tests {
                 key: 0,
                 delta: -130,
             });
-            let out = h.deliver(Msg::Try { txn: 1, ops: big });
+            let out = h.deliver(Msg::Try {
+                txn: 1,
+                ops: big,
+                finished_below: 0,
+            });
             assert_eq!(tried_ok(&out), Some(false));
             assert_eq!(h.durable.fences[&1].state, BranchState::Refused);
             assert_eq!((h.balance(0), h.durable.reserved()), (100, 0));
             // The funds come back (another transaction credits account 0)...
             h.durable.ledger.add(0, 100);
             // ...and a copy of the same Try arrives: it gets the first answer.
-            let again = h.deliver(Msg::Try { txn: 1, ops: big });
+            let again = h.deliver(Msg::Try {
+                txn: 1,
+                ops: big,
+                finished_below: 0,
+            });
             assert_eq!(
                 tried_ok(&again),
                 Some(false),
@@ -1019,7 +1252,11 @@ mod tests {
                 .any(|c| matches!(c, Command::Observe(Observation::Prepared { .. }))));
             assert_eq!((h.balance(0), h.durable.reserved()), (200, 0));
             // Its Cancel is an empty rollback: nothing was reserved.
-            let cancel = h.deliver(Msg::Cancel { txn: 1, ops: big });
+            let cancel = h.deliver(Msg::Cancel {
+                txn: 1,
+                ops: big,
+                finished_below: 0,
+            });
             if guard {
                 assert!(saw(&cancel, TccEvent::EmptyRollbackRecorded));
                 assert_eq!(h.balance(0), 200);
@@ -1036,5 +1273,241 @@ mod tests {
                 BranchState::Cancelled { empty: true }
             );
         }
+    }
+
+    fn try_msg(txn: TxnId, finished_below: TxnId) -> Msg {
+        Msg::Try {
+            txn,
+            ops: debit(),
+            finished_below,
+        }
+    }
+
+    fn confirm_msg(txn: TxnId, finished_below: TxnId) -> Msg {
+        Msg::Confirm {
+            txn,
+            ops: debit(),
+            finished_below,
+        }
+    }
+
+    fn cancel_msg(txn: TxnId, finished_below: TxnId) -> Msg {
+        Msg::Cancel {
+            txn,
+            ops: debit(),
+            finished_below,
+        }
+    }
+
+    #[test]
+    fn below_the_watermark_a_late_try_is_refused_without_its_record() {
+        for anti_hanging in [true, false] {
+            let mut h = Harness::new(opts(true, true, anti_hanging));
+            h.deliver(cancel_msg(1, 0)); // an empty rollback: the Try is late
+            assert!(h.durable.fences.contains_key(&1));
+            // The next fence write carries the watermark: txn 1 is finished here.
+            h.deliver(try_msg(5, 2));
+            assert_eq!(h.durable.finished_below, 2);
+            assert!(!h.durable.fences.contains_key(&1), "purged with the write");
+            assert_eq!((h.balance(0), h.durable.reserved()), (70, 30));
+            // The late Try carries the watermark of its own time (0).
+            let late = h.deliver(try_msg(1, 0));
+            if anti_hanging {
+                assert_eq!(tried_ok(&late), Some(false));
+                assert!(saw(&late, TccEvent::LateTryRefused));
+                assert_eq!((h.balance(0), h.durable.reserved()), (70, 30));
+            } else {
+                assert_eq!(tried_ok(&late), Some(true));
+                assert!(saw(&late, TccEvent::HangingReservation));
+                assert_eq!((h.balance(0), h.durable.reserved()), (40, 60));
+            }
+        }
+    }
+
+    #[test]
+    fn below_the_watermark_a_repeat_is_ignored_or_without_idempotency_applied_again() {
+        for idempotency in [true, false] {
+            let mut h = Harness::new(opts(idempotency, true, true));
+            h.deliver(try_msg(1, 0));
+            h.deliver(confirm_msg(1, 0));
+            h.deliver(try_msg(2, 0));
+            h.deliver(cancel_msg(2, 0));
+            assert_eq!(h.balance(0), 70);
+            h.deliver(try_msg(5, 3)); // purges 1 and 2
+            assert!(h.durable.fences.keys().eq([5].iter()));
+            assert_eq!(h.balance(0), 40);
+            let confirm = h.deliver(confirm_msg(1, 0));
+            let cancel = h.deliver(cancel_msg(2, 0));
+            if idempotency {
+                assert!(saw(&confirm, TccEvent::DuplicateIgnored));
+                assert!(saw(&cancel, TccEvent::DuplicateIgnored));
+                assert_eq!(h.balance(0), 40);
+            } else {
+                // As with the record: the Confirm deducts again, the Cancel returns
+                // a reservation again.
+                assert!(saw(&confirm, TccEvent::DuplicateApplied));
+                assert!(saw(&cancel, TccEvent::DuplicateApplied));
+                assert_eq!(h.balance(0), 40);
+                assert_eq!(h.durable.ledger.total(), 200 - 30 - 30 + 30 - 30);
+            }
+            assert!(
+                !saw(&cancel, TccEvent::EmptyRollbackRecorded),
+                "not mistaken for a first Cancel"
+            );
+            assert!(!h.durable.fences.contains_key(&2), "no record comes back");
+        }
+    }
+
+    #[test]
+    fn a_participant_keeps_its_highest_watermark_and_every_reservation() {
+        let mut h = Harness::new(opts(true, true, false));
+        h.deliver(cancel_msg(1, 0));
+        h.deliver(try_msg(1, 0)); // guard off: txn 1 hangs, tried after its Cancel
+        h.deliver(try_msg(2, 0));
+        h.deliver(confirm_msg(2, 0));
+        h.deliver(try_msg(7, 5));
+        assert_eq!(h.durable.finished_below, 5);
+        assert_eq!(
+            h.durable.fences.keys().copied().collect::<Vec<_>>(),
+            [1, 7],
+            "a reservation still held is money, not a control record"
+        );
+        // A restarted coordinator sends a lower watermark: it changes nothing.
+        h.deliver(try_msg(8, 1));
+        assert_eq!(h.durable.finished_below, 5);
+        let late = h.deliver(confirm_msg(2, 1));
+        assert!(
+            saw(&late, TccEvent::DuplicateIgnored),
+            "still known finished"
+        );
+        // The hanging reservation can still be released by a copy of its Cancel.
+        h.deliver(cancel_msg(1, 1));
+        assert_eq!(
+            h.durable.fences[&1].state,
+            BranchState::Cancelled { empty: false }
+        );
+    }
+
+    #[test]
+    fn a_time_based_purge_forgets_and_a_later_try_hangs_unnoticed() {
+        let mut o = opts(true, true, true);
+        o.fence_purge = FencePurge::AfterUs(100);
+        let mut h = Harness::new(o);
+        h.deliver(cancel_msg(1, 0));
+        h.now_us = 200;
+        h.deliver(try_msg(2, 0)); // a write: the clean task deletes txn 1's record
+        assert!(!h.durable.fences.contains_key(&1));
+        let late = h.deliver(try_msg(1, 0));
+        assert_eq!(tried_ok(&late), Some(true), "nothing says it is over");
+        assert!(!saw(&late, TccEvent::LateTryRefused));
+        assert!(
+            !saw(&late, TccEvent::HangingReservation),
+            "and nobody counts it"
+        );
+        assert_eq!(h.durable.reserved(), 60);
+    }
+
+    /// A coordinator and what it sends.
+    fn tm_deliver(
+        node: &mut TccNode,
+        d: &mut Durable,
+        from: NodeId,
+        msg: Msg,
+    ) -> Vec<Command<TccNode>> {
+        let mut rng = crate::rng::stream(1, "test");
+        let mut out = Vec::new();
+        let mut ctx = Ctx::new(0, TM, d, &mut rng, &mut out);
+        node.on_message(from, msg, &mut ctx);
+        out
+    }
+
+    fn request(txn: TxnId) -> Msg {
+        use crate::workload::Op;
+        Msg::Request(TxnRequest {
+            txn,
+            ops: vec![
+                Op {
+                    shard: 0,
+                    key: 0,
+                    delta: -5,
+                },
+                Op {
+                    shard: 1,
+                    key: 0,
+                    delta: 5,
+                },
+            ],
+        })
+    }
+
+    fn sent(out: &[Command<TccNode>]) -> Vec<(NodeId, Msg)> {
+        out.iter()
+            .filter_map(|c| match c {
+                Command::Send { to, msg, .. } => Some((*to, msg.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_coordinator_begins_nothing_below_its_front_and_sends_each_participant_its_watermark() {
+        let (rm1, rm2, client) = (NodeId(1), NodeId(2), NodeId(9));
+        let mut tm = TccNode::tm(vec![rm1, rm2], opts(true, true, true));
+        let mut d = TccNode::tm_durable();
+        d.admission.reserved_to = 10_000;
+        let tries = |out: &[Command<TccNode>]| -> Vec<TxnId> {
+            sent(out)
+                .iter()
+                .filter_map(|(_, m)| match m {
+                    Msg::Try { finished_below, .. } => Some(*finished_below),
+                    _ => None,
+                })
+                .collect()
+        };
+        let out = tm_deliver(&mut tm, &mut d, client, request(100));
+        assert_eq!(tries(&out), [0, 0]);
+        // Far ahead: the front moves to 151; txn 100, still trying, holds the
+        // watermarks at 100.
+        let top = 100 + watermark::DEFAULT_LAG_IDS + 50;
+        let out = tm_deliver(&mut tm, &mut d, client, request(top));
+        assert_eq!(tries(&out), [100, 100]);
+        let out = tm_deliver(&mut tm, &mut d, client, request(3));
+        assert_eq!(
+            sent(&out),
+            [(client, Msg::Stale { txn: 3, floor: 151 })],
+            "below the front: refused, not begun"
+        );
+        assert!(!d.globals.contains_key(&3));
+        // Txn 100 times out and is cancelled; rm1 acknowledges, rm2 not yet: it is
+        // finished for rm1 only, whose watermark moves on to the front.
+        let mut rng = crate::rng::stream(1, "test");
+        let mut out = Vec::new();
+        let mut ctx = Ctx::new(0, TM, &mut d, &mut rng, &mut out);
+        tm.on_timer(Timer::TryTimeout(100), &mut ctx);
+        tm_deliver(&mut tm, &mut d, rm1, Msg::Done { txn: 100 });
+        let TccNode::Tm(t) = &tm else {
+            unreachable!("built as a coordinator")
+        };
+        let mut rng = crate::rng::stream(1, "test");
+        let mut out = Vec::new();
+        let ctx = Ctx::new(0, TM, &mut d, &mut rng, &mut out);
+        assert_eq!(t.finished_below(rm1, &ctx), 151);
+        assert_eq!(t.finished_below(rm2, &ctx), 100);
+        // A restart: the acknowledgement is forgotten (rm1 keeps its own, higher
+        // watermark), and the front becomes the admission floor.
+        let mut tm = TccNode::tm(vec![rm1, rm2], opts(true, true, true));
+        let mut rng = crate::rng::stream(1, "test");
+        let mut out = Vec::new();
+        let mut ctx = Ctx::new(0, TM, &mut d, &mut rng, &mut out);
+        tm.on_recover(&mut ctx);
+        let TccNode::Tm(t) = &tm else {
+            unreachable!("built as a coordinator")
+        };
+        assert_eq!(
+            t.front(&ctx),
+            10_000,
+            "the floor: above everything reserved"
+        );
+        assert_eq!(t.finished_below(rm1, &ctx), 100);
     }
 }

@@ -23,6 +23,7 @@ pub fn saga_options(scenario: &Scenario) -> SagaOptions {
         step_timeout_us: ms_to_us(g.step_timeout_ms).max(1),
         step_retries: g.step_retries,
         give_up_after_attempts: g.give_up_after_attempts,
+        watermark_lag_ids: g.watermark_lag_ids,
     }
 }
 

@@ -3,8 +3,8 @@
 
 use super::{client_config, ms_to_us, resolve, run_world, shard_ledger, Outcome, TraceOut};
 use crate::node::{NodeId, NodeSet};
-use crate::protocols::tcc::{TccNode, TccOptions};
-use crate::scenario::{node_names, Scenario};
+use crate::protocols::tcc::{FencePurge, TccNode, TccOptions};
+use crate::scenario::{node_names, FencePurgeSpec, Scenario};
 use crate::workload::Client;
 
 /// The TCC options a scenario asks for.
@@ -16,6 +16,11 @@ pub fn tcc_options(scenario: &Scenario) -> TccOptions {
         idempotency: t.idempotency,
         empty_rollback_guard: t.empty_rollback_guard,
         anti_hanging: t.anti_hanging,
+        fence_purge: match t.fence_purge {
+            FencePurgeSpec::Watermark => FencePurge::Watermark,
+            FencePurgeSpec::AfterMs(ms) => FencePurge::AfterUs(ms_to_us(ms).max(1)),
+        },
+        watermark_lag_ids: t.watermark_lag_ids,
     }
 }
 
