@@ -10,11 +10,12 @@
 //! that committed somewhere are *in flight*: they are counted as done (and reported
 //! apart), as money in flight is.
 
+use crate::checks::CommittedAt;
 use crate::node::Outcome;
 use crate::node::{NodeId, NodeSet, TxnId};
 use crate::observe::{AuditItem, Observation};
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// Which nodes hold the orders and the stock, and how much stock there was.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -138,12 +139,12 @@ impl BusinessChecks {
         }
     }
 
-    /// The counts at the end, from the end audit and the transactions that committed
-    /// somewhere.
+    /// The counts at the end, from the end audit and where each open transaction
+    /// committed.
     pub fn finish(
         &self,
         end_audit: &[(NodeId, Vec<AuditItem>)],
-        committed_somewhere: &BTreeSet<TxnId>,
+        committed: &CommittedAt,
     ) -> Business {
         let items = |node: NodeId| {
             end_audit
@@ -151,8 +152,8 @@ impl BusinessChecks {
                 .filter(move |(n, _)| *n == node)
                 .flat_map(|(_, i)| i)
         };
-        let in_doubt = |s: &mut Side, txn: TxnId, amount: i64| {
-            if committed_somewhere.contains(&txn) {
+        let in_doubt = |s: &mut Side, node: NodeId, txn: TxnId, amount: i64| {
+            if committed.in_flight(node, txn) {
                 s.in_flight += amount;
             } else {
                 s.held += amount;
@@ -163,7 +164,7 @@ impl BusinessChecks {
             for item in items(node) {
                 match *item {
                     AuditItem::Money { amount } => s.money += amount,
-                    AuditItem::MoneyInDoubt { txn, amount } => in_doubt(&mut s, txn, amount),
+                    AuditItem::MoneyInDoubt { txn, amount } => in_doubt(&mut s, node, txn, amount),
                     _ => {}
                 }
             }
@@ -179,7 +180,7 @@ impl BusinessChecks {
                         keys.entry(key).or_default().money += amount;
                     }
                     AuditItem::KeyInDoubt { txn, key, amount } => {
-                        in_doubt(keys.entry(key).or_default(), txn, amount)
+                        in_doubt(keys.entry(key).or_default(), node, txn, amount)
                     }
                     _ => {}
                 }
@@ -348,7 +349,7 @@ mod per_key_tests {
             audit(1, vec![AuditItem::Money { amount: 5 }, kb(0, 2), kb(1, 3)]),
             audit(2, vec![AuditItem::Money { amount: 15 }, kb(0, 7), kb(1, 8)]),
         ];
-        let b = checks().finish(&end, &BTreeSet::new());
+        let b = checks().finish(&end, &CommittedAt::default());
         assert_eq!((b.undersold, b.orders_without_deduction), (1, 1));
         assert_eq!((b.sold, b.stock_initial, b.violations()), (5, 20, 2));
         // The same audit without the per-key items: totals only, nothing seen.
@@ -363,7 +364,10 @@ mod per_key_tests {
                 )
             })
             .collect();
-        assert_eq!(checks().finish(&end, &BTreeSet::new()).violations(), 0);
+        assert_eq!(
+            checks().finish(&end, &CommittedAt::default()).violations(),
+            0
+        );
     }
 
     #[test]
@@ -386,14 +390,27 @@ mod per_key_tests {
                         key: 1,
                         amount: -2,
                     },
+                    // A second reservation for a transaction this node already
+                    // committed (a late Try after its Confirm): stuck, not in flight.
+                    AuditItem::KeyInDoubt {
+                        txn: 9,
+                        key: 1,
+                        amount: -3,
+                    },
                 ],
             ),
         ];
-        let committed: BTreeSet<TxnId> = [7].into_iter().collect();
+        let at = |n: u32| {
+            let mut s = NodeSet::new();
+            s.insert(NodeId(n));
+            s
+        };
+        // 7 committed at the orders (1), still in doubt at the inventory (2).
+        let committed: CommittedAt = [(7, at(1)), (9, at(2))].into_iter().collect();
         let b = checks().finish(&end, &committed);
         assert_eq!(
             (b.in_flight, b.stuck_in_reservations, b.stock_left),
-            (1, 2, 17)
+            (1, 5, 14)
         );
         assert_eq!(b.violations(), 0);
     }
