@@ -747,35 +747,30 @@ pub(crate) fn explain_ron_error(code: &ron::Error, reference: &str) -> String {
                 .join(", ")
         ),
     };
+    let unexpected = |what: &str, found: &str, outer: &Option<String>, expected| {
+        let outer = outer
+            .as_deref()
+            .map_or_else(String::new, |o| format!(" in `{}`", clip(o)));
+        format!(
+            "Unexpected {what} named `{}`{outer}, expected {} instead",
+            clip(found),
+            one_of(expected)
+        )
+    };
     match code {
         ron::Error::NoSuchStructField {
             expected,
             found,
             outer,
-        } => {
-            let outer = outer
-                .as_deref()
-                .map_or_else(String::new, |o| format!(" in `{}`", clip(o)));
-            format!(
-                "Unexpected field named `{}`{outer}, expected {} instead; see {reference} for every field",
-                clip(found),
-                one_of(expected)
-            )
-        }
+        } => format!(
+            "{}; see {reference} for every field",
+            unexpected("field", found, outer, expected)
+        ),
         ron::Error::NoSuchEnumVariant {
             expected,
             found,
             outer,
-        } => {
-            let outer = outer
-                .as_deref()
-                .map_or_else(String::new, |o| format!(" in `{}`", clip(o)));
-            format!(
-                "Unexpected variant named `{}`{outer}, expected {} instead",
-                clip(found),
-                one_of(expected)
-            )
-        }
+        } => unexpected("variant", found, outer, expected),
         ron::Error::ExceededRecursionLimit => format!(
             "nested too deeply (more than {RON_RECURSION_LIMIT} levels): no scenario or sweep value needs that many"
         ),

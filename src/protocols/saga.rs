@@ -38,7 +38,9 @@ use crate::idmap::{IdMap, Recall, RecentIds};
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation, RepairClass};
 use crate::store::{KeyDelta, Ledger, ShardOps};
-use crate::workload::{Client, ClientTimer, ClientWorld, TxnRequest};
+use crate::workload::{
+    refuse_forgotten, AnswersStale, Client, ClientTimer, ClientWorld, TxnRequest,
+};
 use std::collections::BTreeMap;
 
 /// Where the orchestrator keeps a saga's soft state.
@@ -311,6 +313,12 @@ fn inverse(ops: &ShardOps) -> ShardOps {
 
 type C<'a> = Ctx<'a, SagaNode>;
 
+impl AnswersStale for SagaNode {
+    fn stale_msg(txn: TxnId, floor: TxnId) -> Msg {
+        Msg::Stale { txn, floor }
+    }
+}
+
 impl ClientWorld for SagaNode {
     fn request_msg(req: TxnRequest) -> Msg {
         Msg::Request(req)
@@ -437,14 +445,7 @@ impl Orchestrator {
         match d.finished.recall(txn) {
             Recall::Seen => return, // a duplicated request, finished
             Recall::Forgotten => {
-                // Too old to tell whether it ran: never twice, never silently.
-                ctx.send(
-                    client,
-                    Msg::Stale {
-                        txn,
-                        floor: txn + 1,
-                    },
-                );
+                refuse_forgotten(txn, client, ctx);
                 return;
             }
             Recall::Unseen => {}

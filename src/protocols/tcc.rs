@@ -37,7 +37,7 @@ use crate::idmap::{Recall, RecentIds};
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation, RepairClass, TccEvent};
 use crate::store::{Ledger, ShardOps};
-use crate::workload::{Admission, AdmissionLog, AdmittingWorld};
+use crate::workload::{refuse_forgotten, Admission, AdmissionLog, AdmittingWorld, AnswersStale};
 use crate::workload::{Client, ClientTimer, ClientWorld, TxnRequest};
 use std::collections::BTreeMap;
 
@@ -327,6 +327,9 @@ impl AdmittingWorld for TccNode {
     fn reply_msg(txn: TxnId, outcome: Outcome) -> Msg {
         Msg::Reply { txn, outcome }
     }
+}
+
+impl AnswersStale for TccNode {
     fn stale_msg(txn: TxnId, floor: TxnId) -> Msg {
         Msg::Stale { txn, floor }
     }
@@ -986,14 +989,7 @@ impl Rm {
         match ctx.durable().local_done.recall(txn) {
             Recall::Seen => return, // a duplicated message
             Recall::Forgotten => {
-                // Too old to tell whether it was applied: never twice, never silently.
-                ctx.send(
-                    client,
-                    Msg::Stale {
-                        txn,
-                        floor: txn + 1,
-                    },
-                );
+                refuse_forgotten(txn, client, ctx);
                 return;
             }
             Recall::Unseen => {}

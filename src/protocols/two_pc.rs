@@ -27,7 +27,7 @@ use crate::idmap::{IdMap, Recall, RecentIds};
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation};
 use crate::store::{Ledger, LockTable, ShardOps};
-use crate::workload::{Admission, AdmissionLog, AdmittingWorld};
+use crate::workload::{refuse_forgotten, Admission, AdmissionLog, AdmittingWorld, AnswersStale};
 use crate::workload::{Client, ClientTimer, ClientWorld, TxnRequest};
 
 /// Options of the 2PC family (all times in µs).
@@ -275,6 +275,9 @@ impl AdmittingWorld for TwoPcNode {
     fn reply_msg(txn: TxnId, outcome: Outcome) -> Msg {
         Msg::Reply { txn, outcome }
     }
+}
+
+impl AnswersStale for TwoPcNode {
     fn stale_msg(txn: TxnId, floor: TxnId) -> Msg {
         Msg::Stale { txn, floor }
     }
@@ -728,14 +731,7 @@ impl Rm {
         match Recall::either(&d.recent_commits, &d.recent_aborts, txn) {
             Recall::Seen => return, // a duplicated message
             Recall::Forgotten => {
-                // Too old to tell whether it was applied: never twice, never silently.
-                ctx.send(
-                    client,
-                    Msg::Stale {
-                        txn,
-                        floor: txn + 1,
-                    },
-                );
+                refuse_forgotten(txn, client, ctx);
                 return;
             }
             Recall::Unseen => {}

@@ -28,7 +28,7 @@
 //! its restarts), so one floor serves the whole world.
 
 use crate::idmap::{Recall, RecentIds};
-use crate::node::{Ctx, NodeId, Outcome, TxnId};
+use crate::node::{Ctx, Node, NodeId, Outcome, TxnId};
 use crate::workload::ClientWorld;
 
 /// Request ids reserved per durable write.
@@ -113,15 +113,27 @@ impl Admission {
     }
 }
 
+/// A world whose nodes can tell a client "cannot tell; use ids from `floor`" (see
+/// [`Verdict::Stale`]).
+pub trait AnswersStale: Node {
+    fn stale_msg(txn: TxnId, floor: TxnId) -> Self::Msg;
+}
+
+/// Tells `client` that request `txn` is older than this node's window of recent ids
+/// ([`Recall::Forgotten`]): the node cannot tell whether it applied it, so it
+/// neither applies it again nor drops it without a word. The client moves its ids
+/// past it.
+pub fn refuse_forgotten<N: AnswersStale>(txn: TxnId, client: NodeId, ctx: &mut Ctx<'_, N>) {
+    ctx.send(client, N::stale_msg(txn, txn.saturating_add(1)));
+}
+
 /// A world whose coordinator admits client requests through [`Admission`]: where
 /// its log lives in the durable store, and how it answers the client.
-pub trait AdmittingWorld: ClientWorld {
+pub trait AdmittingWorld: ClientWorld + AnswersStale {
     fn admission_log(d: &Self::Durable) -> &AdmissionLog;
     fn set_admission_log(d: &mut Self::Durable, log: AdmissionLog);
     /// A definite answer.
     fn reply_msg(txn: TxnId, outcome: Outcome) -> Self::Msg;
-    /// "Cannot tell; use ids from `floor`" (see [`Verdict::Stale`]).
-    fn stale_msg(txn: TxnId, floor: TxnId) -> Self::Msg;
 }
 
 impl Admission {

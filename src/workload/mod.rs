@@ -13,7 +13,9 @@ pub mod order_chain;
 pub mod order_inventory;
 pub mod transfer;
 
-pub use admission::{Admission, AdmissionLog, AdmittingWorld, Verdict};
+pub use admission::{
+    refuse_forgotten, Admission, AdmissionLog, AdmittingWorld, AnswersStale, Verdict,
+};
 pub use client::{Client, ClientConfig, ClientTimer, ClientWorld, Load};
 pub use flash_sale::FlashSaleGen;
 pub use generator::Generator;

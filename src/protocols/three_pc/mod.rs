@@ -59,7 +59,7 @@ use crate::idmap::{IdMap, RecentIds};
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::AuditItem;
 use crate::store::{Ledger, ShardOps};
-use crate::workload::{AdmissionLog, AdmittingWorld};
+use crate::workload::{AdmissionLog, AdmittingWorld, AnswersStale};
 use crate::workload::{Client, ClientTimer, ClientWorld, TxnRequest};
 
 /// What the TM does when PreCommit acks are overdue.
@@ -320,6 +320,9 @@ impl AdmittingWorld for ThreePcNode {
     fn reply_msg(txn: TxnId, outcome: Outcome) -> Msg {
         Msg::Reply { txn, outcome }
     }
+}
+
+impl AnswersStale for ThreePcNode {
     fn stale_msg(txn: TxnId, floor: TxnId) -> Msg {
         Msg::Stale { txn, floor }
     }

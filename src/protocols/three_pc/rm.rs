@@ -9,6 +9,7 @@ use crate::idmap::{IdMap, Recall};
 use crate::node::{NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation};
 use crate::store::{LockTable, ShardOps};
+use crate::workload::refuse_forgotten;
 
 /// A resource manager: one shard of accounts.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -291,14 +292,7 @@ impl Rm {
         match Recall::either(&d.recent_commits, &d.recent_aborts, txn) {
             Recall::Seen => return, // a duplicated message
             Recall::Forgotten => {
-                // Too old to tell whether it was applied: never twice, never silently.
-                ctx.send(
-                    client,
-                    Msg::Stale {
-                        txn,
-                        floor: txn + 1,
-                    },
-                );
+                refuse_forgotten(txn, client, ctx);
                 return;
             }
             Recall::Unseen => {}
