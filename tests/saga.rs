@@ -395,44 +395,16 @@ fn a_saga_the_recovery_job_gives_up_on_is_flagged_for_an_operator() {
 /// more seeds (the default, 100 per lag, keeps the test short).
 #[test]
 fn the_swarm_with_a_tight_watermark_lag() {
-    let seeds = std::env::var("ACIDBASE_WATERMARK_SEEDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100u64);
-    let configurations = acidbase::swarm::configurations();
-    for name in [
-        "saga-forward-status",
-        "saga-forward-wal",
-        "saga-backward-status",
-        "saga-backward-wal",
-        "saga-no-recovery",
-    ] {
-        let c = configurations
-            .iter()
-            .find(|c| c.name == name)
-            .expect("a swarm configuration");
-        for (&w, lag) in c.workloads.iter().flat_map(|w| [(w, 0), (w, 3), (w, 40)]) {
-            let mut base = acidbase::swarm::base_scenario(c, w).expect("valid");
-            base.saga.watermark_lag_ids = lag;
-            let e = acidbase::swarm::swarm(&base, c.faults, 1..=seeds, 1, &|_, _| {});
-            let kinds: Vec<&str> = e.kinds.iter().map(|k| k.kind.as_str()).collect();
-            eprintln!(
-                "{name} {} lag {lag}: {} of {} seeds violate {kinds:?}",
-                w.name(),
-                e.violating_seeds,
-                e.seeds_run
-            );
-            if name == "saga-no-recovery" {
-                assert!(e.violating_seeds > 0, "{name}, lag {lag}: still found");
-            } else {
-                assert_eq!(
-                    e.violating_seeds,
-                    0,
-                    "{name} {}, lag {lag}: {kinds:?} (first seed {:?})",
-                    w.name(),
-                    e.first_violating_seed
-                );
-            }
-        }
-    }
+    common::swarm_at_lags(
+        &[
+            "saga-forward-status",
+            "saga-forward-wal",
+            "saga-backward-status",
+            "saga-backward-wal",
+            "saga-no-recovery",
+        ],
+        &[0, 3, 40],
+        100,
+        |s, lag| s.saga.watermark_lag_ids = lag,
+    );
 }

@@ -607,46 +607,15 @@ fn a_participant_that_never_returns_leaves_partial_compensation_unfixed() {
 /// per lag, keeps the test short).
 #[test]
 fn the_swarm_with_a_tight_watermark_lag() {
-    let seeds = std::env::var("ACIDBASE_WATERMARK_SEEDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(150u64);
-    let configurations = acidbase::swarm::configurations();
-    for name in [
-        "tcc",
-        "tcc-no-idempotency",
-        "tcc-no-empty-rollback-guard",
-        "tcc-no-anti-hanging",
-    ] {
-        let c = configurations
-            .iter()
-            .find(|c| c.name == name)
-            .expect("a swarm configuration");
-        for (&w, lag) in c.workloads.iter().flat_map(|w| [(w, 0), (w, 3), (w, 40)]) {
-            let mut base = acidbase::swarm::base_scenario(c, w).expect("valid");
-            base.tcc.watermark_lag_ids = lag;
-            let e = acidbase::swarm::swarm(&base, c.faults, 1..=seeds, 1, &|_, _| {});
-            let kinds: Vec<&str> = e.kinds.iter().map(|k| k.kind.as_str()).collect();
-            if name == "tcc" {
-                assert_eq!(
-                    e.violating_seeds,
-                    0,
-                    "{name} {}, lag {lag}: {kinds:?} (first seed {:?})",
-                    w.name(),
-                    e.first_violating_seed
-                );
-            } else {
-                assert!(
-                    e.violating_seeds > 0,
-                    "{name}, lag {lag}: the anomaly is still found"
-                );
-            }
-            eprintln!(
-                "{name} {} lag {lag}: {} of {} seeds violate {kinds:?}",
-                w.name(),
-                e.violating_seeds,
-                e.seeds_run
-            );
-        }
-    }
+    common::swarm_at_lags(
+        &[
+            "tcc",
+            "tcc-no-idempotency",
+            "tcc-no-empty-rollback-guard",
+            "tcc-no-anti-hanging",
+        ],
+        &[0, 3, 40],
+        150,
+        |s, lag| s.tcc.watermark_lag_ids = lag,
+    );
 }

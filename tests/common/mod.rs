@@ -164,3 +164,58 @@ pub fn add_scripted_faults<Sides: AsRef<[bool]>>(
         }
     }
 }
+
+/// The swarm's worlds for the configurations `names`, on every workload each fits,
+/// with `set_lag` applied for each lag in `lags` (a coordinator front right behind
+/// the newest id purges records all the time), for `seeds` seeds
+/// (`ACIDBASE_WATERMARK_SEEDS` overrides it): a safe configuration has no violating
+/// seed, an unsafe one still shows its anomaly.
+pub fn swarm_at_lags(
+    names: &[&str],
+    lags: &[u64],
+    seeds: u64,
+    set_lag: fn(&mut acidbase::scenario::Scenario, u64),
+) {
+    use acidbase::swarm::{base_scenario, configurations, swarm, Expect};
+    let seeds = std::env::var("ACIDBASE_WATERMARK_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(seeds);
+    let all = configurations();
+    for name in names {
+        let c = all
+            .iter()
+            .find(|c| c.name == *name)
+            .expect("a swarm configuration");
+        for (&w, &lag) in c
+            .workloads
+            .iter()
+            .flat_map(|w| lags.iter().map(move |l| (w, l)))
+        {
+            let mut base = base_scenario(c, w).expect("valid");
+            set_lag(&mut base, lag);
+            let e = swarm(&base, c.faults, 1..=seeds, 1, &|_, _| {});
+            let kinds: Vec<&str> = e.kinds.iter().map(|k| k.kind.as_str()).collect();
+            eprintln!(
+                "{name} {} lag {lag}: {} of {} seeds violate {kinds:?}",
+                w.name(),
+                e.violating_seeds,
+                e.seeds_run
+            );
+            match c.expect {
+                Expect::Safe => assert_eq!(
+                    e.violating_seeds,
+                    0,
+                    "{name} {}, lag {lag}: {kinds:?} (first seed {:?})",
+                    w.name(),
+                    e.first_violating_seed
+                ),
+                Expect::Shows(_) => assert!(
+                    e.violating_seeds > 0,
+                    "{name} {}, lag {lag}: the anomaly is still found",
+                    w.name()
+                ),
+            }
+        }
+    }
+}
