@@ -34,13 +34,11 @@
 //! money in flight forever.
 
 use super::watermark::{self, Unfinished};
-use crate::idmap::{IdMap, Recall, RecentIds};
+use crate::idmap::{IdMap, RecentIds};
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation, RepairClass};
 use crate::store::{KeyDelta, Ledger, ShardOps};
-use crate::workload::{
-    refuse_forgotten, AnswersStale, Client, ClientTimer, ClientWorld, TxnRequest,
-};
+use crate::workload::{is_new_request, AnswersStale, Client, ClientTimer, ClientWorld, TxnRequest};
 use std::collections::BTreeMap;
 
 /// Where the orchestrator keeps a saga's soft state.
@@ -442,13 +440,9 @@ impl Orchestrator {
         if d.sagas.contains_key(&txn) {
             return; // a duplicated request, under way
         }
-        match d.finished.recall(txn) {
-            Recall::Seen => return, // a duplicated request, finished
-            Recall::Forgotten => {
-                refuse_forgotten(txn, client, ctx);
-                return;
-            }
-            Recall::Unseen => {}
+        let recall = d.finished.recall(txn);
+        if !is_new_request(recall, txn, client, ctx) {
+            return; // a copy, or too old to tell
         }
         // Nothing begins below the front: a watermark already sent may have passed
         // this id (it fell more than `watermark_lag_ids` behind the newest saga begun).

@@ -33,11 +33,11 @@
 //! as a partial compensation, and reports it repaired when the retries complete it.
 
 use super::watermark::{self, Unfinished};
-use crate::idmap::{Recall, RecentIds};
+use crate::idmap::RecentIds;
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation, RepairClass, TccEvent};
 use crate::store::{Ledger, ShardOps};
-use crate::workload::{refuse_forgotten, Admission, AdmissionLog, AdmittingWorld, AnswersStale};
+use crate::workload::{is_new_request, Admission, AdmissionLog, AdmittingWorld, AnswersStale};
 use crate::workload::{Client, ClientTimer, ClientWorld, TxnRequest};
 use std::collections::BTreeMap;
 
@@ -986,13 +986,9 @@ impl Rm {
     }
 
     fn local(&mut self, txn: TxnId, ops: ShardOps, client: NodeId, ctx: &mut C<'_>) {
-        match ctx.durable().local_done.recall(txn) {
-            Recall::Seen => return, // a duplicated message
-            Recall::Forgotten => {
-                refuse_forgotten(txn, client, ctx);
-                return;
-            }
-            Recall::Unseen => {}
+        let recall = ctx.durable().local_done.recall(txn);
+        if !is_new_request(recall, txn, client, ctx) {
+            return; // a copy, or too old to tell
         }
         let mut participants = NodeSet::new();
         participants.insert(ctx.me());

@@ -27,7 +27,7 @@ use crate::idmap::{IdMap, Recall, RecentIds};
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation};
 use crate::store::{Ledger, LockTable, ShardOps};
-use crate::workload::{refuse_forgotten, Admission, AdmissionLog, AdmittingWorld, AnswersStale};
+use crate::workload::{is_new_request, Admission, AdmissionLog, AdmittingWorld, AnswersStale};
 use crate::workload::{Client, ClientTimer, ClientWorld, TxnRequest};
 
 /// Options of the 2PC family (all times in µs).
@@ -728,13 +728,9 @@ impl Rm {
 
     fn local(&mut self, txn: TxnId, ops: ShardOps, client: NodeId, ctx: &mut C<'_>) {
         let d = ctx.durable();
-        match Recall::either(&d.recent_commits, &d.recent_aborts, txn) {
-            Recall::Seen => return, // a duplicated message
-            Recall::Forgotten => {
-                refuse_forgotten(txn, client, ctx);
-                return;
-            }
-            Recall::Unseen => {}
+        let recall = Recall::either(&d.recent_commits, &d.recent_aborts, txn);
+        if !is_new_request(recall, txn, client, ctx) {
+            return; // a copy, or too old to tell
         }
         let mut participants = NodeSet::new();
         participants.insert(ctx.me());

@@ -119,12 +119,25 @@ pub trait AnswersStale: Node {
     fn stale_msg(txn: TxnId, floor: TxnId) -> Self::Msg;
 }
 
-/// Tells `client` that request `txn` is older than this node's window of recent ids
-/// ([`Recall::Forgotten`]): the node cannot tell whether it applied it, so it
-/// neither applies it again nor drops it without a word. The client moves its ids
-/// past it.
-pub fn refuse_forgotten<N: AnswersStale>(txn: TxnId, client: NodeId, ctx: &mut Ctx<'_, N>) {
-    ctx.send(client, N::stale_msg(txn, txn.saturating_add(1)));
+/// Whether a participant should apply request `txn` from `client`, given what its
+/// window of recent ids recalls of it: a copy of one it applied is ignored, and one
+/// older than the window ([`Recall::Forgotten`]) is answered stale — the node cannot
+/// tell whether it applied it, so it neither applies it again nor drops it without
+/// a word (the client moves its ids past it).
+pub fn is_new_request<N: AnswersStale>(
+    recall: Recall,
+    txn: TxnId,
+    client: NodeId,
+    ctx: &mut Ctx<'_, N>,
+) -> bool {
+    match recall {
+        Recall::Unseen => true,
+        Recall::Seen => false,
+        Recall::Forgotten => {
+            ctx.send(client, N::stale_msg(txn, txn.saturating_add(1)));
+            false
+        }
+    }
 }
 
 /// A world whose coordinator admits client requests through [`Admission`]: where

@@ -14,7 +14,7 @@ pub mod order_inventory;
 pub mod transfer;
 
 pub use admission::{
-    refuse_forgotten, Admission, AdmissionLog, AdmittingWorld, AnswersStale, Verdict,
+    is_new_request, Admission, AdmissionLog, AdmittingWorld, AnswersStale, Verdict,
 };
 pub use client::{Client, ClientConfig, ClientTimer, ClientWorld, Load};
 pub use flash_sale::FlashSaleGen;

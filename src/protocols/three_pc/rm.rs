@@ -9,7 +9,7 @@ use crate::idmap::{IdMap, Recall};
 use crate::node::{NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation};
 use crate::store::{LockTable, ShardOps};
-use crate::workload::refuse_forgotten;
+use crate::workload::is_new_request;
 
 /// A resource manager: one shard of accounts.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -289,13 +289,9 @@ impl Rm {
 
     fn local(&mut self, txn: TxnId, ops: ShardOps, client: NodeId, ctx: &mut C<'_>) {
         let d = ctx.durable();
-        match Recall::either(&d.recent_commits, &d.recent_aborts, txn) {
-            Recall::Seen => return, // a duplicated message
-            Recall::Forgotten => {
-                refuse_forgotten(txn, client, ctx);
-                return;
-            }
-            Recall::Unseen => {}
+        let recall = Recall::either(&d.recent_commits, &d.recent_aborts, txn);
+        if !is_new_request(recall, txn, client, ctx) {
+            return; // a copy, or too old to tell
         }
         let mut participants = NodeSet::new();
         participants.insert(ctx.me());
