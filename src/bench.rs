@@ -9,9 +9,7 @@
 //! not counted as deliveries.
 
 use crate::run::run;
-use crate::scenario::{
-    self, KeysSpec, LatencySpec, LoadSpec, Scenario, TransferSpec, WorkloadSpec,
-};
+use crate::scenario::{KeysSpec, LatencySpec, LoadSpec, Scenario, TransferSpec, WorkloadSpec};
 
 /// The bench's flags (same names and defaults as the peers).
 #[derive(Clone, Debug)]
@@ -63,7 +61,7 @@ impl BenchResult {
 
 /// The bench scenario: `scenarios/bench-2pc.ron` with the flags applied.
 pub fn scenario(args: &BenchArgs) -> Scenario {
-    let mut s = scenario::parse(
+    let mut s = crate::run::parse(
         include_str!("../scenarios/bench-2pc.ron"),
         "scenarios/bench-2pc.ron",
     )

@@ -7,7 +7,7 @@
 //! does not depend on how many threads ran it.
 
 use crate::report::Report;
-use crate::run::run;
+use crate::run::Registry;
 use crate::scenario::{Loaded, ScenarioError};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -115,6 +115,8 @@ pub struct Skipped {
 
 /// What to compare.
 pub struct CompareArgs<'a> {
+    /// The protocols this program knows (built-ins and a user's).
+    pub registry: &'a Registry,
     pub loaded: &'a Loaded,
     pub protocols: Vec<String>,
     /// Protocols named explicitly must fit the scenario; from the default list, those
@@ -130,7 +132,7 @@ pub fn compare(args: &CompareArgs) -> Result<Comparison, ScenarioError> {
     let mut scenarios = Vec::new();
     let mut skipped = Vec::new();
     for p in &args.protocols {
-        match args.loaded.with_protocol(p) {
+        match args.registry.with_protocol(args.loaded, p) {
             Ok(l) => scenarios.push(l.scenario),
             Err(e) if !args.explicit => skipped.push(Skipped {
                 protocol: p.clone(),
@@ -152,7 +154,10 @@ pub fn compare(args: &CompareArgs) -> Result<Comparison, ScenarioError> {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&(p, seed)) = jobs.get(i) else { break };
-                let report = run(&scenarios[p], seed, None).report;
+                let report = args
+                    .registry
+                    .run_validated(&scenarios[p], seed, None)
+                    .report;
                 if let Ok(mut slot) = reports[i].lock() {
                     *slot = Some(report);
                 }

@@ -536,8 +536,8 @@ mod tests {
 
     #[test]
     fn the_default_scenario_draws_a_lane_per_node_and_a_crash() {
-        let s = crate::scenario::default_scenario().scenario;
-        let (o, trace) = crate::tracelog::run_traced(&s, s.seed);
+        let s = crate::run::default_scenario().scenario;
+        let (o, trace) = crate::tracelog::run_traced(&crate::run::Registry::builtin(), &s, s.seed);
         let w = svg(
             &trace,
             &o.names,
@@ -572,10 +572,10 @@ mod tests {
 
     #[test]
     fn long_runs_are_cut_with_a_note() {
-        let s = crate::scenario::parse("(duration_ms: 300)", "x.ron")
+        let s = crate::run::parse("(duration_ms: 300)", "x.ron")
             .expect("valid")
             .scenario;
-        let (o, trace) = crate::tracelog::run_traced(&s, 1);
+        let (o, trace) = crate::tracelog::run_traced(&crate::run::Registry::builtin(), &s, 1);
         let w = svg(
             &trace,
             &o.names,

@@ -6,6 +6,7 @@
 //! any `--jobs`.
 
 use crate::report::Report;
+use crate::run::Registry;
 use crate::scenario::Scenario;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -43,6 +44,9 @@ pub fn violation_kinds(report: &Report) -> Vec<String> {
     }
     if t.committed + t.aborted + t.unresolved != t.begun {
         kinds.push("counts".to_string());
+    }
+    for p in report.properties.iter().filter(|p| p.failed()) {
+        kinds.push(format!("property: {}", p.name));
     }
     for e in &report.expectations.results {
         if !e.held {
@@ -225,6 +229,7 @@ fn kind_rank(kind: &str) -> usize {
 /// `ignore_expect`, seeds are judged by the invariants alone (a lesson scenario's
 /// expectations often pin the outcome of its own seed only).
 pub fn explore(
+    registry: &Registry,
     scenario: &Scenario,
     seeds: std::ops::RangeInclusive<u64>,
     jobs: usize,
@@ -232,7 +237,7 @@ pub fn explore(
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Exploration {
     let verdict = |seed: u64| {
-        let report = crate::run::run(scenario, seed, None).report;
+        let report = registry.run_validated(scenario, seed, None).report;
         let mut kinds = violation_kinds(&report);
         if ignore_expect {
             kinds.retain(|k| !k.starts_with("expect:"));
@@ -307,14 +312,14 @@ mod tests {
 
     #[test]
     fn results_do_not_depend_on_the_job_count() {
-        let s = crate::scenario::parse(
+        let s = crate::run::parse(
             "(duration_ms: 200, rms: 2, two_pc: (rm_abort_on_timeout: true, rm_timeout_ms: 20), network: (loss_probability: 0.1))",
             "x.ron",
         )
         .expect("valid")
         .scenario;
-        let one = explore(&s, 0..=11, 1, false, &|_, _| {});
-        let three = explore(&s, 0..=11, 3, false, &|_, _| {});
+        let one = explore(&Registry::builtin(), &s, 0..=11, 1, false, &|_, _| {});
+        let three = explore(&Registry::builtin(), &s, 0..=11, 3, false, &|_, _| {});
         assert_eq!(one, three);
         assert_eq!(one.digest_fold, three.digest_fold);
         assert!(one.violating_seeds > 0, "{one:?}");
@@ -323,16 +328,19 @@ mod tests {
 
     #[test]
     fn expectations_can_be_ignored() {
-        let s = crate::scenario::parse(
+        let s = crate::run::parse(
             "(duration_ms: 100, expect: {\"txns.committed\": \"> 1000000\"})",
             "x.ron",
         )
         .expect("valid")
         .scenario;
-        let judged = explore(&s, 0..=2, 1, false, &|_, _| {});
+        let judged = explore(&Registry::builtin(), &s, 0..=2, 1, false, &|_, _| {});
         assert_eq!(judged.violating_seeds, 3);
         assert!(judged.kinds[0].kind.starts_with("expect: txns.committed"));
-        assert_eq!(explore(&s, 0..=2, 1, true, &|_, _| {}).violating_seeds, 0);
+        assert_eq!(
+            explore(&Registry::builtin(), &s, 0..=2, 1, true, &|_, _| {}).violating_seeds,
+            0
+        );
     }
 }
 

@@ -20,7 +20,7 @@ pub fn scenario_input(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(loaded) = crate::scenario::parse(text, "fuzz.ron") else {
+    let Ok(loaded) = crate::run::parse(text, "fuzz.ron") else {
         return;
     };
     let mut s = loaded.scenario;

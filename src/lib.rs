@@ -42,7 +42,7 @@
 //! after the votes):
 //!
 //! ```
-//! let loaded = acidbase::scenario::default_scenario();
+//! let loaded = acidbase::run::default_scenario();
 //! let s = &loaded.scenario;
 //! let report = acidbase::run::run(s, s.seed, None).report;
 //! assert_eq!(report.violations.atomicity, 0); // 2PC stays atomic...
@@ -57,6 +57,7 @@ pub mod bench;
 pub mod chart;
 pub mod check;
 pub mod checks;
+pub mod cli;
 pub mod compare;
 pub mod consistency;
 pub mod diagram;
@@ -68,6 +69,7 @@ pub mod idmap;
 pub mod network;
 pub mod node;
 pub mod observe;
+pub mod property;
 pub mod protocols;
 pub mod report;
 mod report_business;

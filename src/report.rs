@@ -8,6 +8,7 @@ use crate::checks::TccCounts;
 use crate::engine::RunEnd;
 use crate::faults::FaultPlan;
 use crate::node::{NodeId, NodeSet};
+use crate::property::PropertyResult;
 use crate::scenario::{parse_condition, Scenario};
 use crate::workload::business::Business;
 use serde::Serialize;
@@ -229,6 +230,10 @@ pub struct Report {
     /// The story in plain words (text output only).
     #[serde(skip)]
     pub story: Vec<String>,
+    /// How the run did against its protocol's properties over node state (absent
+    /// when the protocol has none: the built-ins are judged by the checkers above).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<PropertyResult>,
 }
 
 fn ms(us: u64) -> f64 {
@@ -354,13 +359,21 @@ impl Report {
             business: r.business.clone(),
             tcc: r.tcc.clone(),
             story: Vec::new(),
+            properties: Vec::new(),
         };
         report.story = story(scenario, &report, r, names, plan);
-        if scenario.protocol == "messaging" {
-            report.story.extend(messaging_story(&report.messaging));
-        }
         report.check_expectations(scenario);
         report
+    }
+
+    /// Records the property results of the run, with a story sentence for each
+    /// broken one.
+    pub fn set_properties(&mut self, results: Vec<PropertyResult>) {
+        for r in results.iter().filter(|r| r.failed()) {
+            self.story
+                .push(format!("PROPERTY BROKEN: {}", r.describe()));
+        }
+        self.properties = results;
     }
 
     /// Did the run fail, for the exit code? An expectation failed, or — when the
@@ -375,6 +388,7 @@ impl Report {
         self.expectations.failed > 0
             || (!speaks_of_violations
                 && (self.violations.atomicity > 0 || self.violations.invariant > 0))
+            || self.properties.iter().any(PropertyResult::failed)
     }
 
     fn check_expectations(&mut self, scenario: &Scenario) {
@@ -555,7 +569,7 @@ fn messaging_counts(m: &crate::checks::MessagingResults) -> MessagingCounts {
 }
 
 /// What the messaging counts mean, in plain words (reliable-messaging runs only).
-fn messaging_story(m: &MessagingCounts) -> Vec<String> {
+pub fn messaging_story(m: &MessagingCounts) -> Vec<String> {
     let mut out = Vec::new();
     // Only what the counts show: the cause (a crash, a refusal, a forgetful broker) is
     // told by the rest of the story when it happened, not guessed here.

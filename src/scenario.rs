@@ -25,8 +25,10 @@ pub const MAX_EVENTS: u64 = 1_000_000_000;
 /// Most random faults expected per node (or in all, for partitions) over a run.
 pub const MAX_EXPECTED_FAULTS: f64 = 1e6;
 
-/// The protocols `protocol:` may name.
-pub const PROTOCOLS: &[&str] = &["2pc", "3pc", "tcc", "saga", "messaging", "calls"];
+/// Milliseconds (as written in scenarios) to whole µs.
+pub fn ms_to_us(ms: f64) -> u64 {
+    (ms * 1000.0).round().max(0.0) as u64
+}
 
 /// The built-in default scenario (`acidbase run` with no file).
 pub const DEFAULT_SCENARIO: &str = include_str!("../scenarios/2pc-coordinator-crash.ron");
@@ -73,6 +75,9 @@ pub struct Scenario {
     pub record_fates: bool,
     /// TCC's timers and guards (used when `protocol: "tcc"`).
     pub tcc: TccSpec,
+    /// The options of a protocol registered by a user crate, as RON (its
+    /// `Protocol::options` reads them; the built-ins have sections of their own).
+    pub options: Option<Box<ron::value::RawValue>>,
 }
 
 impl Default for Scenario {
@@ -99,6 +104,7 @@ impl Default for Scenario {
             calls: CallsSpec::default(),
             record_fates: false,
             tcc: TccSpec::default(),
+            options: None,
         }
     }
 }
@@ -649,18 +655,6 @@ impl Loaded {
             message: message.into(),
         }
     }
-
-    /// The same scenario under another protocol (`acidbase compare`), validated again:
-    /// a protocol may not support every workload or option.
-    pub fn with_protocol(&self, protocol: &str) -> Result<Loaded, ScenarioError> {
-        let mut other = self.clone();
-        other.scenario.protocol = protocol.to_string();
-        validate(&other).map_err(|e| ScenarioError {
-            message: format!("under protocol {protocol:?}: {}", e.message),
-            ..e
-        })?;
-        Ok(other)
-    }
 }
 
 fn ron_options() -> ron::Options {
@@ -670,8 +664,9 @@ fn ron_options() -> ron::Options {
     )
 }
 
-/// Parses a scenario from text. `file` names it in errors.
-pub fn parse(source: &str, file: &str) -> Result<Loaded, ScenarioError> {
+/// Reads a scenario from text (its syntax and types; `file` names it in errors). It
+/// is checked against its protocol by `run::Registry::parse`, which calls this.
+pub fn read(source: &str, file: &str) -> Result<Loaded, ScenarioError> {
     let mut scenario: Scenario = ron_options().from_str(source).map_err(|e| {
         let (line, col) = (e.span.start.line, e.span.start.col);
         let message = match (&e.code, key_before(source, line, col)) {
@@ -705,17 +700,15 @@ pub fn parse(source: &str, file: &str) -> Result<Loaded, ScenarioError> {
             .unwrap_or("scenario")
             .to_string();
     }
-    let loaded = Loaded {
+    Ok(Loaded {
         scenario,
         file: file.to_string(),
         source: source.to_string(),
-    };
-    validate(&loaded)?;
-    Ok(loaded)
+    })
 }
 
-/// Reads and parses a scenario file.
-pub fn load(path: &Path) -> Result<Loaded, ScenarioError> {
+/// Reads a scenario file (see [`read`]).
+pub fn read_file(path: &Path) -> Result<Loaded, ScenarioError> {
     let file = path.display().to_string();
     let source = std::fs::read_to_string(path).map_err(|e| ScenarioError {
         file: file.clone(),
@@ -723,12 +716,16 @@ pub fn load(path: &Path) -> Result<Loaded, ScenarioError> {
         col: 0,
         message: format!("cannot read the scenario file: {e}"),
     })?;
-    parse(&source, &file)
+    read(&source, &file)
 }
 
-/// The built-in default scenario.
-pub fn default_scenario() -> Loaded {
-    parse(DEFAULT_SCENARIO, DEFAULT_SCENARIO_NAME).expect("the built-in scenario is valid")
+/// A protocol's `options:` (the RON text a scenario holds) as its options type.
+pub fn parse_options<T: serde::de::DeserializeOwned>(
+    raw: &ron::value::RawValue,
+) -> Result<T, String> {
+    ron_options()
+        .from_str(raw.get_ron())
+        .map_err(|e| explain_ron_error(&e.code, "the protocol's documentation"))
 }
 
 /// A RON error in words fit for the user (`reference`: the book page that lists the
@@ -941,19 +938,12 @@ pub fn parse_condition(text: &str) -> Option<(Cmp, f64)> {
     v.is_finite().then_some((cmp, v))
 }
 
-fn validate(l: &Loaded) -> Result<(), ScenarioError> {
+/// Checks the scenario's own rules: every section's ranges, the faults against the
+/// world's node `names` (in node order, from its protocol), the expectations. What a
+/// protocol adds (the workloads it fits) its `Protocol::validate` checks.
+pub fn validate(l: &Loaded, names: &[String]) -> Result<(), ScenarioError> {
     let s = &l.scenario;
     let err = |path: &[&str], msg: String| Err(l.error_at(path, msg));
-    if !PROTOCOLS.contains(&s.protocol.as_str()) {
-        return err(
-            &["protocol"],
-            format!(
-                "unknown protocol {:?}; expected one of: {}",
-                s.protocol,
-                PROTOCOLS.join(", ")
-            ),
-        );
-    }
     if s.rms == 0 {
         return err(&["rms"], "rms = 0: a transaction needs at least one resource manager (shard); use 2 or more to see distributed transactions".into());
     }
@@ -1243,7 +1233,7 @@ fn validate(l: &Loaded) -> Result<(), ScenarioError> {
         );
     }
     validate_three_pc(l)?;
-    validate_faults(l)?;
+    validate_faults(l, names)?;
     validate_saga(l)?;
     validate_messaging(l)?;
     validate_calls(l)?;
@@ -1467,25 +1457,6 @@ fn validate_tcc_and_business(l: &Loaded) -> Result<(), ScenarioError> {
     Ok(())
 }
 
-/// The names of the nodes a scenario's world will have, in node order.
-pub fn node_names(s: &Scenario) -> Vec<String> {
-    let mut names = vec!["tm".to_string()];
-    if s.protocol == "calls" {
-        names.clear(); // services call each other: no coordinator
-    }
-    names.extend((1..=s.rms).map(|i| format!("rm{i}")));
-    if (s.protocol == "2pc" && s.two_pc.standby_tm)
-        || (s.protocol == "3pc" && s.three_pc.standby_tm)
-    {
-        names.push("standby".into());
-    }
-    if s.protocol == "messaging" {
-        names.push("broker".into());
-    }
-    names.push("client".into());
-    names
-}
-
 /// The saga's timers: a period of at least 1 µs (zero would loop), at most `MAX_MS`.
 fn validate_saga(l: &Loaded) -> Result<(), ScenarioError> {
     let g = &l.scenario.saga;
@@ -1537,9 +1508,12 @@ fn validate_messaging(l: &Loaded) -> Result<(), ScenarioError> {
             ));
         }
     }
-    if s.protocol != "messaging" {
-        return Ok(());
-    }
+    Ok(())
+}
+
+/// What the messaging protocol models: a transfer A → B, or stock → order.
+pub fn fit_messaging(l: &Loaded) -> Result<(), ScenarioError> {
+    let s = &l.scenario;
     let t = match &s.workload {
         WorkloadSpec::Transfer(t) => t,
         WorkloadSpec::OrderInventory(_) => return Ok(()), // stock → order: one debit, one credit
@@ -1596,9 +1570,13 @@ fn validate_calls(l: &Loaded) -> Result<(), ScenarioError> {
             ),
         );
     }
-    if s.protocol != "calls" {
-        return Ok(());
-    }
+    Ok(())
+}
+
+/// What protocol "calls" models: three services and a Transfer workload's amounts.
+pub fn fit_calls(l: &Loaded) -> Result<(), ScenarioError> {
+    let s = &l.scenario;
+    let err = |path: &[&str], msg: String| Err(l.error_at(path, msg));
     if s.rms != 3 {
         return err(
             &["rms"],
@@ -1621,9 +1599,8 @@ fn validate_calls(l: &Loaded) -> Result<(), ScenarioError> {
     Ok(())
 }
 
-fn validate_faults(l: &Loaded) -> Result<(), ScenarioError> {
+fn validate_faults(l: &Loaded, names: &[String]) -> Result<(), ScenarioError> {
     let s = &l.scenario;
-    let names = node_names(s);
     let known = |n: &str| names.iter().any(|m| m == n);
     let horizon = s.duration_ms;
     // Every error points into the list entry it is about: entry `i` of `section`,
@@ -1838,7 +1815,7 @@ fn validate_faults(l: &Loaded) -> Result<(), ScenarioError> {
             "faults.max_drift_ppm must be below 1000000",
         ));
     }
-    validate_message_faults(l, &names)?;
+    validate_message_faults(l, names)?;
     Ok(())
 }
 
@@ -1934,7 +1911,12 @@ fn validate_three_pc(l: &Loaded) -> Result<(), ScenarioError> {
             format!("three_pc.rm_precommit_timeout_ms = {:?} must be longer than precommit_ack_timeout_ms = {:?} (by at least the longest one-way delay): a pre-committed participant must wait for the TM's decision", p.rm_precommit_timeout_ms, p.precommit_ack_timeout_ms),
         );
     }
-    if l.scenario.protocol == "3pc" && p.timeouts == TimeoutsSpec::Terminate {
+    Ok(())
+}
+
+/// 3PC's own rule: `Terminate` (the faithful protocol) needs a synchronous network.
+pub fn fit_three_pc(l: &Loaded) -> Result<(), ScenarioError> {
+    if l.scenario.three_pc.timeouts == TimeoutsSpec::Terminate {
         validate_three_pc_synchrony(l)?;
     }
     Ok(())
@@ -2033,6 +2015,7 @@ fn validate_three_pc_synchrony(l: &Loaded) -> Result<(), ScenarioError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run::{default_scenario, parse};
 
     #[test]
     fn empty_scenario_takes_every_default() {

@@ -26,9 +26,10 @@ use crate::engine::{Observer, Sim};
 use crate::network::{LinkMessage, RecordedFate, ScriptedFate};
 use crate::node::{Node, NodeId, NodeSet};
 use crate::report::Report;
+use crate::run::Registry;
 use crate::run::{fault_plan, ms_to_us, Outcome};
 use crate::scenario::{
-    self, CrashSpec, DriftSpec, LatencySpec, LoadSpec, Loaded, MessageFateSpec, MessageFaultSpec,
+    CrashSpec, DriftSpec, LatencySpec, LoadSpec, Loaded, MessageFateSpec, MessageFaultSpec,
     OneWaySpec, PartitionSpec, Scenario, ScenarioError,
 };
 use serde::Serialize;
@@ -202,10 +203,10 @@ pub fn export(scenario: &Scenario, seed: u64, outcome: &Outcome) -> Scenario {
 }
 
 /// Runs `scenario` with `seed`, recording message fates, and exports its schedule.
-pub fn run_and_export(scenario: &Scenario, seed: u64) -> (Outcome, Scenario) {
+pub fn run_and_export(registry: &Registry, scenario: &Scenario, seed: u64) -> (Outcome, Scenario) {
     let mut s = scenario.clone();
     s.record_fates = true;
-    let outcome = crate::run::run(&s, seed, None);
+    let outcome = registry.run_validated(&s, seed, None);
     let exported = export(scenario, seed, &outcome);
     (outcome, exported)
 }
@@ -233,8 +234,8 @@ pub fn to_ron(s: &Scenario, header: &str) -> String {
 }
 
 /// Serialises and parses `s` again: validation for scenarios built in code.
-pub fn revalidate(s: &Scenario, file: &str) -> Result<Loaded, ScenarioError> {
-    let mut l = scenario::parse(&to_ron(s, ""), file)?;
+pub fn revalidate(registry: &Registry, s: &Scenario, file: &str) -> Result<Loaded, ScenarioError> {
+    let mut l = registry.parse(&to_ron(s, ""), file)?;
     l.scenario.record_fates = s.record_fates;
     Ok(l)
 }
@@ -327,7 +328,7 @@ mod tests {
     use crate::run::run;
 
     fn scenario(src: &str) -> Scenario {
-        scenario::parse(src, "t.ron").expect("valid").scenario
+        crate::run::parse(src, "t.ron").expect("valid").scenario
     }
 
     /// Checks replay digests; returns every exported scenario.
@@ -335,8 +336,9 @@ mod tests {
         let s = scenario(src);
         let mut all = Vec::new();
         for seed in seeds {
-            let (original, exported) = run_and_export(&s, seed);
-            let l = revalidate(&exported, "exported.ron").expect("the export is valid");
+            let (original, exported) = run_and_export(&Registry::builtin(), &s, seed);
+            let l = revalidate(&Registry::builtin(), &exported, "exported.ron")
+                .expect("the export is valid");
             assert!(l.scenario.faults.random_crashes.is_empty());
             assert_eq!(l.scenario.network.loss_probability, 0.0);
             let replay = run(&l.scenario, seed, None);

@@ -14,7 +14,8 @@
 
 use crate::explore::{has_kind, violation_kinds};
 use crate::report::Report;
-use crate::run::{run, Outcome};
+use crate::run::Outcome;
+use crate::run::Registry;
 use crate::scenario::{LatencySpec, LoadSpec, MessageFateSpec, Scenario, WorkloadSpec};
 use crate::schedule::{revalidate, run_and_export, Sizes};
 use crate::tracelog::{self, short, TraceLine};
@@ -51,7 +52,8 @@ pub struct Shrunk {
     pub trace: Vec<TraceLine>,
 }
 
-struct Shrinker {
+struct Shrinker<'r> {
+    registry: &'r Registry,
     seed: u64,
     kind: String,
     cur: Scenario,
@@ -64,7 +66,7 @@ fn round_us(ms: f64) -> f64 {
     (ms * 1000.0).round() / 1000.0
 }
 
-impl Shrinker {
+impl Shrinker<'_> {
     fn budget_left(&self) -> bool {
         self.runs < self.max_runs
     }
@@ -74,11 +76,14 @@ impl Shrinker {
         if !self.budget_left() || cand == self.cur {
             return false;
         }
-        let Ok(l) = revalidate(&cand, "candidate.ron") else {
+        let Ok(l) = revalidate(self.registry, &cand, "candidate.ron") else {
             return false;
         };
         self.runs += 1;
-        let report = run(&l.scenario, self.seed, None).report;
+        let report = self
+            .registry
+            .run_validated(&l.scenario, self.seed, None)
+            .report;
         if !has_kind(&report, &self.kind) {
             return false;
         }
@@ -365,8 +370,13 @@ impl Shrinker {
 }
 
 /// Shrinks the run of `scenario` with `seed`. Errors say why nothing can be shrunk.
-pub fn shrink(scenario: &Scenario, seed: u64, opts: &ShrinkOptions) -> Result<Shrunk, String> {
-    let (original, exported) = run_and_export(scenario, seed);
+pub fn shrink(
+    registry: &Registry,
+    scenario: &Scenario,
+    seed: u64,
+    opts: &ShrinkOptions,
+) -> Result<Shrunk, String> {
+    let (original, exported) = run_and_export(registry, scenario, seed);
     let kinds = violation_kinds(&original.report);
     if kinds.is_empty() {
         return Err(format!(
@@ -384,10 +394,10 @@ pub fn shrink(scenario: &Scenario, seed: u64, opts: &ShrinkOptions) -> Result<Sh
         }
         None => kinds[0].clone(),
     };
-    let exported = revalidate(&exported, "exported.ron")
+    let exported = revalidate(registry, &exported, "exported.ron")
         .map_err(|e| format!("internal error: the exported schedule is invalid: {e}"))?
         .scenario;
-    let replay = run(&exported, seed, None).report;
+    let replay = registry.run_validated(&exported, seed, None).report;
     if replay.digest != original.report.digest {
         return Err(format!(
             "internal error: the exported schedule replays to digest {}, not {}",
@@ -396,6 +406,7 @@ pub fn shrink(scenario: &Scenario, seed: u64, opts: &ShrinkOptions) -> Result<Sh
     }
     let before = Sizes::measure(&exported, &replay);
     let mut s = Shrinker {
+        registry,
         seed,
         kind: kind.clone(),
         cur: exported.clone(),
@@ -412,7 +423,7 @@ pub fn shrink(scenario: &Scenario, seed: u64, opts: &ShrinkOptions) -> Result<Sh
             break;
         }
     }
-    let (outcome, trace) = tracelog::run_traced(&s.cur, seed);
+    let (outcome, trace) = tracelog::run_traced(registry, &s.cur, seed);
     let after = Sizes::measure(&s.cur, &outcome.report);
     Ok(Shrunk {
         kind,
@@ -713,12 +724,18 @@ mod tests {
 
     #[test]
     fn shrinks_the_unsafe_timeout_scenario_and_keeps_atomicity_broken() {
-        let l = crate::scenario::load(std::path::Path::new(concat!(
+        let l = crate::run::load(std::path::Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/scenarios/2pc-unsafe-timeout.ron"
         )))
         .expect("shipped");
-        let s = shrink(&l.scenario, 1, &ShrinkOptions::default()).expect("violates");
+        let s = shrink(
+            &Registry::builtin(),
+            &l.scenario,
+            1,
+            &ShrinkOptions::default(),
+        )
+        .expect("violates");
         assert_eq!(s.kind, "atomicity");
         assert!(
             s.after.no_larger_than(&s.before),
@@ -738,14 +755,20 @@ mod tests {
 
     #[test]
     fn a_blocked_run_keeps_its_drain_and_its_fault() {
-        let l = crate::scenario::parse(
+        let l = crate::run::parse(
             "(duration_ms: 500, drain_ms: 500, workload: Transfer(fan_out: 2), \
              clients: (load: Closed(sessions: 3, think_ms: 5)), network: (latency: Constant(ms: 5)), \
              faults: (crashes: [(node: \"tm\", at_ms: 15)]))",
             "tm-down.ron",
         )
         .expect("valid");
-        let s = shrink(&l.scenario, 1, &ShrinkOptions::default()).expect("blocks");
+        let s = shrink(
+            &Registry::builtin(),
+            &l.scenario,
+            1,
+            &ShrinkOptions::default(),
+        )
+        .expect("blocks");
         assert_eq!(s.kind, "blocked");
         assert_eq!(s.scenario.drain_ms, 500.0);
         // Without the crash nothing blocks: the shrunk schedule still needs it.
@@ -755,10 +778,15 @@ mod tests {
 
     #[test]
     fn a_seed_without_violation_is_refused() {
-        let l = crate::scenario::parse("(duration_ms: 100)", "ok.ron").expect("valid");
-        let e = shrink(&l.scenario, 1, &ShrinkOptions::default())
-            .err()
-            .expect("refused");
+        let l = crate::run::parse("(duration_ms: 100)", "ok.ron").expect("valid");
+        let e = shrink(
+            &Registry::builtin(),
+            &l.scenario,
+            1,
+            &ShrinkOptions::default(),
+        )
+        .err()
+        .expect("refused");
         assert!(e.contains("does not violate"), "{e}");
     }
 }

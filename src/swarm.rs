@@ -26,6 +26,7 @@
 
 use crate::explore::{explore_seeds, violation_kinds, Exploration, SeedVerdict};
 use crate::rng::{self, StreamRng};
+use crate::run::Registry;
 use crate::scenario::{
     self, CrashSpec, LatencySpec, LoadSpec, OneWaySpec, PartitionSpec, RandomCrashSpec,
     RandomPartitionSpec, Scenario, WorkloadSpec,
@@ -379,7 +380,8 @@ pub fn base_scenario(c: &Configuration, workload: WorkloadKind) -> Result<Scenar
         workload.name(),
         c.options
     );
-    scenario::parse(&text, c.name)
+    Registry::builtin()
+        .parse(&text, c.name)
         .map(|l| l.scenario)
         .map_err(|e| e.to_string())
 }
@@ -400,15 +402,16 @@ pub struct SwarmResult {
 /// Runs the swarm over `base` (protocol, options and workload fixed; everything else
 /// drawn per seed).
 pub fn swarm(
+    registry: &Registry,
     base: &Scenario,
     mix: FaultMix,
     seeds: std::ops::RangeInclusive<u64>,
     jobs: usize,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Exploration {
-    let verdict = |seed: u64| match draw(base, seed, mix) {
+    let verdict = |seed: u64| match draw(registry, base, seed, mix) {
         Ok(s) => {
-            let report = crate::run::run(&s, s.seed, None).report;
+            let report = registry.run_validated(&s, s.seed, None).report;
             let mut kinds = violation_kinds(&report);
             kinds.retain(|k| !k.starts_with("expect:"));
             SeedVerdict {
@@ -439,7 +442,7 @@ pub fn run_configuration(
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<SwarmResult, String> {
     let base = base_scenario(c, workload)?;
-    let e = swarm(&base, c.faults, seeds, jobs, progress);
+    let e = swarm(&Registry::builtin(), &base, c.faults, seeds, jobs, progress);
     let (expected, as_expected) = match c.expect {
         Expect::Safe => ("safe".to_string(), e.violating_seeds == 0),
         Expect::Shows(kinds) => (
@@ -465,15 +468,20 @@ const FITS: u32 = 6;
 
 /// The world seed `seed` draws around `base`: a complete, validated scenario whose
 /// own `seed` is `seed` (so `acidbase run` on it replays the swarm's run).
-pub fn draw(base: &Scenario, seed: u64, mix: FaultMix) -> Result<Scenario, String> {
+pub fn draw(
+    registry: &Registry,
+    base: &Scenario,
+    seed: u64,
+    mix: FaultMix,
+) -> Result<Scenario, String> {
     let mut last = String::new();
     for attempt in 0..ATTEMPTS {
         let mut rng = rng::stream(seed, &format!("swarm/{attempt}"));
-        let mut s = draw_once(base, seed, mix, attempt, &mut rng);
+        let mut s = draw_once(registry, base, seed, mix, attempt, &mut rng)?;
         // Timers too short for the drawn delays (a protocol whose validation ties
         // them, as 3PC's does) are lengthened until they fit.
         for _ in 0..FITS {
-            match crate::schedule::revalidate(&s, "swarm.ron") {
+            match crate::schedule::revalidate(registry, &s, "swarm.ron") {
                 Ok(l) => return Ok(l.scenario),
                 Err(e) => last = e.message,
             }
@@ -516,12 +524,13 @@ fn ms(v: f64) -> f64 {
 }
 
 fn draw_once(
+    registry: &Registry,
     base: &Scenario,
     seed: u64,
     mix: FaultMix,
     attempt: u32,
     rng: &mut StreamRng,
-) -> Scenario {
+) -> Result<Scenario, String> {
     let mut s = base.clone();
     s.seed = seed;
     s.name = format!("{}-swarm-{seed}", base.name);
@@ -540,7 +549,9 @@ fn draw_once(
         scale_timers(&mut s, between(rng, 0.5, 2.5));
     }
     draw_network(&mut s, mix, tame, rng);
-    draw_faults(&mut s, mix, tame, rng);
+    // The drawn sizes fix the world's nodes: the faults name them.
+    let names = registry.node_names(&s).map_err(|e| e.to_string())?;
+    draw_faults(&mut s, &names, mix, tame, rng);
     if s.protocol == "3pc" {
         // Faithful 3PC's timeouts are sized for a delay bound: the drawn network's
         // (latency and the reordering within the mix). Under crash-only faults that
@@ -554,7 +565,7 @@ fn draw_once(
         .round();
     s.network.message_faults_until_ms = Some(horizon);
     s.max_events = 20_000_000;
-    s
+    Ok(s)
 }
 
 fn draw_workload(s: &mut Scenario, rng: &mut StreamRng) {
@@ -737,8 +748,7 @@ fn draw_network(s: &mut Scenario, mix: FaultMix, tame: f64, rng: &mut StreamRng)
     }
 }
 
-fn draw_faults(s: &mut Scenario, mix: FaultMix, tame: f64, rng: &mut StreamRng) {
-    let names = scenario::node_names(s);
+fn draw_faults(s: &mut Scenario, names: &[String], mix: FaultMix, tame: f64, rng: &mut StreamRng) {
     let horizon = s.duration_ms;
     let wild = 1.0 - tame;
     let f = &mut s.faults;
@@ -800,7 +810,7 @@ fn draw_faults(s: &mut Scenario, mix: FaultMix, tame: f64, rng: &mut StreamRng) 
     }
     for _ in 0..int(rng, 0, (2.0 * wild).round() as u64) {
         let (mut a, mut b): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
-        for n in &names {
+        for n in names {
             if coin(rng, 0.5) {
                 a.push(n.clone());
             } else {
@@ -859,7 +869,7 @@ mod tests {
             for &w in c.workloads {
                 let base = base_scenario(&c, w).unwrap_or_else(|e| panic!("{}: {e}", c.name));
                 for seed in 0..20 {
-                    let s = draw(&base, seed, c.faults)
+                    let s = draw(&Registry::builtin(), &base, seed, c.faults)
                         .unwrap_or_else(|e| panic!("{} {} seed {seed}: {e}", c.name, w.name()));
                     assert_eq!(s.seed, seed);
                     assert_eq!(s.protocol, base.protocol);
@@ -873,9 +883,9 @@ mod tests {
     fn a_draw_depends_on_the_seed_only() {
         let c = &configurations()[0];
         let base = base_scenario(c, WorkloadKind::Transfer).expect("builds");
-        let a = draw(&base, 7, FaultMix::All).expect("valid");
-        let b = draw(&base, 7, FaultMix::All).expect("valid");
-        let other = draw(&base, 8, FaultMix::All).expect("valid");
+        let a = draw(&Registry::builtin(), &base, 7, FaultMix::All).expect("valid");
+        let b = draw(&Registry::builtin(), &base, 7, FaultMix::All).expect("valid");
+        let other = draw(&Registry::builtin(), &base, 8, FaultMix::All).expect("valid");
         assert_eq!(a, b);
         assert_ne!(a, other);
     }
@@ -888,7 +898,7 @@ mod tests {
             .expect("3PC is crash-only");
         let base = base_scenario(&c, WorkloadKind::Transfer).expect("builds");
         for seed in 0..50 {
-            let s = draw(&base, seed, FaultMix::CrashOnly).expect("valid");
+            let s = draw(&Registry::builtin(), &base, seed, FaultMix::CrashOnly).expect("valid");
             assert_eq!(s.network.loss_probability, 0.0);
             assert!(s.faults.partitions.is_empty() && s.faults.one_way.is_empty());
             assert!(s.faults.random_partitions.is_none());

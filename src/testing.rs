@@ -39,6 +39,7 @@ use crate::faults::{CrashWindow, FaultAction, FaultPlan, PartitionWindow};
 use crate::network::{Cut, Fate, Latency, NetworkConfig};
 use crate::node::{Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::Observation;
+use crate::property::{Expectation, Property, PropertyResult, View, Watch};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use serde::{Deserialize, Serialize};
@@ -264,6 +265,12 @@ pub struct Run {
     pub events: Vec<(u64, Event)>,
     /// Nodes up at the end.
     pub up_at_end: NodeSet,
+    /// The trace digest: the same seed and schedule give the same digest.
+    pub digest: u64,
+    /// The event guard stopped the run before its end (nothing reached quiescence).
+    pub truncated: bool,
+    /// How the run did against the harness's properties over node state.
+    pub properties: Vec<PropertyResult>,
 }
 
 impl Run {
@@ -435,11 +442,16 @@ pub mod invariants {
 type Always = Box<dyn Fn(&Run) -> Result<(), String>>;
 type Sometimes = Box<dyn Fn(&Run) -> bool>;
 
+/// The event guard of a harness run.
+const MAX_EVENTS: u64 = 10_000_000;
+
 /// Runs a user's world under generated fault schedules and checks named invariants.
 pub struct Harness<N: Node> {
     world: Box<dyn Fn() -> World<N>>,
     always: Vec<(String, Always)>,
     sometimes: Vec<(String, Sometimes)>,
+    /// Properties over node state: checked in random runs and exhaustively.
+    properties: Vec<Property<N>>,
     runs: u32,
     /// Faults happen in `[0, horizon_ms)`; the run goes on for `drain_ms` more.
     pub horizon_ms: u32,
@@ -574,6 +586,7 @@ impl<N: Node + 'static> Harness<N> {
             world: Box::new(build),
             always: Vec::new(),
             sometimes: Vec::new(),
+            properties: Vec::new(),
             runs: 100,
             horizon_ms: 1000,
             drain_ms: 1000,
@@ -602,6 +615,16 @@ impl<N: Node + 'static> Harness<N> {
     /// A property that must hold in at least one run.
     pub fn sometimes(mut self, name: &str, check: impl Fn(&Run) -> bool + 'static) -> Self {
         self.sometimes.push((name.to_string(), Box::new(check)));
+        self
+    }
+
+    /// A property over node state ([`Property::always`], [`Property::sometimes`],
+    /// [`Property::eventually`]): checked after every event of every run, and in
+    /// every state [`Harness::exhaustive`] reaches (which cannot check the
+    /// [`Harness::always`] and [`Harness::sometimes`] invariants over a whole run's
+    /// observations, and says so in its report).
+    pub fn property(mut self, property: Property<N>) -> Self {
+        self.properties.push(property);
         self
     }
 
@@ -695,7 +718,15 @@ impl<N: Node + 'static> Harness<N> {
         }));
         sim.start();
         let end_us = u64::from(self.horizon_ms + self.drain_ms) * 1000;
-        sim.run_until(end_us, 10_000_000);
+        let mut watch = Watch::new(self.properties.clone());
+        let end = if watch.is_empty() {
+            sim.run_until(end_us, MAX_EVENTS)
+        } else {
+            watch.check(&View::new(sim.now_us(), &names, &sim));
+            sim.run_until_each(end_us, MAX_EVENTS, |sim| {
+                watch.check(&View::new(sim.now_us(), &names, sim))
+            })
+        };
         let up_at_end = (0..n as u32)
             .map(NodeId)
             .filter(|x| sim.is_up(*x))
@@ -708,14 +739,26 @@ impl<N: Node + 'static> Harness<N> {
             names,
             events,
             up_at_end,
+            digest: end.digest,
+            truncated: end.stopped_by_guard,
+            properties: watch.finish(),
         }
     }
 
-    /// The first `always` invariant the run breaks.
+    /// The first `always` invariant (or property over node state) the run breaks:
+    /// its label (`always "name"`) and what is wrong.
     fn first_broken(&self, run: &Run) -> Option<(String, String)> {
         self.always
             .iter()
-            .find_map(|(name, f)| f(run).err().map(|m| (name.clone(), m)))
+            .find_map(|(name, f)| f(run).err().map(|m| (format!("always \"{name}\""), m)))
+            .or_else(|| {
+                run.properties.iter().find(|p| p.failed()).map(|p| {
+                    (
+                        format!("{} \"{}\"", p.expectation.name(), p.name),
+                        p.describe(),
+                    )
+                })
+            })
     }
 
     /// Runs the world under generated schedules; `Err` on the first broken `always`
@@ -740,6 +783,9 @@ impl<N: Node + 'static> Harness<N> {
                     held.borrow_mut().insert(name.clone());
                 }
             }
+            for p in run.properties.iter().filter(|p| p.seen()) {
+                held.borrow_mut().insert(p.name.clone());
+            }
             let mut n = made.borrow_mut();
             if first.borrow().is_none() {
                 *n += 1;
@@ -757,7 +803,13 @@ impl<N: Node + 'static> Harness<N> {
         match result {
             Ok(()) => {
                 let held = held.borrow();
-                for (name, _) in &self.sometimes {
+                let sometimes = self.sometimes.iter().map(|(n, _)| n.as_str()).chain(
+                    self.properties
+                        .iter()
+                        .filter(|p| p.expectation() == Expectation::Sometimes)
+                        .map(|p| p.name()),
+                );
+                for name in sometimes {
                     if !held.contains(name) {
                         return Err(Box::new(Failure {
                             invariant: format!("sometimes \"{name}\""),
@@ -822,7 +874,7 @@ impl<N: Node + 'static> Harness<N> {
             .and_then(|r| r.split(':').next())
             .and_then(|t| t.parse().ok());
         Failure {
-            invariant: format!("always \"{name}\""),
+            invariant: name,
             message,
             runs_until_found: runs,
             seed,
@@ -849,6 +901,16 @@ impl<N: Node + 'static> Harness<N> {
             .filter_map(|c| names.iter().position(|n| n == c))
             .map(|i| NodeId(i as u32))
             .collect();
+        let not_checked: Vec<String> = self
+            .always
+            .iter()
+            .map(|(n, _)| format!("always \"{n}\""))
+            .chain(
+                self.sometimes
+                    .iter()
+                    .map(|(n, _)| format!("sometimes \"{n}\"")),
+            )
+            .collect();
         let model = WorldModel::new(
             names,
             nodes,
@@ -861,13 +923,18 @@ impl<N: Node + 'static> Harness<N> {
                 horizon_us: u64::from(self.horizon_ms + self.drain_ms) * 1000,
                 max_latency_us: u64::from(self.latency_ms.1) * 1000,
             },
-        );
-        crate::check::explore(
+        )
+        .with_properties(self.properties.clone());
+        let mut report = crate::check::explore(
             &model,
             &Limits {
                 max_depth: None,
                 max_states: opts.max_states,
             },
-        )
+        );
+        // They judge a whole run's observation log, which a state does not keep; the
+        // report names them rather than pass over them in silence.
+        report.not_checked = not_checked;
+        report
     }
 }

@@ -6,7 +6,8 @@
 //! which we read only the variant name and the `txn: N` field every protocol's
 //! transactional messages carry.
 
-use crate::run::{run, Outcome, TraceOut};
+use crate::run::Registry;
+use crate::run::{Outcome, TraceOut};
 use crate::scenario::Scenario;
 use serde_json::Value;
 use std::cell::RefCell;
@@ -142,10 +143,14 @@ impl Write for Shared {
 }
 
 /// Runs `scenario` with `seed` and returns the outcome with its trace.
-pub fn run_traced(scenario: &Scenario, seed: u64) -> (Outcome, Vec<TraceLine>) {
+pub fn run_traced(
+    registry: &Registry,
+    scenario: &Scenario,
+    seed: u64,
+) -> (Outcome, Vec<TraceLine>) {
     let buf = Rc::new(RefCell::new(Vec::new()));
     let out: TraceOut = Box::new(Shared(Rc::clone(&buf)));
-    let outcome = run(scenario, seed, Some(out));
+    let outcome = registry.run_validated(scenario, seed, Some(out));
     let text = String::from_utf8_lossy(&buf.borrow()).into_owned();
     (outcome, parse(&text))
 }
@@ -172,8 +177,8 @@ mod tests {
 
     #[test]
     fn a_traced_run_reads_back() {
-        let s = crate::scenario::default_scenario().scenario;
-        let (o, lines) = run_traced(&s, s.seed);
+        let s = crate::run::default_scenario().scenario;
+        let (o, lines) = run_traced(&Registry::builtin(), &s, s.seed);
         assert!(lines.iter().any(|l| l.kind == "crash" && l.node == "tm"));
         let sends = lines.iter().filter(|l| l.kind == "send").count() as u64;
         assert_eq!(sends, o.report.network.sent);

@@ -2,13 +2,24 @@
 //! replayable paths, and visits every state of the safe configurations (whose counts
 //! are golden numbers: update them on purpose, never blindly).
 
-use acidbase::check::scenario::{check, replay_steps, CheckOptions};
+use acidbase::check::scenario::CheckOptions;
+use acidbase::check::Replayed;
 use acidbase::check::{explore, parse_steps, CheckReport, Finding, Limits, Model, Step};
-use acidbase::scenario::{self, Scenario, TimeoutsSpec};
+use acidbase::run::Registry;
+use acidbase::scenario::{Scenario, TimeoutsSpec};
+
+/// `check --exhaustive` on the built-in protocols.
+fn check(s: &Scenario, o: &CheckOptions) -> Result<CheckReport, String> {
+    Registry::builtin().check(s, o)
+}
+
+fn replay_steps(s: &Scenario, o: &CheckOptions, steps: &[Step]) -> Result<Replayed, String> {
+    Registry::builtin().replay_steps(s, o, steps)
+}
 
 fn shipped(name: &str) -> Scenario {
     let path = format!("{}/scenarios/{name}.ron", env!("CARGO_MANIFEST_DIR"));
-    scenario::load(std::path::Path::new(&path))
+    acidbase::run::load(std::path::Path::new(&path))
         .unwrap_or_else(|e| panic!("{e}"))
         .scenario
 }
@@ -184,7 +195,7 @@ fn finds_the_3pc_partition_inconsistency() {
         clients: (load: Closed(sessions: 1, think_ms: 5), deadline_ms: 300, max_requests: 1),
         network: (latency: Constant(ms: 5)),
     )"#;
-    let mut s = scenario::parse(src, "3pc-check.ron")
+    let mut s = acidbase::run::parse(src, "3pc-check.ron")
         .unwrap_or_else(|e| panic!("{e}"))
         .scenario;
     let r = check(&s, &opts(0, 3)).unwrap();
@@ -239,7 +250,7 @@ impl<M: Model> Model for SafetyOnly<M> {
         self.0.check_state(s, out);
         out.retain(|f| f.kind != "blocking");
     }
-    fn sometimes(&self, s: &M::State, out: &mut Vec<&'static str>) {
+    fn sometimes(&self, s: &M::State, out: &mut Vec<String>) {
         self.0.sometimes(s, out)
     }
     fn step(&self, s: &M::State, a: &M::Action) -> Step {
@@ -258,8 +269,10 @@ fn three_pc_safety(timeouts: TimeoutsSpec, o: &CheckOptions) -> CheckReport {
     let mut s = shipped("check-3pc");
     s.three_pc.timeouts = timeouts;
     let small = acidbase::check::scenario::small(&s, o);
-    let (names, nodes, durables, _) = acidbase::run::build_three_pc(&small);
-    let m = acidbase::check::scenario::model(&small, o, names, nodes, durables).expect("a world");
+    let w = acidbase::run::build_world(&acidbase::protocols::builtin::ThreePc, &small)
+        .expect("a world");
+    let m =
+        acidbase::check::scenario::model(&small, o, w.names, w.nodes, w.durables).expect("a world");
     let limits = Limits {
         max_depth: o.max_depth,
         max_states: o.max_states,

@@ -214,17 +214,17 @@ fn shrink_writes_a_counterexample_that_still_violates_and_replays_deterministica
 
 #[test]
 fn shrinking_never_grows_and_keeps_the_kind_on_two_scenarios() {
-    let random = acidbase::scenario::parse(RANDOM_UNSAFE, "rand-unsafe.ron")
+    let random = acidbase::run::parse(RANDOM_UNSAFE, "rand-unsafe.ron")
         .expect("valid")
         .scenario;
-    let shipped = acidbase::scenario::load(std::path::Path::new(concat!(
+    let shipped = acidbase::run::load(std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/scenarios/2pc-unsafe-timeout.ron"
     )))
     .expect("valid")
     .scenario;
     // Random crashes of the TM and the RMs under a TM that forgets decisions early.
-    let crashes = acidbase::scenario::parse(
+    let crashes = acidbase::run::parse(
         "(rms: 3, duration_ms: 800, drain_ms: 500, clients: (load: Closed(sessions: 3, think_ms: 5)), \
          network: (latency: Uniform(min_ms: 1, max_ms: 6)), two_pc: (no_decision_retry: true), \
          faults: (random_crashes: [(nodes: [\"tm\", \"rms\"], rate_per_s: 3, mean_downtime_ms: 80)]))",
@@ -233,7 +233,13 @@ fn shrinking_never_grows_and_keeps_the_kind_on_two_scenarios() {
     .expect("valid")
     .scenario;
     for (s, seed) in [(&random, 1), (&shipped, 2), (&crashes, 1), (&crashes, 3)] {
-        let shrunk = shrink(s, seed, &ShrinkOptions::default()).expect("the seed violates");
+        let shrunk = shrink(
+            &acidbase::run::Registry::builtin(),
+            s,
+            seed,
+            &ShrinkOptions::default(),
+        )
+        .expect("the seed violates");
         assert!(
             shrunk.after.no_larger_than(&shrunk.before),
             "{}: {:?} vs {:?}",
@@ -244,7 +250,7 @@ fn shrinking_never_grows_and_keeps_the_kind_on_two_scenarios() {
         assert!(shrunk.after.events < shrunk.before.events, "{}", s.name);
         // The counterexample, read back from its file, shows the same kind.
         let text = acidbase::shrink::counterexample_ron(&shrunk, "x.ron", seed, "cx.ron");
-        let l = acidbase::scenario::parse(&text, "cx.ron").expect("the counterexample is valid");
+        let l = acidbase::run::parse(&text, "cx.ron").expect("the counterexample is valid");
         assert!(l.scenario.faults.random_crashes.is_empty());
         assert!(l.scenario.faults.random_partitions.is_none());
         let report = acidbase::run::run(&l.scenario, l.scenario.seed, None).report;
@@ -449,9 +455,9 @@ mod replay_property {
         /// Every run's exported schedule replays to the same digest.
         #[test]
         fn every_exported_schedule_replays_to_the_same_digest((text, seed) in scenario_text()) {
-            let s = acidbase::scenario::parse(&text, "p.ron").expect("valid").scenario;
-            let (original, exported) = run_and_export(&s, seed);
-            let replay = revalidate(&exported, "exported.ron").expect("valid export").scenario;
+            let s = acidbase::run::parse(&text, "p.ron").expect("valid").scenario;
+            let (original, exported) = run_and_export(&acidbase::run::Registry::builtin(), &s, seed);
+            let replay = revalidate(&acidbase::run::Registry::builtin(), &exported, "exported.ron").expect("valid export").scenario;
             prop_assert!(replay.faults.random_crashes.is_empty());
             prop_assert_eq!(run(&replay, seed, None).report.digest, original.report.digest);
         }

@@ -23,7 +23,7 @@ use proptest::test_runner::Config;
 /// Two services, every transfer crossing them, short timers so recovery has many
 /// rounds within the drain.
 fn base() -> Scenario {
-    scenario::parse(
+    acidbase::run::parse(
         r#"(
             protocol: "messaging",
             rms: 2,
@@ -328,7 +328,7 @@ fn republished_messages_are_delivered_however_far_the_ids_moved_on() {
         assert_eq!(num(&r, "messaging.lost_messages"), 0.0, "{file}");
         assert_eq!(num(&r, "money.final"), num(&r, "money.initial"), "{file}");
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
-        let shipped = scenario::load(&path)
+        let shipped = acidbase::run::load(&path)
             .unwrap_or_else(|e| panic!("{e}"))
             .scenario;
         for (mechanism, consumer) in combos {
@@ -443,7 +443,7 @@ fn a_redelivery_after_its_record_was_archived_is_recognised() {
     assert_eq!(num(&bad, "messaging.duplicates_applied"), 1.0);
     assert!(num(&bad, "money.final") > num(&bad, "money.initial"));
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
-    let shipped = scenario::load(&path)
+    let shipped = acidbase::run::load(&path)
         .unwrap_or_else(|e| panic!("{e}"))
         .scenario;
     for consumer in IDEMPOTENT {
@@ -466,7 +466,7 @@ fn a_late_register_after_its_record_was_dropped_is_dropped_at_its_check_back() {
     assert_eq!(code, 0, "{file} meets its expectations");
     assert_eq!(num(&r, "messaging.checkbacks"), 1.0);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
-    let shipped = scenario::load(&path)
+    let shipped = acidbase::run::load(&path)
         .unwrap_or_else(|e| panic!("{e}"))
         .scenario;
     for consumer in IDEMPOTENT.into_iter().chain([ConsumerSpec::NoDedupe]) {
@@ -588,7 +588,7 @@ fn safe_mechanisms_meet_the_faults_they_guard_against() {
 
 #[test]
 fn consumer_none_is_no_dedupe() {
-    let s = scenario::parse(
+    let s = acidbase::run::parse(
         "(protocol: \"messaging\", messaging: (consumer: None))",
         "x.ron",
     )

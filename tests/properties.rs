@@ -61,7 +61,7 @@ fn shape() -> impl Strategy<Value = Shape> {
 /// The base: three RMs, transfers spanning two or three of them, short timers so that
 /// recovery has many rounds within the drain.
 fn base() -> Scenario {
-    scenario::parse(
+    acidbase::run::parse(
         r#"(
             rms: 3,
             duration_ms: 1000,
@@ -164,7 +164,9 @@ fn apply(mut s: Scenario, sch: &Schedule) -> Scenario {
     s.two_pc.vote_timeout_ms = sh.vote_timeout_ms;
     s.two_pc.inquiry_interval_ms = sh.inquiry_interval_ms;
     s.two_pc.decision_retry_ms = sh.decision_retry_ms;
-    let names = scenario::node_names(&s);
+    let names = acidbase::run::Registry::builtin()
+        .node_names(&s)
+        .expect("known protocol");
     sch.faults.apply(&mut s, &names);
     if sch.random_crash_rate > 0.0 {
         s.faults.random_crashes.push(RandomCrashSpec {

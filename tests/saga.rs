@@ -21,7 +21,7 @@ const SLOTS: usize = 6;
 /// Three shards, small balances (so steps are refused and compensations run), short
 /// timers (so recovery has many rounds within the drain).
 fn base() -> Scenario {
-    scenario::parse(
+    acidbase::run::parse(
         r#"(
             protocol: "saga",
             rms: 3,
@@ -88,7 +88,9 @@ fn apply(mut s: Scenario, sch: &Schedule) -> Scenario {
         unreachable!("the base scenario is a transfer")
     };
     t.fan_out = sch.fan_out;
-    let names = scenario::node_names(&s);
+    let names = acidbase::run::Registry::builtin()
+        .node_names(&s)
+        .expect("known protocol");
     sch.faults.apply(&mut s, &names);
     if sch.random_crash_rate > 0.0 {
         s.faults.random_crashes.push(RandomCrashSpec {
@@ -201,7 +203,7 @@ fn golden_numbers_per_committed_saga() {
             (StateStoreSpec::StatusField, n + 2),
             (StateStoreSpec::WriteAheadLog, 3 * n + 2),
         ] {
-            let mut s = scenario::parse(
+            let mut s = acidbase::run::parse(
                 "(protocol: \"saga\", duration_ms: 800, drain_ms: 300, workload: Transfer(accounts_per_shard: 16, initial_balance: 100000, keys: PerSession), clients: (load: Closed(sessions: 4, think_ms: 1)))",
                 "golden.ron",
             )
@@ -352,7 +354,7 @@ fn golden_digests_of_the_saga_scenarios() {
         ("scenarios/saga-transfer-crash.ron", "67a52d1030810b64"),
         ("scenarios/saga-wal-vs-status.ron", "510e8935598eedab"),
     ] {
-        let l = scenario::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
+        let l = acidbase::run::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file))
             .unwrap_or_else(|e| panic!("{e}"));
         let r = report(&l.scenario);
         assert_eq!(r.digest, digest, "{file}: the run changed");
@@ -374,7 +376,7 @@ fn a_saga_the_recovery_job_gives_up_on_is_flagged_for_an_operator() {
               faults: (crashes: [(node: \"rm2\", at_ms: 200)]))"
         )
     };
-    let parse = |s: &str| scenario::parse(s, "gone.ron").expect("valid").scenario;
+    let parse = |s: &str| acidbase::run::parse(s, "gone.ron").expect("valid").scenario;
     let flagged = report(&parse(&src(", give_up_after_attempts: 3")));
     let why = flagged.to_text();
     assert!(flagged.repair.operator >= 1, "{why}");

@@ -2,7 +2,7 @@
 //! golden numbers of fault-free 2PC.
 
 use acidbase::run::run;
-use acidbase::scenario::{self, Loaded, Scenario};
+use acidbase::scenario::{Loaded, Scenario};
 use std::path::PathBuf;
 
 /// The shipped scenarios and the book's example scenarios (so the book cannot rot).
@@ -18,7 +18,7 @@ fn shipped() -> Vec<(PathBuf, Loaded)> {
     files
         .into_iter()
         .map(|p| {
-            let l = scenario::load(&p).unwrap_or_else(|e| panic!("{e}"));
+            let l = acidbase::run::load(&p).unwrap_or_else(|e| panic!("{e}"));
             (p, l)
         })
         .collect()
@@ -99,7 +99,7 @@ fn same_digest_at_any_thread_count() {
 #[test]
 fn golden_numbers_per_committed_transaction() {
     for n in 2..=8u32 {
-        let mut s = scenario::parse(
+        let mut s = acidbase::run::parse(
             "(duration_ms: 300, drain_ms: 200, workload: Transfer(accounts_per_shard: 16, initial_balance: 100000, fan_out: 1, keys: PerSession), clients: (load: Closed(sessions: 4, think_ms: 1)), two_pc: (answer_client_after_acks: true))",
             "golden.ron",
         )
@@ -124,8 +124,10 @@ fn the_same_seed_gives_the_same_fault_schedule_whatever_the_options() {
     // Random crashes are drawn per node name, never from the protocol's own draws:
     // toggling a protocol option must not move the crashes.
     let src = "(duration_ms: 2000, faults: (random_crashes: [(nodes: [\"all\"], rate_per_s: 2, mean_downtime_ms: 50)]))";
-    let base = scenario::parse(src, "x.ron").expect("valid").scenario;
-    let names = acidbase::scenario::node_names(&base);
+    let base = acidbase::run::parse(src, "x.ron").expect("valid").scenario;
+    let names = acidbase::run::Registry::builtin()
+        .node_names(&base)
+        .expect("known protocol");
     let plan_a = acidbase::run::fault_plan(&base, 11, &names);
     let mut other = base.clone();
     other.two_pc.cooperative_termination = true;
@@ -135,7 +137,9 @@ fn the_same_seed_gives_the_same_fault_schedule_whatever_the_options() {
     assert_eq!(plan_a, plan_b);
     // With a standby there is one more node; the others' crashes do not move.
     other.two_pc.standby_tm = true;
-    let names_c = acidbase::scenario::node_names(&other);
+    let names_c = acidbase::run::Registry::builtin()
+        .node_names(&other)
+        .expect("known protocol");
     let plan_c = acidbase::run::fault_plan(&other, 11, &names_c);
     for c in &plan_a.crashes {
         let name = &names[c.node.index()];
@@ -150,7 +154,7 @@ fn the_same_seed_gives_the_same_fault_schedule_whatever_the_options() {
 }
 
 fn parse(src: &str) -> Scenario {
-    scenario::parse(src, "test.ron")
+    acidbase::run::parse(src, "test.ron")
         .unwrap_or_else(|e| panic!("{e}"))
         .scenario
 }

@@ -14,7 +14,7 @@ use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 const NODES: [&str; 4] = ["rm1", "rm2", "rm3", "client"];
 
 fn base() -> Scenario {
-    scenario::parse(
+    acidbase::run::parse(
         r#"(
             protocol: "calls",
             rms: 3,

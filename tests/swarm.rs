@@ -87,8 +87,22 @@ fn a_swarm_is_the_same_at_any_thread_count() {
         .expect("shipped");
     let base = acidbase::swarm::base_scenario(&c, acidbase::swarm::WorkloadKind::Transfer)
         .expect("builds");
-    let one = swarm(&base, c.faults, 0..=39, 1, &|_, _| {});
-    let two = swarm(&base, c.faults, 0..=39, 3, &|_, _| {});
+    let one = swarm(
+        &acidbase::run::Registry::builtin(),
+        &base,
+        c.faults,
+        0..=39,
+        1,
+        &|_, _| {},
+    );
+    let two = swarm(
+        &acidbase::run::Registry::builtin(),
+        &base,
+        c.faults,
+        0..=39,
+        3,
+        &|_, _| {},
+    );
     assert_eq!(one, two);
     assert!(one.violating_seeds > 0, "{one:?}");
 }

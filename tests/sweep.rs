@@ -634,6 +634,7 @@ fn every_shipped_sweep_is_valid_on_this_build() {
             &path,
             acidbase::sweep::ReadOptions {
                 skip_unknown_protocols: false,
+                ..Default::default()
             },
             &mut warnings,
         )
@@ -649,7 +650,7 @@ fn every_shipped_sweep_is_valid_on_this_build() {
         for (i, s) in plan.scenarios.iter().enumerate() {
             assert_eq!(s.protocol, plan.info.protocols[i], "{}", path.display());
             let text = acidbase::sweep::spec::to_ron(s).expect("a scenario writes as RON");
-            acidbase::scenario::parse(&text, "point").unwrap_or_else(|e| {
+            acidbase::run::parse(&text, "point").unwrap_or_else(|e| {
                 panic!("{}: point {i} is invalid: {}", path.display(), e.message)
             });
         }
@@ -669,7 +670,7 @@ fn every_shipped_sweep_is_valid_on_this_build() {
         );
     }
     assert_eq!(n, 7, "the seven sweeps of issue 5");
-    for p in acidbase::scenario::PROTOCOLS {
+    for p in acidbase::protocols::builtin::NAMES {
         assert!(
             protocols.iter().any(|q| q == p),
             "no shipped sweep runs protocol {p:?}"

@@ -96,7 +96,7 @@ fn schedule() -> impl Strategy<Value = Schedule> {
 }
 
 fn parse(src: &str) -> Scenario {
-    scenario::parse(src, "test.ron")
+    acidbase::run::parse(src, "test.ron")
         .unwrap_or_else(|e| panic!("{e}"))
         .scenario
 }
@@ -128,7 +128,9 @@ fn apply(sch: &Schedule) -> Scenario {
     let mut s = base(sch.work);
     s.seed = sch.seed;
     s.tcc.try_timeout_ms = sch.try_timeout_ms;
-    let names = scenario::node_names(&s);
+    let names = acidbase::run::Registry::builtin()
+        .node_names(&s)
+        .expect("known protocol");
     sch.faults.apply(&mut s, &names);
     s.network.loss_probability = sch.loss;
     s.network.duplicate_probability = sch.duplicate;
@@ -304,11 +306,11 @@ fn golden_numbers_per_committed_tcc_transaction() {
 fn order_inventory_runs_under_every_protocol() {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/order-inventory.ron");
-    let loaded = scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let loaded = acidbase::run::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let mut ran = Vec::new();
-    for p in scenario::PROTOCOLS {
+    for p in acidbase::protocols::builtin::NAMES {
         // "calls" runs its own order chain and has no `tm` to crash: it does not fit.
-        let Ok(l) = loaded.with_protocol(p) else {
+        let Ok(l) = acidbase::run::Registry::builtin().with_protocol(&loaded, p) else {
             continue;
         };
         let r = report(&l.scenario);
@@ -370,7 +372,7 @@ fn a_repeated_try_after_a_refusal_gets_the_same_no() {
     // Every other seed of the same configuration is clean too.
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios/tcc-refused-try-repeated.ron");
-    let s = scenario::load(&path)
+    let s = acidbase::run::load(&path)
         .unwrap_or_else(|e| panic!("{e}"))
         .scenario;
     for seed in 1..=300 {
@@ -443,7 +445,7 @@ fn the_watermark_purge_stays_safe_under_random_message_faults() {
     ] {
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{file}.ron"));
-        let mut s = scenario::load(&path)
+        let mut s = acidbase::run::load(&path)
             .unwrap_or_else(|e| panic!("{e}"))
             .scenario;
         s.duration_ms = 1500.0;
@@ -534,20 +536,20 @@ fn the_business_scenarios_report_sales_through_the_binary() {
 
 #[test]
 fn business_workloads_check_their_shape() {
-    let e = scenario::parse(
+    let e = acidbase::run::parse(
         "(\n  rms: 3,\n  workload: OrderInventory(skus: 4),\n)",
         "s.ron",
     )
     .expect_err("order + inventory needs two services");
     assert_eq!(e.line, 2, "{e}");
     assert!(e.message.contains("needs rms: 2"), "{e}");
-    let e = scenario::parse(
+    let e = acidbase::run::parse(
         "(rms: 3, workload: FlashSale(decline_probability: 1.5))",
         "s.ron",
     )
     .expect_err("a probability");
     assert!(e.message.contains("between 0 and 1"), "{e}");
-    let e = scenario::parse("(protocol: \"tcc\", tcc: (retry_ms: 0))", "s.ron")
+    let e = acidbase::run::parse("(protocol: \"tcc\", tcc: (retry_ms: 0))", "s.ron")
         .expect_err("a zero retry period loops");
     assert!(e.message.contains("tcc.retry_ms"), "{e}");
 }

@@ -24,7 +24,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 
 fn parse(src: &str) -> Scenario {
-    scenario::parse(src, "test.ron")
+    acidbase::run::parse(src, "test.ron")
         .unwrap_or_else(|e| panic!("{e}"))
         .scenario
 }
@@ -159,7 +159,9 @@ fn apply_one_crash(c: &OneCrash) -> (Scenario, String, f64) {
         TimeoutsSpec::Terminate
     };
     s.network.duplicate_probability = c.duplicate;
-    let names = scenario::node_names(&s);
+    let names = acidbase::run::Registry::builtin()
+        .node_names(&s)
+        .expect("known protocol");
     let node = names[c.node % names.len()].clone();
     let is_rm = node.starts_with("rm");
     let down = match c.down_ms {
@@ -301,7 +303,9 @@ fn apply_partitions(p: &Partitions, ack: AckTimeoutSpec) -> Scenario {
     let mut s = base();
     s.seed = p.seed;
     s.three_pc.on_precommit_ack_timeout = ack;
-    let names = scenario::node_names(&s);
+    let names = acidbase::run::Registry::builtin()
+        .node_names(&s)
+        .expect("known protocol");
     for (sides, from, to) in &p.windows {
         let side = |want: bool| -> Vec<String> {
             names
@@ -405,7 +409,7 @@ fn golden_digests_of_the_3pc_scenarios() {
         ("scenarios/3pc-decide-alone-crashes.ron", "86c1eddc20b9811e"),
     ] {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
-        let l = scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let l = acidbase::run::load(&path).unwrap_or_else(|e| panic!("{e}"));
         let r = report(&l.scenario);
         assert_eq!(r.digest, digest, "{file}: the run changed");
     }
@@ -579,10 +583,17 @@ fn the_standby_terminates_what_a_dead_tm_left() {
     // and at the end of its window (155 ms) pre-commits them again (TR4); with their
     // acks in (165 ms) it commits, applied at 170 ms: 160 ms in doubt.
     assert_eq!(
-        scenario::node_names(&s).last().map(String::as_str),
+        acidbase::run::Registry::builtin()
+            .node_names(&s)
+            .expect("known protocol")
+            .last()
+            .map(String::as_str),
         Some("client")
     );
-    assert!(scenario::node_names(&s).contains(&"standby".to_string()));
+    assert!(acidbase::run::Registry::builtin()
+        .node_names(&s)
+        .expect("known protocol")
+        .contains(&"standby".to_string()));
     let r = report(&s);
     assert_eq!(r.txns.committed, 1, "{}", r.to_text());
     assert_eq!(r.violations.atomicity, 0);

@@ -38,7 +38,7 @@ pub trait Model {
     fn check_terminal(&self, _state: &Self::State, _out: &mut Vec<Finding>) {}
     /// Names of the `sometimes` properties that hold in `state` (a model in which one
     /// never holds is vacuous, e.g. it never commits).
-    fn sometimes(&self, _state: &Self::State, _out: &mut Vec<&'static str>) {}
+    fn sometimes(&self, _state: &Self::State, _out: &mut Vec<String>) {}
     /// The action as a replayable step.
     fn step(&self, state: &Self::State, action: &Self::Action) -> Step;
     /// The action, and what it caused, in plain words.
@@ -173,6 +173,10 @@ pub struct CheckReport {
     pub complete: bool,
     /// `sometimes` properties that held in some visited state.
     pub sometimes: BTreeSet<String>,
+    /// Properties the explorer could not check (a harness's invariants over a whole
+    /// run's observations), named so that none is passed over in silence.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_checked: Vec<String>,
     pub violation: Option<Counterexample>,
 }
 
@@ -191,6 +195,12 @@ impl CheckReport {
                 "no (cut short by --max-depth or --max-states)"
             }
         );
+        if !self.not_checked.is_empty() {
+            s.push_str(&format!(
+                "not checked:     {} (over a whole run: use a property over node state)\n",
+                self.not_checked.join(", ")
+            ));
+        }
         if !self.sometimes.is_empty() {
             let held: Vec<&str> = self.sometimes.iter().map(String::as_str).collect();
             s.push_str(&format!("sometimes held:  {}\n", held.join(", ")));
@@ -230,9 +240,7 @@ pub fn explore<M: Model>(model: &M, limits: &Limits) -> CheckReport {
             held.clear();
             model.sometimes(state, &mut held);
             for h in held.drain(..) {
-                if !sometimes.contains(h) {
-                    sometimes.insert(h.to_string());
-                }
+                sometimes.insert(h);
             }
         };
     for (i, s) in model.init_states().into_iter().enumerate() {
@@ -298,6 +306,7 @@ pub fn explore<M: Model>(model: &M, limits: &Limits) -> CheckReport {
         depth,
         complete: !truncated,
         sometimes,
+        not_checked: Vec::new(),
         violation: None,
     }
 }
@@ -342,6 +351,7 @@ fn finish<M: Model>(
         depth,
         complete: false,
         sometimes,
+        not_checked: Vec::new(),
         violation: Some(Counterexample {
             finding,
             steps,

@@ -5,7 +5,7 @@
 use super::world::{Budget, WorldModel};
 use super::{explore, replay, CheckReport, Limits, Replayed, Step};
 use crate::node::{Node, NodeSet};
-use crate::run::ms_to_us;
+use crate::scenario::ms_to_us;
 use crate::scenario::{LatencySpec, Scenario};
 
 /// What to explore (the resolved `check` flags).
@@ -109,30 +109,8 @@ pub fn model<N: Node>(
     ))
 }
 
-/// The protocols the checker can build a world for. A new protocol adds one arm,
-/// calling the same builder its `run` uses (e.g. `"3pc"` → `run::build_three_pc`).
-fn with_model<R>(
-    scenario: &Scenario,
-    opts: &CheckOptions,
-    f: impl FnOnce(&dyn Explorable) -> R,
-) -> Result<R, String> {
-    let s = small(scenario, opts);
-    match s.protocol.as_str() {
-        "2pc" => {
-            let (names, nodes, durables, _) = crate::run::build_two_pc(&s);
-            Ok(f(&model(&s, opts, names, nodes, durables)?))
-        }
-        "3pc" => {
-            let (names, nodes, durables, _) = crate::run::build_three_pc(&s);
-            Ok(f(&model(&s, opts, names, nodes, durables)?))
-        }
-        other => Err(format!(
-            "the exhaustive checker has no world builder for protocol {other:?} yet"
-        )),
-    }
-}
-
-/// Object-safe view of a world model, so one `match` picks the protocol.
+/// Object-safe view of a world model, whatever its node type (the registry builds
+/// one for the protocol a scenario names: `run::Registry::check`).
 pub trait Explorable {
     fn explore(&self, limits: &Limits) -> CheckReport;
     fn replay(&self, steps: &[Step]) -> Result<Replayed, String>;
@@ -147,23 +125,10 @@ impl<N: Node> Explorable for WorldModel<N> {
     }
 }
 
-fn limits(opts: &CheckOptions) -> Limits {
+/// The explorer's limits the options set.
+pub fn limits(opts: &CheckOptions) -> Limits {
     Limits {
         max_depth: opts.max_depth,
         max_states: opts.max_states,
     }
-}
-
-/// Explores the scenario's world exhaustively.
-pub fn check(scenario: &Scenario, opts: &CheckOptions) -> Result<CheckReport, String> {
-    with_model(scenario, opts, |m| m.explore(&limits(opts)))
-}
-
-/// Re-executes a path (a RON list of steps) in the scenario's world.
-pub fn replay_steps(
-    scenario: &Scenario,
-    opts: &CheckOptions,
-    steps: &[Step],
-) -> Result<Replayed, String> {
-    with_model(scenario, opts, |m| m.replay(steps))?
 }

@@ -145,12 +145,12 @@ impl Model for TwoPhase {
         }
     }
 
-    fn sometimes(&self, s: &TpState, out: &mut Vec<&'static str>) {
+    fn sometimes(&self, s: &TpState, out: &mut Vec<String>) {
         if s.rm_state.iter().all(|r| *r == RmState::Committed) {
-            out.push("commit agreement");
+            out.push("commit agreement".into());
         }
         if s.rm_state.iter().all(|r| *r == RmState::Aborted) {
-            out.push("abort agreement");
+            out.push("abort agreement".into());
         }
     }
 

@@ -34,6 +34,7 @@
 use super::{Finding, Model, Step};
 use crate::node::{Command, Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::Observation;
+use crate::property::{Expectation, Property, View};
 use crate::rng::StreamRng;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -59,6 +60,10 @@ pub struct WorldModel<N: Node> {
     pub durables: Vec<N::Durable>,
     pub rngs: Vec<StreamRng>,
     pub budget: Budget,
+    /// Properties over node state (see [`crate::property`]): `always` ones are
+    /// checked in every state, `sometimes` ones reported when some state shows them,
+    /// `eventually` ones at every terminal state of a path on which none held.
+    pub properties: Vec<Property<N>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -97,6 +102,20 @@ pub struct WorldState<N: Node> {
     crashes: u32,
     drops: u32,
     txns: BTreeMap<TxnId, TxnMemory>,
+    /// Bit `i`: the `i`-th `eventually` property held in some state of this path.
+    met: u64,
+}
+
+impl<N: Node> crate::property::NodeStates<N> for WorldState<N> {
+    fn count(&self) -> usize {
+        self.nodes.len()
+    }
+    fn node(&self, id: NodeId) -> Option<&N> {
+        self.nodes[id.index()].as_ref()
+    }
+    fn durable(&self, id: NodeId) -> &N::Durable {
+        &self.durables[id.index()]
+    }
 }
 
 impl<N: Node> Hash for WorldState<N> {
@@ -110,6 +129,11 @@ impl<N: Node> Hash for WorldState<N> {
         self.crashes.hash(h);
         self.drops.hash(h);
         self.txns.hash(h);
+        if self.met != 0 {
+            // Only worlds with `eventually` properties have bits: the others hash
+            // as before (their state counts and fingerprints stay put).
+            self.met.hash(h);
+        }
     }
 }
 
@@ -154,7 +178,45 @@ impl<N: Node> WorldModel<N> {
             durables,
             rngs,
             budget,
+            properties: Vec::new(),
         }
+    }
+
+    /// The model with `properties` over node state checked too.
+    pub fn with_properties(mut self, properties: Vec<Property<N>>) -> Self {
+        assert!(
+            properties
+                .iter()
+                .filter(|p| p.expectation() == Expectation::Eventually)
+                .count()
+                <= 64,
+            "at most 64 eventually-properties per world"
+        );
+        self.properties = properties;
+        self
+    }
+
+    fn view<'a>(&'a self, s: &'a WorldState<N>) -> View<'a, N> {
+        View::new(s.now_us, &self.names, s)
+    }
+
+    /// The `eventually` properties, numbered as the state's `met` bits.
+    fn eventually(&self) -> impl Iterator<Item = (usize, &Property<N>)> {
+        self.properties
+            .iter()
+            .filter(|p| p.expectation() == Expectation::Eventually)
+            .enumerate()
+    }
+
+    /// Marks the `eventually` properties that hold in `s`.
+    fn mark_met(&self, s: &mut WorldState<N>) {
+        let mut met = s.met;
+        for (i, p) in self.eventually() {
+            if met & (1 << i) == 0 && p.holds(&self.view(s)) {
+                met |= 1 << i;
+            }
+        }
+        s.met = met;
     }
 
     fn name(&self, n: NodeId) -> &str {
@@ -338,10 +400,12 @@ impl<N: Node> Model for WorldModel<N> {
             crashes: 0,
             drops: 0,
             txns: BTreeMap::new(),
+            met: 0,
         };
         for i in 0..self.nodes.len() {
             self.handle(&mut s, NodeId(i as u32), |n, ctx| n.on_start(ctx));
         }
+        self.mark_met(&mut s);
         vec![s]
     }
 
@@ -387,7 +451,21 @@ impl<N: Node> Model for WorldModel<N> {
     fn next_state(&self, s: &WorldState<N>, a: &WorldAction) -> Option<WorldState<N>> {
         let mut n = s.clone();
         self.apply(&mut n, a);
+        if !self.properties.is_empty() {
+            self.mark_met(&mut n);
+        }
         Some(n)
+    }
+
+    fn check_terminal(&self, s: &WorldState<N>, out: &mut Vec<Finding>) {
+        for (i, p) in self.eventually() {
+            if s.met & (1 << i) == 0 {
+                out.push(Finding {
+                    kind: format!("property: {}", p.name()),
+                    detail: format!("eventually {:?} never held on this path", p.name()),
+                });
+            }
+        }
     }
 
     fn check_state(&self, s: &WorldState<N>, out: &mut Vec<Finding>) {
@@ -412,20 +490,35 @@ impl<N: Node> Model for WorldModel<N> {
                 });
             }
         }
+        // Last, so that the explorer (which reports the last finding of a state)
+        // names the user's own property when a built-in rule breaks with it.
+        for p in &self.properties {
+            if p.expectation() == Expectation::Always && !p.holds(&self.view(s)) {
+                out.push(Finding {
+                    kind: format!("property: {}", p.name()),
+                    detail: format!("always {:?} is broken in this state", p.name()),
+                });
+            }
+        }
     }
 
-    fn sometimes(&self, s: &WorldState<N>, out: &mut Vec<&'static str>) {
+    fn sometimes(&self, s: &WorldState<N>, out: &mut Vec<String>) {
+        for p in &self.properties {
+            if p.expectation() == Expectation::Sometimes && p.holds(&self.view(s)) {
+                out.push(p.name().to_string());
+            }
+        }
         if s.txns
             .values()
             .any(|t| !t.participants.is_empty() && t.applied_commit.is_superset(t.participants))
         {
-            out.push("commit");
+            out.push("commit".into());
         }
         if s.txns
             .values()
             .any(|t| !t.participants.is_empty() && t.applied_abort.is_superset(t.participants))
         {
-            out.push("abort");
+            out.push("abort".into());
         }
     }
 
@@ -600,11 +693,11 @@ mod tests {
         let src = "(rms: 2, workload: Transfer(fan_out: 1, keys: PerSession), \
                    clients: (load: Closed(sessions: 1, think_ms: 5)), \
                    network: (latency: Constant(ms: 5)))";
-        let s = crate::scenario::parse(src, "t.ron").unwrap().scenario;
+        let s = crate::run::parse(src, "t.ron").unwrap().scenario;
         let o = CheckOptions::default();
         let s = small(&s, &o);
-        let (names, nodes, durables, _) = crate::run::build_two_pc(&s);
-        model(&s, &o, names, nodes, durables).unwrap()
+        let w = crate::run::build_world(&crate::protocols::builtin::TwoPc, &s).unwrap();
+        model(&s, &o, w.names, w.nodes, w.durables).unwrap()
     }
 
     fn deliver_to<N: Node>(m: &WorldModel<N>, s: &WorldState<N>, to: &str) -> WorldState<N> {

@@ -104,6 +104,18 @@ struct NodeSlot<N: Node> {
     clock: Clock,
 }
 
+impl<N: Node, O: Observer> crate::property::NodeStates<N> for Sim<N, O> {
+    fn count(&self) -> usize {
+        self.nodes.len()
+    }
+    fn node(&self, id: NodeId) -> Option<&N> {
+        self.nodes[id.index()].state.as_ref()
+    }
+    fn durable(&self, id: NodeId) -> &N::Durable {
+        &self.nodes[id.index()].durable
+    }
+}
+
 /// Counters kept by the engine itself.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EngineStats {
@@ -261,6 +273,17 @@ impl<N: Node, O: Observer> Sim<N, O> {
 
     /// Runs until `end_us` (inclusive), the queue is empty, or `max_events` events.
     pub fn run_until(&mut self, end_us: u64, max_events: u64) -> RunEnd {
+        self.run_until_each(end_us, max_events, |_| {})
+    }
+
+    /// [`Sim::run_until`], calling `after_event` with the world after every event
+    /// (properties over node state read it: [`crate::property`]).
+    pub fn run_until_each(
+        &mut self,
+        end_us: u64,
+        max_events: u64,
+        mut after_event: impl FnMut(&Self),
+    ) -> RunEnd {
         let mut stopped_by_guard = false;
         while let Some(at) = self.queue.peek_time() {
             if at > end_us {
@@ -274,6 +297,7 @@ impl<N: Node, O: Observer> Sim<N, O> {
             self.now_us = at;
             self.stats.events += 1;
             self.dispatch(event);
+            after_event(self);
         }
         let last_event_us = self.now_us;
         if !stopped_by_guard {

@@ -1,10 +1,34 @@
-//! The built-in protocols, one module each, all written against the public
-//! [`Node`](crate::node::Node) API — the same one a user implements.
+//! The protocols, built-in and a user's alike, all written against the public
+//! [`Node`](crate::node::Node) API and described to the tools by one trait,
+//! [`Protocol`]: one folder per built-in protocol with its roles and its builder
+//! (`build.rs`), and the parts they share ([`world`], [`watermark`]).
 
 pub mod messaging;
+mod protocol;
 pub mod saga;
 pub mod service_calls;
 pub mod tcc;
 pub mod three_pc;
 pub mod two_pc;
 pub mod watermark;
+pub mod world;
+
+pub use protocol::Protocol;
+
+/// The built-in protocols, as registered by `run::Registry::builtin`.
+pub mod builtin {
+    pub use super::messaging::build::Messaging;
+    pub use super::saga::build::Saga;
+    pub use super::service_calls::build::Calls;
+    pub use super::tcc::build::Tcc;
+    pub use super::three_pc::build::ThreePc;
+    pub use super::two_pc::build::TwoPc;
+
+    /// The built-in protocols' names.
+    pub const NAMES: &[&str] = &["2pc", "3pc", "tcc", "saga", "messaging", "calls"];
+
+    /// Whether `name` is a built-in protocol (whose options have a section of their own).
+    pub fn is_builtin(name: &str) -> bool {
+        NAMES.contains(&name)
+    }
+}

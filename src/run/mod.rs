@@ -1,7 +1,8 @@
 //! Builds a world from a validated scenario, runs it, and reports.
 //!
-//! This is the only place that knows both the scenario schema and the protocols (one
-//! builder file per protocol beside this one); the engine below it knows neither.
+//! The engine below knows neither scenarios nor protocols; each protocol builds its
+//! own world ([`crate::protocols::Protocol::build`]) and the [`Registry`] finds the
+//! protocol a scenario names.
 
 use crate::checks::{CheckConfig, Checks, Results};
 use crate::engine::{RunEnd, Sim, TraceSink, WorldSpec};
@@ -10,36 +11,16 @@ use crate::faults::{
 };
 use crate::network::{Cut, Latency, NetworkConfig};
 use crate::node::{Node, NodeId, NodeSet};
+use crate::property::{Property, View, Watch};
+use crate::protocols::world::{business_config, BuiltWorld};
 use crate::report::Report;
 use crate::rng;
 use crate::scenario::{LatencySpec, LoadSpec, Scenario};
-use crate::workload::{ClientConfig, Load};
 
-mod calls;
-mod saga;
-mod tcc;
-mod three_pc;
-mod two_pc;
-mod workload;
+mod registry;
 
-pub use calls::calls_options;
-pub use saga::saga_options;
-pub use tcc::tcc_options;
-/// The 2PC world a scenario describes (for the exhaustive checker).
-pub use three_pc::build as build_three_pc;
-pub use three_pc::three_pc_options;
-pub use two_pc::build as build_two_pc;
-pub use two_pc::two_pc_options;
-pub use workload::shard_ledger;
-
-mod messaging;
-
-pub use messaging::messaging_options;
-
-/// Milliseconds (as written in scenarios) to whole µs.
-pub fn ms_to_us(ms: f64) -> u64 {
-    (ms * 1000.0).round().max(0.0) as u64
-}
+pub use crate::scenario::ms_to_us;
+pub use registry::{build_world, default_scenario, load, parse, AnyProtocol, Registry, RunError};
 
 /// Where the trace goes (`--trace FILE`).
 pub type TraceOut = Box<dyn std::io::Write>;
@@ -55,16 +36,13 @@ pub struct Outcome {
     pub message_fates: Vec<crate::network::RecordedFate>,
 }
 
-/// Runs `scenario` with `seed`, optionally writing the event trace.
+/// Runs a scenario of a built-in protocol with `seed`, optionally writing the event
+/// trace (a user's protocol runs through [`Registry::run`]). Panics on a protocol the
+/// built-in registry does not know: validate with [`parse`] or [`load`] first.
 pub fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Outcome {
-    match scenario.protocol.as_str() {
-        "2pc" => two_pc::run(scenario, seed, trace),
-        "saga" => saga::run(scenario, seed, trace),
-        "messaging" => messaging::run(scenario, seed, trace),
-        "calls" => calls::run(scenario, seed, trace),
-        "3pc" => three_pc::run(scenario, seed, trace),
-        "tcc" => tcc::run(scenario, seed, trace),
-        other => panic!("protocol {other:?} passed validation but has no builder"),
+    match Registry::builtin().run(scenario, seed, trace) {
+        Ok(outcome) => outcome,
+        Err(e) => panic!("{e} (validate the scenario with run::parse first)"),
     }
 }
 
@@ -283,36 +261,21 @@ fn drift(scenario: &Scenario, seed: u64, names: &[String]) -> Vec<i32> {
         .collect()
 }
 
-pub(crate) fn client_config(scenario: &Scenario, coordinator: NodeId) -> ClientConfig {
-    let c = &scenario.clients;
-    ClientConfig {
-        coordinator,
-        load: match c.load {
-            LoadSpec::Closed { sessions, think_ms } => Load::Closed {
-                sessions,
-                think_us: ms_to_us(think_ms),
-            },
-            LoadSpec::Open { rate_per_s } => Load::Open {
-                mean_gap_us: (1e6 / rate_per_s).round().max(1.0) as u64,
-            },
-        },
-        deadline_us: ms_to_us(c.deadline_ms),
-        stop_at_us: ms_to_us(scenario.duration_ms),
-        max_requests: c.max_requests,
-        generator: workload::generator(scenario),
-    }
-}
-
-/// Runs any world built from a scenario: the part every protocol shares.
-pub fn run_world<N: Node + 'static>(
+/// Runs a built world: the part every protocol shares. `properties` are checked
+/// after every event and reported in [`Report::properties`].
+pub(crate) fn run_built<N: Node + 'static>(
     scenario: &Scenario,
     seed: u64,
-    names: Vec<String>,
-    nodes: Vec<N>,
-    durables: Vec<N::Durable>,
-    clients: NodeSet,
+    world: BuiltWorld<N>,
+    properties: Vec<Property<N>>,
     trace: Option<TraceOut>,
 ) -> Outcome {
+    let BuiltWorld {
+        names,
+        nodes,
+        durables,
+        clients,
+    } = world;
     let plan = fault_plan(scenario, seed, &names);
     let end_us = end_time_us(scenario, &plan);
     let spec = WorldSpec {
@@ -332,7 +295,7 @@ pub fn run_world<N: Node + 'static>(
         deadline_us: ms_to_us(scenario.clients.deadline_ms),
         clients,
     })
-    .with_business(workload::business_config(scenario, &names));
+    .with_business(business_config(scenario, &names));
     let mut sim = Sim::new(spec, checks);
     crate::schedule::prepare_network(scenario, &names, &mut sim);
     if let Some(out) = trace {
@@ -342,11 +305,20 @@ pub fn run_world<N: Node + 'static>(
     }
     let start_audit = sim.audit();
     sim.start();
-    let end = sim.run_until(end_us, scenario.max_events);
+    let mut watch = Watch::new(properties);
+    let end = if watch.is_empty() {
+        sim.run_until(end_us, scenario.max_events)
+    } else {
+        watch.check(&View::new(sim.now_us(), &names, &sim));
+        sim.run_until_each(end_us, scenario.max_events, |sim| {
+            watch.check(&View::new(sim.now_us(), &names, sim))
+        })
+    };
     let message_fates = sim.take_message_fates();
     let end_audit = sim.audit();
     let results = sim.into_observer().finish(&start_audit, &end_audit);
-    let report = Report::build(scenario, seed, &end, &results, &names, &plan);
+    let mut report = Report::build(scenario, seed, &end, &results, &names, &plan);
+    report.set_properties(watch.finish());
     Outcome {
         end,
         results,

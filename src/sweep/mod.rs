@@ -298,7 +298,7 @@ pub fn run_sweep(args: &SweepArgs) -> Result<SweepDone, SweepError> {
             in_shard.div_ceil(1_000_000).max(1),
         )))
     };
-    let plan = spec::load_checked(&args.file, args.read, &size, &mut warnings)?;
+    let plan = spec::load_checked(&args.file, args.read.clone(), &size, &mut warnings)?;
     let info = &plan.info;
     let total = info.runs();
     let in_shard = in_shard_of(total);

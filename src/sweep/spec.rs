@@ -10,7 +10,8 @@
 
 use super::SweepError;
 use crate::chart::ChartSpec;
-use crate::scenario::{self, Scenario, PROTOCOLS};
+use crate::run::Registry;
+use crate::scenario::{self, Scenario};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -98,6 +99,8 @@ pub struct Plan {
     pub info: PlanInfo,
     /// One scenario per (point, series), index `point * series + s`.
     pub scenarios: Vec<Scenario>,
+    /// The protocols the scenarios were validated against.
+    pub registry: Registry,
 }
 
 /// What the output directory records about the sweep (`plan.json`): enough to merge
@@ -215,11 +218,22 @@ impl PlanInfo {
 pub const MAX_PLAN_RUNS: usize = 10_000_000_000;
 
 /// Options that change how a sweep file is read.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ReadOptions {
     /// Drop protocols this build does not have (with a warning) instead of failing:
     /// lets a sweep that compares every protocol run on a build that has only some.
     pub skip_unknown_protocols: bool,
+    /// The protocols this program knows.
+    pub registry: Registry,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            skip_unknown_protocols: false,
+            registry: Registry::builtin(),
+        }
+    }
 }
 
 fn ron_options() -> ron::Options {
@@ -282,6 +296,7 @@ pub fn load_text(
             None => format!("{file}: {msg}"),
         })
     };
+    let known_protocols = opts.registry.names();
     let sweep: SweepFile = ron_options().from_str(&source).map_err(|e| {
         SweepError::input(format!(
             "{file}:{}:{}: {}",
@@ -293,7 +308,8 @@ pub fn load_text(
     let base: Scenario = match (&sweep.base, &sweep.scenario) {
         (Some(b), None) => {
             let p = dir.join(b);
-            scenario::load(&p)
+            opts.registry
+                .load(&p)
                 .map_err(|e| at("base", format!("base scenario: {e}")))?
                 .scenario
         }
@@ -308,7 +324,8 @@ pub fn load_text(
                 " ".repeat(offset - before.rfind('\n').map_or(0, |n| n + 1)),
                 text
             );
-            scenario::parse(&padded, &file)
+            opts.registry
+                .parse(&padded, &file)
                 .map_err(|e| SweepError::input(format!("{e} (in the inline scenario)")))?
                 .scenario
         }
@@ -379,11 +396,11 @@ pub fn load_text(
         if a.path == "protocol" {
             values.retain(|v| {
                 let p = v.as_str().unwrap_or("");
-                let known = PROTOCOLS.contains(&p);
+                let known = known_protocols.contains(&p);
                 if !known && opts.skip_unknown_protocols {
                     warnings.push(format!(
                         "protocol {p:?} is not built into this acidbase (it has: {}); skipped",
-                        PROTOCOLS.join(", ")
+                        known_protocols.join(", ")
                     ));
                 }
                 known || !opts.skip_unknown_protocols
@@ -404,7 +421,7 @@ pub fn load_text(
                 format!(
                     "axis {:?}: none of its protocols is built into this acidbase (it has: {})",
                     a.path,
-                    PROTOCOLS.join(", ")
+                    known_protocols.join(", ")
                 ),
             ));
         }
@@ -466,11 +483,11 @@ pub fn load_text(
             .map(json_of)
             .and_then(|p| p.as_str().map(str::to_string))
             .unwrap_or_else(|| base_protocol.clone());
-        if !PROTOCOLS.contains(&protocol.as_str()) && opts.skip_unknown_protocols {
+        if !known_protocols.contains(&protocol.as_str()) && opts.skip_unknown_protocols {
             warnings.push(format!(
                 "variant {:?}: protocol {protocol:?} is not built into this acidbase (it has: {}); skipped",
                 v.name,
-                PROTOCOLS.join(", ")
+                known_protocols.join(", ")
             ));
             continue;
         }
@@ -484,7 +501,7 @@ pub fn load_text(
             "variants",
             format!(
                 "none of the variants' protocols is built into this acidbase (it has: {})",
-                PROTOCOLS.join(", ")
+                known_protocols.join(", ")
             ),
         ));
     }
@@ -559,15 +576,15 @@ pub fn load_text(
             };
             let s: Scenario = serde_json::from_value(j)
                 .map_err(|e| SweepError::input(format!("{file}: at {context}: {e}")))?;
-            if !PROTOCOLS.contains(&s.protocol.as_str()) {
+            if !known_protocols.contains(&s.protocol.as_str()) {
                 return Err(SweepError::input(format!(
                     "{file}: at {context}: protocol {:?} is not built into this acidbase (it has: {}); run with --skip-unknown-protocols to sweep the others",
                     s.protocol,
-                    PROTOCOLS.join(", ")
+                    known_protocols.join(", ")
                 )));
             }
             let text = to_ron(&s)?;
-            let checked = scenario::parse(&text, "point").map_err(|e| {
+            let checked = opts.registry.parse(&text, "point").map_err(|e| {
                 SweepError::input(format!(
                     "{file}: at {context}, the scenario is invalid: {}",
                     e.message
@@ -615,7 +632,11 @@ pub fn load_text(
         fingerprint: String::new(),
     };
     info.fingerprint = fingerprint(&info, &scenarios);
-    Ok(Plan { info, scenarios })
+    Ok(Plan {
+        info,
+        scenarios,
+        registry: opts.registry.clone(),
+    })
 }
 
 pub fn to_ron(s: &Scenario) -> Result<String, SweepError> {

@@ -194,7 +194,14 @@ pub fn swarm_at_lags(
         {
             let mut base = base_scenario(c, w).expect("valid");
             set_lag(&mut base, lag);
-            let e = swarm(&base, c.faults, 1..=seeds, 1, &|_, _| {});
+            let e = swarm(
+                &acidbase::run::Registry::builtin(),
+                &base,
+                c.faults,
+                1..=seeds,
+                1,
+                &|_, _| {},
+            );
             let kinds: Vec<&str> = e.kinds.iter().map(|k| k.kind.as_str()).collect();
             eprintln!(
                 "{name} {} lag {lag}: {} of {} seeds violate {kinds:?}",

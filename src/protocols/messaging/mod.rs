@@ -58,6 +58,8 @@ mod seqset;
 
 pub use seqset::SeqSet;
 
+pub mod build;
+
 use crate::idmap::RecentIds;
 use crate::node::{Ctx, Node, NodeId, Outcome, TxnId};
 use crate::observe::{AuditItem, MessageId};

@@ -55,6 +55,8 @@ pub use rm::Rm;
 pub use standby::Standby;
 pub use tm::Tm;
 
+pub mod build;
+
 use crate::idmap::{IdMap, RecentIds};
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::AuditItem;

@@ -32,6 +32,8 @@
 //! The coordinator counts a Cancel acknowledged by only some participants at a retry
 //! as a partial compensation, and reports it repaired when the retries complete it.
 
+pub mod build;
+
 use super::watermark::{self, Unfinished};
 use crate::idmap::RecentIds;
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};

@@ -33,6 +33,8 @@
 //! or compensates them backwards (`Policy`). Switched off, such sagas stay half-done:
 //! money in flight forever.
 
+pub mod build;
+
 use super::watermark::{self, Unfinished};
 use crate::idmap::{IdMap, RecentIds};
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};

@@ -23,6 +23,8 @@
 //! - `no_decision_retry` (unsafe): the TM sends Commit once and forgets it at once, so
 //!   an RM that missed it is later told "abort" by presumption: partial commit.
 
+pub mod build;
+
 use crate::idmap::{IdMap, Recall, RecentIds};
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation};

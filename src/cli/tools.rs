@@ -2,14 +2,15 @@
 //! and shrink: read the flags' files, call the library, write files and print. No
 //! simulation logic here.
 
-use acidbase::diagram::{self, DiagramOptions};
-use acidbase::explore::{explore, parse_seeds, seed_count};
-use acidbase::report::Report;
-use acidbase::run::{run, TraceOut};
-use acidbase::scenario::{self, Loaded, Scenario, PROTOCOLS};
-use acidbase::schedule::{export, to_ron};
-use acidbase::shrink::{counterexample_ron, focus_txns, shrink, story, ShrinkOptions};
-use acidbase::tracelog;
+use crate::diagram::{self, DiagramOptions};
+use crate::explore::{explore, parse_seeds, seed_count};
+use crate::report::Report;
+use crate::run::Registry;
+use crate::run::TraceOut;
+use crate::scenario::{self, Loaded, Scenario};
+use crate::schedule::{export, to_ron};
+use crate::shrink::{counterexample_ron, focus_txns, shrink, story, ShrinkOptions};
+use crate::tracelog;
 use std::cell::RefCell;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -22,34 +23,38 @@ fn bad(msg: impl std::fmt::Display) -> ExitCode {
 }
 
 /// The scenario at `path`, or the built-in default (said on stderr).
-pub fn load_or_default(path: Option<&Path>) -> Result<Loaded, ExitCode> {
+pub fn load_or_default(registry: &Registry, path: Option<&Path>) -> Result<Loaded, ExitCode> {
     match path {
-        Some(p) => scenario::load(p).map_err(bad),
+        Some(p) => registry.load(p).map_err(bad),
         None => {
             warnln!(
                 "acidbase: no scenario given; running the built-in default, {}",
                 scenario::DEFAULT_SCENARIO_NAME
             );
-            Ok(scenario::default_scenario())
+            Ok(crate::run::default_scenario())
         }
     }
 }
 
 /// The scenario at `path` (or the built-in default), with `protocol` swapped in.
-fn load(path: Option<&Path>, protocol: Option<&str>) -> Result<Scenario, ExitCode> {
-    let loaded = load_or_default(path)?;
+fn load(
+    registry: &Registry,
+    path: Option<&Path>,
+    protocol: Option<&str>,
+) -> Result<Scenario, ExitCode> {
+    let loaded = load_or_default(registry, path)?;
     let Some(p) = protocol else {
         return Ok(loaded.scenario);
     };
-    if !PROTOCOLS.contains(&p) {
+    if registry.get(p).is_none() {
         return Err(bad(format!(
             "--protocol {p:?}: unknown protocol; expected one of: {}",
-            PROTOCOLS.join(", ")
+            registry.names().join(", ")
         )));
     }
     // Validated again under the other protocol, errors located in the user's file.
-    loaded
-        .with_protocol(p)
+    registry
+        .with_protocol(&loaded, p)
         .map(|l| l.scenario)
         .map_err(|e| bad(format!("--protocol {p}: {e}")))
 }
@@ -114,17 +119,17 @@ fn print_report(report: &Report, json: bool) -> Result<(), ExitCode> {
 }
 
 /// `acidbase run` (and `replay`).
-pub fn run_with_tools(a: RunTools) -> ExitCode {
-    match run_with_tools_inner(a) {
+pub fn run_with_tools(registry: &Registry, a: RunTools) -> ExitCode {
+    match run_with_tools_inner(registry, a) {
         Ok(code) | Err(code) => code,
     }
 }
 
-fn run_with_tools_inner(a: RunTools) -> Result<ExitCode, ExitCode> {
+fn run_with_tools_inner(registry: &Registry, a: RunTools) -> Result<ExitCode, ExitCode> {
     diagram::check_window(a.from, a.to).map_err(bad)?;
-    let mut s = load(a.path.as_deref(), None)?;
+    let mut s = load(registry, a.path.as_deref(), None)?;
     let seed = a.seed.unwrap_or(s.seed);
-    if let Some(w) = acidbase::run::size_warning(&s) {
+    if let Some(w) = crate::run::size_warning(&s) {
         warnln!("warning: {w}");
     }
     s.record_fates = a.export_schedule.is_some();
@@ -148,7 +153,7 @@ fn run_with_tools_inner(a: RunTools) -> Result<ExitCode, ExitCode> {
             error: Rc::clone(&error),
         }) as TraceOut
     });
-    let outcome = run(&s, seed, out);
+    let outcome = registry.run_validated(&s, seed, out);
     if let (Some(p), Some(e)) = (&a.trace, error.borrow().as_ref()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             // `--trace /dev/stdout | head`: the reader had enough; not an error.
@@ -222,6 +227,7 @@ fn run_with_tools_inner(a: RunTools) -> Result<ExitCode, ExitCode> {
 
 /// `acidbase explore`.
 pub fn explore_command(
+    registry: &Registry,
     path: &Path,
     seeds: &str,
     jobs: Option<u32>,
@@ -229,7 +235,7 @@ pub fn explore_command(
     ignore_expect: bool,
     json: bool,
 ) -> ExitCode {
-    let s = match load(Some(path), protocol) {
+    let s = match load(registry, Some(path), protocol) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -249,7 +255,7 @@ pub fn explore_command(
             warn!("\rexplore: {done}/{total} seeds, {failing} failing ");
         }
     };
-    let e = explore(&s, seeds, jobs, ignore_expect, &progress);
+    let e = explore(registry, &s, seeds, jobs, ignore_expect, &progress);
     if tty {
         warnln!();
     }
@@ -285,8 +291,8 @@ struct ShrinkSummary<'a> {
     scenario: &'a str,
     seed: u64,
     kind: &'a str,
-    before: &'a acidbase::schedule::Sizes,
-    after: &'a acidbase::schedule::Sizes,
+    before: &'a crate::schedule::Sizes,
+    after: &'a crate::schedule::Sizes,
     runs: u32,
     counterexample: &'a str,
     digest: &'a str,
@@ -294,14 +300,14 @@ struct ShrinkSummary<'a> {
 }
 
 /// `acidbase shrink`.
-pub fn shrink_command(a: ShrinkArgs) -> ExitCode {
-    match shrink_inner(a) {
+pub fn shrink_command(registry: &Registry, a: ShrinkArgs) -> ExitCode {
+    match shrink_inner(registry, a) {
         Ok(code) | Err(code) => code,
     }
 }
 
-fn shrink_inner(a: ShrinkArgs) -> Result<ExitCode, ExitCode> {
-    let s = load(Some(&a.path), a.protocol.as_deref())?;
+fn shrink_inner(registry: &Registry, a: ShrinkArgs) -> Result<ExitCode, ExitCode> {
+    let s = load(registry, Some(&a.path), a.protocol.as_deref())?;
     let seed = a.seed.unwrap_or(s.seed);
     let source = a.path.display().to_string();
     warnln!("acidbase shrink: {source} --seed {seed} ...");
@@ -309,7 +315,7 @@ fn shrink_inner(a: ShrinkArgs) -> Result<ExitCode, ExitCode> {
         kind: a.kind,
         max_runs: a.max_runs,
     };
-    let shrunk = shrink(&s, seed, &opts).map_err(bad)?;
+    let shrunk = shrink(registry, &s, seed, &opts).map_err(bad)?;
     let out = a.out.display().to_string();
     write_file(
         &a.out,
@@ -374,14 +380,14 @@ pub struct SwarmArgs {
 }
 
 /// `acidbase explore --swarm`: a user's scenario, or the built-in configurations.
-pub fn swarm_command(a: SwarmArgs) -> ExitCode {
-    match swarm_inner(a) {
+pub fn swarm_command(registry: &Registry, a: SwarmArgs) -> ExitCode {
+    match swarm_inner(registry, a) {
         Ok(code) | Err(code) => code,
     }
 }
 
-fn swarm_inner(a: SwarmArgs) -> Result<ExitCode, ExitCode> {
-    use acidbase::swarm::{self, FaultMix};
+fn swarm_inner(registry: &Registry, a: SwarmArgs) -> Result<ExitCode, ExitCode> {
+    use crate::swarm::{self, FaultMix};
     let seeds = parse_seeds(&a.seeds).map_err(|e| bad(format!("--seeds: {e}")))?;
     let mix = match a.faults.as_deref() {
         None => None,
@@ -403,7 +409,7 @@ fn swarm_inner(a: SwarmArgs) -> Result<ExitCode, ExitCode> {
                 "--config names built-in configurations: give it without a scenario file",
             ));
         }
-        let s = load(Some(path), a.protocol.as_deref())?;
+        let s = load(registry, Some(path), a.protocol.as_deref())?;
         plan.push((
             path.display().to_string(),
             s,
@@ -453,7 +459,7 @@ fn swarm_inner(a: SwarmArgs) -> Result<ExitCode, ExitCode> {
     }
     let per = seed_count(&seeds);
     let total = per.saturating_mul(plan.len() as u64);
-    let bar = std::sync::Mutex::new(acidbase::sweep::progress::Progress::new(
+    let bar = std::sync::Mutex::new(crate::sweep::progress::Progress::new(
         usize::try_from(total).unwrap_or(usize::MAX),
         0,
         true,
@@ -467,16 +473,16 @@ fn swarm_inner(a: SwarmArgs) -> Result<ExitCode, ExitCode> {
                 b.advance(1);
             }
         };
-        let e = swarm::swarm(base, *mix, seeds.clone(), jobs, &progress);
+        let e = swarm::swarm(registry, base, *mix, seeds.clone(), jobs, &progress);
         if a.write_all {
             std::fs::create_dir_all(&a.out)
                 .map_err(|err| bad(format!("cannot create {}: {err}", a.out.display())))?;
             for seed in seeds.clone() {
-                let drawn = swarm::draw(base, seed, *mix).map_err(bad)?;
+                let drawn = swarm::draw(registry, base, seed, *mix).map_err(bad)?;
                 let file = a.out.join(format!("{}.ron", drawn.name));
                 write_file(
                     &file,
-                    &acidbase::schedule::to_ron(&drawn, &drawn.description),
+                    &crate::schedule::to_ron(&drawn, &drawn.description),
                     "drawn scenario",
                 )?;
             }
@@ -490,7 +496,7 @@ fn swarm_inner(a: SwarmArgs) -> Result<ExitCode, ExitCode> {
         let mut saved = Vec::new();
         if matches!(expect, swarm::Expect::Safe) {
             for k in &e.kinds {
-                let drawn = swarm::draw(base, k.first_seed, *mix).map_err(bad)?;
+                let drawn = swarm::draw(registry, base, k.first_seed, *mix).map_err(bad)?;
                 let file = a.out.join(format!("{}.ron", drawn.name));
                 std::fs::create_dir_all(&a.out)
                     .map_err(|err| bad(format!("cannot create {}: {err}", a.out.display())))?;
@@ -504,7 +510,7 @@ fn swarm_inner(a: SwarmArgs) -> Result<ExitCode, ExitCode> {
                 );
                 write_file(
                     &file,
-                    &acidbase::schedule::to_ron(&drawn, &header),
+                    &crate::schedule::to_ron(&drawn, &header),
                     "drawn scenario",
                 )?;
                 first_failure.get_or_insert_with(|| file.clone());
@@ -581,16 +587,19 @@ fn swarm_inner(a: SwarmArgs) -> Result<ExitCode, ExitCode> {
                 f.file_stem()
                     .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
             ));
-            let code = shrink_command(ShrinkArgs {
-                path: f,
-                seed: None,
-                out,
-                kind: None,
-                max_runs: 600,
-                protocol: None,
-                diagram: None,
-                json: a.json,
-            });
+            let code = shrink_command(
+                registry,
+                ShrinkArgs {
+                    path: f,
+                    seed: None,
+                    out,
+                    kind: None,
+                    max_runs: 600,
+                    protocol: None,
+                    diagram: None,
+                    json: a.json,
+                },
+            );
             if code != ExitCode::SUCCESS {
                 return Ok(code);
             }

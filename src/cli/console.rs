@@ -54,22 +54,22 @@ pub fn finish(code: ExitCode) -> ExitCode {
 
 /// `print!` through [`out`].
 macro_rules! say {
-    ($($t:tt)*) => { crate::console::out(format_args!($($t)*)) };
+    ($($t:tt)*) => { $crate::cli::console::out(format_args!($($t)*)) };
 }
 
 /// `println!` through [`out`].
 macro_rules! sayln {
-    () => { crate::console::out(format_args!("\n")) };
-    ($($t:tt)*) => { crate::console::out(format_args!("{}\n", format_args!($($t)*))) };
+    () => { $crate::cli::console::out(format_args!("\n")) };
+    ($($t:tt)*) => { $crate::cli::console::out(format_args!("{}\n", format_args!($($t)*))) };
 }
 
 /// `eprint!` through [`err`] (progress lines).
 macro_rules! warn {
-    ($($t:tt)*) => { crate::console::err(format_args!($($t)*)) };
+    ($($t:tt)*) => { $crate::cli::console::err(format_args!($($t)*)) };
 }
 
 /// `eprintln!` through [`err`].
 macro_rules! warnln {
-    () => { crate::console::err(format_args!("\n")) };
-    ($($t:tt)*) => { crate::console::err(format_args!("{}\n", format_args!($($t)*))) };
+    () => { $crate::cli::console::err(format_args!("\n")) };
+    ($($t:tt)*) => { $crate::cli::console::err(format_args!("{}\n", format_args!($($t)*))) };
 }

@@ -34,6 +34,8 @@
 //!   mismatches (both have it, in different states), each reported with its repair
 //!   class (automatic, or flagged for an operator when it cannot be undone).
 
+pub mod build;
+
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, CallEvent, Observation, RepairClass};
 use crate::workload::order_chain::{ChainRecord, OrderState, PaymentState};

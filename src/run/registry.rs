@@ -1,0 +1,385 @@
+//! The registry: the protocols a program knows, built-in and a user's alike, behind
+//! one object-safe face ([`AnyProtocol`]) that every tool calls. A scenario names its
+//! protocol; the registry checks the scenario against it, runs it, and builds its
+//! world for the exhaustive checker.
+//!
+//! ```
+//! use acidbase::run::Registry;
+//! let registry = Registry::builtin();
+//! let loaded = registry.parse("(protocol: \"3pc\", duration_ms: 300)", "x.ron").unwrap();
+//! let outcome = registry.run(&loaded.scenario, 1, None).unwrap();
+//! assert_eq!(outcome.report.violations.atomicity, 0);
+//! assert!(registry.parse("(protocol: \"4pc\")", "x.ron").is_err());
+//! ```
+
+use super::{run_built, Outcome, TraceOut};
+use crate::check::scenario::{limits, model, small, CheckOptions, Explorable};
+use crate::check::{CheckReport, Replayed, Step};
+use crate::protocols::world::{BuildError, WorldBuilder};
+use crate::protocols::Protocol;
+use crate::report::Report;
+use crate::scenario::{self, Loaded, Scenario, ScenarioError};
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+/// What the tools need of a protocol, whatever its node type.
+pub trait AnyProtocol: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn about(&self) -> &'static str;
+    /// Its options' defaults, as RON.
+    fn default_options(&self) -> String;
+    /// The scenario's node names under this protocol (an error: its options are bad).
+    fn node_names(&self, scenario: &Scenario) -> Result<Vec<String>, String>;
+    /// The protocol's own checks of a scenario (its options, the workloads it fits).
+    fn validate(&self, loaded: &Loaded) -> Result<(), ScenarioError>;
+    /// Builds and runs the world.
+    fn run(
+        &self,
+        scenario: &Scenario,
+        seed: u64,
+        trace: Option<TraceOut>,
+    ) -> Result<Outcome, RunError>;
+    /// The world made small, as a model for the exhaustive checker.
+    fn model(
+        &self,
+        scenario: &Scenario,
+        opts: &CheckOptions,
+    ) -> Result<Box<dyn Explorable>, String>;
+    /// What the protocol adds to a run's story.
+    fn story(&self, report: &Report) -> Vec<String>;
+    /// Builds the world once, for validation.
+    fn try_build(&self, scenario: &Scenario) -> Result<(), String>;
+}
+
+/// A run that could not start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunError {
+    /// No protocol of that name is registered.
+    UnknownProtocol { name: String, known: Vec<String> },
+    /// The protocol's options could not be read (a scenario that was not validated).
+    Options { protocol: String, message: String },
+    /// The protocol's builder built a bad world.
+    Build(BuildError),
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RunError::UnknownProtocol { name, known } => write!(
+                f,
+                "unknown protocol {name:?}; this program knows: {}",
+                known.join(", ")
+            ),
+            RunError::Options { protocol, message } => {
+                write!(f, "the options of protocol {protocol:?}: {message}")
+            }
+            RunError::Build(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for RunError {}
+
+impl<P: Protocol> AnyProtocol for P {
+    fn name(&self) -> &'static str {
+        Protocol::name(self)
+    }
+
+    fn about(&self) -> &'static str {
+        Protocol::about(self)
+    }
+
+    fn default_options(&self) -> String {
+        let config = ron::ser::PrettyConfig::new().struct_names(false);
+        ron::ser::to_string_pretty(&P::Options::default(), config)
+            .unwrap_or_else(|e| format!("(options cannot be shown: {e})"))
+    }
+
+    fn node_names(&self, scenario: &Scenario) -> Result<Vec<String>, String> {
+        let options = self.options(scenario)?;
+        Ok(Protocol::node_names(self, scenario, &options))
+    }
+
+    fn validate(&self, loaded: &Loaded) -> Result<(), ScenarioError> {
+        let options = self
+            .options(&loaded.scenario)
+            .map_err(|m| loaded.error_at(&["options"], format!("options: {m}")))?;
+        Protocol::validate(self, loaded, &options)
+    }
+
+    fn run(
+        &self,
+        scenario: &Scenario,
+        seed: u64,
+        trace: Option<TraceOut>,
+    ) -> Result<Outcome, RunError> {
+        let (options, world) = build(self, scenario)?;
+        let properties = self.properties(&options);
+        let mut outcome = run_built(scenario, seed, world, properties, trace);
+        let more = self.story(&outcome.report);
+        outcome.report.story.extend(more);
+        Ok(outcome)
+    }
+
+    fn model(
+        &self,
+        scenario: &Scenario,
+        opts: &CheckOptions,
+    ) -> Result<Box<dyn Explorable>, String> {
+        if !self.explorable() {
+            return Err(format!(
+                "the exhaustive checker has no world builder for protocol {:?} yet",
+                Protocol::name(self)
+            ));
+        }
+        let s = small(scenario, opts);
+        let (options, world) = build(self, &s).map_err(|e| e.to_string())?;
+        let m = model(&s, opts, world.names, world.nodes, world.durables)?
+            .with_properties(self.properties(&options));
+        Ok(Box::new(m))
+    }
+
+    fn story(&self, report: &Report) -> Vec<String> {
+        Protocol::story(self, report)
+    }
+
+    fn try_build(&self, scenario: &Scenario) -> Result<(), String> {
+        build(self, scenario).map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+type Built<P> = (
+    <P as Protocol>::Options,
+    crate::protocols::world::BuiltWorld<<P as Protocol>::Node>,
+);
+
+fn build<P: Protocol>(p: &P, scenario: &Scenario) -> Result<Built<P>, RunError> {
+    let options = p.options(scenario).map_err(|message| RunError::Options {
+        protocol: p.name().to_string(),
+        message,
+    })?;
+    let names = p.node_names(scenario, &options);
+    let mut world = WorldBuilder::new(p.name(), scenario, names);
+    p.build(&options, &mut world).map_err(RunError::Build)?;
+    let world = world.finish().map_err(RunError::Build)?;
+    Ok((options, world))
+}
+
+/// `protocol`'s world for `scenario`, typed (tests and tools that drive a world
+/// directly: the exhaustive checker's own tests, a harness).
+pub fn build_world<P: Protocol>(
+    protocol: &P,
+    scenario: &Scenario,
+) -> Result<crate::protocols::world::BuiltWorld<P::Node>, RunError> {
+    build(protocol, scenario).map(|(_, w)| w)
+}
+
+/// The protocols a program knows. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Registry {
+    protocols: Vec<Arc<dyn AnyProtocol>>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
+}
+
+impl Registry {
+    /// A registry that knows no protocol.
+    pub fn empty() -> Self {
+        Registry::default()
+    }
+
+    /// The built-in protocols: 2PC, 3PC, TCC, saga, reliable messaging, service calls.
+    pub fn builtin() -> Self {
+        static BUILTIN: OnceLock<Registry> = OnceLock::new();
+        BUILTIN
+            .get_or_init(|| {
+                use crate::protocols::builtin::*;
+                Registry::empty()
+                    .with(TwoPc)
+                    .with(ThreePc)
+                    .with(Tcc)
+                    .with(Saga)
+                    .with(Messaging)
+                    .with(Calls)
+            })
+            .clone()
+    }
+
+    /// This registry and `protocol` (which replaces one of the same name).
+    pub fn with<P: Protocol>(mut self, protocol: P) -> Self {
+        let name = Protocol::name(&protocol);
+        self.protocols.retain(|p| p.name() != name);
+        self.protocols.push(Arc::new(protocol));
+        self
+    }
+
+    /// The protocol called `name`.
+    pub fn get(&self, name: &str) -> Option<&dyn AnyProtocol> {
+        self.protocols
+            .iter()
+            .find(|p| p.name() == name)
+            .map(|p| p.as_ref())
+    }
+
+    /// Every protocol, in registration order.
+    pub fn iter(&self) -> impl Iterator<Item = &dyn AnyProtocol> {
+        self.protocols.iter().map(|p| p.as_ref())
+    }
+
+    /// The protocols' names, in registration order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.iter().map(|p| p.name()).collect()
+    }
+
+    fn lookup(&self, name: &str) -> Result<&dyn AnyProtocol, RunError> {
+        self.get(name).ok_or_else(|| RunError::UnknownProtocol {
+            name: name.to_string(),
+            known: self.names().iter().map(|n| n.to_string()).collect(),
+        })
+    }
+
+    /// The node names of `scenario`'s world under its protocol.
+    pub fn node_names(&self, scenario: &Scenario) -> Result<Vec<String>, RunError> {
+        let p = self.lookup(&scenario.protocol)?;
+        p.node_names(scenario).map_err(|message| RunError::Options {
+            protocol: scenario.protocol.clone(),
+            message,
+        })
+    }
+
+    /// Checks a scenario read by [`scenario::read`]: its protocol is known, the
+    /// scenario's own rules hold for that protocol's nodes, and the protocol accepts it.
+    pub fn validate(&self, l: &Loaded) -> Result<(), ScenarioError> {
+        let s = &l.scenario;
+        let p = self.get(&s.protocol).ok_or_else(|| {
+            l.error_at(
+                &["protocol"],
+                format!(
+                    "unknown protocol {:?}; expected one of: {}",
+                    s.protocol,
+                    self.names().join(", ")
+                ),
+            )
+        })?;
+        let names = p
+            .node_names(s)
+            .map_err(|m| l.error_at(&["options"], format!("options: {m}")))?;
+        let has = |n: &str| names.iter().any(|m| m == n);
+        if s.clients.colocated_with_tm && !(has("tm") && has("client")) {
+            return Err(l.error_at(
+                &["colocated_with_tm"],
+                format!(
+                    "protocol {:?} has no tm to colocate the client with; remove colocated_with_tm",
+                    s.protocol
+                ),
+            ));
+        }
+        scenario::validate(l, &names)?;
+        p.validate(l)?;
+        if !crate::protocols::builtin::is_builtin(p.name()) {
+            // A user's builder is checked once here, so that running a validated
+            // scenario cannot fail (the built-ins' builders are tested instead).
+            p.try_build(s).map_err(|m| l.error_at(&["protocol"], m))?;
+        }
+        Ok(())
+    }
+
+    /// Reads and validates a scenario from text (`file` names it in errors).
+    pub fn parse(&self, source: &str, file: &str) -> Result<Loaded, ScenarioError> {
+        let l = scenario::read(source, file)?;
+        self.validate(&l)?;
+        Ok(l)
+    }
+
+    /// Reads and validates a scenario file.
+    pub fn load(&self, path: &Path) -> Result<Loaded, ScenarioError> {
+        let l = scenario::read_file(path)?;
+        self.validate(&l)?;
+        Ok(l)
+    }
+
+    /// The same scenario under another protocol (`acidbase compare`), validated
+    /// again: a protocol may not support every workload or option.
+    pub fn with_protocol(&self, l: &Loaded, protocol: &str) -> Result<Loaded, ScenarioError> {
+        let mut other = l.clone();
+        other.scenario.protocol = protocol.to_string();
+        self.validate(&other).map_err(|e| ScenarioError {
+            message: format!("under protocol {protocol:?}: {}", e.message),
+            ..e
+        })?;
+        Ok(other)
+    }
+
+    /// Runs `scenario` with `seed`, optionally writing the event trace.
+    pub fn run(
+        &self,
+        scenario: &Scenario,
+        seed: u64,
+        trace: Option<TraceOut>,
+    ) -> Result<Outcome, RunError> {
+        self.lookup(&scenario.protocol)?.run(scenario, seed, trace)
+    }
+
+    /// Runs a scenario this registry validated. Panics when it was not (an unknown
+    /// protocol, options that do not parse) or when the protocol's builder breaks its
+    /// own node list — validation built a user protocol's world once to rule that out.
+    pub fn run_validated(
+        &self,
+        scenario: &Scenario,
+        seed: u64,
+        trace: Option<TraceOut>,
+    ) -> Outcome {
+        self.run(scenario, seed, trace)
+            .unwrap_or_else(|e| panic!("{e} (the scenario was not validated by this registry)"))
+    }
+
+    /// The scenario's world made small, for the exhaustive checker.
+    pub fn model(
+        &self,
+        scenario: &Scenario,
+        opts: &CheckOptions,
+    ) -> Result<Box<dyn Explorable>, String> {
+        self.lookup(&scenario.protocol)
+            .map_err(|e| e.to_string())?
+            .model(scenario, opts)
+    }
+}
+
+impl Registry {
+    /// Explores the scenario's world exhaustively (`check --exhaustive`), with its
+    /// protocol's properties.
+    pub fn check(&self, scenario: &Scenario, opts: &CheckOptions) -> Result<CheckReport, String> {
+        Ok(self.model(scenario, opts)?.explore(&limits(opts)))
+    }
+
+    /// Re-executes a path (a RON list of steps) in the scenario's world.
+    pub fn replay_steps(
+        &self,
+        scenario: &Scenario,
+        opts: &CheckOptions,
+        steps: &[Step],
+    ) -> Result<Replayed, String> {
+        self.model(scenario, opts)?.replay(steps)
+    }
+}
+
+/// Reads and validates a scenario of a built-in protocol (see [`Registry::parse`]).
+pub fn parse(source: &str, file: &str) -> Result<Loaded, ScenarioError> {
+    Registry::builtin().parse(source, file)
+}
+
+/// Reads and validates a scenario file of a built-in protocol.
+pub fn load(path: &Path) -> Result<Loaded, ScenarioError> {
+    Registry::builtin().load(path)
+}
+
+/// The built-in default scenario (`acidbase run` with no file).
+pub fn default_scenario() -> Loaded {
+    parse(scenario::DEFAULT_SCENARIO, scenario::DEFAULT_SCENARIO_NAME)
+        .expect("the built-in scenario is valid")
+}
