@@ -9,13 +9,17 @@
 //! - [`observe`]: the vocabulary nodes use to report facts to the checkers;
 //! - [`idmap`]: O(1) maps keyed by dense transaction ids, bounded and ordered;
 //! - [`store`]: what a resource manager guards: balances and a lock table;
-//! - [`protocols`]: 2PC, 3PC, TCC, saga, reliable messaging, service calls;
+//! - [`property`]: properties over node state (always / sometimes / eventually);
+//! - [`protocols`]: the [`protocols::Protocol`] trait every protocol implements, the
+//!   world builder, and the built-ins (2PC, 3PC, TCC, saga, reliable messaging,
+//!   service calls), one folder each with its roles and its builder;
 //! - [`workload`]: business cases that generate client requests;
 //! - [`checks`]: invariants and metrics computed from observations and audits;
 //! - [`consistency`]: BASE's checkers: time to consistency, transient anomalies;
 //! - [`stats`]: a bounded-memory histogram for latency percentiles;
 //! - [`scenario`]: the RON scenario schema, defaults and validation;
-//! - [`run`]: builds a world from a scenario, runs it and produces a [`report::Report`];
+//! - [`run`]: the [`run::Registry`] of protocols (built-in and a user's): validates a
+//!   scenario for its protocol, builds its world, runs it, produces a [`report::Report`];
 //! - [`report`]: the report (text for people, JSON for machines);
 //! - [`compare`]: several protocols side by side on one workload and fault schedule;
 //! - [`trace`]: the `--trace` JSON-lines writer;
@@ -32,11 +36,15 @@
 //! - [`check`]: exhaustive, breadth-first exploration of small worlds (and of
 //!   Lamport's TwoPhase spec, to validate the explorer);
 //! - [`testing`]: test your own protocol from `cargo test`;
+//! - [`cli`]: the command line, as a library: [`cli::main_with`] gives a user's binary
+//!   every subcommand for their protocol;
 //! - [`fuzzing`]: the entry points of the fuzz targets and of their corpus's replay.
 //!
 //! To write a protocol of your own, implement [`node::Node`] for an enum of its roles
 //! (see [`protocols::two_pc`]), report what happens with [`observe::Observation`]s,
-//! and run it with [`engine::Sim`] and a [`checks::Checks`] observer.
+//! describe it with [`protocols::Protocol`] and register it:
+//! `acidbase::cli::main_with(Registry::builtin().with(MyProtocol))` (the book's
+//! chapter "Testing your own protocol", and `tests/user_crate/`).
 //!
 //! Running a scenario from code (here the built-in default, in which the TM crashes
 //! after the votes):

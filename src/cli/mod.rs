@@ -302,6 +302,15 @@ enum Command {
         out: Option<PathBuf>,
     },
     /// Explore every order of events and every placement of faults in a small world.
+    /// List the protocols this program knows, with their options' defaults.
+    #[command(
+        after_help = "The built-ins keep their options in sections of their own (two_pc: (...), tcc: (...));\na protocol a user crate registers reads the scenario's options: (...) field.\nBook: book/src/testing-your-protocol.md.\n\nExamples:\n  acidbase protocols\n  acidbase protocols --options\n      every protocol's options, with their defaults, as RON."
+    )]
+    Protocols {
+        /// Also print each protocol's options with their defaults.
+        #[arg(long)]
+        options: bool,
+    },
     #[command(
         after_help = "The scenario's protocol and options are kept; its faults are replaced by the\nexplorer's budget, and the client issues --txns transactions (default 1). The search is\nbreadth-first, so a violation comes with a shortest path: numbered steps in plain words,\nand the same path as a RON list of steps (written with --out FILE, re-run with --replay).\nBook: book/src/exhaustive-checking.md.\n\nExamples:\n  acidbase check scenarios/check-2pc.ron --exhaustive --max-crashes 1 --max-drops 0\n      finds 2PC's blocking state: the TM crashes after the votes, the RMs stay in doubt.\n  acidbase check scenarios/2pc-no-decision-retry.ron --exhaustive --max-crashes 0 --max-drops 1\n      finds the partial commit: one Commit dropped, presumed abort answers the inquiry.\n  acidbase check scenarios/check-2pc.ron --exhaustive --max-crashes 0 --max-drops 2\n      no violation: every state is visited and its count reported.\n  acidbase check scenarios/check-2pc.ron --exhaustive --max-crashes 1 --max-drops 0 --out path.ron\n  acidbase check scenarios/check-2pc.ron --exhaustive --max-crashes 1 --max-drops 0 --replay path.ron\n      writes the shortest path, then re-executes it (give the same budget flags).\n\nExit codes: 0 every reachable state visited, no violation; 1 a violation was found (or\nreplayed); 2 bad input; 3 incomplete: no violation among the states visited, but --max-states\nor --max-depth stopped the search first (not a verification)."
     )]
@@ -648,6 +657,17 @@ fn run_command(cli: Cli, registry: &Registry) -> ExitCode {
                     ExitCode::from(2)
                 }
             }
+        }
+        Command::Protocols { options } => {
+            for p in registry.iter() {
+                sayln!("{:<10} {}", p.name(), p.about());
+                if options {
+                    for line in p.default_options().lines() {
+                        sayln!("{:<10}   {line}", "");
+                    }
+                }
+            }
+            ExitCode::SUCCESS
         }
         Command::Check {
             scenario,
