@@ -349,12 +349,20 @@ enum ChartFormatArg {
     Png,
 }
 
-impl From<ChartFormatArg> for acidbase::sweep::ChartFormat {
+impl From<ChartFormatArg> for acidbase::chart::ChartFormat {
     fn from(f: ChartFormatArg) -> Self {
         match f {
-            ChartFormatArg::Svg => acidbase::sweep::ChartFormat::Svg,
-            ChartFormatArg::Png => acidbase::sweep::ChartFormat::Png,
+            ChartFormatArg::Svg => acidbase::chart::ChartFormat::Svg,
+            ChartFormatArg::Png => acidbase::chart::ChartFormat::Png,
         }
+    }
+}
+
+/// What `sweep` and `merge` draw when their results are complete: the sweep file's
+/// charts, in `format`.
+fn sweep_charts(format: ChartFormatArg) -> acidbase::chart::SweepCharts {
+    acidbase::chart::SweepCharts {
+        format: format.into(),
     }
 }
 
@@ -542,15 +550,14 @@ fn run_command(cli: Cli) -> ExitCode {
                 read: acidbase::sweep::ReadOptions {
                     skip_unknown_protocols,
                 },
-                format: format.into(),
                 progress: !quiet,
                 stop_after,
                 max_runs,
             };
-            sweep_command(&args)
+            sweep_command(&args, &sweep_charts(format))
         }
         Command::Merge { dirs, out, format } => {
-            match acidbase::sweep::merge(&dirs, out, format.into()) {
+            match acidbase::sweep::merge(&dirs, out, &sweep_charts(format)) {
                 Ok(m) => {
                     for w in &m.warnings {
                         warnln!("warning: {w}");
@@ -659,8 +666,11 @@ fn run_command(cli: Cli) -> ExitCode {
     }
 }
 
-fn sweep_command(args: &acidbase::sweep::SweepArgs) -> ExitCode {
-    match acidbase::sweep::run_sweep(args) {
+fn sweep_command(
+    args: &acidbase::sweep::SweepArgs,
+    charts: &acidbase::chart::SweepCharts,
+) -> ExitCode {
+    match acidbase::sweep::run_sweep(args, charts) {
         Ok(done) => {
             for w in &done.warnings {
                 warnln!("warning: {w}");

@@ -8,8 +8,8 @@
 //! Setting a value goes through the scenario's own serde schema and validation, so a
 //! new protocol's fields become sweepable without a change here.
 
+use super::chart_spec::ChartSpec;
 use super::SweepError;
-use crate::chart::ChartSpec;
 use crate::scenario::{self, Scenario, PROTOCOLS};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
