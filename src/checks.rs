@@ -8,7 +8,7 @@
 use crate::engine::Observer;
 use crate::faults::FaultAction;
 use crate::node::{NodeId, NodeSet, Outcome, TxnId};
-use crate::observe::{AuditItem, Observation, RepairClass};
+use crate::observe::{AuditItem, MessagingEvent, Observation, RepairClass};
 use crate::stats::Histogram;
 use crate::workload::business::{Business, BusinessChecks, BusinessConfig};
 use std::collections::{BTreeMap, VecDeque};
@@ -65,6 +65,67 @@ impl Track {
                 .union(self.aborted)
                 .is_superset(self.participants)
     }
+
+    /// Updates the track with an observation about its transaction; says what
+    /// changed that the counters care about.
+    fn apply(&mut self, node: NodeId, depth: u32, obs: &Observation) -> TrackChange {
+        self.max_depth = self.max_depth.max(depth);
+        let mut change = TrackChange::default();
+        match *obs {
+            Observation::TxnBegun { participants, .. } if !self.begun => {
+                change.first_begin = true;
+                self.begun = true;
+                self.participants = participants;
+                self.begun_depth = depth;
+                self.max_depth = depth;
+            }
+            Observation::Applied {
+                outcome,
+                in_doubt_us,
+                locks,
+                lock_hold_us,
+                ..
+            } => {
+                match outcome {
+                    Outcome::Commit => self.committed.insert(node),
+                    Outcome::Abort => self.aborted.insert(node),
+                }
+                change.applied = Some((in_doubt_us, locks, lock_hold_us));
+            }
+            Observation::Decided { outcome, .. } => match outcome {
+                Outcome::Commit => self.decided_commit = true,
+                Outcome::Abort => self.decided_abort = true,
+            },
+            Observation::Finished { .. } => self.finished = true,
+            Observation::Compensated { .. } => {
+                self.committed.remove(node);
+                self.aborted.insert(node);
+            }
+            _ => {}
+        }
+        // Judged when an outcome is applied or decided; a saga's compensation passes
+        // through split states on its way to a consistent end (its soft state).
+        let judged = matches!(
+            obs,
+            Observation::Applied { .. } | Observation::Decided { .. }
+        );
+        if judged && !self.violation && self.split() {
+            self.violation = true;
+            change.new_violation = true;
+        }
+        change
+    }
+}
+
+/// What one observation changed in its transaction's track, for the counters.
+#[derive(Default)]
+struct TrackChange {
+    /// The transaction's first `TxnBegun`.
+    first_begin: bool,
+    /// The transaction just became split: Commit and Abort both happened.
+    new_violation: bool,
+    /// An outcome applied: (time in doubt, locks, lock hold time).
+    applied: Option<(u64, u32, u64)>,
 }
 
 /// A transaction whose participants disagreed.
@@ -381,176 +442,152 @@ impl Checks {
             latency: self.latency,
         }
     }
+
+    /// What clients saw: requests, refusals, and answers (in time or not, and their
+    /// latency). Counted apart from the transactions, which a client does not track.
+    fn observe_client(&mut self, obs: &Observation) {
+        match *obs {
+            Observation::Requested { .. } => self.counts.requests += 1,
+            Observation::Refused { .. } => self.counts.refused += 1,
+            Observation::Answered { latency_us, .. } => {
+                if latency_us <= self.cfg.deadline_us {
+                    self.counts.answered_in_time += 1;
+                }
+                self.latency.record(latency_us);
+            }
+            _ => {}
+        }
+    }
+
+    /// Reliable messaging's transient anomaly: money in flight while exactly one side
+    /// is applied (debited, not yet credited; or, publishing before the commit,
+    /// credited before its debit). The tally knows the sides; the consistency
+    /// tracker hears when the anomaly begins and ends.
+    fn observe_messaging(&mut self, at_us: u64, txn: TxnId, event: MessagingEvent) {
+        let before = self.messaging.half_done(txn);
+        self.messaging.observe(at_us, txn, event);
+        match (before, self.messaging.half_done(txn)) {
+            (false, true) => self.consistency.anomaly_began(at_us, txn),
+            (true, false) => {
+                // Both sides applied: consistent, counted from the first side.
+                if let Some(d) = self.consistency.anomaly_ended(at_us, txn) {
+                    self.consistency.consistent(at_us, d);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// An inconsistency repaired automatically or flagged for an operator.
+    fn observe_repair(&mut self, obs: &Observation, class: RepairClass) {
+        self.tcc.observe(obs); // a retry may complete a partial compensation
+        match class {
+            RepairClass::Automatic => self.counts.repaired_automatic += 1,
+            RepairClass::Operator => self.counts.flagged_operator += 1,
+        }
+    }
+
+    /// A protocol's own report of a (transient) anomaly or of reaching consistency.
+    fn observe_consistency(&mut self, at_us: u64, obs: &Observation) {
+        match *obs {
+            Observation::Consistent { age_us, .. } => self.consistency.consistent(at_us, age_us),
+            Observation::AnomalyBegan { txn } => self.consistency.anomaly_began(at_us, txn),
+            Observation::AnomalyEnded { txn } => {
+                self.consistency.anomaly_ended(at_us, txn);
+            }
+            _ => {}
+        }
+    }
+
+    /// An observation about a transaction's progress (begun, prepared, decided,
+    /// applied, finished, compensated): updates its track, then the counters and
+    /// examples that follow from the change, then retires what is settled.
+    fn observe_transaction(&mut self, at_us: u64, node: NodeId, depth: u32, obs: &Observation) {
+        let txn = obs.txn();
+        let t = self.track(txn);
+        let change = t.apply(node, depth, obs);
+        let example = change.new_violation.then(|| AtomicityExample {
+            txn,
+            at_us,
+            committed: t.committed.iter().collect(),
+            aborted: t.aborted.iter().collect(),
+            decided: (t.decided_commit, t.decided_abort),
+        });
+        if let Some(e) = example {
+            self.record_violation(e);
+        }
+        if let Some((in_doubt_us, locks, hold)) = change.applied {
+            self.record_in_doubt(InDoubtEpisode {
+                txn,
+                node: Some(node),
+                in_doubt_us,
+                locks,
+                resolved_at_us: at_us,
+            });
+            self.record_lock_hold(in_doubt_us, locks, hold);
+        }
+        if change.first_begin {
+            self.counts.begun += 1;
+        }
+        self.after_update(txn);
+    }
+
+    /// Counts an atomicity violation, keeping the first few as examples.
+    fn record_violation(&mut self, e: AtomicityExample) {
+        self.counts.atomicity_violations += 1;
+        if self.examples.len() < EXAMPLES_MAX {
+            self.examples.push(e);
+        }
+    }
+
+    /// Keeps an in-doubt episode longer than the blocked threshold, a bounded number
+    /// of them.
+    fn record_in_doubt(&mut self, e: InDoubtEpisode) {
+        let in_doubt_us = e.in_doubt_us;
+        if in_doubt_us > self.cfg.blocked_after_us {
+            if self.blocked.len() < EXAMPLES_MAX * 4 {
+                self.blocked.push(e);
+            } else if let Some(shortest) = self.blocked.iter_mut().min_by_key(|b| b.in_doubt_us) {
+                // Keep the longest episodes: they make the story.
+                if shortest.in_doubt_us < in_doubt_us {
+                    *shortest = e;
+                }
+            }
+        }
+    }
+
+    /// The lock statistics of an outcome applied: the longest hold, and the locks
+    /// (and lock time) held while in doubt past the blocked threshold.
+    fn record_lock_hold(&mut self, in_doubt_us: u64, locks: u32, hold: u64) {
+        self.counts.max_hold_us = self.counts.max_hold_us.max(hold);
+        if locks > 0 && in_doubt_us > self.cfg.blocked_after_us {
+            self.counts.blocked_locks += u64::from(locks);
+            self.counts.lock_us_total += u64::from(locks) * hold;
+        }
+    }
 }
 
 impl Observer for Checks {
     fn observe(&mut self, at_us: u64, node: NodeId, depth: u32, obs: &Observation) {
         self.now_us = at_us;
         match *obs {
-            Observation::Requested { .. } => {
-                self.counts.requests += 1;
-                return;
-            }
-            Observation::Refused { .. } => {
-                self.counts.refused += 1;
-                return;
-            }
-            Observation::Answered { latency_us, .. } => {
-                if latency_us <= self.cfg.deadline_us {
-                    self.counts.answered_in_time += 1;
-                }
-                self.latency.record(latency_us);
-                return;
-            }
-            Observation::Messaging { txn, event } => {
-                // Reliable messaging's transient anomaly: money in flight while exactly
-                // one side is applied (debited, not yet credited; or, publishing before
-                // the commit, credited before its debit).
-                let before = self.messaging.half_done(txn);
-                self.messaging.observe(at_us, txn, event);
-                match (before, self.messaging.half_done(txn)) {
-                    (false, true) => self.consistency.anomaly_began(at_us, txn),
-                    (true, false) => {
-                        // Both sides applied: consistent, counted from the first side.
-                        if let Some(d) = self.consistency.anomaly_ended(at_us, txn) {
-                            self.consistency.consistent(at_us, d);
-                        }
-                    }
-                    _ => {}
-                }
-                return;
-            }
-            Observation::Repair { class, .. } => {
-                self.tcc.observe(obs); // a retry may complete a partial compensation
-                match class {
-                    RepairClass::Automatic => self.counts.repaired_automatic += 1,
-                    RepairClass::Operator => self.counts.flagged_operator += 1,
-                }
-                return;
-            }
-            Observation::Consistent { age_us, .. } => {
-                self.consistency.consistent(at_us, age_us);
-                return;
-            }
-            Observation::AnomalyBegan { txn } => {
-                self.consistency.anomaly_began(at_us, txn);
-                return;
-            }
-            Observation::AnomalyEnded { txn } => {
-                self.consistency.anomaly_ended(at_us, txn);
-                return;
-            }
-            Observation::Call { txn, event } => {
-                self.counts.calls.record(at_us, txn, event);
-                return;
-            }
-            Observation::Tcc { .. } => {
-                self.tcc.observe(obs);
-                return;
-            }
-            Observation::Applied { .. } => {
-                if let Some(b) = &mut self.business {
+            Observation::Requested { .. }
+            | Observation::Refused { .. }
+            | Observation::Answered { .. } => self.observe_client(obs),
+            Observation::Messaging { txn, event } => self.observe_messaging(at_us, txn, event),
+            Observation::Repair { class, .. } => self.observe_repair(obs, class),
+            Observation::Consistent { .. }
+            | Observation::AnomalyBegan { .. }
+            | Observation::AnomalyEnded { .. } => self.observe_consistency(at_us, obs),
+            Observation::Call { txn, event } => self.counts.calls.record(at_us, txn, event),
+            Observation::Tcc { .. } => self.tcc.observe(obs),
+            _ => {
+                if let (Observation::Applied { .. }, Some(b)) = (obs, &mut self.business) {
                     b.observe(node, obs);
                 }
-            }
-            _ => {}
-        }
-        let txn = obs.txn();
-        let blocked_after = self.cfg.blocked_after_us;
-        let t = self.track(txn);
-        t.max_depth = t.max_depth.max(depth);
-        let mut new_violation = false;
-        let mut first_begin = false;
-        let mut episode = None;
-        let mut lock_stats = None;
-        match *obs {
-            Observation::TxnBegun { participants, .. } if !t.begun => {
-                first_begin = true;
-                t.begun = true;
-                t.participants = participants;
-                t.begun_depth = depth;
-                t.max_depth = depth;
-            }
-            Observation::Applied {
-                outcome,
-                in_doubt_us,
-                locks,
-                lock_hold_us,
-                ..
-            } => {
-                match outcome {
-                    Outcome::Commit => t.committed.insert(node),
-                    Outcome::Abort => t.aborted.insert(node),
-                }
-                episode = Some((in_doubt_us, locks));
-                lock_stats = Some((in_doubt_us, locks, lock_hold_us));
-            }
-            Observation::Decided { outcome, .. } => match outcome {
-                Outcome::Commit => t.decided_commit = true,
-                Outcome::Abort => t.decided_abort = true,
-            },
-            Observation::Finished { .. } => t.finished = true,
-            Observation::Compensated { .. } => {
-                t.committed.remove(node);
-                t.aborted.insert(node);
-            }
-            _ => {}
-        }
-        // Judged when an outcome is applied or decided; a saga's compensation passes
-        // through split states on its way to a consistent end (its soft state).
-        let judged = matches!(
-            obs,
-            Observation::Applied { .. } | Observation::Decided { .. }
-        );
-        if judged && !t.violation && t.split() {
-            t.violation = true;
-            new_violation = true;
-        }
-        let (committed, aborted) = (t.committed, t.aborted);
-        let decided = (t.decided_commit, t.decided_abort);
-        if new_violation {
-            self.counts.atomicity_violations += 1;
-            if self.examples.len() < EXAMPLES_MAX {
-                self.examples.push(AtomicityExample {
-                    txn,
-                    at_us,
-                    committed: committed.iter().collect(),
-                    aborted: aborted.iter().collect(),
-                    decided,
-                });
+                self.observe_transaction(at_us, node, depth, obs);
             }
         }
-        if let Some((in_doubt_us, locks)) = episode {
-            let e = InDoubtEpisode {
-                txn,
-                node: Some(node),
-                in_doubt_us,
-                locks,
-                resolved_at_us: at_us,
-            };
-            if in_doubt_us > blocked_after {
-                if self.blocked.len() < EXAMPLES_MAX * 4 {
-                    self.blocked.push(e.clone());
-                } else if let Some(shortest) = self.blocked.iter_mut().min_by_key(|b| b.in_doubt_us)
-                {
-                    // Keep the longest episodes: they make the story.
-                    if shortest.in_doubt_us < in_doubt_us {
-                        *shortest = e.clone();
-                    }
-                }
-            }
-        }
-        if let Some((in_doubt_us, locks, hold)) = lock_stats {
-            self.counts.max_hold_us = self.counts.max_hold_us.max(hold);
-            if locks > 0 && in_doubt_us > blocked_after {
-                self.counts.blocked_locks += u64::from(locks);
-                self.counts.lock_us_total += u64::from(locks) * hold;
-            }
-        }
-        if first_begin {
-            self.counts.begun += 1;
-        }
-        self.after_update(txn);
     }
 
     fn message_sent(&mut self, from: NodeId, to: NodeId) {

@@ -86,17 +86,62 @@ struct Arrow {
 
 /// Draws `trace` (of a run whose nodes are `names`) as an SVG document.
 pub fn svg(trace: &[TraceLine], names: &[String], opts: &DiagramOptions) -> String {
-    let lane = |n: &str| names.iter().position(|m| m == n);
-    let lo = opts.from_ms.map_or(0, crate::run::ms_to_us);
-    let hi = opts.to_ms.map_or(u64::MAX, crate::run::ms_to_us);
-    let in_window = |t: u64| lo <= t && t <= hi;
-    let wanted = |l: &TraceLine| match (opts.txn, l.txn()) {
-        (None, _) => true,
-        (Some(x), Some(t)) => x == t,
-        (Some(_), None) => false,
-    };
+    let filter = Filter::new(opts);
+    let arrows = pair_arrows(trace, names, &filter);
+    let layout = Layout::new(names, instants(trace, &arrows, &filter), opts.max_rows);
+    let mut s = String::new();
+    header(&mut s, &layout, &opts.title);
+    lanes(&mut s, &layout);
+    time_labels(&mut s, &layout);
+    down_and_lock_bars(&mut s, trace, &layout, &filter);
+    for a in &arrows {
+        arrow(&mut s, a, &layout);
+    }
+    point_events(&mut s, trace, &layout, &filter);
+    truncation_note(&mut s, &layout);
+    s.push_str("</svg>\n");
+    s
+}
 
-    // Pair each send with its arrival(s).
+/// Which lines of the trace the options select: a time window and a transaction.
+/// One place for the rule, since arrows, rows, bars and notes all apply it.
+struct Filter {
+    lo: u64,
+    hi: u64,
+    txn: Option<u64>,
+}
+
+impl Filter {
+    fn new(opts: &DiagramOptions) -> Self {
+        Filter {
+            lo: opts.from_ms.map_or(0, crate::run::ms_to_us),
+            hi: opts.to_ms.map_or(u64::MAX, crate::run::ms_to_us),
+            txn: opts.txn,
+        }
+    }
+
+    fn in_window(&self, t: u64) -> bool {
+        self.lo <= t && t <= self.hi
+    }
+
+    /// About the chosen transaction (every line when none is chosen).
+    fn wanted(&self, l: &TraceLine) -> bool {
+        match (self.txn, l.txn()) {
+            (None, _) => true,
+            (Some(x), Some(t)) => x == t,
+            (Some(_), None) => false,
+        }
+    }
+}
+
+/// The lane of node `n`, if it is one of the run's.
+fn lane_of(names: &[String], n: &str) -> Option<usize> {
+    names.iter().position(|m| m == n)
+}
+
+/// Pairs each send with its arrival(s), keeping the selected ones: the trace records
+/// a send and its delivery (or loss) as separate lines, and an arrow needs both ends.
+fn pair_arrows(trace: &[TraceLine], names: &[String], filter: &Filter) -> Vec<Arrow> {
     let mut arrows: Vec<Arrow> = Vec::new();
     // (from, to, message) → copies in flight: (arrow index, expected arrival).
     type InFlight = Vec<(usize, Option<u64>)>;
@@ -104,10 +149,11 @@ pub fn svg(trace: &[TraceLine], names: &[String], opts: &DiagramOptions) -> Stri
     for l in trace {
         match l.kind.as_str() {
             "send" => {
-                let (Some(from), Some(to)) = (lane(&l.node), lane(&l.to)) else {
+                let (Some(from), Some(to)) = (lane_of(names, &l.node), lane_of(names, &l.to))
+                else {
                     continue;
                 };
-                let keep = wanted(l) && in_window(l.t_us);
+                let keep = filter.wanted(l) && filter.in_window(l.t_us);
                 let dropped = l.fate.strip_prefix("dropped: ").map(str::to_string);
                 let copies = if l.fate == "delivered twice" { 2 } else { 1 };
                 for copy in 0..copies {
@@ -152,11 +198,14 @@ pub fn svg(trace: &[TraceLine], names: &[String], opts: &DiagramOptions) -> Stri
             _ => {}
         }
     }
-    let arrows: Vec<Arrow> = arrows.into_iter().filter(|a| !a.label.is_empty()).collect();
+    arrows.into_iter().filter(|a| !a.label.is_empty()).collect()
+}
 
-    // The instants to draw, in order.
+/// The instants to draw, in order (not yet capped): every arrow's ends and every
+/// selected point event. Each becomes a row.
+fn instants(trace: &[TraceLine], arrows: &[Arrow], filter: &Filter) -> Vec<u64> {
     let mut times: Vec<u64> = Vec::new();
-    for a in &arrows {
+    for a in arrows {
         times.push(a.sent);
         if let Some(t) = a.arrival {
             times.push(t);
@@ -171,28 +220,81 @@ pub fn svg(trace: &[TraceLine], names: &[String], opts: &DiagramOptions) -> Stri
         "observe",
     ];
     for l in trace {
-        if drawn_kinds.contains(&l.kind.as_str()) && in_window(l.t_us) {
+        if drawn_kinds.contains(&l.kind.as_str()) && filter.in_window(l.t_us) {
             let fault = matches!(
                 l.kind.as_str(),
                 "crash" | "restart" | "cut_start" | "cut_end"
             );
-            if fault || (wanted(l) && (l.kind != "timer" || opts.txn.is_none())) {
+            if fault || (filter.wanted(l) && (l.kind != "timer" || filter.txn.is_none())) {
                 times.push(l.t_us);
             }
         }
     }
     times.sort_unstable();
     times.dedup();
-    let truncated = times.len().saturating_sub(opts.max_rows);
-    times.truncate(opts.max_rows);
-    let last_t = times.last().copied().unwrap_or(0);
-    let row_of = |t: u64| -> Option<usize> { times.binary_search(&t).ok() };
-    let y = |row: usize| TOP + 30.0 + row as f64 * ROW;
-    let x = |lane: usize| LEFT + lane as f64 * LANE_GAP;
-    let height = y(times.len().max(1)) + 40.0 + if truncated > 0 { 20.0 } else { 0.0 };
-    let width = x(names.len().max(1) - 1) + 190.0;
+    times
+}
 
-    let mut s = String::new();
+/// Where things go: a lane per node across, a row per drawn instant down. Rows are
+/// instants rather than a time scale (see the module doc), so every drawing step
+/// places by row.
+struct Layout<'a> {
+    names: &'a [String],
+    /// The drawn instants, at most `max_rows` of them.
+    times: Vec<u64>,
+    /// Instants cut by `max_rows`.
+    truncated: usize,
+}
+
+impl<'a> Layout<'a> {
+    fn new(names: &'a [String], mut times: Vec<u64>, max_rows: usize) -> Self {
+        let truncated = times.len().saturating_sub(max_rows);
+        times.truncate(max_rows);
+        Layout {
+            names,
+            times,
+            truncated,
+        }
+    }
+
+    fn lane(&self, n: &str) -> Option<usize> {
+        lane_of(self.names, n)
+    }
+
+    fn row_of(&self, t: u64) -> Option<usize> {
+        self.times.binary_search(&t).ok()
+    }
+
+    fn y(row: usize) -> f64 {
+        TOP + 30.0 + row as f64 * ROW
+    }
+
+    fn x(lane: usize) -> f64 {
+        LEFT + lane as f64 * LANE_GAP
+    }
+
+    /// The last row: where bars still open at the end stop.
+    fn end_row(&self) -> usize {
+        self.times.len().saturating_sub(1)
+    }
+
+    /// Where the lanes end.
+    fn bottom(&self) -> f64 {
+        Self::y(self.times.len().max(1))
+    }
+
+    fn height(&self) -> f64 {
+        self.bottom() + 40.0 + if self.truncated > 0 { 20.0 } else { 0.0 }
+    }
+
+    fn width(&self) -> f64 {
+        Self::x(self.names.len().max(1) - 1) + 190.0
+    }
+}
+
+/// The document's opening: size, the arrowhead marker, a white background, the title.
+fn header(s: &mut String, layout: &Layout, title: &str) {
+    let (width, height) = (layout.width(), layout.height());
     let _ = writeln!(
         s,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" viewBox="0 0 {width:.0} {height:.0}" font-family="sans-serif" font-size="11">"#
@@ -202,53 +304,74 @@ pub fn svg(trace: &[TraceLine], names: &[String], opts: &DiagramOptions) -> Stri
         r##"<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#333"/></marker></defs>"##
     );
     let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    if !opts.title.is_empty() {
+    if !title.is_empty() {
         let _ = writeln!(
             s,
             r#"<text class="title" x="10" y="20" font-size="14" font-weight="bold">{}</text>"#,
-            esc(&opts.title)
+            esc(title)
         );
     }
-    // Lanes.
-    let bottom = y(times.len().max(1));
-    for (i, n) in names.iter().enumerate() {
+}
+
+/// A vertical line per node, with its name on top.
+fn lanes(s: &mut String, layout: &Layout) {
+    let bottom = layout.bottom();
+    for (i, n) in layout.names.iter().enumerate() {
         let _ = writeln!(
             s,
             r##"<line class="lane" data-node="{n}" x1="{x:.0}" y1="{top:.0}" x2="{x:.0}" y2="{bottom:.0}" stroke="#999" stroke-width="1"/>"##,
             n = esc(n),
-            x = x(i),
+            x = Layout::x(i),
             top = TOP + 10.0
         );
         let _ = writeln!(
             s,
             r#"<text class="lane-name" x="{:.0}" y="{:.0}" text-anchor="middle" font-weight="bold" font-size="13">{}</text>"#,
-            x(i),
+            Layout::x(i),
             TOP,
             esc(n)
         );
     }
-    // Time labels.
-    for (r, t) in times.iter().enumerate() {
+}
+
+/// Each row's time, at the left: rows are not a linear scale, so each says its own.
+fn time_labels(s: &mut String, layout: &Layout) {
+    for (r, t) in layout.times.iter().enumerate() {
         let _ = writeln!(
             s,
             r##"<text class="time" x="8" y="{:.0}" fill="#666">{:.3} ms</text>"##,
-            y(r) + 4.0,
+            Layout::y(r) + 4.0,
             *t as f64 / 1000.0
         );
     }
-    // Down periods and lock-hold bars (behind the arrows).
-    let mut down_since: Vec<Option<usize>> = vec![None; names.len()];
-    // (lane, txn) → (row of the yes vote, slot); slots keep concurrent bars apart.
-    let mut locks: BTreeMap<(usize, u64), (usize, usize)> = BTreeMap::new();
-    let slot_free = |locks: &BTreeMap<(usize, u64), (usize, usize)>, lane: usize| {
-        (0..)
-            .find(|k| !locks.iter().any(|(&(l, _), &(_, s))| l == lane && s == *k))
-            .unwrap_or(0)
-    };
+}
+
+/// Lock-hold bars open at a row: (lane, txn) → (row of the yes vote, slot).
+type OpenLocks = BTreeMap<(usize, u64), (usize, usize)>;
+
+/// The first slot beside `lane` no open bar uses: slots keep concurrent lock-hold
+/// bars of one participant apart.
+fn free_slot(locks: &OpenLocks, lane: usize) -> usize {
+    (0..)
+        .find(|k| !locks.iter().any(|(&(l, _), &(_, s))| l == lane && s == *k))
+        .unwrap_or(0)
+}
+
+/// Down periods (dashed red, crash to restart) and lock-hold bars (yes vote to
+/// applied outcome), drawn first so the arrows lie on top. Either still open at the
+/// last row runs to it.
+fn down_and_lock_bars(s: &mut String, trace: &[TraceLine], layout: &Layout, filter: &Filter) {
+    let (x, y) = (Layout::x, Layout::y);
+    let mut down_since: Vec<Option<usize>> = vec![None; layout.names.len()];
+    let mut locks: OpenLocks = BTreeMap::new();
     let mut bars: Vec<(usize, usize, usize)> = Vec::new();
     for l in trace {
-        let Some(i) = lane(&l.node) else { continue };
-        let Some(r) = row_of(l.t_us) else { continue };
+        let Some(i) = layout.lane(&l.node) else {
+            continue;
+        };
+        let Some(r) = layout.row_of(l.t_us) else {
+            continue;
+        };
         match l.kind.as_str() {
             "crash" => down_since[i] = Some(r),
             "restart" => {
@@ -256,14 +379,14 @@ pub fn svg(trace: &[TraceLine], names: &[String], opts: &DiagramOptions) -> Stri
                     bars.push((i, from, r));
                 }
             }
-            "observe" if wanted(l) => {
+            "observe" if filter.wanted(l) => {
                 if let Some(txn) = l.txn() {
                     if l.what.starts_with("Prepared") {
-                        let slot = slot_free(&locks, i);
+                        let slot = free_slot(&locks, i);
                         locks.insert((i, txn), (r, slot));
                     } else if l.what.starts_with("Applied") {
                         if let Some((from, slot)) = locks.remove(&(i, txn)) {
-                            lock_bar(&mut s, x(i) - 6.0 * slot as f64, y(from), y(r), txn);
+                            lock_bar(s, x(i) - 6.0 * slot as f64, y(from), y(r), txn);
                         }
                     }
                 }
@@ -271,9 +394,9 @@ pub fn svg(trace: &[TraceLine], names: &[String], opts: &DiagramOptions) -> Stri
             _ => {}
         }
     }
-    let end_row = times.len().saturating_sub(1);
+    let end_row = layout.end_row();
     for ((i, txn), (from, slot)) in locks {
-        lock_bar(&mut s, x(i) - 6.0 * slot as f64, y(from), y(end_row), txn);
+        lock_bar(s, x(i) - 6.0 * slot as f64, y(from), y(end_row), txn);
     }
     for (i, d) in down_since.iter().enumerate() {
         if let Some(from) = d {
@@ -289,161 +412,192 @@ pub fn svg(trace: &[TraceLine], names: &[String], opts: &DiagramOptions) -> Stri
             x = x(i)
         );
     }
-    // Arrows.
-    for a in &arrows {
-        let (Some(r0), x0, x1) = (row_of(a.sent), x(a.from), x(a.to)) else {
-            continue;
-        };
-        let y0 = y(r0);
-        let (x_end, y_end) = match a.arrival.and_then(row_of) {
-            Some(r1) => (x1, y(r1)),
-            None if a.arrival.is_some() => (x1, y(end_row) + ROW / 2.0),
-            // Dropped at the send: the arrow stops part way.
-            None => (x0 + (x1 - x0) * 0.45, y0 + ROW * 0.6),
-        };
-        let lost = a.dropped.is_some();
-        let (class, colour, dash) = if lost {
-            ("msg dropped", "#d33", r#" stroke-dasharray="5 3""#)
-        } else {
-            ("msg", "#333", "")
-        };
-        let marker = if lost {
-            ""
-        } else {
-            r#" marker-end="url(#arrow)""#
-        };
+}
+
+/// One message copy: a line from its send to its arrival (past the last row if it
+/// arrives after it, part way if dropped at the send), dropped ones dashed red with
+/// a cross and the reason, and its label at the middle.
+fn arrow(s: &mut String, a: &Arrow, layout: &Layout) {
+    let (Some(r0), x0, x1) = (layout.row_of(a.sent), Layout::x(a.from), Layout::x(a.to)) else {
+        return;
+    };
+    let y0 = Layout::y(r0);
+    let (x_end, y_end) = match a.arrival.and_then(|t| layout.row_of(t)) {
+        Some(r1) => (x1, Layout::y(r1)),
+        None if a.arrival.is_some() => (x1, Layout::y(layout.end_row()) + ROW / 2.0),
+        // Dropped at the send: the arrow stops part way.
+        None => (x0 + (x1 - x0) * 0.45, y0 + ROW * 0.6),
+    };
+    let lost = a.dropped.is_some();
+    let (class, colour, dash) = if lost {
+        ("msg dropped", "#d33", r#" stroke-dasharray="5 3""#)
+    } else {
+        ("msg", "#333", "")
+    };
+    let marker = if lost {
+        ""
+    } else {
+        r#" marker-end="url(#arrow)""#
+    };
+    let _ = writeln!(
+        s,
+        r#"<line class="{class}" x1="{x0:.1}" y1="{y0:.1}" x2="{x_end:.1}" y2="{y_end:.1}" stroke="{colour}" stroke-width="1.2"{dash}{marker}/>"#
+    );
+    if let Some(reason) = &a.dropped {
+        cross(s, x_end, y_end, "#d33");
         let _ = writeln!(
             s,
-            r#"<line class="{class}" x1="{x0:.1}" y1="{y0:.1}" x2="{x_end:.1}" y2="{y_end:.1}" stroke="{colour}" stroke-width="1.2"{dash}{marker}/>"#
-        );
-        if let Some(reason) = &a.dropped {
-            cross(&mut s, x_end, y_end, "#d33");
-            let _ = writeln!(
-                s,
-                r##"<text class="drop-reason" x="{:.1}" y="{:.1}" fill="#d33" font-size="9">{}</text>"##,
-                x_end + 6.0,
-                y_end + 10.0,
-                esc(reason)
-            );
-        }
-        let (mx, my) = ((x0 + x_end) / 2.0, (y0 + y_end) / 2.0 - 3.0);
-        let _ = writeln!(
-            s,
-            r#"<text class="msg-label" x="{mx:.1}" y="{my:.1}" text-anchor="middle" fill="{colour}" font-size="10">{}</text>"#,
-            esc(&a.label)
+            r##"<text class="drop-reason" x="{:.1}" y="{:.1}" fill="#d33" font-size="9">{}</text>"##,
+            x_end + 6.0,
+            y_end + 10.0,
+            esc(reason)
         );
     }
-    // Point events and notes; notes at one lane and instant are stacked.
+    let (mx, my) = ((x0 + x_end) / 2.0, (y0 + y_end) / 2.0 - 3.0);
+    let _ = writeln!(
+        s,
+        r#"<text class="msg-label" x="{mx:.1}" y="{my:.1}" text-anchor="middle" fill="{colour}" font-size="10">{}</text>"#,
+        esc(&a.label)
+    );
+}
+
+/// Point events at their rows: a node's crashes, restarts, timers and notes, and the
+/// partitions across all lanes. Notes at one lane and instant are stacked.
+fn point_events(s: &mut String, trace: &[TraceLine], layout: &Layout, filter: &Filter) {
     let mut notes_at: BTreeMap<(usize, usize), u32> = BTreeMap::new();
     for (k, l) in trace.iter().enumerate() {
-        let Some(r) = row_of(l.t_us) else { continue };
-        let yy = y(r);
+        let Some(r) = layout.row_of(l.t_us) else {
+            continue;
+        };
         match l.kind.as_str() {
             "crash" | "restart" | "timer" | "observe" => {
-                let Some(i) = lane(&l.node) else { continue };
-                let xx = x(i);
-                match l.kind.as_str() {
-                    "crash" => {
-                        cross(&mut s, xx, yy, "#d33");
-                        note(&mut s, "crash", xx + 9.0, yy + 4.0, "#d33", "crashed");
-                    }
-                    "restart" => {
-                        let _ = writeln!(
-                            s,
-                            r##"<circle class="restart" cx="{xx:.0}" cy="{yy:.0}" r="5" fill="#2a2"/>"##
-                        );
-                        note(&mut s, "restart", xx + 9.0, yy + 4.0, "#2a2", "restarted");
-                    }
-                    "timer" if opts.txn.is_none() => {
-                        let _ = writeln!(
-                            s,
-                            r##"<circle class="timer" cx="{xx:.0}" cy="{yy:.0}" r="4" fill="white" stroke="#36c"/>"##
-                        );
-                        note(
-                            &mut s,
-                            "timer-label",
-                            xx + 7.0,
-                            yy + 12.0,
-                            "#36c",
-                            &format!("timer {}", short(&l.what)),
-                        );
-                    }
-                    "observe" if wanted(l) => {
-                        let w = &l.what;
-                        let text = if w.starts_with("Prepared") {
-                            Some(("in doubt".to_string(), "#d80"))
-                        } else if w.starts_with("Decided") {
-                            Some((format!("decided {}", outcome_word(w)), "#000"))
-                        } else if w.starts_with("Applied") {
-                            Some((format!("applied {}", outcome_word(w)), "#060"))
-                        } else if w.starts_with("Answered") {
-                            Some((format!("told {}", outcome_word(w)), "#060"))
-                        } else {
-                            None
-                        };
-                        if let Some((text, colour)) = text {
-                            let n = notes_at.entry((i, r)).or_insert(0);
-                            let dy = 11.0 * f64::from(*n);
-                            *n += 1;
-                            note(&mut s, "note", xx + 9.0, yy - 4.0 + dy, colour, &text);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            "cut_start" | "cut_end" => {
-                let start = l.kind == "cut_start";
-                let mirror = |m: &TraceLine| {
-                    m.kind == l.kind
-                        && m.t_us == l.t_us
-                        && m.cut_from == l.cut_to
-                        && m.cut_to == l.cut_from
-                };
-                // A symmetric partition is two cuts at one instant: draw it once.
-                if k > 0 && mirror(&trace[k - 1]) {
+                let Some(i) = layout.lane(&l.node) else {
                     continue;
-                }
-                let symmetric = trace.get(k + 1).is_some_and(mirror);
-                let _ = writeln!(
-                    s,
-                    r##"<line class="cut" x1="{:.0}" y1="{yy:.0}" x2="{:.0}" y2="{yy:.0}" stroke="{}" stroke-width="1" stroke-dasharray="2 3"/>"##,
-                    LEFT - 20.0,
-                    width - 10.0,
-                    if start { "#d33" } else { "#2a2" }
-                );
-                let text = format!(
-                    "{} {{{}}} {} {{{}}}",
-                    match (start, symmetric) {
-                        (true, true) => "partition",
-                        (true, false) => "cut",
-                        (false, _) => "healed",
-                    },
-                    l.cut_from.join(","),
-                    if symmetric { "|" } else { "→" },
-                    l.cut_to.join(",")
-                );
-                note(
-                    &mut s,
-                    "cut-label",
-                    width - 12.0 - 6.0 * text.chars().count() as f64,
-                    yy - 3.0,
-                    if start { "#d33" } else { "#2a2" },
-                    &text,
-                );
+                };
+                node_event(s, l, (i, r), filter, &mut notes_at);
             }
+            "cut_start" | "cut_end" => cut_line(s, trace, k, Layout::y(r), layout.width()),
             _ => {}
         }
     }
-    if truncated > 0 {
+}
+
+/// An event at one node (lane `i`, row `r`): a crash, a restart, a timer (only when
+/// no transaction is chosen) or a note at a key moment of the chosen transactions.
+fn node_event(
+    s: &mut String,
+    l: &TraceLine,
+    (i, r): (usize, usize),
+    filter: &Filter,
+    notes_at: &mut BTreeMap<(usize, usize), u32>,
+) {
+    let (xx, yy) = (Layout::x(i), Layout::y(r));
+    match l.kind.as_str() {
+        "crash" => {
+            cross(s, xx, yy, "#d33");
+            note(s, "crash", xx + 9.0, yy + 4.0, "#d33", "crashed");
+        }
+        "restart" => {
+            let _ = writeln!(
+                s,
+                r##"<circle class="restart" cx="{xx:.0}" cy="{yy:.0}" r="5" fill="#2a2"/>"##
+            );
+            note(s, "restart", xx + 9.0, yy + 4.0, "#2a2", "restarted");
+        }
+        "timer" if filter.txn.is_none() => {
+            let _ = writeln!(
+                s,
+                r##"<circle class="timer" cx="{xx:.0}" cy="{yy:.0}" r="4" fill="white" stroke="#36c"/>"##
+            );
+            note(
+                s,
+                "timer-label",
+                xx + 7.0,
+                yy + 12.0,
+                "#36c",
+                &format!("timer {}", short(&l.what)),
+            );
+        }
+        "observe" if filter.wanted(l) => {
+            if let Some((text, colour)) = observation_note(&l.what) {
+                let n = notes_at.entry((i, r)).or_insert(0);
+                let dy = 11.0 * f64::from(*n);
+                *n += 1;
+                note(s, "note", xx + 9.0, yy - 4.0 + dy, colour, &text);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The note for an observation worth one (a participant in doubt, a decision, an
+/// outcome applied or told), with its colour; the others are not drawn.
+fn observation_note(w: &str) -> Option<(String, &'static str)> {
+    if w.starts_with("Prepared") {
+        Some(("in doubt".to_string(), "#d80"))
+    } else if w.starts_with("Decided") {
+        Some((format!("decided {}", outcome_word(w)), "#000"))
+    } else if w.starts_with("Applied") {
+        Some((format!("applied {}", outcome_word(w)), "#060"))
+    } else if w.starts_with("Answered") {
+        Some((format!("told {}", outcome_word(w)), "#060"))
+    } else {
+        None
+    }
+}
+
+/// A cut made or healed (`trace[k]`) as a dashed line across the lanes at `yy`, with
+/// its sides named at the right. A symmetric partition is two cuts at one instant,
+/// each the other's mirror: it is drawn once, as a partition.
+fn cut_line(s: &mut String, trace: &[TraceLine], k: usize, yy: f64, width: f64) {
+    let l = &trace[k];
+    let start = l.kind == "cut_start";
+    let mirror = |m: &TraceLine| {
+        m.kind == l.kind && m.t_us == l.t_us && m.cut_from == l.cut_to && m.cut_to == l.cut_from
+    };
+    if k > 0 && mirror(&trace[k - 1]) {
+        return;
+    }
+    let symmetric = trace.get(k + 1).is_some_and(mirror);
+    let _ = writeln!(
+        s,
+        r##"<line class="cut" x1="{:.0}" y1="{yy:.0}" x2="{:.0}" y2="{yy:.0}" stroke="{}" stroke-width="1" stroke-dasharray="2 3"/>"##,
+        LEFT - 20.0,
+        width - 10.0,
+        if start { "#d33" } else { "#2a2" }
+    );
+    let text = format!(
+        "{} {{{}}} {} {{{}}}",
+        match (start, symmetric) {
+            (true, true) => "partition",
+            (true, false) => "cut",
+            (false, _) => "healed",
+        },
+        l.cut_from.join(","),
+        if symmetric { "|" } else { "→" },
+        l.cut_to.join(",")
+    );
+    note(
+        s,
+        "cut-label",
+        width - 12.0 - 6.0 * text.chars().count() as f64,
+        yy - 3.0,
+        if start { "#d33" } else { "#2a2" },
+        &text,
+    );
+}
+
+/// Says how many instants `max_rows` cut, and how to see them.
+fn truncation_note(s: &mut String, layout: &Layout) {
+    if layout.truncated > 0 {
         let _ = writeln!(
             s,
-            r##"<text class="truncated" x="10" y="{:.0}" fill="#d33">… {truncated} more instants after {:.3} ms not drawn: narrow with --from/--to or --txn</text>"##,
-            height - 12.0,
-            last_t as f64 / 1000.0
+            r##"<text class="truncated" x="10" y="{:.0}" fill="#d33">… {} more instants after {:.3} ms not drawn: narrow with --from/--to or --txn</text>"##,
+            layout.height() - 12.0,
+            layout.truncated,
+            layout.times.last().copied().unwrap_or(0) as f64 / 1000.0
         );
     }
-    s.push_str("</svg>\n");
-    s
 }
 
 fn outcome_word(text: &str) -> &'static str {

@@ -119,10 +119,16 @@ fn a_user_protocol_runs_and_its_properties_are_judged() {
     );
     // The user's protocol is listed beside the built-ins, with its options.
     let list = text(&my_acidbase(&["protocols", "--options"]));
-    assert!(list.contains("1pc") && list.contains("retry_ms: 50.0") && list.contains("2pc"), "{list}");
-    let bad = my_acidbase(&["run", "one-pc.ron", "--protocol", "4pc"]);
+    assert!(
+        list.contains("1pc") && list.contains("retry_ms: 50.0") && list.contains("2pc"),
+        "{list}"
+    );
+    let bad = my_acidbase(&["explore", "one-pc.ron", "--seeds", "1", "--protocol", "4pc"]);
     assert_eq!(bad.status.code(), Some(2));
-    assert!(text(&bad).contains("1pc"), "the error lists the user's protocol");
+    assert!(
+        text(&bad).contains("1pc"),
+        "the error lists the user's protocol"
+    );
 }
 
 #[test]

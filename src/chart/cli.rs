@@ -1,7 +1,8 @@
 //! `acidbase chart`: redraw a sweep's charts, or one chart described by flags.
 
 use super::spec::{BarsChart, CdfChart, ChartSpec, HeatmapChart, LineChart, ScatterChart, Stat};
-use crate::sweep::{load_summary, write_bytes, ChartFormat, SweepError};
+use super::ChartFormat;
+use crate::sweep::{load_summary, write_bytes, SweepError};
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -18,12 +18,55 @@ use crate::sweep::spec::PlanInfo;
 use crate::sweep::stats::Describe;
 use crate::sweep::summary::Group;
 use crate::sweep::table::{CDF_PREFIX, LATENCY_QUANTILES};
-use crate::sweep::ChartFormat;
+use crate::sweep::{write_bytes, DrawCharts, SweepError};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use spec::metric_label;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Chart file formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChartFormat {
+    Svg,
+    Png,
+}
+
+impl ChartFormat {
+    pub fn ext(self) -> &'static str {
+        match self {
+            ChartFormat::Svg => "svg",
+            ChartFormat::Png => "png",
+        }
+    }
+}
+
+/// The charts a sweep file asks for, drawn in `format` when a sweep (or a merge of
+/// its shards) completes: what `acidbase sweep` and `merge` hand the sweep.
+#[derive(Clone, Copy, Debug)]
+pub struct SweepCharts {
+    pub format: ChartFormat,
+}
+
+impl DrawCharts for SweepCharts {
+    fn draw(
+        &self,
+        out: &Path,
+        info: &PlanInfo,
+        groups: &[Group],
+    ) -> Result<Vec<PathBuf>, SweepError> {
+        info.charts
+            .iter()
+            .map(|chart| {
+                let path = out.join(format!("{}.{}", chart.file_stem(), self.format.ext()));
+                let bytes = render(chart, info, groups, self.format)
+                    .map_err(|m| SweepError::input(format!("chart {}: {m}", path.display())))?;
+                write_bytes(&path, &bytes)
+            })
+            .collect()
+    }
+}
 
 /// Pixel size of every chart: wide enough that, shrunk to a book page's width,
 /// tick labels stay at a reading size.

@@ -362,12 +362,20 @@ enum ChartFormatArg {
     Png,
 }
 
-impl From<ChartFormatArg> for crate::sweep::ChartFormat {
+impl From<ChartFormatArg> for crate::chart::ChartFormat {
     fn from(f: ChartFormatArg) -> Self {
         match f {
-            ChartFormatArg::Svg => crate::sweep::ChartFormat::Svg,
-            ChartFormatArg::Png => crate::sweep::ChartFormat::Png,
+            ChartFormatArg::Svg => crate::chart::ChartFormat::Svg,
+            ChartFormatArg::Png => crate::chart::ChartFormat::Png,
         }
+    }
+}
+
+/// What `sweep` and `merge` draw when their results are complete: the sweep file's
+/// charts, in `format`.
+fn sweep_charts(format: ChartFormatArg) -> crate::chart::SweepCharts {
+    crate::chart::SweepCharts {
+        format: format.into(),
     }
 }
 
@@ -587,15 +595,14 @@ fn run_command(cli: Cli, registry: &Registry) -> ExitCode {
                     skip_unknown_protocols,
                     registry: registry.clone(),
                 },
-                format: format.into(),
                 progress: !quiet,
                 stop_after,
                 max_runs,
             };
-            sweep_command(&args)
+            sweep_command(&args, &sweep_charts(format))
         }
         Command::Merge { dirs, out, format } => {
-            match crate::sweep::merge(&dirs, out, format.into()) {
+            match crate::sweep::merge(&dirs, out, &sweep_charts(format)) {
                 Ok(m) => {
                     for w in &m.warnings {
                         warnln!("warning: {w}");
@@ -715,8 +722,8 @@ fn run_command(cli: Cli, registry: &Registry) -> ExitCode {
     }
 }
 
-fn sweep_command(args: &crate::sweep::SweepArgs) -> ExitCode {
-    match crate::sweep::run_sweep(args) {
+fn sweep_command(args: &crate::sweep::SweepArgs, charts: &crate::chart::SweepCharts) -> ExitCode {
+    match crate::sweep::run_sweep(args, charts) {
         Ok(done) => {
             for w in &done.warnings {
                 warnln!("warning: {w}");

@@ -3,6 +3,9 @@
 //! into shards for clusters, and summarised for charts.
 //!
 //! - [`spec`]: the sweep file and its expansion into a [`Plan`];
+//! - [`chart_spec`]: the charts a sweep file asks for (drawn by the `chart` module,
+//!   which a sweep is handed as a [`DrawCharts`], so this module does not depend on
+//!   it);
 //! - [`table`]: one row per run (every numeric report key, flattened) and `runs.csv`;
 //! - [`stats`]: mean, sd, percentiles, Student-t and Wilson intervals;
 //! - [`summary`]: `summary.csv` / `summary.json`;
@@ -20,6 +23,7 @@
 //! its last seed passes ([`summary::Summariser`]). A sweep of more than
 //! `--max-runs` ([`DEFAULT_MAX_RUNS`]) runs is refused before it starts.
 
+pub mod chart_spec;
 pub mod journal;
 pub mod progress;
 pub mod spec;
@@ -218,20 +222,20 @@ pub const DEFAULT_MAX_RUNS: usize = 1_000_000;
 /// sweep loses at most these; `--resume` runs them again.
 pub const REORDER_WINDOW: usize = 64;
 
-/// Chart file formats.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ChartFormat {
-    Svg,
-    Png,
-}
-
-impl ChartFormat {
-    pub fn ext(self) -> &'static str {
-        match self {
-            ChartFormat::Svg => "svg",
-            ChartFormat::Png => "png",
-        }
-    }
+/// Draws a whole sweep's charts once its summary is written. Charts are drawn from
+/// a sweep's results, so the drawing (and the chart file formats) belong to the
+/// `chart` module, which implements this; a sweep is handed it by its caller rather
+/// than depending on it.
+pub trait DrawCharts {
+    /// Draws the charts `info` asks for into `out`, from the summary of every
+    /// (point, series) in canonical order (at least the metrics the charts draw);
+    /// returns the files written.
+    fn draw(
+        &self,
+        out: &Path,
+        info: &PlanInfo,
+        groups: &[summary::Group],
+    ) -> Result<Vec<PathBuf>, SweepError>;
 }
 
 /// What `acidbase sweep` was asked to do.
@@ -246,7 +250,6 @@ pub struct SweepArgs {
     pub force: bool,
     pub shard: Shard,
     pub read: ReadOptions,
-    pub format: ChartFormat,
     /// Show the progress line on stderr.
     pub progress: bool,
     /// Stop after this many new runs (tests of `--resume` use it to stop midway).
@@ -273,8 +276,8 @@ pub struct SweepDone {
     pub seconds: f64,
 }
 
-/// Runs (or resumes) a sweep.
-pub fn run_sweep(args: &SweepArgs) -> Result<SweepDone, SweepError> {
+/// Runs (or resumes) a sweep; once it is complete, `charts` draws its charts.
+pub fn run_sweep(args: &SweepArgs, charts: &dyn DrawCharts) -> Result<SweepDone, SweepError> {
     let mut warnings = Vec::new();
     let shard = args.shard;
     let in_shard_of = |total: usize| {
@@ -466,7 +469,7 @@ pub fn run_sweep(args: &SweepArgs) -> Result<SweepDone, SweepError> {
             found.sources,
             &header,
             shard == Shard::ALL,
-            args.format,
+            charts,
         )?;
         files = written;
         warnings.extend(more);
@@ -571,15 +574,15 @@ fn chart_metrics(info: &PlanInfo) -> Vec<String> {
 
 /// The final files of a complete sweep or shard, streamed from the journal's sorted
 /// stretches in canonical order: the journal rewritten, `plan.json`, `runs.csv`, and
-/// for a whole sweep `summary.csv`, `summary.json` and the charts. The journal is
-/// replaced last, so an error leaves it as it was.
+/// for a whole sweep `summary.csv`, `summary.json` and the charts (drawn by
+/// `charts`). The journal is replaced last, so an error leaves it as it was.
 pub fn write_outputs(
     out: &Path,
     info: &PlanInfo,
     sources: Vec<journal::Source>,
     header: &journal::Header,
     whole: bool,
-    format: ChartFormat,
+    charts: &dyn DrawCharts,
 ) -> Result<(Vec<PathBuf>, Vec<String>), SweepError> {
     let shard = Shard {
         index: header.shard[0],
@@ -646,12 +649,7 @@ pub fn write_outputs(
         json.write(after.as_bytes())?;
         files.push(csv.commit()?);
         files.push(json.commit()?);
-        for chart in &info.charts {
-            let path = out.join(format!("{}.{}", chart.file_stem(), format.ext()));
-            let bytes = crate::chart::render(chart, info, &kept, format)
-                .map_err(|m| SweepError::input(format!("chart {}: {m}", path.display())))?;
-            files.push(write_bytes(&path, &bytes)?);
-        }
+        files.extend(charts.draw(out, info, &kept)?);
     }
     journal_out.commit()?;
     let mut warnings = Vec::new();
@@ -673,11 +671,11 @@ pub struct MergeDone {
 }
 
 /// Combines the outputs of shards (directories with `plan.json` and a journal) into
-/// what one machine would have written.
+/// what one machine would have written; `charts` draws the charts.
 pub fn merge(
     dirs: &[PathBuf],
     out: Option<PathBuf>,
-    format: ChartFormat,
+    charts: &dyn DrawCharts,
 ) -> Result<MergeDone, SweepError> {
     let mut info: Option<PlanInfo> = None;
     let mut sources = Vec::new();
@@ -754,7 +752,7 @@ pub fn merge(
         runs: info.runs(),
         shard: [0, 1],
     };
-    let (files, warnings) = write_outputs(&out, &info, sources, &header, true, format)?;
+    let (files, warnings) = write_outputs(&out, &info, sources, &header, true, charts)?;
     Ok(MergeDone {
         out,
         runs: info.runs(),

@@ -8,8 +8,8 @@
 //! Setting a value goes through the scenario's own serde schema and validation, so a
 //! new protocol's fields become sweepable without a change here.
 
+use super::chart_spec::ChartSpec;
 use super::SweepError;
-use crate::chart::ChartSpec;
 use crate::run::Registry;
 use crate::scenario::{self, Scenario};
 use serde::{Deserialize, Serialize};
@@ -288,29 +288,101 @@ pub fn load_text(
     size: &dyn Fn((usize, usize, usize)) -> Result<(), SweepError>,
     warnings: &mut Vec<String>,
 ) -> Result<Plan, SweepError> {
-    let source = source.to_string();
-    let file = file.to_string();
-    let at = |needle: &str, msg: String| {
-        SweepError::input(match locate(&source, needle) {
+    let src = Source { text: source, file };
+    let sweep = parse_sweep_file(&src)?;
+    let registry = &opts.registry;
+    let base = base_scenario(registry, &sweep, dir, &src)?;
+    let name = output_name(&sweep, &src)?;
+    check_seeds(&sweep, &src)?;
+    let base_json = base_with_set(&base, &sweep.set, &src)?;
+    let mut axes = resolve_axes(&sweep.axes, &base_json, &opts, warnings, &src)?;
+    let mut variants = resolve_variants(&sweep.variants, &base.protocol, &opts, warnings, &src)?;
+    if variants.is_empty() {
+        variants = protocol_axis_as_series(&mut axes);
+    }
+    let points = grid_points(&axes, &src)?;
+    let series: Vec<String> = if variants.is_empty() {
+        vec![base.protocol.clone()]
+    } else {
+        variants.iter().map(|(n, _)| n.clone()).collect()
+    };
+    let n_series = variants.len().max(1);
+    size((points.len(), n_series, sweep.seeds as usize))?;
+    let (scenarios, protocols) = point_scenarios(
+        registry, &base_json, &axes, &variants, &points, warnings, &src,
+    )?;
+    let metrics = super::table::metric_columns();
+    let axes: Vec<Axis> = axes.into_iter().map(|a| a.axis).collect();
+    check_charts(&sweep.charts, &axes, &metrics, &series, &src)?;
+    let seeds: Vec<u64> = (0..sweep.seeds)
+        .map(|i| sweep.first_seed.wrapping_add(i))
+        .collect();
+    let mut info = PlanInfo {
+        name,
+        description: sweep.description.clone(),
+        axes,
+        series,
+        protocols,
+        points,
+        seeds,
+        metrics,
+        charts: sweep.charts.clone(),
+        fingerprint: String::new(),
+    };
+    info.fingerprint = fingerprint(&info, &scenarios);
+    Ok(Plan {
+        info,
+        scenarios,
+        registry: registry.clone(),
+    })
+}
+
+/// The sweep file's text and name: what an error needs to say where it is.
+struct Source<'a> {
+    text: &'a str,
+    file: &'a str,
+}
+
+impl Source<'_> {
+    /// An input error at the first `needle` outside comments (line and column), or
+    /// at the file when the needle is not in it.
+    fn at(&self, needle: &str, msg: String) -> SweepError {
+        let file = self.file;
+        SweepError::input(match locate(self.text, needle) {
             Some((l, c)) => format!("{file}:{l}:{c}: {msg}"),
             None => format!("{file}: {msg}"),
         })
-    };
-    let known_protocols = opts.registry.names();
-    let sweep: SweepFile = ron_options().from_str(&source).map_err(|e| {
+    }
+}
+
+/// The sweep file's RON, with a syntax or schema error placed and explained.
+fn parse_sweep_file(src: &Source) -> Result<SweepFile, SweepError> {
+    let file = src.file;
+    ron_options().from_str(src.text).map_err(|e| {
         SweepError::input(format!(
             "{file}:{}:{}: {}",
             e.span.start.line,
             e.span.start.col,
             scenario::explain_ron_error(&e.code, "book/src/sweeps.md")
         ))
-    })?;
-    let base: Scenario = match (&sweep.base, &sweep.scenario) {
+    })
+}
+
+/// The base scenario: the `base` file (relative to `dir`) or the inline `scenario`,
+/// read and validated as a scenario file is; exactly one of them.
+fn base_scenario(
+    registry: &Registry,
+    sweep: &SweepFile,
+    dir: &Path,
+    src: &Source,
+) -> Result<Scenario, SweepError> {
+    let (source, file) = (src.text, src.file);
+    Ok(match (&sweep.base, &sweep.scenario) {
         (Some(b), None) => {
             let p = dir.join(b);
-            opts.registry
+            registry
                 .load(&p)
-                .map_err(|e| at("base", format!("base scenario: {e}")))?
+                .map_err(|e| src.at("base", format!("base scenario: {e}")))?
                 .scenario
         }
         (None, Some(raw)) => {
@@ -324,13 +396,13 @@ pub fn load_text(
                 " ".repeat(offset - before.rfind('\n').map_or(0, |n| n + 1)),
                 text
             );
-            opts.registry
-                .parse(&padded, &file)
+            registry
+                .parse(&padded, file)
                 .map_err(|e| SweepError::input(format!("{e} (in the inline scenario)")))?
                 .scenario
         }
         (Some(_), Some(_)) => {
-            return Err(at(
+            return Err(src.at(
                 "scenario",
                 "give either base (a scenario file) or scenario (inline), not both".into(),
             ))
@@ -340,9 +412,14 @@ pub fn load_text(
                 "{file}: no base scenario: add base: \"../some-scenario.ron\" (relative to the sweep file) or an inline scenario: ( ... )"
             )))
         }
-    };
+    })
+}
+
+/// The sweep's name (the file's stem when not given), checked to be usable as the
+/// output directory's name.
+fn output_name(sweep: &SweepFile, src: &Source) -> Result<String, SweepError> {
     let name = if sweep.name.is_empty() {
-        Path::new(&file)
+        Path::new(src.file)
             .file_stem()
             .map(|s| s.to_string_lossy().to_string())
             .unwrap_or_else(|| "sweep".into())
@@ -355,35 +432,74 @@ pub fn load_text(
             .all(|c| c.is_alphanumeric() || c == '-' || c == '_' || c == '.')
         || name.starts_with('.')
     {
-        return Err(at(
+        return Err(src.at(
             "name",
             format!("name {name:?}: use letters, digits, '-', '_' or '.' (it names the output directory)"),
         ));
     }
+    Ok(name)
+}
+
+/// Seeds per (point, series): at least one, at most a million.
+fn check_seeds(sweep: &SweepFile, src: &Source) -> Result<(), SweepError> {
     if sweep.seeds == 0 {
-        return Err(at(
+        return Err(src.at(
             "seeds",
             "seeds = 0: every point needs at least one seed (e.g. seeds: 10)".into(),
         ));
     }
     if sweep.seeds > 1_000_000 {
-        return Err(at(
+        return Err(src.at(
             "seeds",
             format!("seeds = {}: at most 1000000 per point", sweep.seeds),
         ));
     }
-    let mut base_json = serde_json::to_value(&base).expect("a scenario serialises");
-    for (p, v) in &sweep.set {
-        finite(v, &format!("set {p:?}")).map_err(|m| at(&format!("{p:?}"), m))?;
+    Ok(())
+}
+
+/// The base scenario as JSON (the form [`set_path`] edits) with the file's `set`
+/// applied: what every point starts from.
+fn base_with_set(
+    base: &Scenario,
+    set: &BTreeMap<String, ron::Value>,
+    src: &Source,
+) -> Result<Value, SweepError> {
+    let mut base_json = serde_json::to_value(base).expect("a scenario serialises");
+    for (p, v) in set {
+        finite(v, &format!("set {p:?}")).map_err(|m| src.at(&format!("{p:?}"), m))?;
         let v = json_of(v);
         set_path(&mut base_json, p, v.clone())
-            .map_err(|m| at(&format!("{p:?}"), format!("set {p:?}: {m}")))?;
+            .map_err(|m| src.at(&format!("{p:?}"), format!("set {p:?}: {m}")))?;
     }
-    // Axes: check paths and types against the base, drop unknown protocols.
-    let mut axes: Vec<(Axis, Vec<Value>, Vec<String>)> = Vec::new();
-    for a in &sweep.axes {
+    Ok(base_json)
+}
+
+/// An axis as resolved: what charts and CSV show, the values to set, and the other
+/// fields set to the same value.
+struct ResolvedAxis {
+    axis: Axis,
+    values: Vec<Value>,
+    also: Vec<String>,
+}
+
+/// A series' name and what it sets (path → value), applied after the axes.
+type Variant = (String, Vec<(String, Value)>);
+
+/// Every axis of the file, checked against the base (its path and every value's
+/// type, its `also` fields) and against the axes before it, with the protocols this
+/// build does not have dropped when asked to.
+fn resolve_axes(
+    files: &[AxisFile],
+    base_json: &Value,
+    opts: &ReadOptions,
+    warnings: &mut Vec<String>,
+    src: &Source,
+) -> Result<Vec<ResolvedAxis>, SweepError> {
+    let at = |needle: &str, msg: String| src.at(needle, msg);
+    let mut axes: Vec<ResolvedAxis> = Vec::new();
+    for a in files {
         let needle = format!("{:?}", a.path);
-        if axes.iter().any(|(b, _, _)| b.path == a.path) {
+        if axes.iter().any(|b| b.axis.path == a.path) {
             return Err(at(
                 &needle,
                 format!("axis {:?} appears twice: give each field one axis", a.path),
@@ -396,11 +512,11 @@ pub fn load_text(
         if a.path == "protocol" {
             values.retain(|v| {
                 let p = v.as_str().unwrap_or("");
-                let known = known_protocols.contains(&p);
+                let known = opts.registry.get(p).is_some();
                 if !known && opts.skip_unknown_protocols {
                     warnings.push(format!(
                         "protocol {p:?} is not built into this acidbase (it has: {}); skipped",
-                        known_protocols.join(", ")
+                        opts.registry.names().join(", ")
                     ));
                 }
                 known || !opts.skip_unknown_protocols
@@ -421,49 +537,86 @@ pub fn load_text(
                 format!(
                     "axis {:?}: none of its protocols is built into this acidbase (it has: {})",
                     a.path,
-                    known_protocols.join(", ")
+                    opts.registry.names().join(", ")
                 ),
             ));
         }
-        for v in &values {
-            let mut probe = base_json.clone();
-            set_path(&mut probe, &a.path, v.clone())
-                .map_err(|m| at(&needle, format!("axis {:?}: {m}", a.path)))?;
-            for p in &a.also {
-                if *p == a.path || p == "protocol" {
-                    return Err(at(
-                        &needle,
-                        format!("axis {:?}: also {p:?}: name other fields than the axis's own path and protocol", a.path),
-                    ));
-                }
-                set_path(&mut probe, p, v.clone())
-                    .map_err(|m| at(&needle, format!("axis {:?}, also {p:?}: {m}", a.path)))?;
-            }
-        }
-        let shown: Vec<String> = values.iter().map(show).collect();
-        for (i, s) in shown.iter().enumerate() {
-            if shown[..i].contains(s) {
-                return Err(at(
-                    &needle,
-                    format!("axis {:?}: value {s} appears twice", a.path),
-                ));
-            }
-        }
+        probe_axis(a, &values, base_json, &needle, src)?;
+        let shown = distinct_shown(a, &values, &needle, src)?;
         let numeric = values.iter().all(Value::is_number);
-        axes.push((
-            Axis {
+        axes.push(ResolvedAxis {
+            axis: Axis {
                 path: a.path.clone(),
                 label: a.label.clone().unwrap_or_else(|| default_label(&a.path)),
                 values: shown,
                 numeric,
             },
             values,
-            a.also.clone(),
-        ));
+            also: a.also.clone(),
+        });
     }
-    let base_protocol = base.protocol.clone();
-    let mut variants: Vec<(String, Vec<(String, Value)>)> = Vec::new();
-    for v in &sweep.variants {
+    Ok(axes)
+}
+
+/// An axis's values as written in CSV and on charts, each once: two values that show
+/// alike would be one column of results.
+fn distinct_shown(
+    a: &AxisFile,
+    values: &[Value],
+    needle: &str,
+    src: &Source,
+) -> Result<Vec<String>, SweepError> {
+    let shown: Vec<String> = values.iter().map(show).collect();
+    for (i, s) in shown.iter().enumerate() {
+        if shown[..i].contains(s) {
+            return Err(src.at(
+                needle,
+                format!("axis {:?}: value {s} appears twice", a.path),
+            ));
+        }
+    }
+    Ok(shown)
+}
+
+/// Sets each of an axis's values (and its `also` fields) on the base, so a wrong
+/// path or type is reported at the axis, before any point is built.
+fn probe_axis(
+    a: &AxisFile,
+    values: &[Value],
+    base_json: &Value,
+    needle: &str,
+    src: &Source,
+) -> Result<(), SweepError> {
+    for v in values {
+        let mut probe = base_json.clone();
+        set_path(&mut probe, &a.path, v.clone())
+            .map_err(|m| src.at(needle, format!("axis {:?}: {m}", a.path)))?;
+        for p in &a.also {
+            if *p == a.path || p == "protocol" {
+                return Err(src.at(
+                    needle,
+                    format!("axis {:?}: also {p:?}: name other fields than the axis's own path and protocol", a.path),
+                ));
+            }
+            set_path(&mut probe, p, v.clone())
+                .map_err(|m| src.at(needle, format!("axis {:?}, also {p:?}: {m}", a.path)))?;
+        }
+    }
+    Ok(())
+}
+
+/// The file's variants: named, distinct, finite, and (when asked) only those whose
+/// protocol (their own `protocol`, else the base's) this build has.
+fn resolve_variants(
+    files: &[VariantFile],
+    base_protocol: &str,
+    opts: &ReadOptions,
+    warnings: &mut Vec<String>,
+    src: &Source,
+) -> Result<Vec<Variant>, SweepError> {
+    let at = |needle: &str, msg: String| src.at(needle, msg);
+    let mut variants: Vec<Variant> = Vec::new();
+    for v in files {
         if v.name.is_empty() || variants.iter().any(|(n, _)| *n == v.name) {
             return Err(at(
                 &format!("{:?}", v.name),
@@ -482,12 +635,12 @@ pub fn load_text(
             .get("protocol")
             .map(json_of)
             .and_then(|p| p.as_str().map(str::to_string))
-            .unwrap_or_else(|| base_protocol.clone());
-        if !known_protocols.contains(&protocol.as_str()) && opts.skip_unknown_protocols {
+            .unwrap_or_else(|| base_protocol.to_string());
+        if opts.registry.get(&protocol).is_none() && opts.skip_unknown_protocols {
             warnings.push(format!(
                 "variant {:?}: protocol {protocol:?} is not built into this acidbase (it has: {}); skipped",
                 v.name,
-                known_protocols.join(", ")
+                opts.registry.names().join(", ")
             ));
             continue;
         }
@@ -496,27 +649,36 @@ pub fn load_text(
             v.set.iter().map(|(k, x)| (k.clone(), json_of(x))).collect(),
         ));
     }
-    if !sweep.variants.is_empty() && variants.is_empty() {
+    if !files.is_empty() && variants.is_empty() {
         return Err(at(
             "variants",
             format!(
                 "none of the variants' protocols is built into this acidbase (it has: {})",
-                known_protocols.join(", ")
+                opts.registry.names().join(", ")
             ),
         ));
     }
-    // Without variants, a `protocol` axis gives the series: one variant per protocol.
-    if variants.is_empty() {
-        if let Some(i) = axes.iter().position(|(a, _, _)| a.path == "protocol") {
-            let (axis, values, _) = axes.remove(i);
-            for (name, v) in axis.values.into_iter().zip(values) {
-                variants.push((name, vec![("protocol".to_string(), v)]));
-            }
+    Ok(variants)
+}
+
+/// Without variants, a `protocol` axis gives the series: it is taken out of the grid
+/// and each of its values becomes a variant that sets the protocol.
+fn protocol_axis_as_series(axes: &mut Vec<ResolvedAxis>) -> Vec<Variant> {
+    let mut variants = Vec::new();
+    if let Some(i) = axes.iter().position(|a| a.axis.path == "protocol") {
+        let ResolvedAxis { axis, values, .. } = axes.remove(i);
+        for (name, v) in axis.values.into_iter().zip(values) {
+            variants.push((name, vec![("protocol".to_string(), v)]));
         }
     }
-    // Points: the cartesian product, first axis slowest.
+    variants
+}
+
+/// The points: the cartesian product of the axes' value indices, first axis slowest
+/// (the canonical order), at most a million.
+fn grid_points(axes: &[ResolvedAxis], src: &Source) -> Result<Vec<Vec<usize>>, SweepError> {
     let mut points: Vec<Vec<usize>> = vec![Vec::new()];
-    for (a, _, _) in &axes {
+    for ResolvedAxis { axis: a, .. } in axes {
         points = points
             .into_iter()
             .flat_map(|p| {
@@ -530,61 +692,46 @@ pub fn load_text(
     }
     if points.len() > 1_000_000 {
         return Err(SweepError::input(format!(
-            "{file}: {} points: at most 1000000 are supported",
+            "{}: {} points: at most 1000000 are supported",
+            src.file,
             points.len()
         )));
     }
-    let series: Vec<String> = if variants.is_empty() {
-        vec![base_protocol.clone()]
-    } else {
-        variants.iter().map(|(n, _)| n.clone()).collect()
-    };
+    Ok(points)
+}
+
+/// The scenario of every (point, series) in canonical order, each validated exactly
+/// as a scenario file is (written as RON and read back) and of a protocol this build
+/// has, and the protocol each runs. Size warnings (runs likely cut short) are folded
+/// into one.
+fn point_scenarios(
+    registry: &Registry,
+    base_json: &Value,
+    axes: &[ResolvedAxis],
+    variants: &[Variant],
+    points: &[Vec<usize>],
+    warnings: &mut Vec<String>,
+    src: &Source,
+) -> Result<(Vec<Scenario>, Vec<String>), SweepError> {
+    let file = src.file;
     let n_series = variants.len().max(1);
-    size((points.len(), n_series, sweep.seeds as usize))?;
     let mut size_warnings: Vec<String> = Vec::new();
     let mut scenarios = Vec::with_capacity(points.len() * n_series);
     let mut protocols = Vec::with_capacity(points.len() * n_series);
-    for point in &points {
+    for point in points {
         for vi in 0..n_series {
-            let mut j = base_json.clone();
-            let mut where_ = Vec::new();
-            for ((a, vals, also), i) in axes.iter().zip(point) {
-                set_path(&mut j, &a.path, vals[*i].clone())
-                    .map_err(|m| at(&format!("{:?}", a.path), format!("axis {:?}: {m}", a.path)))?;
-                for p in also {
-                    set_path(&mut j, p, vals[*i].clone()).map_err(|m| {
-                        at(
-                            &format!("{:?}", a.path),
-                            format!("axis {:?}, also {p:?}: {m}", a.path),
-                        )
-                    })?;
-                }
-                where_.push(format!("{} = {}", a.path, a.values[*i]));
-            }
-            if let Some((name, set)) = variants.get(vi) {
-                for (p, v) in set {
-                    set_path(&mut j, p, v.clone()).map_err(|m| {
-                        at(&format!("{p:?}"), format!("variant {name:?}, {p:?}: {m}"))
-                    })?;
-                }
-                where_.push(format!("variant {name:?}"));
-            }
-            let context = if where_.is_empty() {
-                "the base scenario".to_string()
-            } else {
-                where_.join(", ")
-            };
+            let (j, context) = point_settings(base_json, axes, point, variants.get(vi), src)?;
             let s: Scenario = serde_json::from_value(j)
                 .map_err(|e| SweepError::input(format!("{file}: at {context}: {e}")))?;
-            if !known_protocols.contains(&s.protocol.as_str()) {
+            if registry.get(&s.protocol).is_none() {
                 return Err(SweepError::input(format!(
                     "{file}: at {context}: protocol {:?} is not built into this acidbase (it has: {}); run with --skip-unknown-protocols to sweep the others",
                     s.protocol,
-                    known_protocols.join(", ")
+                    registry.names().join(", ")
                 )));
             }
             let text = to_ron(&s)?;
-            let checked = opts.registry.parse(&text, "point").map_err(|e| {
+            let checked = registry.parse(&text, "point").map_err(|e| {
                 SweepError::input(format!(
                     "{file}: at {context}, the scenario is invalid: {}",
                     e.message
@@ -607,36 +754,71 @@ pub fn load_text(
             ),
         });
     }
-    let metrics = super::table::metric_columns();
-    for c in &sweep.charts {
-        c.check_in(
-            &axes.iter().map(|(a, _, _)| a.clone()).collect::<Vec<_>>(),
-            &metrics,
-            &series,
-        )
-        .map_err(|m| at(c.kind(), m))?;
+    Ok((scenarios, protocols))
+}
+
+/// The base with one point's axis values and one variant's settings applied, and
+/// where that is ("rms = 3, variant \"x\"") for the errors and warnings about it.
+fn point_settings(
+    base_json: &Value,
+    axes: &[ResolvedAxis],
+    point: &[usize],
+    variant: Option<&Variant>,
+    src: &Source,
+) -> Result<(Value, String), SweepError> {
+    let at = |needle: &str, msg: String| src.at(needle, msg);
+    let mut j = base_json.clone();
+    let mut where_ = Vec::new();
+    for (
+        ResolvedAxis {
+            axis: a,
+            values: vals,
+            also,
+        },
+        i,
+    ) in axes.iter().zip(point)
+    {
+        set_path(&mut j, &a.path, vals[*i].clone())
+            .map_err(|m| at(&format!("{:?}", a.path), format!("axis {:?}: {m}", a.path)))?;
+        for p in also {
+            set_path(&mut j, p, vals[*i].clone()).map_err(|m| {
+                at(
+                    &format!("{:?}", a.path),
+                    format!("axis {:?}, also {p:?}: {m}", a.path),
+                )
+            })?;
+        }
+        where_.push(format!("{} = {}", a.path, a.values[*i]));
     }
-    let seeds: Vec<u64> = (0..sweep.seeds)
-        .map(|i| sweep.first_seed.wrapping_add(i))
-        .collect();
-    let mut info = PlanInfo {
-        name,
-        description: sweep.description.clone(),
-        axes: axes.into_iter().map(|(a, _, _)| a).collect(),
-        series,
-        protocols,
-        points,
-        seeds,
-        metrics,
-        charts: sweep.charts.clone(),
-        fingerprint: String::new(),
+    if let Some((name, set)) = variant {
+        for (p, v) in set {
+            set_path(&mut j, p, v.clone())
+                .map_err(|m| at(&format!("{p:?}"), format!("variant {name:?}, {p:?}: {m}")))?;
+        }
+        where_.push(format!("variant {name:?}"));
+    }
+    let context = if where_.is_empty() {
+        "the base scenario".to_string()
+    } else {
+        where_.join(", ")
     };
-    info.fingerprint = fingerprint(&info, &scenarios);
-    Ok(Plan {
-        info,
-        scenarios,
-        registry: opts.registry.clone(),
-    })
+    Ok((j, context))
+}
+
+/// Each chart of the file against the sweep's axes, metrics and series, an error
+/// placed at the chart's kind.
+fn check_charts(
+    charts: &[ChartSpec],
+    axes: &[Axis],
+    metrics: &[String],
+    series: &[String],
+    src: &Source,
+) -> Result<(), SweepError> {
+    for c in charts {
+        c.check_in(axes, metrics, series)
+            .map_err(|m| src.at(c.kind(), m))?;
+    }
+    Ok(())
 }
 
 pub fn to_ron(s: &Scenario) -> Result<String, SweepError> {
