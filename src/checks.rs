@@ -10,6 +10,7 @@ use crate::faults::FaultAction;
 use crate::node::{NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, MessagingEvent, Observation, RepairClass};
 use crate::stats::Histogram;
+pub use crate::workload::business::CommittedAt;
 use crate::workload::business::{Business, BusinessChecks, BusinessConfig};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -628,30 +629,6 @@ pub struct InDoubtAtEnd {
     pub node: NodeId,
     /// How long it has been in doubt, by its own clock.
     pub for_us: u64,
-}
-
-/// The participants at which each open transaction has applied Commit, at the end.
-///
-/// A branch still in doubt at a participant holds money (or stock) *in flight* only
-/// if its transaction committed somewhere else and this participant has yet to
-/// apply it; one nobody committed has moved nothing yet. A branch in doubt at a
-/// participant that already applied Commit is a second instance (a TCC Try that
-/// arrived after its Confirm and reserved again): what it holds is a stuck
-/// reservation, not a transfer under way.
-#[derive(Clone, Debug, Default)]
-pub struct CommittedAt(BTreeMap<TxnId, NodeSet>);
-
-impl FromIterator<(TxnId, NodeSet)> for CommittedAt {
-    fn from_iter<I: IntoIterator<Item = (TxnId, NodeSet)>>(iter: I) -> Self {
-        CommittedAt(iter.into_iter().collect())
-    }
-}
-
-impl CommittedAt {
-    /// Whether what `node` holds for `txn` is in flight (see the type).
-    pub fn in_flight(&self, node: NodeId, txn: TxnId) -> bool {
-        self.0.get(&txn).is_some_and(|at| !at.contains(node))
-    }
 }
 
 /// Everything the checkers concluded.

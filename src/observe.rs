@@ -5,9 +5,9 @@
 //! node's state at the start and the end of a run. Every protocol speaks this same
 //! vocabulary, so the same checkers measure 2PC, 3PC, TCC and a user's protocol.
 
-use crate::node::{NodeId, NodeSet, Outcome, TxnId};
+use crate::ids::{NodeId, NodeSet, Outcome, TxnId};
 use crate::store::{Ledger, LockTable, ShardOps};
-use crate::workload::order_chain::ChainRecord;
+use serde::Serialize;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Observation {
@@ -201,6 +201,79 @@ pub enum AuditItem {
     /// The change in-doubt transaction `txn` would still make to `key` here (the
     /// per-key part of `MoneyInDoubt`; reported with `KeyBalance`).
     KeyInDoubt { txn: TxnId, key: u32, amount: i64 },
+}
+
+// The order chain's records (protocol `calls`), carried by `AuditItem::Chain`; the
+// business rule over them is `workload::order_chain::check`.
+
+/// An order as the order service records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum OrderState {
+    /// Created; the payment call is out (or its outcome unknown).
+    Paying,
+    /// Payment confirmed; the client was told yes; shipping is to follow.
+    Paid,
+    /// Shipped: the order is complete.
+    Shipped,
+    /// Decided to cancel; the reverse call (refund) is not confirmed yet.
+    Cancelling,
+    /// Cancelled.
+    Cancelled,
+}
+
+/// A charge as the payment service records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum PaymentState {
+    /// Accepted for asynchronous processing; not charged yet.
+    Pending,
+    Charged,
+    /// Charged, then refunded by the reverse operation.
+    Refunded,
+    /// Cancelled before any charge: a late charge request for this id is refused
+    /// (the guard against a request that overtakes its own cancellation).
+    Fenced,
+}
+
+impl PaymentState {
+    /// Is the customer's money taken?
+    pub fn charged(self) -> bool {
+        self == PaymentState::Charged
+    }
+}
+
+/// One service's record of an order, as audited at the end of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ChainRecord {
+    Order(OrderState),
+    /// `charges`: how many times money was taken for this id (more than one is a
+    /// double charge; the request id makes it impossible, the check makes sure).
+    Payment {
+        state: PaymentState,
+        charges: u32,
+    },
+    Shipping,
+    /// The order service's archive (audited with `txn` = its watermark: every request
+    /// id below it is settled): the orders it archived, final, confirmed and so
+    /// consistent at every service, by state.
+    OrdersArchived {
+        shipped: u64,
+        cancelled: u64,
+    },
+    /// The payment service's archive (`txn` = the watermark it has heard of): its
+    /// records below it, by state, with the money takings and the records that took
+    /// money more than once.
+    PaymentsArchived {
+        charged: u64,
+        refunded: u64,
+        fenced: u64,
+        pending: u64,
+        charges: u64,
+        charged_twice: u64,
+    },
+    /// The shipping service's archive (`txn` = the watermark it has heard of).
+    ShipmentsArchived {
+        shipments: u64,
+    },
 }
 
 /// A message's place in its stream: the `seq`-th message (0, 1, 2, ...) `producer`

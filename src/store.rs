@@ -4,7 +4,7 @@
 //! (a crash drops them); a participant that recovers re-acquires the locks of the
 //! transactions its durable log says it is still in doubt about.
 
-use crate::node::TxnId;
+use crate::ids::TxnId;
 use serde::{Deserialize, Serialize};
 
 /// One change to one key on one shard: add `delta` to the balance (or stock) at `key`.

@@ -9,7 +9,7 @@
 
 use crate::node::{NodeId, TxnId};
 use crate::observe::{AuditItem, MessageId, MessagingEvent};
-use crate::protocols::messaging::SeqSet;
+use crate::seqset::SeqSet;
 use crate::stats::Histogram;
 use std::collections::BTreeMap;
 

@@ -10,12 +10,35 @@
 //! that committed somewhere are *in flight*: they are counted as done (and reported
 //! apart), as money in flight is.
 
-use crate::checks::CommittedAt;
 use crate::node::Outcome;
 use crate::node::{NodeId, NodeSet, TxnId};
 use crate::observe::{AuditItem, Observation};
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+/// The participants at which each open transaction has applied Commit, at the end.
+///
+/// A branch still in doubt at a participant holds money (or stock) *in flight* only
+/// if its transaction committed somewhere else and this participant has yet to
+/// apply it; one nobody committed has moved nothing yet. A branch in doubt at a
+/// participant that already applied Commit is a second instance (a TCC Try that
+/// arrived after its Confirm and reserved again): what it holds is a stuck
+/// reservation, not a transfer under way.
+#[derive(Clone, Debug, Default)]
+pub struct CommittedAt(BTreeMap<TxnId, NodeSet>);
+
+impl FromIterator<(TxnId, NodeSet)> for CommittedAt {
+    fn from_iter<I: IntoIterator<Item = (TxnId, NodeSet)>>(iter: I) -> Self {
+        CommittedAt(iter.into_iter().collect())
+    }
+}
+
+impl CommittedAt {
+    /// Whether what `node` holds for `txn` is in flight (see the type).
+    pub fn in_flight(&self, node: NodeId, txn: TxnId) -> bool {
+        self.0.get(&txn).is_some_and(|at| !at.contains(node))
+    }
+}
 
 /// Which nodes hold the orders and the stock, and how much stock there was.
 #[derive(Clone, Debug, PartialEq, Eq)]

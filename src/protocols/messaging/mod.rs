@@ -54,9 +54,8 @@
 mod broker;
 mod consumer;
 mod producer;
-mod seqset;
 
-pub use seqset::SeqSet;
+pub use crate::seqset::SeqSet;
 
 pub mod build;
 

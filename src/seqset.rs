@@ -1,6 +1,7 @@
 //! `SeqSet`: an exact set of the sequence numbers of one message stream (one producer
 //! to one consumer), kept as a watermark and ranges, so that it stays small without
-//! forgetting anything.
+//! forgetting anything. The messaging protocol keeps its dedupe and archive state in
+//! them (and re-exports the type); the messaging checker its settled messages.
 //!
 //! Every message a producer sends to a consumer gets the next number of that stream,
 //! in the durable write that commits the producer to sending it (the outbox row, the
