@@ -20,6 +20,14 @@ pub const MAX_ACCOUNTS: u64 = 10_000_000;
 /// (10^9 · 10^9 = 10^18 < 9.2 · 10^18): no input can make a count wrong.
 pub const MAX_AMOUNT: i64 = 1_000_000_000;
 pub const MAX_MONEY_TOTAL: i64 = 1_000_000_000_000;
+/// How many ids the front lags behind the newest id begun, by default (the
+/// scenario's `watermark_lag_ids`): a request that arrives after this many later ids
+/// were begun is refused as stale rather than begun below a watermark. At 1,000
+/// requests per second that is 4 seconds of ids; the participants keep the records
+/// of about this many transactions.
+pub const DEFAULT_LAG_IDS: u64 = 4096;
+/// The largest lag a scenario may ask for (memory: about one record per id).
+pub const MAX_LAG_IDS: u64 = 1_000_000;
 /// The most events a run may be allowed (`max_events`).
 pub const MAX_EVENTS: u64 = 1_000_000_000;
 /// Most random faults expected per node (or in all, for partitions) over a run.
@@ -183,7 +191,7 @@ impl Default for SagaSpec {
             step_timeout_ms: 50.0,
             step_retries: 3,
             give_up_after_attempts: None,
-            watermark_lag_ids: crate::protocols::watermark::DEFAULT_LAG_IDS,
+            watermark_lag_ids: DEFAULT_LAG_IDS,
         }
     }
 }
@@ -1297,7 +1305,7 @@ impl Default for TccSpec {
             empty_rollback_guard: true,
             anti_hanging: true,
             fence_purge: FencePurgeSpec::Watermark,
-            watermark_lag_ids: crate::protocols::watermark::DEFAULT_LAG_IDS,
+            watermark_lag_ids: DEFAULT_LAG_IDS,
         }
     }
 }
@@ -1482,7 +1490,7 @@ fn validate_saga(l: &Loaded) -> Result<(), ScenarioError> {
 
 /// A watermark lag (TCC's or the saga's): at most `MAX_LAG_IDS` ids.
 fn check_lag(l: &Loaded, section: &str, v: u64) -> Result<(), ScenarioError> {
-    let max = crate::protocols::watermark::MAX_LAG_IDS;
+    let max = MAX_LAG_IDS;
     if v > max {
         return Err(l.error_at(
             &[section, "watermark_lag_ids"],

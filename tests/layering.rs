@@ -23,52 +23,72 @@ const LAYERS: &[(&str, u32)] = &[
     ("unique_map", 0),
     ("ids", 0),
     // What a resource manager guards, then the vocabulary nodes report in (audits of
-    // stores among it), then the node API that reports it.
-    ("store", 1),
-    ("observe", 2),
-    ("node", 3),
+    // stores among it), then the node API that reports it, and properties over it.
+    ("store", 10),
+    ("observe", 20),
+    ("node", 30),
+    ("property", 35),
     // The world's physics and the engine that runs it.
-    ("network", 4),
-    ("faults", 5),
-    ("engine", 6),
-    ("consistency", 6),
-    ("trace", 7),
-    ("workload", 7),
-    // The checkers, then the protocols they check (which share the workloads).
-    ("checks", 8),
-    ("protocols", 9),
-    // A run: its report (the scenario validates expectations against the report's
-    // metric names), the scenario, and the run that builds a report from both.
-    ("report", 10),
-    ("scenario", 11),
-    ("run", 12),
+    ("network", 40),
+    ("faults", 50),
+    ("engine", 60),
+    ("consistency", 60),
+    ("trace", 70),
+    ("workload", 70),
+    // The checkers, a run's report, the scenario schema and its validation.
+    ("checks", 80),
+    ("report", 90),
+    ("report_business", 95),
+    ("scenario", 100),
+    // The exhaustive explorer (its world model reads scenarios and properties), the
+    // protocols (each builds its world from a scenario), the registry that runs them.
+    ("check", 110),
+    ("protocols", 120),
+    ("run", 130),
     // Tools built on runs.
-    ("schedule", 13),
-    ("compare", 13),
-    ("explore", 13),
-    ("bench", 13),
-    ("tracelog", 13),
-    ("sweep", 13),
-    ("diagram", 14),
-    ("swarm", 14),
-    ("shrink", 14),
-    // Exhaustive exploration, the user-protocol testing API on it, the fuzz entries.
-    ("check", 15),
-    ("testing", 16),
-    ("fuzzing", 17),
-    // The binary's own modules (`main.rs` sits above everything); `cli_tools` uses
-    // the console's macros.
-    ("console", 18),
-    ("cli_tools", 19),
+    ("schedule", 140),
+    ("compare", 140),
+    ("explore", 140),
+    ("bench", 140),
+    ("tracelog", 140),
+    ("sweep", 140),
+    ("chart", 150),
+    ("diagram", 150),
+    ("swarm", 150),
+    ("shrink", 150),
+    // The user-protocol testing API, the fuzz entries, the command line.
+    ("testing", 160),
+    ("fuzzing", 170),
+    ("cli", 180),
 ];
 
-/// Names the crate root re-exports from inside a module (`pub use sweep::chart;` in
-/// lib.rs): (name, the module it lives in). A path through one is a path into that
-/// module.
-const ALIASES: &[(&str, &str)] = &[("chart", "sweep")];
+/// Names the crate root re-exports from inside a module (`pub use a::b;` in lib.rs):
+/// (name, the module it lives in). A path through one is a path into that module.
+const ALIASES: &[(&str, &str)] = &[];
 
 /// Imports that break the layering on purpose: (from, to, why). Keep it short.
-const ALLOWED: &[(&str, &str, &str)] = &[];
+const ALLOWED: &[(&str, &str, &str)] = &[
+    (
+        "report",
+        "scenario",
+        "Report::build, its story and expectations still read the scenario, which validates expect: against the report's metric names (moving the build into run is open work, issue 12)",
+    ),
+    (
+        "report",
+        "report_business",
+        "the report's business and TCC lines live beside it (folded back with the build's move, issue 12)",
+    ),
+    (
+        "report_business",
+        "scenario",
+        "the business story reads the scenario (moves with Report::build, issue 12)",
+    ),
+    (
+        "run",
+        "schedule",
+        "run_built scripts the network through schedule::prepare_network (moving it into run is open work, issue 12)",
+    ),
+];
 
 /// One source file: its path (for messages), its top-level module, whether it belongs
 /// to the binary (then `acidbase::` names the library), and its text.
@@ -554,10 +574,6 @@ fn the_detector_catches_an_upward_import() {
     let found = violations(&[file("engine", "use crate::consistency::Tracker;\n")]);
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].contains("its own layer"), "{}", found[0]);
-
-    // A path through a root re-export is a path into the module behind it.
-    let found = violations(&[file("report", "use crate::chart::render;\n")]);
-    assert!(found[0].contains("uses `sweep`"), "{found:?}");
 
     // A module missing from the table is named.
     let found = violations(&[file("node", "use crate::brand_new::X;\n")]);

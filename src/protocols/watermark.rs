@@ -44,17 +44,8 @@
 //! still true and which the participant ignores.
 
 use crate::node::{NodeId, TxnId};
+pub use crate::scenario::{DEFAULT_LAG_IDS, MAX_LAG_IDS};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// How many ids the front lags behind the newest id begun, by default (the
-/// scenario's `watermark_lag_ids`): a request that arrives after this many later ids
-/// were begun is refused as stale rather than begun below a watermark. At 1,000
-/// requests per second that is 4 seconds of ids; the participants keep the records
-/// of about this many transactions.
-pub const DEFAULT_LAG_IDS: u64 = 4096;
-
-/// The largest lag a scenario may ask for (memory: about one record per id).
-pub const MAX_LAG_IDS: u64 = 1_000_000;
 
 /// The coordinator's front: nothing below it is begun any more. `begun_to` is one
 /// past the newest id begun; `floor` the admission floor (ids below it are refused
