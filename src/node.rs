@@ -34,11 +34,14 @@ pub trait Node: Clone + Debug + Hash {
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>);
     /// A message arrived.
     fn on_message(&mut self, from: NodeId, msg: Self::Msg, ctx: &mut Ctx<'_, Self>);
-    /// A timer set earlier fired.
-    fn on_timer(&mut self, timer: Self::Timer, ctx: &mut Ctx<'_, Self>);
+    /// A timer set earlier fired. Default: nothing (a protocol without timers).
+    fn on_timer(&mut self, _timer: Self::Timer, _ctx: &mut Ctx<'_, Self>) {}
     /// Called on a fresh copy of the node (its volatile state as built) after a
-    /// restart: rebuild what is needed from `ctx.durable()`.
-    fn on_recover(&mut self, ctx: &mut Ctx<'_, Self>);
+    /// restart: rebuild what is needed from `ctx.durable()`. Default: start again as
+    /// at time 0 ([`Node::on_start`]), with the durable store kept.
+    fn on_recover(&mut self, ctx: &mut Ctx<'_, Self>) {
+        self.on_start(ctx);
+    }
     /// Reports what the checkers audit (money held, in-doubt transactions, locks held)
     /// from the node's state, at `now_us` on the node's clock; called at the start and
     /// at the end of a run.
