@@ -30,6 +30,11 @@ pub trait Node: Clone + Debug + Hash {
     /// What survives a crash: the forced log and the data the node guards.
     type Durable: Clone + Debug + Hash + Default;
 
+    /// The transaction `msg` is about, if any: traces, sequence diagrams and stories
+    /// group messages by it. Default: none.
+    fn msg_txn(_msg: &Self::Msg) -> Option<TxnId> {
+        None
+    }
     /// Called once at time 0.
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>);
     /// A message arrived.

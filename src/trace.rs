@@ -2,7 +2,9 @@
 //!
 //! Lines have `t_us` (virtual time), `kind` and the fields of that kind; messages,
 //! timers and observations are written with their Rust debug form under `msg`,
-//! `timer` and `obs` (node sets inside them print as node indices). Node fields hold
+//! `timer` and `obs` (node sets inside them print as node indices), and a message or
+//! observation about a transaction has its id under `txn` (from the protocol's
+//! [`Node::msg_txn`] and the observation's own). Node fields hold
 //! node names; `cut_start`/`cut_end` lines name the nodes whose messages to the `to`
 //! nodes are dropped.
 
@@ -33,6 +35,15 @@ impl JsonLines {
     }
 }
 
+/// A message's line with its transaction (`txn`), when the protocol names one
+/// ([`Node::msg_txn`]).
+fn with_txn(mut line: serde_json::Value, txn: Option<crate::node::TxnId>) -> serde_json::Value {
+    if let (Some(t), Some(map)) = (txn, line.as_object_mut()) {
+        map.insert("txn".into(), t.into());
+    }
+    line
+}
+
 impl<N: Node> TraceSink<N> for JsonLines {
     fn record(&mut self, at_us: u64, event: TraceEvent<'_, N>) {
         if self.failed {
@@ -59,19 +70,24 @@ impl<N: Node> TraceSink<N> for JsonLines {
                         Some(delay_us),
                     ),
                 };
-                json!({"t_us": at_us, "kind": "send", "from": self.name(from), "to": self.name(to), "msg": format!("{msg:?}"), "fate": fate, "delay_us": delay})
+                with_txn(
+                    json!({"t_us": at_us, "kind": "send", "from": self.name(from), "to": self.name(to), "msg": format!("{msg:?}"), "fate": fate, "delay_us": delay}),
+                    N::msg_txn(msg),
+                )
             }
-            TraceEvent::Deliver { from, to, msg } => {
-                json!({"t_us": at_us, "kind": "deliver", "from": self.name(from), "to": self.name(to), "msg": format!("{msg:?}")})
-            }
+            TraceEvent::Deliver { from, to, msg } => with_txn(
+                json!({"t_us": at_us, "kind": "deliver", "from": self.name(from), "to": self.name(to), "msg": format!("{msg:?}")}),
+                N::msg_txn(msg),
+            ),
             TraceEvent::Lost {
                 from,
                 to,
                 msg,
                 reason,
-            } => {
-                json!({"t_us": at_us, "kind": "lost", "from": self.name(from), "to": self.name(to), "msg": format!("{msg:?}"), "reason": reason.as_str()})
-            }
+            } => with_txn(
+                json!({"t_us": at_us, "kind": "lost", "from": self.name(from), "to": self.name(to), "msg": format!("{msg:?}"), "reason": reason.as_str()}),
+                N::msg_txn(msg),
+            ),
             TraceEvent::Timer { node, timer } => {
                 json!({"t_us": at_us, "kind": "timer", "node": self.name(node), "timer": format!("{timer:?}")})
             }
@@ -96,7 +112,7 @@ impl<N: Node> TraceSink<N> for JsonLines {
                 json!({"t_us": at_us, "kind": if active { "cut_start" } else { "cut_end" }, "cut": index, "from": names(cut.from), "to": names(cut.to)})
             }
             TraceEvent::Observe { node, obs } => {
-                json!({"t_us": at_us, "kind": "observe", "node": self.name(node), "obs": format!("{obs:?}")})
+                json!({"t_us": at_us, "kind": "observe", "node": self.name(node), "obs": format!("{obs:?}"), "txn": obs.txn()})
             }
             TraceEvent::Persist { node, writes } => {
                 json!({"t_us": at_us, "kind": "persist", "node": self.name(node), "writes": writes})

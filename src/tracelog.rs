@@ -33,20 +33,17 @@ pub struct TraceLine {
     /// `cut_start`/`cut_end`: the sides.
     pub cut_from: Vec<String>,
     pub cut_to: Vec<String>,
+    /// The transaction the message or observation is about: the trace's `txn`,
+    /// written from the protocol's typed accessor ([`crate::node::Node::msg_txn`]) or
+    /// the observation's own transaction.
+    pub txn: Option<u64>,
 }
 
 impl TraceLine {
     /// The transaction the message or observation is about, if it names one.
     pub fn txn(&self) -> Option<u64> {
-        txn_of(&self.what)
+        self.txn
     }
-}
-
-/// The `txn: N` in a debug text.
-pub fn txn_of(text: &str) -> Option<u64> {
-    let i = text.find("txn: ")? + 5;
-    let digits: String = text[i..].chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
 }
 
 /// A short form of a message or observation: its variant name, plus its outcome or
@@ -121,6 +118,7 @@ fn parse_line(line: &str) -> Option<TraceLine> {
         delay_us: v.get("delay_us").and_then(Value::as_u64),
         cut_from,
         cut_to,
+        txn: v.get("txn").and_then(Value::as_u64),
     })
 }
 
@@ -159,10 +157,42 @@ pub fn run_traced(
 mod tests {
     use super::*;
 
+    /// The rule the typed accessors replaced: the first `txn: N` in the debug text.
+    fn txn_in_text(text: &str) -> Option<u64> {
+        let i = text.find("txn: ")? + 5;
+        let digits: String = text[i..].chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    }
+
+    /// Every built-in protocol's typed transaction (messages and observations) is the
+    /// one its debug text names, so diagrams and stories group exactly as before.
     #[test]
-    fn reads_txn_and_short_names() {
-        assert_eq!(txn_of("Decision { txn: 17, outcome: Commit }"), Some(17));
-        assert_eq!(txn_of("VoteTimeouts"), None);
+    fn typed_transactions_agree_with_the_debug_text() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        for name in [
+            "2pc-coordinator-crash",
+            "3pc-partition",
+            "tcc-hanging",
+            "saga-transfer-crash",
+            "half-message-checkback",
+            "lost-order-reconciliation",
+        ] {
+            let l = crate::run::load(&dir.join(format!("{name}.ron"))).expect("valid");
+            let (_, lines) = run_traced(&Registry::builtin(), &l.scenario, l.scenario.seed);
+            let mut typed = 0;
+            for line in lines
+                .iter()
+                .filter(|l| ["send", "deliver", "lost", "observe"].contains(&l.kind.as_str()))
+            {
+                assert_eq!(line.txn, txn_in_text(&line.what), "{name}: {line:?}");
+                typed += usize::from(line.txn.is_some());
+            }
+            assert!(typed > 0, "{name}");
+        }
+    }
+
+    #[test]
+    fn reads_short_names() {
         assert_eq!(
             short("Decision { txn: 17, outcome: Commit }"),
             "Decision(Commit)"

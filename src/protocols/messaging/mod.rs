@@ -179,6 +179,27 @@ pub enum Msg {
     Stale { txn: TxnId, floor: TxnId },
 }
 
+impl Msg {
+    /// The transaction this message is about (traces, diagrams and stories read it).
+    pub fn txn(&self) -> Option<TxnId> {
+        match self {
+            Msg::Request(req) => Some(req.txn),
+            Msg::Begin { req, .. } => Some(req.txn),
+            Msg::Reply { txn, .. } => Some(*txn),
+            Msg::Stored { txn, .. } => Some(*txn),
+            Msg::Registered { txn, .. } => Some(*txn),
+            Msg::Confirm { txn, .. } => Some(*txn),
+            Msg::Discard { txn, .. } => Some(*txn),
+            Msg::CheckBack { txn, .. } => Some(*txn),
+            Msg::Ack { txn, .. } => Some(*txn),
+            Msg::Stale { txn, .. } => Some(*txn),
+            Msg::Publish { msg, .. } => Some(msg.txn),
+            Msg::Register { msg, .. } => Some(msg.txn),
+            Msg::Deliver { msg, .. } => Some(msg.txn),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Timer {
     Client(ClientTimer),
@@ -409,6 +430,10 @@ impl Node for MessagingNode {
     type Msg = Msg;
     type Timer = Timer;
     type Durable = Durable;
+
+    fn msg_txn(msg: &Msg) -> Option<TxnId> {
+        msg.txn()
+    }
 
     fn on_start(&mut self, ctx: &mut C<'_>) {
         if let MessagingNode::Client(c) = self {

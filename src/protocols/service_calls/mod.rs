@@ -160,6 +160,28 @@ pub enum Msg {
     },
 }
 
+impl Msg {
+    /// The transaction this message is about (traces, diagrams and stories read it);
+    /// reconciliation's pages are about many.
+    pub fn txn(&self) -> Option<TxnId> {
+        match self {
+            Msg::Request(req) => Some(req.txn),
+            Msg::Reply { txn, .. } => Some(*txn),
+            Msg::Pay { txn, .. } => Some(*txn),
+            Msg::PayResult { txn, .. } => Some(*txn),
+            Msg::Refund { txn, .. } => Some(*txn),
+            Msg::RefundDone { txn, .. } => Some(*txn),
+            Msg::Query { txn, .. } => Some(*txn),
+            Msg::QueryResult { txn, .. } => Some(*txn),
+            Msg::Ship { txn, .. } => Some(*txn),
+            Msg::ShipDone { txn, .. } => Some(*txn),
+            Msg::Settled { txn, .. } => Some(*txn),
+            Msg::Stale { txn, .. } => Some(*txn),
+            Msg::Page { .. } | Msg::PageResult { .. } => None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Timer {
     Client(ClientTimer),
@@ -331,6 +353,10 @@ impl Node for CallsNode {
     type Msg = Msg;
     type Timer = Timer;
     type Durable = Durable;
+
+    fn msg_txn(msg: &Msg) -> Option<TxnId> {
+        msg.txn()
+    }
 
     fn on_start(&mut self, ctx: &mut C<'_>) {
         match self {

@@ -111,6 +111,23 @@ pub enum Msg {
     Stale { txn: TxnId, floor: TxnId },
 }
 
+impl Msg {
+    /// The transaction this message is about (traces, diagrams and stories read it).
+    pub fn txn(&self) -> Option<TxnId> {
+        match self {
+            Msg::Request(req) => Some(req.txn),
+            Msg::Reply { txn, .. } => Some(*txn),
+            Msg::Try { txn, .. } => Some(*txn),
+            Msg::Tried { txn, .. } => Some(*txn),
+            Msg::Confirm { txn, .. } => Some(*txn),
+            Msg::Cancel { txn, .. } => Some(*txn),
+            Msg::Done { txn, .. } => Some(*txn),
+            Msg::Local { txn, .. } => Some(*txn),
+            Msg::Stale { txn, .. } => Some(*txn),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Timer {
     Client(ClientTimer),
@@ -341,6 +358,10 @@ impl Node for TccNode {
     type Msg = Msg;
     type Timer = Timer;
     type Durable = Durable;
+
+    fn msg_txn(msg: &Msg) -> Option<TxnId> {
+        msg.txn()
+    }
 
     fn on_start(&mut self, ctx: &mut C<'_>) {
         if let TccNode::Client(c) = self {

@@ -195,6 +195,30 @@ pub enum Msg {
     Stale { txn: TxnId, floor: TxnId },
 }
 
+impl Msg {
+    /// The transaction this message is about (traces, diagrams and stories read it).
+    pub fn txn(&self) -> Option<TxnId> {
+        match self {
+            Msg::Request(req) => Some(req.txn),
+            Msg::Reply { txn, .. } => Some(*txn),
+            Msg::CanCommit { txn, .. } => Some(*txn),
+            Msg::Vote { txn, .. } => Some(*txn),
+            Msg::PreCommit { txn, .. } => Some(*txn),
+            Msg::PreAck { txn, .. } => Some(*txn),
+            Msg::Decision { txn, .. } => Some(*txn),
+            Msg::Ack { txn, .. } => Some(*txn),
+            Msg::Local { txn, .. } => Some(*txn),
+            Msg::Inquiry { txn, .. } => Some(*txn),
+            Msg::Pending { txn, .. } => Some(*txn),
+            Msg::StateReq { txn, .. } => Some(*txn),
+            Msg::StateRep { txn, .. } => Some(*txn),
+            Msg::Elect { txn, .. } => Some(*txn),
+            Msg::Report { txn, .. } => Some(*txn),
+            Msg::Stale { txn, .. } => Some(*txn),
+        }
+    }
+}
+
 /// Variants are only ever appended (timers feed the trace digest too).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Timer {
@@ -334,6 +358,10 @@ impl Node for ThreePcNode {
     type Msg = Msg;
     type Timer = Timer;
     type Durable = Durable;
+
+    fn msg_txn(msg: &Msg) -> Option<TxnId> {
+        msg.txn()
+    }
 
     fn on_start(&mut self, ctx: &mut C<'_>) {
         if let ThreePcNode::Client(c) = self {

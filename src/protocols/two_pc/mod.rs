@@ -92,6 +92,24 @@ pub enum Msg {
     Stale { txn: TxnId, floor: TxnId },
 }
 
+impl Msg {
+    /// The transaction this message is about (traces, diagrams and stories read it).
+    pub fn txn(&self) -> Option<TxnId> {
+        match self {
+            Msg::Request(req) => Some(req.txn),
+            Msg::Reply { txn, .. } => Some(*txn),
+            Msg::Prepare { txn, .. } => Some(*txn),
+            Msg::Vote { txn, .. } => Some(*txn),
+            Msg::Decision { txn, .. } => Some(*txn),
+            Msg::Ack { txn, .. } => Some(*txn),
+            Msg::Local { txn, .. } => Some(*txn),
+            Msg::Inquiry { txn, .. } => Some(*txn),
+            Msg::Status { txn, .. } => Some(*txn),
+            Msg::Stale { txn, .. } => Some(*txn),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Timer {
     Client(ClientTimer),
@@ -289,6 +307,10 @@ impl Node for TwoPcNode {
     type Msg = Msg;
     type Timer = Timer;
     type Durable = Durable;
+
+    fn msg_txn(msg: &Msg) -> Option<TxnId> {
+        msg.txn()
+    }
 
     fn on_start(&mut self, ctx: &mut C<'_>) {
         if let TwoPcNode::Client(c) = self {

@@ -87,6 +87,14 @@ impl Node for OnePc {
     type Timer = Timer;
     type Durable = Durable;
 
+    /// Which transaction a message is about: traces and diagrams group by it.
+    fn msg_txn(msg: &Msg) -> Option<TxnId> {
+        match msg {
+            Msg::Request(req) => Some(req.txn),
+            Msg::Apply { txn, .. } | Msg::Ack { txn } | Msg::Reply { txn, .. } => Some(*txn),
+        }
+    }
+
     fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
         match self {
             OnePc::Client(c) => c.on_start(ctx),
