@@ -83,11 +83,6 @@ const ALLOWED: &[(&str, &str, &str)] = &[
         "scenario",
         "the business story reads the scenario (moves with Report::build, issue 12)",
     ),
-    (
-        "run",
-        "schedule",
-        "run_built scripts the network through schedule::prepare_network (moving it into run is open work, issue 12)",
-    ),
 ];
 
 /// One source file: its path (for messages), its top-level module, whether it belongs
