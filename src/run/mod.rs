@@ -17,6 +17,7 @@ use crate::report::Report;
 use crate::rng;
 use crate::scenario::{LatencySpec, LoadSpec, Scenario};
 
+mod build_report;
 pub mod fates;
 mod registry;
 
