@@ -147,7 +147,7 @@ pub fn run_and_export(registry: &Registry, scenario: &Scenario, seed: u64) -> (O
     (outcome, exported)
 }
 
-/// A scenario as RON text that [`scenario::parse`] reads back (with `header` as
+/// A scenario as RON text that [`crate::run::parse`] reads back (with `header` as
 /// leading `//` comment lines).
 pub fn to_ron(s: &Scenario, header: &str) -> String {
     let config = ron::ser::PrettyConfig::new()
