@@ -85,7 +85,6 @@ pub mod observe;
 pub mod property;
 pub mod protocols;
 pub mod report;
-mod report_business;
 pub mod rng;
 pub mod run;
 pub mod scenario;

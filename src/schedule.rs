@@ -22,88 +22,24 @@
 //! (`fate: Latency(delay_ms: …)`, not counted as a fault). The workload's own draws
 //! (amounts, keys) still come from the seed, which the export keeps.
 
-use crate::engine::{Observer, Sim};
-use crate::network::{LinkMessage, RecordedFate, ScriptedFate};
-use crate::node::{Node, NodeId, NodeSet};
+use crate::network::{RecordedFate, ScriptedFate};
+use crate::node::NodeSet;
 use crate::report::Report;
 use crate::run::Registry;
-use crate::run::{fault_plan, ms_to_us, Outcome};
+use crate::run::{fault_plan, Outcome};
 use crate::scenario::{
-    CrashSpec, DriftSpec, LatencySpec, LoadSpec, Loaded, MessageFateSpec, MessageFaultSpec,
-    OneWaySpec, PartitionSpec, Scenario, ScenarioError,
+    CrashSpec, DriftSpec, LoadSpec, Loaded, MessageFateSpec, MessageFaultSpec, OneWaySpec,
+    PartitionSpec, Scenario, ScenarioError,
 };
 use serde::Serialize;
+
+/// The run scripts the network itself (it may not import this module); these keep
+/// their former paths.
+pub use crate::run::fates::{message_script, needs_pinned_latencies, prepare_network};
 
 /// µs to ms as written in scenarios (exact: `ms_to_us` gives the µs back).
 pub fn us_to_ms(us: u64) -> f64 {
     us as f64 / 1000.0
-}
-
-/// Does the latency model draw from the network stream?
-fn latency_is_random(s: &Scenario) -> bool {
-    match s.network.latency {
-        LatencySpec::Constant { .. } => false,
-        LatencySpec::Uniform { min_ms, max_ms } => ms_to_us(max_ms) > ms_to_us(min_ms),
-        LatencySpec::Exponential { .. } => true,
-    }
-}
-
-fn draws_message_faults(s: &Scenario) -> bool {
-    let n = &s.network;
-    n.loss_probability > 0.0 || n.duplicate_probability > 0.0 || n.reorder_probability > 0.0
-}
-
-/// Must an export pin plain latencies to replay exactly? (See the module doc.)
-pub fn needs_pinned_latencies(s: &Scenario) -> bool {
-    latency_is_random(s) && draws_message_faults(s)
-}
-
-/// The scenario's scripted message fates, by node index.
-pub fn message_script(s: &Scenario, names: &[String]) -> Vec<(LinkMessage, ScriptedFate)> {
-    let id = |n: &str| {
-        NodeId(
-            names
-                .iter()
-                .position(|m| m == n)
-                .expect("node names were validated") as u32,
-        )
-    };
-    s.faults
-        .messages
-        .iter()
-        .map(|m| {
-            let fate = match m.fate {
-                MessageFateSpec::Lose => ScriptedFate::Lose,
-                MessageFateSpec::Latency { delay_ms } => ScriptedFate::Latency {
-                    delay_us: ms_to_us(delay_ms),
-                },
-                MessageFateSpec::Delay { delay_ms } => ScriptedFate::Delay {
-                    delay_us: ms_to_us(delay_ms),
-                },
-                MessageFateSpec::Duplicate { delay_ms, again_ms } => ScriptedFate::Duplicate {
-                    delay_us: ms_to_us(delay_ms),
-                    again_us: ms_to_us(again_ms),
-                },
-            };
-            let message = LinkMessage {
-                from: id(&m.from),
-                to: id(&m.to),
-                nth: m.nth,
-            };
-            (message, fate)
-        })
-        .collect()
-}
-
-/// Gives the network the scenario's scripted fates and, if the scenario asks for it,
-/// starts recording drawn ones. Called by `run::run_world` for every protocol.
-pub fn prepare_network<N: Node, O: Observer>(s: &Scenario, names: &[String], sim: &mut Sim<N, O>) {
-    if !s.faults.messages.is_empty() {
-        sim.set_message_script(message_script(s, names));
-    }
-    if s.record_fates {
-        sim.record_message_fates(needs_pinned_latencies(s));
-    }
 }
 
 fn fate_spec(f: ScriptedFate) -> MessageFateSpec {
@@ -211,7 +147,7 @@ pub fn run_and_export(registry: &Registry, scenario: &Scenario, seed: u64) -> (O
     (outcome, exported)
 }
 
-/// A scenario as RON text that [`scenario::parse`] reads back (with `header` as
+/// A scenario as RON text that [`crate::run::parse`] reads back (with `header` as
 /// leading `//` comment lines).
 pub fn to_ron(s: &Scenario, header: &str) -> String {
     let config = ron::ser::PrettyConfig::new()

@@ -17,6 +17,8 @@ use crate::report::Report;
 use crate::rng;
 use crate::scenario::{LatencySpec, LoadSpec, Scenario};
 
+mod build_report;
+pub mod fates;
 mod registry;
 
 pub use crate::scenario::ms_to_us;
@@ -297,7 +299,7 @@ pub(crate) fn run_built<N: Node + 'static>(
     })
     .with_business(business_config(scenario, &names));
     let mut sim = Sim::new(spec, checks);
-    crate::schedule::prepare_network(scenario, &names, &mut sim);
+    fates::prepare_network(scenario, &names, &mut sim);
     if let Some(out) = trace {
         let sink: Box<dyn TraceSink<N>> =
             Box::new(crate::trace::JsonLines::new(out, names.clone()));
