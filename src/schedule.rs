@@ -64,13 +64,12 @@ fn set_names(set: NodeSet, names: &[String]) -> Vec<String> {
 
 /// The concrete schedule of the run `outcome` of `scenario` with `seed`, as a scenario
 /// that replays it with every fault scripted. `outcome` must come from a run with
-/// `record_fates` set (else message faults drawn by the network are missing).
+/// `RunOptions::record_fates` set (else message faults drawn by the network are missing).
 pub fn export(scenario: &Scenario, seed: u64, outcome: &Outcome) -> Scenario {
     let names = &outcome.names;
     let plan = fault_plan(scenario, seed, names);
     let mut out = scenario.clone();
     out.seed = seed;
-    out.record_fates = false;
     let f = &mut out.faults;
     f.crashes = plan
         .crashes
@@ -140,9 +139,11 @@ pub fn export(scenario: &Scenario, seed: u64, outcome: &Outcome) -> Scenario {
 
 /// Runs `scenario` with `seed`, recording message fates, and exports its schedule.
 pub fn run_and_export(registry: &Registry, scenario: &Scenario, seed: u64) -> (Outcome, Scenario) {
-    let mut s = scenario.clone();
-    s.record_fates = true;
-    let outcome = registry.run_validated(&s, seed, None);
+    let opts = crate::run::RunOptions {
+        trace: None,
+        record_fates: true,
+    };
+    let outcome = registry.run_validated_with(scenario, seed, opts);
     let exported = export(scenario, seed, &outcome);
     (outcome, exported)
 }
@@ -171,9 +172,7 @@ pub fn to_ron(s: &Scenario, header: &str) -> String {
 
 /// Serialises and parses `s` again: validation for scenarios built in code.
 pub fn revalidate(registry: &Registry, s: &Scenario, file: &str) -> Result<Loaded, ScenarioError> {
-    let mut l = registry.parse(&to_ron(s, ""), file)?;
-    l.scenario.record_fates = s.record_fates;
-    Ok(l)
+    registry.parse(&to_ron(s, ""), file)
 }
 
 /// How big a schedule and its run are: what shrinking makes smaller.

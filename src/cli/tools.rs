@@ -127,12 +127,11 @@ pub fn run_with_tools(registry: &Registry, a: RunTools) -> ExitCode {
 
 fn run_with_tools_inner(registry: &Registry, a: RunTools) -> Result<ExitCode, ExitCode> {
     diagram::check_window(a.from, a.to).map_err(bad)?;
-    let mut s = load(registry, a.path.as_deref(), None)?;
+    let s = load(registry, a.path.as_deref(), None)?;
     let seed = a.seed.unwrap_or(s.seed);
     if let Some(w) = crate::run::size_warning(&s) {
         warnln!("warning: {w}");
     }
-    s.record_fates = a.export_schedule.is_some();
     let buf = a
         .diagram
         .is_some()
@@ -153,7 +152,11 @@ fn run_with_tools_inner(registry: &Registry, a: RunTools) -> Result<ExitCode, Ex
             error: Rc::clone(&error),
         }) as TraceOut
     });
-    let outcome = registry.run_validated(&s, seed, out);
+    let opts = crate::run::RunOptions {
+        trace: out,
+        record_fates: a.export_schedule.is_some(),
+    };
+    let outcome = registry.run_validated_with(&s, seed, opts);
     if let (Some(p), Some(e)) = (&a.trace, error.borrow().as_ref()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             // `--trace /dev/stdout | head`: the reader had enough; not an error.

@@ -1,5 +1,5 @@
 //! The scenario's message faults given to the network: its scripted fates
-//! (`faults.messages`) and, when it asks (`record_fates`), the recording of drawn ones
+//! (`faults.messages`) and, when a tool asks (`RunOptions::record_fates`), the recording of drawn ones
 //! that [`crate::schedule::export`] turns back into a script.
 //!
 //! It lives in the run, not in [`crate::schedule`], because every run needs it and
@@ -67,13 +67,18 @@ pub fn message_script(s: &Scenario, names: &[String]) -> Vec<(LinkMessage, Scrip
         .collect()
 }
 
-/// Gives the network the scenario's scripted fates and, if the scenario asks for it,
-/// starts recording drawn ones. Called by `run_built` for every protocol.
-pub fn prepare_network<N: Node, O: Observer>(s: &Scenario, names: &[String], sim: &mut Sim<N, O>) {
+/// Gives the network the scenario's scripted fates and, with `record_fates`, starts
+/// recording drawn ones. Called by `run_built` for every protocol.
+pub fn prepare_network<N: Node, O: Observer>(
+    s: &Scenario,
+    names: &[String],
+    sim: &mut Sim<N, O>,
+    record_fates: bool,
+) {
     if !s.faults.messages.is_empty() {
         sim.set_message_script(message_script(s, names));
     }
-    if s.record_fates {
+    if record_fates {
         sim.record_message_fates(needs_pinned_latencies(s));
     }
 }

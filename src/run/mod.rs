@@ -27,13 +27,33 @@ pub use registry::{build_world, default_scenario, load, parse, AnyProtocol, Regi
 /// Where the trace goes (`--trace FILE`).
 pub type TraceOut = Box<dyn std::io::Write>;
 
+/// How to run, beyond what the scenario says: what a tool wants recorded.
+#[derive(Default)]
+pub struct RunOptions {
+    /// Write every event as JSON lines here (`--trace`).
+    pub trace: Option<TraceOut>,
+    /// Record each message's drawn fault ([`Outcome::message_fates`]), for tools that
+    /// export a run's schedule (`run --export-schedule`, `shrink`).
+    pub record_fates: bool,
+}
+
+impl RunOptions {
+    /// Only a trace (or none).
+    pub fn traced(trace: Option<TraceOut>) -> Self {
+        RunOptions {
+            trace,
+            record_fates: false,
+        }
+    }
+}
+
 /// Everything a finished run produced.
 pub struct Outcome {
     pub end: RunEnd,
     pub results: Results,
     pub names: Vec<String>,
     pub report: Report,
-    /// Each message's drawn fault, when `scenario.record_fates` asked for them (see
+    /// Each message's drawn fault, when [`RunOptions::record_fates`] asked for them (see
     /// [`crate::schedule::export`]).
     pub message_fates: Vec<crate::network::RecordedFate>,
 }
@@ -270,7 +290,7 @@ pub(crate) fn run_built<N: Node + 'static>(
     seed: u64,
     world: BuiltWorld<N>,
     properties: Vec<Property<N>>,
-    trace: Option<TraceOut>,
+    opts: RunOptions,
 ) -> Outcome {
     let BuiltWorld {
         names,
@@ -299,8 +319,8 @@ pub(crate) fn run_built<N: Node + 'static>(
     })
     .with_business(business_config(scenario, &names));
     let mut sim = Sim::new(spec, checks);
-    fates::prepare_network(scenario, &names, &mut sim);
-    if let Some(out) = trace {
+    fates::prepare_network(scenario, &names, &mut sim, opts.record_fates);
+    if let Some(out) = opts.trace {
         let sink: Box<dyn TraceSink<N>> =
             Box::new(crate::trace::JsonLines::new(out, names.clone()));
         sim.set_trace(sink);

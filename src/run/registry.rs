@@ -12,7 +12,7 @@
 //! assert!(registry.parse("(protocol: \"4pc\")", "x.ron").is_err());
 //! ```
 
-use super::{run_built, Outcome, TraceOut};
+use super::{run_built, Outcome, RunOptions, TraceOut};
 use crate::check::scenario::{limits, model, small, CheckOptions, Explorable};
 use crate::check::{CheckReport, Replayed, Step};
 use crate::protocols::world::{BuildError, WorldBuilder};
@@ -34,12 +34,7 @@ pub trait AnyProtocol: Send + Sync {
     /// The protocol's own checks of a scenario (its options, the workloads it fits).
     fn validate(&self, loaded: &Loaded) -> Result<(), ScenarioError>;
     /// Builds and runs the world.
-    fn run(
-        &self,
-        scenario: &Scenario,
-        seed: u64,
-        trace: Option<TraceOut>,
-    ) -> Result<Outcome, RunError>;
+    fn run(&self, scenario: &Scenario, seed: u64, opts: RunOptions) -> Result<Outcome, RunError>;
     /// The world made small, as a model for the exhaustive checker.
     fn model(
         &self,
@@ -108,15 +103,10 @@ impl<P: Protocol> AnyProtocol for P {
         Protocol::validate(self, loaded, &options)
     }
 
-    fn run(
-        &self,
-        scenario: &Scenario,
-        seed: u64,
-        trace: Option<TraceOut>,
-    ) -> Result<Outcome, RunError> {
+    fn run(&self, scenario: &Scenario, seed: u64, opts: RunOptions) -> Result<Outcome, RunError> {
         let (options, world) = build(self, scenario)?;
         let properties = self.properties(&options);
-        let mut outcome = run_built(scenario, seed, world, properties, trace);
+        let mut outcome = run_built(scenario, seed, world, properties, opts);
         let more = self.story(&outcome.report);
         outcome.report.story.extend(more);
         Ok(outcome)
@@ -322,7 +312,17 @@ impl Registry {
         seed: u64,
         trace: Option<TraceOut>,
     ) -> Result<Outcome, RunError> {
-        self.lookup(&scenario.protocol)?.run(scenario, seed, trace)
+        self.run_with(scenario, seed, RunOptions::traced(trace))
+    }
+
+    /// [`Registry::run`] with what a tool wants recorded.
+    pub fn run_with(
+        &self,
+        scenario: &Scenario,
+        seed: u64,
+        opts: RunOptions,
+    ) -> Result<Outcome, RunError> {
+        self.lookup(&scenario.protocol)?.run(scenario, seed, opts)
     }
 
     /// Runs a scenario this registry validated. Panics when it was not (an unknown
@@ -334,7 +334,12 @@ impl Registry {
         seed: u64,
         trace: Option<TraceOut>,
     ) -> Outcome {
-        self.run(scenario, seed, trace)
+        self.run_validated_with(scenario, seed, RunOptions::traced(trace))
+    }
+
+    /// [`Registry::run_validated`] with what a tool wants recorded.
+    pub fn run_validated_with(&self, scenario: &Scenario, seed: u64, opts: RunOptions) -> Outcome {
+        self.run_with(scenario, seed, opts)
             .unwrap_or_else(|e| panic!("{e} (the scenario was not validated by this registry)"))
     }
 

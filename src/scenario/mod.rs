@@ -83,11 +83,6 @@ pub struct Scenario {
     pub expect: BTreeMap<String, String>,
     /// Protocol "calls": calls between services that time out (order → pay → ship).
     pub calls: CallsSpec,
-    /// Not part of the file: tools that export a run's schedule (`run
-    /// --export-schedule`, `shrink`) set it to have the network record each message's
-    /// fate (`run::Outcome::message_fates`).
-    #[serde(skip)]
-    pub record_fates: bool,
     /// TCC's timers and guards (used when `protocol: "tcc"`).
     pub tcc: TccSpec,
     /// The options of a protocol registered by a user crate, as RON (its
@@ -117,7 +112,6 @@ impl Default for Scenario {
             messaging: MessagingSpec::default(),
             expect: BTreeMap::new(),
             calls: CallsSpec::default(),
-            record_fates: false,
             tcc: TccSpec::default(),
             options: None,
         }
