@@ -257,20 +257,21 @@ pub fn explore(
 }
 
 impl Exploration {
-    /// The summary for people; `file` is the scenario path for repro commands.
-    pub fn to_text(&self, file: &str, protocol_flag: Option<&str>) -> String {
+    /// The summary for people; `program` and `file` (the scenario path) make up the
+    /// repro commands.
+    pub fn to_text(&self, program: &str, file: &str, protocol_flag: Option<&str>) -> String {
         use std::fmt::Write as _;
         let mut s = String::new();
         let extra = protocol_flag.map_or_else(String::new, |p| format!(" --protocol {p}"));
         let _ = writeln!(
             s,
-            "acidbase explore: {} ({}), {} seeds: {} violating",
+            "{program} explore: {} ({}), {} seeds: {} violating",
             self.scenario, self.protocol, self.seeds_run, self.violating_seeds
         );
         for k in &self.kinds {
             let _ = writeln!(
                 s,
-                "  {:<40} {:>6} seeds  first: seed {:<6} acidbase run {file} --seed {}{extra}",
+                "  {:<40} {:>6} seeds  first: seed {:<6} {program} run {file} --seed {}{extra}",
                 k.kind, k.seeds, k.first_seed, k.first_seed
             );
         }
@@ -278,11 +279,11 @@ impl Exploration {
             let _ = writeln!(s);
             let _ = writeln!(
                 s,
-                "First violating seed {seed}. Reproduce: acidbase run {file} --seed {seed}{extra}"
+                "First violating seed {seed}. Reproduce: {program} run {file} --seed {seed}{extra}"
             );
             let _ = writeln!(
                 s,
-                "Minimise it:             acidbase shrink {file} --seed {seed}{extra}"
+                "Minimise it:             {program} shrink {file} --seed {seed}{extra}"
             );
         } else {
             let _ = writeln!(s, "No seed violated an invariant or an expectation.");

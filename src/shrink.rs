@@ -27,6 +27,9 @@ pub struct ShrinkOptions {
     pub kind: Option<String>,
     /// At most this many candidate runs.
     pub max_runs: u32,
+    /// The program named in the commands an error suggests (a user's binary built on
+    /// `cli::main_with` has its own name).
+    pub program: String,
 }
 
 impl Default for ShrinkOptions {
@@ -34,6 +37,7 @@ impl Default for ShrinkOptions {
         ShrinkOptions {
             kind: None,
             max_runs: 600,
+            program: "acidbase".to_string(),
         }
     }
 }
@@ -380,8 +384,8 @@ pub fn shrink(
     let kinds = violation_kinds(&original.report);
     if kinds.is_empty() {
         return Err(format!(
-            "seed {seed} does not violate anything in {}: nothing to shrink (find a violating seed with `acidbase explore`)",
-            scenario.name
+            "seed {seed} does not violate anything in {}: nothing to shrink (find a violating seed with `{} explore`)",
+            scenario.name, opts.program
         ));
     }
     let kind = match &opts.kind {
@@ -437,8 +441,15 @@ pub fn shrink(
     })
 }
 
-/// The counterexample file: the shrunk scenario with a header that says what it shows.
-pub fn counterexample_ron(shrunk: &Shrunk, source: &str, seed: u64, out: &str) -> String {
+/// The counterexample file: the shrunk scenario with a header that says what it shows
+/// and the `program` commands that made it and replay it.
+pub fn counterexample_ron(
+    shrunk: &Shrunk,
+    program: &str,
+    source: &str,
+    seed: u64,
+    out: &str,
+) -> String {
     let mut sc = shrunk.scenario.clone();
     sc.name = format!("{}-counterexample", shrunk.exported.name);
     sc.description = format!(
@@ -450,11 +461,11 @@ pub fn counterexample_ron(shrunk: &Shrunk, source: &str, seed: u64, out: &str) -
     sc.expect
         .retain(|metric, cond| shrunk.kind == format!("expect: {metric} {cond}"));
     let header = format!(
-        "{}: a counterexample ({}), shrunk by `acidbase shrink {source} --seed {seed}`.\n\
+        "{}: a counterexample ({}), shrunk by `{program} shrink {source} --seed {seed}`.\n\
          Every fault is scripted: it replays with no random draws for faults.\n\
          before: {}\n\
          after:  {}\n\
-         Reproduce: acidbase run {out}",
+         Reproduce: {program} run {out}",
         sc.name,
         shrunk.kind,
         shrunk.before.line(),

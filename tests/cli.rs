@@ -600,3 +600,35 @@ fn a_truncated_run_says_so_and_is_not_judged_at_quiescence() {
     let text = stdout(&acidbase(&["run", path_str(&file)]));
     assert!(text.contains("TRUNCATED"), "{text}");
 }
+
+// protocols, run --protocol
+
+#[test]
+fn protocols_lists_the_built_ins_and_run_takes_another_protocol() {
+    let o = acidbase(&["protocols", "--options"]);
+    assert_exit(&o, 0);
+    let text = String::from_utf8_lossy(&o.stdout);
+    for p in ["2pc", "3pc", "tcc", "saga", "messaging", "calls"] {
+        assert!(text.lines().any(|l| l.starts_with(p)), "{p} listed: {text}");
+    }
+    assert!(
+        text.contains("vote_timeout_ms: 200.0"),
+        "2PC's defaults: {text}"
+    );
+    // The repro line of `explore --protocol P` runs: the file under another protocol.
+    let o = acidbase(&[
+        "run",
+        COORDINATOR_CRASH,
+        "--protocol",
+        "3pc",
+        "--format",
+        "json",
+    ]);
+    assert_exit(&o, 0);
+    let r: Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(r["protocol"], "3pc");
+    assert!(r["txns"]["begun"].as_u64().unwrap_or(0) > 0, "{r}");
+    let o = acidbase(&["run", COORDINATOR_CRASH, "--protocol", "4pc"]);
+    assert_exit(&o, 2);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("expected one of: 2pc, 3pc"));
+}

@@ -249,7 +249,8 @@ fn shrinking_never_grows_and_keeps_the_kind_on_two_scenarios() {
         );
         assert!(shrunk.after.events < shrunk.before.events, "{}", s.name);
         // The counterexample, read back from its file, shows the same kind.
-        let text = acidbase::shrink::counterexample_ron(&shrunk, "x.ron", seed, "cx.ron");
+        let text =
+            acidbase::shrink::counterexample_ron(&shrunk, "acidbase", "x.ron", seed, "cx.ron");
         let l = acidbase::run::parse(&text, "cx.ron").expect("the counterexample is valid");
         assert!(l.scenario.faults.random_crashes.is_empty());
         assert!(l.scenario.faults.random_partitions.is_none());

@@ -1,0 +1,103 @@
+//! `acidbase shrink`: minimise a failing run's fault schedule and write it as a
+//! replayable counterexample.
+
+use super::common::{bad, load, write_file};
+use crate::diagram::{self, DiagramOptions};
+use crate::run::Registry;
+use crate::shrink::{counterexample_ron, focus_txns, shrink, story, ShrinkOptions};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The flags of `shrink`, as the command uses them (swarm's --shrink fills them too).
+pub(super) struct ShrinkArgs {
+    pub(super) path: PathBuf,
+    pub(super) seed: Option<u64>,
+    pub(super) out: PathBuf,
+    pub(super) kind: Option<String>,
+    pub(super) max_runs: u32,
+    pub(super) protocol: Option<String>,
+    pub(super) diagram: Option<PathBuf>,
+    pub(super) json: bool,
+}
+
+/// `acidbase shrink --format json`.
+#[derive(serde::Serialize)]
+struct ShrinkSummary<'a> {
+    scenario: &'a str,
+    seed: u64,
+    kind: &'a str,
+    before: &'a crate::schedule::Sizes,
+    after: &'a crate::schedule::Sizes,
+    runs: u32,
+    counterexample: &'a str,
+    digest: &'a str,
+    story: &'a [String],
+}
+
+/// `acidbase shrink`; `program` names the binary in the commands it prints.
+pub(super) fn shrink_command(registry: &Registry, program: &str, a: ShrinkArgs) -> ExitCode {
+    match shrink_inner(registry, program, a) {
+        Ok(code) | Err(code) => code,
+    }
+}
+
+fn shrink_inner(registry: &Registry, program: &str, a: ShrinkArgs) -> Result<ExitCode, ExitCode> {
+    let s = load(registry, Some(&a.path), a.protocol.as_deref())?;
+    let seed = a.seed.unwrap_or(s.seed);
+    let source = a.path.display().to_string();
+    warnln!("{program} shrink: {source} --seed {seed} ...");
+    let opts = ShrinkOptions {
+        kind: a.kind,
+        max_runs: a.max_runs,
+        program: program.to_string(),
+    };
+    let shrunk = shrink(registry, &s, seed, &opts).map_err(bad)?;
+    let out = a.out.display().to_string();
+    write_file(
+        &a.out,
+        &counterexample_ron(&shrunk, program, &source, seed, &out),
+        "counterexample",
+    )?;
+    let told = story(&shrunk.trace, &shrunk.outcome, &focus_txns(&shrunk.outcome));
+    if a.json {
+        let summary = ShrinkSummary {
+            scenario: &source,
+            seed,
+            kind: &shrunk.kind,
+            before: &shrunk.before,
+            after: &shrunk.after,
+            runs: shrunk.runs,
+            counterexample: &out,
+            digest: &shrunk.outcome.report.digest,
+            story: &told,
+        };
+        let j = serde_json::to_string_pretty(&summary)
+            .map_err(|e| bad(format!("cannot write JSON: {e}")))?;
+        sayln!("{j}");
+    } else {
+        sayln!("{program} shrink: {source} --seed {seed}: {}", shrunk.kind);
+        sayln!("  before  {}", shrunk.before.line());
+        sayln!("  after   {}", shrunk.after.line());
+        sayln!("  ({} candidate runs)", shrunk.runs);
+        sayln!();
+        sayln!("The shrunk run");
+        for line in &told {
+            sayln!("  {line}");
+        }
+        sayln!();
+        sayln!("Wrote {out}. Reproduce: {program} run {out}");
+    }
+    if let Some(p) = &a.diagram {
+        let opts = DiagramOptions {
+            title: format!("{} — {}", shrunk.scenario.name, shrunk.kind),
+            ..Default::default()
+        };
+        write_file(
+            p,
+            &diagram::svg(&shrunk.trace, &shrunk.outcome.names, &opts),
+            "diagram",
+        )?;
+        warnln!("acidbase: drew the shrunk run in {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
