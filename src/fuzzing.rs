@@ -29,7 +29,7 @@ pub fn scenario_input(data: &[u8]) {
     let report = crate::run::run(&s, s.seed, None).report;
     let _ = report.to_text();
     let _ = serde_json::to_string(&report);
-    let _ = crate::explore::violation_kinds(&report);
+    let _ = crate::tools::explore::violation_kinds(&report);
 }
 
 /// Parse, expand and validate `data` as a sweep file (its plan is built, not run).
@@ -41,16 +41,18 @@ pub fn sweep_input(data: &[u8]) {
     let size = |(points, series, seeds): (usize, usize, usize)| {
         let runs = points.saturating_mul(series).saturating_mul(seeds);
         if runs > FUZZ_RUNS {
-            Err(crate::sweep::SweepError::input(format!("{runs} runs")))
+            Err(crate::tools::sweep::SweepError::input(format!(
+                "{runs} runs"
+            )))
         } else {
             Ok(())
         }
     };
-    let _ = crate::sweep::spec::load_text(
+    let _ = crate::tools::sweep::spec::load_text(
         text,
         "fuzz.ron",
         Path::new("/nonexistent-fuzz-dir"),
-        crate::sweep::spec::ReadOptions::default(),
+        crate::tools::sweep::spec::ReadOptions::default(),
         &size,
         &mut warnings,
     );

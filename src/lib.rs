@@ -22,18 +22,19 @@
 //! - [`run`]: the [`run::Registry`] of protocols (built-in and a user's): validates a
 //!   scenario for its protocol, builds its world, runs it, produces a [`report::Report`];
 //! - [`report`]: the report (text for people, JSON for machines);
-//! - [`compare`]: several protocols side by side on one workload and fault schedule;
 //! - [`trace`]: the `--trace` JSON-lines writer;
-//! - [`mod@bench`]: the canonical bench-2pc workload;
-//! - [`schedule`]: a run's concrete fault schedule, exported as a scenario that replays it;
-//! - [`explore`]: many seeds in parallel, failures grouped by kind;
-//! - [`swarm`]: swarm testing: each seed draws the whole world and its faults, for
-//!   every configuration the book calls safe and every unsafe variant;
-//! - [`shrink`]: minimise a violating schedule and tell it as a story;
-//! - [`tracelog`]: a run's trace read back, for stories and diagrams;
-//! - [`diagram`]: sequence (space-time) diagrams of a run as SVG;
-//! - [`sweep`]: parameter sweeps over many seeds, in parallel, resumable, shardable;
-//! - [`chart`]: charts of sweep results (SVG, PNG) with an embedded font;
+//! - [`tools`]: what is built on runs:
+//!   - [`tools::compare`]: several protocols side by side on one workload and fault schedule;
+//!   - [`tools::bench`]: the canonical bench-2pc workload;
+//!   - [`tools::schedule`]: a run's concrete fault schedule, exported as a scenario that replays it;
+//!   - [`tools::explore`]: many seeds in parallel, failures grouped by kind;
+//!   - [`tools::swarm`]: swarm testing: each seed draws the whole world and its faults, for
+//!     every configuration the book calls safe and every unsafe variant;
+//!   - [`tools::shrink`]: minimise a violating schedule and tell it as a story;
+//!   - [`tools::tracelog`]: a run's trace read back, for stories and diagrams;
+//!   - [`tools::diagram`]: sequence (space-time) diagrams of a run as SVG;
+//!   - [`tools::sweep`]: parameter sweeps over many seeds, in parallel, resumable, shardable;
+//!   - [`tools::chart`]: charts of sweep results (SVG, PNG) with an embedded font;
 //! - [`check`]: exhaustive, breadth-first exploration of small worlds (and of
 //!   Lamport's TwoPhase spec, to validate the explorer);
 //! - [`testing`]: test your own protocol from `cargo test`;
@@ -65,16 +66,11 @@
 
 #![forbid(unsafe_code)]
 
-pub mod bench;
-pub mod chart;
 pub mod check;
 pub mod checks;
 pub mod cli;
-pub mod compare;
 pub mod consistency;
-pub mod diagram;
 pub mod engine;
-pub mod explore;
 pub mod faults;
 pub mod fuzzing;
 pub mod idmap;
@@ -88,15 +84,11 @@ pub mod report;
 pub mod rng;
 pub mod run;
 pub mod scenario;
-pub mod schedule;
 mod seqset;
-pub mod shrink;
 pub mod stats;
 pub mod store;
-pub mod swarm;
-pub mod sweep;
 pub mod testing;
+pub mod tools;
 pub mod trace;
-pub mod tracelog;
 mod unique_map;
 pub mod workload;

@@ -141,7 +141,7 @@ pub struct LinkMessage {
     pub nth: u64,
 }
 
-/// A message's fate as the network decided it, for export (see `crate::schedule`).
+/// A message's fate as the network decided it, for export (see `crate::tools::schedule`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RecordedFate {
     pub message: LinkMessage,

@@ -3,9 +3,9 @@
 
 mod common;
 
-use acidbase::explore::has_kind;
-use acidbase::schedule::Sizes;
-use acidbase::shrink::{shrink, ShrinkOptions};
+use acidbase::tools::explore::has_kind;
+use acidbase::tools::schedule::Sizes;
+use acidbase::tools::shrink::{shrink, ShrinkOptions};
 use common::{acidbase, path_str, stderr, stdout, TempDir};
 use serde_json::Value;
 
@@ -249,8 +249,9 @@ fn shrinking_never_grows_and_keeps_the_kind_on_two_scenarios() {
         );
         assert!(shrunk.after.events < shrunk.before.events, "{}", s.name);
         // The counterexample, read back from its file, shows the same kind.
-        let text =
-            acidbase::shrink::counterexample_ron(&shrunk, "acidbase", "x.ron", seed, "cx.ron");
+        let text = acidbase::tools::shrink::counterexample_ron(
+            &shrunk, "acidbase", "x.ron", seed, "cx.ron",
+        );
         let l = acidbase::run::parse(&text, "cx.ron").expect("the counterexample is valid");
         assert!(l.scenario.faults.random_crashes.is_empty());
         assert!(l.scenario.faults.random_partitions.is_none());
@@ -414,7 +415,7 @@ fn explore_can_ignore_a_lesson_scenarios_expectations() {
 
 mod replay_property {
     use acidbase::run::run;
-    use acidbase::schedule::{revalidate, run_and_export};
+    use acidbase::tools::schedule::{revalidate, run_and_export};
     use proptest::prelude::*;
 
     /// A small world with every kind of random fault the scenario can draw.

@@ -46,17 +46,9 @@ const LAYERS: &[(&str, u32)] = &[
     ("check", 110),
     ("protocols", 120),
     ("run", 130),
-    // Tools built on runs.
-    ("schedule", 140),
-    ("compare", 140),
-    ("explore", 140),
-    ("bench", 140),
-    ("tracelog", 140),
-    ("sweep", 140),
-    ("chart", 150),
-    ("diagram", 150),
-    ("swarm", 150),
-    ("shrink", 150),
+    // The tools built on runs (src/tools/: compare, explore, swarm, shrink, schedule,
+    // bench, tracelog, diagram, sweep, chart).
+    ("tools", 140),
     // The user-protocol testing API, the fuzz entries, the command line.
     ("testing", 160),
     ("fuzzing", 170),

@@ -7,7 +7,7 @@
 //! by default), or the same from the command line:
 //! `acidbase explore --swarm --seeds 1..5001`.
 
-use acidbase::swarm::{configurations, run_configuration, swarm, Expect, FaultMix};
+use acidbase::tools::swarm::{configurations, run_configuration, swarm, Expect, FaultMix};
 
 mod common;
 use common::{acidbase, path_str, stderr, stdout, TempDir};
@@ -85,8 +85,9 @@ fn a_swarm_is_the_same_at_any_thread_count() {
         .into_iter()
         .find(|c| c.name == "2pc-unsafe-timeout")
         .expect("shipped");
-    let base = acidbase::swarm::base_scenario(&c, acidbase::swarm::WorkloadKind::Transfer)
-        .expect("builds");
+    let base =
+        acidbase::tools::swarm::base_scenario(&c, acidbase::tools::swarm::WorkloadKind::Transfer)
+            .expect("builds");
     let one = swarm(
         &acidbase::run::Registry::builtin(),
         &base,

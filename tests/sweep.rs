@@ -510,7 +510,7 @@ fn an_axis_sets_its_also_fields_and_a_chart_draws_a_slice() {
 )"#,
     );
     let mut warnings = Vec::new();
-    let plan = acidbase::sweep::spec::load(&file, Default::default(), &mut warnings)
+    let plan = acidbase::tools::sweep::spec::load(&file, Default::default(), &mut warnings)
         .unwrap_or_else(|e| panic!("{e}"));
     for (i, s) in plan.scenarios.iter().enumerate() {
         assert_eq!(
@@ -630,9 +630,9 @@ fn every_shipped_sweep_is_valid_on_this_build() {
         // checks every chart against the sweep's axes, metrics and series; every
         // protocol a shipped sweep names is built in, none is skipped.
         let mut warnings = Vec::new();
-        let plan = acidbase::sweep::spec::load(
+        let plan = acidbase::tools::sweep::spec::load(
             &path,
-            acidbase::sweep::ReadOptions {
+            acidbase::tools::sweep::ReadOptions {
                 skip_unknown_protocols: false,
                 ..Default::default()
             },
@@ -649,7 +649,7 @@ fn every_shipped_sweep_is_valid_on_this_build() {
         );
         for (i, s) in plan.scenarios.iter().enumerate() {
             assert_eq!(s.protocol, plan.info.protocols[i], "{}", path.display());
-            let text = acidbase::sweep::spec::to_ron(s).expect("a scenario writes as RON");
+            let text = acidbase::tools::sweep::spec::to_ron(s).expect("a scenario writes as RON");
             acidbase::run::parse(&text, "point").unwrap_or_else(|e| {
                 panic!("{}: point {i} is invalid: {}", path.display(), e.message)
             });

@@ -223,7 +223,7 @@ pub(super) enum Command {
         force: bool,
         /// Run only shard I of N (runs r with r mod N = I), e.g. 0/4.
         #[arg(long, value_name = "I/N", value_parser = parse_shard)]
-        shard: Option<crate::sweep::Shard>,
+        shard: Option<crate::tools::sweep::Shard>,
         /// The number of shards when the index comes from JOB_COMPLETION_INDEX (or
         /// set ACIDBASE_SHARDS).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
@@ -241,7 +241,7 @@ pub(super) enum Command {
         #[arg(long, hide = true)]
         stop_after: Option<usize>,
         /// Refuse a sweep (or shard) of more runs than this; raise it to run a bigger one.
-        #[arg(long, value_name = "N", default_value_t = crate::sweep::DEFAULT_MAX_RUNS)]
+        #[arg(long, value_name = "N", default_value_t = crate::tools::sweep::DEFAULT_MAX_RUNS)]
         max_runs: usize,
     },
     /// Combine the output directories of a sharded sweep into one.
@@ -352,11 +352,11 @@ pub(super) enum ChartFormatArg {
     Png,
 }
 
-impl From<ChartFormatArg> for crate::chart::ChartFormat {
+impl From<ChartFormatArg> for crate::tools::chart::ChartFormat {
     fn from(f: ChartFormatArg) -> Self {
         match f {
-            ChartFormatArg::Svg => crate::chart::ChartFormat::Svg,
-            ChartFormatArg::Png => crate::chart::ChartFormat::Png,
+            ChartFormatArg::Svg => crate::tools::chart::ChartFormat::Svg,
+            ChartFormatArg::Png => crate::tools::chart::ChartFormat::Png,
         }
     }
 }
@@ -376,6 +376,6 @@ pub(super) enum StatArg {
     Share,
 }
 
-fn parse_shard(s: &str) -> Result<crate::sweep::Shard, String> {
-    crate::sweep::Shard::parse(s)
+fn parse_shard(s: &str) -> Result<crate::tools::sweep::Shard, String> {
+    crate::tools::sweep::Shard::parse(s)
 }

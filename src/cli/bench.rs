@@ -1,7 +1,7 @@
 //! `acidbase bench`: the canonical bench-2pc workload, printed as the peers' output
 //! lines.
 
-use crate::bench::{run_bench, BenchArgs};
+use crate::tools::bench::{run_bench, BenchArgs};
 use std::process::ExitCode;
 
 /// `acidbase bench`: exit status 1 unless every transaction completed with exactly the

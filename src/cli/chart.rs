@@ -1,8 +1,8 @@
 //! `acidbase chart`: redraw charts from a sweep's saved results.
 
 use super::args::{ChartFormatArg, ChartKind, StatArg};
-use crate::chart::cli::{redraw, Kind, Request};
-use crate::chart::Stat;
+use crate::tools::chart::cli::{redraw, Kind, Request};
+use crate::tools::chart::Stat;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

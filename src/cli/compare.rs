@@ -3,8 +3,8 @@
 
 use super::args::TableFormat;
 use super::common::{jobs_or_cores, load_or_default};
-use crate::compare::{compare, CompareArgs};
 use crate::run::Registry;
+use crate::tools::compare::{compare, CompareArgs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -4,9 +4,9 @@
 
 use super::common::{bad, jobs_or_cores, load, write_file};
 use super::shrink::{shrink_command, ShrinkArgs};
-use crate::explore::{explore, parse_seeds, seed_count};
 use crate::run::Registry;
 use crate::scenario::Scenario;
+use crate::tools::explore::{explore, parse_seeds, seed_count};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,7 +86,7 @@ pub(super) fn swarm_command(registry: &Registry, program: &str, a: SwarmArgs) ->
 }
 
 fn swarm_inner(registry: &Registry, program: &str, a: SwarmArgs) -> Result<ExitCode, ExitCode> {
-    use crate::swarm::{self, FaultMix};
+    use crate::tools::swarm::{self, FaultMix};
     let seeds = parse_seeds(&a.seeds).map_err(|e| bad(format!("--seeds: {e}")))?;
     let mix = match a.faults.as_deref() {
         None => None,
@@ -155,7 +155,7 @@ fn swarm_inner(registry: &Registry, program: &str, a: SwarmArgs) -> Result<ExitC
     }
     let per = seed_count(&seeds);
     let total = per.saturating_mul(plan.len() as u64);
-    let bar = std::sync::Mutex::new(crate::sweep::progress::Progress::new(
+    let bar = std::sync::Mutex::new(crate::tools::sweep::progress::Progress::new(
         usize::try_from(total).unwrap_or(usize::MAX),
         0,
         true,
@@ -178,7 +178,7 @@ fn swarm_inner(registry: &Registry, program: &str, a: SwarmArgs) -> Result<ExitC
                 let file = a.out.join(format!("{}.ron", drawn.name));
                 write_file(
                     &file,
-                    &crate::schedule::to_ron(&drawn, &drawn.description),
+                    &crate::tools::schedule::to_ron(&drawn, &drawn.description),
                     "drawn scenario",
                 )?;
             }
@@ -206,7 +206,7 @@ fn swarm_inner(registry: &Registry, program: &str, a: SwarmArgs) -> Result<ExitC
                 );
                 write_file(
                     &file,
-                    &crate::schedule::to_ron(&drawn, &header),
+                    &crate::tools::schedule::to_ron(&drawn, &header),
                     "drawn scenario",
                 )?;
                 first_failure.get_or_insert_with(|| file.clone());

@@ -6,8 +6,8 @@
 //! conversion per subcommand, in a module of its own, yields what the library runs.
 //! No simulation logic lives here.
 
-use crate::bench::BenchArgs;
 use crate::run::Registry;
+use crate::tools::bench::BenchArgs;
 use args::{Cli, Command, Format};
 use clap::Parser;
 use std::ffi::OsString;

@@ -2,11 +2,11 @@
 //! sequence diagram written where the flags say.
 
 use super::common::{bad, load, write_file};
-use crate::diagram::{self, DiagramOptions};
 use crate::report::Report;
 use crate::run::{Registry, TraceOut};
-use crate::schedule::{export, to_ron};
-use crate::tracelog;
+use crate::tools::diagram::{self, DiagramOptions};
+use crate::tools::schedule::{export, to_ron};
+use crate::tools::tracelog;
 use std::cell::RefCell;
 use std::io::Write;
 use std::path::PathBuf;

@@ -2,9 +2,9 @@
 //! replayable counterexample.
 
 use super::common::{bad, load, write_file};
-use crate::diagram::{self, DiagramOptions};
 use crate::run::Registry;
-use crate::shrink::{counterexample_ron, focus_txns, shrink, story, ShrinkOptions};
+use crate::tools::diagram::{self, DiagramOptions};
+use crate::tools::shrink::{counterexample_ron, focus_txns, shrink, story, ShrinkOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -26,8 +26,8 @@ struct ShrinkSummary<'a> {
     scenario: &'a str,
     seed: u64,
     kind: &'a str,
-    before: &'a crate::schedule::Sizes,
-    after: &'a crate::schedule::Sizes,
+    before: &'a crate::tools::schedule::Sizes,
+    after: &'a crate::tools::schedule::Sizes,
     runs: u32,
     counterexample: &'a str,
     digest: &'a str,

@@ -4,7 +4,7 @@
 use super::args::ChartFormatArg;
 use super::common::jobs_or_cores;
 use crate::run::Registry;
-use crate::sweep::{ReadOptions, Shard, SweepArgs};
+use crate::tools::sweep::{ReadOptions, Shard, SweepArgs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -26,8 +26,8 @@ pub(super) struct SweepFlags {
 
 /// What `sweep` and `merge` draw when their results are complete: the sweep file's
 /// charts, in `format`.
-fn sweep_charts(format: ChartFormatArg) -> crate::chart::SweepCharts {
-    crate::chart::SweepCharts {
+fn sweep_charts(format: ChartFormatArg) -> crate::tools::chart::SweepCharts {
+    crate::tools::chart::SweepCharts {
         format: format.into(),
     }
 }
@@ -61,8 +61,8 @@ pub(super) fn sweep_command(registry: &Registry, f: SweepFlags) -> ExitCode {
     run_sweep(&args, &sweep_charts(f.format))
 }
 
-fn run_sweep(args: &SweepArgs, charts: &crate::chart::SweepCharts) -> ExitCode {
-    match crate::sweep::run_sweep(args, charts) {
+fn run_sweep(args: &SweepArgs, charts: &crate::tools::chart::SweepCharts) -> ExitCode {
+    match crate::tools::sweep::run_sweep(args, charts) {
         Ok(done) => {
             for w in &done.warnings {
                 warnln!("warning: {w}");
@@ -108,7 +108,7 @@ pub(super) fn merge_command(
     out: Option<PathBuf>,
     format: ChartFormatArg,
 ) -> ExitCode {
-    match crate::sweep::merge(dirs, out, &sweep_charts(format)) {
+    match crate::tools::sweep::merge(dirs, out, &sweep_charts(format)) {
         Ok(m) => {
             for w in &m.warnings {
                 warnln!("warning: {w}");

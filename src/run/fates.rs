@@ -1,8 +1,8 @@
 //! The scenario's message faults given to the network: its scripted fates
 //! (`faults.messages`) and, when a tool asks (`RunOptions::record_fates`), the recording of drawn ones
-//! that [`crate::schedule::export`] turns back into a script.
+//! that [`crate::tools::schedule::export`] turns back into a script.
 //!
-//! It lives in the run, not in [`crate::schedule`], because every run needs it and
+//! It lives in the run, not in [`crate::tools::schedule`], because every run needs it and
 //! the schedule tools are built on runs.
 
 use super::ms_to_us;
@@ -25,7 +25,7 @@ fn draws_message_faults(s: &Scenario) -> bool {
     n.loss_probability > 0.0 || n.duplicate_probability > 0.0 || n.reorder_probability > 0.0
 }
 
-/// Must an export pin plain latencies to replay exactly? (See [`crate::schedule`].)
+/// Must an export pin plain latencies to replay exactly? (See [`crate::tools::schedule`].)
 pub fn needs_pinned_latencies(s: &Scenario) -> bool {
     latency_is_random(s) && draws_message_faults(s)
 }

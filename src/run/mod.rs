@@ -54,7 +54,7 @@ pub struct Outcome {
     pub names: Vec<String>,
     pub report: Report,
     /// Each message's drawn fault, when [`RunOptions::record_fates`] asked for them (see
-    /// [`crate::schedule::export`]).
+    /// [`crate::tools::schedule::export`]).
     pub message_fates: Vec<crate::network::RecordedFate>,
 }
 

@@ -176,7 +176,7 @@ pub fn swarm_at_lags(
     seeds: u64,
     set_lag: fn(&mut acidbase::scenario::Scenario, u64),
 ) {
-    use acidbase::swarm::{base_scenario, configurations, swarm, Expect};
+    use acidbase::tools::swarm::{base_scenario, configurations, swarm, Expect};
     let seeds = std::env::var("ACIDBASE_WATERMARK_SEEDS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -1,7 +1,7 @@
 //! `acidbase shrink`: minimise a violating run's fault schedule while the same kind of
 //! violation still occurs, and tell the shrunk run as a story.
 //!
-//! The run's concrete schedule is exported first ([`crate::schedule::export`]), so
+//! The run's concrete schedule is exported first ([`crate::tools::schedule::export`]), so
 //! every fault is scripted and the result replays with no random draws for faults.
 //! Greedy passes then try, in turn: dropping pinned latencies, message faults (halves
 //! of the list, then single ones), crashes, partitions, drift; narrowing partitions;
@@ -12,13 +12,13 @@
 //! schedule on every measure of [`Sizes`]. Rounds repeat until nothing changes or the
 //! run budget is spent.
 
-use crate::explore::{has_kind, violation_kinds};
 use crate::report::Report;
 use crate::run::Outcome;
 use crate::run::Registry;
 use crate::scenario::{LatencySpec, LoadSpec, MessageFateSpec, Scenario, WorkloadSpec};
-use crate::schedule::{revalidate, run_and_export, Sizes};
-use crate::tracelog::{self, short, TraceLine};
+use crate::tools::explore::{has_kind, violation_kinds};
+use crate::tools::schedule::{revalidate, run_and_export, Sizes};
+use crate::tools::tracelog::{self, short, TraceLine};
 
 /// How to shrink.
 #[derive(Clone, Debug)]
@@ -471,7 +471,7 @@ pub fn counterexample_ron(
         shrunk.before.line(),
         shrunk.after.line()
     );
-    crate::schedule::to_ron(&sc, &header)
+    crate::tools::schedule::to_ron(&sc, &header)
 }
 
 fn field_u64(text: &str, field: &str) -> Option<u64> {

@@ -1,8 +1,8 @@
 //! The chart kinds a sweep file may ask for, as the chart module names them (they
-//! are the sweep's: [`crate::sweep::chart_spec`]), and the labels charts give
+//! are the sweep's: [`crate::tools::sweep::chart_spec`]), and the labels charts give
 //! metrics.
 
-pub use crate::sweep::chart_spec::{
+pub use crate::tools::sweep::chart_spec::{
     BarsChart, CdfChart, ChartSpec, HeatmapChart, LineChart, ScatterChart, Stat,
 };
 

@@ -12,7 +12,7 @@
 //! there) and a long drain lets recovery finish, so the run must end *safe* (no
 //! atomicity or business violation), *live* (nothing unresolved or in doubt) and
 //! *consistent in its counts* (committed + aborted + unresolved = begun): see
-//! [`crate::explore::violation_kinds`].
+//! [`crate::tools::explore::violation_kinds`].
 //!
 //! Two fault mixes: [`FaultMix::All`], and [`FaultMix::CrashOnly`] for protocols that
 //! are safe only when failures are crashes and delays are bounded (three-phase
@@ -24,13 +24,13 @@
 //! the same swarm — so the swarm is known not to be vacuous. `acidbase explore
 //! --swarm` runs them (or a user's own scenario file) for any number of seeds.
 
-use crate::explore::{explore_seeds, violation_kinds, Exploration, SeedVerdict};
 use crate::rng::{self, StreamRng};
 use crate::run::Registry;
 use crate::scenario::{
     self, CrashSpec, LatencySpec, LoadSpec, OneWaySpec, PartitionSpec, RandomCrashSpec,
     RandomPartitionSpec, Scenario, WorkloadSpec,
 };
+use crate::tools::explore::{explore_seeds, violation_kinds, Exploration, SeedVerdict};
 
 /// Which faults a swarm draws.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -481,7 +481,7 @@ pub fn draw(
         // Timers too short for the drawn delays (a protocol whose validation ties
         // them, as 3PC's does) are lengthened until they fit.
         for _ in 0..FITS {
-            match crate::schedule::revalidate(registry, &s, "swarm.ron") {
+            match crate::tools::schedule::revalidate(registry, &s, "swarm.ron") {
                 Ok(l) => return Ok(l.scenario),
                 Err(e) => last = e.message,
             }

@@ -8,7 +8,7 @@
 //! `faults.drift` and `faults.messages`, and switches every random fault off.
 //!
 //! Messages are named by link and count — the `nth` message `from` sent to `to` —
-//! not by a global event number, so removing one fault (as [`crate::shrink`] does)
+//! not by a global event number, so removing one fault (as [`crate::tools::shrink`] does)
 //! leaves the others on the same messages as long as those links carry the same
 //! traffic up to them.
 //!

@@ -62,7 +62,7 @@ impl BenchResult {
 /// The bench scenario: `scenarios/bench-2pc.ron` with the flags applied.
 pub fn scenario(args: &BenchArgs) -> Scenario {
     let mut s = crate::run::parse(
-        include_str!("../scenarios/bench-2pc.ron"),
+        include_str!("../../scenarios/bench-2pc.ron"),
         "scenarios/bench-2pc.ron",
     )
     .expect("the built-in bench scenario is valid")

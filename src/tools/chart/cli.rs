@@ -2,7 +2,7 @@
 
 use super::spec::{BarsChart, CdfChart, ChartSpec, HeatmapChart, LineChart, ScatterChart, Stat};
 use super::ChartFormat;
-use crate::sweep::{load_summary, write_bytes, SweepError};
+use crate::tools::sweep::{load_summary, write_bytes, SweepError};
 use std::path::{Path, PathBuf};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,7 +137,7 @@ pub fn redraw(r: &Request) -> Result<Vec<PathBuf>, SweepError> {
         }
         None => None,
     };
-    let keep = |info: &crate::sweep::PlanInfo| -> Vec<String> {
+    let keep = |info: &crate::tools::sweep::PlanInfo| -> Vec<String> {
         match &single {
             Some(spec) => spec.metrics(),
             None => info.charts.iter().flat_map(|c| c.metrics()).collect(),
@@ -166,7 +166,7 @@ pub fn redraw(r: &Request) -> Result<Vec<PathBuf>, SweepError> {
                 }));
             }
             let out = r.out.clone().unwrap_or(dir);
-            crate::sweep::make_dir(&out)?;
+            crate::tools::sweep::make_dir(&out)?;
             info.charts
                 .iter()
                 .map(|c| {

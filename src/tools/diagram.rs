@@ -11,7 +11,7 @@
 //! time. Long runs are windowed (`from_ms`/`to_ms`, `txn`) and capped at
 //! [`DiagramOptions::max_rows`].
 
-use crate::tracelog::{short, TraceLine};
+use crate::tools::tracelog::{short, TraceLine};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -691,7 +691,8 @@ mod tests {
     #[test]
     fn the_default_scenario_draws_a_lane_per_node_and_a_crash() {
         let s = crate::run::default_scenario().scenario;
-        let (o, trace) = crate::tracelog::run_traced(&crate::run::Registry::builtin(), &s, s.seed);
+        let (o, trace) =
+            crate::tools::tracelog::run_traced(&crate::run::Registry::builtin(), &s, s.seed);
         let w = svg(
             &trace,
             &o.names,
@@ -729,7 +730,8 @@ mod tests {
         let s = crate::run::parse("(duration_ms: 300)", "x.ron")
             .expect("valid")
             .scenario;
-        let (o, trace) = crate::tracelog::run_traced(&crate::run::Registry::builtin(), &s, 1);
+        let (o, trace) =
+            crate::tools::tracelog::run_traced(&crate::run::Registry::builtin(), &s, 1);
         let w = svg(
             &trace,
             &o.names,

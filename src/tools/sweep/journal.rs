@@ -362,7 +362,7 @@ fn merge_few(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sweep::Shard;
+    use crate::tools::sweep::Shard;
 
     fn metrics() -> Vec<String> {
         vec!["a".into()]

@@ -6,7 +6,7 @@
 //! (`assets/fonts/`, ab_glyph), so a chart renders the same on a machine with no
 //! fonts or font libraries. SVG files name `sans-serif` for viewers to draw with.
 //!
-//! Charts are drawn from the summary ([`crate::sweep::summary`]), so a chart and the
+//! Charts are drawn from the summary ([`crate::tools::sweep::summary`]), so a chart and the
 //! numbers in `summary.csv` always agree.
 
 pub mod cli;
@@ -14,11 +14,11 @@ pub mod spec;
 
 pub use spec::{BarsChart, CdfChart, ChartSpec, HeatmapChart, LineChart, ScatterChart, Stat};
 
-use crate::sweep::spec::PlanInfo;
-use crate::sweep::stats::Describe;
-use crate::sweep::summary::Group;
-use crate::sweep::table::{CDF_PREFIX, LATENCY_QUANTILES};
-use crate::sweep::{write_bytes, DrawCharts, SweepError};
+use crate::tools::sweep::spec::PlanInfo;
+use crate::tools::sweep::stats::Describe;
+use crate::tools::sweep::summary::Group;
+use crate::tools::sweep::table::{CDF_PREFIX, LATENCY_QUANTILES};
+use crate::tools::sweep::{write_bytes, DrawCharts, SweepError};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -79,7 +79,7 @@ const DESC_PX: f64 = 30.0;
 const TICK_PX: f64 = 24.0;
 const LEGEND_PX: f64 = 24.0;
 
-static DEJAVU_SANS: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+static DEJAVU_SANS: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 
 /// Okabe–Ito colours: distinguishable with the common colour-vision deficiencies;
 /// then Tol's wine and a mid grey, so eight or nine series stay apart (Okabe–Ito's
@@ -139,7 +139,7 @@ pub fn render(
     let (only, at) = spec.only();
     let at = at
         .iter()
-        .map(|(p, v)| (p.clone(), crate::sweep::spec::show(v)))
+        .map(|(p, v)| (p.clone(), crate::tools::sweep::spec::show(v)))
         .collect();
     let data = Data {
         info,

@@ -1,0 +1,15 @@
+//! The tools built on runs: several protocols side by side ([`compare`]), many seeds
+//! ([`explore`], [`swarm`]), a failure made small ([`shrink`], [`schedule`]), a run's
+//! trace read back and drawn ([`tracelog`], [`diagram`]), parameter sweeps and their
+//! charts ([`sweep`], [`chart`]), and the canonical benchmark ([`mod@bench`]).
+
+pub mod bench;
+pub mod chart;
+pub mod compare;
+pub mod diagram;
+pub mod explore;
+pub mod schedule;
+pub mod shrink;
+pub mod swarm;
+pub mod sweep;
+pub mod tracelog;
