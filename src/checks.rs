@@ -7,7 +7,7 @@
 
 use crate::engine::Observer;
 use crate::faults::FaultAction;
-use crate::node::{NodeId, NodeSet, Outcome, TxnId};
+use crate::node::{NodeId, NodeSet, TxnId};
 use crate::observe::{AuditItem, MessagingEvent, Observation, RepairClass};
 use crate::stats::Histogram;
 pub use crate::workload::business::CommittedAt;
@@ -20,7 +20,9 @@ pub use tcc::{TccChecks, TccCounts};
 
 mod calls;
 mod tcc;
+pub mod txn;
 pub use calls::{audit_chain, CallCounts, ChainAudit};
+use txn::TxnRecord;
 
 /// What the checkers need to know about the scenario.
 #[derive(Clone, Debug)]
@@ -33,42 +35,28 @@ pub struct CheckConfig {
     pub clients: NodeSet,
 }
 
+/// A transaction in the window: its record, and what the counters need besides.
 #[derive(Clone, Debug, Default)]
 struct Track {
     txn: TxnId,
+    /// Participants, votes, outcomes applied and decided. The participants are the
+    /// first `TxnBegun`'s: a repeated begin is not folded in.
+    record: TxnRecord,
     begun: bool,
-    participants: NodeSet,
-    committed: NodeSet,
-    aborted: NodeSet,
     finished: bool,
-    /// Some node decided Commit / Abort (a coordinator, a terminator, a participant
-    /// deciding alone): a decision counts as an outcome, so a client told Commit
-    /// while every participant aborted is a violation too.
-    decided_commit: bool,
-    decided_abort: bool,
     violation: bool,
     begun_depth: u32,
     max_depth: u32,
 }
 
 impl Track {
-    /// Commit and Abort both happened to this transaction: decided or applied.
-    fn split(&self) -> bool {
-        (self.decided_commit || !self.committed.is_empty())
-            && (self.decided_abort || !self.aborted.is_empty())
-    }
-
     fn settled(&self) -> bool {
-        self.begun
-            && self.finished
-            && self
-                .committed
-                .union(self.aborted)
-                .is_superset(self.participants)
+        self.begun && self.finished && self.record.resolved().is_superset(self.record.participants)
     }
 
     /// Updates the track with an observation about its transaction; says what
-    /// changed that the counters care about.
+    /// changed that the counters care about. Folds the observation into the record
+    /// fact by fact, as [`TxnRecord::apply`] does, in the one match (the hot path).
     fn apply(&mut self, node: NodeId, depth: u32, obs: &Observation) -> TrackChange {
         self.max_depth = self.max_depth.max(depth);
         let mut change = TrackChange::default();
@@ -76,10 +64,11 @@ impl Track {
             Observation::TxnBegun { participants, .. } if !self.begun => {
                 change.first_begin = true;
                 self.begun = true;
-                self.participants = participants;
+                self.record.begin(participants);
                 self.begun_depth = depth;
                 self.max_depth = depth;
             }
+            Observation::Prepared { .. } => self.record.prepare(node),
             Observation::Applied {
                 outcome,
                 in_doubt_us,
@@ -87,34 +76,29 @@ impl Track {
                 lock_hold_us,
                 ..
             } => {
-                match outcome {
-                    Outcome::Commit => self.committed.insert(node),
-                    Outcome::Abort => self.aborted.insert(node),
-                }
+                self.record.applied(node, outcome);
                 change.applied = Some((in_doubt_us, locks, lock_hold_us));
+                self.judge(&mut change);
             }
-            Observation::Decided { outcome, .. } => match outcome {
-                Outcome::Commit => self.decided_commit = true,
-                Outcome::Abort => self.decided_abort = true,
-            },
+            Observation::Decided { outcome, .. } => {
+                self.record.decide(outcome);
+                self.judge(&mut change);
+            }
             Observation::Finished { .. } => self.finished = true,
-            Observation::Compensated { .. } => {
-                self.committed.remove(node);
-                self.aborted.insert(node);
-            }
+            Observation::Compensated { .. } => self.record.compensate(node),
             _ => {}
         }
-        // Judged when an outcome is applied or decided; a saga's compensation passes
-        // through split states on its way to a consistent end (its soft state).
-        let judged = matches!(
-            obs,
-            Observation::Applied { .. } | Observation::Decided { .. }
-        );
-        if judged && !self.violation && self.split() {
+        change
+    }
+
+    /// Judged when an outcome is applied or decided; a saga's compensation passes
+    /// through split states on its way to a consistent end (its soft state).
+    #[inline]
+    fn judge(&mut self, change: &mut TrackChange) {
+        if !self.violation && self.record.split() {
             self.violation = true;
             change.new_violation = true;
         }
-        change
     }
 }
 
@@ -288,13 +272,14 @@ impl Checks {
             // for good.
             self.counts.broken += 1;
             if let Some(b) = &mut self.business {
-                b.over(t.committed, t.aborted);
+                b.over(t.record.applied_commit, t.record.applied_abort);
             }
             return;
         }
-        if t.committed.is_superset(t.participants) && !t.committed.is_empty() {
+        let r = t.record;
+        if r.applied_commit.is_superset(r.participants) && !r.applied_commit.is_empty() {
             self.counts.committed += 1;
-            if t.participants.len() > 1 {
+            if r.participants.len() > 1 {
                 self.counts.delays_sum += u64::from(t.max_depth - t.begun_depth);
                 self.counts.delays_n += 1;
             }
@@ -359,8 +344,8 @@ impl Checks {
             .collect();
         let committed: CommittedAt = open
             .iter()
-            .filter(|t| !t.committed.is_empty())
-            .map(|t| (t.txn, t.committed))
+            .filter(|t| !t.record.applied_commit.is_empty())
+            .map(|t| (t.txn, t.record.applied_commit))
             .collect();
         let money_in_doubt: i64 = end_audit
             .iter()
@@ -383,11 +368,12 @@ impl Checks {
                 self.retire(t);
                 continue;
             }
-            if t.committed.is_superset(t.participants) {
+            let r = t.record;
+            if r.applied_commit.is_superset(r.participants) {
                 self.retire(t);
             } else if txn_in_doubt {
                 unresolved += 1;
-            } else if !t.committed.is_empty() {
+            } else if !r.applied_commit.is_empty() {
                 unresolved += 1; // partially applied
             } else {
                 self.retire(t);
@@ -510,9 +496,9 @@ impl Checks {
         let example = change.new_violation.then(|| AtomicityExample {
             txn,
             at_us,
-            committed: t.committed.iter().collect(),
-            aborted: t.aborted.iter().collect(),
-            decided: (t.decided_commit, t.decided_abort),
+            committed: t.record.applied_commit.iter().collect(),
+            aborted: t.record.applied_abort.iter().collect(),
+            decided: (t.record.decided_commit, t.record.decided_abort),
         });
         if let Some(e) = example {
             self.record_violation(e);
@@ -673,6 +659,7 @@ pub struct Results {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::node::Outcome;
 
     fn checks() -> Checks {
         Checks::new(CheckConfig {

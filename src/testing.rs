@@ -37,7 +37,7 @@ use crate::check::{CheckReport, Limits};
 use crate::engine::{Observer, Sim, TraceEvent, TraceSink, WorldSpec};
 use crate::faults::{CrashWindow, FaultAction, FaultPlan, PartitionWindow};
 use crate::network::{Cut, Fate, Latency, NetworkConfig};
-use crate::node::{Node, NodeId, NodeSet, Outcome, TxnId};
+use crate::node::{Node, NodeId, NodeSet, TxnId};
 use crate::observe::Observation;
 use crate::property::{Expectation, Property, PropertyResult, View, Watch};
 use proptest::prelude::*;
@@ -245,15 +245,10 @@ pub enum Event {
     },
 }
 
-/// What the checkers remember of one transaction in a run.
-#[derive(Clone, Debug, Default)]
-pub struct TxnView {
-    pub participants: NodeSet,
-    pub prepared: NodeSet,
-    pub applied_commit: NodeSet,
-    pub applied_abort: NodeSet,
-    pub decided: BTreeSet<Outcome>,
-}
+/// What the checkers remember of one transaction in a run: the record the run
+/// checkers and the exhaustive checker keep (`decided()` gives the outcomes decided
+/// as a set; `decided_commit` / `decided_abort` each one).
+pub type TxnView = crate::checks::txn::TxnRecord;
 
 /// A finished run: what invariants look at.
 #[derive(Clone, Debug)]
@@ -278,25 +273,8 @@ impl Run {
     pub fn txns(&self) -> BTreeMap<TxnId, TxnView> {
         let mut m: BTreeMap<TxnId, TxnView> = BTreeMap::new();
         for (_, e) in &self.events {
-            let Event::Observed { node, obs } = e else {
-                continue;
-            };
-            match *obs {
-                Observation::TxnBegun { txn, participants } => {
-                    m.entry(txn).or_default().participants = participants
-                }
-                Observation::Prepared { txn } => m.entry(txn).or_default().prepared.insert(*node),
-                Observation::Decided { txn, outcome } => {
-                    m.entry(txn).or_default().decided.insert(outcome);
-                }
-                Observation::Applied { txn, outcome, .. } => {
-                    let t = m.entry(txn).or_default();
-                    match outcome {
-                        Outcome::Commit => t.applied_commit.insert(*node),
-                        Outcome::Abort => t.applied_abort.insert(*node),
-                    }
-                }
-                _ => {}
+            if let Event::Observed { node, obs } = e {
+                crate::checks::txn::remember(&mut m, *node, obs);
             }
         }
         m
@@ -383,7 +361,7 @@ pub mod invariants {
     /// No transaction applied as commit by one node and as abort by another.
     pub fn atomicity(run: &Run) -> Result<(), String> {
         for (txn, t) in run.txns() {
-            if !t.applied_commit.is_empty() && !t.applied_abort.is_empty() {
+            if t.applied_both_ways() {
                 return Err(format!(
                     "txn {txn}: {} applied commit while {} applied abort",
                     run.set_names(t.applied_commit),
@@ -397,7 +375,7 @@ pub mod invariants {
     /// No transaction decided both ways.
     pub fn agreement(run: &Run) -> Result<(), String> {
         for (txn, t) in run.txns() {
-            if t.decided.len() > 1 {
+            if t.decided_both_ways() {
                 return Err(format!("txn {txn} was decided both commit and abort"));
             }
         }
@@ -408,12 +386,7 @@ pub mod invariants {
     /// before the horizon and the drain gave recovery time).
     pub fn nobody_in_doubt_at_end(run: &Run) -> Result<(), String> {
         for (txn, t) in run.txns() {
-            let resolved = t.applied_commit.union(t.applied_abort);
-            let stuck: crate::node::NodeSet = t
-                .prepared
-                .iter()
-                .filter(|n| !resolved.contains(*n))
-                .collect();
+            let stuck = t.in_doubt();
             if !stuck.is_empty() {
                 return Err(format!(
                     "txn {txn}: {} still in doubt at the end",
@@ -428,14 +401,12 @@ pub mod invariants {
     pub fn some_commit(run: &Run) -> bool {
         run.txns()
             .values()
-            .any(|t| !t.participants.is_empty() && t.applied_commit.is_superset(t.participants))
+            .any(super::TxnView::committed_everywhere)
     }
 
     /// Some transaction aborted everywhere.
     pub fn some_abort(run: &Run) -> bool {
-        run.txns()
-            .values()
-            .any(|t| !t.participants.is_empty() && t.applied_abort.is_superset(t.participants))
+        run.txns().values().any(super::TxnView::aborted_everywhere)
     }
 }
 

@@ -32,6 +32,7 @@
 //! node is up is not reported: the horizon, not the protocol, cut it short.
 
 use super::{Finding, Model, Step};
+use crate::checks::txn::{self, TxnRecord};
 use crate::node::{Command, Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::Observation;
 use crate::property::{Expectation, Property, View};
@@ -76,16 +77,9 @@ struct InFlight<M> {
     msg: M,
 }
 
-/// What the checkers remember of one transaction.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct TxnMemory {
-    pub participants: NodeSet,
-    pub prepared: NodeSet,
-    pub applied_commit: NodeSet,
-    pub applied_abort: NodeSet,
-    pub decided_commit: bool,
-    pub decided_abort: bool,
-}
+/// What the checkers remember of one transaction: the run checkers' record, hashed
+/// into the state (its derived hash is the one this memory always had).
+pub type TxnMemory = TxnRecord;
 
 /// One global state.
 #[derive(Clone, Debug)]
@@ -284,7 +278,7 @@ impl<N: Node> WorldModel<N> {
                     }
                 }
                 Command::Observe(obs) => {
-                    remember(&mut s.txns, node, &obs);
+                    txn::remember(&mut s.txns, node, &obs);
                     seen.push(obs);
                 }
             }
@@ -357,31 +351,6 @@ fn word(o: Outcome) -> &'static str {
     match o {
         Outcome::Commit => "commit",
         Outcome::Abort => "abort",
-    }
-}
-
-/// Folds an observation into the checkers' memory.
-fn remember(txns: &mut BTreeMap<TxnId, TxnMemory>, node: NodeId, obs: &Observation) {
-    match *obs {
-        Observation::TxnBegun { txn, participants } => {
-            txns.entry(txn).or_default().participants = participants;
-        }
-        Observation::Prepared { txn } => txns.entry(txn).or_default().prepared.insert(node),
-        Observation::Decided { txn, outcome } => {
-            let t = txns.entry(txn).or_default();
-            match outcome {
-                Outcome::Commit => t.decided_commit = true,
-                Outcome::Abort => t.decided_abort = true,
-            }
-        }
-        Observation::Applied { txn, outcome, .. } => {
-            let t = txns.entry(txn).or_default();
-            match outcome {
-                Outcome::Commit => t.applied_commit.insert(node),
-                Outcome::Abort => t.applied_abort.insert(node),
-            }
-        }
-        _ => {}
     }
 }
 
@@ -473,7 +442,7 @@ impl<N: Node> Model for WorldModel<N> {
             self.check_blocking(s, out);
         }
         for (txn, t) in &s.txns {
-            if !t.applied_commit.is_empty() && !t.applied_abort.is_empty() {
+            if t.applied_both_ways() {
                 out.push(Finding {
                     kind: "atomicity".into(),
                     detail: format!(
@@ -483,7 +452,7 @@ impl<N: Node> Model for WorldModel<N> {
                     ),
                 });
             }
-            if t.decided_commit && t.decided_abort {
+            if t.decided_both_ways() {
                 out.push(Finding {
                     kind: "agreement".into(),
                     detail: format!("txn {txn} was decided both commit and abort"),
@@ -508,16 +477,10 @@ impl<N: Node> Model for WorldModel<N> {
                 out.push(p.name().to_string());
             }
         }
-        if s.txns
-            .values()
-            .any(|t| !t.participants.is_empty() && t.applied_commit.is_superset(t.participants))
-        {
+        if s.txns.values().any(TxnRecord::committed_everywhere) {
             out.push("commit".into());
         }
-        if s.txns
-            .values()
-            .any(|t| !t.participants.is_empty() && t.applied_abort.is_superset(t.participants))
-        {
+        if s.txns.values().any(TxnRecord::aborted_everywhere) {
             out.push("abort".into());
         }
     }
@@ -641,18 +604,16 @@ impl<N: Node> WorldModel<N> {
 
     fn check_blocking(&self, s: &WorldState<N>, out: &mut Vec<Finding>) {
         for (txn, t) in &s.txns {
-            let resolved = t.applied_commit.union(t.applied_abort);
             let some_down = s.nodes.iter().any(Option::is_none);
             // In doubt for good: up, and either waiting on a node that is down, or
             // with no timer left at all (nothing will ever happen to it). A node with
             // a timer beyond the horizon and nobody down may still resolve: the
             // horizon cut it short, which is not blocking.
             let stuck: NodeSet = t
-                .prepared
+                .in_doubt()
                 .iter()
                 .filter(|n| {
-                    !resolved.contains(*n)
-                        && s.nodes[n.index()].is_some()
+                    s.nodes[n.index()].is_some()
                         && (some_down || !s.timers.iter().any(|(m, _, _)| m == n))
                 })
                 .collect();
