@@ -15,8 +15,9 @@
 //!   world builder, and the built-ins (2PC, 3PC, TCC, saga, reliable messaging,
 //!   service calls), one folder each with its roles and its builder;
 //! - [`workload`]: business cases that generate client requests;
-//! - [`checks`]: invariants and metrics computed from observations and audits;
-//! - [`consistency`]: BASE's checkers: time to consistency, transient anomalies;
+//! - [`checkers`]: invariants and metrics computed from observations and audits: one
+//!   per-transaction record ([`checkers::txn`]) shared with the exhaustive checker and
+//!   the harness, BASE's consistency, business, messaging, TCC and service calls;
 //! - [`stats`]: a bounded-memory histogram for latency percentiles;
 //! - [`scenario`]: the RON scenario schema, defaults and validation;
 //! - [`run`]: the [`run::Registry`] of protocols (built-in and a user's): validates a
@@ -35,7 +36,7 @@
 //!   - [`tools::diagram`]: sequence (space-time) diagrams of a run as SVG;
 //!   - [`tools::sweep`]: parameter sweeps over many seeds, in parallel, resumable, shardable;
 //!   - [`tools::chart`]: charts of sweep results (SVG, PNG) with an embedded font;
-//! - [`check`]: exhaustive, breadth-first exploration of small worlds (and of
+//! - [`exhaustive`]: exhaustive, breadth-first exploration of small worlds (and of
 //!   Lamport's TwoPhase spec, to validate the explorer);
 //! - [`testing`]: test your own protocol from `cargo test`;
 //! - [`cli`]: the command line, as a library: [`cli::main_with`] gives a user's binary
@@ -65,12 +66,10 @@
 //! ```
 
 #![forbid(unsafe_code)]
-
-pub mod check;
-pub mod checks;
+pub mod checkers;
 pub mod cli;
-pub mod consistency;
 pub mod engine;
+pub mod exhaustive;
 pub mod faults;
 pub mod fuzzing;
 pub mod idmap;

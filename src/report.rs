@@ -5,7 +5,7 @@
 //! results and its scenario by [`Report::build`] (in `run`, above the scenario: the
 //! scenario's validation reads [`metric_names`] from here).
 
-use crate::checks::TccCounts;
+use crate::checkers::TccCounts;
 use crate::property::PropertyResult;
 use crate::workload::business::Business;
 use serde::Serialize;

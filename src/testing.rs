@@ -14,7 +14,7 @@
 //!   removing faults one at a time while the same invariant still fails), and the
 //!   story of the failing run in plain words;
 //! - explores your world exhaustively ([`Harness::exhaustive`], the breadth-first
-//!   checker of [`crate::check`]), for a shortest counterexample.
+//!   checker of [`crate::exhaustive`]), for a shortest counterexample.
 //!
 //! ```no_run
 //! # use acidbase::testing::{Harness, World, invariants};
@@ -32,9 +32,9 @@
 //! The walk-through is the book's chapter "Testing your own protocol" and the
 //! examples `examples/user_two_pc.rs` and `examples/buggy_two_pc.rs`.
 
-use crate::check::world::{Budget, WorldModel};
-use crate::check::{CheckReport, Limits};
 use crate::engine::{Observer, Sim, TraceEvent, TraceSink, WorldSpec};
+use crate::exhaustive::world::{Budget, WorldModel};
+use crate::exhaustive::{CheckReport, Limits};
 use crate::faults::{CrashWindow, FaultAction, FaultPlan, PartitionWindow};
 use crate::network::{Cut, Fate, Latency, NetworkConfig};
 use crate::node::{Node, NodeId, NodeSet, TxnId};
@@ -248,7 +248,7 @@ pub enum Event {
 /// What the checkers remember of one transaction in a run: the record the run
 /// checkers and the exhaustive checker keep (`decided()` gives the outcomes decided
 /// as a set; `decided_commit` / `decided_abort` each one).
-pub type TxnView = crate::checks::txn::TxnRecord;
+pub type TxnView = crate::checkers::txn::TxnRecord;
 
 /// A finished run: what invariants look at.
 #[derive(Clone, Debug)]
@@ -274,7 +274,7 @@ impl Run {
         let mut m: BTreeMap<TxnId, TxnView> = BTreeMap::new();
         for (_, e) in &self.events {
             if let Event::Observed { node, obs } = e {
-                crate::checks::txn::remember(&mut m, *node, obs);
+                crate::checkers::txn::remember(&mut m, *node, obs);
             }
         }
         m
@@ -855,7 +855,7 @@ impl<N: Node + 'static> Harness<N> {
         }
     }
 
-    /// Explores the world exhaustively (see [`crate::check::world`]): every order of
+    /// Explores the world exhaustively (see [`crate::exhaustive::world`]): every order of
     /// deliveries and timers, and every placement of the faults `opts` allows, until
     /// the harness's horizon + drain. The first violation has a shortest path.
     pub fn exhaustive(&self, opts: &Exhaustive) -> CheckReport {
@@ -896,7 +896,7 @@ impl<N: Node + 'static> Harness<N> {
             },
         )
         .with_properties(self.properties.clone());
-        let mut report = crate::check::explore(
+        let mut report = crate::exhaustive::explore(
             &model,
             &Limits {
                 max_depth: None,

@@ -2,9 +2,9 @@
 //! replayable paths, and visits every state of the safe configurations (whose counts
 //! are golden numbers: update them on purpose, never blindly).
 
-use acidbase::check::scenario::CheckOptions;
-use acidbase::check::Replayed;
-use acidbase::check::{explore, parse_steps, CheckReport, Finding, Limits, Model, Step};
+use acidbase::exhaustive::scenario::CheckOptions;
+use acidbase::exhaustive::Replayed;
+use acidbase::exhaustive::{explore, parse_steps, CheckReport, Finding, Limits, Model, Step};
 use acidbase::run::Registry;
 use acidbase::scenario::{Scenario, TimeoutsSpec};
 
@@ -268,11 +268,11 @@ impl<M: Model> Model for SafetyOnly<M> {
 fn three_pc_safety(timeouts: TimeoutsSpec, o: &CheckOptions) -> CheckReport {
     let mut s = shipped("check-3pc");
     s.three_pc.timeouts = timeouts;
-    let small = acidbase::check::scenario::small(&s, o);
+    let small = acidbase::exhaustive::scenario::small(&s, o);
     let w = acidbase::run::build_world(&acidbase::protocols::builtin::ThreePc, &small)
         .expect("a world");
-    let m =
-        acidbase::check::scenario::model(&small, o, w.names, w.nodes, w.durables).expect("a world");
+    let m = acidbase::exhaustive::scenario::model(&small, o, w.names, w.nodes, w.durables)
+        .expect("a world");
     let limits = Limits {
         max_depth: o.max_depth,
         max_states: o.max_states,

@@ -32,18 +32,17 @@ const LAYERS: &[(&str, u32)] = &[
     ("network", 40),
     ("faults", 50),
     ("engine", 60),
-    ("consistency", 60),
     ("trace", 70),
     ("workload", 70),
     // The checkers, a run's report (what it holds and how it reads: the run builds
     // it), the scenario schema and its validation (expectations name report metrics).
-    ("checks", 80),
+    ("checkers", 80),
     ("report", 90),
     ("scenario", 100),
     // The exhaustive explorer (its world model reads scenarios and properties), the
     // protocols (each builds its world from a scenario), the registry that runs them,
     // scripts the network and builds the report.
-    ("check", 110),
+    ("exhaustive", 110),
     ("protocols", 120),
     ("run", 130),
     // The tools built on runs (src/tools/: compare, explore, swarm, shrink, schedule,
@@ -543,7 +542,7 @@ fn the_detector_catches_an_upward_import() {
     assert!(found[1].starts_with("src/network.rs:5:") && found[1].contains("`engine`"));
 
     // A module on the same layer is refused too, so no cycle hides inside a layer.
-    let found = violations(&[file("engine", "use crate::consistency::Tracker;\n")]);
+    let found = violations(&[file("trace", "use crate::workload::Client;\n")]);
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].contains("its own layer"), "{}", found[0]);
 

@@ -2,7 +2,7 @@
 //! small world, or the replay of one path it found.
 
 use super::args::Format;
-use crate::check::scenario::CheckOptions;
+use crate::exhaustive::scenario::CheckOptions;
 use crate::run::Registry;
 use crate::scenario;
 use std::path::{Path, PathBuf};
@@ -76,7 +76,7 @@ fn check_scenario(
     replay: Option<PathBuf>,
     format: Format,
 ) -> ExitCode {
-    use crate::check::parse_steps;
+    use crate::exhaustive::parse_steps;
     let loaded = match registry.load(path) {
         Ok(l) => l,
         Err(e) => {

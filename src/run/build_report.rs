@@ -5,7 +5,7 @@
 //! (names, description, expectations, guards) and the scenario's validation reads
 //! the report's metric names: the report is below the scenario, this is above it.
 
-use crate::checks::Results;
+use crate::checkers::Results;
 use crate::engine::RunEnd;
 use crate::faults::FaultPlan;
 use crate::node::{NodeId, NodeSet};
@@ -170,7 +170,7 @@ impl Report {
     }
 }
 
-fn consistency(c: &crate::consistency::Summary) -> Consistency {
+fn consistency(c: &crate::checkers::consistency::Summary) -> Consistency {
     Consistency {
         consistent: c.consistent,
         time_to_consistent_ms: TimeToConsistentMs {
@@ -187,7 +187,7 @@ fn consistency(c: &crate::consistency::Summary) -> Consistency {
     }
 }
 
-fn messaging_counts(m: &crate::checks::MessagingResults) -> MessagingCounts {
+fn messaging_counts(m: &crate::checkers::MessagingResults) -> MessagingCounts {
     MessagingCounts {
         published: m.published,
         delivered: m.delivered,

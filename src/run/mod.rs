@@ -4,7 +4,7 @@
 //! own world ([`crate::protocols::Protocol::build`]) and the [`Registry`] finds the
 //! protocol a scenario names.
 
-use crate::checks::{CheckConfig, Checks, Results};
+use crate::checkers::{CheckConfig, Checks, Results};
 use crate::engine::{RunEnd, Sim, TraceSink, WorldSpec};
 use crate::faults::{
     self, CrashWindow, FaultPlan, PartitionWindow, RandomCrashes, RandomPartitions,

@@ -13,8 +13,8 @@
 //! ```
 
 use super::{run_built, Outcome, RunOptions, TraceOut};
-use crate::check::scenario::{limits, model, small, CheckOptions, Explorable};
-use crate::check::{CheckReport, Replayed, Step};
+use crate::exhaustive::scenario::{limits, model, small, CheckOptions, Explorable};
+use crate::exhaustive::{CheckReport, Replayed, Step};
 use crate::protocols::world::{BuildError, WorldBuilder};
 use crate::protocols::Protocol;
 use crate::report::Report;

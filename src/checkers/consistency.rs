@@ -1,7 +1,7 @@
 //! The BASE checkers (DESIGN §6): how long transactions take to reach a consistent end
 //! after a fault heals, and the transient anomalies a reader could see meanwhile.
 //!
-//! Fed by [`crate::checks::Checks`] from the generic observations
+//! Fed by [`crate::checkers::Checks`] from the generic observations
 //! [`Observation::Consistent`](crate::observe::Observation::Consistent),
 //! [`AnomalyBegan`](crate::observe::Observation::AnomalyBegan) /
 //! [`AnomalyEnded`](crate::observe::Observation::AnomalyEnded) and the

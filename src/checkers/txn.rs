@@ -1,7 +1,7 @@
 //! What the checkers remember of one transaction: who it spans, who voted yes, who
 //! applied which outcome, which outcomes were decided. One record for all three
 //! readers — the run checkers ([`super::Checks`]), the exhaustive explorer's state
-//! ([`crate::check::world`]) and the user harness's view of a run
+//! ([`crate::exhaustive::world`]) and the user harness's view of a run
 //! ([`crate::testing::Run::txns`]) — so they agree on what an observation means.
 
 use crate::node::{NodeId, NodeSet, Outcome, TxnId};

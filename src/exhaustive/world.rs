@@ -32,7 +32,7 @@
 //! node is up is not reported: the horizon, not the protocol, cut it short.
 
 use super::{Finding, Model, Step};
-use crate::checks::txn::{self, TxnRecord};
+use crate::checkers::txn::{self, TxnRecord};
 use crate::node::{Command, Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::Observation;
 use crate::property::{Expectation, Property, View};
@@ -647,8 +647,8 @@ impl<N: Node> WorldModel<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::fingerprint;
-    use crate::check::scenario::{model, small, CheckOptions};
+    use crate::exhaustive::fingerprint;
+    use crate::exhaustive::scenario::{model, small, CheckOptions};
 
     fn two_rms() -> WorldModel<crate::protocols::two_pc::TwoPcNode> {
         let src = "(rms: 2, workload: Transfer(fan_out: 1, keys: PerSession), \

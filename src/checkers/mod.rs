@@ -14,6 +14,7 @@ pub use crate::workload::business::CommittedAt;
 use crate::workload::business::{Business, BusinessChecks, BusinessConfig};
 use std::collections::{BTreeMap, VecDeque};
 
+pub mod consistency;
 mod messaging;
 pub use messaging::{MessagingResults, MessagingTally};
 pub use tcc::{TccChecks, TccCounts};
@@ -175,7 +176,7 @@ pub struct Checks {
     blocked: Vec<InDoubtEpisode>,
     faults_total: u64,
     now_us: u64,
-    consistency: crate::consistency::Tracker,
+    consistency: crate::checkers::consistency::Tracker,
     messaging: MessagingTally,
     /// Business invariants of the order and flash-sale workloads (none for transfers).
     business: Option<BusinessChecks>,
@@ -198,7 +199,7 @@ impl Checks {
             blocked: Vec::new(),
             faults_total: 0,
             now_us: 0,
-            consistency: crate::consistency::Tracker::default(),
+            consistency: crate::checkers::consistency::Tracker::default(),
             messaging: MessagingTally::default(),
             business: None,
             tcc: TccChecks::default(),
@@ -642,7 +643,7 @@ pub struct Results {
     /// Fault actions carried out (crashes, restarts, cuts starting and ending).
     pub faults_total: u64,
     /// BASE: time to consistency, transient anomalies, unfinished transactions.
-    pub consistency: crate::consistency::Summary,
+    pub consistency: crate::checkers::consistency::Summary,
     /// Reliable messaging: what became of each message.
     pub messaging: MessagingResults,
     /// The order chain's records at the end (protocol `calls`; empty otherwise).

@@ -225,7 +225,7 @@ impl Model for BrokenTwoPhase {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::{explore, replay, Limits};
+    use crate::exhaustive::{explore, replay, Limits};
 
     #[test]
     fn three_rms_have_the_288_states_tlc_reports() {
@@ -252,7 +252,7 @@ mod tests {
         assert_eq!(c.finding.kind, "TCConsistent");
         // Shortest: one RM aborts alone, the other commits alone.
         assert_eq!(c.steps.len(), 2, "{:?}", c.steps);
-        let steps = crate::check::parse_steps(&c.steps_ron()).unwrap();
+        let steps = crate::exhaustive::parse_steps(&c.steps_ron()).unwrap();
         let again = replay(&m, &steps).unwrap();
         assert_eq!(
             again.findings.first().map(|f| f.kind.as_str()),
