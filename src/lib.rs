@@ -1,7 +1,8 @@
 //! acidbase: a deterministic simulator of distributed transaction protocols.
 //!
 //! Map of the crate (DESIGN §3):
-//! - [`engine`]: virtual time, the event queue, the run loop, the trace digest;
+//! - [`engine`]: virtual time, the event queue, the run loop, the trace digest, the
+//!   `--trace` JSON-lines writer;
 //! - [`rng`]: seeded random streams, one per purpose;
 //! - [`network`]: latency, loss, duplication, reordering, partitions;
 //! - [`faults`]: the concrete fault plan (crashes, restarts, partition windows, drift);
@@ -23,7 +24,6 @@
 //! - [`run`]: the [`run::Registry`] of protocols (built-in and a user's): validates a
 //!   scenario for its protocol, builds its world, runs it, produces a [`report::Report`];
 //! - [`report`]: the report (text for people, JSON for machines);
-//! - [`trace`]: the `--trace` JSON-lines writer;
 //! - [`tools`]: what is built on runs:
 //!   - [`tools::compare`]: several protocols side by side on one workload and fault schedule;
 //!   - [`tools::bench`]: the canonical bench-2pc workload;
@@ -88,6 +88,6 @@ pub mod stats;
 pub mod store;
 pub mod testing;
 pub mod tools;
-pub mod trace;
+
 mod unique_map;
 pub mod workload;

@@ -427,8 +427,9 @@ pub struct Harness<N: Node> {
     /// Faults happen in `[0, horizon_ms)`; the run goes on for `drain_ms` more.
     pub horizon_ms: u32,
     pub drain_ms: u32,
-    /// Message delays are uniform in `[min, max]` ms.
-    pub latency_ms: (u32, u32),
+    /// Message delays are uniform in `[latency_ms_min, latency_ms_max]` ms.
+    pub latency_ms_min: u32,
+    pub latency_ms_max: u32,
     pub faults: FaultSpace,
 }
 
@@ -561,7 +562,8 @@ impl<N: Node + 'static> Harness<N> {
             runs: 100,
             horizon_ms: 1000,
             drain_ms: 1000,
-            latency_ms: (1, 10),
+            latency_ms_min: 1,
+            latency_ms_max: 10,
             faults: FaultSpace {
                 crashable: names.clone(),
                 max_crashes: 2,
@@ -667,8 +669,8 @@ impl<N: Node + 'static> Harness<N> {
             drift_ppm: vec![0; n],
             network: NetworkConfig {
                 latency: Latency::Uniform {
-                    min_us: u64::from(self.latency_ms.0) * 1000,
-                    max_us: u64::from(self.latency_ms.1.max(self.latency_ms.0)) * 1000,
+                    min_us: u64::from(self.latency_ms_min) * 1000,
+                    max_us: u64::from(self.latency_ms_max.max(self.latency_ms_min)) * 1000,
                 },
                 loss_probability: schedule.loss_probability,
                 duplicate_probability: schedule.duplicate_probability,
@@ -892,7 +894,7 @@ impl<N: Node + 'static> Harness<N> {
                 max_drops: opts.max_drops,
                 crashable,
                 horizon_us: u64::from(self.horizon_ms + self.drain_ms) * 1000,
-                max_latency_us: u64::from(self.latency_ms.1) * 1000,
+                max_latency_us: u64::from(self.latency_ms_max) * 1000,
             },
         )
         .with_properties(self.properties.clone());

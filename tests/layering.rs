@@ -32,7 +32,6 @@ const LAYERS: &[(&str, u32)] = &[
     ("network", 40),
     ("faults", 50),
     ("engine", 60),
-    ("trace", 70),
     ("workload", 70),
     // The checkers, a run's report (what it holds and how it reads: the run builds
     // it), the scenario schema and its validation (expectations name report metrics).
@@ -542,7 +541,7 @@ fn the_detector_catches_an_upward_import() {
     assert!(found[1].starts_with("src/network.rs:5:") && found[1].contains("`engine`"));
 
     // A module on the same layer is refused too, so no cycle hides inside a layer.
-    let found = violations(&[file("trace", "use crate::workload::Client;\n")]);
+    let found = violations(&[file("rng", "use crate::idmap::IdMap;\n")]);
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].contains("its own layer"), "{}", found[0]);
 

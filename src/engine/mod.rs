@@ -8,6 +8,7 @@
 
 pub mod digest;
 pub mod queue;
+pub mod trace;
 
 pub use digest::Digest;
 

@@ -322,7 +322,7 @@ pub(crate) fn run_built<N: Node + 'static>(
     fates::prepare_network(scenario, &names, &mut sim, opts.record_fates);
     if let Some(out) = opts.trace {
         let sink: Box<dyn TraceSink<N>> =
-            Box::new(crate::trace::JsonLines::new(out, names.clone()));
+            Box::new(crate::engine::trace::JsonLines::new(out, names.clone()));
         sim.set_trace(sink);
     }
     let start_audit = sim.audit();

@@ -1,5 +1,5 @@
 //! A run's trace read back from its JSON lines (the `--trace` format, see
-//! [`crate::trace`]), for the shrunk run's story and for sequence diagrams.
+//! [`crate::engine::trace`]), for the shrunk run's story and for sequence diagrams.
 //!
 //! Working from the JSON lines rather than from the engine's typed events keeps both
 //! protocol-independent: messages, timers and observations are their debug text, from
