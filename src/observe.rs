@@ -66,6 +66,15 @@ pub enum Observation {
     Call { txn: TxnId, event: CallEvent },
     /// A TCC participant's or coordinator's fence event (DESIGN §6 "TCC anomalies").
     Tcc { txn: TxnId, event: TccEvent },
+    /// A fact of the protocol's own, outside the shared vocabulary (a user protocol's
+    /// refusals, retries, elections...): counted by `name` in the report's `facts`
+    /// (how many, and the sum of `value`), which expectations read as
+    /// `facts.NAME.count` and `facts.NAME.sum`.
+    Fact {
+        txn: TxnId,
+        name: &'static str,
+        value: i64,
+    },
 }
 
 /// What the service-call patterns did (protocol `calls`; see `book/src/service-calls.md`).
@@ -156,7 +165,8 @@ impl Observation {
             | Observation::AnomalyEnded { txn }
             | Observation::Messaging { txn, .. }
             | Observation::Call { txn, .. }
-            | Observation::Tcc { txn, .. } => txn,
+            | Observation::Tcc { txn, .. }
+            | Observation::Fact { txn, .. } => txn,
         }
     }
 }

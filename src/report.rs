@@ -5,10 +5,11 @@
 //! results and its scenario by [`Report::build`] (in `run`, above the scenario: the
 //! scenario's validation reads [`metric_names`] from here).
 
-use crate::checkers::TccCounts;
+use crate::checkers::{FactCount, TccCounts};
 use crate::property::PropertyResult;
 use crate::workload::business::Business;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
@@ -224,6 +225,10 @@ pub struct Report {
     pub business: Business,
     /// TCC fence events (zero for other protocols).
     pub tcc: TccCounts,
+    /// Facts the protocol reported of its own (`Observation::Fact`), by name: how
+    /// many and the sum of their values (absent when none).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub facts: BTreeMap<String, FactCount>,
     /// The story in plain words (text output only).
     #[serde(skip)]
     pub story: Vec<String>,
@@ -309,6 +314,14 @@ impl Report {
         );
         consistency_text(&self.consistency, &mut s);
         business_counts_lines(self, &mut s);
+        if !self.facts.is_empty() {
+            let facts: Vec<String> = self
+                .facts
+                .iter()
+                .map(|(name, f)| format!("{name} {} (sum {})", f.count, f.sum))
+                .collect();
+            let _ = writeln!(s, "  facts          {}", facts.join(", "));
+        }
         let n = &self.network;
         let _ = writeln!(
             s,
@@ -510,5 +523,34 @@ fn collect(v: &serde_json::Value, prefix: String, out: &mut Vec<String>) {
 }
 
 pub fn is_metric(path: &str) -> bool {
-    metric_names().iter().any(|m| m == path)
+    metric_names().iter().any(|m| m == path) || is_fact_metric(path)
+}
+
+/// `facts.NAME.count` or `facts.NAME.sum`: a protocol's own fact, which a run that
+/// never reports it counts as 0.
+pub fn is_fact_metric(path: &str) -> bool {
+    path.strip_prefix("facts.")
+        .and_then(|rest| rest.rsplit_once('.'))
+        .is_some_and(|(name, field)| !name.is_empty() && (field == "count" || field == "sum"))
+}
+
+#[cfg(test)]
+mod fact_tests {
+    use super::*;
+
+    #[test]
+    fn a_protocols_own_facts_are_metrics_and_count_as_zero_when_absent() {
+        assert!(is_fact_metric("facts.refused.count") && is_fact_metric("facts.a.b.sum"));
+        assert!(!is_fact_metric("facts.refused") && !is_fact_metric("facts..count"));
+        assert!(!is_metric("facts.refused.mean") && is_metric("facts.refused.sum"));
+        let l = crate::run::parse(
+            "(duration_ms: 100, expect: {\"facts.refused.count\": \"== 0\"})",
+            "x.ron",
+        )
+        .expect("a fact metric validates");
+        let r = crate::run::run(&l.scenario, 1, None).report;
+        assert_eq!(r.expectations.failed, 0, "{:?}", r.expectations);
+        assert!(r.facts.is_empty());
+        assert!(crate::run::parse("(expect: {\"facts.x.mean\": \"== 0\"})", "x.ron").is_err());
+    }
 }

@@ -111,6 +111,11 @@ fn a_user_protocol_runs_and_its_properties_are_judged() {
         .find(|p| p["name"] == "participants agree")
         .expect("listed");
     assert!(agree["first_us"].is_u64(), "broken at some time: {agree}");
+    assert!(
+        n(&r["facts"]["refused"]["count"]) > 0,
+        "the protocol's own fact: {}",
+        r["facts"]
+    );
     assert_eq!(out.status.code(), Some(1), "a violating run exits 1");
     let story = text(&my_acidbase(&["run", "one-pc.ron"]));
     assert!(

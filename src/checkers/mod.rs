@@ -181,6 +181,15 @@ pub struct Checks {
     /// Business invariants of the order and flash-sale workloads (none for transfers).
     business: Option<BusinessChecks>,
     tcc: TccChecks,
+    /// The protocol's own facts (`Observation::Fact`), by name.
+    facts: BTreeMap<&'static str, FactCount>,
+}
+
+/// How often a protocol reported a fact of its own, and the sum of its values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FactCount {
+    pub count: u64,
+    pub sum: i64,
 }
 
 const WINDOW_MAX: usize = 4096;
@@ -203,6 +212,7 @@ impl Checks {
             messaging: MessagingTally::default(),
             business: None,
             tcc: TccChecks::default(),
+            facts: BTreeMap::new(),
         }
     }
 
@@ -428,6 +438,11 @@ impl Checks {
             business,
             tcc: self.tcc.finish(),
             latency: self.latency,
+            facts: self
+                .facts
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
         }
     }
 
@@ -569,6 +584,11 @@ impl Observer for Checks {
             | Observation::AnomalyEnded { .. } => self.observe_consistency(at_us, obs),
             Observation::Call { txn, event } => self.counts.calls.record(at_us, txn, event),
             Observation::Tcc { .. } => self.tcc.observe(obs),
+            Observation::Fact { name, value, .. } => {
+                let f = self.facts.entry(name).or_default();
+                f.count += 1;
+                f.sum = f.sum.saturating_add(value);
+            }
             _ => {
                 if let (Observation::Applied { .. }, Some(b)) = (obs, &mut self.business) {
                     b.observe(node, obs);
@@ -655,6 +675,8 @@ pub struct Results {
     /// Latencies of definite answers within the deadline (µs), for any quantile
     /// (sweeps store a latency CDF per run from it).
     pub latency: crate::stats::Histogram,
+    /// The protocol's own facts, by name.
+    pub facts: BTreeMap<String, FactCount>,
 }
 
 #[cfg(test)]

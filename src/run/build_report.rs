@@ -10,8 +10,9 @@ use crate::engine::RunEnd;
 use crate::faults::FaultPlan;
 use crate::node::{NodeId, NodeSet};
 use crate::report::{
-    lookup, Calls, Consistency, ExpectationResult, Expectations, LatencyMs, Locks, MessagingCounts,
-    Money, Network, PerCommit, Quantiles, Repair, Report, TimeToConsistentMs, Txns, Violations,
+    is_fact_metric, lookup, Calls, Consistency, ExpectationResult, Expectations, LatencyMs, Locks,
+    MessagingCounts, Money, Network, PerCommit, Quantiles, Repair, Report, TimeToConsistentMs,
+    Txns, Violations,
 };
 use crate::scenario::{parse_condition, Scenario};
 
@@ -139,6 +140,7 @@ impl Report {
             expectations: Expectations::default(),
             business: r.business.clone(),
             tcc: r.tcc.clone(),
+            facts: r.facts.clone(),
             story: Vec::new(),
             properties: Vec::new(),
         };
@@ -152,7 +154,9 @@ impl Report {
         let mut e = Expectations::default();
         for (metric, cond) in &scenario.expect {
             let (cmp, bound) = parse_condition(cond).expect("conditions were validated");
-            let actual = lookup(&json, metric).expect("metrics were validated");
+            let actual = lookup(&json, metric)
+                .or_else(|| is_fact_metric(metric).then_some(0.0))
+                .expect("metrics were validated");
             let held = cmp.holds(actual, bound);
             if held {
                 e.passed += 1;

@@ -154,6 +154,10 @@ impl Node for OnePc {
                         d.settled.insert(txn, outcome);
                     });
                     ctx.observe(Observation::applied_at_once(txn, outcome, 0));
+                    if outcome == Outcome::Abort {
+                        // A fact of this protocol's own, counted in the report.
+                        ctx.observe(Observation::Fact { txn, name: "refused", value: 1 });
+                    }
                 }
                 ctx.send(from, Msg::Ack { txn });
             }
