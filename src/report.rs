@@ -5,9 +5,9 @@
 //! results and its scenario by [`Report::build`] (in `run`, above the scenario: the
 //! scenario's validation reads [`metric_names`] from here).
 
+use crate::checkers::business::Business;
 use crate::checkers::{FactCount, TccCounts};
 use crate::property::PropertyResult;
-use crate::workload::business::Business;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

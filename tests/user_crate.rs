@@ -23,43 +23,88 @@ fn target_dir() -> PathBuf {
     exe.ancestors().nth(3).expect("target dir").to_path_buf()
 }
 
-/// Builds the user's crate once; returns its directory and binary.
+/// The user's crate's binary as `cargo test` built it (an example of this package,
+/// from the same source), and a working directory holding its scenarios.
 fn user_crate() -> &'static (PathBuf, PathBuf) {
     static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("acidbase-user-crate-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("src")).expect("temp dir");
-        let src = repo().join("tests/user_crate");
-        for f in ["src/main.rs", "one-pc.ron", "one-pc-check.ron", "one-pc-sweep.ron"] {
-            std::fs::copy(src.join(f), dir.join(f)).expect("copy the user's crate");
-        }
-        // The same release profile as acidbase's, so the dependencies built for the
-        // acidbase binary are reused.
-        let manifest = format!(
-            "[package]\nname = \"my-acidbase\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
-             [dependencies]\nacidbase = {{ path = {:?} }}\nserde = {{ version = \"1\", features = [\"derive\"] }}\n\n\
-             [profile.release]\nlto = true\ncodegen-units = 1\npanic = \"abort\"\n\n[workspace]\n",
-            repo().display().to_string()
-        );
-        std::fs::write(dir.join("Cargo.toml"), manifest).expect("write Cargo.toml");
-        std::fs::copy(repo().join("Cargo.lock"), dir.join("Cargo.lock")).expect("the lock file");
-        let target = target_dir();
-        let out = Command::new(env!("CARGO"))
-            .args(["build", "--release", "--offline", "--quiet"])
-            .current_dir(&dir)
-            .env("CARGO_TARGET_DIR", &target)
-            .output()
-            .expect("cargo runs");
+        let dir = copy_crate("run");
+        let exe = std::env::current_exe().expect("the test binary has a path");
+        // target/<profile>/deps/user_crate-<hash> → target/<profile>/examples/
+        let bin = exe
+            .ancestors()
+            .nth(2)
+            .expect("the profile dir")
+            .join("examples")
+            .join(format!("my-acidbase{}", std::env::consts::EXE_SUFFIX));
         assert!(
-            out.status.success(),
-            "the user's crate does not build:\n{}",
-            String::from_utf8_lossy(&out.stderr)
+            bin.exists(),
+            "cargo test builds the example {}",
+            bin.display()
         );
-        let bin = target.join("release").join(format!("my-acidbase{}", std::env::consts::EXE_SUFFIX));
-        assert!(bin.exists(), "{} was built", bin.display());
         (dir, bin)
     })
+}
+
+/// A fresh temporary copy of the user's crate (sources and scenarios).
+fn copy_crate(tag: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("acidbase-user-crate-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("src")).expect("temp dir");
+    let src = repo().join("tests/user_crate");
+    for f in [
+        "src/main.rs",
+        "one-pc.ron",
+        "one-pc-check.ron",
+        "one-pc-sweep.ron",
+    ] {
+        std::fs::copy(src.join(f), dir.join(f)).expect("copy the user's crate");
+    }
+    dir
+}
+
+/// The crate builds on its own, outside this repository, with acidbase as a path
+/// dependency, as a user's would: a second build of the library (minutes with the
+/// release profile), hence `--ignored`; the other tests run the same source built
+/// as an example.
+#[test]
+#[ignore = "long: builds the library again as the user crate's dependency"]
+fn the_user_crate_builds_outside_the_repository() {
+    let dir = copy_crate("build");
+    let manifest = format!(
+        "[package]\nname = \"my-acidbase\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n\
+         [dependencies]\nacidbase = {{ path = {:?} }}\nserde = {{ version = \"1\", features = [\"derive\"] }}\n\n[workspace]\n",
+        repo().display().to_string()
+    );
+    std::fs::write(dir.join("Cargo.toml"), manifest).expect("write Cargo.toml");
+    std::fs::copy(repo().join("Cargo.lock"), dir.join("Cargo.lock")).expect("the lock file");
+    let target = target_dir();
+    let out = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--offline", "--quiet"])
+        .current_dir(&dir)
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .expect("cargo runs");
+    assert!(
+        out.status.success(),
+        "the user's crate does not build:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bin = target
+        .join("release")
+        .join(format!("my-acidbase{}", std::env::consts::EXE_SUFFIX));
+    let run = Command::new(&bin)
+        .args(["run", "one-pc.ron", "--format", "json"])
+        .current_dir(&dir)
+        .output()
+        .expect("the binary runs");
+    let r = json(&run);
+    assert_eq!(r["protocol"], "1pc");
+    assert!(
+        r["violations"]["atomicity"].as_u64().unwrap_or(0) > 0,
+        "{r}"
+    );
 }
 
 fn my_acidbase(args: &[&str]) -> Output {

@@ -10,10 +10,11 @@ use crate::faults::FaultAction;
 use crate::node::{NodeId, NodeSet, TxnId};
 use crate::observe::{AuditItem, MessagingEvent, Observation, RepairClass};
 use crate::stats::Histogram;
-pub use crate::workload::business::CommittedAt;
-use crate::workload::business::{Business, BusinessChecks, BusinessConfig};
+pub use business::CommittedAt;
+use business::{Business, BusinessChecks, BusinessConfig};
 use std::collections::{BTreeMap, VecDeque};
 
+pub mod business;
 pub mod consistency;
 mod messaging;
 pub use messaging::{MessagingResults, MessagingTally};

@@ -10,10 +10,10 @@
 //! client a workload drives ([`WorldBuilder::client_config`]) and the balances each
 //! shard starts with ([`shard_ledger`]), so every protocol runs every workload.
 
+use crate::checkers::business::BusinessConfig;
 use crate::node::{Node, NodeId, NodeSet};
 use crate::scenario::{ms_to_us, KeysSpec, LoadSpec, Scenario, WorkloadSpec};
 use crate::store::Ledger;
-use crate::workload::business::BusinessConfig;
 use crate::workload::flash_sale::PAYMENT;
 use crate::workload::order_inventory::{INVENTORY, ORDERS};
 use crate::workload::{

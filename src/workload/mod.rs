@@ -5,7 +5,6 @@
 //! that issue requests (closed or open loop) and measure answers.
 
 pub mod admission;
-pub mod business;
 pub mod client;
 pub mod flash_sale;
 pub mod generator;

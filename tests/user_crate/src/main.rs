@@ -116,13 +116,25 @@ impl Node for OnePc {
                     .collect();
                 let participants: NodeSet = parts.iter().map(|(n, _)| *n).collect();
                 ctx.persist(|d| d.pending.insert(req.txn, parts.clone()));
-                ctx.observe(Observation::TxnBegun { txn: req.txn, participants });
+                ctx.observe(Observation::TxnBegun {
+                    txn: req.txn,
+                    participants,
+                });
                 // One phase: the decision is made before anyone is asked.
-                ctx.observe(Observation::Decided { txn: req.txn, outcome: Outcome::Commit });
+                ctx.observe(Observation::Decided {
+                    txn: req.txn,
+                    outcome: Outcome::Commit,
+                });
                 for (rm, ops) in parts {
                     ctx.send(rm, Msg::Apply { txn: req.txn, ops });
                 }
-                ctx.send(from, Msg::Reply { txn: req.txn, outcome: Outcome::Commit });
+                ctx.send(
+                    from,
+                    Msg::Reply {
+                        txn: req.txn,
+                        outcome: Outcome::Commit,
+                    },
+                );
             }
             (OnePc::Coordinator { .. }, Msg::Ack { txn }) => {
                 let done = ctx.persist(|d| {
@@ -156,7 +168,11 @@ impl Node for OnePc {
                     ctx.observe(Observation::applied_at_once(txn, outcome, 0));
                     if outcome == Outcome::Abort {
                         // A fact of this protocol's own, counted in the report.
-                        ctx.observe(Observation::Fact { txn, name: "refused", value: 1 });
+                        ctx.observe(Observation::Fact {
+                            txn,
+                            name: "refused",
+                            value: 1,
+                        });
                     }
                 }
                 ctx.send(from, Msg::Ack { txn });
@@ -175,7 +191,9 @@ impl Node for OnePc {
                     .pending
                     .iter()
                     .flat_map(|(&txn, parts)| {
-                        parts.iter().map(move |(n, ops)| (*n, Msg::Apply { txn, ops: ops.clone() }))
+                        parts
+                            .iter()
+                            .map(move |(n, ops)| (*n, Msg::Apply { txn, ops: *ops }))
                     })
                     .collect();
                 for (n, m) in resend {
@@ -198,7 +216,9 @@ impl Node for OnePc {
 
     fn audit(&self, d: &Durable, _now_us: u64, out: &mut Vec<AuditItem>) {
         if let OnePc::Participant = self {
-            out.push(AuditItem::Money { amount: d.ledger.total() });
+            out.push(AuditItem::Money {
+                amount: d.ledger.total(),
+            });
         }
     }
 }
@@ -235,10 +255,20 @@ impl Protocol for OnePhaseCommit {
         let tm = w.id("tm")?;
         let rms = w.rms()?;
         let retry_us = (o.retry_ms * 1000.0).max(1.0) as u64;
-        w.host("tm", OnePc::Coordinator { rms: rms.clone(), retry_us }, Durable::default())?;
+        w.host(
+            "tm",
+            OnePc::Coordinator {
+                rms: rms.clone(),
+                retry_us,
+            },
+            Durable::default(),
+        )?;
         for shard in 0..rms.len() as u32 {
             let ledger = w.shard_ledger(shard);
-            let durable = Durable { ledger, ..Durable::default() };
+            let durable = Durable {
+                ledger,
+                ..Durable::default()
+            };
             w.host(&format!("rm{}", shard + 1), OnePc::Participant, durable)?;
         }
         let client = Client::new(w.client_config(tm));
@@ -250,7 +280,8 @@ impl Protocol for OnePhaseCommit {
         vec![
             Property::always("participants agree", |v| !split(v)),
             Property::sometimes("a transfer is applied", |v: &View<'_, OnePc>| {
-                v.nodes().any(|(_, _, _, d)| d.settled.values().any(|&o| o == Outcome::Commit))
+                v.nodes()
+                    .any(|(_, _, _, d)| d.settled.values().any(|&o| o == Outcome::Commit))
             }),
             Property::eventually("the coordinator's log is empty", |v: &View<'_, OnePc>| {
                 v.id("tm")
