@@ -247,7 +247,7 @@ pub fn world(txns: u64, bugs: Bugs) -> World<UserNode> {
     }
 }
 
-/// The harness both examples (and `tests/user_protocol.rs`) use.
+/// The harness both examples (and `tests/suite/user_protocol.rs`) use.
 pub fn harness(bugs: Bugs) -> Harness<UserNode> {
     Harness::new(move || world(3, bugs))
         .always("atomicity", invariants::atomicity)

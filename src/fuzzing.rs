@@ -1,5 +1,5 @@
 //! Entry points for the coverage-guided fuzzers (`fuzz/`, run with `cargo fuzz`) and
-//! for the test that replays their corpus (`tests/fuzz_corpus.rs`), so every input a
+//! for the test that replays their corpus (`tests/suite/fuzz_corpus.rs`), so every input a
 //! fuzzer ever found stays fixed in CI.
 //!
 //! The contract is the command line's: any bytes give either an error for the user

@@ -44,7 +44,7 @@
 //! - [`fuzzing`]: the entry points of the fuzz targets and of their corpus's replay.
 //!
 //! The modules form layers, each using only modules below it (so no two depend on
-//! each other); `tests/layering.rs` holds the table and checks every import against it.
+//! each other); `tests/suite/layering.rs` holds the table and checks every import against it.
 //!
 //! To write a protocol of your own, implement [`node::Node`] for an enum of its roles
 //! (see [`protocols::two_pc`]), report what happens with [`observe::Observation`]s,

@@ -1,12 +1,10 @@
 //! Explore, schedule export and replay, shrink and sequence diagrams, run as a user
 //! would run them (plus the library where sizes are compared).
 
-mod common;
-
+use crate::common::{acidbase, path_str, stderr, stdout, TempDir};
 use acidbase::tools::explore::has_kind;
 use acidbase::tools::schedule::Sizes;
 use acidbase::tools::shrink::{shrink, ShrinkOptions};
-use common::{acidbase, path_str, stderr, stdout, TempDir};
 use serde_json::Value;
 
 /// Unsafe 2PC (RMs abort on their own after a timeout) under random message faults

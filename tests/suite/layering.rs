@@ -436,7 +436,7 @@ fn every_import_points_down_the_layers() {
     let found = violations(&crate_sources());
     assert!(
         found.is_empty(),
-        "{} import(s) break the layers (tests/layering.rs):\n{}",
+        "{} import(s) break the layers (tests/suite/layering.rs):\n{}",
         found.len(),
         found.join("\n")
     );

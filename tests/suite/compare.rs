@@ -1,8 +1,7 @@
 //! `acidbase compare`, run as a user would: the same faults for every protocol, a table
 //! that adds up to the single runs, and identical output at any thread count.
 
-mod common;
-use common::{acidbase, stderr, stdout};
+use crate::common::{acidbase, stderr, stdout};
 
 fn json(args: &[&str]) -> serde_json::Value {
     let out = acidbase(args);

@@ -2,12 +2,12 @@
 //! guards' anomalies found by search, golden message counts, and the shipped
 //! scenarios run through the binary as a user would.
 
-mod common;
+use crate::common;
 
+use crate::common::{acidbase as bin, stdout, TempDir};
 use acidbase::report::Report;
 use acidbase::run::run;
 use acidbase::scenario::{self, Scenario, WorkloadSpec};
-use common::{acidbase as bin, stdout, TempDir};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 

@@ -352,8 +352,8 @@ fn without_query_compensation_cancels_orders_that_were_charged() {
 
 // ---- the binary, run as a user would, on the shipped scenarios ----
 
-mod common;
-use common::{acidbase, path_str, stdout, TempDir};
+use crate::common;
+use crate::common::{acidbase, path_str, stdout, TempDir};
 
 fn json_of(args: &[&str]) -> (Option<i32>, serde_json::Value) {
     let o = acidbase(args);

@@ -12,14 +12,14 @@
 //! - With partitions, some schedule splits the outcome (under either choice of
 //!   `on_precommit_ack_timeout`).
 
-mod common;
+use crate::common;
 
+use crate::common::{acidbase, stderr, stdout, TempDir};
 use acidbase::report::Report;
 use acidbase::run::run;
 use acidbase::scenario::{
     self, AckTimeoutSpec, CrashSpec, PartitionSpec, RandomPartitionSpec, Scenario, TimeoutsSpec,
 };
-use common::{acidbase, stderr, stdout, TempDir};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 
@@ -397,7 +397,7 @@ fn golden_numbers_per_committed_transaction_2pc_and_3pc() {
 }
 
 /// Golden digests of the shipped 3PC scenarios (kept here rather than in
-/// tests/scenarios.rs so branches merge without touching one table). Update on
+/// tests/suite/scenarios.rs so branches merge without touching one table). Update on
 /// purpose, never blindly.
 #[test]
 fn golden_digests_of_the_3pc_scenarios() {

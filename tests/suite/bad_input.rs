@@ -4,8 +4,7 @@
 
 use std::process::Output;
 
-mod common;
-use common::{acidbase, path_str, stderr, stdout, TempDir};
+use crate::common::{acidbase, path_str, stderr, stdout, TempDir};
 
 /// Exit code 2 (bad input), no panic, no report on stdout.
 fn assert_bad_input(o: &Output) {

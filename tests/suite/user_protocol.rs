@@ -3,7 +3,7 @@
 //! shrunk, replayable schedule and a story, and the exhaustive checker catches it too.
 
 #[allow(dead_code)]
-#[path = "../examples/buggy_two_pc.rs"]
+#[path = "../../examples/buggy_two_pc.rs"]
 mod buggy;
 
 use acidbase::testing::{self, invariants, Exhaustive, FaultSpace, Harness, Schedule};

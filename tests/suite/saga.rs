@@ -7,12 +7,12 @@
 //! money conserved, nothing unfinished, no anomaly left visible. With the job off,
 //! some schedule leaves a saga half-done.
 
-mod common;
+use crate::common;
 
+use crate::common::{acidbase, stdout};
 use acidbase::report::Report;
 use acidbase::run::run;
 use acidbase::scenario::{self, RandomCrashSpec, SagaPolicySpec, Scenario, StateStoreSpec};
-use common::{acidbase, stdout};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 

@@ -4,8 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-mod common;
-use common::{acidbase, path_str, stderr, stdout, TempDir};
+use crate::common::{acidbase, path_str, stderr, stdout, TempDir};
 
 /// 2 × 2 points × 2 variants × 3 seeds = 24 short runs, every chart kind.
 const SWEEP: &str = r#"(

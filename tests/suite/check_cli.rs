@@ -1,8 +1,7 @@
 //! `acidbase check --exhaustive` as a user runs it: exit codes, the printed path, the
 //! RON path written with --out and re-executed with --replay.
 
-mod common;
-use common::{acidbase, path_str, stderr, stdout, TempDir};
+use crate::common::{acidbase, path_str, stderr, stdout, TempDir};
 
 #[test]
 fn a_violating_config_exits_1_with_a_shortest_path_that_replays() {

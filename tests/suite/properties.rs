@@ -6,14 +6,14 @@
 //! fault schedule (crash windows, partition windows, one-way cuts, random crash and
 //! partition rates, loss, duplication, reordering), all as scenario fields, so a
 //! failing case shrinks to a small scenario. The wider swarm over every protocol is
-//! tests/swarm.rs.
+//! tests/suite/swarm.rs.
 
 use acidbase::report::Report;
 use acidbase::run::run;
 use acidbase::scenario::{self, LatencySpec, RandomCrashSpec, RandomPartitionSpec, Scenario};
 use proptest::prelude::*;
 
-mod common;
+use crate::common;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 
 /// Fault targets are drawn as indices into this many slots and mapped onto the

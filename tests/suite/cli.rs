@@ -4,8 +4,7 @@
 use serde_json::Value;
 use std::process::Output;
 
-mod common;
-use common::{acidbase, path_str, stderr, stdout, TempDir};
+use crate::common::{acidbase, path_str, stderr, stdout, TempDir};
 
 const COORDINATOR_CRASH: &str = "scenarios/2pc-coordinator-crash.ron";
 

@@ -9,8 +9,7 @@
 
 use acidbase::tools::swarm::{configurations, run_configuration, swarm, Expect, FaultMix};
 
-mod common;
-use common::{acidbase, path_str, stderr, stdout, TempDir};
+use crate::common::{acidbase, path_str, stderr, stdout, TempDir};
 
 const SEEDS: u64 = 200;
 

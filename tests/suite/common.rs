@@ -1,5 +1,4 @@
 //! Helpers shared by the tests that run the `acidbase` binary as a user would.
-#![allow(dead_code)] // each test binary uses its own subset
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -11,12 +11,12 @@
 //! - Each unsafe variant (no dedupe, publish-then-commit, commit-then-publish) shows
 //!   its anomaly for some schedule (a seed search over random crash schedules).
 
-mod common;
+use crate::common;
 
+use crate::common::{acidbase, stdout, TempDir};
 use acidbase::report::Report;
 use acidbase::run::run;
 use acidbase::scenario::{self, ConsumerSpec, CrashSpec, MechanismSpec, RandomCrashSpec, Scenario};
-use common::{acidbase, stdout, TempDir};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 

@@ -1,0 +1,24 @@
+//! The integration tests, one binary: each module runs the `acidbase` binary (or the
+//! library) as a user would. One binary rather than one per file, because every test
+//! binary is a full release link of the library, which dominated CI time.
+
+mod bad_input;
+mod check_cli;
+mod cli;
+mod common;
+mod compare;
+mod exhaustive;
+mod explore;
+mod fuzz_corpus;
+mod layering;
+mod messaging;
+mod properties;
+mod saga;
+mod scenarios;
+mod service_calls;
+mod swarm;
+mod sweep;
+mod tcc;
+mod three_pc;
+mod user_crate;
+mod user_protocol;
