@@ -89,18 +89,17 @@ impl UserNode {
     }
 
     fn apply(&mut self, txn: TxnId, outcome: Outcome, ctx: &mut Ctx<'_, Self>) {
-        if let Some(since) = ctx.durable().prepared.get(&txn).copied() {
+        if ctx.durable().prepared.contains_key(&txn) {
             ctx.persist(|d| {
                 d.prepared.remove(&txn);
                 d.applied.insert(txn, outcome);
             });
             ctx.cancel_timer(Timer::Ask(txn));
-            ctx.observe(Observation::Applied {
+            // The checkers measure the time in doubt from this node's `Prepared`.
+            ctx.observe(Observation::Resolved {
                 txn,
                 outcome,
-                in_doubt_us: ctx.now_us() - since,
                 locks: 0,
-                lock_hold_us: 0,
             });
         } else if !ctx.durable().applied.contains_key(&txn) {
             // An outcome before any Prepare: only Abort can come first.

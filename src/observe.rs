@@ -75,6 +75,16 @@ pub enum Observation {
         name: &'static str,
         value: i64,
     },
+    /// [`Observation::Applied`] with the times left to the checkers, which derive
+    /// them from this node's own `Prepared` for `txn`: in doubt since then, and each
+    /// of its `locks` held since then (both 0 when it never prepared). A protocol
+    /// whose locks are taken at prepare and released at apply need not keep the
+    /// prepare time itself; one that measures otherwise reports `Applied`.
+    Resolved {
+        txn: TxnId,
+        outcome: Outcome,
+        locks: u32,
+    },
 }
 
 /// What the service-call patterns did (protocol `calls`; see `book/src/service-calls.md`).
@@ -166,7 +176,8 @@ impl Observation {
             | Observation::Messaging { txn, .. }
             | Observation::Call { txn, .. }
             | Observation::Tcc { txn, .. }
-            | Observation::Fact { txn, .. } => txn,
+            | Observation::Fact { txn, .. }
+            | Observation::Resolved { txn, .. } => txn,
         }
     }
 }

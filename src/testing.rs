@@ -310,7 +310,8 @@ impl Run {
                         Observation::Decided { txn, outcome } => {
                             format!("{who} decides {outcome:?} for txn {txn}")
                         }
-                        Observation::Applied { txn, outcome, .. } => {
+                        Observation::Applied { txn, outcome, .. }
+                        | Observation::Resolved { txn, outcome, .. } => {
                             format!("{who} applies {outcome:?} for txn {txn}")
                         }
                         other => format!("{who}: {other:?}"),

@@ -154,6 +154,11 @@ impl BusinessChecks {
             outcome: Outcome::Abort,
             locks,
             ..
+        }
+        | Observation::Resolved {
+            outcome: Outcome::Abort,
+            locks,
+            ..
         } = *obs
         {
             if node == self.cfg.inventory && locks > 0 {

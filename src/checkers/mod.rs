@@ -49,6 +49,8 @@ struct Track {
     violation: bool,
     begun_depth: u32,
     max_depth: u32,
+    /// When each participant reported `Prepared`, for the times of a `Resolved`.
+    prepared_at_us: Vec<(NodeId, u64)>,
 }
 
 impl Track {
@@ -59,7 +61,7 @@ impl Track {
     /// Updates the track with an observation about its transaction; says what
     /// changed that the counters care about. Folds the observation into the record
     /// fact by fact, as [`TxnRecord::apply`] does, in the one match (the hot path).
-    fn apply(&mut self, node: NodeId, depth: u32, obs: &Observation) -> TrackChange {
+    fn apply(&mut self, at_us: u64, node: NodeId, depth: u32, obs: &Observation) -> TrackChange {
         self.max_depth = self.max_depth.max(depth);
         let mut change = TrackChange::default();
         match *obs {
@@ -70,7 +72,10 @@ impl Track {
                 self.begun_depth = depth;
                 self.max_depth = depth;
             }
-            Observation::Prepared { .. } => self.record.prepare(node),
+            Observation::Prepared { .. } => {
+                self.record.prepare(node);
+                self.prepared_at_us.push((node, at_us));
+            }
             Observation::Applied {
                 outcome,
                 in_doubt_us,
@@ -82,6 +87,13 @@ impl Track {
                 change.applied = Some((in_doubt_us, locks, lock_hold_us));
                 self.judge(&mut change);
             }
+            Observation::Resolved { outcome, locks, .. } => {
+                let in_doubt_us = self.in_doubt_us(at_us, node);
+                let hold_us = if locks > 0 { in_doubt_us } else { 0 };
+                self.record.applied(node, outcome);
+                change.applied = Some((in_doubt_us, locks, hold_us));
+                self.judge(&mut change);
+            }
             Observation::Decided { outcome, .. } => {
                 self.record.decide(outcome);
                 self.judge(&mut change);
@@ -91,6 +103,13 @@ impl Track {
             _ => {}
         }
         change
+    }
+
+    /// How long `node` has been in doubt at `at_us`: since its latest `Prepared`
+    /// (0 when it never prepared).
+    fn in_doubt_us(&self, at_us: u64, node: NodeId) -> u64 {
+        let since = self.prepared_at_us.iter().rev().find(|(n, _)| *n == node);
+        since.map_or(0, |&(_, t)| at_us.saturating_sub(t))
     }
 
     /// Judged when an outcome is applied or decided; a saga's compensation passes
@@ -509,7 +528,7 @@ impl Checks {
     fn observe_transaction(&mut self, at_us: u64, node: NodeId, depth: u32, obs: &Observation) {
         let txn = obs.txn();
         let t = self.track(txn);
-        let change = t.apply(node, depth, obs);
+        let change = t.apply(at_us, node, depth, obs);
         let example = change.new_violation.then(|| AtomicityExample {
             txn,
             at_us,
@@ -591,7 +610,11 @@ impl Observer for Checks {
                 f.sum = f.sum.saturating_add(value);
             }
             _ => {
-                if let (Observation::Applied { .. }, Some(b)) = (obs, &mut self.business) {
+                let applied = matches!(
+                    obs,
+                    Observation::Applied { .. } | Observation::Resolved { .. }
+                );
+                if let (true, Some(b)) = (applied, &mut self.business) {
                     b.observe(node, obs);
                 }
                 self.observe_transaction(at_us, node, depth, obs);
@@ -699,6 +722,53 @@ mod tests {
 
     fn feed(c: &mut Checks, node: u32, obs: Observation) {
         c.observe(0, NodeId(node), 0, &obs);
+    }
+
+    /// A `Resolved` gets the times an `Applied` would carry, from the node's own
+    /// `Prepared`: the same counts as the `Applied` a protocol would have written.
+    #[test]
+    fn resolved_derives_the_times_from_the_nodes_prepare() {
+        let run = |resolved: bool| {
+            let mut c = checks();
+            let begun = Observation::TxnBegun {
+                txn: 1,
+                participants: set(&[1, 2]),
+            };
+            c.observe(0, NodeId(0), 0, &begun);
+            c.observe(100, NodeId(1), 0, &Observation::Prepared { txn: 1 });
+            c.observe(400, NodeId(2), 0, &Observation::Prepared { txn: 1 });
+            for (node, at_us) in [(1, 2600), (2, 2700)] {
+                let obs = if resolved {
+                    Observation::Resolved {
+                        txn: 1,
+                        outcome: Outcome::Commit,
+                        locks: 1,
+                    }
+                } else {
+                    let t = at_us - if node == 1 { 100 } else { 400 };
+                    Observation::Applied {
+                        txn: 1,
+                        outcome: Outcome::Commit,
+                        in_doubt_us: t,
+                        locks: 1,
+                        lock_hold_us: t,
+                    }
+                };
+                c.observe(at_us, NodeId(node), 0, &obs);
+            }
+            c.finish(&[], &[])
+        };
+        let (derived, written) = (run(true), run(false));
+        assert_eq!(derived.blocked_episodes, written.blocked_episodes);
+        let in_doubt: Vec<u64> = derived
+            .blocked_episodes
+            .iter()
+            .map(|e| e.in_doubt_us)
+            .collect();
+        assert_eq!(in_doubt, [2500, 2300]);
+        assert_eq!(derived.counts.max_hold_us, 2500);
+        assert_eq!(derived.counts.blocked_locks, 2);
+        assert_eq!(derived.counts, written.counts);
     }
 
     #[test]

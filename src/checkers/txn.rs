@@ -35,7 +35,8 @@ impl TxnRecord {
             Observation::TxnBegun { txn, .. }
             | Observation::Prepared { txn }
             | Observation::Decided { txn, .. }
-            | Observation::Applied { txn, .. } => Some(txn),
+            | Observation::Applied { txn, .. }
+            | Observation::Resolved { txn, .. } => Some(txn),
             _ => None,
         }
     }
@@ -50,7 +51,9 @@ impl TxnRecord {
             Observation::TxnBegun { participants, .. } => self.begin(participants),
             Observation::Prepared { .. } => self.prepare(node),
             Observation::Decided { outcome, .. } => self.decide(outcome),
-            Observation::Applied { outcome, .. } => self.applied(node, outcome),
+            Observation::Applied { outcome, .. } | Observation::Resolved { outcome, .. } => {
+                self.applied(node, outcome)
+            }
             _ => {}
         }
     }

@@ -331,7 +331,8 @@ impl<N: Node> WorldModel<N> {
             Observation::Decided { txn, outcome } => {
                 format!("{who} decides {} for txn {txn}", word(*outcome))
             }
-            Observation::Applied { txn, outcome, .. } => {
+            Observation::Applied { txn, outcome, .. }
+            | Observation::Resolved { txn, outcome, .. } => {
                 format!("{who} applies {} for txn {txn}", word(*outcome))
             }
             Observation::Answered { txn, outcome, .. } => {

@@ -384,7 +384,7 @@ fn down_and_lock_bars(s: &mut String, trace: &[TraceLine], layout: &Layout, filt
                     if l.what.starts_with("Prepared") {
                         let slot = free_slot(&locks, i);
                         locks.insert((i, txn), (r, slot));
-                    } else if l.what.starts_with("Applied") {
+                    } else if is_applied(&l.what) {
                         if let Some((from, slot)) = locks.remove(&(i, txn)) {
                             lock_bar(s, x(i) - 6.0 * slot as f64, y(from), y(r), txn);
                         }
@@ -530,6 +530,11 @@ fn node_event(
     }
 }
 
+/// An outcome applied at a participant, with its times or without (`Resolved`).
+fn is_applied(what: &str) -> bool {
+    what.starts_with("Applied") || what.starts_with("Resolved")
+}
+
 /// The note for an observation worth one (a participant in doubt, a decision, an
 /// outcome applied or told), with its colour; the others are not drawn.
 fn observation_note(w: &str) -> Option<(String, &'static str)> {
@@ -537,7 +542,7 @@ fn observation_note(w: &str) -> Option<(String, &'static str)> {
         Some(("in doubt".to_string(), "#d80"))
     } else if w.starts_with("Decided") {
         Some((format!("decided {}", outcome_word(w)), "#000"))
-    } else if w.starts_with("Applied") {
+    } else if is_applied(w) {
         Some((format!("applied {}", outcome_word(w)), "#060"))
     } else if w.starts_with("Answered") {
         Some((format!("told {}", outcome_word(w)), "#060"))

@@ -651,7 +651,7 @@ pub fn story(trace: &[TraceLine], outcome: &Outcome, txns: &[u64]) -> Vec<String
                         l.node,
                         outcome_of(&name)
                     ))
-                } else if l.what.starts_with("Applied") {
+                } else if l.what.starts_with("Applied") || l.what.starts_with("Resolved") {
                     let waited = field_u64(&l.what, "in_doubt_us").filter(|&u| u > 0);
                     Some(format!(
                         "{} applied {} for txn {txn}{}",
