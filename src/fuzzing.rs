@@ -23,10 +23,13 @@ pub fn scenario_input(data: &[u8]) {
     let Ok(loaded) = crate::run::parse(text, "fuzz.ron") else {
         return;
     };
-    let mut s = loaded.scenario;
+    let mut s = loaded.into_loaded().scenario;
     s.max_events = s.max_events.min(FUZZ_EVENTS);
     let _ = crate::run::size_warning(&s);
-    let report = crate::run::run(&s, s.seed, None).report;
+    let Ok(s) = crate::run::Registry::builtin().validate_scenario(&s, "fuzz.ron") else {
+        return;
+    };
+    let report = s.run(s.scenario.seed, None).report;
     let _ = report.to_text();
     let _ = serde_json::to_string(&report);
     let _ = crate::tools::explore::violation_kinds(&report);

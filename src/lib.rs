@@ -56,13 +56,14 @@
 //! after the votes):
 //!
 //! ```
-//! let loaded = acidbase::run::default_scenario();
-//! let s = &loaded.scenario;
-//! let report = acidbase::run::run(s, s.seed, None).report;
+//! // Validated, and bound to its protocol: a `run::Validated` cannot fail to run.
+//! let s = acidbase::run::default_scenario();
+//! let seed = s.scenario.seed;
+//! let report = s.run(seed, None).report;
 //! assert_eq!(report.violations.atomicity, 0); // 2PC stays atomic...
 //! assert!(report.locks.blocked >= 3); // ...by blocking while the TM is down
 //! // Same scenario, same seed: the same run, to the digest.
-//! assert_eq!(acidbase::run::run(s, s.seed, None).report.digest, report.digest);
+//! assert_eq!(s.run(seed, None).report.digest, report.digest);
 //! ```
 
 #![forbid(unsafe_code)]

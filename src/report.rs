@@ -548,7 +548,7 @@ mod fact_tests {
             "x.ron",
         )
         .expect("a fact metric validates");
-        let r = crate::run::run(&l.scenario, 1, None).report;
+        let r = l.run(1, None).report;
         assert_eq!(r.expectations.failed, 0, "{:?}", r.expectations);
         assert!(r.facts.is_empty());
         assert!(crate::run::parse("(expect: {\"facts.x.mean\": \"== 0\"})", "x.ron").is_err());

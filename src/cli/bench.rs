@@ -7,7 +7,16 @@ use std::process::ExitCode;
 /// `acidbase bench`: exit status 1 unless every transaction completed with exactly the
 /// expected deliveries.
 pub(super) fn bench_command(args: &BenchArgs) -> ExitCode {
-    let r = run_bench(args);
+    let r = match run_bench(args) {
+        Ok(r) => r,
+        Err(e) => {
+            warnln!(
+                "error: these flags make no valid bench scenario: {}",
+                e.message
+            );
+            return ExitCode::from(2);
+        }
+    };
     say!("{}", r.lines(args));
     if r.ok(args) {
         ExitCode::SUCCESS

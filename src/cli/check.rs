@@ -84,7 +84,6 @@ fn check_scenario(
             return ExitCode::from(2);
         }
     };
-    let s = &loaded.scenario;
     if let Some(file) = replay {
         let text = match std::fs::read_to_string(&file) {
             Ok(t) => t,
@@ -103,7 +102,7 @@ fn check_scenario(
                 return ExitCode::from(2);
             }
         };
-        let r = match registry.replay_steps(s, opts, &steps) {
+        let r = match loaded.replay_steps(opts, &steps) {
             Ok(r) => r,
             Err(e) => {
                 warnln!("error: {}: {e}", file.display());
@@ -124,7 +123,7 @@ fn check_scenario(
             }
         };
     }
-    let report = match registry.check(s, opts) {
+    let report = match loaded.check(opts) {
         Ok(r) => r,
         Err(e) => {
             warnln!("error: {e}");

@@ -1,8 +1,8 @@
 //! What several commands share: the program's name, loading a scenario (or the
 //! built-in default), writing a file, the default thread count and the bad-input exit.
 
-use crate::run::Registry;
-use crate::scenario::{self, Loaded, Scenario};
+use crate::run::{Registry, Validated};
+use crate::scenario;
 use std::ffi::OsStr;
 use std::path::Path;
 use std::process::ExitCode;
@@ -37,7 +37,7 @@ pub(super) fn jobs_or_cores(jobs: Option<u32>) -> usize {
 pub(super) fn load_or_default(
     registry: &Registry,
     path: Option<&Path>,
-) -> Result<Loaded, ExitCode> {
+) -> Result<Validated, ExitCode> {
     match path {
         Some(p) => registry.load(p).map_err(bad),
         None => {
@@ -55,10 +55,10 @@ pub(super) fn load(
     registry: &Registry,
     path: Option<&Path>,
     protocol: Option<&str>,
-) -> Result<Scenario, ExitCode> {
+) -> Result<Validated, ExitCode> {
     let loaded = load_or_default(registry, path)?;
     let Some(p) = protocol else {
-        return Ok(loaded.scenario);
+        return Ok(loaded);
     };
     if registry.get(p).is_none() {
         return Err(bad(format!(
@@ -69,7 +69,6 @@ pub(super) fn load(
     // Validated again under the other protocol, errors located in the user's file.
     registry
         .with_protocol(&loaded, p)
-        .map(|l| l.scenario)
         .map_err(|e| bad(format!("--protocol {p}: {e}")))
 }
 

@@ -41,7 +41,7 @@ pub(super) fn explore_command(registry: &Registry, program: &str, a: ExploreArgs
             warn!("\rexplore: {done}/{total} seeds, {failing} failing ");
         }
     };
-    let e = explore(registry, &s, seeds, jobs, a.ignore_expect, &progress);
+    let e = explore(&s, seeds, jobs, a.ignore_expect, &progress);
     if tty {
         warnln!();
     }
@@ -108,7 +108,7 @@ fn swarm_inner(registry: &Registry, program: &str, a: SwarmArgs) -> Result<ExitC
         let s = load(registry, Some(path), a.protocol.as_deref())?;
         plan.push((
             path.display().to_string(),
-            s,
+            s.into_loaded().scenario,
             mix.unwrap_or(FaultMix::All),
             swarm::Expect::Safe,
         ));
@@ -175,10 +175,11 @@ fn swarm_inner(registry: &Registry, program: &str, a: SwarmArgs) -> Result<ExitC
                 .map_err(|err| bad(format!("cannot create {}: {err}", a.out.display())))?;
             for seed in seeds.clone() {
                 let drawn = swarm::draw(registry, base, seed, *mix).map_err(bad)?;
+                let drawn = drawn.scenario();
                 let file = a.out.join(format!("{}.ron", drawn.name));
                 write_file(
                     &file,
-                    &crate::tools::schedule::to_ron(&drawn, &drawn.description),
+                    &crate::tools::schedule::to_ron(drawn, &drawn.description),
                     "drawn scenario",
                 )?;
             }
@@ -193,6 +194,7 @@ fn swarm_inner(registry: &Registry, program: &str, a: SwarmArgs) -> Result<ExitC
         if matches!(expect, swarm::Expect::Safe) {
             for k in &e.kinds {
                 let drawn = swarm::draw(registry, base, k.first_seed, *mix).map_err(bad)?;
+                let drawn = drawn.scenario();
                 let file = a.out.join(format!("{}.ron", drawn.name));
                 std::fs::create_dir_all(&a.out)
                     .map_err(|err| bad(format!("cannot create {}: {err}", a.out.display())))?;
@@ -206,7 +208,7 @@ fn swarm_inner(registry: &Registry, program: &str, a: SwarmArgs) -> Result<ExitC
                 );
                 write_file(
                     &file,
-                    &crate::tools::schedule::to_ron(&drawn, &header),
+                    &crate::tools::schedule::to_ron(drawn, &header),
                     "drawn scenario",
                 )?;
                 first_failure.get_or_insert_with(|| file.clone());

@@ -78,9 +78,10 @@ pub(super) fn run_command(registry: &Registry, program: &str, a: RunArgs) -> Exi
 
 fn run_inner(registry: &Registry, program: &str, a: RunArgs) -> Result<ExitCode, ExitCode> {
     diagram::check_window(a.from, a.to).map_err(bad)?;
-    let s = load(registry, a.path.as_deref(), a.protocol.as_deref())?;
+    let v = load(registry, a.path.as_deref(), a.protocol.as_deref())?;
+    let s = v.scenario();
     let seed = a.seed.unwrap_or(s.seed);
-    if let Some(w) = crate::run::size_warning(&s) {
+    if let Some(w) = crate::run::size_warning(s) {
         warnln!("warning: {w}");
     }
     let buf = a
@@ -107,7 +108,7 @@ fn run_inner(registry: &Registry, program: &str, a: RunArgs) -> Result<ExitCode,
         trace: out,
         record_fates: a.export_schedule.is_some(),
     };
-    let outcome = registry.run_validated_with(&s, seed, opts);
+    let outcome = v.run_with(seed, opts);
     if let (Some(p), Some(e)) = (&a.trace, error.borrow().as_ref()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             // `--trace /dev/stdout | head`: the reader had enough; not an error.
@@ -123,7 +124,7 @@ fn run_inner(registry: &Registry, program: &str, a: RunArgs) -> Result<ExitCode,
         |p| p.display().to_string(),
     );
     if let Some(p) = &a.export_schedule {
-        let exported = export(&s, seed, &outcome);
+        let exported = export(s, seed, &outcome);
         let header = format!(
             "The concrete fault schedule of `{program} run {file_name} --seed {seed}`\n\
              (digest {}), exported by --export-schedule: every fault is scripted, none is\n\

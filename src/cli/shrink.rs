@@ -43,7 +43,7 @@ pub(super) fn shrink_command(registry: &Registry, program: &str, a: ShrinkArgs) 
 
 fn shrink_inner(registry: &Registry, program: &str, a: ShrinkArgs) -> Result<ExitCode, ExitCode> {
     let s = load(registry, Some(&a.path), a.protocol.as_deref())?;
-    let seed = a.seed.unwrap_or(s.seed);
+    let seed = a.seed.unwrap_or(s.scenario.seed);
     let source = a.path.display().to_string();
     warnln!("{program} shrink: {source} --seed {seed} ...");
     let opts = ShrinkOptions {

@@ -12,9 +12,12 @@
 //!
 //! [`scenario`] builds a world model from a scenario file (`acidbase check`).
 
+mod error;
 pub mod scenario;
 pub mod two_phase;
 pub mod world;
+
+pub use error::CheckError;
 
 use crate::engine::Digest;
 use serde::{Deserialize, Serialize};
@@ -372,12 +375,12 @@ pub struct Replayed {
 
 /// Re-executes `steps` from the (first) initial state: each step must match an action
 /// enabled at that point.
-pub fn replay<M: Model>(model: &M, steps: &[Step]) -> Result<Replayed, String> {
+pub fn replay<M: Model>(model: &M, steps: &[Step]) -> Result<Replayed, CheckError> {
     let mut state = model
         .init_states()
         .into_iter()
         .next()
-        .ok_or("the model has no initial state")?;
+        .ok_or(CheckError::NoInitialState)?;
     let mut story = Vec::new();
     let mut findings = Vec::new();
     model.check_state(&state, &mut findings);
@@ -390,16 +393,16 @@ pub fn replay<M: Model>(model: &M, steps: &[Step]) -> Result<Replayed, String> {
                 .iter()
                 .map(|a| format!("{:?}", model.step(&state, a)))
                 .collect();
-            return Err(format!(
-                "step {} ({step:?}) is not enabled here; enabled: [{}]",
-                i + 1,
-                enabled.join(", ")
-            ));
+            return Err(CheckError::StepNotEnabled {
+                step: i + 1,
+                wanted: format!("{step:?}"),
+                enabled,
+            });
         };
         story.push(model.describe(&state, a));
         state = model
             .next_state(&state, a)
-            .ok_or_else(|| format!("step {} could not be taken", i + 1))?;
+            .ok_or(CheckError::StepFailed { step: i + 1 })?;
         model.check_state(&state, &mut findings);
     }
     actions.clear();
@@ -411,6 +414,6 @@ pub fn replay<M: Model>(model: &M, steps: &[Step]) -> Result<Replayed, String> {
 }
 
 /// Parses a RON list of steps (as written by [`Counterexample::steps_ron`]).
-pub fn parse_steps(text: &str) -> Result<Vec<Step>, String> {
-    ron::from_str(text).map_err(|e| format!("{e}"))
+pub fn parse_steps(text: &str) -> Result<Vec<Step>, CheckError> {
+    ron::from_str(text).map_err(|e| CheckError::Steps(e.to_string()))
 }

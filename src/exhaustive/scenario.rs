@@ -3,7 +3,7 @@
 //! explored by [`super::explore`].
 
 use super::world::{Budget, WorldModel};
-use super::{explore, replay, CheckReport, Limits, Replayed, Step};
+use super::{explore, replay, CheckError, CheckReport, Limits, Replayed, Step};
 use crate::node::{Node, NodeSet};
 use crate::scenario::ms_to_us;
 use crate::scenario::{LatencySpec, Scenario};
@@ -68,28 +68,29 @@ pub fn model<N: Node>(
     names: Vec<String>,
     nodes: Vec<N>,
     durables: Vec<N::Durable>,
-) -> Result<WorldModel<N>, String> {
-    let crashable: NodeSet = match &opts.crash_nodes {
-        None => names
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| *n != "client")
-            .map(|(i, _)| crate::node::NodeId(i as u32))
-            .collect(),
-        Some(list) => {
-            let mut set = NodeSet::new();
-            for n in list {
-                let i = names.iter().position(|m| m == n).ok_or_else(|| {
-                    format!(
-                        "--crash {n}: no such node; this world has {}",
-                        names.join(", ")
-                    )
-                })?;
-                set.insert(crate::node::NodeId(i as u32));
+) -> Result<WorldModel<N>, CheckError> {
+    let crashable: NodeSet =
+        match &opts.crash_nodes {
+            None => names
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| *n != "client")
+                .map(|(i, _)| crate::node::NodeId(i as u32))
+                .collect(),
+            Some(list) => {
+                let mut set = NodeSet::new();
+                for n in list {
+                    let i = names.iter().position(|m| m == n).ok_or_else(|| {
+                        CheckError::UnknownNode {
+                            node: n.clone(),
+                            nodes: names.clone(),
+                        }
+                    })?;
+                    set.insert(crate::node::NodeId(i as u32));
+                }
+                set
             }
-            set
-        }
-    };
+        };
     let budget = Budget {
         max_crashes: opts.max_crashes,
         max_drops: opts.max_drops,
@@ -113,14 +114,14 @@ pub fn model<N: Node>(
 /// one for the protocol a scenario names: `run::Registry::check`).
 pub trait Explorable {
     fn explore(&self, limits: &Limits) -> CheckReport;
-    fn replay(&self, steps: &[Step]) -> Result<Replayed, String>;
+    fn replay(&self, steps: &[Step]) -> Result<Replayed, CheckError>;
 }
 
 impl<N: Node> Explorable for WorldModel<N> {
     fn explore(&self, limits: &Limits) -> CheckReport {
         explore(self, limits)
     }
-    fn replay(&self, steps: &[Step]) -> Result<Replayed, String> {
+    fn replay(&self, steps: &[Step]) -> Result<Replayed, CheckError> {
         replay(self, steps)
     }
 }

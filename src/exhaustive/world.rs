@@ -655,7 +655,7 @@ mod tests {
         let src = "(rms: 2, workload: Transfer(fan_out: 1, keys: PerSession), \
                    clients: (load: Closed(sessions: 1, think_ms: 5)), \
                    network: (latency: Constant(ms: 5)))";
-        let s = crate::run::parse(src, "t.ron").unwrap().scenario;
+        let s = crate::run::parse(src, "t.ron").unwrap().into_scenario();
         let o = CheckOptions::default();
         let s = small(&s, &o);
         let w = crate::run::build_world(&crate::protocols::builtin::TwoPc, &s).unwrap();

@@ -20,9 +20,11 @@ use crate::scenario::{LatencySpec, LoadSpec, Scenario};
 mod build_report;
 pub mod fates;
 mod registry;
+mod validated;
 
 pub use crate::scenario::ms_to_us;
 pub use registry::{build_world, default_scenario, load, parse, AnyProtocol, Registry, RunError};
+pub use validated::Validated;
 
 /// Where the trace goes (`--trace FILE`).
 pub type TraceOut = Box<dyn std::io::Write>;
@@ -56,16 +58,6 @@ pub struct Outcome {
     /// Each message's drawn fault, when [`RunOptions::record_fates`] asked for them (see
     /// [`crate::tools::schedule::export`]).
     pub message_fates: Vec<crate::network::RecordedFate>,
-}
-
-/// Runs a scenario of a built-in protocol with `seed`, optionally writing the event
-/// trace (a user's protocol runs through [`Registry::run`]). Panics on a protocol the
-/// built-in registry does not know: validate with [`parse`] or [`load`] first.
-pub fn run(scenario: &Scenario, seed: u64, trace: Option<TraceOut>) -> Outcome {
-    match Registry::builtin().run(scenario, seed, trace) {
-        Ok(outcome) => outcome,
-        Err(e) => panic!("{e} (validate the scenario with run::parse first)"),
-    }
 }
 
 /// A rough size of a run before it starts: requests and events. Lets the command

@@ -3,18 +3,21 @@
 //! protocol; the registry checks the scenario against it, runs it, and builds its
 //! world for the exhaustive checker.
 //!
+//! What a registry validates comes back as a [`Validated`] scenario, bound to its
+//! protocol: running one cannot fail, and nothing else runs.
+//!
 //! ```
 //! use acidbase::run::Registry;
 //! let registry = Registry::builtin();
-//! let loaded = registry.parse("(protocol: \"3pc\", duration_ms: 300)", "x.ron").unwrap();
-//! let outcome = registry.run(&loaded.scenario, 1, None).unwrap();
+//! let scenario = registry.parse("(protocol: \"3pc\", duration_ms: 300)", "x.ron").unwrap();
+//! let outcome = scenario.run(1, None);
 //! assert_eq!(outcome.report.violations.atomicity, 0);
 //! assert!(registry.parse("(protocol: \"4pc\")", "x.ron").is_err());
 //! ```
 
-use super::{run_built, Outcome, RunOptions, TraceOut};
-use crate::exhaustive::scenario::{limits, model, small, CheckOptions, Explorable};
-use crate::exhaustive::{CheckReport, Replayed, Step};
+use super::{run_built, Outcome, RunOptions, Validated};
+use crate::exhaustive::scenario::{model, small, CheckOptions, Explorable};
+use crate::exhaustive::CheckError;
 use crate::protocols::world::{BuildError, WorldBuilder};
 use crate::protocols::Protocol;
 use crate::report::Report;
@@ -40,7 +43,7 @@ pub trait AnyProtocol: Send + Sync {
         &self,
         scenario: &Scenario,
         opts: &CheckOptions,
-    ) -> Result<Box<dyn Explorable>, String>;
+    ) -> Result<Box<dyn Explorable>, CheckError>;
     /// What the protocol adds to a run's story.
     fn story(&self, report: &Report) -> Vec<String>;
     /// Builds the world once, for validation.
@@ -116,15 +119,14 @@ impl<P: Protocol> AnyProtocol for P {
         &self,
         scenario: &Scenario,
         opts: &CheckOptions,
-    ) -> Result<Box<dyn Explorable>, String> {
+    ) -> Result<Box<dyn Explorable>, CheckError> {
         if !self.explorable() {
-            return Err(format!(
-                "the exhaustive checker has no world builder for protocol {:?} yet",
-                Protocol::name(self)
-            ));
+            return Err(CheckError::NotExplorable {
+                protocol: Protocol::name(self).to_string(),
+            });
         }
         let s = small(scenario, opts);
-        let (options, world) = build(self, &s).map_err(|e| e.to_string())?;
+        let (options, world) = build(self, &s).map_err(|e| CheckError::Build(e.to_string()))?;
         let m = model(&s, opts, world.names, world.nodes, world.durables)?
             .with_properties(self.properties(&options));
         Ok(Box::new(m))
@@ -216,6 +218,10 @@ impl Registry {
             .map(|p| p.as_ref())
     }
 
+    fn get_arc(&self, name: &str) -> Option<Arc<dyn AnyProtocol>> {
+        self.protocols.iter().find(|p| p.name() == name).cloned()
+    }
+
     /// Every protocol, in registration order.
     pub fn iter(&self) -> impl Iterator<Item = &dyn AnyProtocol> {
         self.protocols.iter().map(|p| p.as_ref())
@@ -243,148 +249,62 @@ impl Registry {
     }
 
     /// Checks a scenario read by [`scenario::read`]: its protocol is known, the
-    /// scenario's own rules hold for that protocol's nodes, and the protocol accepts it.
-    pub fn validate(&self, l: &Loaded) -> Result<(), ScenarioError> {
-        let s = &l.scenario;
-        let p = self.get(&s.protocol).ok_or_else(|| {
+    /// scenario's own rules hold for that protocol's nodes, and the protocol accepts
+    /// it. What passes comes back bound to its protocol, ready to run.
+    pub fn validate(&self, l: Loaded) -> Result<Validated, ScenarioError> {
+        let p = self.get_arc(&l.scenario.protocol).ok_or_else(|| {
             l.error_at(
                 &["protocol"],
                 format!(
                     "unknown protocol {:?}; expected one of: {}",
-                    s.protocol,
+                    l.scenario.protocol,
                     self.names().join(", ")
                 ),
             )
         })?;
-        let names = p
-            .node_names(s)
-            .map_err(|m| l.error_at(&["options"], format!("options: {m}")))?;
-        let has = |n: &str| names.iter().any(|m| m == n);
-        if s.clients.colocated_with_tm && !(has("tm") && has("client")) {
-            return Err(l.error_at(
-                &["colocated_with_tm"],
-                format!(
-                    "protocol {:?} has no tm to colocate the client with; remove colocated_with_tm",
-                    s.protocol
-                ),
-            ));
-        }
-        scenario::validate(l, &names)?;
-        p.validate(l)?;
-        if !crate::protocols::builtin::is_builtin(p.name()) {
-            // A user's builder is checked once here, so that running a validated
-            // scenario cannot fail (the built-ins' builders are tested instead).
-            p.try_build(s).map_err(|m| l.error_at(&["protocol"], m))?;
-        }
-        Ok(())
+        Validated::new(l, p)
     }
 
     /// Reads and validates a scenario from text (`file` names it in errors).
-    pub fn parse(&self, source: &str, file: &str) -> Result<Loaded, ScenarioError> {
-        let l = scenario::read(source, file)?;
-        self.validate(&l)?;
-        Ok(l)
+    pub fn parse(&self, source: &str, file: &str) -> Result<Validated, ScenarioError> {
+        self.validate(scenario::read(source, file)?)
     }
 
     /// Reads and validates a scenario file.
-    pub fn load(&self, path: &Path) -> Result<Loaded, ScenarioError> {
-        let l = scenario::read_file(path)?;
-        self.validate(&l)?;
-        Ok(l)
+    pub fn load(&self, path: &Path) -> Result<Validated, ScenarioError> {
+        self.validate(scenario::read_file(path)?)
+    }
+
+    /// Validates a scenario built or edited in code: written out as RON and read
+    /// back, so an error points at a line of that text (`file` names it).
+    pub fn validate_scenario(&self, s: &Scenario, file: &str) -> Result<Validated, ScenarioError> {
+        self.parse(&scenario::to_ron(s, ""), file)
     }
 
     /// The same scenario under another protocol (`acidbase compare`), validated
     /// again: a protocol may not support every workload or option.
-    pub fn with_protocol(&self, l: &Loaded, protocol: &str) -> Result<Loaded, ScenarioError> {
+    pub fn with_protocol(&self, l: &Loaded, protocol: &str) -> Result<Validated, ScenarioError> {
         let mut other = l.clone();
         other.scenario.protocol = protocol.to_string();
-        self.validate(&other).map_err(|e| ScenarioError {
+        self.validate(other).map_err(|e| ScenarioError {
             message: format!("under protocol {protocol:?}: {}", e.message),
             ..e
-        })?;
-        Ok(other)
-    }
-
-    /// Runs `scenario` with `seed`, optionally writing the event trace.
-    pub fn run(
-        &self,
-        scenario: &Scenario,
-        seed: u64,
-        trace: Option<TraceOut>,
-    ) -> Result<Outcome, RunError> {
-        self.run_with(scenario, seed, RunOptions::traced(trace))
-    }
-
-    /// [`Registry::run`] with what a tool wants recorded.
-    pub fn run_with(
-        &self,
-        scenario: &Scenario,
-        seed: u64,
-        opts: RunOptions,
-    ) -> Result<Outcome, RunError> {
-        self.lookup(&scenario.protocol)?.run(scenario, seed, opts)
-    }
-
-    /// Runs a scenario this registry validated. Panics when it was not (an unknown
-    /// protocol, options that do not parse) or when the protocol's builder breaks its
-    /// own node list — validation built a user protocol's world once to rule that out.
-    pub fn run_validated(
-        &self,
-        scenario: &Scenario,
-        seed: u64,
-        trace: Option<TraceOut>,
-    ) -> Outcome {
-        self.run_validated_with(scenario, seed, RunOptions::traced(trace))
-    }
-
-    /// [`Registry::run_validated`] with what a tool wants recorded.
-    pub fn run_validated_with(&self, scenario: &Scenario, seed: u64, opts: RunOptions) -> Outcome {
-        self.run_with(scenario, seed, opts)
-            .unwrap_or_else(|e| panic!("{e} (the scenario was not validated by this registry)"))
-    }
-
-    /// The scenario's world made small, for the exhaustive checker.
-    pub fn model(
-        &self,
-        scenario: &Scenario,
-        opts: &CheckOptions,
-    ) -> Result<Box<dyn Explorable>, String> {
-        self.lookup(&scenario.protocol)
-            .map_err(|e| e.to_string())?
-            .model(scenario, opts)
-    }
-}
-
-impl Registry {
-    /// Explores the scenario's world exhaustively (`check --exhaustive`), with its
-    /// protocol's properties.
-    pub fn check(&self, scenario: &Scenario, opts: &CheckOptions) -> Result<CheckReport, String> {
-        Ok(self.model(scenario, opts)?.explore(&limits(opts)))
-    }
-
-    /// Re-executes a path (a RON list of steps) in the scenario's world.
-    pub fn replay_steps(
-        &self,
-        scenario: &Scenario,
-        opts: &CheckOptions,
-        steps: &[Step],
-    ) -> Result<Replayed, String> {
-        self.model(scenario, opts)?.replay(steps)
+        })
     }
 }
 
 /// Reads and validates a scenario of a built-in protocol (see [`Registry::parse`]).
-pub fn parse(source: &str, file: &str) -> Result<Loaded, ScenarioError> {
+pub fn parse(source: &str, file: &str) -> Result<Validated, ScenarioError> {
     Registry::builtin().parse(source, file)
 }
 
 /// Reads and validates a scenario file of a built-in protocol.
-pub fn load(path: &Path) -> Result<Loaded, ScenarioError> {
+pub fn load(path: &Path) -> Result<Validated, ScenarioError> {
     Registry::builtin().load(path)
 }
 
 /// The built-in default scenario (`acidbase run` with no file).
-pub fn default_scenario() -> Loaded {
+pub fn default_scenario() -> Validated {
     parse(scenario::DEFAULT_SCENARIO, scenario::DEFAULT_SCENARIO_NAME)
         .expect("the built-in scenario is valid")
 }

@@ -700,6 +700,28 @@ impl Default for FlashSaleSpec {
     }
 }
 
+/// A scenario as RON text that [`read`] reads back (with `header` as leading `//`
+/// comment lines): how a tool writes a scenario it built or edited.
+pub fn to_ron(s: &Scenario, header: &str) -> String {
+    let config = ron::ser::PrettyConfig::new()
+        .depth_limit(3)
+        .struct_names(false)
+        .extensions(
+            ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES
+                | ron::extensions::Extensions::IMPLICIT_SOME,
+        );
+    let body = ron::ser::to_string_pretty(s, config).expect("a scenario serialises");
+    let mut text = String::new();
+    for line in header.lines() {
+        text.push_str("// ");
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.push_str(&body);
+    text.push('\n');
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,8 +8,8 @@
 //! where the slot lives in the TM), so its requests and replies take no time and are
 //! not counted as deliveries.
 
-use crate::run::run;
-use crate::scenario::{KeysSpec, LatencySpec, LoadSpec, Scenario, TransferSpec, WorkloadSpec};
+use crate::run::{Registry, Validated};
+use crate::scenario::{KeysSpec, LatencySpec, LoadSpec, ScenarioError, TransferSpec, WorkloadSpec};
 
 /// The bench's flags (same names and defaults as the peers).
 #[derive(Clone, Debug)]
@@ -59,13 +59,15 @@ impl BenchResult {
     }
 }
 
-/// The bench scenario: `scenarios/bench-2pc.ron` with the flags applied.
-pub fn scenario(args: &BenchArgs) -> Scenario {
+/// The bench scenario: `scenarios/bench-2pc.ron` with the flags applied, validated
+/// (an error: flags beyond what a scenario supports).
+pub fn scenario(args: &BenchArgs) -> Result<Validated, ScenarioError> {
     let mut s = crate::run::parse(
         include_str!("../../scenarios/bench-2pc.ron"),
         "scenarios/bench-2pc.ron",
     )
     .expect("the built-in bench scenario is valid")
+    .into_loaded()
     .scenario;
     s.seed = args.seed;
     s.rms = args.rms;
@@ -82,34 +84,41 @@ pub fn scenario(args: &BenchArgs) -> Scenario {
     };
     s.workload = WorkloadSpec::Transfer(TransferSpec {
         accounts_per_shard: args.concurrency.max(1),
-        initial_balance: 1 << 50,
+        // The most validation allows: a unit debit per transaction never runs dry.
+        initial_balance: 1_000_000_000,
         amount_min: 1,
         amount_max: 1,
         fan_out: args.rms.saturating_sub(1).max(1),
         keys: KeysSpec::PerSession,
     });
-    // Long enough for any T: the run ends when the queue drains.
-    s.duration_ms = 1e12;
+    // Long enough for any T (the longest run validation allows, 11.6 days of
+    // virtual time; a million transactions take minutes): the run ends when the
+    // queue drains.
+    s.duration_ms = 1e9;
     s.drain_ms = 0.0;
-    s.max_events = u64::MAX;
-    s
+    s.max_events = MAX_EVENTS;
+    Registry::builtin().validate_scenario(&s, "bench.ron")
 }
+
+/// The most events a scenario may run (validation's bound): far more than the bench
+/// needs at any size it is measured at.
+const MAX_EVENTS: u64 = 1_000_000_000;
 
 /// Runs the bench once. Wall time covers building the world and the event loop, as
 /// the peers measure it; it is read outside the simulation and never fed into it.
 #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
-pub fn run_bench(args: &BenchArgs) -> BenchResult {
-    let s = scenario(args);
+pub fn run_bench(args: &BenchArgs) -> Result<BenchResult, ScenarioError> {
+    let s = scenario(args)?;
     let start = std::time::Instant::now();
-    let out = run(&s, args.seed, None);
+    let out = s.run(args.seed, None);
     let wall_s = start.elapsed().as_secs_f64();
     let c = &out.results.counts;
-    BenchResult {
+    Ok(BenchResult {
         completed: c.committed + c.aborted,
         deliveries: out.end.stats.deliveries - c.client_messages,
         expected_deliveries: 4 * u64::from(args.rms) * args.txns,
         sim_end_ms: out.end.stats.last_delivery_us as f64 / 1000.0,
         wall_s,
         digest: out.report.digest,
-    }
+    })
 }

@@ -133,7 +133,7 @@ pub fn compare(args: &CompareArgs) -> Result<Comparison, ScenarioError> {
     let mut skipped = Vec::new();
     for p in &args.protocols {
         match args.registry.with_protocol(args.loaded, p) {
-            Ok(l) => scenarios.push(l.scenario),
+            Ok(v) => scenarios.push(v),
             Err(e) if !args.explicit => skipped.push(Skipped {
                 protocol: p.clone(),
                 reason: e.message,
@@ -154,10 +154,7 @@ pub fn compare(args: &CompareArgs) -> Result<Comparison, ScenarioError> {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&(p, seed)) = jobs.get(i) else { break };
-                let report = args
-                    .registry
-                    .run_validated(&scenarios[p], seed, None)
-                    .report;
+                let report = scenarios[p].run(seed, None).report;
                 if let Ok(mut slot) = reports[i].lock() {
                     *slot = Some(report);
                 }
@@ -167,7 +164,7 @@ pub fn compare(args: &CompareArgs) -> Result<Comparison, ScenarioError> {
     let mut columns: Vec<Column> = scenarios
         .iter()
         .map(|s| Column {
-            protocol: s.protocol.clone(),
+            protocol: s.scenario.protocol.clone(),
             ..Column::default()
         })
         .collect();

@@ -695,9 +695,8 @@ mod tests {
 
     #[test]
     fn the_default_scenario_draws_a_lane_per_node_and_a_crash() {
-        let s = crate::run::default_scenario().scenario;
-        let (o, trace) =
-            crate::tools::tracelog::run_traced(&crate::run::Registry::builtin(), &s, s.seed);
+        let s = crate::run::default_scenario();
+        let (o, trace) = crate::tools::tracelog::run_traced(&s, s.scenario.seed);
         let w = svg(
             &trace,
             &o.names,
@@ -732,11 +731,8 @@ mod tests {
 
     #[test]
     fn long_runs_are_cut_with_a_note() {
-        let s = crate::run::parse("(duration_ms: 300)", "x.ron")
-            .expect("valid")
-            .scenario;
-        let (o, trace) =
-            crate::tools::tracelog::run_traced(&crate::run::Registry::builtin(), &s, 1);
+        let s = crate::run::parse("(duration_ms: 300)", "x.ron").expect("valid");
+        let (o, trace) = crate::tools::tracelog::run_traced(&s, 1);
         let w = svg(
             &trace,
             &o.names,

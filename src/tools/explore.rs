@@ -6,8 +6,7 @@
 //! any `--jobs`.
 
 use crate::report::Report;
-use crate::run::Registry;
-use crate::scenario::Scenario;
+use crate::run::Validated;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -229,15 +228,14 @@ fn kind_rank(kind: &str) -> usize {
 /// `ignore_expect`, seeds are judged by the invariants alone (a lesson scenario's
 /// expectations often pin the outcome of its own seed only).
 pub fn explore(
-    registry: &Registry,
-    scenario: &Scenario,
+    scenario: &Validated,
     seeds: std::ops::RangeInclusive<u64>,
     jobs: usize,
     ignore_expect: bool,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Exploration {
     let verdict = |seed: u64| {
-        let report = registry.run_validated(scenario, seed, None).report;
+        let report = scenario.run(seed, None).report;
         let mut kinds = violation_kinds(&report);
         if ignore_expect {
             kinds.retain(|k| !k.starts_with("expect:"));
@@ -248,7 +246,7 @@ pub fn explore(
         }
     };
     explore_seeds(
-        (&scenario.name, &scenario.protocol),
+        (&scenario.scenario.name, &scenario.scenario.protocol),
         seeds,
         jobs,
         &verdict,
@@ -317,10 +315,9 @@ mod tests {
             "(duration_ms: 200, rms: 2, two_pc: (rm_abort_on_timeout: true, rm_timeout_ms: 20), network: (loss_probability: 0.1))",
             "x.ron",
         )
-        .expect("valid")
-        .scenario;
-        let one = explore(&Registry::builtin(), &s, 0..=11, 1, false, &|_, _| {});
-        let three = explore(&Registry::builtin(), &s, 0..=11, 3, false, &|_, _| {});
+        .expect("valid");
+        let one = explore(&s, 0..=11, 1, false, &|_, _| {});
+        let three = explore(&s, 0..=11, 3, false, &|_, _| {});
         assert_eq!(one, three);
         assert_eq!(one.digest_fold, three.digest_fold);
         assert!(one.violating_seeds > 0, "{one:?}");
@@ -333,15 +330,11 @@ mod tests {
             "(duration_ms: 100, expect: {\"txns.committed\": \"> 1000000\"})",
             "x.ron",
         )
-        .expect("valid")
-        .scenario;
-        let judged = explore(&Registry::builtin(), &s, 0..=2, 1, false, &|_, _| {});
+        .expect("valid");
+        let judged = explore(&s, 0..=2, 1, false, &|_, _| {});
         assert_eq!(judged.violating_seeds, 3);
         assert!(judged.kinds[0].kind.starts_with("expect: txns.committed"));
-        assert_eq!(
-            explore(&Registry::builtin(), &s, 0..=2, 1, true, &|_, _| {}).violating_seeds,
-            0
-        );
+        assert_eq!(explore(&s, 0..=2, 1, true, &|_, _| {}).violating_seeds, 0);
     }
 }
 

@@ -25,11 +25,10 @@
 use crate::network::{RecordedFate, ScriptedFate};
 use crate::node::NodeSet;
 use crate::report::Report;
-use crate::run::Registry;
-use crate::run::{fault_plan, Outcome};
+use crate::run::{fault_plan, Outcome, Registry, Validated};
 use crate::scenario::{
-    CrashSpec, DriftSpec, LoadSpec, Loaded, MessageFateSpec, MessageFaultSpec, OneWaySpec,
-    PartitionSpec, Scenario, ScenarioError,
+    CrashSpec, DriftSpec, LoadSpec, MessageFateSpec, MessageFaultSpec, OneWaySpec, PartitionSpec,
+    Scenario, ScenarioError,
 };
 use serde::Serialize;
 
@@ -138,41 +137,25 @@ pub fn export(scenario: &Scenario, seed: u64, outcome: &Outcome) -> Scenario {
 }
 
 /// Runs `scenario` with `seed`, recording message fates, and exports its schedule.
-pub fn run_and_export(registry: &Registry, scenario: &Scenario, seed: u64) -> (Outcome, Scenario) {
+pub fn run_and_export(scenario: &Validated, seed: u64) -> (Outcome, Scenario) {
     let opts = crate::run::RunOptions {
         trace: None,
         record_fates: true,
     };
-    let outcome = registry.run_validated_with(scenario, seed, opts);
-    let exported = export(scenario, seed, &outcome);
+    let outcome = scenario.run_with(seed, opts);
+    let exported = export(scenario.scenario(), seed, &outcome);
     (outcome, exported)
 }
 
-/// A scenario as RON text that [`crate::run::parse`] reads back (with `header` as
-/// leading `//` comment lines).
-pub fn to_ron(s: &Scenario, header: &str) -> String {
-    let config = ron::ser::PrettyConfig::new()
-        .depth_limit(3)
-        .struct_names(false)
-        .extensions(
-            ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES
-                | ron::extensions::Extensions::IMPLICIT_SOME,
-        );
-    let body = ron::ser::to_string_pretty(s, config).expect("a scenario serialises");
-    let mut text = String::new();
-    for line in header.lines() {
-        text.push_str("// ");
-        text.push_str(line);
-        text.push('\n');
-    }
-    text.push_str(&body);
-    text.push('\n');
-    text
-}
+pub use crate::scenario::to_ron;
 
 /// Serialises and parses `s` again: validation for scenarios built in code.
-pub fn revalidate(registry: &Registry, s: &Scenario, file: &str) -> Result<Loaded, ScenarioError> {
-    registry.parse(&to_ron(s, ""), file)
+pub fn revalidate(
+    registry: &Registry,
+    s: &Scenario,
+    file: &str,
+) -> Result<Validated, ScenarioError> {
+    registry.validate_scenario(s, file)
 }
 
 /// How big a schedule and its run are: what shrinking makes smaller.
@@ -260,23 +243,30 @@ impl Sizes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::run;
 
     fn scenario(src: &str) -> Scenario {
-        crate::run::parse(src, "t.ron").expect("valid").scenario
+        crate::run::parse(src, "t.ron")
+            .expect("valid")
+            .into_scenario()
+    }
+
+    fn run(src: &str, seed: u64) -> Outcome {
+        crate::run::parse(src, "t.ron")
+            .expect("valid")
+            .run(seed, None)
     }
 
     /// Checks replay digests; returns every exported scenario.
     fn replays_exactly(src: &str, seeds: std::ops::Range<u64>) -> Vec<Scenario> {
-        let s = scenario(src);
+        let s = crate::run::parse(src, "t.ron").expect("valid");
         let mut all = Vec::new();
         for seed in seeds {
-            let (original, exported) = run_and_export(&Registry::builtin(), &s, seed);
+            let (original, exported) = run_and_export(&s, seed);
             let l = revalidate(&Registry::builtin(), &exported, "exported.ron")
                 .expect("the export is valid");
             assert!(l.scenario.faults.random_crashes.is_empty());
             assert_eq!(l.scenario.network.loss_probability, 0.0);
-            let replay = run(&l.scenario, seed, None);
+            let replay = l.run(seed, None);
             assert_eq!(
                 replay.report.digest,
                 original.report.digest,
@@ -342,14 +332,13 @@ mod tests {
     #[test]
     fn a_scripted_loss_loses_that_message_only() {
         let base = "(duration_ms: 100, rms: 2, clients: (load: Closed(sessions: 1, think_ms: 5), max_requests: 1), network: (latency: Constant(ms: 5))";
-        let plain = run(&scenario(&format!("{base})")), 1, None).report;
+        let plain = run(&format!("{base})"), 1).report;
         assert_eq!(plain.network.dropped, 0);
         let lossy = run(
-            &scenario(&format!(
+            &format!(
                 "{base}, faults: (messages: [(from: \"tm\", to: \"rm2\", nth: 1, fate: Lose)]))"
-            )),
+            ),
             1,
-            None,
         )
         .report;
         assert_eq!(lossy.network.dropped, 1);

@@ -13,8 +13,7 @@
 //! run budget is spent.
 
 use crate::report::Report;
-use crate::run::Outcome;
-use crate::run::Registry;
+use crate::run::{Outcome, Registry, Validated};
 use crate::scenario::{LatencySpec, LoadSpec, MessageFateSpec, Scenario, WorkloadSpec};
 use crate::tools::explore::{has_kind, violation_kinds};
 use crate::tools::schedule::{revalidate, run_and_export, Sizes};
@@ -84,10 +83,7 @@ impl Shrinker<'_> {
             return false;
         };
         self.runs += 1;
-        let report = self
-            .registry
-            .run_validated(&l.scenario, self.seed, None)
-            .report;
+        let report = l.run(self.seed, None).report;
         if !has_kind(&report, &self.kind) {
             return false;
         }
@@ -95,7 +91,7 @@ impl Shrinker<'_> {
         if !sizes.no_larger_than(&self.sizes) {
             return false;
         }
-        self.cur = l.scenario;
+        self.cur = l.into_loaded().scenario;
         self.sizes = sizes;
         true
     }
@@ -376,16 +372,16 @@ impl Shrinker<'_> {
 /// Shrinks the run of `scenario` with `seed`. Errors say why nothing can be shrunk.
 pub fn shrink(
     registry: &Registry,
-    scenario: &Scenario,
+    scenario: &Validated,
     seed: u64,
     opts: &ShrinkOptions,
 ) -> Result<Shrunk, String> {
-    let (original, exported) = run_and_export(registry, scenario, seed);
+    let (original, exported) = run_and_export(scenario, seed);
     let kinds = violation_kinds(&original.report);
     if kinds.is_empty() {
         return Err(format!(
             "seed {seed} does not violate anything in {}: nothing to shrink (find a violating seed with `{} explore`)",
-            scenario.name, opts.program
+            scenario.scenario.name, opts.program
         ));
     }
     let kind = match &opts.kind {
@@ -399,9 +395,9 @@ pub fn shrink(
         None => kinds[0].clone(),
     };
     let exported = revalidate(registry, &exported, "exported.ron")
-        .map_err(|e| format!("internal error: the exported schedule is invalid: {e}"))?
-        .scenario;
-    let replay = registry.run_validated(&exported, seed, None).report;
+        .map_err(|e| format!("internal error: the exported schedule is invalid: {e}"))?;
+    let replay = exported.run(seed, None).report;
+    let exported = exported.into_loaded().scenario;
     if replay.digest != original.report.digest {
         return Err(format!(
             "internal error: the exported schedule replays to digest {}, not {}",
@@ -427,7 +423,9 @@ pub fn shrink(
             break;
         }
     }
-    let (outcome, trace) = tracelog::run_traced(registry, &s.cur, seed);
+    let shrunk = revalidate(registry, &s.cur, "shrunk.ron")
+        .map_err(|e| format!("internal error: the shrunk scenario is invalid: {e}"))?;
+    let (outcome, trace) = tracelog::run_traced(&shrunk, seed);
     let after = Sizes::measure(&s.cur, &outcome.report);
     Ok(Shrunk {
         kind,
@@ -740,13 +738,7 @@ mod tests {
             "/scenarios/2pc-unsafe-timeout.ron"
         )))
         .expect("shipped");
-        let s = shrink(
-            &Registry::builtin(),
-            &l.scenario,
-            1,
-            &ShrinkOptions::default(),
-        )
-        .expect("violates");
+        let s = shrink(&Registry::builtin(), &l, 1, &ShrinkOptions::default()).expect("violates");
         assert_eq!(s.kind, "atomicity");
         assert!(
             s.after.no_larger_than(&s.before),
@@ -773,13 +765,7 @@ mod tests {
             "tm-down.ron",
         )
         .expect("valid");
-        let s = shrink(
-            &Registry::builtin(),
-            &l.scenario,
-            1,
-            &ShrinkOptions::default(),
-        )
-        .expect("blocks");
+        let s = shrink(&Registry::builtin(), &l, 1, &ShrinkOptions::default()).expect("blocks");
         assert_eq!(s.kind, "blocked");
         assert_eq!(s.scenario.drain_ms, 500.0);
         // Without the crash nothing blocks: the shrunk schedule still needs it.
@@ -790,14 +776,9 @@ mod tests {
     #[test]
     fn a_seed_without_violation_is_refused() {
         let l = crate::run::parse("(duration_ms: 100)", "ok.ron").expect("valid");
-        let e = shrink(
-            &Registry::builtin(),
-            &l.scenario,
-            1,
-            &ShrinkOptions::default(),
-        )
-        .err()
-        .expect("refused");
+        let e = shrink(&Registry::builtin(), &l, 1, &ShrinkOptions::default())
+            .err()
+            .expect("refused");
         assert!(e.contains("does not violate"), "{e}");
     }
 }

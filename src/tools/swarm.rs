@@ -25,7 +25,7 @@
 //! --swarm` runs them (or a user's own scenario file) for any number of seeds.
 
 use crate::rng::{self, StreamRng};
-use crate::run::Registry;
+use crate::run::{Registry, Validated};
 use crate::scenario::{
     self, CrashSpec, LatencySpec, LoadSpec, OneWaySpec, PartitionSpec, RandomCrashSpec,
     RandomPartitionSpec, Scenario, WorkloadSpec,
@@ -382,7 +382,7 @@ pub fn base_scenario(c: &Configuration, workload: WorkloadKind) -> Result<Scenar
     );
     Registry::builtin()
         .parse(&text, c.name)
-        .map(|l| l.scenario)
+        .map(|v| v.into_loaded().scenario)
         .map_err(|e| e.to_string())
 }
 
@@ -411,7 +411,7 @@ pub fn swarm(
 ) -> Exploration {
     let verdict = |seed: u64| match draw(registry, base, seed, mix) {
         Ok(s) => {
-            let report = registry.run_validated(&s, s.seed, None).report;
+            let report = s.run(s.scenario.seed, None).report;
             let mut kinds = violation_kinds(&report);
             kinds.retain(|k| !k.starts_with("expect:"));
             SeedVerdict {
@@ -473,7 +473,7 @@ pub fn draw(
     base: &Scenario,
     seed: u64,
     mix: FaultMix,
-) -> Result<Scenario, String> {
+) -> Result<Validated, String> {
     let mut last = String::new();
     for attempt in 0..ATTEMPTS {
         let mut rng = rng::stream(seed, &format!("swarm/{attempt}"));
@@ -482,7 +482,7 @@ pub fn draw(
         // them, as 3PC's does) are lengthened until they fit.
         for _ in 0..FITS {
             match crate::tools::schedule::revalidate(registry, &s, "swarm.ron") {
-                Ok(l) => return Ok(l.scenario),
+                Ok(v) => return Ok(v),
                 Err(e) => last = e.message,
             }
             scale_timers(&mut s, 2.0);
@@ -870,7 +870,8 @@ mod tests {
                 let base = base_scenario(&c, w).unwrap_or_else(|e| panic!("{}: {e}", c.name));
                 for seed in 0..20 {
                     let s = draw(&Registry::builtin(), &base, seed, c.faults)
-                        .unwrap_or_else(|e| panic!("{} {} seed {seed}: {e}", c.name, w.name()));
+                        .unwrap_or_else(|e| panic!("{} {} seed {seed}: {e}", c.name, w.name()))
+                        .into_scenario();
                     assert_eq!(s.seed, seed);
                     assert_eq!(s.protocol, base.protocol);
                     assert_eq!(workload_of(&s), w);
@@ -883,9 +884,15 @@ mod tests {
     fn a_draw_depends_on_the_seed_only() {
         let c = &configurations()[0];
         let base = base_scenario(c, WorkloadKind::Transfer).expect("builds");
-        let a = draw(&Registry::builtin(), &base, 7, FaultMix::All).expect("valid");
-        let b = draw(&Registry::builtin(), &base, 7, FaultMix::All).expect("valid");
-        let other = draw(&Registry::builtin(), &base, 8, FaultMix::All).expect("valid");
+        let a = draw(&Registry::builtin(), &base, 7, FaultMix::All)
+            .expect("valid")
+            .into_scenario();
+        let b = draw(&Registry::builtin(), &base, 7, FaultMix::All)
+            .expect("valid")
+            .into_scenario();
+        let other = draw(&Registry::builtin(), &base, 8, FaultMix::All)
+            .expect("valid")
+            .into_scenario();
         assert_eq!(a, b);
         assert_ne!(a, other);
     }
@@ -898,7 +905,9 @@ mod tests {
             .expect("3PC is crash-only");
         let base = base_scenario(&c, WorkloadKind::Transfer).expect("builds");
         for seed in 0..50 {
-            let s = draw(&Registry::builtin(), &base, seed, FaultMix::CrashOnly).expect("valid");
+            let s = draw(&Registry::builtin(), &base, seed, FaultMix::CrashOnly)
+                .expect("valid")
+                .into_scenario();
             assert_eq!(s.network.loss_probability, 0.0);
             assert!(s.faults.partitions.is_empty() && s.faults.one_way.is_empty());
             assert!(s.faults.random_partitions.is_none());

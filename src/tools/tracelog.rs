@@ -6,9 +6,7 @@
 //! which we read only the variant name and the `txn: N` field every protocol's
 //! transactional messages carry.
 
-use crate::run::Registry;
-use crate::run::{Outcome, TraceOut};
-use crate::scenario::Scenario;
+use crate::run::{Outcome, TraceOut, Validated};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::io::Write;
@@ -141,14 +139,10 @@ impl Write for Shared {
 }
 
 /// Runs `scenario` with `seed` and returns the outcome with its trace.
-pub fn run_traced(
-    registry: &Registry,
-    scenario: &Scenario,
-    seed: u64,
-) -> (Outcome, Vec<TraceLine>) {
+pub fn run_traced(scenario: &Validated, seed: u64) -> (Outcome, Vec<TraceLine>) {
     let buf = Rc::new(RefCell::new(Vec::new()));
     let out: TraceOut = Box::new(Shared(Rc::clone(&buf)));
-    let outcome = registry.run_validated(scenario, seed, Some(out));
+    let outcome = scenario.run(seed, Some(out));
     let text = String::from_utf8_lossy(&buf.borrow()).into_owned();
     (outcome, parse(&text))
 }
@@ -178,7 +172,7 @@ mod tests {
             "lost-order-reconciliation",
         ] {
             let l = crate::run::load(&dir.join(format!("{name}.ron"))).expect("valid");
-            let (_, lines) = run_traced(&Registry::builtin(), &l.scenario, l.scenario.seed);
+            let (_, lines) = run_traced(&l, l.scenario.seed);
             let mut typed = 0;
             for line in lines
                 .iter()
@@ -207,8 +201,8 @@ mod tests {
 
     #[test]
     fn a_traced_run_reads_back() {
-        let s = crate::run::default_scenario().scenario;
-        let (o, lines) = run_traced(&Registry::builtin(), &s, s.seed);
+        let s = crate::run::default_scenario();
+        let (o, lines) = run_traced(&s, s.scenario.seed);
         assert!(lines.iter().any(|l| l.kind == "crash" && l.node == "tm"));
         let sends = lines.iter().filter(|l| l.kind == "send").count() as u64;
         assert_eq!(sends, o.report.network.sent);

@@ -1,5 +1,7 @@
 //! Helpers shared by the tests that run the `acidbase` binary as a user would.
 
+use acidbase::run::{Outcome, Registry, TraceOut};
+use acidbase::scenario::Scenario;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -224,4 +226,13 @@ pub fn swarm_at_lags(
             }
         }
     }
+}
+
+/// Runs a scenario built or edited in code, validated first as a file would be
+/// (a test's own scenario that does not validate is the test's mistake).
+pub fn run(s: &Scenario, seed: u64, trace: Option<TraceOut>) -> Outcome {
+    Registry::builtin()
+        .validate_scenario(s, "test.ron")
+        .unwrap_or_else(|e| panic!("the test's scenario is invalid: {e}"))
+        .run(seed, trace)
 }

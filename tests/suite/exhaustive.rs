@@ -8,20 +8,29 @@ use acidbase::exhaustive::{explore, parse_steps, CheckReport, Finding, Limits, M
 use acidbase::run::Registry;
 use acidbase::scenario::{Scenario, TimeoutsSpec};
 
-/// `check --exhaustive` on the built-in protocols.
+/// `check --exhaustive` on the built-in protocols (a scenario edited in code is
+/// validated again first).
 fn check(s: &Scenario, o: &CheckOptions) -> Result<CheckReport, String> {
-    Registry::builtin().check(s, o)
+    validated(s).check(o).map_err(|e| e.to_string())
 }
 
 fn replay_steps(s: &Scenario, o: &CheckOptions, steps: &[Step]) -> Result<Replayed, String> {
-    Registry::builtin().replay_steps(s, o, steps)
+    validated(s)
+        .replay_steps(o, steps)
+        .map_err(|e| e.to_string())
+}
+
+fn validated(s: &Scenario) -> acidbase::run::Validated {
+    Registry::builtin()
+        .validate_scenario(s, "check.ron")
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn shipped(name: &str) -> Scenario {
     let path = format!("{}/scenarios/{name}.ron", env!("CARGO_MANIFEST_DIR"));
     acidbase::run::load(std::path::Path::new(&path))
         .unwrap_or_else(|e| panic!("{e}"))
-        .scenario
+        .into_scenario()
 }
 
 fn opts(crashes: u32, drops: u32) -> CheckOptions {
@@ -197,7 +206,7 @@ fn finds_the_3pc_partition_inconsistency() {
     )"#;
     let mut s = acidbase::run::parse(src, "3pc-check.ron")
         .unwrap_or_else(|e| panic!("{e}"))
-        .scenario;
+        .into_scenario();
     let r = check(&s, &opts(0, 3)).unwrap();
     assert!(r.violation.is_none(), "{}", r.to_text());
     assert!(r.complete);

@@ -212,15 +212,12 @@ fn shrink_writes_a_counterexample_that_still_violates_and_replays_deterministica
 
 #[test]
 fn shrinking_never_grows_and_keeps_the_kind_on_two_scenarios() {
-    let random = acidbase::run::parse(RANDOM_UNSAFE, "rand-unsafe.ron")
-        .expect("valid")
-        .scenario;
+    let random = acidbase::run::parse(RANDOM_UNSAFE, "rand-unsafe.ron").expect("valid");
     let shipped = acidbase::run::load(std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/scenarios/2pc-unsafe-timeout.ron"
     )))
-    .expect("valid")
-    .scenario;
+    .expect("valid");
     // Random crashes of the TM and the RMs under a TM that forgets decisions early.
     let crashes = acidbase::run::parse(
         "(rms: 3, duration_ms: 800, drain_ms: 500, clients: (load: Closed(sessions: 3, think_ms: 5)), \
@@ -228,8 +225,7 @@ fn shrinking_never_grows_and_keeps_the_kind_on_two_scenarios() {
          faults: (random_crashes: [(nodes: [\"tm\", \"rms\"], rate_per_s: 3, mean_downtime_ms: 80)]))",
         "crashes.ron",
     )
-    .expect("valid")
-    .scenario;
+    .expect("valid");
     for (s, seed) in [(&random, 1), (&shipped, 2), (&crashes, 1), (&crashes, 3)] {
         let shrunk = shrink(
             &acidbase::run::Registry::builtin(),
@@ -241,11 +237,15 @@ fn shrinking_never_grows_and_keeps_the_kind_on_two_scenarios() {
         assert!(
             shrunk.after.no_larger_than(&shrunk.before),
             "{}: {:?} vs {:?}",
-            s.name,
+            s.scenario.name,
             shrunk.after,
             shrunk.before
         );
-        assert!(shrunk.after.events < shrunk.before.events, "{}", s.name);
+        assert!(
+            shrunk.after.events < shrunk.before.events,
+            "{}",
+            s.scenario.name
+        );
         // The counterexample, read back from its file, shows the same kind.
         let text = acidbase::tools::shrink::counterexample_ron(
             &shrunk, "acidbase", "x.ron", seed, "cx.ron",
@@ -253,7 +253,7 @@ fn shrinking_never_grows_and_keeps_the_kind_on_two_scenarios() {
         let l = acidbase::run::parse(&text, "cx.ron").expect("the counterexample is valid");
         assert!(l.scenario.faults.random_crashes.is_empty());
         assert!(l.scenario.faults.random_partitions.is_none());
-        let report = acidbase::run::run(&l.scenario, l.scenario.seed, None).report;
+        let report = l.run(l.scenario.seed, None).report;
         assert!(has_kind(&report, &shrunk.kind), "{}", report.to_text());
         assert_eq!(Sizes::measure(&l.scenario, &report), shrunk.after);
     }
@@ -412,7 +412,6 @@ fn explore_can_ignore_a_lesson_scenarios_expectations() {
 }
 
 mod replay_property {
-    use acidbase::run::run;
     use acidbase::tools::schedule::{revalidate, run_and_export};
     use proptest::prelude::*;
 
@@ -455,11 +454,11 @@ mod replay_property {
         /// Every run's exported schedule replays to the same digest.
         #[test]
         fn every_exported_schedule_replays_to_the_same_digest((text, seed) in scenario_text()) {
-            let s = acidbase::run::parse(&text, "p.ron").expect("valid").scenario;
-            let (original, exported) = run_and_export(&acidbase::run::Registry::builtin(), &s, seed);
-            let replay = revalidate(&acidbase::run::Registry::builtin(), &exported, "exported.ron").expect("valid export").scenario;
-            prop_assert!(replay.faults.random_crashes.is_empty());
-            prop_assert_eq!(run(&replay, seed, None).report.digest, original.report.digest);
+            let s = acidbase::run::parse(&text, "p.ron").expect("valid");
+            let (original, exported) = run_and_export(&s, seed);
+            let replay = revalidate(&acidbase::run::Registry::builtin(), &exported, "exported.ron").expect("valid export");
+            prop_assert!(replay.scenario.faults.random_crashes.is_empty());
+            prop_assert_eq!(replay.run(seed, None).report.digest, original.report.digest);
         }
     }
 }

@@ -13,9 +13,9 @@
 
 use crate::common;
 
+use crate::common::run;
 use crate::common::{acidbase, stdout, TempDir};
 use acidbase::report::Report;
-use acidbase::run::run;
 use acidbase::scenario::{self, ConsumerSpec, CrashSpec, MechanismSpec, RandomCrashSpec, Scenario};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
@@ -37,7 +37,7 @@ fn base() -> Scenario {
         "base.ron",
     )
     .expect("the base scenario is valid")
-    .scenario
+    .into_scenario()
 }
 
 /// Nodes a fault may hit (the client too: it only stops issuing requests).
@@ -330,7 +330,7 @@ fn republished_messages_are_delivered_however_far_the_ids_moved_on() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
         let shipped = acidbase::run::load(&path)
             .unwrap_or_else(|e| panic!("{e}"))
-            .scenario;
+            .into_scenario();
         for (mechanism, consumer) in combos {
             let mut s = shipped.clone();
             s.messaging.mechanism = mechanism;
@@ -445,7 +445,7 @@ fn a_redelivery_after_its_record_was_archived_is_recognised() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
     let shipped = acidbase::run::load(&path)
         .unwrap_or_else(|e| panic!("{e}"))
-        .scenario;
+        .into_scenario();
     for consumer in IDEMPOTENT {
         let mut s = shipped.clone();
         s.messaging.consumer = consumer;
@@ -468,7 +468,7 @@ fn a_late_register_after_its_record_was_dropped_is_dropped_at_its_check_back() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
     let shipped = acidbase::run::load(&path)
         .unwrap_or_else(|e| panic!("{e}"))
-        .scenario;
+        .into_scenario();
     for consumer in IDEMPOTENT.into_iter().chain([ConsumerSpec::NoDedupe]) {
         let mut s = shipped.clone();
         s.messaging.consumer = consumer;
@@ -593,6 +593,6 @@ fn consumer_none_is_no_dedupe() {
         "x.ron",
     )
     .expect("valid")
-    .scenario;
+    .into_scenario();
     assert_eq!(s.messaging.consumer, ConsumerSpec::NoDedupe);
 }

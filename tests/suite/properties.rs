@@ -8,8 +8,8 @@
 //! failing case shrinks to a small scenario. The wider swarm over every protocol is
 //! tests/suite/swarm.rs.
 
+use crate::common::run;
 use acidbase::report::Report;
-use acidbase::run::run;
 use acidbase::scenario::{self, LatencySpec, RandomCrashSpec, RandomPartitionSpec, Scenario};
 use proptest::prelude::*;
 
@@ -74,7 +74,7 @@ fn base() -> Scenario {
         "base.ron",
     )
     .expect("the base scenario is valid")
-    .scenario
+    .into_scenario()
 }
 
 /// A world and its fault schedule: every window heals before the horizon (1000 ms).

@@ -9,9 +9,9 @@
 
 use crate::common;
 
+use crate::common::run;
 use crate::common::{acidbase, stdout};
 use acidbase::report::Report;
-use acidbase::run::run;
 use acidbase::scenario::{self, RandomCrashSpec, SagaPolicySpec, Scenario, StateStoreSpec};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
@@ -35,7 +35,7 @@ fn base() -> Scenario {
         "saga-base.ron",
     )
     .expect("the base scenario is valid")
-    .scenario
+    .into_scenario()
 }
 
 /// A fault schedule in which every fault heals before the horizon (600 ms).
@@ -208,7 +208,7 @@ fn golden_numbers_per_committed_saga() {
                 "golden.ron",
             )
             .expect("valid")
-            .scenario;
+            .into_scenario();
             s.rms = n;
             s.saga.state_store = store;
             let scenario::WorkloadSpec::Transfer(t) = &mut s.workload else {
@@ -376,7 +376,11 @@ fn a_saga_the_recovery_job_gives_up_on_is_flagged_for_an_operator() {
               faults: (crashes: [(node: \"rm2\", at_ms: 200)]))"
         )
     };
-    let parse = |s: &str| acidbase::run::parse(s, "gone.ron").expect("valid").scenario;
+    let parse = |s: &str| {
+        acidbase::run::parse(s, "gone.ron")
+            .expect("valid")
+            .into_scenario()
+    };
     let flagged = report(&parse(&src(", give_up_after_attempts: 3")));
     let why = flagged.to_text();
     assert!(flagged.repair.operator >= 1, "{why}");

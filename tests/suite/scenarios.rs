@@ -1,12 +1,12 @@
 //! The shipped scenarios as regression tests, determinism across threads, and the
 //! golden numbers of fault-free 2PC.
 
-use acidbase::run::run;
-use acidbase::scenario::{Loaded, Scenario};
+use crate::common::run;
+use acidbase::scenario::Scenario;
 use std::path::PathBuf;
 
 /// The shipped scenarios and the book's example scenarios (so the book cannot rot).
-fn shipped() -> Vec<(PathBuf, Loaded)> {
+fn shipped() -> Vec<(PathBuf, acidbase::run::Validated)> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut files: Vec<PathBuf> = ["scenarios", "book/src/examples"]
         .iter()
@@ -53,7 +53,7 @@ fn every_shipped_scenario_meets_its_expectations() {
 fn same_digest_at_any_thread_count() {
     let all: Vec<Scenario> = shipped()
         .into_iter()
-        .map(|(_, l)| l.scenario)
+        .map(|(_, l)| l.into_scenario())
         .filter(|s| s.name != "bench-2pc")
         .collect();
     let sequential: Vec<String> = all
@@ -104,7 +104,7 @@ fn golden_numbers_per_committed_transaction() {
             "golden.ron",
         )
         .expect("valid")
-        .scenario;
+        .into_scenario();
         s.rms = n;
         let acidbase::scenario::WorkloadSpec::Transfer(t) = &mut s.workload else {
             unreachable!("parsed as a transfer")
@@ -124,7 +124,9 @@ fn the_same_seed_gives_the_same_fault_schedule_whatever_the_options() {
     // Random crashes are drawn per node name, never from the protocol's own draws:
     // toggling a protocol option must not move the crashes.
     let src = "(duration_ms: 2000, faults: (random_crashes: [(nodes: [\"all\"], rate_per_s: 2, mean_downtime_ms: 50)]))";
-    let base = acidbase::run::parse(src, "x.ron").expect("valid").scenario;
+    let base = acidbase::run::parse(src, "x.ron")
+        .expect("valid")
+        .into_scenario();
     let names = acidbase::run::Registry::builtin()
         .node_names(&base)
         .expect("known protocol");
@@ -156,7 +158,7 @@ fn the_same_seed_gives_the_same_fault_schedule_whatever_the_options() {
 fn parse(src: &str) -> Scenario {
     acidbase::run::parse(src, "test.ron")
         .unwrap_or_else(|e| panic!("{e}"))
-        .scenario
+        .into_scenario()
 }
 
 /// One transfer whose third RM never answers: the TM's vote timeout decides. With the

@@ -4,8 +4,8 @@
 //! and the grace time) of the healing; and each pattern switched off shows the
 //! anomaly it prevents for some schedule.
 
+use crate::common::run;
 use acidbase::report::Report;
-use acidbase::run::run;
 use acidbase::scenario::{self, CallModeSpec, RandomCrashSpec, Scenario};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
@@ -28,7 +28,7 @@ fn base() -> Scenario {
         "calls-base.ron",
     )
     .expect("the base scenario is valid")
-    .scenario
+    .into_scenario()
 }
 
 /// A fault schedule; every window heals before the horizon (1000 ms).

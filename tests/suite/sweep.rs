@@ -513,13 +513,18 @@ fn an_axis_sets_its_also_fields_and_a_chart_draws_a_slice() {
         .unwrap_or_else(|e| panic!("{e}"));
     for (i, s) in plan.scenarios.iter().enumerate() {
         assert_eq!(
-            s.saga.scan_interval_ms, s.messaging.retry_ms,
+            s.scenario.saga.scan_interval_ms, s.scenario.messaging.retry_ms,
             "scenario {i}"
         );
     }
-    assert_eq!(plan.scenarios[0].messaging.retry_ms, 20.0);
+    assert_eq!(plan.scenarios[0].scenario.messaging.retry_ms, 20.0);
     assert_eq!(
-        plan.scenarios.last().expect("points").messaging.retry_ms,
+        plan.scenarios
+            .last()
+            .expect("points")
+            .scenario
+            .messaging
+            .retry_ms,
         40.0
     );
     let out = t.path("out");
@@ -647,8 +652,14 @@ fn every_shipped_sweep_is_valid_on_this_build() {
             path.display()
         );
         for (i, s) in plan.scenarios.iter().enumerate() {
-            assert_eq!(s.protocol, plan.info.protocols[i], "{}", path.display());
-            let text = acidbase::tools::sweep::spec::to_ron(s).expect("a scenario writes as RON");
+            assert_eq!(
+                s.scenario.protocol,
+                plan.info.protocols[i],
+                "{}",
+                path.display()
+            );
+            let text = acidbase::tools::sweep::spec::to_ron(&s.scenario)
+                .expect("a scenario writes as RON");
             acidbase::run::parse(&text, "point").unwrap_or_else(|e| {
                 panic!("{}: point {i} is invalid: {}", path.display(), e.message)
             });

@@ -14,9 +14,9 @@
 
 use crate::common;
 
+use crate::common::run;
 use crate::common::{acidbase, stderr, stdout, TempDir};
 use acidbase::report::Report;
-use acidbase::run::run;
 use acidbase::scenario::{
     self, AckTimeoutSpec, CrashSpec, PartitionSpec, RandomPartitionSpec, Scenario, TimeoutsSpec,
 };
@@ -26,7 +26,7 @@ use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
 fn parse(src: &str) -> Scenario {
     acidbase::run::parse(src, "test.ron")
         .unwrap_or_else(|e| panic!("{e}"))
-        .scenario
+        .into_scenario()
 }
 
 /// Three RMs, transfers over two or three of them, short timers: many transactions

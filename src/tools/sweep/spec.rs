@@ -10,7 +10,7 @@
 
 use super::chart_spec::ChartSpec;
 use super::SweepError;
-use crate::run::Registry;
+use crate::run::{Registry, Validated};
 use crate::scenario::{self, Scenario};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -97,10 +97,9 @@ pub struct Axis {
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub info: PlanInfo,
-    /// One scenario per (point, series), index `point * series + s`.
-    pub scenarios: Vec<Scenario>,
-    /// The protocols the scenarios were validated against.
-    pub registry: Registry,
+    /// One scenario per (point, series), index `point * series + s`, each bound to
+    /// the protocol that validated it.
+    pub scenarios: Vec<Validated>,
 }
 
 /// What the output directory records about the sweep (`plan.json`): enough to merge
@@ -330,11 +329,7 @@ pub fn load_text(
         fingerprint: String::new(),
     };
     info.fingerprint = fingerprint(&info, &scenarios);
-    Ok(Plan {
-        info,
-        scenarios,
-        registry: registry.clone(),
-    })
+    Ok(Plan { info, scenarios })
 }
 
 /// The sweep file's text and name: what an error needs to say where it is.
@@ -383,6 +378,7 @@ fn base_scenario(
             registry
                 .load(&p)
                 .map_err(|e| src.at("base", format!("base scenario: {e}")))?
+                .into_loaded()
                 .scenario
         }
         (None, Some(raw)) => {
@@ -399,6 +395,7 @@ fn base_scenario(
             registry
                 .parse(&padded, file)
                 .map_err(|e| SweepError::input(format!("{e} (in the inline scenario)")))?
+                .into_loaded()
                 .scenario
         }
         (Some(_), Some(_)) => {
@@ -712,7 +709,7 @@ fn point_scenarios(
     points: &[Vec<usize>],
     warnings: &mut Vec<String>,
     src: &Source,
-) -> Result<(Vec<Scenario>, Vec<String>), SweepError> {
+) -> Result<(Vec<Validated>, Vec<String>), SweepError> {
     let file = src.file;
     let n_series = variants.len().max(1);
     let mut size_warnings: Vec<String> = Vec::new();
@@ -741,7 +738,7 @@ fn point_scenarios(
                 size_warnings.push(format!("at {context}: {w}"));
             }
             protocols.push(checked.scenario.protocol.clone());
-            scenarios.push(checked.scenario);
+            scenarios.push(checked);
         }
     }
     if let Some(first) = size_warnings.first() {
@@ -828,7 +825,7 @@ pub fn to_ron(s: &Scenario) -> Result<String, SweepError> {
 }
 
 /// FNV-1a over the canonical JSON of the scenarios, seeds and columns.
-fn fingerprint(info: &PlanInfo, scenarios: &[Scenario]) -> String {
+fn fingerprint(info: &PlanInfo, scenarios: &[Validated]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut eat = |bytes: &[u8]| {
         for b in bytes {
@@ -837,7 +834,7 @@ fn fingerprint(info: &PlanInfo, scenarios: &[Scenario]) -> String {
         }
     };
     for s in scenarios {
-        eat(serde_json::to_string(s)
+        eat(serde_json::to_string(s.scenario())
             .expect("a scenario serialises")
             .as_bytes());
     }
