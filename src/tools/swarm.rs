@@ -25,10 +25,10 @@
 //! --swarm` runs them (or a user's own scenario file) for any number of seeds.
 
 use crate::rng::{self, StreamRng};
-use crate::run::{Registry, Validated};
+use crate::run::{Registry, RunError, Validated};
 use crate::scenario::{
     self, CrashSpec, LatencySpec, LoadSpec, OneWaySpec, PartitionSpec, RandomCrashSpec,
-    RandomPartitionSpec, Scenario, WorkloadSpec,
+    RandomPartitionSpec, Scenario, ScenarioError, WorkloadSpec,
 };
 use crate::tools::explore::{explore_seeds, violation_kinds, Exploration, SeedVerdict};
 
@@ -368,7 +368,7 @@ pub fn configurations() -> Vec<Configuration> {
 
 /// The configuration's base scenario on `workload` (its defaults; the swarm draws
 /// the rest).
-pub fn base_scenario(c: &Configuration, workload: WorkloadKind) -> Result<Scenario, String> {
+pub fn base_scenario(c: &Configuration, workload: WorkloadKind) -> Result<Scenario, SwarmError> {
     let (rms, w) = match workload {
         WorkloadKind::Transfer => (3, "Transfer()"),
         WorkloadKind::OrderInventory => (2, "OrderInventory()"),
@@ -383,7 +383,7 @@ pub fn base_scenario(c: &Configuration, workload: WorkloadKind) -> Result<Scenar
     Registry::builtin()
         .parse(&text, c.name)
         .map(|v| v.into_loaded().scenario)
-        .map_err(|e| e.to_string())
+        .map_err(SwarmError::Base)
 }
 
 /// What a swarm run found for one configuration.
@@ -440,7 +440,7 @@ pub fn run_configuration(
     seeds: std::ops::RangeInclusive<u64>,
     jobs: usize,
     progress: &(dyn Fn(u64, u64) + Sync),
-) -> Result<SwarmResult, String> {
+) -> Result<SwarmResult, SwarmError> {
     let base = base_scenario(c, workload)?;
     let e = swarm(&Registry::builtin(), &base, c.faults, seeds, jobs, progress);
     let (expected, as_expected) = match c.expect {
@@ -461,6 +461,35 @@ pub fn run_configuration(
     })
 }
 
+/// What keeps the swarm from drawing a world.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SwarmError {
+    /// A configuration's base scenario does not validate.
+    Base(ScenarioError),
+    /// The base names a protocol this program lacks, or options it cannot read.
+    Nodes(RunError),
+    /// No attempt drew a scenario that validates; `last` is the last attempt's reason.
+    NoValidDraw {
+        seed: u64,
+        last: Option<ScenarioError>,
+    },
+}
+
+impl std::fmt::Display for SwarmError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SwarmError::Base(e) => write!(f, "{e}"),
+            SwarmError::Nodes(e) => write!(f, "{e}"),
+            SwarmError::NoValidDraw { last: Some(e), .. } => write!(f, "{}", e.message),
+            SwarmError::NoValidDraw { seed, last: None } => {
+                write!(f, "seed {seed} drew no scenario that validates")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SwarmError {}
+
 /// Tamer draws on later attempts, should a draw fail validation.
 const ATTEMPTS: u32 = 4;
 /// Doublings of the timers tried within an attempt, to fit the drawn delays.
@@ -473,8 +502,8 @@ pub fn draw(
     base: &Scenario,
     seed: u64,
     mix: FaultMix,
-) -> Result<Validated, String> {
-    let mut last = String::new();
+) -> Result<Validated, SwarmError> {
+    let mut last = None;
     for attempt in 0..ATTEMPTS {
         let mut rng = rng::stream(seed, &format!("swarm/{attempt}"));
         let mut s = draw_once(registry, base, seed, mix, attempt, &mut rng)?;
@@ -483,7 +512,7 @@ pub fn draw(
         for _ in 0..FITS {
             match crate::tools::schedule::revalidate(registry, &s, "swarm.ron") {
                 Ok(v) => return Ok(v),
-                Err(e) => last = e.message,
+                Err(e) => last = Some(e),
             }
             scale_timers(&mut s, 2.0);
             s.drain_ms = (60.0 * longest_timer_ms(&s))
@@ -491,7 +520,7 @@ pub fn draw(
                 .round();
         }
     }
-    Err(last)
+    Err(SwarmError::NoValidDraw { seed, last })
 }
 
 fn unit(rng: &mut StreamRng) -> f64 {
@@ -530,7 +559,7 @@ fn draw_once(
     mix: FaultMix,
     attempt: u32,
     rng: &mut StreamRng,
-) -> Result<Scenario, String> {
+) -> Result<Scenario, SwarmError> {
     let mut s = base.clone();
     s.seed = seed;
     s.name = format!("{}-swarm-{seed}", base.name);
@@ -550,7 +579,7 @@ fn draw_once(
     }
     draw_network(&mut s, mix, tame, rng);
     // The drawn sizes fix the world's nodes: the faults name them.
-    let names = registry.node_names(&s).map_err(|e| e.to_string())?;
+    let names = registry.node_names(&s).map_err(SwarmError::Nodes)?;
     draw_faults(&mut s, &names, mix, tame, rng);
     if s.protocol == "3pc" {
         // Faithful 3PC's timeouts are sized for a delay bound: the drawn network's

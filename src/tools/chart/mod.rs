@@ -24,6 +24,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use spec::metric_label;
 use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// Chart file formats.
@@ -100,8 +101,8 @@ fn color(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
-fn register_font() -> Result<(), String> {
-    static ONCE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+fn register_font() -> Result<(), ChartError> {
+    static ONCE: std::sync::OnceLock<Result<(), ChartError>> = std::sync::OnceLock::new();
     ONCE.get_or_init(|| {
         for style in [
             FontStyle::Normal,
@@ -110,16 +111,39 @@ fn register_font() -> Result<(), String> {
             FontStyle::Oblique,
         ] {
             plotters::style::register_font(FONT, style, DEJAVU_SANS)
-                .map_err(|_| "the embedded font could not be read".to_string())?;
+                .map_err(|_| ChartError::Font)?;
         }
         Ok(())
     })
     .clone()
 }
 
-fn err<E: std::fmt::Debug>(e: E) -> String {
-    format!("drawing failed: {e:?}")
+fn err<E: std::fmt::Debug>(e: E) -> ChartError {
+    ChartError::Drawing(format!("{e:?}"))
 }
+
+/// Why a chart could not be drawn.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChartError {
+    /// The embedded font did not load.
+    Font,
+    /// The chart asks for what the sweep does not have (an axis, metric or series).
+    Spec(String),
+    /// The drawing library or the PNG encoder failed.
+    Drawing(String),
+}
+
+impl fmt::Display for ChartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChartError::Font => write!(f, "the embedded font could not be read"),
+            ChartError::Spec(m) => write!(f, "{m}"),
+            ChartError::Drawing(m) => write!(f, "drawing failed: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for ChartError {}
 
 /// Renders one chart of a sweep's results to SVG or PNG bytes, from the summary of
 /// every (point, series) in canonical order (at least the metrics the chart draws).
@@ -128,9 +152,10 @@ pub fn render(
     info: &PlanInfo,
     groups: &[Group],
     format: ChartFormat,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, ChartError> {
     register_font()?;
-    spec.check_in(&info.axes, &info.metrics, &info.series)?;
+    spec.check_in(&info.axes, &info.metrics, &info.series)
+        .map_err(ChartError::Spec)?;
     assert_eq!(
         groups.len(),
         info.points.len() * info.series.len(),
@@ -326,7 +351,7 @@ fn draw<DB: DrawingBackend>(
     spec: &ChartSpec,
     data: &Data,
     root: &DrawingArea<DB, Shift>,
-) -> Result<(), String> {
+) -> Result<(), ChartError> {
     root.fill(&WHITE).map_err(err)?;
     match spec {
         ChartSpec::Line(c) => line(c, data, root),
@@ -508,7 +533,7 @@ fn frame<'a, DB: DrawingBackend>(
     y_desc: &str,
     x_ticks: Option<&[String]>,
     x_fmt: &dyn Fn(f64) -> String,
-) -> Result<Chart<'a, DB>, String> {
+) -> Result<Chart<'a, DB>, ChartError> {
     let mut chart = ChartBuilder::on(root)
         .caption(title, font(TITLE_PX))
         .margin(24)
@@ -551,7 +576,7 @@ fn frame<'a, DB: DrawingBackend>(
 fn legend<'a, DB: DrawingBackend + 'a>(
     chart: &mut Chart<'a, DB>,
     pos: SeriesLabelPosition,
-) -> Result<(), String> {
+) -> Result<(), ChartError> {
     chart
         .configure_series_labels()
         .position(pos)
@@ -568,7 +593,7 @@ fn line<DB: DrawingBackend>(
     c: &LineChart,
     data: &Data,
     root: &DrawingArea<DB, Shift>,
-) -> Result<(), String> {
+) -> Result<(), ChartError> {
     let curves = data.curves(&[&c.x]);
     let x_axis = &data.info.axes[data.info.axis_index(&c.x).expect("checked")];
     let mut pts: Vec<Vec<(f64, Est)>> = Vec::new();
@@ -704,7 +729,7 @@ fn cdf<DB: DrawingBackend>(
     c: &CdfChart,
     data: &Data,
     root: &DrawingArea<DB, Shift>,
-) -> Result<(), String> {
+) -> Result<(), ChartError> {
     let curves = data.curves(&[]);
     let tr = |v: f64| if c.log_x { v.max(1e-3).log10() } else { v };
     let mut pts: Vec<Vec<(f64, f64)>> = Vec::new();
@@ -770,7 +795,7 @@ fn bars<DB: DrawingBackend>(
     c: &BarsChart,
     data: &Data,
     root: &DrawingArea<DB, Shift>,
-) -> Result<(), String> {
+) -> Result<(), ChartError> {
     let used: Vec<&str> = c.x.iter().map(String::as_str).collect();
     let curves = data.curves(&used);
     let (groups, group_of): (Vec<String>, Box<dyn Fn(usize) -> usize>) = match &c.x {
@@ -857,7 +882,7 @@ fn scatter<DB: DrawingBackend>(
     c: &ScatterChart,
     data: &Data,
     root: &DrawingArea<DB, Shift>,
-) -> Result<(), String> {
+) -> Result<(), ChartError> {
     let curves = data.curves(&[&c.along]);
     let along = &data.info.axes[data.info.axis_index(&c.along).expect("checked")];
     let mut pts: Vec<Vec<(Est, Est, String)>> = Vec::new();
@@ -973,7 +998,7 @@ fn heatmap<DB: DrawingBackend>(
     c: &HeatmapChart,
     data: &Data,
     root: &DrawingArea<DB, Shift>,
-) -> Result<(), String> {
+) -> Result<(), ChartError> {
     let info = data.info;
     let curves = data.curves(&[&c.x, &c.y]);
     let (xa, ya) = (
