@@ -24,6 +24,10 @@
 //! - [`run`]: the [`run::Registry`] of protocols (built-in and a user's): validates a
 //!   scenario for its protocol, builds its world, runs it, produces a [`report::Report`];
 //! - [`report`]: the report (text for people, JSON for machines);
+//! - [`story`]: every story told in plain words: the run report's "What happened"
+//!   (with the protocol's own part, through the [`protocols::Protocol`] story hooks)
+//!   and a run's events in order for the transactions a reader follows (the shrunk
+//!   counterexample's and the harness's);
 //! - [`tools`]: what is built on runs:
 //!   - [`tools::compare`]: several protocols side by side on one workload and fault schedule;
 //!   - [`tools::bench`]: the canonical bench-2pc workload;
@@ -87,6 +91,7 @@ pub mod scenario;
 mod seqset;
 pub mod stats;
 pub mod store;
+pub mod story;
 pub mod testing;
 pub mod tools;
 

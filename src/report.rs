@@ -3,7 +3,9 @@
 //!
 //! A report only presents results; it never changes them. It is built from a run's
 //! results and its scenario by [`Report::build`] (in `run`, above the scenario: the
-//! scenario's validation reads [`metric_names`] from here).
+//! scenario's validation reads [`metric_names`] from here); its story is told by
+//! [`crate::story`], and a protocol's own lines of the "Counts" block are
+//! [`CountsLine`]s at a [`CountsPlace`] (see `Protocol::counts_at`).
 
 use crate::checkers::business::Business;
 use crate::checkers::{FactCount, TccCounts};
@@ -229,26 +231,55 @@ pub struct Report {
     /// many and the sum of their values (absent when none).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub facts: BTreeMap<String, FactCount>,
-    /// The story in plain words (text output only).
+    /// The story in plain words (text output only; see [`crate::story`]).
     #[serde(skip)]
     pub story: Vec<String>,
+    /// The protocol's own lines of the text's "Counts" block, at their places (text
+    /// output only; the run asks its protocol for them).
+    #[serde(skip)]
+    pub protocol_counts: Vec<(CountsPlace, CountsLine)>,
     /// How the run did against its protocol's properties over node state (absent
     /// when the protocol has none: the built-ins are judged by the checkers above).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub properties: Vec<PropertyResult>,
 }
 
-impl Report {
-    /// Records the property results of the run, with a story sentence for each
-    /// broken one.
-    pub fn set_properties(&mut self, results: Vec<PropertyResult>) {
-        for r in results.iter().filter(|r| r.failed()) {
-            self.story
-                .push(format!("PROPERTY BROKEN: {}", r.describe()));
-        }
-        self.properties = results;
-    }
+/// A place in the text report's "Counts" block where a protocol's own lines go (see
+/// `Protocol::counts_at`), in the order the block reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CountsPlace {
+    /// After the shared counts of transactions, locks, latency, consistency and the
+    /// business workloads; before the facts and the network (TCC's fence counts).
+    AfterBusiness,
+    /// After the network line, before the run line (the messaging counts).
+    AfterNetwork,
+}
 
+impl CountsPlace {
+    /// Every place, in the order the block reads.
+    pub const ALL: [CountsPlace; 2] = [CountsPlace::AfterBusiness, CountsPlace::AfterNetwork];
+}
+
+/// One line of the text report's "Counts" block: a label in the first column (up to
+/// 14 characters keep the column; empty for a line that goes on from the one above)
+/// and the text.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CountsLine {
+    pub label: String,
+    pub text: String,
+}
+
+impl CountsLine {
+    pub fn new(label: impl Into<String>, text: impl Into<String>) -> Self {
+        CountsLine {
+            label: label.into(),
+            text: text.into(),
+        }
+    }
+}
+
+impl Report {
     /// Did the run fail, for the exit code? An expectation failed, or — when the
     /// scenario sets no expectation on `violations.*` — an invariant was violated
     /// (DESIGN §7). Scenarios that *expect* violations (the unsafe variants) say so.
@@ -313,7 +344,8 @@ impl Report {
             p.messages, p.message_delays, p.durable_writes
         );
         consistency_text(&self.consistency, &mut s);
-        business_counts_lines(self, &mut s);
+        business_counts_lines(&self.business, &mut s);
+        self.protocol_counts_text(CountsPlace::AfterBusiness, &mut s);
         if !self.facts.is_empty() {
             let facts: Vec<String> = self
                 .facts
@@ -328,9 +360,7 @@ impl Report {
             "  network        {} sent, {} delivered, {} dropped, {} duplicated; {} fault actions",
             n.sent, n.delivered, n.dropped, n.duplicated, self.faults
         );
-        if self.protocol == "messaging" {
-            s.push_str(&messaging_text(&self.messaging));
-        }
+        self.protocol_counts_text(CountsPlace::AfterNetwork, &mut s);
         let _ = writeln!(
             s,
             "  run            {} events, {:.1} ms simulated, digest {}{}",
@@ -363,6 +393,13 @@ impl Report {
         }
         s
     }
+
+    /// The protocol's own lines of the "Counts" block at `place`.
+    fn protocol_counts_text(&self, place: CountsPlace, s: &mut String) {
+        for (_, line) in self.protocol_counts.iter().filter(|(p, _)| *p == place) {
+            let _ = writeln!(s, "  {:<14} {}", line.label, line.text);
+        }
+    }
 }
 
 /// The consistency lines of the text report (none for protocols that report none).
@@ -386,10 +423,9 @@ fn consistency_text(c: &Consistency, s: &mut String) {
     );
 }
 
-/// The business workloads' and TCC's lines of the "Counts" block (none when the
-/// run has nothing to say about them).
-fn business_counts_lines(r: &Report, s: &mut String) {
-    let b = &r.business;
+/// The business workloads' lines of the "Counts" block (none when the run has
+/// nothing to say about them).
+fn business_counts_lines(b: &Business, s: &mut String) {
     if b.stock_initial > 0 {
         let _ = writeln!(
             s,
@@ -409,69 +445,6 @@ fn business_counts_lines(r: &Report, s: &mut String) {
             );
         }
     }
-    if r.protocol == "tcc" {
-        let t = &r.tcc;
-        let _ = writeln!(
-            s,
-            "  tcc            {} duplicates applied, {} empty rollbacks applied, {} hanging reservations, {} partial compensations ({} unfixed)",
-            t.duplicate_applied,
-            t.empty_rollback_applied,
-            t.hanging_reservations,
-            t.partial_compensation,
-            t.partial_compensation_unfixed
-        );
-        let _ = writeln!(
-            s,
-            "                 guards at work: {} duplicates ignored, {} empty rollbacks recorded, {} late Tries refused",
-            t.duplicates_ignored, t.empty_rollbacks_recorded, t.late_tries_refused
-        );
-    }
-}
-
-/// What the messaging counts mean, in plain words (reliable-messaging runs only).
-pub fn messaging_story(m: &MessagingCounts) -> Vec<String> {
-    let mut out = Vec::new();
-    // Only what the counts show: the cause (a crash, a refusal, a forgetful broker) is
-    // told by the rest of the story when it happened, not guessed here.
-    if m.phantom_messages > 0 {
-        out.push(format!("PHANTOM MESSAGES: {} message(s) credited (or still deliverable) whose debit never committed — money created", m.phantom_messages));
-    }
-    if m.lost_messages > 0 {
-        out.push(format!("LOST MESSAGES: {} debit(s) committed whose message nobody holds and nobody applied — money destroyed", m.lost_messages));
-    }
-    if m.duplicates_applied > 0 {
-        out.push(format!("DOUBLE APPLICATION: {} redelivered message(s) were applied again by a consumer without idempotence — at-least-once delivery needs an idempotent consumer", m.duplicates_applied));
-    }
-    if m.duplicates_ignored > 0 {
-        out.push(format!("{} duplicate delivery(ies) reached a consumer and its idempotence method kept them harmless", m.duplicates_ignored));
-    }
-    if m.pending_at_end > 0 {
-        out.push(format!(
-            "{} message(s) still pending at the end ({} of money in flight): not yet consistent",
-            m.pending_at_end, m.in_flight_money
-        ));
-    }
-    out
-}
-
-/// The messaging counts in plain words (reliable-messaging runs only).
-fn messaging_text(m: &MessagingCounts) -> String {
-    format!(
-        "  messaging      {} published, {} delivered ({} redelivered), {} duplicates applied, {} ignored, {} phantom, {} lost, {} pending at end, {} check-backs; publish→apply p50 {:.1} ms p99 {:.1} ms; debit→credit p50 {:.1} ms p99 {:.1} ms\n",
-        m.published,
-        m.delivered,
-        m.redelivered,
-        m.duplicates_applied,
-        m.duplicates_ignored,
-        m.phantom_messages,
-        m.lost_messages,
-        m.pending_at_end,
-        m.checkbacks,
-        m.publish_to_apply_ms.p50,
-        m.publish_to_apply_ms.p99,
-        m.debit_to_credit_ms.p50,
-        m.debit_to_credit_ms.p99
-    )
 }
 
 fn fmt_num(v: f64) -> String {

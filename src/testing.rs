@@ -40,6 +40,7 @@ use crate::network::{Cut, Fate, Latency, NetworkConfig};
 use crate::node::{Node, NodeId, NodeSet, TxnId};
 use crate::observe::Observation;
 use crate::property::{Expectation, Property, PropertyResult, View, Watch};
+use crate::story::trace::{self as trace_story, Fact, Focus, Happening, Moment, Voice};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use serde::{Deserialize, Serialize};
@@ -289,70 +290,61 @@ impl Run {
         format!("{{{}}}", v.join(", "))
     }
 
-    /// The run in plain words; with `txn`, only the faults and what concerns `txn`.
+    /// The run in plain words; with `txn`, only the faults and what concerns `txn`
+    /// (see [`crate::story::trace`]).
     pub fn story(&self, txn: Option<TxnId>) -> String {
+        let moments: Vec<Moment> = self
+            .events
+            .iter()
+            .map(|(at, e)| self.moment(*at, e))
+            .collect();
+        let focus = Focus {
+            txns: txn.into_iter().collect(),
+            untagged: true,
+        };
         let mut s = String::new();
-        for (at, e) in &self.events {
-            let line = match e {
-                Event::Observed { node, obs } => {
-                    if txn.is_some_and(|t| t != obs.txn()) {
-                        continue;
-                    }
-                    let who = self.name(*node);
-                    match obs {
-                        Observation::TxnBegun { txn, participants } => format!(
-                            "{who} begins txn {txn} over {}",
-                            self.set_names(*participants)
-                        ),
-                        Observation::Prepared { txn } => {
-                            format!("{who} votes yes on txn {txn}: in doubt")
-                        }
-                        Observation::Decided { txn, outcome } => {
-                            format!("{who} decides {outcome:?} for txn {txn}")
-                        }
-                        Observation::Applied { txn, outcome, .. }
-                        | Observation::Resolved { txn, outcome, .. } => {
-                            format!("{who} applies {outcome:?} for txn {txn}")
-                        }
-                        other => format!("{who}: {other:?}"),
-                    }
-                }
-                Event::Crashed(n) => format!("{} crashes", self.name(*n)),
-                Event::Restarted(n) => format!("{} restarts and recovers", self.name(*n)),
-                Event::Dropped { from, to, msg, why } => {
-                    if txn.is_some_and(|t| about_other_txn(msg, t)) {
-                        continue;
-                    }
-                    format!(
-                        "{} → {}: {msg} is lost ({why})",
-                        self.name(*from),
-                        self.name(*to)
-                    )
-                }
-                Event::Cut { from, to, active } => format!(
-                    "{} {} → {}",
-                    if *active {
-                        "messages are cut"
-                    } else {
-                        "the cut heals"
-                    },
-                    self.set_names(*from),
-                    self.set_names(*to)
-                ),
-            };
-            s.push_str(&format!("  [{:>8.3} ms] {line}\n", *at as f64 / 1000.0));
+        for line in trace_story::tell(&moments, &focus, Voice::Harness) {
+            s.push_str(&line);
+            s.push('\n');
         }
         s
     }
-}
 
-/// A message whose text names a `txn: N` other than `txn` (so a story about one
-/// transaction can leave it out).
-fn about_other_txn(msg: &str, txn: TxnId) -> bool {
-    msg.split("txn: ").skip(1).any(|rest| {
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        digits.parse::<TxnId>().is_ok_and(|n| n != txn)
-    })
+    /// An event as a story tells it.
+    fn moment(&self, t_us: u64, e: &Event) -> Moment {
+        let name = |n: NodeId| self.name(n).to_string();
+        let names = |s: NodeSet| s.iter().map(name).collect();
+        let (txns, what) = match e {
+            Event::Observed { node, obs } => (
+                vec![obs.txn()],
+                Happening::Observed {
+                    node: name(*node),
+                    fact: Fact::of(obs, &self.names),
+                    obs: format!("{obs:?}"),
+                },
+            ),
+            Event::Crashed(n) => (Vec::new(), Happening::Crashed { node: name(*n) }),
+            Event::Restarted(n) => (Vec::new(), Happening::Restarted { node: name(*n) }),
+            Event::Dropped { from, to, msg, why } => (
+                trace_story::txns_named(msg),
+                Happening::Lost {
+                    from: name(*from),
+                    to: name(*to),
+                    msg: msg.clone(),
+                    why: why.clone(),
+                },
+            ),
+            Event::Cut { from, to, active } => (
+                Vec::new(),
+                Happening::Cut {
+                    from: names(*from),
+                    to: names(*to),
+                    active: *active,
+                },
+            ),
+        };
+        Moment { t_us, txns, what }
+    }
 }
 
 /// Ready-made invariants over the shared observation vocabulary.

@@ -6,14 +6,21 @@
 use super::world::{standard_node_names, BuildError, WorldBuilder};
 use crate::node::Node;
 use crate::property::Property;
-use crate::report::Report;
+use crate::report::{CountsLine, CountsPlace, Report};
 use crate::scenario::{Loaded, Scenario, ScenarioError};
+use crate::story::StoryPlace;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt::Debug;
 
 /// A protocol: its name, its options, the scenarios it fits, how it builds its
-/// world, and what it adds to a run's story.
+/// world, and what it adds to a run's story and report.
+///
+/// Only [`Protocol::name`], [`Protocol::about`] and [`Protocol::build`] must be
+/// written; every other method has a default. The story hooks
+/// ([`Protocol::blocking_name`], [`Protocol::story_at`], [`Protocol::story`],
+/// [`Protocol::counts_at`]) add nothing by default: the shared story and counts
+/// (see [`crate::story`]) already tell what the checkers saw.
 pub trait Protocol: Send + Sync + 'static {
     /// An enum of the protocol's roles (TM, RM, client, ...).
     type Node: Node + 'static;
@@ -68,9 +75,31 @@ pub trait Protocol: Send + Sync + 'static {
         true
     }
 
-    /// Sentences this protocol adds to a run's story, after the shared ones (say
-    /// only what the report shows the run did).
+    /// What this protocol calls a participant's wait in doubt, said at the end of
+    /// the story's sentence about the longest one (2PC: "2PC's blocking problem").
+    /// Default: nothing.
+    fn blocking_name(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Sentences this protocol tells at `place` in a run's story (say only what the
+    /// report shows the run did). Default: none, at every place; a protocol matches
+    /// the places it speaks at and gives nothing for the others (`_ => Vec::new()`:
+    /// later versions may add places).
+    fn story_at(&self, _place: StoryPlace, _report: &Report) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Sentences this protocol adds at the end of a run's story, after the shared
+    /// ones and the broken properties (say only what the report shows the run did).
+    /// Default: none.
     fn story(&self, _report: &Report) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Lines of its own for the text report's "Counts" block at `place` (counts of
+    /// its own section of the report, say). Default: none, at every place.
+    fn counts_at(&self, _place: CountsPlace, _report: &Report) -> Vec<CountsLine> {
         Vec::new()
     }
 }

@@ -16,6 +16,7 @@ use crate::protocols::world::{business_config, BuiltWorld};
 use crate::report::Report;
 use crate::rng;
 use crate::scenario::{LatencySpec, LoadSpec, Scenario};
+use crate::story::{self, ProtocolPart};
 
 mod build_report;
 pub mod fates;
@@ -276,13 +277,15 @@ fn drift(scenario: &Scenario, seed: u64, names: &[String]) -> Vec<i32> {
 }
 
 /// Runs a built world: the part every protocol shares. `properties` are checked
-/// after every event and reported in [`Report::properties`].
+/// after every event and reported in [`Report::properties`]; `protocol` tells its
+/// part of the story.
 pub(crate) fn run_built<N: Node + 'static>(
     scenario: &Scenario,
     seed: u64,
     world: BuiltWorld<N>,
     properties: Vec<Property<N>>,
     opts: RunOptions,
+    protocol: &dyn ProtocolPart,
 ) -> Outcome {
     let BuiltWorld {
         names,
@@ -331,8 +334,10 @@ pub(crate) fn run_built<N: Node + 'static>(
     let message_fates = sim.take_message_fates();
     let end_audit = sim.audit();
     let results = sim.into_observer().finish(&start_audit, &end_audit);
-    let mut report = Report::build(scenario, seed, &end, &results, &names, &plan);
-    report.set_properties(watch.finish());
+    let mut report = Report::build(scenario, seed, &end, &results);
+    report.properties = watch.finish();
+    report.story = story::report::tell(scenario, &report, &results, &names, &plan, protocol);
+    report.protocol_counts = story::protocol_counts(protocol, &report);
     Outcome {
         end,
         results,

@@ -20,8 +20,9 @@ use crate::exhaustive::scenario::{model, small, CheckOptions, Explorable};
 use crate::exhaustive::CheckError;
 use crate::protocols::world::{BuildError, WorldBuilder};
 use crate::protocols::Protocol;
-use crate::report::Report;
+use crate::report::{CountsLine, CountsPlace, Report};
 use crate::scenario::{self, Loaded, Scenario, ScenarioError};
+use crate::story::{ProtocolPart, StoryPlace};
 use std::fmt;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -44,8 +45,6 @@ pub trait AnyProtocol: Send + Sync {
         scenario: &Scenario,
         opts: &CheckOptions,
     ) -> Result<Box<dyn Explorable>, CheckError>;
-    /// What the protocol adds to a run's story.
-    fn story(&self, report: &Report) -> Vec<String>;
     /// Builds the world once, for validation.
     fn try_build(&self, scenario: &Scenario) -> Result<(), String>;
 }
@@ -109,10 +108,7 @@ impl<P: Protocol> AnyProtocol for P {
     fn run(&self, scenario: &Scenario, seed: u64, opts: RunOptions) -> Result<Outcome, RunError> {
         let (options, world) = build(self, scenario)?;
         let properties = self.properties(&options);
-        let mut outcome = run_built(scenario, seed, world, properties, opts);
-        let more = self.story(&outcome.report);
-        outcome.report.story.extend(more);
-        Ok(outcome)
+        Ok(run_built(scenario, seed, world, properties, opts, self))
     }
 
     fn model(
@@ -132,12 +128,27 @@ impl<P: Protocol> AnyProtocol for P {
         Ok(Box::new(m))
     }
 
-    fn story(&self, report: &Report) -> Vec<String> {
+    fn try_build(&self, scenario: &Scenario) -> Result<(), String> {
+        build(self, scenario).map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+/// A protocol's story hooks, as the story asks for them.
+impl<P: Protocol> ProtocolPart for P {
+    fn blocking_name(&self) -> Option<&'static str> {
+        Protocol::blocking_name(self)
+    }
+
+    fn story_at(&self, place: StoryPlace, report: &Report) -> Vec<String> {
+        Protocol::story_at(self, place, report)
+    }
+
+    fn story_end(&self, report: &Report) -> Vec<String> {
         Protocol::story(self, report)
     }
 
-    fn try_build(&self, scenario: &Scenario) -> Result<(), String> {
-        build(self, scenario).map(|_| ()).map_err(|e| e.to_string())
+    fn counts_at(&self, place: CountsPlace, report: &Report) -> Vec<CountsLine> {
+        Protocol::counts_at(self, place, report)
     }
 }
 

@@ -12,12 +12,12 @@
 //! schedule on every measure of [`Sizes`]. Rounds repeat until nothing changes or the
 //! run budget is spent.
 
-use crate::report::Report;
 use crate::run::{Outcome, Registry, Validated};
 use crate::scenario::{LatencySpec, LoadSpec, MessageFateSpec, Scenario, WorkloadSpec};
+use crate::story::trace::{self as trace_story, Focus, Voice};
 use crate::tools::explore::{has_kind, violation_kinds};
 use crate::tools::schedule::{revalidate, run_and_export, Sizes};
-use crate::tools::tracelog::{self, short, TraceLine};
+use crate::tools::tracelog::{self, TraceLine};
 
 /// How to shrink.
 #[derive(Clone, Debug)]
@@ -472,42 +472,6 @@ pub fn counterexample_ron(
     crate::tools::schedule::to_ron(&sc, &header)
 }
 
-fn field_u64(text: &str, field: &str) -> Option<u64> {
-    let needle = format!("{field}: ");
-    let i = text.find(&needle)? + needle.len();
-    text[i..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .ok()
-}
-
-/// `Commit` from `Decided(Commit)`.
-fn outcome_of(short_name: &str) -> &str {
-    short_name
-        .split_once('(')
-        .map_or("", |(_, rest)| rest.trim_end_matches(')'))
-}
-
-fn ms(us: u64) -> String {
-    format!("{:.1} ms", us as f64 / 1000.0)
-}
-
-fn node_list(text: &str, names: &[String]) -> String {
-    let Some(i) = text.find("participants: {") else {
-        return String::new();
-    };
-    let rest = &text[i + 15..];
-    let inner = &rest[..rest.find('}').unwrap_or(0)];
-    inner
-        .split(',')
-        .filter_map(|x| x.trim().parse::<usize>().ok())
-        .filter_map(|i| names.get(i).cloned())
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The transactions a story follows: those the violation is about.
 pub fn focus_txns(outcome: &Outcome) -> Vec<u64> {
     let r = &outcome.results;
@@ -520,210 +484,21 @@ pub fn focus_txns(outcome: &Outcome) -> Vec<u64> {
 }
 
 /// The run told in plain words: faults, and what happened to the focus transactions
-/// (all transactions if `txns` is empty), in order; repeated sends are folded.
+/// (all transactions if `txns` is empty), in order; repeated sends are folded; then
+/// how it ended (see [`crate::story::trace`]).
 pub fn story(trace: &[TraceLine], outcome: &Outcome, txns: &[u64]) -> Vec<String> {
     let names = &outcome.names;
-    let about = |l: &TraceLine| match l.txn() {
-        Some(t) => txns.is_empty() || txns.contains(&t),
-        None => false,
+    let moments: Vec<_> = trace.iter().map(|l| l.moment(names)).collect();
+    let focus = Focus {
+        txns: txns.to_vec(),
+        untagged: false,
     };
-    let mut lines: Vec<(String, u64, u32, u64)> = Vec::new(); // (text, key, count, last t)
-    let mut push = |t: u64, text: String, key: Option<String>| {
-        let k = key.map(|k| crate::rng::fnv1a(k.as_bytes()));
-        if let Some(k) = k {
-            if let Some(e) = lines.iter_mut().find(|e| e.1 == k) {
-                e.2 += 1;
-                e.3 = t;
-                return;
-            }
-        }
-        lines.push((format!("t={:<9} {text}", ms(t)), k.unwrap_or(0), 1, t));
-    };
-    let mut last_sent: Vec<(String, String)> = vec![(String::new(), String::new()); names.len()];
-    let mut i = 0;
-    while i < trace.len() {
-        let l = &trace[i];
-        match l.kind.as_str() {
-            "crash" => {
-                let idx = names.iter().position(|n| *n == l.node).unwrap_or(0);
-                let (what, to) = &last_sent[idx];
-                let after = if what.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (its last message was {what} to {to})")
-                };
-                push(l.t_us, format!("{} crashed{after}", l.node), None);
-            }
-            "restart" => push(
-                l.t_us,
-                format!("{} restarted and recovered from its log", l.node),
-                None,
-            ),
-            "cut_start" | "cut_end" => {
-                // A symmetric partition is two cuts at the same time: tell it once.
-                let mirrored = trace.get(i + 1).is_some_and(|m| {
-                    m.kind == l.kind
-                        && m.t_us == l.t_us
-                        && m.cut_from == l.cut_to
-                        && m.cut_to == l.cut_from
-                });
-                let (a, b) = (l.cut_from.join(", "), l.cut_to.join(", "));
-                let text = match (l.kind.as_str(), mirrored) {
-                    ("cut_start", true) => format!("network partition: {{{a}}} | {{{b}}}"),
-                    ("cut_start", false) => format!("messages from {{{a}}} to {{{b}}} are dropped"),
-                    (_, true) => format!("partition {{{a}}} | {{{b}}} healed"),
-                    _ => format!("messages from {{{a}}} to {{{b}}} flow again"),
-                };
-                push(l.t_us, text, None);
-                if mirrored {
-                    i += 1;
-                }
-            }
-            "send" if about(l) => {
-                // Fold the sends of one message to several nodes at one instant.
-                let what = short(&l.what);
-                let mut group = vec![l];
-                while let Some(m) = trace.get(i + 1) {
-                    if m.kind == "send"
-                        && m.t_us == l.t_us
-                        && m.node == l.node
-                        && short(&m.what) == what
-                        && m.txn() == l.txn()
-                    {
-                        group.push(m);
-                        i += 1;
-                    } else {
-                        break;
-                    }
-                }
-                let to: Vec<&str> = group.iter().map(|m| m.to.as_str()).collect();
-                let dropped: Vec<String> = group
-                    .iter()
-                    .filter(|m| m.fate.starts_with("dropped"))
-                    .map(|m| format!("{} ({})", m.to, m.fate.trim_start_matches("dropped: ")))
-                    .collect();
-                let idx = names.iter().position(|n| *n == l.node).unwrap_or(0);
-                last_sent[idx] = (what.clone(), to.join(", "));
-                let txn = l.txn().unwrap_or(0);
-                let mut text = format!("{} sent {what} for txn {txn} to {}", l.node, to.join(", "));
-                if !dropped.is_empty() {
-                    text.push_str(&format!("; lost on the way to {}", dropped.join(", ")));
-                }
-                let key = format!(
-                    "send {} {what} {txn} {} {:?}",
-                    l.node,
-                    to.join(","),
-                    dropped
-                );
-                push(l.t_us, text, Some(key));
-            }
-            "lost" if about(l) => {
-                let text = format!(
-                    "{}'s {} for txn {} to {} was lost: {}",
-                    l.node,
-                    short(&l.what),
-                    l.txn().unwrap_or(0),
-                    l.to,
-                    l.fate
-                );
-                let key = format!("lost {} {} {}", l.node, l.to, short(&l.what));
-                push(l.t_us, text, Some(key));
-            }
-            "observe" if about(l) => {
-                let txn = l.txn().unwrap_or(0);
-                let name = short(&l.what);
-                let text = if l.what.starts_with("TxnBegun") {
-                    Some(format!(
-                        "{} began txn {txn} over {}",
-                        l.node,
-                        node_list(&l.what, names)
-                    ))
-                } else if l.what.starts_with("Prepared") {
-                    Some(format!(
-                        "{} voted yes on txn {txn}: it is in doubt and holds its locks",
-                        l.node
-                    ))
-                } else if l.what.starts_with("Decided") {
-                    Some(format!(
-                        "{} decided {} for txn {txn}",
-                        l.node,
-                        outcome_of(&name)
-                    ))
-                } else if l.what.starts_with("Applied") || l.what.starts_with("Resolved") {
-                    let waited = field_u64(&l.what, "in_doubt_us").filter(|&u| u > 0);
-                    Some(format!(
-                        "{} applied {} for txn {txn}{}",
-                        l.node,
-                        outcome_of(&name),
-                        waited.map_or_else(String::new, |u| format!(" after {} in doubt", ms(u)))
-                    ))
-                } else if l.what.starts_with("Answered") {
-                    Some(format!(
-                        "{} was told {} for txn {txn}",
-                        l.node,
-                        outcome_of(&name)
-                    ))
-                } else if l.what.starts_with("Repair") {
-                    Some(format!(
-                        "{} reported a repair of txn {txn}: {}",
-                        l.node, l.what
-                    ))
-                } else {
-                    None
-                };
-                if let Some(t) = text {
-                    push(l.t_us, t, None);
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    let mut out: Vec<String> = lines
-        .into_iter()
-        .map(|(text, _, n, last)| {
-            if n > 1 {
-                format!("{text} (×{n}, the last at {})", ms(last))
-            } else {
-                text
-            }
-        })
-        .collect();
-    out.extend(ending(outcome));
-    out
-}
-
-/// How the run ended, for the violation it shows.
-fn ending(outcome: &Outcome) -> Vec<String> {
-    let names = &outcome.names;
-    let name = |n: crate::node::NodeId| names.get(n.index()).cloned().unwrap_or_default();
-    let join =
-        |v: &[crate::node::NodeId]| v.iter().map(|n| name(*n)).collect::<Vec<_>>().join(", ");
-    let r = &outcome.results;
-    let mut out = Vec::new();
-    for e in &r.examples {
-        out.push(format!(
-            "At the end txn {} is committed at {} but aborted at {}: atomicity is broken.",
-            e.txn,
-            join(&e.committed),
-            join(&e.aborted)
-        ));
-    }
-    for d in &r.in_doubt_at_end {
-        out.push(format!(
-            "At the end {} is still in doubt about txn {} after {}: blocked.",
-            name(d.node),
-            d.txn,
-            ms(d.for_us)
-        ));
-    }
-    let report: &Report = &outcome.report;
-    if report.violations.invariant > 0 {
-        out.push(format!(
-            "Money is not conserved: {} at the start, {} at the end ({} in flight).",
-            report.money.initial, report.money.final_, report.money.in_doubt
-        ));
-    }
+    let mut out = trace_story::tell(&moments, &focus, Voice::Counterexample);
+    out.extend(trace_story::ending(
+        names,
+        &outcome.results,
+        &outcome.report,
+    ));
     out
 }
 

@@ -7,6 +7,8 @@
 //! transactional messages carry.
 
 use crate::run::{Outcome, TraceOut, Validated};
+pub use crate::story::trace::short;
+use crate::story::trace::{Fact, Happening, Moment};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::io::Write;
@@ -42,33 +44,43 @@ impl TraceLine {
     pub fn txn(&self) -> Option<u64> {
         self.txn
     }
-}
 
-/// A short form of a message or observation: its variant name, plus its outcome or
-/// vote if it has one (`Decision(Commit)`, `Vote(yes)`).
-pub fn short(text: &str) -> String {
-    let name: String = text
-        .chars()
-        .take_while(|c| c.is_alphanumeric() || *c == '_')
-        .collect();
-    let mut tags = Vec::new();
-    for (needle, tag) in [
-        ("outcome: Commit", "Commit"),
-        ("outcome: Abort", "Abort"),
-        ("yes: true", "yes"),
-        ("yes: false", "no"),
-        ("status: Committed", "Committed"),
-        ("status: Aborted", "Aborted"),
-        ("status: InDoubt", "InDoubt"),
-    ] {
-        if text.contains(needle) {
-            tags.push(tag);
+    /// The line as a story tells it ([`crate::story::trace`]); `names` name the node
+    /// indices inside observations.
+    pub fn moment(&self, names: &[String]) -> Moment {
+        let node = || self.node.clone();
+        let what = match self.kind.as_str() {
+            "crash" => Happening::Crashed { node: node() },
+            "restart" => Happening::Restarted { node: node() },
+            "cut_start" | "cut_end" => Happening::Cut {
+                from: self.cut_from.clone(),
+                to: self.cut_to.clone(),
+                active: self.kind == "cut_start",
+            },
+            "send" => Happening::Sent {
+                from: node(),
+                to: self.to.clone(),
+                msg: self.what.clone(),
+                fate: self.fate.clone(),
+            },
+            "lost" => Happening::Lost {
+                from: node(),
+                to: self.to.clone(),
+                msg: self.what.clone(),
+                why: self.fate.clone(),
+            },
+            "observe" => Happening::Observed {
+                node: node(),
+                fact: Fact::read(&self.what, names),
+                obs: self.what.clone(),
+            },
+            _ => Happening::Other,
+        };
+        Moment {
+            t_us: self.t_us,
+            txns: self.txn.into_iter().collect(),
+            what,
         }
-    }
-    if tags.is_empty() {
-        name
-    } else {
-        format!("{name}({})", tags.join(", "))
     }
 }
 

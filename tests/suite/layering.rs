@@ -38,6 +38,9 @@ const LAYERS: &[(&str, u32)] = &[
     ("checkers", 80),
     ("report", 90),
     ("scenario", 100),
+    // The stories told of a run (its description and guards are the scenario's; the
+    // protocols' story hooks name its places).
+    ("story", 105),
     // The exhaustive explorer (its world model reads scenarios and properties), the
     // protocols (each builds its world from a scenario), the registry that runs them,
     // scripts the network and builds the report.

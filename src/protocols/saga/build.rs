@@ -4,7 +4,9 @@
 use super::{Policy, SagaNode, SagaOptions, StateStore};
 use crate::protocols::world::{BuildError, WorldBuilder};
 use crate::protocols::Protocol;
+use crate::report::Report;
 use crate::scenario::{ms_to_us, SagaPolicySpec, SagaSpec, Scenario, StateStoreSpec};
+use crate::story::StoryPlace;
 use crate::workload::Client;
 
 /// An orchestrated saga (Garcia-Molina & Salem 1987).
@@ -70,5 +72,26 @@ impl Protocol for Saga {
         let client = Client::new(w.client_config(tm));
         w.host_client("client", SagaNode::Client(client))?;
         Ok(())
+    }
+
+    /// The recovery job's part of BASE's story: what it finished and what it gave up.
+    fn story_at(&self, place: StoryPlace, rep: &Report) -> Vec<String> {
+        if place != StoryPlace::SoftState {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        if rep.repair.automatic > 0 {
+            out.push(format!(
+                "The recovery job drove {} transaction(s) that a fault left unfinished to a consistent end (forward or compensated); the slowest became consistent {:.1} ms after the fault healed",
+                rep.repair.automatic, rep.consistency.time_to_consistent_ms.max
+            ));
+        }
+        if rep.repair.operator > 0 {
+            out.push(format!(
+                "The recovery job gave up on {} transaction(s) and flagged them for an operator",
+                rep.repair.operator
+            ));
+        }
+        out
     }
 }

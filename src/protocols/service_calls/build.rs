@@ -4,7 +4,9 @@
 use super::{CallMode, CallsNode, CallsOptions};
 use crate::protocols::world::{BuildError, WorldBuilder};
 use crate::protocols::Protocol;
+use crate::report::Report;
 use crate::scenario::{ms_to_us, CallModeSpec, CallsSpec, Loaded, Scenario, ScenarioError};
+use crate::story::StoryPlace;
 use crate::workload::Client;
 
 /// Calls between services that time out, with query, compensation, reconciliation.
@@ -76,5 +78,23 @@ impl Protocol for Calls {
         let c = Client::new(w.client_config(order));
         w.host_client("client", CallsNode::Client(c))?;
         Ok(())
+    }
+
+    /// What the call patterns did and what reconciliation found, after the shared
+    /// checks (which told the orders the services disagree on).
+    fn story_at(&self, place: StoryPlace, rep: &Report) -> Vec<String> {
+        if place != StoryPlace::AfterChecks {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        let c = &rep.calls;
+        out.push(format!(
+            "Service calls: {} timeouts, {} queries, {} compensations, {} retries; reconciliation found {} lost orders and {} state mismatches in {} pages",
+            c.timeouts, c.queries, c.compensations, c.retries, c.lost_orders, c.state_mismatches, c.reconciliation_batches
+        ));
+        if c.reconciliation_batches > 0 && c.reconciliation_passes == 0 {
+            out.push("No reconciliation pass ever finished: each period restarts the pass before it reaches its end. Raise calls.period_ms or calls.page_size".into());
+        }
+        out
     }
 }

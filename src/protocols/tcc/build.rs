@@ -4,6 +4,7 @@
 use super::{FencePurge, TccNode, TccOptions};
 use crate::protocols::world::{BuildError, WorldBuilder};
 use crate::protocols::Protocol;
+use crate::report::{CountsLine, CountsPlace, Report};
 use crate::scenario::{ms_to_us, FencePurgeSpec, Scenario, TccSpec};
 use crate::workload::Client;
 
@@ -66,5 +67,33 @@ impl Protocol for Tcc {
         let client = Client::new(w.client_config(tm));
         w.host_client("client", TccNode::Client(client))?;
         Ok(())
+    }
+
+    /// The fence's counts: the anomalies it let through and the guards at work.
+    fn counts_at(&self, place: CountsPlace, rep: &Report) -> Vec<CountsLine> {
+        if place != CountsPlace::AfterBusiness {
+            return Vec::new();
+        }
+        let t = &rep.tcc;
+        vec![
+            CountsLine::new(
+                "tcc",
+                format!(
+                    "{} duplicates applied, {} empty rollbacks applied, {} hanging reservations, {} partial compensations ({} unfixed)",
+                    t.duplicate_applied,
+                    t.empty_rollback_applied,
+                    t.hanging_reservations,
+                    t.partial_compensation,
+                    t.partial_compensation_unfixed
+                ),
+            ),
+            CountsLine::new(
+                "",
+                format!(
+                    "guards at work: {} duplicates ignored, {} empty rollbacks recorded, {} late Tries refused",
+                    t.duplicates_ignored, t.empty_rollbacks_recorded, t.late_tries_refused
+                ),
+            ),
+        ]
     }
 }

@@ -77,4 +77,8 @@ impl Protocol for TwoPc {
         w.host_client("client", TwoPcNode::Client(client))?;
         Ok(())
     }
+
+    fn blocking_name(&self) -> Option<&'static str> {
+        Some("2PC's blocking problem")
+    }
 }
