@@ -1,8 +1,12 @@
 //! The protocols, built-in and a user's alike, all written against the public
 //! [`Node`](crate::node::Node) API and described to the tools by one trait,
 //! [`Protocol`]: one folder per built-in protocol with its roles and its builder
-//! (`build.rs`), and the parts they share ([`world`], [`watermark`]).
+//! (`build.rs`), and the parts they share: building a world ([`world`]), plugging it
+//! into the client and the coordinator's admission ([`coordinated`]), the
+//! finished-below watermark ([`watermark`]).
 
+#[macro_use]
+pub mod coordinated;
 pub mod messaging;
 mod protocol;
 pub mod saga;

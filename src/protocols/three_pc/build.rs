@@ -6,7 +6,7 @@ use crate::protocols::Protocol;
 use crate::scenario::{
     ms_to_us, AckTimeoutSpec, Loaded, Scenario, ScenarioError, ThreePcSpec, TimeoutsSpec,
 };
-use crate::workload::Client;
+use crate::workload::{AdmittingWorld, Client};
 
 /// Three-phase commit (Skeen 1981; Bernstein, Hadzilacos & Goodman 1987, §7.5).
 pub struct ThreePc;

@@ -61,8 +61,8 @@ use crate::idmap::{IdMap, RecentIds};
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::AuditItem;
 use crate::store::{Ledger, ShardOps};
-use crate::workload::{AdmissionLog, AdmittingWorld, AnswersStale};
-use crate::workload::{Client, ClientTimer, ClientWorld, TxnRequest};
+use crate::workload::AdmissionLog;
+use crate::workload::{Client, ClientTimer, TxnRequest};
 
 /// What the TM does when PreCommit acks are overdue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -302,14 +302,6 @@ impl ThreePcNode {
         ThreePcNode::Standby(Standby::new(tm, opts))
     }
 
-    /// The durable store the TM starts with.
-    pub fn tm_durable() -> Durable {
-        Durable {
-            admission: AdmissionLog::installed(),
-            ..Durable::default()
-        }
-    }
-
     /// The durable store an RM starts with.
     pub fn rm_durable(ledger: Ledger) -> Durable {
         Durable {
@@ -321,38 +313,10 @@ impl ThreePcNode {
 
 type C<'a> = Ctx<'a, ThreePcNode>;
 
-impl ClientWorld for ThreePcNode {
-    fn request_msg(req: TxnRequest) -> Msg {
-        Msg::Request(req)
-    }
-    fn client_timer(t: ClientTimer) -> Timer {
-        Timer::Client(t)
-    }
-    fn watermark(d: &Durable) -> u64 {
-        d.txn_watermark
-    }
-    fn set_watermark(d: &mut Durable, to: u64) {
-        d.txn_watermark = to;
-    }
-}
-
-impl AdmittingWorld for ThreePcNode {
-    fn admission_log(d: &Durable) -> &AdmissionLog {
-        &d.admission
-    }
-    fn set_admission_log(d: &mut Durable, log: AdmissionLog) {
-        d.admission = log;
-    }
-    fn reply_msg(txn: TxnId, outcome: Outcome) -> Msg {
-        Msg::Reply { txn, outcome }
-    }
-}
-
-impl AnswersStale for ThreePcNode {
-    fn stale_msg(txn: TxnId, floor: TxnId) -> Msg {
-        Msg::Stale { txn, floor }
-    }
-}
+// The client, and the coordinator's admission of its requests (see
+// [`super::coordinated`]).
+client_world! { node: ThreePcNode, msg: Msg, timer: Timer, durable: Durable }
+admitting_world! { node: ThreePcNode, msg: Msg, durable: Durable }
 
 impl Node for ThreePcNode {
     type Msg = Msg;
@@ -371,11 +335,7 @@ impl Node for ThreePcNode {
 
     fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut C<'_>) {
         match self {
-            ThreePcNode::Client(c) => match msg {
-                Msg::Reply { txn, outcome } => c.on_reply(txn, outcome, ctx),
-                Msg::Stale { txn, floor } => c.on_stale(txn, floor, ctx),
-                _ => {}
-            },
+            ThreePcNode::Client(c) => c.on_message(msg, ctx),
             ThreePcNode::Tm(tm) => tm.on_message(from, msg, ctx),
             ThreePcNode::Rm(rm) => rm.on_message(from, msg, ctx),
             ThreePcNode::Standby(s) => s.on_message(from, msg, ctx),

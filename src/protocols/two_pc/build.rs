@@ -4,7 +4,7 @@ use super::{TwoPcNode, TwoPcOptions};
 use crate::protocols::world::{standard_node_names, BuildError, WorldBuilder};
 use crate::protocols::Protocol;
 use crate::scenario::{ms_to_us, Scenario, TwoPcSpec};
-use crate::workload::Client;
+use crate::workload::{AdmittingWorld, Client};
 
 /// Two-phase commit (Gray 1978; Bernstein, Hadzilacos & Goodman 1987, ch. 7).
 pub struct TwoPc;

@@ -29,8 +29,8 @@ use crate::idmap::{IdMap, Recall, RecentIds};
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation};
 use crate::store::{Ledger, LockTable, ShardOps};
-use crate::workload::{is_new_request, Admission, AdmissionLog, AdmittingWorld, AnswersStale};
-use crate::workload::{Client, ClientTimer, ClientWorld, TxnRequest};
+use crate::workload::{is_new_request, Admission, AdmissionLog};
+use crate::workload::{Client, ClientTimer, TxnRequest};
 
 /// Options of the 2PC family (all times in µs).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -251,14 +251,6 @@ impl TwoPcNode {
         })
     }
 
-    /// The durable store the TM starts with.
-    pub fn tm_durable() -> Durable {
-        Durable {
-            admission: AdmissionLog::installed(),
-            ..Durable::default()
-        }
-    }
-
     /// The durable store an RM starts with.
     pub fn rm_durable(ledger: Ledger) -> Durable {
         Durable {
@@ -270,38 +262,10 @@ impl TwoPcNode {
 
 type C<'a> = Ctx<'a, TwoPcNode>;
 
-impl ClientWorld for TwoPcNode {
-    fn request_msg(req: TxnRequest) -> Msg {
-        Msg::Request(req)
-    }
-    fn client_timer(t: ClientTimer) -> Timer {
-        Timer::Client(t)
-    }
-    fn watermark(d: &Durable) -> u64 {
-        d.txn_watermark
-    }
-    fn set_watermark(d: &mut Durable, to: u64) {
-        d.txn_watermark = to;
-    }
-}
-
-impl AdmittingWorld for TwoPcNode {
-    fn admission_log(d: &Durable) -> &AdmissionLog {
-        &d.admission
-    }
-    fn set_admission_log(d: &mut Durable, log: AdmissionLog) {
-        d.admission = log;
-    }
-    fn reply_msg(txn: TxnId, outcome: Outcome) -> Msg {
-        Msg::Reply { txn, outcome }
-    }
-}
-
-impl AnswersStale for TwoPcNode {
-    fn stale_msg(txn: TxnId, floor: TxnId) -> Msg {
-        Msg::Stale { txn, floor }
-    }
-}
+// The client, and the coordinator's admission of its requests (see
+// [`super::coordinated`]).
+client_world! { node: TwoPcNode, msg: Msg, timer: Timer, durable: Durable }
+admitting_world! { node: TwoPcNode, msg: Msg, durable: Durable }
 
 impl Node for TwoPcNode {
     type Msg = Msg;
@@ -320,11 +284,7 @@ impl Node for TwoPcNode {
 
     fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut C<'_>) {
         match self {
-            TwoPcNode::Client(c) => match msg {
-                Msg::Reply { txn, outcome } => c.on_reply(txn, outcome, ctx),
-                Msg::Stale { txn, floor } => c.on_stale(txn, floor, ctx),
-                _ => {}
-            },
+            TwoPcNode::Client(c) => c.on_message(msg, ctx),
             TwoPcNode::Tm(tm) => tm.on_message(from, msg, ctx),
             TwoPcNode::Rm(rm) => rm.on_message(from, msg, ctx),
             TwoPcNode::Standby(s) => s.on_message(msg, ctx),
@@ -893,7 +853,7 @@ impl Standby {
 mod tests {
     use super::*;
     use crate::node::Command;
-    use crate::workload::Op;
+    use crate::workload::{AdmittingWorld, Op};
 
     fn opts() -> TwoPcOptions {
         TwoPcOptions {
