@@ -1,6 +1,7 @@
 //! 2PC as a [`Protocol`]: a TM, one RM per shard, an optional standby TM, the client.
 
 use super::{TwoPcNode, TwoPcOptions};
+use crate::protocols::locking_rm::LockingWorld;
 use crate::protocols::world::{standard_node_names, BuildError, WorldBuilder};
 use crate::protocols::Protocol;
 use crate::scenario::{ms_to_us, Scenario, TwoPcSpec};
