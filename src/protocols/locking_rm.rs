@@ -1,5 +1,6 @@
 //! The locking participant (resource manager) that 2PC and 3PC share: how it votes,
-//! how it applies an outcome, a one-shard transaction, and its recovery. Each
+//! how it applies an outcome, a one-shard transaction, and its recovery (and how
+//! their TM begins a request on such participants). Each
 //! protocol keeps what differs — what a participant does while it waits for the
 //! outcome: 2PC's inquiries ([`super::two_pc`]), 3PC's pre-commit and termination
 //! ([`super::three_pc`]) — and calls these for the rest.
@@ -19,11 +20,13 @@
 //! - **The outcome** ([`learn`], [`apply`]). A prepared transaction's outcome is
 //!   applied in one forced write (commit: its changes reach the ledger) and its locks
 //!   released. An Abort for a transaction it has not prepared overtook its Prepare (or
-//!   the Prepare was lost): it is remembered, so the late Prepare is refused instead
+//!   the Prepare was lost): it is remembered, so the late Prepare is ignored instead
 //!   of leaving the participant in doubt on an aborted transaction. A Commit is
 //!   acknowledged, whether applied now or before, so that the TM can forget it.
 //! - **One shard** ([`local`]): no commit protocol; the participant applies the
-//!   request if it can and answers the client itself.
+//!   request if it can and answers the client itself. The TM sends it so when it
+//!   begins a request ([`begin`]); a request on several shards it begins by asking
+//!   every participant to vote.
 //! - **Recovery** ([`relock`]): the locks of the prepared transactions are taken
 //!   again; they stay in doubt.
 //!
@@ -38,7 +41,7 @@ use crate::idmap::{IdMap, Recall, RecentIds};
 use crate::node::{Ctx, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation};
 use crate::store::{Ledger, LockTable, ShardOps};
-use crate::workload::{is_new_request, AdmittingWorld};
+use crate::workload::{is_new_request, Admission, AdmittingWorld, TxnRequest};
 
 /// A participant's durable record of a transaction it voted yes on, as the shared
 /// core reads it (each protocol's record adds its own state).
@@ -125,8 +128,9 @@ pub enum PrepareVerdict {
 }
 
 /// A world of a TM and locking participants: where a participant's [`RmLog`] lives
-/// in the durable store, and the messages of the commit core (vote, decision,
-/// acknowledgement). Written for a world by [`locking_world!`](crate::locking_world).
+/// in the durable store, and the messages of the commit core (phase one, vote,
+/// decision, acknowledgement, one-shard transaction). Written for a world by
+/// [`locking_world!`](crate::locking_world).
 pub trait LockingWorld: AdmittingWorld {
     type Prepared: Prepared;
     fn rm_log(d: &Self::Durable) -> &RmLog<Self::Prepared>;
@@ -136,6 +140,10 @@ pub trait LockingWorld: AdmittingWorld {
     fn decision_msg(txn: TxnId, outcome: Outcome) -> Self::Msg;
     /// To the TM: Commit applied.
     fn ack_msg(txn: TxnId) -> Self::Msg;
+    /// TM → participant: phase 1, asking for its vote on its part `ops`.
+    fn phase_one_msg(txn: TxnId, ops: ShardOps, participants: NodeSet) -> Self::Msg;
+    /// TM → participant: a transaction on its shard only, from `client`.
+    fn local_msg(txn: TxnId, ops: ShardOps, client: NodeId) -> Self::Msg;
 
     /// The durable store a participant starts with: its balances, the rest empty.
     fn rm_durable(ledger: Ledger) -> Self::Durable {
@@ -146,19 +154,33 @@ pub trait LockingWorld: AdmittingWorld {
 }
 
 /// Implements [`LockingWorld`](crate::protocols::locking_rm::LockingWorld) for a
-/// world that names its parts the built-ins' way: `$msg::Vote { txn, yes }` is the
-/// vote, `$msg::Decision { txn, outcome }` the TM's decision, `$msg::Ack { txn }` the
-/// acknowledgement of a Commit, `$durable` keeps the
-/// participant's [`RmLog`](crate::protocols::locking_rm::RmLog) in
-/// `rm: RmLog<$prepared>`, and `$prepared` has the fields `ops: ShardOps` and
-/// `prepared_at_us: u64`. Written as
+/// world that names its parts the built-ins' way:
+///
+/// - `$msg::$phase_one { txn, ops, participants }` asks for a vote (2PC's Prepare,
+///   3PC's CanCommit), `$msg::Vote { txn, yes }` is the vote,
+///   `$msg::Decision { txn, outcome }` the TM's decision, `$msg::Ack { txn }` the
+///   acknowledgement of a Commit, `$msg::Local { txn, ops, client }` a one-shard
+///   transaction;
+/// - `$durable` keeps the participant's
+///   [`RmLog`](crate::protocols::locking_rm::RmLog) in `rm: RmLog<$prepared>`;
+/// - `$prepared` has the fields `ops: ShardOps` and `prepared_at_us: u64`.
+///
+/// Written as
 ///
 /// ```text
-/// acidbase::locking_world! { node: TwoPcNode, msg: Msg, durable: Durable, prepared: PreparedRec }
+/// acidbase::locking_world! {
+///     node: TwoPcNode, msg: Msg, phase_one: Prepare, durable: Durable, prepared: PreparedRec
+/// }
 /// ```
 #[macro_export]
 macro_rules! locking_world {
-    (node: $node:ty, msg: $msg:ident, durable: $durable:ty, prepared: $prepared:ty $(,)?) => {
+    (
+        node: $node:ty,
+        msg: $msg:ident,
+        phase_one: $phase_one:ident,
+        durable: $durable:ty,
+        prepared: $prepared:ty $(,)?
+    ) => {
         impl $crate::protocols::locking_rm::Prepared for $prepared {
             fn ops(&self) -> &$crate::store::ShardOps {
                 &self.ops
@@ -187,8 +209,60 @@ macro_rules! locking_world {
             fn ack_msg(txn: $crate::node::TxnId) -> $msg {
                 $msg::Ack { txn }
             }
+            fn phase_one_msg(
+                txn: $crate::node::TxnId,
+                ops: $crate::store::ShardOps,
+                participants: $crate::node::NodeSet,
+            ) -> $msg {
+                $msg::$phase_one {
+                    txn,
+                    ops,
+                    participants,
+                }
+            }
+            fn local_msg(
+                txn: $crate::node::TxnId,
+                ops: $crate::store::ShardOps,
+                client: $crate::node::NodeId,
+            ) -> $msg {
+                $msg::Local { txn, ops, client }
+            }
         }
     };
+}
+
+/// At the TM: begins `req` from `client` on the participants `rms` (one per shard,
+/// in shard order). The request is admitted once ([`Admission::admit_request`]: a
+/// stale copy is answered from `known`, the outcome the TM's log holds for it). On
+/// one shard it goes to that participant as a one-phase transaction ([`local`]);
+/// else every participant is asked for its vote on its part
+/// ([`LockingWorld::phase_one_msg`]). Returns the participants when the vote began.
+pub fn begin<N: LockingWorld>(
+    admission: &mut Admission,
+    rms: &[NodeId],
+    client: NodeId,
+    req: TxnRequest,
+    known: Option<Outcome>,
+    ctx: &mut Ctx<'_, N>,
+) -> Option<NodeSet> {
+    let txn = req.txn;
+    if !admission.admit_request(txn, client, known, ctx) {
+        return None;
+    }
+    let shards = req.by_shard();
+    if let [(shard, ops)] = shards[..] {
+        ctx.send(rms[shard as usize], N::local_msg(txn, ops, client));
+        return None;
+    }
+    let participants: NodeSet = shards.iter().map(|(s, _)| rms[*s as usize]).collect();
+    ctx.observe(Observation::TxnBegun { txn, participants });
+    for (shard, ops) in shards {
+        ctx.send(
+            rms[shard as usize],
+            N::phase_one_msg(txn, ops, participants),
+        );
+    }
+    Some(participants)
 }
 
 /// The vote on `rec`'s transaction `txn`, asked by `tm`. Returns whether it voted

@@ -309,7 +309,9 @@ type C<'a> = Ctx<'a, ThreePcNode>;
 client_world! { node: ThreePcNode, msg: Msg, timer: Timer, durable: Durable }
 admitting_world! { node: ThreePcNode, msg: Msg, durable: Durable }
 // The participants: locking RMs (see [`super::locking_rm`]).
-locking_world! { node: ThreePcNode, msg: Msg, durable: Durable, prepared: PreparedRec }
+locking_world! {
+    node: ThreePcNode, msg: Msg, phase_one: CanCommit, durable: Durable, prepared: PreparedRec
+}
 
 impl Node for ThreePcNode {
     type Msg = Msg;

@@ -10,6 +10,7 @@ use crate::idmap::IdMap;
 use crate::node::{NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::Observation;
 use crate::protocols::commit_acks::CommitAcks;
+use crate::protocols::locking_rm;
 use crate::workload::{Admission, TxnRequest};
 
 /// The coordinator.
@@ -175,27 +176,11 @@ impl Tm {
             .get(&txn)
             .is_some_and(|r| r.committed)
             .then_some(Outcome::Commit);
-        if !self.admission.admit_request(txn, client, known, ctx) {
+        // Admitted once; one shard: the RM commits at once, as in 2PC.
+        let (admission, rms) = (&mut self.admission, &self.rms);
+        let Some(participants) = locking_rm::begin(admission, rms, client, req, known, ctx) else {
             return;
-        }
-        let shards = req.by_shard();
-        if let [(shard, ops)] = shards[..] {
-            // One shard: the RM commits locally, as in 2PC.
-            ctx.send(self.rms[shard as usize], Msg::Local { txn, ops, client });
-            return;
-        }
-        let participants: NodeSet = shards.iter().map(|(s, _)| self.rms[*s as usize]).collect();
-        ctx.observe(Observation::TxnBegun { txn, participants });
-        for (shard, ops) in shards {
-            ctx.send(
-                self.rms[shard as usize],
-                Msg::CanCommit {
-                    txn,
-                    ops,
-                    participants,
-                },
-            );
-        }
+        };
         self.voting.insert(
             txn,
             Voting {

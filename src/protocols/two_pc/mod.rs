@@ -249,7 +249,9 @@ type C<'a> = Ctx<'a, TwoPcNode>;
 client_world! { node: TwoPcNode, msg: Msg, timer: Timer, durable: Durable }
 admitting_world! { node: TwoPcNode, msg: Msg, durable: Durable }
 // The participants: locking RMs (see [`super::locking_rm`]).
-locking_world! { node: TwoPcNode, msg: Msg, durable: Durable, prepared: PreparedRec }
+locking_world! {
+    node: TwoPcNode, msg: Msg, phase_one: Prepare, durable: Durable, prepared: PreparedRec
+}
 
 impl Node for TwoPcNode {
     type Msg = Msg;
@@ -358,27 +360,11 @@ impl Tm {
             .commits
             .contains_key(&txn)
             .then_some(Outcome::Commit);
-        if !self.admission.admit_request(txn, client, known, ctx) {
+        // Admitted once; one shard: the RM commits at once, no 2PC needed.
+        let (admission, rms) = (&mut self.admission, &self.rms);
+        let Some(participants) = locking_rm::begin(admission, rms, client, req, known, ctx) else {
             return;
-        }
-        let shards = req.by_shard();
-        if let [(shard, ops)] = shards[..] {
-            // One shard: the RM commits locally, no 2PC needed.
-            ctx.send(self.rms[shard as usize], Msg::Local { txn, ops, client });
-            return;
-        }
-        let participants: NodeSet = shards.iter().map(|(s, _)| self.rms[*s as usize]).collect();
-        ctx.observe(Observation::TxnBegun { txn, participants });
-        for (shard, ops) in shards {
-            ctx.send(
-                self.rms[shard as usize],
-                Msg::Prepare {
-                    txn,
-                    ops,
-                    participants,
-                },
-            );
-        }
+        };
         let deadline_us = ctx.now_us() + self.opts.vote_timeout_us;
         self.voting.insert(
             txn,
