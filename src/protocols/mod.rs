@@ -1,8 +1,17 @@
 //! The protocols, built-in and a user's alike, all written against the public
 //! [`Node`](crate::node::Node) API and described to the tools by one trait,
 //! [`Protocol`]: one folder per built-in protocol with its roles and its builder
-//! (`build.rs`), and the parts they share ([`world`], [`watermark`]).
+//! (`build.rs`), and the parts they share: building a world ([`world`]), plugging it
+//! into the client and the coordinator's admission ([`coordinated`]), the locking
+//! participant of 2PC and 3PC ([`locking_rm`]) and their coordinator's resending of
+//! Commit until acknowledged ([`commit_acks`]), the finished-below watermark of TCC
+//! and the saga ([`watermark`]).
 
+pub mod commit_acks;
+#[macro_use]
+pub mod coordinated;
+#[macro_use]
+pub mod locking_rm;
 pub mod messaging;
 mod protocol;
 pub mod saga;

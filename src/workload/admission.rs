@@ -147,6 +147,14 @@ pub trait AdmittingWorld: ClientWorld + AnswersStale {
     fn set_admission_log(d: &mut Self::Durable, log: AdmissionLog);
     /// A definite answer.
     fn reply_msg(txn: TxnId, outcome: Outcome) -> Self::Msg;
+
+    /// The durable store the coordinator starts with: its log as installed
+    /// ([`AdmissionLog::installed`]), the rest empty.
+    fn tm_durable() -> Self::Durable {
+        let mut d = Self::Durable::default();
+        Self::set_admission_log(&mut d, AdmissionLog::installed());
+        d
+    }
 }
 
 impl Admission {

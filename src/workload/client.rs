@@ -58,6 +58,22 @@ pub trait ClientWorld: Node {
     fn set_watermark(d: &mut Self::Durable, to: u64);
 }
 
+/// What a coordinator tells the client about one of its requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// A definite answer.
+    Outcome { txn: TxnId, outcome: Outcome },
+    /// "Cannot tell; use ids from `floor`" (see [`crate::workload::admission`]).
+    Stale { txn: TxnId, floor: TxnId },
+}
+
+/// A world whose client reads its answers out of the world's messages, so that
+/// [`Client::on_message`] can take them.
+pub trait HearsAnswers: ClientWorld {
+    /// The answer `msg` carries, if it is one.
+    fn answer(msg: Self::Msg) -> Option<Answer>;
+}
+
 const ID_BLOCK: u64 = 1024;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -106,6 +122,15 @@ impl Client {
         self.next_txn = mark;
         self.reserved_to = mark;
         self.on_start(ctx);
+    }
+
+    /// A message to the client: it takes answers and ignores anything else.
+    pub fn on_message<N: HearsAnswers>(&mut self, msg: N::Msg, ctx: &mut Ctx<'_, N>) {
+        match N::answer(msg) {
+            Some(Answer::Outcome { txn, outcome }) => self.on_reply(txn, outcome, ctx),
+            Some(Answer::Stale { txn, floor }) => self.on_stale(txn, floor, ctx),
+            None => {}
+        }
     }
 
     pub fn on_reply<N: ClientWorld>(&mut self, txn: TxnId, outcome: Outcome, ctx: &mut Ctx<'_, N>) {

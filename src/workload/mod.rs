@@ -15,7 +15,7 @@ pub mod transfer;
 pub use admission::{
     is_new_request, Admission, AdmissionLog, AdmittingWorld, AnswersStale, Verdict,
 };
-pub use client::{Client, ClientConfig, ClientTimer, ClientWorld, Load};
+pub use client::{Answer, Client, ClientConfig, ClientTimer, ClientWorld, HearsAnswers, Load};
 pub use flash_sale::FlashSaleGen;
 pub use generator::Generator;
 pub use order_inventory::OrderGen;

@@ -63,7 +63,7 @@ use crate::idmap::RecentIds;
 use crate::node::{Ctx, Node, NodeId, Outcome, TxnId};
 use crate::observe::{AuditItem, MessageId};
 use crate::store::{Ledger, ShardOps};
-use crate::workload::{Client, ClientTimer, ClientWorld, TxnRequest};
+use crate::workload::{Client, ClientTimer, TxnRequest};
 use std::collections::BTreeMap;
 
 /// How the producer gets its message out.
@@ -411,20 +411,8 @@ fn funds_ok(d: &Durable, ops: &ShardOps) -> bool {
     })
 }
 
-impl ClientWorld for MessagingNode {
-    fn request_msg(req: TxnRequest) -> Msg {
-        Msg::Request(req)
-    }
-    fn client_timer(t: ClientTimer) -> Timer {
-        Timer::Client(t)
-    }
-    fn watermark(d: &Durable) -> u64 {
-        d.txn_watermark
-    }
-    fn set_watermark(d: &mut Durable, to: u64) {
-        d.txn_watermark = to;
-    }
-}
+// The client (see [`super::coordinated`]).
+client_world! { node: MessagingNode, msg: Msg, timer: Timer, durable: Durable }
 
 impl Node for MessagingNode {
     type Msg = Msg;
@@ -443,11 +431,7 @@ impl Node for MessagingNode {
 
     fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut C<'_>) {
         match self {
-            MessagingNode::Client(c) => match msg {
-                Msg::Reply { txn, outcome } => c.on_reply(txn, outcome, ctx),
-                Msg::Stale { txn, floor } => c.on_stale(txn, floor, ctx),
-                _ => {}
-            },
+            MessagingNode::Client(c) => c.on_message(msg, ctx),
             MessagingNode::Gateway(g) => {
                 if let Msg::Request(req) = msg {
                     // The producer is the service that gives: the shard of the first

@@ -40,7 +40,7 @@ use crate::idmap::{IdMap, RecentIds};
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation, RepairClass};
 use crate::store::{KeyDelta, Ledger, ShardOps};
-use crate::workload::{is_new_request, AnswersStale, Client, ClientTimer, ClientWorld, TxnRequest};
+use crate::workload::{is_new_request, Client, ClientTimer, TxnRequest};
 use std::collections::BTreeMap;
 
 /// Where the orchestrator keeps a saga's soft state.
@@ -328,26 +328,8 @@ fn inverse(ops: &ShardOps) -> ShardOps {
 
 type C<'a> = Ctx<'a, SagaNode>;
 
-impl AnswersStale for SagaNode {
-    fn stale_msg(txn: TxnId, floor: TxnId) -> Msg {
-        Msg::Stale { txn, floor }
-    }
-}
-
-impl ClientWorld for SagaNode {
-    fn request_msg(req: TxnRequest) -> Msg {
-        Msg::Request(req)
-    }
-    fn client_timer(t: ClientTimer) -> Timer {
-        Timer::Client(t)
-    }
-    fn watermark(d: &Durable) -> u64 {
-        d.txn_watermark
-    }
-    fn set_watermark(d: &mut Durable, to: u64) {
-        d.txn_watermark = to;
-    }
-}
+// The client (see [`super::coordinated`]).
+client_world! { node: SagaNode, msg: Msg, timer: Timer, durable: Durable }
 
 impl Node for SagaNode {
     type Msg = Msg;
@@ -368,11 +350,7 @@ impl Node for SagaNode {
 
     fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut C<'_>) {
         match self {
-            SagaNode::Client(c) => match msg {
-                Msg::Reply { txn, outcome } => c.on_reply(txn, outcome, ctx),
-                Msg::Stale { txn, floor } => c.on_stale(txn, floor, ctx),
-                _ => {}
-            },
+            SagaNode::Client(c) => c.on_message(msg, ctx),
             SagaNode::Orchestrator(o) => o.on_message(from, msg, ctx),
             SagaNode::Participant(p) => p.on_message(from, msg, ctx),
         }

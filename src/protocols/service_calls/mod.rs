@@ -39,7 +39,7 @@ pub mod build;
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, CallEvent, Observation, RepairClass};
 use crate::workload::order_chain::{ChainRecord, OrderState, PaymentState};
-use crate::workload::{Client, ClientTimer, ClientWorld, TxnRequest};
+use crate::workload::{Client, ClientTimer, TxnRequest};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// How the order service calls the payment service.
@@ -334,20 +334,8 @@ impl CallsNode {
 
 type C<'a> = Ctx<'a, CallsNode>;
 
-impl ClientWorld for CallsNode {
-    fn request_msg(req: TxnRequest) -> Msg {
-        Msg::Request(req)
-    }
-    fn client_timer(t: ClientTimer) -> Timer {
-        Timer::Client(t)
-    }
-    fn watermark(d: &Durable) -> u64 {
-        d.txn_watermark
-    }
-    fn set_watermark(d: &mut Durable, to: u64) {
-        d.txn_watermark = to;
-    }
-}
+// The client (see [`super::coordinated`]).
+client_world! { node: CallsNode, msg: Msg, timer: Timer, durable: Durable }
 
 impl Node for CallsNode {
     type Msg = Msg;
@@ -368,11 +356,7 @@ impl Node for CallsNode {
 
     fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut C<'_>) {
         match self {
-            CallsNode::Client(c) => match msg {
-                Msg::Reply { txn, outcome } => c.on_reply(txn, outcome, ctx),
-                Msg::Stale { txn, floor } => c.on_stale(txn, floor, ctx),
-                _ => {}
-            },
+            CallsNode::Client(c) => c.on_message(msg, ctx),
             CallsNode::Order(o) => o.on_message(from, msg, ctx),
             CallsNode::Payment(p) => p.on_message(msg, ctx),
             CallsNode::Shipping => shipping_on_message(from, msg, ctx),

@@ -6,7 +6,7 @@ use crate::protocols::world::{BuildError, WorldBuilder};
 use crate::protocols::Protocol;
 use crate::report::{CountsLine, CountsPlace, Report};
 use crate::scenario::{ms_to_us, FencePurgeSpec, Scenario, TccSpec};
-use crate::workload::Client;
+use crate::workload::{AdmittingWorld, Client};
 
 /// Try-Confirm-Cancel with Seata's fence (idempotency, empty rollback, anti-hanging).
 pub struct Tcc;

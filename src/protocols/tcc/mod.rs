@@ -39,8 +39,8 @@ use crate::idmap::RecentIds;
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation, RepairClass, TccEvent};
 use crate::store::{Ledger, ShardOps};
-use crate::workload::{is_new_request, Admission, AdmissionLog, AdmittingWorld, AnswersStale};
-use crate::workload::{Client, ClientTimer, ClientWorld, TxnRequest};
+use crate::workload::{is_new_request, Admission, AdmissionLog};
+use crate::workload::{Client, ClientTimer, TxnRequest};
 use std::collections::BTreeMap;
 
 /// TCC's options (times in µs).
@@ -302,14 +302,6 @@ impl TccNode {
         TccNode::Rm(Rm { tm, opts })
     }
 
-    /// The durable store the coordinator starts with.
-    pub fn tm_durable() -> Durable {
-        Durable {
-            admission: AdmissionLog::installed(),
-            ..Durable::default()
-        }
-    }
-
     /// The durable store a participant starts with.
     pub fn rm_durable(ledger: Ledger) -> Durable {
         Durable {
@@ -321,38 +313,10 @@ impl TccNode {
 
 type C<'a> = Ctx<'a, TccNode>;
 
-impl ClientWorld for TccNode {
-    fn request_msg(req: TxnRequest) -> Msg {
-        Msg::Request(req)
-    }
-    fn client_timer(t: ClientTimer) -> Timer {
-        Timer::Client(t)
-    }
-    fn watermark(d: &Durable) -> u64 {
-        d.txn_watermark
-    }
-    fn set_watermark(d: &mut Durable, to: u64) {
-        d.txn_watermark = to;
-    }
-}
-
-impl AdmittingWorld for TccNode {
-    fn admission_log(d: &Durable) -> &AdmissionLog {
-        &d.admission
-    }
-    fn set_admission_log(d: &mut Durable, log: AdmissionLog) {
-        d.admission = log;
-    }
-    fn reply_msg(txn: TxnId, outcome: Outcome) -> Msg {
-        Msg::Reply { txn, outcome }
-    }
-}
-
-impl AnswersStale for TccNode {
-    fn stale_msg(txn: TxnId, floor: TxnId) -> Msg {
-        Msg::Stale { txn, floor }
-    }
-}
+// The client, and the coordinator's admission of its requests (see
+// [`super::coordinated`]).
+client_world! { node: TccNode, msg: Msg, timer: Timer, durable: Durable }
+admitting_world! { node: TccNode, msg: Msg, durable: Durable }
 
 impl Node for TccNode {
     type Msg = Msg;
@@ -371,11 +335,7 @@ impl Node for TccNode {
 
     fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut C<'_>) {
         match self {
-            TccNode::Client(c) => match msg {
-                Msg::Reply { txn, outcome } => c.on_reply(txn, outcome, ctx),
-                Msg::Stale { txn, floor } => c.on_stale(txn, floor, ctx),
-                _ => {}
-            },
+            TccNode::Client(c) => c.on_message(msg, ctx),
             TccNode::Tm(tm) => tm.on_message(from, msg, ctx),
             TccNode::Rm(rm) => rm.on_message(msg, ctx),
         }
@@ -1062,6 +1022,7 @@ mod tests {
     use super::*;
     use crate::node::Command;
     use crate::store::KeyDelta;
+    use crate::workload::AdmittingWorld;
 
     const TM: NodeId = NodeId(0);
 

@@ -1,12 +1,13 @@
 //! 3PC as a [`Protocol`]: a TM, one RM per shard, an optional standby TM, the client.
 
 use super::{AckTimeout, ThreePcNode, ThreePcOptions, Timeouts};
+use crate::protocols::locking_rm::LockingWorld;
 use crate::protocols::world::{standard_node_names, BuildError, WorldBuilder};
 use crate::protocols::Protocol;
 use crate::scenario::{
     ms_to_us, AckTimeoutSpec, Loaded, Scenario, ScenarioError, ThreePcSpec, TimeoutsSpec,
 };
-use crate::workload::Client;
+use crate::workload::{AdmittingWorld, Client};
 
 /// Three-phase commit (Skeen 1981; Bernstein, Hadzilacos & Goodman 1987, §7.5).
 pub struct ThreePc;

@@ -114,7 +114,7 @@ impl Rm {
     /// The w or p timeout: ask the standby first (if any), then decide alone — abort
     /// in w, commit in p. After a restart: ask the TM (and standby) again.
     pub(super) fn decide_alone_timeout(&mut self, txn: TxnId, ctx: &mut C<'_>) {
-        let Some(rec) = ctx.durable().prepared.get(&txn).cloned() else {
+        let Some(rec) = ctx.durable().rm.prepared.get(&txn).cloned() else {
             self.waiting.remove(&txn);
             return;
         };

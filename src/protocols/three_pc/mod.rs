@@ -22,6 +22,12 @@
 //! - *DoCommit.* The TM durably records Commit, sends DoCommit, answers the client,
 //!   resends DoCommit until every participant acknowledged, then forgets.
 //!
+//! The participant's vote, its application of an outcome and its one-shard
+//! transactions are the locking participant 3PC shares with 2PC
+//! ([`super::locking_rm`]); the resending of DoCommit is [`super::commit_acks`]. What
+//! 3PC adds — the pre-commit state p and what a participant does while it waits — is
+//! here.
+//!
 //! **What a participant's timeout does** is the scenario's choice ([`Timeouts`]):
 //! - [`Timeouts::Terminate`], the protocol as published (BHG §7.5, Skeen 1981), in
 //!   [`termination`]: a participant that times out in w or p does not decide. It
@@ -57,12 +63,14 @@ pub use tm::Tm;
 
 pub mod build;
 
-use crate::idmap::{IdMap, RecentIds};
+use super::locking_rm::RmLog;
+
+use crate::idmap::IdMap;
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::AuditItem;
-use crate::store::{Ledger, ShardOps};
-use crate::workload::{AdmissionLog, AdmittingWorld, AnswersStale};
-use crate::workload::{Client, ClientTimer, ClientWorld, TxnRequest};
+use crate::store::ShardOps;
+use crate::workload::AdmissionLog;
+use crate::workload::{Client, ClientTimer, TxnRequest};
 
 /// What the TM does when PreCommit acks are overdue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -261,18 +269,9 @@ pub struct Durable {
     pub tm_log: IdMap<TmRec>,
     /// TM: which request ids it may have begun (so none is begun twice).
     pub admission: AdmissionLog,
-    /// RM: balances.
-    pub ledger: Ledger,
-    /// RM: transactions in w or p.
-    pub prepared: IdMap<PreparedRec>,
-    /// RM: recently finished transactions (a bounded window, as in 2PC): duplicates
-    /// are ignored and terminators are told the truth.
-    pub recent_commits: RecentIds,
-    pub recent_aborts: RecentIds,
-    /// RM: transactions it promised a terminator never to vote yes on.
-    /// (A window, like the outcomes': a promise older than it is presumed made, so a
-    /// very late CanCommit is refused, never voted for.)
-    pub promised: RecentIds,
+    /// RM: balances, transactions in w or p, a window of outcomes and of promises to
+    /// terminators (see [`super::locking_rm`]).
+    pub rm: RmLog<PreparedRec>,
     /// Client: transaction-id watermark.
     pub txn_watermark: u64,
     /// Standby (`Terminate`): what it decided as a terminator.
@@ -301,57 +300,17 @@ impl ThreePcNode {
     pub fn standby(tm: NodeId, opts: ThreePcOptions) -> Self {
         ThreePcNode::Standby(Standby::new(tm, opts))
     }
-
-    /// The durable store the TM starts with.
-    pub fn tm_durable() -> Durable {
-        Durable {
-            admission: AdmissionLog::installed(),
-            ..Durable::default()
-        }
-    }
-
-    /// The durable store an RM starts with.
-    pub fn rm_durable(ledger: Ledger) -> Durable {
-        Durable {
-            ledger,
-            ..Durable::default()
-        }
-    }
 }
 
 type C<'a> = Ctx<'a, ThreePcNode>;
 
-impl ClientWorld for ThreePcNode {
-    fn request_msg(req: TxnRequest) -> Msg {
-        Msg::Request(req)
-    }
-    fn client_timer(t: ClientTimer) -> Timer {
-        Timer::Client(t)
-    }
-    fn watermark(d: &Durable) -> u64 {
-        d.txn_watermark
-    }
-    fn set_watermark(d: &mut Durable, to: u64) {
-        d.txn_watermark = to;
-    }
-}
-
-impl AdmittingWorld for ThreePcNode {
-    fn admission_log(d: &Durable) -> &AdmissionLog {
-        &d.admission
-    }
-    fn set_admission_log(d: &mut Durable, log: AdmissionLog) {
-        d.admission = log;
-    }
-    fn reply_msg(txn: TxnId, outcome: Outcome) -> Msg {
-        Msg::Reply { txn, outcome }
-    }
-}
-
-impl AnswersStale for ThreePcNode {
-    fn stale_msg(txn: TxnId, floor: TxnId) -> Msg {
-        Msg::Stale { txn, floor }
-    }
+// The client, and the coordinator's admission of its requests (see
+// [`super::coordinated`]).
+client_world! { node: ThreePcNode, msg: Msg, timer: Timer, durable: Durable }
+admitting_world! { node: ThreePcNode, msg: Msg, durable: Durable }
+// The participants: locking RMs (see [`super::locking_rm`]).
+locking_world! {
+    node: ThreePcNode, msg: Msg, phase_one: CanCommit, durable: Durable, prepared: PreparedRec
 }
 
 impl Node for ThreePcNode {
@@ -371,11 +330,7 @@ impl Node for ThreePcNode {
 
     fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut C<'_>) {
         match self {
-            ThreePcNode::Client(c) => match msg {
-                Msg::Reply { txn, outcome } => c.on_reply(txn, outcome, ctx),
-                Msg::Stale { txn, floor } => c.on_stale(txn, floor, ctx),
-                _ => {}
-            },
+            ThreePcNode::Client(c) => c.on_message(msg, ctx),
             ThreePcNode::Tm(tm) => tm.on_message(from, msg, ctx),
             ThreePcNode::Rm(rm) => rm.on_message(from, msg, ctx),
             ThreePcNode::Standby(s) => s.on_message(from, msg, ctx),

@@ -1,6 +1,8 @@
-//! A 3PC participant (resource manager): one shard of accounts. The commit path and
-//! what it tells others are shared by both variants; what its timeouts and its
-//! recovery do is [`termination`](super::termination)'s (`Terminate`) or
+//! A 3PC participant (resource manager): one shard of accounts. Its vote and the
+//! application of an outcome are the locking participant it shares with 2PC
+//! ([`locking_rm`]); the commit path (w, p) and what it tells others are shared by
+//! both variants; what its timeouts and its recovery do is
+//! [`termination`](super::termination)'s (`Terminate`) or
 //! [`decide_alone`](super::decide_alone)'s.
 
 use super::termination::{Asker, Sites, Terminator, Verdict};
@@ -8,8 +10,8 @@ use super::{tell, Durable, Msg, PreparedRec, Report, State, ThreePcOptions, Time
 use crate::idmap::{IdMap, Recall};
 use crate::node::{NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation};
+use crate::protocols::locking_rm;
 use crate::store::{LockTable, ShardOps};
-use crate::workload::is_new_request;
 
 /// A resource manager: one shard of accounts.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -90,7 +92,9 @@ impl Rm {
                 let state = self.state_for_terminator(txn, ctx);
                 ctx.send(from, Msg::StateRep { txn, state });
             }
-            Msg::Local { txn, ops, client } => self.local(txn, ops, client, ctx),
+            Msg::Local { txn, ops, client } => {
+                locking_rm::local(&mut self.locks, txn, ops, client, ctx)
+            }
             Msg::Elect { txn, participants } => self.elected(from, txn, participants, ctx),
             Msg::Inquiry { txn, .. } if self.terminate() => {
                 let report = self.report(txn, ctx);
@@ -127,37 +131,16 @@ impl Rm {
         participants: NodeSet,
         ctx: &mut C<'_>,
     ) {
-        let d = ctx.durable();
-        if d.prepared.contains_key(&txn) {
-            ctx.send(tm, Msg::Vote { txn, yes: true }); // duplicate CanCommit
+        let rec = PreparedRec {
+            ops,
+            participants,
+            prepared_at_us: ctx.now_us(),
+            precommitted: false,
+        };
+        if !locking_rm::vote(&mut self.locks, tm, txn, rec, ctx) {
             return;
         }
-        if d.recent_commits.contains(txn) || d.recent_aborts.contains(txn) {
-            return; // a duplicate CanCommit for a finished transaction
-        }
-        let refuse = d.promised.contains(txn)
-            || !d.ledger.can_apply(&ops)
-            || !self.locks.try_lock(txn, &ops, ctx.now_us());
-        if refuse {
-            ctx.persist(|d| d.recent_aborts.insert(txn));
-            ctx.send(tm, Msg::Vote { txn, yes: false });
-            ctx.observe(Observation::applied_at_once(txn, Outcome::Abort, 0));
-            return;
-        }
-        let now = ctx.now_us();
-        ctx.persist(|d| {
-            d.prepared.insert(
-                txn,
-                PreparedRec {
-                    ops,
-                    participants,
-                    prepared_at_us: now,
-                    precommitted: false,
-                },
-            )
-        });
-        ctx.observe(Observation::Prepared { txn });
-        ctx.send(tm, Msg::Vote { txn, yes: true });
+        // In w: wait on the TM for PreCommit.
         self.waiting.insert(
             txn,
             Waiting {
@@ -179,13 +162,13 @@ impl Rm {
 
     /// PreCommit from the TM or a terminator: record p, acknowledge to the sender.
     pub(super) fn precommit(&mut self, from: NodeId, txn: TxnId, ctx: &mut C<'_>) {
-        let Some(rec) = ctx.durable().prepared.get(&txn) else {
+        let Some(rec) = ctx.durable().rm.prepared.get(&txn) else {
             return; // finished already (a duplicate, or it gave up in w)
         };
         let newly = !rec.precommitted;
         if newly {
             ctx.persist(|d| {
-                if let Some(r) = d.prepared.get_mut(&txn) {
+                if let Some(r) = d.rm.prepared.get_mut(&txn) {
                     r.precommitted = true;
                 }
             });
@@ -213,53 +196,24 @@ impl Rm {
         ctx.send(from, Msg::PreAck { txn });
     }
 
-    /// Applies the outcome of `txn` (idempotent).
+    /// Applies the outcome of `txn` (idempotent; [`locking_rm::learn`]). A Commit for
+    /// a transaction no longer in w or p here was applied already (or aborted on a
+    /// timeout): it is acknowledged all the same.
     pub(super) fn learn(&mut self, txn: TxnId, outcome: Outcome, ctx: &mut C<'_>) {
-        if !ctx.durable().prepared.contains_key(&txn) {
-            if outcome == Outcome::Commit {
-                // Already applied (or aborted on a timeout): acknowledge so the TM can
-                // forget.
-                ctx.send(self.tm, Msg::Ack { txn });
-            } else if !ctx.durable().recent_commits.contains(txn)
-                && !ctx.durable().recent_aborts.contains(txn)
-            {
-                // An Abort that overtook its CanCommit: refuse the late CanCommit.
-                ctx.persist(|d| d.recent_aborts.insert(txn));
-                ctx.observe(Observation::applied_at_once(txn, outcome, 0));
-            }
-            return;
-        }
-        self.finish(txn, outcome, ctx);
-        if outcome == Outcome::Commit {
-            ctx.send(self.tm, Msg::Ack { txn });
-        }
+        locking_rm::learn(self.tm, txn, outcome, ctx, |ctx| {
+            self.finish(txn, outcome, ctx)
+        });
     }
 
+    /// `txn` (in w or p) is decided: the RM stops waiting on anyone for it (its
+    /// timer, a termination it runs, its inquiries), then applies `outcome`.
     pub(super) fn finish(&mut self, txn: TxnId, outcome: Outcome, ctx: &mut C<'_>) {
-        let rec = ctx.persist(|d| {
-            let rec = d.prepared.remove(&txn).expect("the caller checked");
-            if outcome == Outcome::Commit {
-                d.recent_commits.insert(txn);
-                d.ledger.apply(&rec.ops);
-            } else {
-                d.recent_aborts.insert(txn);
-            }
-            rec
-        });
-        let now = ctx.now_us();
-        let released = self.locks.release(txn, &rec.ops, now);
         if self.waiting.remove(&txn).is_some() {
             ctx.cancel_timer(Timer::Participant(txn));
         }
         self.terms.stop(txn, ctx);
         self.asking.stop(txn, ctx);
-        ctx.observe(Observation::Applied {
-            txn,
-            outcome,
-            in_doubt_us: now.saturating_sub(rec.prepared_at_us),
-            locks: released.locks,
-            lock_hold_us: released.longest_hold_us,
-        });
+        locking_rm::apply(&mut self.locks, txn, outcome, ctx);
     }
 
     /// What this RM tells a terminator about a transaction it is not in doubt on.
@@ -267,64 +221,29 @@ impl Rm {
     /// first.
     pub(super) fn state_for_terminator(&mut self, txn: TxnId, ctx: &mut C<'_>) -> State {
         let d = ctx.durable();
-        if let Some(rec) = d.prepared.get(&txn) {
+        if let Some(rec) = d.rm.prepared.get(&txn) {
             if rec.precommitted {
                 State::PreCommitted
             } else {
                 State::Uncertain
             }
-        } else if d.recent_commits.recall(txn) == Recall::Forgotten {
+        } else if d.rm.recent_commits.recall(txn) == Recall::Forgotten {
             // Older than the windows: it may have committed. Never promise abort on
             // a guess (nor tombstone it): that would be evidence for a split.
             State::Unknown
-        } else if d.recent_commits.contains(txn) && !d.recent_aborts.contains(txn) {
+        } else if d.rm.recent_commits.contains(txn) && !d.rm.recent_aborts.contains(txn) {
             State::Committed
         } else {
-            if !d.recent_aborts.contains(txn) && !d.promised.contains(txn) {
-                ctx.persist(|d| d.promised.insert(txn));
+            if !d.rm.recent_aborts.contains(txn) && !d.rm.promised.contains(txn) {
+                ctx.persist(|d| d.rm.promised.insert(txn));
             }
             State::Aborted
         }
     }
 
-    fn local(&mut self, txn: TxnId, ops: ShardOps, client: NodeId, ctx: &mut C<'_>) {
-        let d = ctx.durable();
-        let recall = Recall::either(&d.recent_commits, &d.recent_aborts, txn);
-        if !is_new_request(recall, txn, client, ctx) {
-            return; // a copy, or too old to tell
-        }
-        let mut participants = NodeSet::new();
-        participants.insert(ctx.me());
-        ctx.observe(Observation::TxnBegun { txn, participants });
-        let now = ctx.now_us();
-        let ok = ctx.durable().ledger.can_apply(&ops) && self.locks.try_lock(txn, &ops, now);
-        let outcome = if ok { Outcome::Commit } else { Outcome::Abort };
-        ctx.persist(|d| {
-            if ok {
-                d.ledger.apply(&ops);
-                d.recent_commits.insert(txn);
-            } else {
-                d.recent_aborts.insert(txn);
-            }
-        });
-        let released = self.locks.release(txn, &ops, now);
-        ctx.observe(Observation::Decided { txn, outcome });
-        ctx.observe(Observation::applied_at_once(txn, outcome, released.locks));
-        ctx.observe(Observation::Finished { txn });
-        ctx.send(client, Msg::Reply { txn, outcome });
-    }
-
     /// Locks of transactions in w or p are taken again; the RM asks until told.
     pub(super) fn recover(&mut self, ctx: &mut C<'_>) {
-        let prepared: Vec<(TxnId, PreparedRec)> = ctx
-            .durable()
-            .prepared
-            .iter()
-            .map(|(t, r)| (t, r.clone()))
-            .collect();
-        for (txn, rec) in prepared {
-            let locked = self.locks.try_lock(txn, &rec.ops, rec.prepared_at_us);
-            assert!(locked, "prepared transactions never share keys");
+        for (txn, rec) in locking_rm::relock(&mut self.locks, ctx) {
             self.waiting.insert(
                 txn,
                 Waiting {
@@ -347,11 +266,7 @@ impl Rm {
     }
 
     pub(super) fn audit(&self, d: &Durable, now_us: u64, out: &mut Vec<AuditItem>) {
-        let in_doubt = d
-            .prepared
-            .iter()
-            .map(|(txn, rec)| (txn, rec.prepared_at_us, &rec.ops));
-        crate::observe::audit_resource_manager(&d.ledger, in_doubt, &self.locks, now_us, out);
+        locking_rm::audit(&d.rm, &self.locks, now_us, out);
     }
 
     // ---- `Timeouts::Terminate`: election, termination, inquiries ----
@@ -363,7 +278,7 @@ impl Rm {
 
     /// Its own state while it is current on `txn`.
     fn own_state(&self, txn: TxnId, ctx: &C<'_>) -> Option<State> {
-        let rec = ctx.durable().prepared.get(&txn)?;
+        let rec = ctx.durable().rm.prepared.get(&txn)?;
         self.current(txn).then_some(if rec.precommitted {
             State::PreCommitted
         } else {
@@ -372,7 +287,7 @@ impl Rm {
     }
 
     fn report(&mut self, txn: TxnId, ctx: &mut C<'_>) -> Report {
-        if ctx.durable().prepared.contains_key(&txn) {
+        if ctx.durable().rm.prepared.contains_key(&txn) {
             Report {
                 state: self.state_for_terminator(txn, ctx),
                 current: self.current(txn),
@@ -386,7 +301,7 @@ impl Rm {
     /// Its wait timed out: suspect the site it waits on. After a restart: one
     /// inquiry window is over.
     fn timeout(&mut self, txn: TxnId, ctx: &mut C<'_>) {
-        let Some(participants) = ctx.durable().prepared.get(&txn).map(|r| r.participants) else {
+        let Some(participants) = ctx.durable().rm.prepared.get(&txn).map(|r| r.participants) else {
             self.waiting.remove(&txn);
             return;
         };
@@ -478,6 +393,7 @@ impl Rm {
     fn act(&mut self, txn: TxnId, v: Verdict, ctx: &mut C<'_>) {
         let Some((participants, precommitted)) = ctx
             .durable()
+            .rm
             .prepared
             .get(&txn)
             .map(|r| (r.participants, r.precommitted))
@@ -489,7 +405,7 @@ impl Rm {
             Verdict::PreCommit(to) => {
                 if !precommitted {
                     ctx.persist(|d| {
-                        if let Some(r) = d.prepared.get_mut(&txn) {
+                        if let Some(r) = d.rm.prepared.get_mut(&txn) {
                             r.precommitted = true;
                         }
                     });

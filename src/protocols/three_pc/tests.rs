@@ -6,6 +6,7 @@ use super::termination::{Sites, Terminator, Verdict};
 use super::*;
 use crate::node::Command;
 use crate::observe::Observation;
+use crate::protocols::locking_rm::LockingWorld;
 use crate::store::KeyDelta;
 
 fn opts(standby_tm: bool) -> ThreePcOptions {
@@ -130,12 +131,12 @@ fn an_uncertain_participant_aborts_and_a_precommitted_one_commits_on_timeout() {
     let (mut rm, mut d) = prepared_rm(None, false);
     let out = handle(1, 80_000, &mut d, |ctx| rm.decide_alone_timeout(7, ctx));
     assert_eq!(applied(&out), Some(Outcome::Abort));
-    assert_eq!(d.ledger.total(), 400);
+    assert_eq!(d.rm.ledger.total(), 400);
 
     let (mut rm, mut d) = prepared_rm(None, true);
     let out = handle(1, 80_000, &mut d, |ctx| rm.decide_alone_timeout(7, ctx));
     assert_eq!(applied(&out), Some(Outcome::Commit));
-    assert_eq!(d.ledger.total(), 410);
+    assert_eq!(d.rm.ledger.total(), 410);
     assert!(matches!(sends(&out)[..], [(0, Msg::Ack { txn: 7 })]));
 }
 
@@ -159,7 +160,7 @@ fn a_participant_that_never_voted_promises_abort() {
         assert_eq!(rm.state_for_terminator(7, ctx), State::Uncertain);
         assert_eq!(rm.state_for_terminator(99, ctx), State::Aborted);
     });
-    assert!(d.promised.contains(99), "the promise is durable");
+    assert!(d.rm.promised.contains(99), "the promise is durable");
     let mut ops = ShardOps::default();
     ops.push(KeyDelta { key: 2, delta: 1 });
     let out = handle(1, 2, &mut d, |ctx| {
@@ -392,10 +393,10 @@ fn a_restarted_participant_asks_everyone_and_never_decides_alone() {
 #[test]
 fn a_forgotten_transaction_is_unknown_to_a_terminator_not_aborted() {
     let (mut rm, mut d) = prepared_rm(None, false);
-    d.recent_commits
+    d.rm.recent_commits
         .insert(crate::idmap::RecentIds::CAPACITY * 3);
     handle(1, 1, &mut d, |ctx| {
         assert_eq!(rm.state_for_terminator(3, ctx), State::Unknown);
     });
-    assert!(d.promised.recall(3) != crate::idmap::Recall::Seen);
+    assert!(d.rm.promised.recall(3) != crate::idmap::Recall::Seen);
 }

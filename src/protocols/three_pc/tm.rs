@@ -9,6 +9,8 @@ use super::{tell, AckTimeout, Msg, Report, State, ThreePcOptions, Timeouts, Time
 use crate::idmap::IdMap;
 use crate::node::{NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::Observation;
+use crate::protocols::commit_acks::CommitAcks;
+use crate::protocols::locking_rm;
 use crate::workload::{Admission, TxnRequest};
 
 /// The coordinator.
@@ -21,15 +23,14 @@ pub struct Tm {
     pub(super) voting: IdMap<Voting>,
     /// PreCommit sent, collecting acks.
     pub(super) precommitting: IdMap<Voting>,
-    /// Commit decided, collecting HaveCommitted acks.
-    acking: IdMap<Acking>,
+    /// Commit decided, collecting HaveCommitted acks (DoCommit resent until they are in).
+    acks: CommitAcks<Timer>,
     /// `DecideAlone`: pre-committing records found in the log at recovery.
     pub(super) terminator: SimpleTerminator,
     /// `Terminate`: pre-committing records found in the log at recovery.
     asking: Asker,
     /// Requests begun in this incarnation (with the durable floor: never begun twice).
     admission: Admission,
-    retry_armed: bool,
 }
 
 /// Votes (or PreCommit acks) being collected.
@@ -40,26 +41,18 @@ pub(super) struct Voting {
     client: NodeId,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Acking {
-    participants: NodeSet,
-    acked: NodeSet,
-    sent_at_us: u64,
-}
-
 impl Tm {
     pub(super) fn new(rms: Vec<NodeId>, standby: Option<NodeId>, opts: ThreePcOptions) -> Self {
         Tm {
             rms,
             standby: standby.filter(|_| opts.standby_tm),
+            acks: CommitAcks::new(Timer::DecisionRetry, opts.decision_retry_us),
             opts,
             voting: IdMap::new(),
             precommitting: IdMap::new(),
-            acking: IdMap::new(),
             terminator: SimpleTerminator::default(),
             asking: Asker::default(),
             admission: Admission::default(),
-            retry_armed: false,
         }
     }
 
@@ -100,15 +93,11 @@ impl Tm {
                 }
             }
             Msg::Ack { txn } => {
-                let Some(a) = self.acking.get_mut(&txn) else {
-                    return;
-                };
-                a.acked.insert(from);
-                if a.acked.is_superset(a.participants) {
-                    self.acking.remove(&txn);
-                    ctx.persist(|d| d.tm_log.remove(&txn));
-                    ctx.observe(Observation::Finished { txn });
+                if !self.acks.ack(txn, from) {
+                    return; // others still owe theirs
                 }
+                ctx.persist(|d| d.tm_log.remove(&txn));
+                ctx.observe(Observation::Finished { txn });
             }
             Msg::Inquiry { txn, .. } if self.terminate() => {
                 // A recovering site in w or p: had the TM committed and forgotten, that
@@ -144,7 +133,7 @@ impl Tm {
         match timer {
             Timer::Vote(txn) => self.abort_voting(txn, ctx),
             Timer::PreAck(txn) => self.ack_timeout(txn, ctx),
-            Timer::DecisionRetry => self.resend(ctx),
+            Timer::DecisionRetry => self.acks.resend(ctx),
             Timer::Poll(txn) if self.terminate() => {
                 let (sites, interval) = (self.sites(ctx), self.opts.inquiry_interval_us);
                 if let Some(outcome) = self.asking.on_window_end(txn, sites, interval, ctx) {
@@ -187,27 +176,11 @@ impl Tm {
             .get(&txn)
             .is_some_and(|r| r.committed)
             .then_some(Outcome::Commit);
-        if !self.admission.admit_request(txn, client, known, ctx) {
+        // Admitted once; one shard: the RM commits at once, as in 2PC.
+        let (admission, rms) = (&mut self.admission, &self.rms);
+        let Some(participants) = locking_rm::begin(admission, rms, client, req, known, ctx) else {
             return;
-        }
-        let shards = req.by_shard();
-        if let [(shard, ops)] = shards[..] {
-            // One shard: the RM commits locally, as in 2PC.
-            ctx.send(self.rms[shard as usize], Msg::Local { txn, ops, client });
-            return;
-        }
-        let participants: NodeSet = shards.iter().map(|(s, _)| self.rms[*s as usize]).collect();
-        ctx.observe(Observation::TxnBegun { txn, participants });
-        for (shard, ops) in shards {
-            ctx.send(
-                self.rms[shard as usize],
-                Msg::CanCommit {
-                    txn,
-                    ops,
-                    participants,
-                },
-            );
-        }
+        };
         self.voting.insert(
             txn,
             Voting {
@@ -324,15 +297,7 @@ impl Tm {
             outcome: Outcome::Commit,
         });
         tell(participants, txn, Outcome::Commit, ctx);
-        self.acking.insert(
-            txn,
-            Acking {
-                participants,
-                acked: NodeSet::new(),
-                sent_at_us: ctx.now_us(),
-            },
-        );
-        self.arm_retry(ctx);
+        self.acks.sent(txn, participants, ctx);
     }
 
     /// `Terminate`: a terminator decided (or, after total failure, every site said
@@ -368,36 +333,6 @@ impl Tm {
         }
     }
 
-    fn arm_retry(&mut self, ctx: &mut C<'_>) {
-        if !self.retry_armed && !self.acking.is_empty() {
-            self.retry_armed = true;
-            ctx.set_timer(Timer::DecisionRetry, self.opts.decision_retry_us);
-        }
-    }
-
-    /// Resends DoCommit for decisions unacknowledged for a retry interval.
-    fn resend(&mut self, ctx: &mut C<'_>) {
-        self.retry_armed = false;
-        let now = ctx.now_us();
-        let retry = self.opts.decision_retry_us;
-        self.acking.for_each_mut(|txn, a| {
-            if now < a.sent_at_us + retry {
-                return;
-            }
-            a.sent_at_us = now;
-            for rm in a.participants.iter().filter(|r| !a.acked.contains(*r)) {
-                ctx.send(
-                    rm,
-                    Msg::Decision {
-                        txn,
-                        outcome: Outcome::Commit,
-                    },
-                );
-            }
-        });
-        self.arm_retry(ctx);
-    }
-
     /// Committed records: resend DoCommit. Pre-committing records: ask the others
     /// (`Terminate`) or terminate (`DecideAlone`). Transactions still voting were not
     /// logged: aborted by presumption.
@@ -407,14 +342,7 @@ impl Tm {
         let (sites, interval) = (self.sites(ctx), self.opts.inquiry_interval_us);
         for (txn, rec) in log {
             if rec.committed {
-                self.acking.insert(
-                    txn,
-                    Acking {
-                        participants: rec.participants,
-                        acked: NodeSet::new(),
-                        sent_at_us: 0,
-                    },
-                );
+                self.acks.recovered(txn, rec.participants);
             } else if self.terminate() {
                 let timer = Timer::Poll(txn);
                 self.asking
@@ -423,6 +351,6 @@ impl Tm {
                 self.terminator.start(txn, rec.participants, interval, ctx);
             }
         }
-        self.resend(ctx);
+        self.acks.resend(ctx);
     }
 }

@@ -1,10 +1,11 @@
 //! 2PC as a [`Protocol`]: a TM, one RM per shard, an optional standby TM, the client.
 
 use super::{TwoPcNode, TwoPcOptions};
+use crate::protocols::locking_rm::LockingWorld;
 use crate::protocols::world::{standard_node_names, BuildError, WorldBuilder};
 use crate::protocols::Protocol;
 use crate::scenario::{ms_to_us, Scenario, TwoPcSpec};
-use crate::workload::Client;
+use crate::workload::{AdmittingWorld, Client};
 
 /// Two-phase commit (Gray 1978; Bernstein, Hadzilacos & Goodman 1987, ch. 7).
 pub struct TwoPc;

@@ -12,6 +12,12 @@
 //! - In-doubt RMs keep asking the TM. A TM that recovers resends the Commit decisions
 //!   its log still holds.
 //!
+//! The RM's vote, its application of an outcome and its one-shard transactions are
+//! the locking participant 2PC shares with 3PC ([`super::locking_rm`], where the
+//! rules are spelled out); the TM's resending of Commit is [`super::commit_acks`].
+//! This module holds the rest: the TM's votes and decisions, the in-doubt RM's
+//! inquiries, the standby and the variants below.
+//!
 //! Variants that teach (scenario options):
 //! - `cooperative_termination`: in-doubt RMs also ask each other; a peer that knows
 //!   the outcome tells it, a peer that never voted yes promises never to (a durable
@@ -25,12 +31,15 @@
 
 pub mod build;
 
-use crate::idmap::{IdMap, Recall, RecentIds};
+use super::commit_acks::CommitAcks;
+use super::locking_rm::{self, RmLog};
+
+use crate::idmap::{IdMap, Recall};
 use crate::node::{Ctx, Node, NodeId, NodeSet, Outcome, TxnId};
 use crate::observe::{AuditItem, Observation};
-use crate::store::{Ledger, LockTable, ShardOps};
-use crate::workload::{is_new_request, Admission, AdmissionLog, AdmittingWorld, AnswersStale};
-use crate::workload::{Client, ClientTimer, ClientWorld, TxnRequest};
+use crate::store::{LockTable, ShardOps};
+use crate::workload::{Admission, AdmissionLog};
+use crate::workload::{Client, ClientTimer, TxnRequest};
 
 /// Options of the 2PC family (all times in µs).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -140,19 +149,9 @@ pub struct Durable {
     pub commits: IdMap<NodeSet>,
     /// TM: which request ids it may have begun (so none is begun twice).
     pub admission: AdmissionLog,
-    /// RM: balances.
-    pub ledger: Ledger,
-    /// RM: prepared (in-doubt) transactions.
-    pub prepared: IdMap<PreparedRec>,
-    /// RM: recently finished transactions (a bounded window). The network may deliver
-    /// a duplicate Prepare after the RM committed and, by presumed abort, forgot the
-    /// transaction; preparing it again would apply it twice. Real RMs find the commit
-    /// in their log; this window is that memory, bounded.
-    pub recent_commits: RecentIds,
-    pub recent_aborts: RecentIds,
-    /// RM: transactions it promised never to vote yes on (a window: a promise older
-    /// than it is presumed made, so a very late Prepare is refused, never voted for).
-    pub promised: RecentIds,
+    /// RM: balances, prepared (in-doubt) transactions, a window of outcomes and
+    /// promises (see [`super::locking_rm`]).
+    pub rm: RmLog<PreparedRec>,
     /// Client: transaction-id watermark.
     pub txn_watermark: u64,
 }
@@ -164,11 +163,12 @@ pub struct Tm {
     opts: TwoPcOptions,
     /// Collecting votes.
     voting: IdMap<Voting>,
-    /// Committed, waiting for acknowledgements.
-    acking: IdMap<Acking>,
+    /// Committed, waiting for acknowledgements (Commit resent until they are in).
+    acks: CommitAcks<Timer>,
+    /// `answer_client_after_acks`: the clients answered once every ack is in.
+    answer_after_acks: IdMap<NodeId>,
     /// Requests begun in this incarnation (with the durable floor: never begun twice).
     admission: Admission,
-    retry_armed: bool,
     /// When the vote-timeout timer is set to fire, if it is.
     vote_timer_at: Option<u64>,
 }
@@ -179,16 +179,6 @@ struct Voting {
     yes: NodeSet,
     client: NodeId,
     deadline_us: u64,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Acking {
-    participants: NodeSet,
-    acked: NodeSet,
-    /// The client still waiting for its answer (`answer_client_after_acks`).
-    client: Option<NodeId>,
-    /// When Commit was last sent to the RMs that have not acknowledged.
-    sent_at_us: u64,
 }
 
 /// A resource manager: one shard of accounts.
@@ -224,11 +214,11 @@ impl TwoPcNode {
     pub fn tm(rms: Vec<NodeId>, opts: TwoPcOptions) -> Self {
         TwoPcNode::Tm(Tm {
             rms,
+            acks: CommitAcks::new(Timer::DecisionRetry, opts.decision_retry_us),
             opts,
             voting: IdMap::new(),
-            acking: IdMap::new(),
+            answer_after_acks: IdMap::new(),
             admission: Admission::default(),
-            retry_armed: false,
             vote_timer_at: None,
         })
     }
@@ -250,57 +240,17 @@ impl TwoPcNode {
             terminating: IdMap::new(),
         })
     }
-
-    /// The durable store the TM starts with.
-    pub fn tm_durable() -> Durable {
-        Durable {
-            admission: AdmissionLog::installed(),
-            ..Durable::default()
-        }
-    }
-
-    /// The durable store an RM starts with.
-    pub fn rm_durable(ledger: Ledger) -> Durable {
-        Durable {
-            ledger,
-            ..Durable::default()
-        }
-    }
 }
 
 type C<'a> = Ctx<'a, TwoPcNode>;
 
-impl ClientWorld for TwoPcNode {
-    fn request_msg(req: TxnRequest) -> Msg {
-        Msg::Request(req)
-    }
-    fn client_timer(t: ClientTimer) -> Timer {
-        Timer::Client(t)
-    }
-    fn watermark(d: &Durable) -> u64 {
-        d.txn_watermark
-    }
-    fn set_watermark(d: &mut Durable, to: u64) {
-        d.txn_watermark = to;
-    }
-}
-
-impl AdmittingWorld for TwoPcNode {
-    fn admission_log(d: &Durable) -> &AdmissionLog {
-        &d.admission
-    }
-    fn set_admission_log(d: &mut Durable, log: AdmissionLog) {
-        d.admission = log;
-    }
-    fn reply_msg(txn: TxnId, outcome: Outcome) -> Msg {
-        Msg::Reply { txn, outcome }
-    }
-}
-
-impl AnswersStale for TwoPcNode {
-    fn stale_msg(txn: TxnId, floor: TxnId) -> Msg {
-        Msg::Stale { txn, floor }
-    }
+// The client, and the coordinator's admission of its requests (see
+// [`super::coordinated`]).
+client_world! { node: TwoPcNode, msg: Msg, timer: Timer, durable: Durable }
+admitting_world! { node: TwoPcNode, msg: Msg, durable: Durable }
+// The participants: locking RMs (see [`super::locking_rm`]).
+locking_world! {
+    node: TwoPcNode, msg: Msg, phase_one: Prepare, durable: Durable, prepared: PreparedRec
 }
 
 impl Node for TwoPcNode {
@@ -320,11 +270,7 @@ impl Node for TwoPcNode {
 
     fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut C<'_>) {
         match self {
-            TwoPcNode::Client(c) => match msg {
-                Msg::Reply { txn, outcome } => c.on_reply(txn, outcome, ctx),
-                Msg::Stale { txn, floor } => c.on_stale(txn, floor, ctx),
-                _ => {}
-            },
+            TwoPcNode::Client(c) => c.on_message(msg, ctx),
             TwoPcNode::Tm(tm) => tm.on_message(from, msg, ctx),
             TwoPcNode::Rm(rm) => rm.on_message(from, msg, ctx),
             TwoPcNode::Standby(s) => s.on_message(msg, ctx),
@@ -335,7 +281,7 @@ impl Node for TwoPcNode {
         match (self, timer) {
             (TwoPcNode::Client(c), Timer::Client(t)) => c.on_timer(t, ctx),
             (TwoPcNode::Tm(tm), Timer::VoteTimeouts) => tm.vote_timeouts(ctx),
-            (TwoPcNode::Tm(tm), Timer::DecisionRetry) => tm.resend(ctx),
+            (TwoPcNode::Tm(tm), Timer::DecisionRetry) => tm.acks.resend(ctx),
             (TwoPcNode::Rm(rm), Timer::InDoubtScan) => rm.scan(ctx),
             (TwoPcNode::Standby(s), Timer::Termination(txn)) => s.poll(txn, ctx),
             _ => {}
@@ -353,11 +299,7 @@ impl Node for TwoPcNode {
 
     fn audit(&self, d: &Durable, now_us: u64, out: &mut Vec<AuditItem>) {
         if let TwoPcNode::Rm(rm) = self {
-            let in_doubt = d
-                .prepared
-                .iter()
-                .map(|(txn, rec)| (txn, rec.prepared_at_us, &rec.ops));
-            crate::observe::audit_resource_manager(&d.ledger, in_doubt, &rm.locks, now_us, out);
+            locking_rm::audit(&d.rm, &rm.locks, now_us, out);
         }
     }
 }
@@ -380,24 +322,20 @@ impl Tm {
                 }
             }
             Msg::Ack { txn } => {
-                let Some(a) = self.acking.get_mut(&txn) else {
-                    return;
-                };
-                a.acked.insert(from);
-                if a.acked.is_superset(a.participants) {
-                    if let Some(client) = a.client {
-                        ctx.send(
-                            client,
-                            Msg::Reply {
-                                txn,
-                                outcome: Outcome::Commit,
-                            },
-                        );
-                    }
-                    self.acking.remove(&txn);
-                    ctx.persist(|d| d.commits.remove(&txn));
-                    ctx.observe(Observation::Finished { txn });
+                if !self.acks.ack(txn, from) {
+                    return; // others still owe theirs
                 }
+                if let Some(client) = self.answer_after_acks.remove(&txn) {
+                    ctx.send(
+                        client,
+                        Msg::Reply {
+                            txn,
+                            outcome: Outcome::Commit,
+                        },
+                    );
+                }
+                ctx.persist(|d| d.commits.remove(&txn));
+                ctx.observe(Observation::Finished { txn });
             }
             Msg::Inquiry { txn, .. } => {
                 let status = if ctx.durable().commits.contains_key(&txn) {
@@ -422,27 +360,11 @@ impl Tm {
             .commits
             .contains_key(&txn)
             .then_some(Outcome::Commit);
-        if !self.admission.admit_request(txn, client, known, ctx) {
+        // Admitted once; one shard: the RM commits at once, no 2PC needed.
+        let (admission, rms) = (&mut self.admission, &self.rms);
+        let Some(participants) = locking_rm::begin(admission, rms, client, req, known, ctx) else {
             return;
-        }
-        let shards = req.by_shard();
-        if let [(shard, ops)] = shards[..] {
-            // One shard: the RM commits locally, no 2PC needed.
-            ctx.send(self.rms[shard as usize], Msg::Local { txn, ops, client });
-            return;
-        }
-        let participants: NodeSet = shards.iter().map(|(s, _)| self.rms[*s as usize]).collect();
-        ctx.observe(Observation::TxnBegun { txn, participants });
-        for (shard, ops) in shards {
-            ctx.send(
-                self.rms[shard as usize],
-                Msg::Prepare {
-                    txn,
-                    ops,
-                    participants,
-                },
-            );
-        }
+        };
         let deadline_us = ctx.now_us() + self.opts.vote_timeout_us;
         self.voting.insert(
             txn,
@@ -523,16 +445,10 @@ impl Tm {
             ctx.observe(Observation::Finished { txn });
             return;
         }
-        self.acking.insert(
-            txn,
-            Acking {
-                participants: v.participants,
-                acked: NodeSet::new(),
-                client: wait_for_acks.then_some(v.client),
-                sent_at_us: ctx.now_us(),
-            },
-        );
-        self.arm_retry(ctx);
+        if wait_for_acks {
+            self.answer_after_acks.insert(txn, v.client);
+        }
+        self.acks.sent(txn, v.participants, ctx);
     }
 
     /// Presumed abort: nothing is logged and nobody acknowledges.
@@ -564,36 +480,6 @@ impl Tm {
         ctx.observe(Observation::Finished { txn });
     }
 
-    fn arm_retry(&mut self, ctx: &mut C<'_>) {
-        if !self.retry_armed && !self.acking.is_empty() {
-            self.retry_armed = true;
-            ctx.set_timer(Timer::DecisionRetry, self.opts.decision_retry_us);
-        }
-    }
-
-    /// Resends Commit for decisions unacknowledged for a retry interval.
-    fn resend(&mut self, ctx: &mut C<'_>) {
-        self.retry_armed = false;
-        let now = ctx.now_us();
-        let retry = self.opts.decision_retry_us;
-        self.acking.for_each_mut(|txn, a| {
-            if now < a.sent_at_us + retry {
-                return;
-            }
-            a.sent_at_us = now;
-            for rm in a.participants.iter().filter(|r| !a.acked.contains(*r)) {
-                ctx.send(
-                    rm,
-                    Msg::Decision {
-                        txn,
-                        outcome: Outcome::Commit,
-                    },
-                );
-            }
-        });
-        self.arm_retry(ctx);
-    }
-
     /// Resend every Commit the log still holds; undecided transactions are forgotten
     /// and thereby aborted by presumption — and never begun again: requests this
     /// incarnation cannot place are answered stale.
@@ -601,17 +487,9 @@ impl Tm {
         let logged: Vec<TxnId> = ctx.durable().commits.keys().collect();
         self.admission.recover(logged, ctx);
         for (txn, &participants) in ctx.durable().commits.iter() {
-            self.acking.insert(
-                txn,
-                Acking {
-                    participants,
-                    acked: NodeSet::new(),
-                    client: None,
-                    sent_at_us: 0,
-                },
-            );
+            self.acks.recovered(txn, participants);
         }
-        self.resend(ctx);
+        self.acks.resend(ctx);
     }
 }
 
@@ -633,11 +511,15 @@ impl Rm {
                 let status = self.status_for_inquirer(txn, ctx);
                 ctx.send(from, Msg::Status { txn, status });
             }
-            Msg::Local { txn, ops, client } => self.local(txn, ops, client, ctx),
+            Msg::Local { txn, ops, client } => {
+                locking_rm::local(&mut self.locks, txn, ops, client, ctx)
+            }
             _ => {}
         }
     }
 
+    /// Phase 1: the vote of the locking participant ([`locking_rm::vote`]); a yes
+    /// leaves it in doubt, asking about the outcome every inquiry interval.
     fn prepare(
         &mut self,
         tm: NodeId,
@@ -646,85 +528,31 @@ impl Rm {
         participants: NodeSet,
         ctx: &mut C<'_>,
     ) {
-        let d = ctx.durable();
-        if d.prepared.contains_key(&txn) {
-            ctx.send(tm, Msg::Vote { txn, yes: true }); // duplicate Prepare
-            return;
-        }
-        if d.recent_commits.contains(txn) || d.recent_aborts.contains(txn) {
-            return; // a duplicate Prepare for a finished transaction
-        }
-        let refuse = d.promised.contains(txn)
-            || !d.ledger.can_apply(&ops)
-            || !self.locks.try_lock(txn, &ops, ctx.now_us());
-        if refuse {
-            ctx.persist(|d| d.recent_aborts.insert(txn));
-            ctx.send(tm, Msg::Vote { txn, yes: false });
-            ctx.observe(Observation::applied_at_once(txn, Outcome::Abort, 0));
-            return;
-        }
         let now = ctx.now_us();
-        ctx.persist(|d| {
-            d.prepared.insert(
-                txn,
-                PreparedRec {
-                    ops,
-                    participants,
-                    prepared_at_us: now,
-                },
-            )
-        });
-        ctx.observe(Observation::Prepared { txn });
-        ctx.send(tm, Msg::Vote { txn, yes: true });
-        self.asked_at.insert(txn, now);
-        self.arm_scan(ctx);
+        let rec = PreparedRec {
+            ops,
+            participants,
+            prepared_at_us: now,
+        };
+        if locking_rm::vote(&mut self.locks, tm, txn, rec, ctx) {
+            self.asked_at.insert(txn, now);
+            self.arm_scan(ctx);
+        }
     }
 
-    /// Applies the outcome of `txn` (idempotent).
+    /// Applies the outcome of `txn` (idempotent; [`locking_rm::learn`]). A Commit for
+    /// a transaction no longer prepared here was applied already (or, in an unsafe
+    /// variant, aborted on its own): it is acknowledged all the same.
     fn learn(&mut self, txn: TxnId, outcome: Outcome, ctx: &mut C<'_>) {
-        if !ctx.durable().prepared.contains_key(&txn) {
-            if outcome == Outcome::Commit {
-                // Already applied (or, in an unsafe variant, aborted on its own):
-                // acknowledge so the TM can forget.
-                ctx.send(self.tm, Msg::Ack { txn });
-            } else if !ctx.durable().recent_commits.contains(txn)
-                && !ctx.durable().recent_aborts.contains(txn)
-            {
-                // An Abort that overtook its Prepare (or whose Prepare was lost).
-                // Remember it, so a late Prepare is refused instead of leaving this
-                // RM prepared, in doubt, for a transaction already aborted.
-                ctx.persist(|d| d.recent_aborts.insert(txn));
-                ctx.observe(Observation::applied_at_once(txn, outcome, 0));
-            }
-            return;
-        }
-        let rec = ctx.persist(|d| {
-            let rec = d.prepared.remove(&txn).expect("checked above");
-            if outcome == Outcome::Commit {
-                d.recent_commits.insert(txn);
-                d.ledger.apply(&rec.ops);
-            } else {
-                d.recent_aborts.insert(txn);
-            }
-            rec
+        locking_rm::learn(self.tm, txn, outcome, ctx, |ctx| {
+            self.finish(txn, outcome, ctx)
         });
-        self.finish(txn, &rec, outcome, ctx);
-        if outcome == Outcome::Commit {
-            ctx.send(self.tm, Msg::Ack { txn });
-        }
     }
 
-    fn finish(&mut self, txn: TxnId, rec: &PreparedRec, outcome: Outcome, ctx: &mut C<'_>) {
-        let now = ctx.now_us();
-        let released = self.locks.release(txn, &rec.ops, now);
+    /// No more inquiries about `txn`: its outcome is applied.
+    fn finish(&mut self, txn: TxnId, outcome: Outcome, ctx: &mut C<'_>) {
         self.asked_at.remove(&txn);
-        ctx.observe(Observation::Applied {
-            txn,
-            outcome,
-            in_doubt_us: now - rec.prepared_at_us,
-            locks: released.locks,
-            lock_hold_us: released.longest_hold_us,
-        });
+        locking_rm::apply(&mut self.locks, txn, outcome, ctx);
     }
 
     /// What this RM tells a peer or the standby. Saying "aborted" about a transaction
@@ -734,47 +562,23 @@ impl Rm {
     /// nobody is in doubt after that — rather than guess.
     fn status_for_inquirer(&mut self, txn: TxnId, ctx: &mut C<'_>) -> Status {
         let d = ctx.durable();
-        if d.prepared.contains_key(&txn) {
+        if d.rm.prepared.contains_key(&txn) {
             return Status::InDoubt;
         }
-        match (d.recent_commits.recall(txn), d.recent_aborts.recall(txn)) {
+        match (
+            d.rm.recent_commits.recall(txn),
+            d.rm.recent_aborts.recall(txn),
+        ) {
             (Recall::Seen, _) => Status::Committed,
             (_, Recall::Seen) => Status::Aborted,
             (Recall::Forgotten, _) | (_, Recall::Forgotten) => Status::Unknown,
             (Recall::Unseen, Recall::Unseen) => {
-                if !d.promised.contains(txn) {
-                    ctx.persist(|d| d.promised.insert(txn));
+                if !d.rm.promised.contains(txn) {
+                    ctx.persist(|d| d.rm.promised.insert(txn));
                 }
                 Status::Aborted
             }
         }
-    }
-
-    fn local(&mut self, txn: TxnId, ops: ShardOps, client: NodeId, ctx: &mut C<'_>) {
-        let d = ctx.durable();
-        let recall = Recall::either(&d.recent_commits, &d.recent_aborts, txn);
-        if !is_new_request(recall, txn, client, ctx) {
-            return; // a copy, or too old to tell
-        }
-        let mut participants = NodeSet::new();
-        participants.insert(ctx.me());
-        ctx.observe(Observation::TxnBegun { txn, participants });
-        let now = ctx.now_us();
-        let ok = ctx.durable().ledger.can_apply(&ops) && self.locks.try_lock(txn, &ops, now);
-        let outcome = if ok { Outcome::Commit } else { Outcome::Abort };
-        ctx.persist(|d| {
-            if ok {
-                d.ledger.apply(&ops);
-                d.recent_commits.insert(txn);
-            } else {
-                d.recent_aborts.insert(txn);
-            }
-        });
-        let released = self.locks.release(txn, &ops, now);
-        ctx.observe(Observation::Decided { txn, outcome });
-        ctx.observe(Observation::applied_at_once(txn, outcome, released.locks));
-        ctx.observe(Observation::Finished { txn });
-        ctx.send(client, Msg::Reply { txn, outcome });
     }
 
     fn arm_scan(&mut self, ctx: &mut C<'_>) {
@@ -796,18 +600,14 @@ impl Rm {
             .map(|(t, _)| t)
             .collect();
         for txn in due {
-            let Some(rec) = ctx.durable().prepared.get(&txn).cloned() else {
+            let Some(rec) = ctx.durable().rm.prepared.get(&txn).cloned() else {
                 self.asked_at.remove(&txn);
                 continue;
             };
             if let Some(limit) = self.opts.rm_abort_timeout_us {
                 if now >= rec.prepared_at_us + limit {
                     // Unsafe: deciding alone while the TM may have decided commit.
-                    ctx.persist(|d| {
-                        d.prepared.remove(&txn);
-                        d.recent_aborts.insert(txn);
-                    });
-                    self.finish(txn, &rec, Outcome::Abort, ctx);
+                    self.finish(txn, Outcome::Abort, ctx);
                     continue;
                 }
             }
@@ -830,18 +630,11 @@ impl Rm {
         self.arm_scan(ctx);
     }
 
-    /// Locks of prepared transactions are taken again; they stay in doubt.
+    /// Locks of prepared transactions are taken again; they stay in doubt and ask
+    /// about their outcome at once.
     fn recover(&mut self, ctx: &mut C<'_>) {
         let now = ctx.now_us();
-        let prepared: Vec<(TxnId, PreparedRec)> = ctx
-            .durable()
-            .prepared
-            .iter()
-            .map(|(t, r)| (t, r.clone()))
-            .collect();
-        for (txn, rec) in prepared {
-            let locked = self.locks.try_lock(txn, &rec.ops, rec.prepared_at_us);
-            assert!(locked, "prepared transactions never share keys");
+        for (txn, _) in locking_rm::relock(&mut self.locks, ctx) {
             self.asked_at
                 .insert(txn, now.saturating_sub(self.opts.inquiry_interval_us));
         }
@@ -893,7 +686,7 @@ impl Standby {
 mod tests {
     use super::*;
     use crate::node::Command;
-    use crate::workload::Op;
+    use crate::workload::{AdmittingWorld, Op};
 
     fn opts() -> TwoPcOptions {
         TwoPcOptions {
@@ -1025,9 +818,11 @@ mod tests {
 
 #[cfg(test)]
 mod window_tests {
+    use super::locking_rm::LockingWorld;
     use super::*;
+    use crate::idmap::RecentIds;
     use crate::node::Command;
-    use crate::store::KeyDelta;
+    use crate::store::{KeyDelta, Ledger};
 
     /// A one-shard request older than the RM's windows cannot be told from one it
     /// applied: it is refused as stale (the client hears), never applied twice and
@@ -1046,7 +841,7 @@ mod window_tests {
         };
         let mut rm = TwoPcNode::rm(NodeId(0), None, 2, opts);
         let mut d = TwoPcNode::rm_durable(Ledger::new(2, 100));
-        d.recent_commits.insert(RecentIds::CAPACITY * 3);
+        d.rm.recent_commits.insert(RecentIds::CAPACITY * 3);
         let mut ops = ShardOps::default();
         ops.push(KeyDelta { key: 0, delta: -5 });
         let mut rng = crate::rng::stream(1, "test");
@@ -1071,7 +866,7 @@ mod window_tests {
             ),
             "{out:?}"
         );
-        assert_eq!(d.ledger.total(), 200, "not applied");
+        assert_eq!(d.rm.ledger.total(), 200, "not applied");
     }
 
     /// An RM's memory of outcomes is a window: about a transaction older than it, it
@@ -1091,8 +886,8 @@ mod window_tests {
         };
         let mut rm = TwoPcNode::rm(NodeId(0), None, 2, opts);
         let mut d = TwoPcNode::rm_durable(Ledger::new(2, 100));
-        d.recent_commits.insert(5);
-        d.recent_commits.insert(RecentIds::CAPACITY * 3);
+        d.rm.recent_commits.insert(5);
+        d.rm.recent_commits.insert(RecentIds::CAPACITY * 3);
         let mut rng = crate::rng::stream(1, "test");
         let mut out = Vec::new();
         let mut ctx = Ctx::new(10, NodeId(1), &mut d, &mut rng, &mut out);
@@ -1122,6 +917,6 @@ mod window_tests {
             vec![Status::Unknown, Status::Committed, Status::Aborted],
             "forgotten; remembered; never voted (now promised)"
         );
-        assert!(d.promised.contains(RecentIds::CAPACITY * 3 - 1));
+        assert!(d.rm.promised.contains(RecentIds::CAPACITY * 3 - 1));
     }
 }
