@@ -11,8 +11,9 @@
 //!   [`Harness::sometimes`] in at least one (so a model that never commits fails);
 //! - on failure returns a [`Failure`]: the invariant, the seed and the schedule as RON
 //!   (replay with [`Harness::replay`]), the schedule shrunk (by proptest, then by
-//!   removing faults one at a time while the same invariant still fails), and the
-//!   story of the failing run in plain words;
+//!   removing faults one at a time while the same invariant still fails, on the
+//!   greedy core `acidbase shrink` uses: [`crate::tools::greedy`]), and the story of
+//!   the failing run in plain words;
 //! - explores your world exhaustively ([`Harness::exhaustive`], the breadth-first
 //!   checker of [`crate::exhaustive`]), for a shortest counterexample.
 //!
@@ -40,6 +41,7 @@ use crate::network::{Cut, Fate, Latency, NetworkConfig};
 use crate::node::{Node, NodeId, NodeSet, TxnId};
 use crate::observe::Observation;
 use crate::property::{Expectation, Property, PropertyResult, View, Watch};
+use crate::tools::greedy::{Greedy, Verdict};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use serde::{Deserialize, Serialize};
@@ -101,7 +103,8 @@ impl Schedule {
         ron::from_str(text).map_err(|e| format!("expected a Schedule in RON: {e}"))
     }
 
-    /// Every schedule with one fault fewer (for greedy shrinking).
+    /// Every schedule with one fault fewer: the harness's shrink candidates, which
+    /// [`Greedy::descend`] tries in this order.
     fn smaller(&self) -> Vec<Schedule> {
         let mut out = Vec::new();
         for i in 0..self.crashes.len() {
@@ -830,17 +833,17 @@ impl<N: Node + 'static> Harness<N> {
         let (name, _) = self
             .first_broken(&run)
             .expect("proptest's minimal case fails");
-        let mut best = schedule;
-        'outer: loop {
-            for s in best.smaller() {
-                let r = self.replay(seed, &s);
-                if self.first_broken(&r).is_some_and(|(n, _)| n == name) {
-                    best = s;
-                    continue 'outer;
-                }
+        let still_fails = |s: &Schedule| {
+            let r = self.replay(seed, s);
+            if self.first_broken(&r).is_some_and(|(n, _)| n == name) {
+                Verdict::StillFails(s.clone())
+            } else {
+                Verdict::Rejected
             }
-            break;
-        }
+        };
+        let mut shrink = Greedy::new(schedule, still_fails, u32::MAX);
+        shrink.descend(Schedule::smaller);
+        let best = shrink.into_current();
         let run = self.replay(seed, &best);
         let (name, message) = self.first_broken(&run).expect("still fails");
         let txn = message
