@@ -4,15 +4,16 @@
 //! report what happens with [`Observation`]s (`TxnBegun`, `Prepared`, `Decided`,
 //! `Applied`). A [`Harness`] then:
 //! - runs your world under many seeds, each with a proptest-generated fault schedule
-//!   ([`Schedule`]: crashes and restarts, partitions, message loss and duplication;
-//!   the strategies are exported: [`crashes`], [`partitions`], [`loss`],
-//!   [`duplication`], [`schedules`]);
+//!   ([`Schedule`]: crashes and restarts, partitions, message loss and duplication,
+//!   in a scenario's own terms; the strategies are exported: [`crashes`],
+//!   [`partitions`], [`loss`], [`duplication`], [`schedules`]);
 //! - asserts named invariants: [`Harness::always`] must hold in every run, and
 //!   [`Harness::sometimes`] in at least one (so a model that never commits fails);
 //! - on failure returns a [`Failure`]: the invariant, the seed and the schedule as RON
 //!   (replay with [`Harness::replay`]), the schedule shrunk (by proptest, then by
-//!   removing faults one at a time while the same invariant still fails), and the
-//!   story of the failing run in plain words;
+//!   removing faults one at a time while the same invariant still fails, on the
+//!   greedy core `acidbase shrink` uses: [`crate::tools::greedy`]), and the story of
+//!   the failing run in plain words;
 //! - explores your world exhaustively ([`Harness::exhaustive`], the breadth-first
 //!   checker of [`crate::exhaustive`]), for a shortest counterexample.
 //!
@@ -35,12 +36,13 @@
 use crate::engine::{Observer, Sim, TraceEvent, TraceSink, WorldSpec};
 use crate::exhaustive::world::{Budget, WorldModel};
 use crate::exhaustive::{CheckReport, Limits};
-use crate::faults::{CrashWindow, FaultAction, FaultPlan, PartitionWindow};
-use crate::network::{Cut, Fate, Latency, NetworkConfig};
+use crate::faults::FaultAction;
+use crate::network::{Fate, Latency, NetworkConfig};
 use crate::node::{Node, NodeId, NodeSet, TxnId};
 use crate::observe::Observation;
 use crate::property::{Expectation, Property, PropertyResult, View, Watch};
 use crate::story::trace::{self as trace_story, Fact, Focus, Happening, Moment, Voice};
+use crate::tools::greedy::{Greedy, Verdict};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 use serde::{Deserialize, Serialize};
@@ -57,29 +59,23 @@ pub struct World<N: Node> {
     pub durables: Vec<N::Durable>,
 }
 
-/// A node crashes at `at_ms` and restarts (recovering from its durable store) at
-/// `restart_ms`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Crash {
-    pub node: String,
-    pub at_ms: u32,
-    pub restart_ms: u32,
-}
-
-/// Messages between `side` and every other node are dropped in `[from_ms, to_ms)`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Partition {
-    pub side: Vec<String>,
-    pub from_ms: u32,
-    pub to_ms: u32,
-}
+/// The scenario's own entries for crashes and partitions: a harness schedule lists
+/// its faults in the same terms as a scenario's `faults`.
+pub use crate::scenario::{CrashSpec, PartitionSpec};
 
 /// A concrete fault schedule: replays the same way without any randomness in the
 /// faults (loss and duplication are drawn from the seed's network stream).
+///
+/// It speaks the scenario's language: `crashes` and `partitions` are the entries of a
+/// scenario's `faults.crashes` and `faults.partitions` (times in ms; a partition of
+/// one group cuts that group off from every other node, as the generated ones do),
+/// the probabilities are the scenario's `network` fields of the same names, and
+/// [`crate::run::scripted_plan`], which compiles a scenario's scripted faults,
+/// compiles these for [`Harness::replay`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Schedule {
-    pub crashes: Vec<Crash>,
-    pub partitions: Vec<Partition>,
+    pub crashes: Vec<CrashSpec>,
+    pub partitions: Vec<PartitionSpec>,
     pub loss_probability: f64,
     pub duplicate_probability: f64,
 }
@@ -93,16 +89,21 @@ impl Schedule {
             + usize::from(self.duplicate_probability > 0.0)
     }
 
+    /// The schedule as RON, a fault a line.
     pub fn to_ron(&self) -> String {
-        ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::new())
+        ron::ser::to_string_pretty(self, ron::ser::PrettyConfig::new().depth_limit(2))
             .expect("a schedule serialises")
     }
 
+    /// Reads a schedule as scenario files are read (`Some` may be left out).
     pub fn from_ron(text: &str) -> Result<Schedule, String> {
-        ron::from_str(text).map_err(|e| format!("expected a Schedule in RON: {e}"))
+        crate::scenario::ron_options()
+            .from_str(text)
+            .map_err(|e| format!("expected a Schedule in RON: {e}"))
     }
 
-    /// Every schedule with one fault fewer (for greedy shrinking).
+    /// Every schedule with one fault fewer: the harness's shrink candidates, which
+    /// [`Greedy::descend`] tries in this order.
     fn smaller(&self) -> Vec<Schedule> {
         let mut out = Vec::new();
         for i in 0..self.crashes.len() {
@@ -132,46 +133,47 @@ impl Schedule {
 }
 
 /// Up to `max` crashes of the named nodes within `[0, horizon_ms)`, each followed by a
-/// restart within the horizon.
+/// restart within the horizon (times in whole ms).
 pub fn crashes(
     nodes: Vec<String>,
     max: usize,
     horizon_ms: u32,
-) -> impl Strategy<Value = Vec<Crash>> {
+) -> impl Strategy<Value = Vec<CrashSpec>> {
     let n = nodes.len().max(1);
     let h = horizon_ms.max(2);
     proptest::collection::vec((0..n, 0..h - 1, 1..h), 0..=max).prop_map(move |v| {
         v.into_iter()
             .filter(|_| !nodes.is_empty())
-            .map(|(i, at, down)| Crash {
+            .map(|(i, at, down)| CrashSpec {
                 node: nodes[i].clone(),
-                at_ms: at,
-                restart_ms: (at + down).min(h),
+                at_ms: f64::from(at),
+                restart_ms: Some(f64::from((at + down).min(h))),
             })
             .collect()
     })
 }
 
-/// Up to `max` partitions: a non-empty proper subset of `nodes` cut off from the
-/// rest for a window within `[0, horizon_ms)`.
+/// Up to `max` partitions: a non-empty proper subset of `nodes` (the partition's one
+/// group) cut off from every other node of the world for a window within
+/// `[0, horizon_ms)` (times in whole ms).
 pub fn partitions(
     nodes: Vec<String>,
     max: usize,
     horizon_ms: u32,
-) -> impl Strategy<Value = Vec<Partition>> {
+) -> impl Strategy<Value = Vec<PartitionSpec>> {
     let n = nodes.len().min(16) as u32;
     let h = horizon_ms.max(2);
     let masks = if n >= 2 { 1..(1u32 << n) - 1 } else { 0..1 };
     proptest::collection::vec((masks, 0..h - 1, 1..h), 0..=max).prop_map(move |v| {
         v.into_iter()
             .filter(|(mask, _, _)| *mask != 0)
-            .map(|(mask, from, len)| Partition {
-                side: (0..n)
+            .map(|(mask, from, len)| PartitionSpec {
+                groups: vec![(0..n)
                     .filter(|b| mask & (1 << b) != 0)
                     .map(|b| nodes[b as usize].clone())
-                    .collect(),
-                from_ms: from,
-                to_ms: (from + len).min(h),
+                    .collect()],
+                from_ms: f64::from(from),
+                to_ms: f64::from((from + len).min(h)),
             })
             .collect()
     })
@@ -617,42 +619,7 @@ impl<N: Node + 'static> Harness<N> {
             nodes,
             durables,
         } = (self.world)();
-        let node = |name: &str| {
-            names
-                .iter()
-                .position(|n| n == name)
-                .map(|i| NodeId(i as u32))
-                .unwrap_or_else(|| panic!("schedule names unknown node {name:?}"))
-        };
-        let mut plan = FaultPlan::default();
-        for c in &schedule.crashes {
-            plan.crashes.push(CrashWindow {
-                node: node(&c.node),
-                at_us: u64::from(c.at_ms) * 1000,
-                restart_us: Some(u64::from(c.restart_ms.max(c.at_ms)) * 1000),
-            });
-        }
-        for p in &schedule.partitions {
-            let side: NodeSet = p.side.iter().map(|n| node(n)).collect();
-            let rest: NodeSet = (0..names.len() as u32)
-                .map(NodeId)
-                .filter(|n| !side.contains(*n))
-                .collect();
-            plan.partitions.push(PartitionWindow {
-                cuts: vec![
-                    Cut {
-                        from: side,
-                        to: rest,
-                    },
-                    Cut {
-                        from: rest,
-                        to: side,
-                    },
-                ],
-                from_us: u64::from(p.from_ms) * 1000,
-                to_us: u64::from(p.to_ms.max(p.from_ms)) * 1000,
-            });
-        }
+        let plan = crate::run::scripted_plan(&names, &schedule.crashes, &schedule.partitions, &[]);
         let n = names.len();
         let spec = WorldSpec {
             node_rngs: names
@@ -822,17 +789,17 @@ impl<N: Node + 'static> Harness<N> {
         let (name, _) = self
             .first_broken(&run)
             .expect("proptest's minimal case fails");
-        let mut best = schedule;
-        'outer: loop {
-            for s in best.smaller() {
-                let r = self.replay(seed, &s);
-                if self.first_broken(&r).is_some_and(|(n, _)| n == name) {
-                    best = s;
-                    continue 'outer;
-                }
+        let still_fails = |s: &Schedule| {
+            let r = self.replay(seed, s);
+            if self.first_broken(&r).is_some_and(|(n, _)| n == name) {
+                Verdict::StillFails(s.clone())
+            } else {
+                Verdict::Rejected
             }
-            break;
-        }
+        };
+        let mut shrink = Greedy::new(schedule, still_fails, u32::MAX);
+        shrink.descend(Schedule::smaller);
+        let best = shrink.into_current();
         let run = self.replay(seed, &best);
         let (name, message) = self.first_broken(&run).expect("still fails");
         let txn = message
@@ -902,5 +869,56 @@ impl<N: Node + 'static> Harness<N> {
         // report names them rather than pass over them in silence.
         report.not_checked = not_checked;
         report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schedule() -> Schedule {
+        Schedule {
+            crashes: vec![CrashSpec {
+                node: "tm".into(),
+                at_ms: 40.0,
+                restart_ms: Some(900.0),
+            }],
+            partitions: vec![PartitionSpec {
+                groups: vec![vec!["rm1".into()]],
+                from_ms: 2.0,
+                to_ms: 151.0,
+            }],
+            loss_probability: 0.05,
+            duplicate_probability: 0.0,
+        }
+    }
+
+    #[test]
+    fn a_schedule_reads_back_from_its_ron_and_as_a_scenario_writes_its_faults() {
+        let s = schedule();
+        let text = s.to_ron();
+        assert!(
+            text.contains("(node: \"tm\", at_ms: 40.0, restart_ms: Some(900.0)),"),
+            "{text}"
+        );
+        assert_eq!(Schedule::from_ron(&text), Ok(s.clone()));
+        // Whole ms and a left-out `Some`, as a scenario's `faults` may be written.
+        let hand = "(crashes: [(node: \"tm\", at_ms: 40, restart_ms: 900)], \
+                    partitions: [(groups: [[\"rm1\"]], from_ms: 2, to_ms: 151)], \
+                    loss_probability: 0.05, duplicate_probability: 0)";
+        assert_eq!(Schedule::from_ron(hand), Ok(s));
+        assert!(Schedule::from_ron("(crashes: [])")
+            .is_err_and(|e| e.starts_with("expected a Schedule in RON")));
+    }
+
+    #[test]
+    fn smaller_schedules_have_one_fault_fewer_each() {
+        let s = schedule();
+        assert_eq!(s.size(), 3);
+        let smaller = s.smaller();
+        assert_eq!(smaller.len(), 3);
+        assert!(smaller.iter().all(|t| t.size() == 2));
+        assert!(smaller[0].crashes.is_empty() && smaller[1].partitions.is_empty());
+        assert_eq!(smaller[2].loss_probability, 0.0);
     }
 }

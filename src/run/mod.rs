@@ -15,7 +15,7 @@ use crate::property::{Property, View, Watch};
 use crate::protocols::world::{business_config, BuiltWorld};
 use crate::report::Report;
 use crate::rng;
-use crate::scenario::{LatencySpec, LoadSpec, Scenario};
+use crate::scenario::{CrashSpec, LatencySpec, LoadSpec, OneWaySpec, PartitionSpec, Scenario};
 use crate::story::{self, ProtocolPart};
 
 mod build_report;
@@ -129,10 +129,12 @@ pub fn end_time_us(scenario: &Scenario, plan: &FaultPlan) -> u64 {
 }
 
 pub(crate) fn resolve(names: &[String], name: &str) -> NodeId {
-    let i = names
-        .iter()
-        .position(|n| n == name)
-        .expect("node names were validated");
+    let i = names.iter().position(|n| n == name).unwrap_or_else(|| {
+        panic!(
+            "no node named {name:?}; this world's nodes are: {}",
+            names.join(", ")
+        )
+    });
     NodeId(i as u32)
 }
 
@@ -140,20 +142,42 @@ fn resolve_set(names: &[String], list: &[String]) -> NodeSet {
     list.iter().map(|n| resolve(names, n)).collect()
 }
 
-/// The concrete fault plan for this scenario and seed (protocol-independent: random
-/// faults are drawn by node name).
-pub fn fault_plan(scenario: &Scenario, seed: u64, names: &[String]) -> FaultPlan {
-    let f = &scenario.faults;
+/// Compiles faults scripted by node name into the plan the engine runs. This is the
+/// one compile step for every fault schedule: a scenario's `faults` (through
+/// [`fault_plan`]) and the testing harness's `Schedule` alike. Windows keep list order
+/// (crashes; partitions, then one-way cuts), which the trace digest sees through cut
+/// numbers and equal-time order. A partition of one group cuts it off from every other
+/// node. A window that ends before it starts is empty (scenario validation refuses
+/// one; a hand-written harness schedule may hold one).
+///
+/// # Panics
+/// On a name not in `names`: scenarios are validated first; a harness schedule that
+/// names a node its world lacks is the test's own mistake.
+pub fn scripted_plan(
+    names: &[String],
+    crashes: &[CrashSpec],
+    partitions: &[PartitionSpec],
+    one_way: &[OneWaySpec],
+) -> FaultPlan {
     let mut plan = FaultPlan::default();
-    for c in &f.crashes {
+    for c in crashes {
+        let at_us = ms_to_us(c.at_ms);
         plan.crashes.push(CrashWindow {
             node: resolve(names, &c.node),
-            at_us: ms_to_us(c.at_ms),
-            restart_us: c.restart_ms.map(ms_to_us),
+            at_us,
+            restart_us: c.restart_ms.map(|r| ms_to_us(r).max(at_us)),
         });
     }
-    for p in &f.partitions {
-        let groups: Vec<NodeSet> = p.groups.iter().map(|g| resolve_set(names, g)).collect();
+    for p in partitions {
+        let mut groups: Vec<NodeSet> = p.groups.iter().map(|g| resolve_set(names, g)).collect();
+        if let [alone] = groups[..] {
+            groups.push(
+                (0..names.len() as u32)
+                    .map(NodeId)
+                    .filter(|n| !alone.contains(*n))
+                    .collect(),
+            );
+        }
         let mut cuts = Vec::new();
         for (i, a) in groups.iter().enumerate() {
             for (j, b) in groups.iter().enumerate() {
@@ -162,22 +186,33 @@ pub fn fault_plan(scenario: &Scenario, seed: u64, names: &[String]) -> FaultPlan
                 }
             }
         }
-        plan.partitions.push(PartitionWindow {
-            cuts,
-            from_us: ms_to_us(p.from_ms),
-            to_us: ms_to_us(p.to_ms),
-        });
+        plan.partitions.push(window(cuts, p.from_ms, p.to_ms));
     }
-    for w in &f.one_way {
-        plan.partitions.push(PartitionWindow {
-            cuts: vec![Cut {
-                from: resolve_set(names, &w.from),
-                to: resolve_set(names, &w.to),
-            }],
-            from_us: ms_to_us(w.from_ms),
-            to_us: ms_to_us(w.to_ms),
-        });
+    for w in one_way {
+        let cut = Cut {
+            from: resolve_set(names, &w.from),
+            to: resolve_set(names, &w.to),
+        };
+        plan.partitions.push(window(vec![cut], w.from_ms, w.to_ms));
     }
+    plan
+}
+
+fn window(cuts: Vec<Cut>, from_ms: f64, to_ms: f64) -> PartitionWindow {
+    let from_us = ms_to_us(from_ms);
+    PartitionWindow {
+        cuts,
+        from_us,
+        to_us: ms_to_us(to_ms).max(from_us),
+    }
+}
+
+/// The concrete fault plan for this scenario and seed (protocol-independent: random
+/// faults are drawn by node name): its scripted faults ([`scripted_plan`]), then the
+/// random ones.
+pub fn fault_plan(scenario: &Scenario, seed: u64, names: &[String]) -> FaultPlan {
+    let f = &scenario.faults;
+    let mut plan = scripted_plan(names, &f.crashes, &f.partitions, &f.one_way);
     let mut random = Vec::new();
     for (entry, r) in f.random_crashes.iter().enumerate() {
         let mut targets: Vec<&String> = Vec::new();
@@ -344,5 +379,98 @@ pub(crate) fn run_built<N: Node + 'static>(
         names,
         report,
         message_fates,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Vec<String> {
+        ["client", "tm", "rm1", "rm2"].map(String::from).to_vec()
+    }
+
+    fn set(ids: &[u32]) -> NodeSet {
+        ids.iter().copied().map(NodeId).collect()
+    }
+
+    fn partition(groups: &[&[&str]], from_ms: f64, to_ms: f64) -> PartitionSpec {
+        PartitionSpec {
+            groups: groups
+                .iter()
+                .map(|g| g.iter().map(|n| n.to_string()).collect())
+                .collect(),
+            from_ms,
+            to_ms,
+        }
+    }
+
+    #[test]
+    fn one_group_is_cut_off_from_every_other_node_as_if_both_were_spelled_out() {
+        let alone = scripted_plan(&names(), &[], &[partition(&[&["tm"]], 2.0, 151.0)], &[]);
+        let both = scripted_plan(
+            &names(),
+            &[],
+            &[partition(&[&["tm"], &["client", "rm1", "rm2"]], 2.0, 151.0)],
+            &[],
+        );
+        assert_eq!(alone, both);
+        let w = &alone.partitions[0];
+        assert_eq!(
+            w.cuts,
+            vec![
+                Cut {
+                    from: set(&[1]),
+                    to: set(&[0, 2, 3])
+                },
+                Cut {
+                    from: set(&[0, 2, 3]),
+                    to: set(&[1])
+                },
+            ]
+        );
+        assert_eq!((w.from_us, w.to_us), (2000, 151_000));
+    }
+
+    #[test]
+    fn windows_keep_list_order_and_one_that_ends_before_it_starts_is_empty() {
+        let crash = |node: &str, at_ms, restart_ms| CrashSpec {
+            node: node.into(),
+            at_ms,
+            restart_ms,
+        };
+        let one_way = OneWaySpec {
+            from: vec!["rm2".into()],
+            to: vec!["tm".into()],
+            from_ms: 30.0,
+            to_ms: 10.0,
+        };
+        let plan = scripted_plan(
+            &names(),
+            &[crash("rm2", 5.0, None), crash("tm", 40.0, Some(20.0))],
+            &[partition(&[&["rm1"], &["rm2"]], 9.0, 1.5)],
+            &[one_way],
+        );
+        let crashes: Vec<_> = plan
+            .crashes
+            .iter()
+            .map(|c| (c.node, c.at_us, c.restart_us))
+            .collect();
+        assert_eq!(
+            crashes,
+            vec![(NodeId(3), 5000, None), (NodeId(1), 40_000, Some(40_000))]
+        );
+        let windows: Vec<_> = plan
+            .partitions
+            .iter()
+            .map(|p| (p.cuts.len(), p.from_us, p.to_us))
+            .collect();
+        assert_eq!(windows, vec![(2, 9000, 9000), (1, 30_000, 30_000)]);
+    }
+
+    #[test]
+    #[should_panic(expected = "no node named \"rm9\"")]
+    fn an_unknown_node_is_named() {
+        scripted_plan(&names(), &[], &[partition(&[&["rm9"]], 1.0, 2.0)], &[]);
     }
 }

@@ -64,7 +64,9 @@ impl Loaded {
     }
 }
 
-fn ron_options() -> ron::Options {
+/// How scenario RON is read (also a testing harness's schedules, in the same terms):
+/// `Some` may be left out and newtype variants unwrapped.
+pub(crate) fn ron_options() -> ron::Options {
     ron::Options::default().with_default_extension(
         ron::extensions::Extensions::UNWRAP_VARIANT_NEWTYPES
             | ron::extensions::Extensions::IMPLICIT_SOME,

@@ -12,7 +12,7 @@ mod error;
 mod validate;
 
 pub use conditions::{parse_condition, Cmp};
-pub(crate) use error::{explain_ron_error, Num};
+pub(crate) use error::{explain_ron_error, ron_options, Num};
 pub use error::{parse_options, read, read_file, Loaded, ScenarioError};
 pub use validate::{fit_calls, fit_messaging, fit_three_pc, validate};
 
@@ -476,6 +476,10 @@ pub enum MessageFateSpec {
     Duplicate { delay_ms: f64, again_ms: f64 },
 }
 
+/// A scripted crash: `node` stops at `at_ms` and, with `restart_ms`, restarts then
+/// and recovers from its durable store (without: it stays down). Scenarios
+/// (`faults.crashes`) and the testing harness's schedules (`testing::Schedule`) both
+/// list crashes as these; [`crate::run::scripted_plan`] compiles them.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CrashSpec {
@@ -485,6 +489,10 @@ pub struct CrashSpec {
     pub restart_ms: Option<f64>,
 }
 
+/// A scripted symmetric partition: messages between any two of `groups` are dropped
+/// in `[from_ms, to_ms)`; nodes in no group are not cut off. One group alone is cut
+/// off from every other node — the form the testing harness's schedules generate (a
+/// scenario's validation asks for two groups or more, spelled out).
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PartitionSpec {
@@ -493,6 +501,8 @@ pub struct PartitionSpec {
     pub to_ms: f64,
 }
 
+/// A scripted one-way cut: messages from any node of `from` to any node of `to` are
+/// dropped in `[from_ms, to_ms)`.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct OneWaySpec {

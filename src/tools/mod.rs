@@ -1,5 +1,6 @@
 //! The tools built on runs: several protocols side by side ([`compare`]), many seeds
-//! ([`explore`], [`swarm`]), a failure made small ([`shrink`], [`schedule`]), a run's
+//! ([`explore`], [`swarm`]), a failure made small ([`shrink`], [`schedule`], on the
+//! greedy core the testing harness shrinks with too: [`greedy`]), a run's
 //! trace read back and drawn ([`tracelog`], [`diagram`]), parameter sweeps and their
 //! charts ([`sweep`], [`chart`]), and the canonical benchmark ([`mod@bench`]).
 
@@ -8,6 +9,7 @@ pub mod chart;
 pub mod compare;
 pub mod diagram;
 pub mod explore;
+pub mod greedy;
 pub mod schedule;
 pub mod shrink;
 pub mod swarm;

@@ -16,6 +16,7 @@ use crate::run::{Outcome, Registry, Validated};
 use crate::scenario::{LatencySpec, LoadSpec, MessageFateSpec, Scenario, WorkloadSpec};
 use crate::story::trace::{self as trace_story, Focus, Voice};
 use crate::tools::explore::{has_kind, violation_kinds};
+use crate::tools::greedy::{round_us, Greedy, Judge, Verdict};
 use crate::tools::schedule::{revalidate, run_and_export, Sizes};
 use crate::tools::tracelog::{self, TraceLine};
 
@@ -55,151 +56,76 @@ pub struct Shrunk {
     pub trace: Vec<TraceLine>,
 }
 
-struct Shrinker<'r> {
+/// The failure test of a scenario shrink: a candidate is kept if it validates, still
+/// shows the kind, and is no larger on any measure of [`Sizes`] than the one kept
+/// before (whose sizes it then takes).
+struct ShowsKind<'r> {
     registry: &'r Registry,
     seed: u64,
     kind: String,
-    cur: Scenario,
     sizes: Sizes,
-    runs: u32,
-    max_runs: u32,
 }
 
-fn round_us(ms: f64) -> f64 {
-    (ms * 1000.0).round() / 1000.0
-}
-
-impl Shrinker<'_> {
-    fn budget_left(&self) -> bool {
-        self.runs < self.max_runs
-    }
-
-    /// Keeps `cand` if it is valid, still shows the kind and is no larger.
-    fn try_candidate(&mut self, cand: Scenario) -> bool {
-        if !self.budget_left() || cand == self.cur {
-            return false;
-        }
-        let Ok(l) = revalidate(self.registry, &cand, "candidate.ron") else {
-            return false;
+impl Judge<Scenario> for ShowsKind<'_> {
+    fn judge(&mut self, candidate: &Scenario) -> Verdict<Scenario> {
+        let Ok(l) = revalidate(self.registry, candidate, "candidate.ron") else {
+            return Verdict::Invalid;
         };
-        self.runs += 1;
         let report = l.run(self.seed, None).report;
         if !has_kind(&report, &self.kind) {
-            return false;
+            return Verdict::Rejected;
         }
         let sizes = Sizes::measure(&l.scenario, &report);
         if !sizes.no_larger_than(&self.sizes) {
-            return false;
+            return Verdict::Rejected;
         }
-        self.cur = l.into_loaded().scenario;
         self.sizes = sizes;
-        true
+        Verdict::StillFails(l.into_loaded().scenario)
     }
+}
 
-    fn try_edit(&mut self, edit: impl FnOnce(&mut Scenario)) -> bool {
-        let mut cand = self.cur.clone();
-        edit(&mut cand);
-        self.try_candidate(cand)
-    }
+/// A scenario's candidate moves (the passes), over the shared greedy core.
+struct Shrinker<'r> {
+    g: Greedy<Scenario, ShowsKind<'r>>,
+}
 
-    /// Lowers the number `get` reads towards `lo`: first all the way, then in steps
-    /// that halve on failure, down to `min_step`.
-    fn lower(
-        &mut self,
-        get: impl Fn(&Scenario) -> Option<f64>,
-        set: impl Fn(&mut Scenario, f64),
-        lo: f64,
-        min_step: f64,
-    ) -> bool {
-        let Some(mut v) = get(&self.cur) else {
-            return false;
-        };
-        if v - lo < min_step {
-            return false;
-        }
-        if self.try_edit(|s| set(s, lo)) {
-            return true;
-        }
-        let mut changed = false;
-        let mut step = ((v - lo) / 2.0).max(min_step);
-        while step >= min_step && self.budget_left() {
-            let target = if min_step >= 1.0 {
-                (v - step).round()
-            } else {
-                round_us(v - step)
-            };
-            if target < lo || target >= v {
-                step /= 2.0;
-                continue;
-            }
-            if self.try_edit(|s| set(s, target)) {
-                v = target;
-                changed = true;
-            } else {
-                step /= 2.0;
-            }
-        }
-        changed
-    }
-
-    /// Tries removing chunks of the list `list` picks, halves first, then singles.
-    fn drop_from_list<T: Clone>(&mut self, list: impl Fn(&mut Scenario) -> &mut Vec<T>) -> bool {
-        let mut changed = false;
-        let mut chunk = list(&mut self.cur.clone()).len().div_ceil(2);
-        while chunk >= 1 && self.budget_left() {
-            let mut start = 0;
-            while start < list(&mut self.cur.clone()).len() && self.budget_left() {
-                let accepted = self.try_edit(|s| {
-                    let v = list(s);
-                    let end = (start + chunk).min(v.len());
-                    v.drain(start..end);
-                });
-                if accepted {
-                    changed = true;
-                } else {
-                    start += chunk;
-                }
-            }
-            if chunk == 1 {
-                break;
-            }
-            chunk = chunk.div_ceil(2);
-        }
-        changed
+impl Shrinker<'_> {
+    fn cur(&self) -> &Scenario {
+        self.g.current()
     }
 
     fn pass_faults(&mut self) -> bool {
         let mut changed = false;
         if self
-            .cur
+            .cur()
             .faults
             .messages
             .iter()
             .any(|m| matches!(m.fate, MessageFateSpec::Latency { .. }))
         {
-            changed |= self.try_edit(|s| {
+            changed |= self.g.try_edit(|s| {
                 s.faults
                     .messages
                     .retain(|m| !matches!(m.fate, MessageFateSpec::Latency { .. }))
             });
         }
-        changed |= self.drop_from_list(|s| &mut s.faults.messages);
-        changed |= self.drop_from_list(|s| &mut s.faults.crashes);
-        changed |= self.drop_from_list(|s| &mut s.faults.partitions);
-        changed |= self.drop_from_list(|s| &mut s.faults.one_way);
-        changed |= self.drop_from_list(|s| &mut s.faults.drift);
+        changed |= self.g.drop_from_list(|s| &mut s.faults.messages);
+        changed |= self.g.drop_from_list(|s| &mut s.faults.crashes);
+        changed |= self.g.drop_from_list(|s| &mut s.faults.partitions);
+        changed |= self.g.drop_from_list(|s| &mut s.faults.one_way);
+        changed |= self.g.drop_from_list(|s| &mut s.faults.drift);
         // Narrower partitions: fewer nodes on each side.
-        for i in 0..self.cur.faults.partitions.len() {
+        for i in 0..self.cur().faults.partitions.len() {
             for g in 0..self
-                .cur
+                .cur()
                 .faults
                 .partitions
                 .get(i)
                 .map_or(0, |p| p.groups.len())
             {
                 let mut k = 0;
-                while k < self.cur.faults.partitions[i].groups[g].len() && self.budget_left() {
-                    let accepted = self.try_edit(|s| {
+                while k < self.cur().faults.partitions[i].groups[g].len() && self.g.budget_left() {
+                    let accepted = self.g.try_edit(|s| {
                         s.faults.partitions[i].groups[g].remove(k);
                     });
                     if accepted {
@@ -215,16 +141,16 @@ impl Shrinker<'_> {
 
     fn pass_windows(&mut self) -> bool {
         let mut changed = false;
-        for i in 0..self.cur.faults.crashes.len() {
+        for i in 0..self.cur().faults.crashes.len() {
             // Shorter downtime.
-            changed |= self.lower(
+            changed |= self.g.lower(
                 |s| s.faults.crashes.get(i)?.restart_ms,
                 |s, v| s.faults.crashes[i].restart_ms = Some(v),
-                round_us(self.cur.faults.crashes[i].at_ms + 0.001),
+                round_us(self.cur().faults.crashes[i].at_ms + 0.001),
                 1.0,
             );
             // Earlier, keeping the downtime.
-            changed |= self.lower(
+            changed |= self.g.lower(
                 |s| s.faults.crashes.get(i).map(|c| c.at_ms),
                 |s, v| {
                     let c = &mut s.faults.crashes[i];
@@ -237,15 +163,15 @@ impl Shrinker<'_> {
                 1.0,
             );
         }
-        for i in 0..self.cur.faults.partitions.len() {
-            let from = self.cur.faults.partitions[i].from_ms;
-            changed |= self.lower(
+        for i in 0..self.cur().faults.partitions.len() {
+            let from = self.cur().faults.partitions[i].from_ms;
+            changed |= self.g.lower(
                 |s| s.faults.partitions.get(i).map(|p| p.to_ms),
                 |s, v| s.faults.partitions[i].to_ms = v,
                 round_us(from + 0.001),
                 1.0,
             );
-            changed |= self.lower(
+            changed |= self.g.lower(
                 |s| s.faults.partitions.get(i).map(|p| p.from_ms),
                 |s, v| {
                     let p = &mut s.faults.partitions[i];
@@ -256,15 +182,15 @@ impl Shrinker<'_> {
                 1.0,
             );
         }
-        for i in 0..self.cur.faults.one_way.len() {
-            let from = self.cur.faults.one_way[i].from_ms;
-            changed |= self.lower(
+        for i in 0..self.cur().faults.one_way.len() {
+            let from = self.cur().faults.one_way[i].from_ms;
+            changed |= self.g.lower(
                 |s| s.faults.one_way.get(i).map(|p| p.to_ms),
                 |s, v| s.faults.one_way[i].to_ms = v,
                 round_us(from + 0.001),
                 1.0,
             );
-            changed |= self.lower(
+            changed |= self.g.lower(
                 |s| s.faults.one_way.get(i).map(|p| p.from_ms),
                 |s, v| {
                     let p = &mut s.faults.one_way[i];
@@ -280,17 +206,17 @@ impl Shrinker<'_> {
 
     fn pass_workload(&mut self) -> bool {
         let mut changed = false;
-        let requests = self.sizes.requests.max(1);
-        if self.cur.clients.max_requests.is_none_or(|m| m > requests) {
-            changed |= self.try_edit(|s| s.clients.max_requests = Some(requests));
+        let requests = self.g.judge().sizes.requests.max(1);
+        if self.cur().clients.max_requests.is_none_or(|m| m > requests) {
+            changed |= self.g.try_edit(|s| s.clients.max_requests = Some(requests));
         }
-        changed |= self.lower(
+        changed |= self.g.lower(
             |s| s.clients.max_requests.map(|m| m as f64),
             |s, v| s.clients.max_requests = Some(v as u64),
             1.0,
             1.0,
         );
-        changed |= self.lower(
+        changed |= self.g.lower(
             |s| match s.clients.load {
                 LoadSpec::Closed { sessions, .. } => Some(f64::from(sessions)),
                 LoadSpec::Open { .. } => None,
@@ -305,11 +231,11 @@ impl Shrinker<'_> {
         );
         // Fewer participants: drop the last RM and every fault that names it (only
         // transfers scale with `rms`; the business workloads fix their services).
-        while self.cur.rms > 2
-            && matches!(self.cur.workload, WorkloadSpec::Transfer(_))
-            && self.budget_left()
+        while self.cur().rms > 2
+            && matches!(self.cur().workload, WorkloadSpec::Transfer(_))
+            && self.g.budget_left()
         {
-            let accepted = self.try_edit(|s| {
+            let accepted = self.g.try_edit(|s| {
                 let gone = format!("rm{}", s.rms);
                 s.rms -= 1;
                 if let WorkloadSpec::Transfer(t) = &mut s.workload {
@@ -344,26 +270,32 @@ impl Shrinker<'_> {
 
     fn pass_time(&mut self) -> bool {
         let mut changed = false;
-        changed |= self.lower(|s| Some(s.duration_ms), |s, v| s.duration_ms = v, 1.0, 1.0);
+        changed |= self
+            .g
+            .lower(|s| Some(s.duration_ms), |s, v| s.duration_ms = v, 1.0, 1.0);
         // Cutting the drain could fake a failure that the drain exists to rule out
         // (a transaction merely still in flight at the end looks blocked), so only
         // the safety kinds, which a longer run cannot undo, shorten it.
-        if matches!(self.kind.as_str(), "atomicity" | "invariant") {
-            changed |= self.lower(|s| Some(s.drain_ms), |s, v| s.drain_ms = v, 0.0, 1.0);
+        if matches!(self.g.judge().kind.as_str(), "atomicity" | "invariant") {
+            changed |= self
+                .g
+                .lower(|s| Some(s.drain_ms), |s, v| s.drain_ms = v, 0.0, 1.0);
         }
         let pinned = self
-            .cur
+            .cur()
             .faults
             .messages
             .iter()
             .any(|m| matches!(m.fate, MessageFateSpec::Latency { .. }));
-        let constant = match self.cur.network.latency {
+        let constant = match self.cur().network.latency {
             LatencySpec::Constant { .. } => None,
             LatencySpec::Uniform { min_ms, .. } => Some(min_ms),
             LatencySpec::Exponential { floor_ms, .. } => Some(floor_ms),
         };
         if let (false, Some(ms)) = (pinned, constant) {
-            changed |= self.try_edit(|s| s.network.latency = LatencySpec::Constant { ms });
+            changed |= self
+                .g
+                .try_edit(|s| s.network.latency = LatencySpec::Constant { ms });
         }
         changed
     }
@@ -405,35 +337,37 @@ pub fn shrink(
         ));
     }
     let before = Sizes::measure(&exported, &replay);
-    let mut s = Shrinker {
+    let judge = ShowsKind {
         registry,
         seed,
         kind: kind.clone(),
-        cur: exported.clone(),
         sizes: before.clone(),
-        runs: 0,
-        max_runs: opts.max_runs,
+    };
+    let mut s = Shrinker {
+        g: Greedy::new(exported.clone(), judge, opts.max_runs),
     };
     for _round in 0..8 {
         let mut changed = s.pass_faults();
         changed |= s.pass_windows();
         changed |= s.pass_workload();
         changed |= s.pass_time();
-        if !changed || !s.budget_left() {
+        if !changed || !s.g.budget_left() {
             break;
         }
     }
-    let shrunk = revalidate(registry, &s.cur, "shrunk.ron")
+    let runs = s.g.tries();
+    let scenario = s.g.into_current();
+    let shrunk = revalidate(registry, &scenario, "shrunk.ron")
         .map_err(|e| format!("internal error: the shrunk scenario is invalid: {e}"))?;
     let (outcome, trace) = tracelog::run_traced(&shrunk, seed);
-    let after = Sizes::measure(&s.cur, &outcome.report);
+    let after = Sizes::measure(&scenario, &outcome.report);
     Ok(Shrunk {
         kind,
         exported,
         before,
-        scenario: s.cur,
+        scenario,
         after,
-        runs: s.runs,
+        runs,
         outcome,
         trace,
     })

@@ -100,11 +100,11 @@ proptest! {
         prop_assert!(s.crashes.len() <= 2 && s.partitions.len() <= 2);
         for c in &s.crashes {
             prop_assert!(c.node == "tm" || c.node == "rm1");
-            prop_assert!(c.at_ms < c.restart_ms && c.restart_ms <= 500);
+            prop_assert!(c.restart_ms.is_some_and(|r| c.at_ms < r && r <= 500.0));
         }
         for p in &s.partitions {
-            prop_assert!(!p.side.is_empty() && p.side.len() < 3);
-            prop_assert!(p.from_ms < p.to_ms && p.to_ms <= 500);
+            prop_assert!(matches!(&p.groups[..], [side] if !side.is_empty() && side.len() < 3));
+            prop_assert!(p.from_ms < p.to_ms && p.to_ms <= 500.0);
         }
         prop_assert!((0.0..=0.2).contains(&s.loss_probability));
         prop_assert!((0.0..=0.1).contains(&s.duplicate_probability));
