@@ -203,6 +203,9 @@ pub struct Checks {
     tcc: TccChecks,
     /// The protocol's own facts (`Observation::Fact`), by name.
     facts: BTreeMap<&'static str, FactCount>,
+    /// Emptied `Track::prepared_at_us` buffers of retired transactions, reused by new
+    /// ones: without them every transaction allocates one (the bench's hot path).
+    spare_prepare_times: Vec<Vec<(NodeId, u64)>>,
 }
 
 /// How often a protocol reported a fact of its own, and the sum of its values.
@@ -233,6 +236,7 @@ impl Checks {
             business: None,
             tcc: TccChecks::default(),
             facts: BTreeMap::new(),
+            spare_prepare_times: Vec::new(),
         }
     }
 
@@ -243,22 +247,22 @@ impl Checks {
     }
 
     fn track(&mut self, txn: TxnId) -> &mut Track {
+        let spare = &mut self.spare_prepare_times;
+        let new = || Track {
+            txn,
+            prepared_at_us: spare.pop().unwrap_or_default(),
+            ..Track::default()
+        };
         if txn < self.base {
             // Below the window: its slot was recycled before anything arrived for it
             // (or it finished and this is a late duplicate). Track it aside.
-            return self.stragglers.entry(txn).or_insert_with(|| Track {
-                txn,
-                ..Track::default()
-            });
+            return self.stragglers.entry(txn).or_insert_with(new);
         }
         let i = (txn - self.base) as usize;
         if i >= self.window.len() {
             self.window.resize_with(i + 1, || None);
         }
-        self.window[i].get_or_insert_with(|| Track {
-            txn,
-            ..Track::default()
-        })
+        self.window[i].get_or_insert_with(new)
     }
 
     fn after_update(&mut self, txn: TxnId) {
@@ -294,7 +298,12 @@ impl Checks {
     /// Counts a transaction that is over for good (settled, or open at the end and
     /// neither in doubt nor partially applied): exactly once, in one of committed,
     /// aborted or — when its participants disagree — unresolved.
-    fn retire(&mut self, t: Track) {
+    fn retire(&mut self, mut t: Track) {
+        let mut times = std::mem::take(&mut t.prepared_at_us);
+        if times.capacity() > 0 && self.spare_prepare_times.len() < WINDOW_MAX {
+            times.clear();
+            self.spare_prepare_times.push(times);
+        }
         if !t.begun {
             return;
         }
