@@ -13,8 +13,11 @@
 //! - [`store`]: what a resource manager guards: balances and a lock table;
 //! - [`property`]: properties over node state (always / sometimes / eventually);
 //! - [`protocols`]: the [`protocols::Protocol`] trait every protocol implements, the
-//!   world builder, and the built-ins (2PC, 3PC, TCC, saga, reliable messaging,
-//!   service calls), one folder each with its roles and its builder;
+//!   world builder, the parts the built-ins share (the client glue,
+//!   [`protocols::coordinated`]; the locking participant and Commit resend of 2PC and
+//!   3PC, [`protocols::locking_rm`] and [`protocols::commit_acks`]) and the built-ins
+//!   (2PC, 3PC, TCC, saga, reliable messaging, service calls), one folder each with
+//!   its roles and its builder;
 //! - [`workload`]: business cases that generate client requests;
 //! - [`checkers`]: invariants and metrics computed from observations and audits: one
 //!   per-transaction record ([`checkers::txn`]) shared with the exhaustive checker and
