@@ -80,6 +80,19 @@ pub struct Schedule {
     pub duplicate_probability: f64,
 }
 
+/// A schedule's RON that [`Schedule::from_ron`] cannot read: RON's own error, with
+/// the line and column it stopped at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScheduleError(pub ron::error::SpannedError);
+
+impl fmt::Display for ScheduleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "expected a Schedule in RON: {}", self.0)
+    }
+}
+
+impl std::error::Error for ScheduleError {}
+
 impl Schedule {
     /// Faults in the schedule (loss and duplication count one each when on).
     pub fn size(&self) -> usize {
@@ -96,10 +109,10 @@ impl Schedule {
     }
 
     /// Reads a schedule as scenario files are read (`Some` may be left out).
-    pub fn from_ron(text: &str) -> Result<Schedule, String> {
+    pub fn from_ron(text: &str) -> Result<Schedule, ScheduleError> {
         crate::scenario::ron_options()
             .from_str(text)
-            .map_err(|e| format!("expected a Schedule in RON: {e}"))
+            .map_err(ScheduleError)
     }
 
     /// Every schedule with one fault fewer: the harness's shrink candidates, which
@@ -908,7 +921,7 @@ mod tests {
                     loss_probability: 0.05, duplicate_probability: 0)";
         assert_eq!(Schedule::from_ron(hand), Ok(s));
         assert!(Schedule::from_ron("(crashes: [])")
-            .is_err_and(|e| e.starts_with("expected a Schedule in RON")));
+            .is_err_and(|e| e.to_string().starts_with("expected a Schedule in RON")));
     }
 
     #[test]

@@ -376,6 +376,6 @@ pub(super) enum StatArg {
     Share,
 }
 
-fn parse_shard(s: &str) -> Result<crate::tools::sweep::Shard, String> {
+fn parse_shard(s: &str) -> Result<crate::tools::sweep::Shard, crate::tools::sweep::ShardError> {
     crate::tools::sweep::Shard::parse(s)
 }

@@ -7,7 +7,7 @@ use super::world::{standard_node_names, BuildError, WorldBuilder};
 use crate::node::Node;
 use crate::property::Property;
 use crate::report::{CountsLine, CountsPlace, Report};
-use crate::scenario::{Loaded, Scenario, ScenarioError};
+use crate::scenario::{Loaded, OptionsError, Scenario, ScenarioError};
 use crate::story::StoryPlace;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -36,8 +36,9 @@ pub trait Protocol: Send + Sync + 'static {
     fn about(&self) -> &'static str;
 
     /// The options `scenario` asks for. The default parses its `options:` field
-    /// (absent: the defaults); an error names what is wrong.
-    fn options(&self, scenario: &Scenario) -> Result<Self::Options, String> {
+    /// (absent: the defaults); an error names what is wrong. A protocol that checks
+    /// its options itself says so with [`OptionsError::new`] (or `message.into()`).
+    fn options(&self, scenario: &Scenario) -> Result<Self::Options, OptionsError> {
         match &scenario.options {
             None => Ok(Self::Options::default()),
             Some(raw) => crate::scenario::parse_options(raw),

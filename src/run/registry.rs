@@ -21,7 +21,7 @@ use crate::exhaustive::CheckError;
 use crate::protocols::world::{BuildError, WorldBuilder};
 use crate::protocols::Protocol;
 use crate::report::{CountsLine, CountsPlace, Report};
-use crate::scenario::{self, Loaded, Scenario, ScenarioError};
+use crate::scenario::{self, Loaded, OptionsError, Scenario, ScenarioError};
 use crate::story::{ProtocolPart, StoryPlace};
 use std::fmt;
 use std::path::Path;
@@ -34,7 +34,7 @@ pub trait AnyProtocol: Send + Sync {
     /// Its options' defaults, as RON.
     fn default_options(&self) -> String;
     /// The scenario's node names under this protocol (an error: its options are bad).
-    fn node_names(&self, scenario: &Scenario) -> Result<Vec<String>, String>;
+    fn node_names(&self, scenario: &Scenario) -> Result<Vec<String>, OptionsError>;
     /// The protocol's own checks of a scenario (its options, the workloads it fits).
     fn validate(&self, loaded: &Loaded) -> Result<(), ScenarioError>;
     /// Builds and runs the world.
@@ -46,7 +46,7 @@ pub trait AnyProtocol: Send + Sync {
         opts: &CheckOptions,
     ) -> Result<Box<dyn Explorable>, CheckError>;
     /// Builds the world once, for validation.
-    fn try_build(&self, scenario: &Scenario) -> Result<(), String>;
+    fn try_build(&self, scenario: &Scenario) -> Result<(), RunError>;
 }
 
 /// A run that could not start.
@@ -55,7 +55,10 @@ pub enum RunError {
     /// No protocol of that name is registered.
     UnknownProtocol { name: String, known: Vec<String> },
     /// The protocol's options could not be read (a scenario that was not validated).
-    Options { protocol: String, message: String },
+    Options {
+        protocol: String,
+        error: OptionsError,
+    },
     /// The protocol's builder built a bad world.
     Build(BuildError),
 }
@@ -68,8 +71,8 @@ impl fmt::Display for RunError {
                 "unknown protocol {name:?}; this program knows: {}",
                 known.join(", ")
             ),
-            RunError::Options { protocol, message } => {
-                write!(f, "the options of protocol {protocol:?}: {message}")
+            RunError::Options { protocol, error } => {
+                write!(f, "the options of protocol {protocol:?}: {error}")
             }
             RunError::Build(e) => write!(f, "{e}"),
         }
@@ -93,7 +96,7 @@ impl<P: Protocol> AnyProtocol for P {
             .unwrap_or_else(|e| format!("(options cannot be shown: {e})"))
     }
 
-    fn node_names(&self, scenario: &Scenario) -> Result<Vec<String>, String> {
+    fn node_names(&self, scenario: &Scenario) -> Result<Vec<String>, OptionsError> {
         let options = self.options(scenario)?;
         Ok(Protocol::node_names(self, scenario, &options))
     }
@@ -128,8 +131,8 @@ impl<P: Protocol> AnyProtocol for P {
         Ok(Box::new(m))
     }
 
-    fn try_build(&self, scenario: &Scenario) -> Result<(), String> {
-        build(self, scenario).map(|_| ()).map_err(|e| e.to_string())
+    fn try_build(&self, scenario: &Scenario) -> Result<(), RunError> {
+        build(self, scenario).map(|_| ())
     }
 }
 
@@ -158,9 +161,9 @@ type Built<P> = (
 );
 
 fn build<P: Protocol>(p: &P, scenario: &Scenario) -> Result<Built<P>, RunError> {
-    let options = p.options(scenario).map_err(|message| RunError::Options {
+    let options = p.options(scenario).map_err(|error| RunError::Options {
         protocol: p.name().to_string(),
-        message,
+        error,
     })?;
     let names = p.node_names(scenario, &options);
     let mut world = WorldBuilder::new(p.name(), scenario, names);
@@ -253,9 +256,9 @@ impl Registry {
     /// The node names of `scenario`'s world under its protocol.
     pub fn node_names(&self, scenario: &Scenario) -> Result<Vec<String>, RunError> {
         let p = self.lookup(&scenario.protocol)?;
-        p.node_names(scenario).map_err(|message| RunError::Options {
+        p.node_names(scenario).map_err(|error| RunError::Options {
             protocol: scenario.protocol.clone(),
-            message,
+            error,
         })
     }
 
@@ -318,4 +321,57 @@ pub fn load(path: &Path) -> Result<Validated, ScenarioError> {
 pub fn default_scenario() -> Validated {
     parse(scenario::DEFAULT_SCENARIO, scenario::DEFAULT_SCENARIO_NAME)
         .expect("the built-in scenario is valid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocols::builtin::TwoPc;
+    use crate::protocols::two_pc::TwoPcNode;
+    use crate::scenario::TwoPcSpec;
+
+    /// 2PC whose options are always refused, as a user's `options` may refuse them.
+    struct Picky;
+
+    impl Protocol for Picky {
+        type Node = TwoPcNode;
+        type Options = TwoPcSpec;
+
+        fn name(&self) -> &'static str {
+            "picky"
+        }
+
+        fn about(&self) -> &'static str {
+            "refuses its options"
+        }
+
+        fn options(&self, _s: &Scenario) -> Result<TwoPcSpec, OptionsError> {
+            Err(OptionsError::new("retry_ms must be positive"))
+        }
+
+        fn build(
+            &self,
+            o: &TwoPcSpec,
+            w: &mut WorldBuilder<'_, TwoPcNode>,
+        ) -> Result<(), BuildError> {
+            TwoPc.build(o, w)
+        }
+    }
+
+    #[test]
+    fn a_protocols_own_options_error_is_placed_at_the_options_field() {
+        let registry = Registry::builtin().with(Picky);
+        let source = "(protocol: \"picky\", options: (retry_ms: 0))";
+        let e = registry.parse(source, "p.ron").expect_err("refused");
+        assert_eq!(
+            e.to_string(),
+            "p.ron:1:21: options: retry_ms must be positive"
+        );
+        let s = scenario::read(source, "p.ron").expect("reads").scenario;
+        let e = registry.node_names(&s).expect_err("refused");
+        assert_eq!(
+            e.to_string(),
+            "the options of protocol \"picky\": retry_ms must be positive"
+        );
+    }
 }

@@ -44,7 +44,8 @@ impl Validated {
         scenario::validate(&l, &names)?;
         p.validate(&l)?;
         if !crate::protocols::builtin::is_builtin(p.name()) {
-            p.try_build(s).map_err(|m| l.error_at(&["protocol"], m))?;
+            p.try_build(s)
+                .map_err(|e| l.error_at(&["protocol"], e.to_string()))?;
         }
         Ok(Validated {
             loaded: l,

@@ -128,13 +128,51 @@ pub fn read_file(path: &Path) -> Result<Loaded, ScenarioError> {
     read(&source, &file)
 }
 
+/// A protocol's options that cannot be read, said for the user (validation shows it
+/// as `options: MESSAGE` at the scenario's `options` field). A protocol that reads or
+/// checks its own options in [`crate::protocols::Protocol::options`] returns one with
+/// its own words: `Err(OptionsError::new("retry_ms must be positive"))`, or
+/// `Err(message.into())` from a `String` or `&str`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OptionsError {
+    pub message: String,
+}
+
+impl OptionsError {
+    pub fn new(message: impl Into<String>) -> OptionsError {
+        OptionsError {
+            message: message.into(),
+        }
+    }
+}
+
+impl From<String> for OptionsError {
+    fn from(message: String) -> OptionsError {
+        OptionsError::new(message)
+    }
+}
+
+impl From<&str> for OptionsError {
+    fn from(message: &str) -> OptionsError {
+        OptionsError::new(message)
+    }
+}
+
+impl fmt::Display for OptionsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for OptionsError {}
+
 /// A protocol's `options:` (the RON text a scenario holds) as its options type.
 pub fn parse_options<T: serde::de::DeserializeOwned>(
     raw: &ron::value::RawValue,
-) -> Result<T, String> {
+) -> Result<T, OptionsError> {
     ron_options()
         .from_str(raw.get_ron())
-        .map_err(|e| explain_ron_error(&e.code, "the protocol's documentation"))
+        .map_err(|e| OptionsError::new(explain_ron_error(&e.code, "the protocol's documentation")))
 }
 
 /// A RON error in words fit for the user (`reference`: the book page that lists the

@@ -13,7 +13,7 @@ mod validate;
 
 pub use conditions::{parse_condition, Cmp};
 pub(crate) use error::{explain_ron_error, ron_options, Num};
-pub use error::{parse_options, read, read_file, Loaded, ScenarioError};
+pub use error::{parse_options, read, read_file, Loaded, OptionsError, ScenarioError};
 pub use validate::{fit_calls, fit_messaging, fit_three_pc, validate};
 
 /// The longest time any field may hold (ms): about 11.6 days of virtual time. Keeps

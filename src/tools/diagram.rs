@@ -13,6 +13,7 @@
 
 use crate::tools::tracelog::{short, TraceLine};
 use std::collections::BTreeMap;
+use std::fmt;
 use std::fmt::Write as _;
 
 /// What to draw.
@@ -39,23 +40,50 @@ impl Default for DiagramOptions {
     }
 }
 
+/// A diagram's time window that [`check_window`] refuses.
+#[derive(Clone, Debug, PartialEq)]
+pub enum WindowError {
+    /// `flag` (`--from` or `--to`) is not a finite time from 0 to
+    /// [`crate::scenario::MAX_MS`].
+    OutOfRange { flag: &'static str, value_ms: f64 },
+    /// `--to` is before `--from`.
+    ToBeforeFrom { from_ms: f64, to_ms: f64 },
+}
+
+impl fmt::Display for WindowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WindowError::OutOfRange { flag, value_ms } => write!(
+                f,
+                "{flag} {value_ms}: expected a time in ms from 0 to {}",
+                crate::scenario::MAX_MS
+            ),
+            WindowError::ToBeforeFrom { from_ms, to_ms } => {
+                write!(f, "--to {to_ms} is before --from {from_ms}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for WindowError {}
+
 /// Checks a diagram's time window (`--from`/`--to`, in ms): each bound a finite
 /// number from 0 to [`crate::scenario::MAX_MS`], and `to` not before `from`. NaN, an
 /// infinity or a negative time would otherwise be turned silently into some window.
-pub fn check_window(from_ms: Option<f64>, to_ms: Option<f64>) -> Result<(), String> {
+pub fn check_window(from_ms: Option<f64>, to_ms: Option<f64>) -> Result<(), WindowError> {
     for (flag, v) in [("--from", from_ms), ("--to", to_ms)] {
         if let Some(v) = v {
             if !(v.is_finite() && (0.0..=crate::scenario::MAX_MS).contains(&v)) {
-                return Err(format!(
-                    "{flag} {v}: expected a time in ms from 0 to {}",
-                    crate::scenario::MAX_MS
-                ));
+                return Err(WindowError::OutOfRange { flag, value_ms: v });
             }
         }
     }
     if let (Some(f), Some(t)) = (from_ms, to_ms) {
         if t < f {
-            return Err(format!("--to {t} is before --from {f}"));
+            return Err(WindowError::ToBeforeFrom {
+                from_ms: f,
+                to_ms: t,
+            });
         }
     }
     Ok(())
@@ -660,11 +688,12 @@ mod tests {
             (Some(-1.0), None),
             (Some(2e9), None),
         ] {
-            let e = check_window(f, t).unwrap_err();
+            let e = check_window(f, t).unwrap_err().to_string();
             assert!(e.contains("expected a time in ms from 0 to"), "{e}");
         }
         assert!(check_window(Some(5.0), Some(4.0))
             .unwrap_err()
+            .to_string()
             .contains("before --from"));
     }
 

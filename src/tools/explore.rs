@@ -9,6 +9,7 @@ use crate::report::Report;
 use crate::run::Validated;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -63,14 +64,42 @@ pub fn has_kind(report: &Report, kind: &str) -> bool {
     violation_kinds(report).iter().any(|k| k == kind)
 }
 
+/// Seeds that [`parse_seeds`] cannot read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SeedsError {
+    /// `text` is not `A..B`, `A..=B` or one seed (each a `u64`).
+    Unreadable { text: String },
+    /// `text` names no seed: its end is not after its start.
+    Empty { text: String },
+}
+
+impl fmt::Display for SeedsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SeedsError::Unreadable { text } => write!(
+                f,
+                "cannot read seeds {text:?}: expected A..B (B excluded), A..=B, or one seed, e.g. 1..1000"
+            ),
+            SeedsError::Empty { text } => write!(
+                f,
+                "seeds {text:?} is empty: the end must be after the start"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SeedsError {}
+
 /// The seeds to run: `A..B` (B excluded), `A..=B`, or a single seed `A`. Any seed a
 /// run accepts can be named, `u64::MAX` included (`A..=18446744073709551615`).
-pub fn parse_seeds(text: &str) -> Result<std::ops::RangeInclusive<u64>, String> {
-    let bad = || {
-        format!("cannot read seeds {text:?}: expected A..B (B excluded), A..=B, or one seed, e.g. 1..1000")
+pub fn parse_seeds(text: &str) -> Result<std::ops::RangeInclusive<u64>, SeedsError> {
+    let bad = || SeedsError::Unreadable {
+        text: text.to_string(),
     };
     let num = |t: &str| t.trim().parse::<u64>().map_err(|_| bad());
-    let empty = || format!("seeds {text:?} is empty: the end must be after the start");
+    let empty = || SeedsError::Empty {
+        text: text.to_string(),
+    };
     let range = if let Some((a, b)) = text.split_once("..=") {
         num(a)?..=num(b)?
     } else if let Some((a, b)) = text.split_once("..") {
@@ -306,7 +335,10 @@ mod tests {
         assert_eq!(parse_seeds(&top), Ok(u64::MAX - 2..=u64::MAX));
         assert_eq!(seed_count(&(u64::MAX - 2..=u64::MAX)), 3);
         assert_eq!(seed_count(&(0..=u64::MAX)), u64::MAX);
-        assert!(parse_seeds("a..b").unwrap_err().contains("A..B"));
+        assert!(parse_seeds("a..b")
+            .unwrap_err()
+            .to_string()
+            .contains("A..B"));
     }
 
     #[test]

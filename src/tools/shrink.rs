@@ -13,12 +13,15 @@
 //! run budget is spent.
 
 use crate::run::{Outcome, Registry, Validated};
-use crate::scenario::{LatencySpec, LoadSpec, MessageFateSpec, Scenario, WorkloadSpec};
+use crate::scenario::{
+    LatencySpec, LoadSpec, MessageFateSpec, Scenario, ScenarioError, WorkloadSpec,
+};
 use crate::story::trace::{self as trace_story, Focus, Voice};
 use crate::tools::explore::{has_kind, violation_kinds};
 use crate::tools::greedy::{round_us, Greedy, Judge, Verdict};
 use crate::tools::schedule::{revalidate, run_and_export, Sizes};
 use crate::tools::tracelog::{self, TraceLine};
+use std::fmt;
 
 /// How to shrink.
 #[derive(Clone, Debug)]
@@ -41,6 +44,65 @@ impl Default for ShrinkOptions {
         }
     }
 }
+
+/// Why a run cannot be shrunk: the seed shows no violation (or not the one asked
+/// for), or, a bug, the exported or shrunk scenario does not hold up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ShrinkError {
+    /// Seed `seed` of scenario `scenario` violates nothing (`program`: the command
+    /// the advice names).
+    NoViolation {
+        seed: u64,
+        scenario: String,
+        program: String,
+    },
+    /// Seed `seed` does not show `kind`; it shows the kinds in `shown`.
+    KindNotShown {
+        seed: u64,
+        kind: String,
+        shown: Vec<String>,
+    },
+    /// Internal: the run's exported schedule does not validate.
+    ExportedInvalid(ScenarioError),
+    /// Internal: the exported schedule replays to digest `replayed`, not `original`.
+    ExportedDiverges { replayed: String, original: String },
+    /// Internal: the shrunk scenario does not validate.
+    ShrunkInvalid(ScenarioError),
+}
+
+impl fmt::Display for ShrinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShrinkError::NoViolation {
+                seed,
+                scenario,
+                program,
+            } => write!(
+                f,
+                "seed {seed} does not violate anything in {scenario}: nothing to shrink (find a violating seed with `{program} explore`)"
+            ),
+            ShrinkError::KindNotShown { seed, kind, shown } => write!(
+                f,
+                "seed {seed} does not show {kind:?}; it shows: {}",
+                shown.join("; ")
+            ),
+            ShrinkError::ExportedInvalid(e) => write!(
+                f,
+                "internal error: the exported schedule is invalid: {e}"
+            ),
+            ShrinkError::ExportedDiverges { replayed, original } => write!(
+                f,
+                "internal error: the exported schedule replays to digest {replayed}, not {original}"
+            ),
+            ShrinkError::ShrunkInvalid(e) => write!(
+                f,
+                "internal error: the shrunk scenario is invalid: {e}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ShrinkError {}
 
 /// A shrunk counterexample.
 pub struct Shrunk {
@@ -307,34 +369,36 @@ pub fn shrink(
     scenario: &Validated,
     seed: u64,
     opts: &ShrinkOptions,
-) -> Result<Shrunk, String> {
+) -> Result<Shrunk, ShrinkError> {
     let (original, exported) = run_and_export(scenario, seed);
     let kinds = violation_kinds(&original.report);
     if kinds.is_empty() {
-        return Err(format!(
-            "seed {seed} does not violate anything in {}: nothing to shrink (find a violating seed with `{} explore`)",
-            scenario.scenario.name, opts.program
-        ));
+        return Err(ShrinkError::NoViolation {
+            seed,
+            scenario: scenario.scenario.name.clone(),
+            program: opts.program.clone(),
+        });
     }
     let kind = match &opts.kind {
         Some(k) if kinds.contains(k) => k.clone(),
         Some(k) => {
-            return Err(format!(
-                "seed {seed} does not show {k:?}; it shows: {}",
-                kinds.join("; ")
-            ))
+            return Err(ShrinkError::KindNotShown {
+                seed,
+                kind: k.clone(),
+                shown: kinds,
+            })
         }
         None => kinds[0].clone(),
     };
-    let exported = revalidate(registry, &exported, "exported.ron")
-        .map_err(|e| format!("internal error: the exported schedule is invalid: {e}"))?;
+    let exported =
+        revalidate(registry, &exported, "exported.ron").map_err(ShrinkError::ExportedInvalid)?;
     let replay = exported.run(seed, None).report;
     let exported = exported.into_loaded().scenario;
     if replay.digest != original.report.digest {
-        return Err(format!(
-            "internal error: the exported schedule replays to digest {}, not {}",
-            replay.digest, original.report.digest
-        ));
+        return Err(ShrinkError::ExportedDiverges {
+            replayed: replay.digest,
+            original: original.report.digest,
+        });
     }
     let before = Sizes::measure(&exported, &replay);
     let judge = ShowsKind {
@@ -357,8 +421,8 @@ pub fn shrink(
     }
     let runs = s.g.tries();
     let scenario = s.g.into_current();
-    let shrunk = revalidate(registry, &scenario, "shrunk.ron")
-        .map_err(|e| format!("internal error: the shrunk scenario is invalid: {e}"))?;
+    let shrunk =
+        revalidate(registry, &scenario, "shrunk.ron").map_err(ShrinkError::ShrunkInvalid)?;
     let (outcome, trace) = tracelog::run_traced(&shrunk, seed);
     let after = Sizes::measure(&scenario, &outcome.report);
     Ok(Shrunk {
@@ -488,6 +552,6 @@ mod tests {
         let e = shrink(&Registry::builtin(), &l, 1, &ShrinkOptions::default())
             .err()
             .expect("refused");
-        assert!(e.contains("does not violate"), "{e}");
+        assert!(e.to_string().contains("does not violate"), "{e}");
     }
 }

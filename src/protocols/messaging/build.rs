@@ -6,7 +6,8 @@ use crate::protocols::world::{standard_node_names, BuildError, WorldBuilder};
 use crate::protocols::Protocol;
 use crate::report::{CountsLine, CountsPlace, MessagingCounts, Report};
 use crate::scenario::{
-    ms_to_us, ConsumerSpec, Loaded, MechanismSpec, MessagingSpec, Scenario, ScenarioError,
+    ms_to_us, ConsumerSpec, Loaded, MechanismSpec, MessagingSpec, OptionsError, Scenario,
+    ScenarioError,
 };
 use crate::workload::Client;
 
@@ -49,7 +50,7 @@ impl Protocol for Messaging {
         "reliable messaging: a local commit and a message, delivered at least once, consumed once"
     }
 
-    fn options(&self, s: &Scenario) -> Result<MessagingSpec, String> {
+    fn options(&self, s: &Scenario) -> Result<MessagingSpec, OptionsError> {
         Ok(s.messaging.clone())
     }
 

@@ -5,7 +5,7 @@ use super::{Policy, SagaNode, SagaOptions, StateStore};
 use crate::protocols::world::{BuildError, WorldBuilder};
 use crate::protocols::Protocol;
 use crate::report::Report;
-use crate::scenario::{ms_to_us, SagaPolicySpec, SagaSpec, Scenario, StateStoreSpec};
+use crate::scenario::{ms_to_us, OptionsError, SagaPolicySpec, SagaSpec, Scenario, StateStoreSpec};
 use crate::story::StoryPlace;
 use crate::workload::Client;
 
@@ -44,7 +44,7 @@ impl Protocol for Saga {
         "saga: local commits and compensations, driven forward or back by a recovery job"
     }
 
-    fn options(&self, s: &Scenario) -> Result<SagaSpec, String> {
+    fn options(&self, s: &Scenario) -> Result<SagaSpec, OptionsError> {
         Ok(s.saga.clone())
     }
 

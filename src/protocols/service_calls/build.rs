@@ -5,7 +5,9 @@ use super::{CallMode, CallsNode, CallsOptions};
 use crate::protocols::world::{BuildError, WorldBuilder};
 use crate::protocols::Protocol;
 use crate::report::Report;
-use crate::scenario::{ms_to_us, CallModeSpec, CallsSpec, Loaded, Scenario, ScenarioError};
+use crate::scenario::{
+    ms_to_us, CallModeSpec, CallsSpec, Loaded, OptionsError, Scenario, ScenarioError,
+};
 use crate::story::StoryPlace;
 use crate::workload::Client;
 
@@ -47,7 +49,7 @@ impl Protocol for Calls {
         "service calls that time out: query, compensation, reconciliation"
     }
 
-    fn options(&self, s: &Scenario) -> Result<CallsSpec, String> {
+    fn options(&self, s: &Scenario) -> Result<CallsSpec, OptionsError> {
         Ok(s.calls.clone())
     }
 

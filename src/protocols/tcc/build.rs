@@ -5,7 +5,7 @@ use super::{FencePurge, TccNode, TccOptions};
 use crate::protocols::world::{BuildError, WorldBuilder};
 use crate::protocols::Protocol;
 use crate::report::{CountsLine, CountsPlace, Report};
-use crate::scenario::{ms_to_us, FencePurgeSpec, Scenario, TccSpec};
+use crate::scenario::{ms_to_us, FencePurgeSpec, OptionsError, Scenario, TccSpec};
 use crate::workload::{AdmittingWorld, Client};
 
 /// Try-Confirm-Cancel with Seata's fence (idempotency, empty rollback, anti-hanging).
@@ -39,7 +39,7 @@ impl Protocol for Tcc {
         "Try-Confirm-Cancel: business-level reservations, guarded by a durable fence"
     }
 
-    fn options(&self, s: &Scenario) -> Result<TccSpec, String> {
+    fn options(&self, s: &Scenario) -> Result<TccSpec, OptionsError> {
         Ok(s.tcc.clone())
     }
 

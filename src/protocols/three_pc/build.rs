@@ -5,7 +5,8 @@ use crate::protocols::locking_rm::LockingWorld;
 use crate::protocols::world::{standard_node_names, BuildError, WorldBuilder};
 use crate::protocols::Protocol;
 use crate::scenario::{
-    ms_to_us, AckTimeoutSpec, Loaded, Scenario, ScenarioError, ThreePcSpec, TimeoutsSpec,
+    ms_to_us, AckTimeoutSpec, Loaded, OptionsError, Scenario, ScenarioError, ThreePcSpec,
+    TimeoutsSpec,
 };
 use crate::workload::{AdmittingWorld, Client};
 
@@ -46,7 +47,7 @@ impl Protocol for ThreePc {
         "three-phase commit: non-blocking under crashes in a synchronous network; splits under partitions"
     }
 
-    fn options(&self, s: &Scenario) -> Result<ThreePcSpec, String> {
+    fn options(&self, s: &Scenario) -> Result<ThreePcSpec, OptionsError> {
         Ok(s.three_pc.clone())
     }
 

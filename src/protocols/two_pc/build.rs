@@ -4,7 +4,7 @@ use super::{TwoPcNode, TwoPcOptions};
 use crate::protocols::locking_rm::LockingWorld;
 use crate::protocols::world::{standard_node_names, BuildError, WorldBuilder};
 use crate::protocols::Protocol;
-use crate::scenario::{ms_to_us, Scenario, TwoPcSpec};
+use crate::scenario::{ms_to_us, OptionsError, Scenario, TwoPcSpec};
 use crate::workload::{AdmittingWorld, Client};
 
 /// Two-phase commit (Gray 1978; Bernstein, Hadzilacos & Goodman 1987, ch. 7).
@@ -36,7 +36,7 @@ impl Protocol for TwoPc {
         "two-phase commit: atomic, and blocks while the coordinator is down"
     }
 
-    fn options(&self, s: &Scenario) -> Result<TwoPcSpec, String> {
+    fn options(&self, s: &Scenario) -> Result<TwoPcSpec, OptionsError> {
         Ok(s.two_pc.clone())
     }
 

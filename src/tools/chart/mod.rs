@@ -12,7 +12,10 @@
 pub mod cli;
 pub mod spec;
 
-pub use spec::{BarsChart, CdfChart, ChartSpec, HeatmapChart, LineChart, ScatterChart, Stat};
+pub use spec::{
+    BarsChart, CdfChart, ChartProblem, ChartSpec, ChartSpecError, HeatmapChart, LineChart,
+    ScatterChart, Stat,
+};
 
 use crate::tools::sweep::spec::PlanInfo;
 use crate::tools::sweep::stats::Describe;
@@ -128,7 +131,7 @@ pub enum ChartError {
     /// The embedded font did not load.
     Font,
     /// The chart asks for what the sweep does not have (an axis, metric or series).
-    Spec(String),
+    Spec(ChartSpecError),
     /// The drawing library or the PNG encoder failed.
     Drawing(String),
 }
@@ -137,7 +140,7 @@ impl fmt::Display for ChartError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ChartError::Font => write!(f, "the embedded font could not be read"),
-            ChartError::Spec(m) => write!(f, "{m}"),
+            ChartError::Spec(e) => write!(f, "{e}"),
             ChartError::Drawing(m) => write!(f, "drawing failed: {m}"),
         }
     }

@@ -3,7 +3,8 @@
 //! metrics.
 
 pub use crate::tools::sweep::chart_spec::{
-    BarsChart, CdfChart, ChartSpec, HeatmapChart, LineChart, ScatterChart, Stat,
+    BarsChart, CdfChart, ChartProblem, ChartSpec, ChartSpecError, HeatmapChart, LineChart,
+    ScatterChart, Stat,
 };
 
 /// A label for a metric, with its unit.

@@ -9,6 +9,7 @@ use super::spec::Axis;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::fmt;
 
 /// What to plot of a metric at each (point, series).
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -255,42 +256,38 @@ impl ChartSpec {
     }
 
     /// Checks `series` and `at` against the sweep's series and axes.
-    fn check_only(&self, axes: &[Axis], series: &[String]) -> Result<(), String> {
+    fn check_only(&self, axes: &[Axis], series: &[String]) -> Result<(), ChartSpecError> {
+        let err = |problem| ChartSpecError {
+            kind: self.kind(),
+            problem,
+        };
         let (only, at) = self.only();
         for s in only {
             if !series.contains(s) {
-                return Err(format!(
-                    "{} chart: series {s:?} is not a series of this sweep; its series are: {}",
-                    self.kind(),
-                    series.join(", ")
-                ));
+                return Err(err(ChartProblem::UnknownSeries {
+                    series: s.clone(),
+                    known: series.to_vec(),
+                }));
             }
         }
         let used = self.used_axes();
         for (path, v) in at {
             let Some(a) = axes.iter().find(|a| a.path == *path) else {
-                return Err(format!(
-                    "{} chart: at {path:?}: not an axis of this sweep; its axes are: {}",
-                    self.kind(),
-                    axes.iter()
-                        .map(|x| x.path.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
+                return Err(err(ChartProblem::AtUnknownAxis {
+                    path: path.clone(),
+                    axes: axis_paths(axes),
+                }));
             };
             if used.contains(&path.as_str()) {
-                return Err(format!(
-                    "{} chart: at {path:?}: the chart already spreads this axis; hold only other axes at one value",
-                    self.kind()
-                ));
+                return Err(err(ChartProblem::AtSpreadAxis { path: path.clone() }));
             }
             let shown = super::spec::show(v);
             if !a.values.contains(&shown) {
-                return Err(format!(
-                    "{} chart: at {path:?} = {shown}: not a value of that axis; its values are: {}",
-                    self.kind(),
-                    a.values.join(", ")
-                ));
+                return Err(err(ChartProblem::AtUnknownValue {
+                    path: path.clone(),
+                    value: shown,
+                    values: a.values.clone(),
+                }));
             }
         }
         Ok(())
@@ -302,7 +299,7 @@ impl ChartSpec {
         axes: &[Axis],
         metrics: &[String],
         series: &[String],
-    ) -> Result<(), String> {
+    ) -> Result<(), ChartSpecError> {
         let file = match self {
             ChartSpec::Line(c) => &c.file,
             ChartSpec::Cdf(c) => &c.file,
@@ -312,10 +309,10 @@ impl ChartSpec {
         };
         if let Some(f) = file {
             if f.trim().is_empty() || f.starts_with('.') || f.contains('\0') || f.len() > 200 {
-                return Err(format!(
-                    "{} chart: file {f:?}: give a file name (without extension) of up to 200 characters that does not start with '.'",
-                    self.kind()
-                ));
+                return Err(ChartSpecError {
+                    kind: self.kind(),
+                    problem: ChartProblem::BadFile { file: f.clone() },
+                });
             }
         }
         self.check(axes, metrics)?;
@@ -323,30 +320,29 @@ impl ChartSpec {
     }
 
     /// Checks the metrics and axes the chart names against the sweep.
-    pub fn check(&self, axes: &[Axis], metrics: &[String]) -> Result<(), String> {
+    fn check(&self, axes: &[Axis], metrics: &[String]) -> Result<(), ChartSpecError> {
+        let err = |problem| ChartSpecError {
+            kind: self.kind(),
+            problem,
+        };
         let metric = |m: &str| {
             if metrics.iter().any(|x| x == m) {
                 Ok(())
             } else {
-                Err(format!(
-                    "{} chart: unknown metric {m:?}; known metrics: {}",
-                    self.kind(),
-                    metrics.join(", ")
-                ))
+                Err(err(ChartProblem::UnknownMetric {
+                    metric: m.to_string(),
+                    known: metrics.to_vec(),
+                }))
             }
         };
         let axis = |a: &str| {
             if axes.iter().any(|x| x.path == a) {
                 Ok(())
             } else {
-                Err(format!(
-                    "{} chart: {a:?} is not an axis of this sweep; its axes are: {}",
-                    self.kind(),
-                    axes.iter()
-                        .map(|x| x.path.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
+                Err(err(ChartProblem::UnknownAxis {
+                    axis: a.to_string(),
+                    axes: axis_paths(axes),
+                }))
             }
         };
         match self {
@@ -369,10 +365,96 @@ impl ChartSpec {
                 axis(&c.x)?;
                 axis(&c.y)?;
                 if c.x == c.y {
-                    return Err("Heatmap chart: x and y must be two different axes".into());
+                    return Err(err(ChartProblem::SameAxes));
                 }
                 Ok(())
             }
         }
     }
 }
+
+fn axis_paths(axes: &[Axis]) -> Vec<String> {
+    axes.iter().map(|x| x.path.clone()).collect()
+}
+
+/// A chart that asks for what its sweep does not have, or names a bad file: said as
+/// `KIND chart: PROBLEM`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChartSpecError {
+    /// The chart's kind ([`ChartSpec::kind`]).
+    pub kind: &'static str,
+    pub problem: ChartProblem,
+}
+
+/// What is wrong with a chart of a sweep.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChartProblem {
+    /// `file` is not a usable file name.
+    BadFile { file: String },
+    /// `metric` is not among the sweep's metrics (`known`).
+    UnknownMetric { metric: String, known: Vec<String> },
+    /// `axis` is not among the sweep's axes.
+    UnknownAxis { axis: String, axes: Vec<String> },
+    /// A heatmap's x and y name the same axis.
+    SameAxes,
+    /// `series` is not among the sweep's series (`known`).
+    UnknownSeries { series: String, known: Vec<String> },
+    /// `at` holds `path`, which is not among the sweep's axes.
+    AtUnknownAxis { path: String, axes: Vec<String> },
+    /// `at` holds `path`, an axis the chart spreads.
+    AtSpreadAxis { path: String },
+    /// `at` holds `path` at `value`, not among that axis's `values`.
+    AtUnknownValue {
+        path: String,
+        value: String,
+        values: Vec<String>,
+    },
+}
+
+impl fmt::Display for ChartSpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} chart: ", self.kind)?;
+        match &self.problem {
+            ChartProblem::BadFile { file } => write!(
+                f,
+                "file {file:?}: give a file name (without extension) of up to 200 characters that does not start with '.'"
+            ),
+            ChartProblem::UnknownMetric { metric, known } => write!(
+                f,
+                "unknown metric {metric:?}; known metrics: {}",
+                known.join(", ")
+            ),
+            ChartProblem::UnknownAxis { axis, axes } => write!(
+                f,
+                "{axis:?} is not an axis of this sweep; its axes are: {}",
+                axes.join(", ")
+            ),
+            ChartProblem::SameAxes => write!(f, "x and y must be two different axes"),
+            ChartProblem::UnknownSeries { series, known } => write!(
+                f,
+                "series {series:?} is not a series of this sweep; its series are: {}",
+                known.join(", ")
+            ),
+            ChartProblem::AtUnknownAxis { path, axes } => write!(
+                f,
+                "at {path:?}: not an axis of this sweep; its axes are: {}",
+                axes.join(", ")
+            ),
+            ChartProblem::AtSpreadAxis { path } => write!(
+                f,
+                "at {path:?}: the chart already spreads this axis; hold only other axes at one value"
+            ),
+            ChartProblem::AtUnknownValue {
+                path,
+                value,
+                values,
+            } => write!(
+                f,
+                "at {path:?} = {value}: not a value of that axis; its values are: {}",
+                values.join(", ")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ChartSpecError {}

@@ -74,7 +74,7 @@ fn read_line(r: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<Option<
 }
 
 /// Parses and checks one row line (without its newline).
-pub fn parse_row(line: &[u8], metrics: &[String], runs: usize) -> Result<Row, String> {
+fn parse_row(line: &[u8], metrics: &[String], runs: usize) -> Result<Row, String> {
     let row: Row = serde_json::from_slice(line).map_err(|e| format!("not a run's line ({e})"))?;
     table::check_row(&row, metrics, runs)?;
     Ok(row)

@@ -82,26 +82,28 @@ impl Shard {
     }
 
     /// Parses `I/N` (0 ≤ I < N).
-    pub fn parse(text: &str) -> Result<Shard, String> {
+    pub fn parse(text: &str) -> Result<Shard, ShardError> {
+        let flag = || format!("--shard {text:?}");
         let (i, n) = text
             .split_once('/')
-            .ok_or_else(|| format!("--shard {text:?}: expected I/N, e.g. 0/4"))?;
-        let index: usize = i
-            .trim()
-            .parse()
-            .map_err(|_| format!("--shard {text:?}: I must be a whole number"))?;
-        let count: usize = n
-            .trim()
-            .parse()
-            .map_err(|_| format!("--shard {text:?}: N must be a whole number"))?;
-        Shard::new(index, count).map_err(|m| format!("--shard {text:?}: {m}"))
+            .ok_or_else(|| ShardError::NotIOverN { text: text.into() })?;
+        let whole = |part: &str, which| {
+            part.trim().parse().map_err(|_| ShardError::NotWhole {
+                text: text.into(),
+                which,
+            })
+        };
+        let (index, count) = (whole(i, 'I')?, whole(n, 'N')?);
+        Shard::new(index, count).map_err(|e| e.read_from(flag()))
     }
 
-    pub fn new(index: usize, count: usize) -> Result<Shard, String> {
+    pub fn new(index: usize, count: usize) -> Result<Shard, ShardError> {
         if count == 0 || index >= count {
-            return Err(format!(
-                "shard index {index} of {count}: expected 0 <= I < N"
-            ));
+            return Err(ShardError::OutOfRange {
+                index,
+                count,
+                read_from: None,
+            });
         }
         Ok(Shard { index, count })
     }
@@ -114,49 +116,127 @@ impl Shard {
         flag: Option<Shard>,
         shards_flag: Option<usize>,
         env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Shard, String> {
+    ) -> Result<Shard, ShardError> {
         if let Some(s) = flag {
             return Ok(s);
         }
-        let num = |name: &str| -> Result<Option<usize>, String> {
+        let num = |name: &'static str| -> Result<Option<usize>, ShardError> {
             match env(name) {
                 None => Ok(None),
                 Some(v) if v.trim().is_empty() => Ok(None),
-                Some(v) => v
+                Some(value) => value
                     .trim()
                     .parse()
                     .map(Some)
-                    .map_err(|_| format!("{name}={v:?} is not a whole number")),
+                    .map_err(|_| ShardError::NotANumber { name, value }),
             }
         };
         if let Some(i) = num("JOB_COMPLETION_INDEX")? {
             let n = match shards_flag {
                 Some(n) => n,
-                None => num("ACIDBASE_SHARDS")?.ok_or_else(|| {
-                    "JOB_COMPLETION_INDEX is set (a Kubernetes Indexed Job) but the number of shards is not: pass --shards N (the Job's completions) or set ACIDBASE_SHARDS".to_string()
-                })?,
+                None => num("ACIDBASE_SHARDS")?.ok_or(ShardError::NoJobShards)?,
             };
-            return Shard::new(i, n).map_err(|m| format!("JOB_COMPLETION_INDEX: {m}"));
+            return Shard::new(i, n).map_err(|e| e.read_from("JOB_COMPLETION_INDEX".into()));
         }
         if let Some(id) = num("SLURM_ARRAY_TASK_ID")? {
             let min = num("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
             let n = match shards_flag {
                 Some(n) => n,
-                None => num("SLURM_ARRAY_TASK_COUNT")?.ok_or_else(|| {
-                    "SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not: pass --shards N".to_string()
-                })?,
+                None => num("SLURM_ARRAY_TASK_COUNT")?.ok_or(ShardError::NoSlurmCount)?,
             };
-            let i = id.checked_sub(min).ok_or_else(|| {
-                format!("SLURM_ARRAY_TASK_ID {id} is below SLURM_ARRAY_TASK_MIN {min}")
-            })?;
-            return Shard::new(i, n).map_err(|m| format!("SLURM_ARRAY_TASK_ID: {m}"));
+            let i = id
+                .checked_sub(min)
+                .ok_or(ShardError::BelowSlurmMin { id, min })?;
+            return Shard::new(i, n).map_err(|e| e.read_from("SLURM_ARRAY_TASK_ID".into()));
         }
         if shards_flag.is_some() {
-            return Err("--shards N needs JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID in the environment (or use --shard I/N)".into());
+            return Err(ShardError::ShardsWithoutIndex);
         }
         Ok(Shard::ALL)
     }
 }
+
+/// A shard that cannot be named: from `--shard`, `--shards` or a batch system's
+/// environment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ShardError {
+    /// Index `index` of `count` shards is not one (0 <= I < N); `read_from` says
+    /// where the numbers came from (`--shard "4/4"`, `JOB_COMPLETION_INDEX`).
+    OutOfRange {
+        index: usize,
+        count: usize,
+        read_from: Option<String>,
+    },
+    /// `--shard TEXT` is not of the form `I/N`.
+    NotIOverN { text: String },
+    /// Part `which` (`I` or `N`) of `--shard TEXT` is not a whole number.
+    NotWhole { text: String, which: char },
+    /// Environment variable `name` holds `value`, not a whole number.
+    NotANumber { name: &'static str, value: String },
+    /// `JOB_COMPLETION_INDEX` is set, but neither `--shards` nor `ACIDBASE_SHARDS`.
+    NoJobShards,
+    /// `SLURM_ARRAY_TASK_ID` is set, but neither `--shards` nor `SLURM_ARRAY_TASK_COUNT`.
+    NoSlurmCount,
+    /// `SLURM_ARRAY_TASK_ID` is below `SLURM_ARRAY_TASK_MIN`.
+    BelowSlurmMin { id: usize, min: usize },
+    /// `--shards N` without an array index in the environment.
+    ShardsWithoutIndex,
+}
+
+impl ShardError {
+    /// This error, said as read from `place`.
+    fn read_from(self, place: String) -> ShardError {
+        match self {
+            ShardError::OutOfRange { index, count, .. } => ShardError::OutOfRange {
+                index,
+                count,
+                read_from: Some(place),
+            },
+            other => other,
+        }
+    }
+}
+
+impl fmt::Display for ShardError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShardError::OutOfRange {
+                index,
+                count,
+                read_from,
+            } => {
+                if let Some(place) = read_from {
+                    write!(f, "{place}: ")?;
+                }
+                write!(f, "shard index {index} of {count}: expected 0 <= I < N")
+            }
+            ShardError::NotIOverN { text } => {
+                write!(f, "--shard {text:?}: expected I/N, e.g. 0/4")
+            }
+            ShardError::NotWhole { text, which } => {
+                write!(f, "--shard {text:?}: {which} must be a whole number")
+            }
+            ShardError::NotANumber { name, value } => {
+                write!(f, "{name}={value:?} is not a whole number")
+            }
+            ShardError::NoJobShards => f.write_str(
+                "JOB_COMPLETION_INDEX is set (a Kubernetes Indexed Job) but the number of shards is not: pass --shards N (the Job's completions) or set ACIDBASE_SHARDS",
+            ),
+            ShardError::NoSlurmCount => f.write_str(
+                "SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not: pass --shards N",
+            ),
+            ShardError::BelowSlurmMin { id, min } => write!(
+                f,
+                "SLURM_ARRAY_TASK_ID {id} is below SLURM_ARRAY_TASK_MIN {min}"
+            ),
+            ShardError::ShardsWithoutIndex => f.write_str(
+                "--shards N needs JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID in the environment (or use --shard I/N)",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ShardError {}
 
 /// A set of runs of one shard, one bit per run: which are done.
 #[derive(Clone, Debug)]
@@ -831,9 +911,22 @@ mod tests {
     #[test]
     fn shard_flags_parse_and_check() {
         assert_eq!(Shard::parse("1/4"), Ok(Shard { index: 1, count: 4 }));
-        assert!(Shard::parse("4/4").unwrap_err().contains("0 <= I < N"));
-        assert!(Shard::parse("1").unwrap_err().contains("expected I/N"));
-        assert!(Shard::parse("a/2").unwrap_err().contains("whole number"));
+        assert_eq!(
+            Shard::parse("4/4").map_err(|e| e.to_string()),
+            Err("--shard \"4/4\": shard index 4 of 4: expected 0 <= I < N".into())
+        );
+        assert!(Shard::parse("1")
+            .unwrap_err()
+            .to_string()
+            .contains("expected I/N"));
+        assert_eq!(
+            Shard::parse("1/b").map_err(|e| e.to_string()),
+            Err("--shard \"1/b\": N must be a whole number".into())
+        );
+        assert!(Shard::parse("a/2")
+            .unwrap_err()
+            .to_string()
+            .contains("whole number"));
         let s = Shard { index: 1, count: 3 };
         assert_eq!((0..9).filter(|r| s.has(*r)).collect::<Vec<_>>(), [1, 4, 7]);
     }
@@ -853,6 +946,7 @@ mod tests {
         );
         assert!(Shard::resolve(None, None, env(&k8s))
             .unwrap_err()
+            .to_string()
             .contains("--shards N"));
         let k8s_env = [("JOB_COMPLETION_INDEX", "3"), ("ACIDBASE_SHARDS", "4")];
         assert_eq!(
@@ -872,9 +966,13 @@ mod tests {
             ("SLURM_ARRAY_TASK_ID", "7"),
             ("SLURM_ARRAY_TASK_COUNT", "6"),
         ];
-        assert!(Shard::resolve(None, None, env(&bad)).is_err());
+        assert_eq!(
+            Shard::resolve(None, None, env(&bad)).map_err(|e| e.to_string()),
+            Err("SLURM_ARRAY_TASK_ID: shard index 7 of 6: expected 0 <= I < N".into())
+        );
         assert!(Shard::resolve(None, Some(2), env(&[]))
             .unwrap_err()
+            .to_string()
             .contains("needs JOB_COMPLETION_INDEX"));
     }
 }

@@ -153,7 +153,7 @@ impl PlanInfo {
     /// Checks that a plan read back (`plan.json`) hangs together: what every other
     /// function here takes for granted (indices in range, one protocol per point and
     /// series, charts that name its axes, metrics and series).
-    pub fn check(&self) -> Result<(), String> {
+    pub(super) fn check(&self) -> Result<(), String> {
         if self.series.is_empty() || self.seeds.is_empty() || self.points.is_empty() {
             return Err(format!(
                 "a plan needs at least one point, series and seed (it has {} points, {} series, {} seeds)",
@@ -206,7 +206,8 @@ impl PlanInfo {
             ));
         }
         for c in &self.charts {
-            c.check_in(&self.axes, &self.metrics, &self.series)?;
+            c.check_in(&self.axes, &self.metrics, &self.series)
+                .map_err(|e| e.to_string())?;
         }
         Ok(())
     }
@@ -813,7 +814,7 @@ fn check_charts(
 ) -> Result<(), SweepError> {
     for c in charts {
         c.check_in(axes, metrics, series)
-            .map_err(|m| src.at(c.kind(), m))?;
+            .map_err(|e| src.at(c.kind(), e.to_string()))?;
     }
     Ok(())
 }
@@ -935,7 +936,7 @@ pub fn default_label(path: &str) -> String {
 
 /// Sets the field at dotted `path` of a serialised scenario, stepping through enum
 /// variants. Checks that the field exists and that the value has the field's kind.
-pub fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String> {
+fn set_path(root: &mut Value, path: &str, value: Value) -> Result<(), String> {
     let parts: Vec<&str> = path.split('.').collect();
     if parts.iter().any(|p| p.is_empty()) {
         return Err(format!("{path:?} is not a field path; write fields joined by dots, e.g. faults.random_partitions.rate_per_s"));

@@ -82,7 +82,7 @@ pub fn fmt_f64(v: f64) -> String {
 
 /// Checks one metric field of a run as written (journal or runs.csv): empty
 /// (undefined) or a finite number. Returns the reason it is not.
-pub fn check_value(v: &str) -> Result<(), String> {
+fn check_value(v: &str) -> Result<(), String> {
     if v.is_empty() {
         return Ok(());
     }
@@ -96,7 +96,7 @@ pub fn check_value(v: &str) -> Result<(), String> {
 }
 
 /// Checks a run's digest as written: 16 lowercase hex digits.
-pub fn check_digest(d: &str) -> Result<(), String> {
+fn check_digest(d: &str) -> Result<(), String> {
     if d.len() == 16
         && d.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
@@ -109,7 +109,7 @@ pub fn check_digest(d: &str) -> Result<(), String> {
 
 /// Checks the shape of a row against a plan with `metrics` columns and `runs` runs:
 /// the run index, the digest and every value.
-pub fn check_row(row: &Row, metrics: &[String], runs: usize) -> Result<(), String> {
+pub(super) fn check_row(row: &Row, metrics: &[String], runs: usize) -> Result<(), String> {
     if row.run >= runs {
         return Err(format!(
             "run {} is out of range (the sweep has {runs} runs)",
