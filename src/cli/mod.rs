@@ -2,7 +2,7 @@
 //! subcommand for their protocol: `fn main() -> ExitCode {
 //! acidbase::cli::main_with(Registry::builtin().with(MyProtocol)) }`.
 //!
-//! Two layers, as ripgrep does: clap parses and checks the flags ([`args`]); one
+//! Two layers, as ripgrep does: clap parses and checks the flags (`args`); one
 //! conversion per subcommand, in a module of its own, yields what the library runs.
 //! No simulation logic lives here.
 
@@ -34,7 +34,7 @@ pub fn main() -> ExitCode {
 
 /// Every subcommand, on the protocols `registry` knows (a user's binary passes
 /// `Registry::builtin().with(TheirProtocol)`), reading the process's arguments.
-/// The commands it prints to reproduce a failure name the program as started (argv[0]).
+/// The commands it prints to reproduce a failure name the program as started (`argv[0]`).
 pub fn main_with(registry: Registry) -> ExitCode {
     let program = common::program_name(std::env::args_os().next().as_deref());
     console::finish(dispatch(Cli::parse(), &registry, &program))

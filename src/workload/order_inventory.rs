@@ -9,7 +9,7 @@
 //!   rule makes the inventory refuse an order that would oversell.
 //!
 //! Units ordered plus units in stock stay equal to the initial stock as long as the
-//! protocol keeps the two services atomic; [`super::business`] counts what breaks.
+//! protocol keeps the two services atomic; [`crate::checkers::business`] counts what breaks.
 
 use super::Op;
 use crate::node::TxnId;

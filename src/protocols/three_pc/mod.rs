@@ -10,7 +10,7 @@
 //! told so. A participant's state is one of Skeen's q (initial), w (voted yes,
 //! uncertain), p (pre-committed, committable), c (committed), a (aborted).
 //!
-//! **The commit path** (the same in both variants, in [`tm`] and [`rm`]):
+//! **The commit path** (the same in both variants, in `tm` and `rm`):
 //! - *CanCommit.* The TM sends CanCommit (with the shard's changes) to every
 //!   participant. A participant that can do its part locks, durably records
 //!   "prepared" (w) and votes yes. The TM aborts on a no vote or a vote timeout
@@ -30,7 +30,7 @@
 //!
 //! **What a participant's timeout does** is the scenario's choice ([`Timeouts`]):
 //! - [`Timeouts::Terminate`], the protocol as published (BHG §7.5, Skeen 1981), in
-//!   [`termination`]: a participant that times out in w or p does not decide. It
+//!   `termination`: a participant that times out in w or p does not decide. It
 //!   suspects the site it waits on and elects the next in a total order (TM, standby,
 //!   participants by node id), telling it so (BHG's UR-ELECTED); the one whose turn it
 //!   is *terminates*: it polls every site and applies TR1 (someone aborted → abort),
@@ -44,7 +44,7 @@
 //!   failure, BHG §7.4: then nobody decided, and it aborts). That is where 3PC has to
 //!   block after all: while the only sites that might know the outcome are down.
 //! - [`Timeouts::DecideAlone`], the simplified rule of many presentations, in
-//!   [`decide_alone`]: a timeout in w aborts and in p commits, alone. One crash never
+//!   `decide_alone`: a timeout in w aborts and in p commits, alone. One crash never
 //!   splits it; several crashes with restarts can (`scenarios/3pc-decide-alone-crashes.ron`).
 //!
 //! Both trust silence to mean a crash, so both need bounded delays (validation ties
