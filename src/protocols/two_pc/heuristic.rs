@@ -202,3 +202,259 @@ impl Tm {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Durable, Status, Timer, TwoPcNode, TwoPcOptions};
+    use super::*;
+    use crate::node::{Command, Node};
+    use crate::protocols::locking_rm::LockingWorld;
+    use crate::store::{KeyDelta, Ledger, ShardOps};
+    use crate::workload::AdmittingWorld;
+
+    const TM: NodeId = NodeId(0);
+    const RM: NodeId = NodeId(1);
+    const PEER: NodeId = NodeId(2);
+
+    fn opts(decide: Outcome) -> TwoPcOptions {
+        TwoPcOptions {
+            vote_timeout_us: 1000,
+            decision_retry_us: 1000,
+            inquiry_interval_us: 1000,
+            cooperative_termination: false,
+            standby_tm: false,
+            rm_abort_timeout_us: None,
+            no_decision_retry: false,
+            answer_client_after_acks: false,
+            heuristic: Some(Heuristic {
+                after_us: 5000,
+                decide,
+            }),
+        }
+    }
+
+    /// Runs one handler of `node` (as `me`, at `now_us`) and returns what it did.
+    fn at(
+        node: &mut TwoPcNode,
+        d: &mut Durable,
+        me: NodeId,
+        now_us: u64,
+        f: impl FnOnce(&mut TwoPcNode, &mut C<'_>),
+    ) -> Vec<Command<TwoPcNode>> {
+        let mut rng = crate::rng::stream(1, "test");
+        let mut out = Vec::new();
+        let mut ctx = C::new(now_us, me, d, &mut rng, &mut out);
+        f(node, &mut ctx);
+        out
+    }
+
+    fn sent(out: &[Command<TwoPcNode>]) -> Vec<Msg> {
+        out.iter()
+            .filter_map(|c| match c {
+                Command::Send { msg, .. } => Some(msg.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn facts(out: &[Command<TwoPcNode>]) -> Vec<&'static str> {
+        out.iter()
+            .filter_map(|c| match c {
+                Command::Observe(Observation::Fact { name, .. }) => Some(*name),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// An RM of two accounts of 10 that voted yes on txn 3 (key 0, -4) at 0 µs.
+    fn prepared_rm(decide: Outcome) -> (TwoPcNode, Durable) {
+        let mut rm = TwoPcNode::rm(TM, None, 2, opts(decide));
+        let mut d = TwoPcNode::rm_durable(Ledger::new(2, 10));
+        let mut ops = ShardOps::default();
+        ops.push(KeyDelta { key: 0, delta: -4 });
+        let prepare = Msg::Prepare {
+            txn: 3,
+            ops,
+            participants: [RM, PEER].into_iter().collect(),
+        };
+        at(&mut rm, &mut d, RM, 0, |n, ctx| {
+            n.on_message(TM, prepare, ctx)
+        });
+        assert!(d.rm.prepared.contains_key(&3));
+        (rm, d)
+    }
+
+    /// In doubt past `after_us`, the RM commits alone, frees its lock, logs it and
+    /// asks the TM; the TM's Abort is answered with XA_HEURCOM (no Ack), as often as
+    /// it comes; `xa_forget` clears the log, and a peer then hears "unknown".
+    #[test]
+    fn an_rm_decides_alone_remembers_reports_and_forgets() {
+        let (mut rm, mut d) = prepared_rm(Outcome::Commit);
+        let scan = |rm: &mut TwoPcNode, d: &mut Durable, now| {
+            at(rm, d, RM, now, |n, ctx| n.on_timer(Timer::InDoubtScan, ctx))
+        };
+        let early = scan(&mut rm, &mut d, 1000);
+        assert!(matches!(sent(&early)[..], [Msg::Inquiry { txn: 3, .. }]));
+        assert!(d.heuristic_log.is_empty(), "not yet: in doubt 1 ms of 5");
+        let out = scan(&mut rm, &mut d, 5000);
+        assert_eq!(facts(&out), ["heuristic_decisions"]);
+        assert_eq!(d.rm.ledger.balance(0), Some(6), "committed alone");
+        assert!(d.rm.prepared.is_empty());
+        let TwoPcNode::Rm(r) = &rm else { panic!() };
+        assert_eq!(r.locks.held(), 0, "its lock is free");
+        assert_eq!(
+            d.heuristic_log.get(&3),
+            Some(&HeuristicRec {
+                taken: Outcome::Commit,
+                decision: None
+            })
+        );
+        assert!(matches!(sent(&out)[..], [Msg::Inquiry { txn: 3, .. }]));
+        let abort = Msg::Decision {
+            txn: 3,
+            outcome: Outcome::Abort,
+        };
+        for _ in 0..2 {
+            let out = at(&mut rm, &mut d, RM, 6000, |n, ctx| {
+                n.on_message(TM, abort.clone(), ctx)
+            });
+            assert_eq!(
+                sent(&out),
+                [Msg::Heuristic {
+                    txn: 3,
+                    decision: Outcome::Abort,
+                    heuristic: Outcome::Commit
+                }]
+            );
+        }
+        // Resent at the next round until forgotten.
+        let out = scan(&mut rm, &mut d, 7000);
+        assert!(matches!(sent(&out)[..], [Msg::Heuristic { txn: 3, .. }]));
+        let inquiry = Msg::Inquiry {
+            txn: 3,
+            participants: NodeSet::new(),
+        };
+        let ask = |rm: &mut TwoPcNode, d: &mut Durable| {
+            let out = at(rm, d, RM, 7500, |n, ctx| {
+                n.on_message(PEER, inquiry.clone(), ctx)
+            });
+            sent(&out)
+        };
+        let unknown = [Msg::Status {
+            txn: 3,
+            status: Status::Unknown,
+        }];
+        assert_eq!(
+            ask(&mut rm, &mut d),
+            unknown,
+            "its guess is not the outcome"
+        );
+        at(&mut rm, &mut d, RM, 8000, |n, ctx| {
+            n.on_message(TM, Msg::Forget { txn: 3 }, ctx)
+        });
+        assert!(d.heuristic_log.is_empty());
+        assert_eq!(ask(&mut rm, &mut d), unknown, "committed and told abort");
+        assert!(sent(&scan(&mut rm, &mut d, 9000)).is_empty(), "done");
+    }
+
+    /// A restarted RM goes on reporting what its heuristic log holds.
+    #[test]
+    fn a_restarted_rm_reports_its_heuristic_log_again() {
+        let (mut rm, mut d) = prepared_rm(Outcome::Abort);
+        at(&mut rm, &mut d, RM, 5000, |n, ctx| {
+            n.on_timer(Timer::InDoubtScan, ctx)
+        });
+        assert_eq!(d.rm.ledger.balance(0), Some(10), "rolled back alone");
+        let mut rm = TwoPcNode::rm(TM, None, 2, opts(Outcome::Abort));
+        at(&mut rm, &mut d, RM, 6000, |n, ctx| n.on_recover(ctx));
+        let out = at(&mut rm, &mut d, RM, 7000, |n, ctx| {
+            n.on_timer(Timer::InDoubtScan, ctx)
+        });
+        assert!(matches!(sent(&out)[..], [Msg::Inquiry { txn: 3, .. }]));
+    }
+
+    fn report(decision: Outcome, heuristic: Outcome) -> Msg {
+        Msg::Heuristic {
+            txn: 3,
+            decision,
+            heuristic,
+        }
+    }
+
+    /// A report contrary to a presumed abort: hazard, flagged once however often it
+    /// comes, the abort made explicit for the checkers, and always forgotten.
+    #[test]
+    fn the_tm_counts_a_report_once_and_forgets_it_every_time() {
+        let mut tm = TwoPcNode::tm(vec![RM, PEER], opts(Outcome::Commit));
+        let mut d = TwoPcNode::tm_durable();
+        let msg = report(Outcome::Abort, Outcome::Commit);
+        let first = at(&mut tm, &mut d, TM, 10, |n, ctx| {
+            n.on_message(RM, msg.clone(), ctx)
+        });
+        assert_eq!(facts(&first), ["heuristic_commit", "heuristic_hazard"]);
+        assert!(first.iter().any(|c| matches!(
+            c,
+            Command::Observe(Observation::Decided {
+                txn: 3,
+                outcome: Outcome::Abort
+            })
+        )));
+        assert!(first.iter().any(|c| matches!(
+            c,
+            Command::Observe(Observation::Repair {
+                class: RepairClass::Operator,
+                ..
+            })
+        )));
+        let again = at(&mut tm, &mut d, TM, 20, |n, ctx| {
+            n.on_message(RM, msg.clone(), ctx)
+        });
+        assert!(
+            matches!(
+                &again[..],
+                [Command::Send {
+                    to: RM,
+                    msg: Msg::Forget { txn: 3 }
+                }]
+            ),
+            "{again:?}"
+        );
+        assert!(matches!(sent(&first)[..], [Msg::Forget { txn: 3 }]));
+    }
+
+    /// Against a Commit another participant acknowledged: mixed; and the report is
+    /// the last acknowledgement, so the TM forgets its Commit.
+    #[test]
+    fn a_heuristic_rollback_against_an_acknowledged_commit_is_mixed() {
+        let mut tm = TwoPcNode::tm(vec![RM, PEER], opts(Outcome::Abort));
+        let mut d = TwoPcNode::tm_durable();
+        let participants: NodeSet = [RM, PEER].into_iter().collect();
+        d.commits.insert(3, participants);
+        at(&mut tm, &mut d, TM, 0, |n, ctx| n.on_recover(ctx));
+        at(&mut tm, &mut d, TM, 10, |n, ctx| {
+            n.on_message(PEER, Msg::Ack { txn: 3 }, ctx)
+        });
+        let out = at(&mut tm, &mut d, TM, 20, |n, ctx| {
+            n.on_message(RM, report(Outcome::Commit, Outcome::Abort), ctx)
+        });
+        assert_eq!(facts(&out), ["heuristic_rollback", "heuristic_mixed"]);
+        assert!(!d.commits.contains_key(&3), "every participant answered");
+        assert!(out
+            .iter()
+            .any(|c| matches!(c, Command::Observe(Observation::Finished { txn: 3 }))));
+    }
+
+    /// Agreeing with the decision: reported and flagged, no damage.
+    #[test]
+    fn a_heuristic_commit_matching_the_commit_is_no_damage() {
+        let mut tm = TwoPcNode::tm(vec![RM, PEER], opts(Outcome::Commit));
+        let mut d = TwoPcNode::tm_durable();
+        let out = at(&mut tm, &mut d, TM, 10, |n, ctx| {
+            n.on_message(RM, report(Outcome::Commit, Outcome::Commit), ctx)
+        });
+        assert_eq!(facts(&out), ["heuristic_commit"]);
+        assert!(!out
+            .iter()
+            .any(|c| matches!(c, Command::Observe(Observation::Decided { .. }))));
+    }
+}
