@@ -218,18 +218,11 @@ mod tests {
 
     fn opts(decide: Outcome) -> TwoPcOptions {
         TwoPcOptions {
-            vote_timeout_us: 1000,
-            decision_retry_us: 1000,
-            inquiry_interval_us: 1000,
-            cooperative_termination: false,
-            standby_tm: false,
-            rm_abort_timeout_us: None,
-            no_decision_retry: false,
-            answer_client_after_acks: false,
             heuristic: Some(Heuristic {
                 after_us: 5000,
                 decide,
             }),
+            ..super::super::tests::opts()
         }
     }
 

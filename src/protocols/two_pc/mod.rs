@@ -751,7 +751,8 @@ mod tests {
     use crate::node::Command;
     use crate::workload::{AdmittingWorld, Op};
 
-    fn opts() -> TwoPcOptions {
+    /// Every time 1 ms, every variant off.
+    pub(super) fn opts() -> TwoPcOptions {
         TwoPcOptions {
             vote_timeout_us: 1000,
             decision_retry_us: 1000,
