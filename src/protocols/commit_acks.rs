@@ -85,6 +85,11 @@ impl<T: Clone> CommitAcks<T> {
         true
     }
 
+    /// Who acknowledged Commit of `txn` so far, while it is pending.
+    pub fn acked(&self, txn: TxnId) -> Option<NodeSet> {
+        self.pending.get(&txn).map(|p| p.acked)
+    }
+
     fn arm<N: Node<Timer = T>>(&mut self, ctx: &mut Ctx<'_, N>) {
         if !self.armed && !self.pending.is_empty() {
             self.armed = true;

@@ -132,6 +132,26 @@ pub struct TwoPcSpec {
     pub no_decision_retry: bool,
     /// Answer the client after every RM acknowledged Commit, not at the decision.
     pub answer_client_after_acks: bool,
+    /// XA's heuristic decision (off by default): an RM in doubt for `after_ms`
+    /// decides on its own and reports it to the TM when the TM's decision reaches it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heuristic: Option<HeuristicSpec>,
+}
+
+/// `two_pc.heuristic`: when an in-doubt RM gives up waiting, and what it decides.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HeuristicSpec {
+    /// How long an RM stays in doubt before it decides (an operator's setting).
+    pub after_ms: f64,
+    pub decide: HeuristicDecision,
+}
+
+/// What an RM decides heuristically.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub enum HeuristicDecision {
+    Commit,
+    Rollback,
 }
 
 impl Default for TwoPcSpec {
@@ -146,6 +166,7 @@ impl Default for TwoPcSpec {
             rm_timeout_ms: 300.0,
             no_decision_retry: false,
             answer_client_after_acks: false,
+            heuristic: None,
         }
     }
 }

@@ -177,6 +177,22 @@ pub fn configurations() -> Vec<Configuration> {
             "two-phase-commit.md#no_decision_retry-unsafe",
         ),
         c(
+            "2pc-heuristic-commit",
+            r#"protocol: "2pc", two_pc: (heuristic: (after_ms: 300, decide: Commit))"#,
+            TRANSFER,
+            All,
+            Shows(&["atomicity"]),
+            "two-phase-commit.md#heuristic-unsafe",
+        ),
+        c(
+            "2pc-heuristic-rollback",
+            r#"protocol: "2pc", two_pc: (heuristic: (after_ms: 300, decide: Rollback))"#,
+            TRANSFER,
+            All,
+            Shows(&["atomicity"]),
+            "two-phase-commit.md#heuristic-unsafe",
+        ),
+        c(
             "3pc",
             r#"protocol: "3pc""#,
             ALL_WORKLOADS,
@@ -656,12 +672,14 @@ fn timers(s: &mut Scenario) -> Vec<&mut f64> {
     match s.protocol.as_str() {
         "2pc" => {
             let p = &mut s.two_pc;
-            vec![
+            let mut v = vec![
                 &mut p.vote_timeout_ms,
                 &mut p.decision_retry_ms,
                 &mut p.inquiry_interval_ms,
                 &mut p.rm_timeout_ms,
-            ]
+            ];
+            v.extend(p.heuristic.as_mut().map(|h| &mut h.after_ms));
+            v
         }
         "3pc" => {
             let p = &mut s.three_pc;

@@ -22,3 +22,4 @@ mod tcc;
 mod three_pc;
 mod user_crate;
 mod user_protocol;
+mod xa_heuristics;

@@ -1,10 +1,14 @@
 //! 2PC as a [`Protocol`]: a TM, one RM per shard, an optional standby TM, the client.
 
 use super::{TwoPcNode, TwoPcOptions};
+use crate::node::Outcome;
 use crate::protocols::locking_rm::LockingWorld;
 use crate::protocols::world::{standard_node_names, BuildError, WorldBuilder};
 use crate::protocols::Protocol;
-use crate::scenario::{ms_to_us, OptionsError, Scenario, TwoPcSpec};
+use crate::report::Report;
+use crate::scenario::{
+    ms_to_us, HeuristicDecision, Loaded, OptionsError, Scenario, ScenarioError, TwoPcSpec, MAX_MS,
+};
 use crate::workload::{AdmittingWorld, Client};
 
 /// Two-phase commit (Gray 1978; Bernstein, Hadzilacos & Goodman 1987, ch. 7).
@@ -21,6 +25,13 @@ pub fn two_pc_options(p: &TwoPcSpec) -> TwoPcOptions {
         rm_abort_timeout_us: p.rm_abort_on_timeout.then(|| ms_to_us(p.rm_timeout_ms)),
         no_decision_retry: p.no_decision_retry,
         answer_client_after_acks: p.answer_client_after_acks,
+        heuristic: p.heuristic.map(|h| super::heuristic::Heuristic {
+            after_us: ms_to_us(h.after_ms),
+            decide: match h.decide {
+                HeuristicDecision::Commit => Outcome::Commit,
+                HeuristicDecision::Rollback => Outcome::Abort,
+            },
+        }),
     }
 }
 
@@ -38,6 +49,21 @@ impl Protocol for TwoPc {
 
     fn options(&self, s: &Scenario) -> Result<TwoPcSpec, OptionsError> {
         Ok(s.two_pc.clone())
+    }
+
+    fn validate(&self, l: &Loaded, o: &TwoPcSpec) -> Result<(), ScenarioError> {
+        match o.heuristic {
+            Some(h) if !(h.after_ms.is_finite() && (0.001..=MAX_MS).contains(&h.after_ms)) => {
+                Err(l.error_at(
+                    &["two_pc", "heuristic", "after_ms"],
+                    format!(
+                        "two_pc.heuristic.after_ms = {:?}: must be between 0.001 and {MAX_MS:?} ms (how long an RM stays in doubt before it decides alone)",
+                        h.after_ms
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 
     fn node_names(&self, s: &Scenario, o: &TwoPcSpec) -> Vec<String> {
@@ -81,5 +107,28 @@ impl Protocol for TwoPc {
 
     fn blocking_name(&self) -> Option<&'static str> {
         Some("2PC's blocking problem")
+    }
+
+    /// What the heuristic decisions did, when there were any.
+    fn story(&self, rep: &Report) -> Vec<String> {
+        let fact = |name: &str| rep.facts.get(name).map_or(0, |f| f.count);
+        let decided = fact("heuristic_decisions");
+        if decided == 0 {
+            return Vec::new();
+        }
+        let (commits, rollbacks) = (fact("heuristic_commit"), fact("heuristic_rollback"));
+        let (mixed, hazard) = (fact("heuristic_mixed"), fact("heuristic_hazard"));
+        let damage = if mixed + hazard == 0 {
+            "none contrary to its decision: no damage".to_string()
+        } else {
+            format!(
+                "{} contrary to its decision — heuristic damage ({mixed} mixed, {hazard} hazard), counted as atomicity violations",
+                mixed + hazard
+            )
+        };
+        vec![format!(
+            "{decided} in-doubt RM branch(es) decided heuristically (two_pc.heuristic) and freed their locks without the TM; the TM heard of {} ({commits} heuristic commit, {rollbacks} heuristic rollback), each flagged for an operator; {damage}.",
+            commits + rollbacks,
+        )]
     }
 }

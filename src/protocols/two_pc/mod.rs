@@ -28,8 +28,19 @@
 //! - `rm_abort_on_timeout` (unsafe): an RM in doubt for too long aborts on its own.
 //! - `no_decision_retry` (unsafe): the TM sends Commit once and forgets it at once, so
 //!   an RM that missed it is later told "abort" by presumption: partial commit.
+//! - `heuristic` (unsafe: it trades atomicity for availability): X/Open XA's
+//!   heuristic decision — an RM in doubt for an operator-set time commits or rolls
+//!   back on its own and reports it to the TM ([`heuristic`]).
+//!
+//! In X/Open DTP's terms (*Distributed Transaction Processing: The XA
+//! Specification*, X/Open CAE C193, 1991) the client is the application program
+//! (AP), the TM the transaction manager, each RM a resource manager; the messages are
+//! the XA verbs: Prepare is `xa_prepare`, a Commit or Abort Decision `xa_commit` or
+//! `xa_rollback`, an RM's Inquiry its part of `xa_recover`, Forget `xa_forget`
+//! (`book/src/two-phase-commit.md` has the table).
 
 pub mod build;
+pub mod heuristic;
 
 use super::commit_acks::CommitAcks;
 use super::locking_rm::{self, RmLog};
@@ -55,6 +66,8 @@ pub struct TwoPcOptions {
     /// Answer the client only once every RM acknowledged Commit (the benchmark's
     /// definition of a finished transaction) instead of at the decision.
     pub answer_client_after_acks: bool,
+    /// `Some`: XA's heuristic decision ([`heuristic`]), off by default.
+    pub heuristic: Option<heuristic::Heuristic>,
 }
 
 /// What a node knows of a transaction's fate, as told to an inquirer.
@@ -99,6 +112,17 @@ pub enum Msg {
     Status { txn: TxnId, status: Status },
     /// TM → client: a request it may have begun before a restart; use ids from `floor`.
     Stale { txn: TxnId, floor: TxnId },
+    /// RM → TM: the branch was completed heuristically — XA's answer `XA_HEURCOM`
+    /// or `XA_HEURRB` (`heuristic`) to the TM's `xa_commit` or `xa_rollback`
+    /// (`decision`). Stands for the Commit's Ack; resent until forgotten.
+    Heuristic {
+        txn: TxnId,
+        decision: Outcome,
+        heuristic: Outcome,
+    },
+    /// TM → RM: `xa_forget`: the TM logged the heuristic outcome; the RM may discard
+    /// its own record of it.
+    Forget { txn: TxnId },
 }
 
 impl Msg {
@@ -115,6 +139,8 @@ impl Msg {
             Msg::Inquiry { txn, .. } => Some(*txn),
             Msg::Status { txn, .. } => Some(*txn),
             Msg::Stale { txn, .. } => Some(*txn),
+            Msg::Heuristic { txn, .. } => Some(*txn),
+            Msg::Forget { txn } => Some(*txn),
         }
     }
 }
@@ -154,6 +180,11 @@ pub struct Durable {
     pub rm: RmLog<PreparedRec>,
     /// Client: transaction-id watermark.
     pub txn_watermark: u64,
+    /// RM: its heuristic decisions the TM has not yet forgotten (XA's heuristic log).
+    pub heuristic_log: IdMap<heuristic::HeuristicRec>,
+    /// TM: the heuristic outcomes reported to it, by transaction: the RMs that
+    /// reported one (the operator's record; a repeated report is not counted again).
+    pub heuristic_reports: IdMap<NodeSet>,
 }
 
 /// The coordinator.
@@ -321,22 +352,12 @@ impl Tm {
                     self.commit(txn, ctx);
                 }
             }
-            Msg::Ack { txn } => {
-                if !self.acks.ack(txn, from) {
-                    return; // others still owe theirs
-                }
-                if let Some(client) = self.answer_after_acks.remove(&txn) {
-                    ctx.send(
-                        client,
-                        Msg::Reply {
-                            txn,
-                            outcome: Outcome::Commit,
-                        },
-                    );
-                }
-                ctx.persist(|d| d.commits.remove(&txn));
-                ctx.observe(Observation::Finished { txn });
-            }
+            Msg::Ack { txn } => self.acknowledged(txn, from, ctx),
+            Msg::Heuristic {
+                txn,
+                decision,
+                heuristic,
+            } => self.heuristic_outcome(from, txn, decision, heuristic, ctx),
             Msg::Inquiry { txn, .. } => {
                 let status = if ctx.durable().commits.contains_key(&txn) {
                     Status::Committed
@@ -349,6 +370,24 @@ impl Tm {
             }
             _ => {}
         }
+    }
+
+    /// `from` applied Commit of `txn`: the last acknowledgement ends it.
+    fn acknowledged(&mut self, txn: TxnId, from: NodeId, ctx: &mut C<'_>) {
+        if !self.acks.ack(txn, from) {
+            return; // others still owe theirs
+        }
+        if let Some(client) = self.answer_after_acks.remove(&txn) {
+            ctx.send(
+                client,
+                Msg::Reply {
+                    txn,
+                    outcome: Outcome::Commit,
+                },
+            );
+        }
+        ctx.persist(|d| d.commits.remove(&txn));
+        ctx.observe(Observation::Finished { txn });
     }
 
     fn begin(&mut self, client: NodeId, req: TxnRequest, ctx: &mut C<'_>) {
@@ -514,6 +553,7 @@ impl Rm {
             Msg::Local { txn, ops, client } => {
                 locking_rm::local(&mut self.locks, txn, ops, client, ctx)
             }
+            Msg::Forget { txn } => self.forget(txn, ctx),
             _ => {}
         }
     }
@@ -542,8 +582,12 @@ impl Rm {
 
     /// Applies the outcome of `txn` (idempotent; [`locking_rm::learn`]). A Commit for
     /// a transaction no longer prepared here was applied already (or, in an unsafe
-    /// variant, aborted on its own): it is acknowledged all the same.
+    /// variant, aborted on its own): it is acknowledged all the same. One this RM
+    /// completed heuristically is answered with its heuristic outcome instead.
     fn learn(&mut self, txn: TxnId, outcome: Outcome, ctx: &mut C<'_>) {
+        if self.report_heuristic(txn, Some(outcome), ctx) {
+            return;
+        }
         locking_rm::learn(self.tm, txn, outcome, ctx, |ctx| {
             self.finish(txn, outcome, ctx)
         });
@@ -560,15 +604,22 @@ impl Rm {
     /// outcomes is a window (flat in transactions): about a transaction older than it,
     /// the RM says it does not know — the TM's log does, until every Ack is in, and
     /// nobody is in doubt after that — rather than guess.
+    ///
+    /// A heuristic outcome is this RM's own, not the transaction's: about it (and
+    /// about one the TM contradicted, which is in both windows) it does not know.
     fn status_for_inquirer(&mut self, txn: TxnId, ctx: &mut C<'_>) -> Status {
         let d = ctx.durable();
         if d.rm.prepared.contains_key(&txn) {
             return Status::InDoubt;
         }
+        if d.heuristic_log.contains_key(&txn) {
+            return Status::Unknown;
+        }
         match (
             d.rm.recent_commits.recall(txn),
             d.rm.recent_aborts.recall(txn),
         ) {
+            (Recall::Seen, Recall::Seen) => Status::Unknown,
             (Recall::Seen, _) => Status::Committed,
             (_, Recall::Seen) => Status::Aborted,
             (Recall::Forgotten, _) | (_, Recall::Forgotten) => Status::Unknown,
@@ -589,7 +640,9 @@ impl Rm {
     }
 
     /// Asks about every transaction in doubt for an inquiry interval; in the unsafe
-    /// variant, aborts those in doubt for longer than the RM timeout.
+    /// variants, aborts those in doubt for longer than the RM timeout, or decides
+    /// heuristically those in doubt for the heuristic time. A heuristic outcome the
+    /// TM has not forgotten is asked about, or reported, again.
     fn scan(&mut self, ctx: &mut C<'_>) {
         self.scan_armed = false;
         let now = ctx.now_us();
@@ -601,13 +654,21 @@ impl Rm {
             .collect();
         for txn in due {
             let Some(rec) = ctx.durable().rm.prepared.get(&txn).cloned() else {
-                self.asked_at.remove(&txn);
+                if !self.report_heuristic(txn, None, ctx) {
+                    self.asked_at.remove(&txn);
+                }
                 continue;
             };
             if let Some(limit) = self.opts.rm_abort_timeout_us {
                 if now >= rec.prepared_at_us + limit {
                     // Unsafe: deciding alone while the TM may have decided commit.
                     self.finish(txn, Outcome::Abort, ctx);
+                    continue;
+                }
+            }
+            if let Some(h) = self.opts.heuristic {
+                if now >= rec.prepared_at_us + h.after_us {
+                    self.decide_heuristically(txn, h.decide, ctx);
                     continue;
                 }
             }
@@ -631,10 +692,12 @@ impl Rm {
     }
 
     /// Locks of prepared transactions are taken again; they stay in doubt and ask
-    /// about their outcome at once.
+    /// about their outcome at once, as do heuristic outcomes not yet forgotten.
     fn recover(&mut self, ctx: &mut C<'_>) {
         let now = ctx.now_us();
-        for (txn, _) in locking_rm::relock(&mut self.locks, ctx) {
+        let heuristic: Vec<TxnId> = ctx.durable().heuristic_log.keys().collect();
+        let prepared = locking_rm::relock(&mut self.locks, ctx);
+        for txn in prepared.into_iter().map(|(t, _)| t).chain(heuristic) {
             self.asked_at
                 .insert(txn, now.saturating_sub(self.opts.inquiry_interval_us));
         }
@@ -688,7 +751,8 @@ mod tests {
     use crate::node::Command;
     use crate::workload::{AdmittingWorld, Op};
 
-    fn opts() -> TwoPcOptions {
+    /// Every time 1 ms, every variant off.
+    pub(super) fn opts() -> TwoPcOptions {
         TwoPcOptions {
             vote_timeout_us: 1000,
             decision_retry_us: 1000,
@@ -698,6 +762,7 @@ mod tests {
             rm_abort_timeout_us: None,
             no_decision_retry: false,
             answer_client_after_acks: false,
+            heuristic: None,
         }
     }
 
@@ -838,6 +903,7 @@ mod window_tests {
             rm_abort_timeout_us: None,
             no_decision_retry: false,
             answer_client_after_acks: false,
+            heuristic: None,
         };
         let mut rm = TwoPcNode::rm(NodeId(0), None, 2, opts);
         let mut d = TwoPcNode::rm_durable(Ledger::new(2, 100));
@@ -883,6 +949,7 @@ mod window_tests {
             rm_abort_timeout_us: None,
             no_decision_retry: false,
             answer_client_after_acks: false,
+            heuristic: None,
         };
         let mut rm = TwoPcNode::rm(NodeId(0), None, 2, opts);
         let mut d = TwoPcNode::rm_durable(Ledger::new(2, 100));
