@@ -85,6 +85,12 @@ pub enum Observation {
         outcome: Outcome,
         locks: u32,
     },
+    /// A participant in doubt ends its doubt with an outcome of its own instead of one
+    /// it learned (XA's heuristic decision): said just before the `Applied` or
+    /// `Resolved` of that outcome, so that the checkers and the story do not say it
+    /// waited for the outcome. Whether the outcome agrees with the transaction's is
+    /// for the checkers to judge, as with any other.
+    DecidedAlone { txn: TxnId },
 }
 
 /// What the service-call patterns did (protocol `calls`; see `book/src/service-calls.md`).
@@ -177,7 +183,8 @@ impl Observation {
             | Observation::Call { txn, .. }
             | Observation::Tcc { txn, .. }
             | Observation::Fact { txn, .. }
-            | Observation::Resolved { txn, .. } => txn,
+            | Observation::Resolved { txn, .. }
+            | Observation::DecidedAlone { txn } => txn,
         }
     }
 }

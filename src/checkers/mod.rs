@@ -51,6 +51,8 @@ struct Track {
     max_depth: u32,
     /// When each participant reported `Prepared`, for the times of a `Resolved`.
     prepared_at_us: Vec<(NodeId, u64)>,
+    /// Participants that said `DecidedAlone`: their outcome was their own.
+    decided_alone: NodeSet,
 }
 
 impl Track {
@@ -85,6 +87,7 @@ impl Track {
             } => {
                 self.record.applied(node, outcome);
                 change.applied = Some((in_doubt_us, locks, lock_hold_us));
+                change.alone = self.decided_alone.contains(node);
                 self.judge(&mut change);
             }
             Observation::Resolved { outcome, locks, .. } => {
@@ -92,6 +95,7 @@ impl Track {
                 let hold_us = if locks > 0 { in_doubt_us } else { 0 };
                 self.record.applied(node, outcome);
                 change.applied = Some((in_doubt_us, locks, hold_us));
+                change.alone = self.decided_alone.contains(node);
                 self.judge(&mut change);
             }
             Observation::Decided { outcome, .. } => {
@@ -100,6 +104,7 @@ impl Track {
             }
             Observation::Finished { .. } => self.finished = true,
             Observation::Compensated { .. } => self.record.compensate(node),
+            Observation::DecidedAlone { .. } => self.decided_alone.insert(node),
             _ => {}
         }
         change
@@ -132,6 +137,8 @@ struct TrackChange {
     new_violation: bool,
     /// An outcome applied: (time in doubt, locks, lock hold time).
     applied: Option<(u64, u32, u64)>,
+    /// That outcome was the participant's own (`DecidedAlone`), not one it learned.
+    alone: bool,
 }
 
 /// A transaction whose participants disagreed.
@@ -145,7 +152,8 @@ pub struct AtomicityExample {
     pub decided: (bool, bool),
 }
 
-/// A participant that was in doubt for a while before learning the outcome.
+/// A participant that was in doubt for a while before it learned the outcome — or,
+/// `decided_alone`, before it decided one of its own (`Observation::DecidedAlone`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct InDoubtEpisode {
     pub txn: TxnId,
@@ -153,6 +161,7 @@ pub struct InDoubtEpisode {
     pub in_doubt_us: u64,
     pub locks: u32,
     pub resolved_at_us: u64,
+    pub decided_alone: bool,
 }
 
 /// Running counters.
@@ -555,6 +564,7 @@ impl Checks {
                 in_doubt_us,
                 locks,
                 resolved_at_us: at_us,
+                decided_alone: change.alone,
             });
             self.record_lock_hold(in_doubt_us, locks, hold);
         }
@@ -778,6 +788,42 @@ mod tests {
         assert_eq!(derived.counts.max_hold_us, 2500);
         assert_eq!(derived.counts.blocked_locks, 2);
         assert_eq!(derived.counts, written.counts);
+    }
+
+    /// A participant that said `DecidedAlone` ended its doubt with its own outcome:
+    /// its episode says so (the story must not say it learned the outcome); the
+    /// other participant's does not.
+    #[test]
+    fn an_outcome_taken_alone_is_marked_on_its_episode_only() {
+        let mut c = checks();
+        let begun = Observation::TxnBegun {
+            txn: 1,
+            participants: set(&[1, 2]),
+        };
+        c.observe(0, NodeId(0), 0, &begun);
+        for node in [1, 2] {
+            c.observe(100, NodeId(node), 0, &Observation::Prepared { txn: 1 });
+        }
+        c.observe(2600, NodeId(2), 0, &Observation::DecidedAlone { txn: 1 });
+        for node in [1, 2] {
+            let resolved = Observation::Resolved {
+                txn: 1,
+                outcome: Outcome::Commit,
+                locks: 1,
+            };
+            c.observe(2600, NodeId(node), 0, &resolved);
+        }
+        let r = c.finish(&[], &[]);
+        let alone: Vec<(Option<NodeId>, bool)> = r
+            .blocked_episodes
+            .iter()
+            .map(|e| (e.node, e.decided_alone))
+            .collect();
+        assert_eq!(alone, [(Some(NodeId(1)), false), (Some(NodeId(2)), true)]);
+        assert_eq!(
+            r.counts.atomicity_violations, 0,
+            "agreeing alone is no violation"
+        );
     }
 
     #[test]

@@ -135,13 +135,40 @@ pub fn tell(
         } else {
             format!("{:.1}–{:.1} ms", ms(lo), ms(hi))
         };
+        // How the wait ended: an outcome learned, or one a participant took alone
+        // (`DecidedAlone`), which the rule in the sentence forbids.
+        let alone: Vec<String> = same
+            .iter()
+            .filter(|e| e.decided_alone)
+            .filter_map(|e| e.node)
+            .map(name)
+            .collect();
+        let ending = if alone.is_empty() {
+            format!(
+                "so it waited until it learned the outcome (by {:.1} ms)",
+                ms(resolved)
+            )
+        } else if alone.len() == same.len() {
+            format!(
+                "yet {} stopped waiting and took an outcome of {} own, without learning the transaction's (by {:.1} ms)",
+                if alone.len() == 1 { "it" } else { "each" },
+                if alone.len() == 1 { "its" } else { "their" },
+                ms(resolved)
+            )
+        } else {
+            format!(
+                "so it waited until it learned the outcome (by {:.1} ms), except {}, which took an outcome of {} own",
+                ms(resolved),
+                alone.join(", "),
+                if alone.len() == 1 { "its" } else { "their" }
+            )
+        };
         out.push(format!(
-            "{} had voted yes on txn {} and {} in doubt for {span}{}: a participant that voted yes may neither commit nor abort on its own, so it waited until it learned the outcome (by {:.1} ms){}",
+            "{} had voted yes on txn {} and {} in doubt for {span}{}: a participant that voted yes may neither commit nor abort on its own, {ending}{}",
             who.join(", "),
             first.txn,
             if who.len() == 1 { "was" } else { "were" },
             if locks > 0 { format!(", holding {locks} lock{}", if locks == 1 { "" } else { "s" }) } else { String::new() },
-            ms(resolved),
             protocol.blocking_name().map_or_else(String::new, |n| format!(" — {n}"))
         ));
         let others = r

@@ -83,6 +83,8 @@ pub enum Fact {
     Answered {
         outcome: String,
     },
+    /// In doubt, it took an outcome of its own (the `Applied` that follows says which).
+    DecidedAlone,
     Repair,
     Other,
 }
@@ -117,6 +119,7 @@ impl Fact {
             Observation::Answered { outcome: o, .. } => Fact::Answered {
                 outcome: outcome(o),
             },
+            Observation::DecidedAlone { .. } => Fact::DecidedAlone,
             Observation::Repair { .. } => Fact::Repair,
             _ => Fact::Other,
         }
@@ -132,6 +135,8 @@ impl Fact {
             }
         } else if text.starts_with("Prepared") {
             Fact::VotedYes
+        } else if text.starts_with("DecidedAlone") {
+            Fact::DecidedAlone
         } else if text.starts_with("Decided") {
             Fact::Decided { outcome: outcome() }
         } else if text.starts_with("Applied") || text.starts_with("Resolved") {
@@ -462,6 +467,12 @@ fn observed(node: &str, txn: u64, fact: &Fact, obs: &str, voice: Voice) -> Optio
         }
         (Fact::Answered { outcome }, Voice::Counterexample) => {
             format!("{node} was told {outcome} for txn {txn}")
+        }
+        (Fact::DecidedAlone, Voice::Counterexample) => {
+            format!("{node} stopped waiting for the outcome of txn {txn} and took one of its own")
+        }
+        (Fact::DecidedAlone, Voice::Harness) => {
+            format!("{node} takes an outcome of its own for txn {txn}")
         }
         (Fact::Repair, Voice::Counterexample) => {
             format!("{node} reported a repair of txn {txn}: {obs}")

@@ -161,3 +161,32 @@ fn in_the_swarm_heuristic_damage_is_always_reported_never_silent() {
     }
     assert!(broken > 0, "the swarm bites");
 }
+
+/// The story says what the run did: the in-doubt RMs of the crash scenario took
+/// their own outcome, so it must not say they waited until they learned it; the
+/// plain crash scenario's RMs did wait. The shrunk counterexample says it too.
+#[test]
+fn the_story_says_the_rms_decided_alone_not_that_they_waited() {
+    let story = |file: &str| stdout(&bin(&["run", file]));
+    let alone = story("scenarios/2pc-heuristic-coordinator-crash.ron");
+    assert!(alone.contains("rm1, rm2, rm3 had voted yes on txn 0 and were in doubt for 200.0 ms, holding 3 locks: a participant that voted yes may neither commit nor abort on its own, yet each stopped waiting and took an outcome of their own"), "{alone}");
+    assert!(!alone.contains("waited until it learned"), "{alone}");
+    let waited = story("scenarios/2pc-coordinator-crash.ron");
+    assert!(
+        waited.contains("so it waited until it learned the outcome (by 920.0 ms)"),
+        "{waited}"
+    );
+    let dir = TempDir::new("xa-story");
+    let out = dir.path("shrunk.ron");
+    let o = bin(&[
+        "shrink",
+        "scenarios/2pc-heuristic-rollback-mixed.ron",
+        "--out",
+        &path_str(&out),
+    ]);
+    assert!(
+        stdout(&o).contains("rm2 stopped waiting for the outcome of txn 0 and took one of its own"),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -59,6 +59,7 @@ impl Rm {
     /// the TM for its decision at once (called from the in-doubt scan, which goes on
     /// asking).
     pub(super) fn decide_heuristically(&mut self, txn: TxnId, outcome: Outcome, ctx: &mut C<'_>) {
+        ctx.observe(Observation::DecidedAlone { txn });
         self.finish(txn, outcome, ctx);
         let rec = HeuristicRec {
             taken: outcome,
