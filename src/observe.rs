@@ -86,7 +86,8 @@ pub enum Observation {
         locks: u32,
     },
     /// A participant in doubt ends its doubt with an outcome of its own instead of one
-    /// it learned (XA's heuristic decision): said just before the `Applied` or
+    /// it learned (XA's heuristic decision, the simple 3PC's decide-alone timeout
+    /// rule): said just before the `Applied` or
     /// `Resolved` of that outcome, so that the checkers and the story do not say it
     /// waited for the outcome. Whether the outcome agrees with the transaction's is
     /// for the checkers to judge, as with any other.

@@ -160,6 +160,7 @@ impl Rm {
             Outcome::Abort
         };
         ctx.observe(Observation::Decided { txn, outcome });
+        ctx.observe(Observation::DecidedAlone { txn });
         self.finish(txn, outcome, ctx);
         if outcome == Outcome::Commit {
             ctx.send(self.tm, Msg::Ack { txn });
