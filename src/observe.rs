@@ -66,6 +66,13 @@ pub enum Observation {
     Call { txn: TxnId, event: CallEvent },
     /// A TCC participant's or coordinator's fence event (DESIGN §6 "TCC anomalies").
     Tcc { txn: TxnId, event: TccEvent },
+    /// A cache-and-database fact about `key` (protocol `cache`; counted in
+    /// `report.cache`). `txn` is the client request it serves (0 where none).
+    Cache {
+        txn: TxnId,
+        key: u32,
+        event: CacheEvent,
+    },
     /// A fact of the protocol's own, outside the shared vocabulary (a user protocol's
     /// refusals, retries, elections...): counted by `name` in the report's `facts`
     /// (how many, and the sum of `value`), which expectations read as
@@ -118,6 +125,31 @@ pub enum CallEvent {
     /// done again.
     LateForArchived,
 }
+
+/// What happened to one key of the cache and its database (protocol `cache`). A
+/// value is the id of the request that wrote it ([`CACHE_INITIAL`] before any write),
+/// so the checkers can tell which of two values the database committed first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CacheEvent {
+    /// The database committed `value` for the key (its newest committed value now).
+    DbCommitted { value: u64 },
+    /// The database served a read of the key (the load the cache is there to spare).
+    DbRead,
+    /// The cache now holds `value` for the key (a fill, an update, a write-through).
+    Installed { value: u64 },
+    /// The cache's entry for the key was deleted (a writer's invalidation).
+    Deleted,
+    /// The cache's entry for the key expired (its TTL).
+    Expired,
+    /// A reader began reading the key (request `txn`).
+    ReadBegan,
+    /// The read of request `txn` returned `value`, from the cache (`hit`) or, on a
+    /// miss, from the database.
+    ReadReturned { value: u64, hit: bool },
+}
+
+/// The value every key of the cache workload holds before its first write.
+pub const CACHE_INITIAL: u64 = u64::MAX;
 
 /// What a TCC fence saw. The `*Applied`/`Hanging*` events are anomalies that happen
 /// only when a guard is switched off; the others are the guards doing their work.
@@ -183,6 +215,7 @@ impl Observation {
             | Observation::Messaging { txn, .. }
             | Observation::Call { txn, .. }
             | Observation::Tcc { txn, .. }
+            | Observation::Cache { txn, .. }
             | Observation::Fact { txn, .. }
             | Observation::Resolved { txn, .. }
             | Observation::DecidedAlone { txn } => txn,

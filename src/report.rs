@@ -143,6 +143,45 @@ pub struct Calls {
     pub late_for_archived: u64,
 }
 
+/// The cache and its database (protocol `cache`; zero for the others). See
+/// `book/src/cache.md`.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Cache {
+    /// Reads answered, from the cache (hits) or, on a miss, from the database.
+    pub reads: u64,
+    pub hits: u64,
+    pub misses: u64,
+    /// `hits / reads`.
+    pub hit_ratio: f64,
+    /// Reads the database served (its read load: the misses, and the cache's own
+    /// loads under write-through).
+    pub db_reads: u64,
+    /// `db_reads / reads`: 1 without a cache, 0 for a perfect one.
+    pub db_reads_per_read: f64,
+    /// Writes the database committed.
+    pub db_writes: u64,
+    /// Reads that returned a value older than the database's committed value when
+    /// the read began.
+    pub stale_reads: u64,
+    /// Reads that returned a value the database had not committed when they returned.
+    pub dirty_reads: u64,
+    /// Times an entry held a value other than the database's committed one.
+    pub stale_episodes: u64,
+    /// How long those lasted (an episode open at the end: to the end).
+    pub staleness_ms: StalenessMs,
+    /// Entries that differ from the database at the end, after the drain (also in
+    /// `violations.invariant`).
+    pub stale_at_end: u64,
+}
+
+/// Percentiles of the stale episodes' durations (ms).
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct StalenessMs {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct ExpectationResult {
     pub metric: String,
@@ -227,6 +266,8 @@ pub struct Report {
     pub business: Business,
     /// TCC fence events (zero for other protocols).
     pub tcc: TccCounts,
+    /// The cache and its database (zero for other protocols).
+    pub cache: Cache,
     /// Facts the protocol reported of its own (`Observation::Fact`), by name: how
     /// many and the sum of their values (absent when none).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]

@@ -15,6 +15,8 @@ use business::{Business, BusinessChecks, BusinessConfig};
 use std::collections::{BTreeMap, VecDeque};
 
 pub mod business;
+mod cache;
+pub use cache::{CacheChecks, CacheCounts};
 pub mod consistency;
 mod messaging;
 pub use messaging::{MessagingResults, MessagingTally};
@@ -210,6 +212,8 @@ pub struct Checks {
     /// Business invariants of the order and flash-sale workloads (none for transfers).
     business: Option<BusinessChecks>,
     tcc: TccChecks,
+    /// The cache and its database (protocol `cache`).
+    cache: CacheChecks,
     /// The protocol's own facts (`Observation::Fact`), by name.
     facts: BTreeMap<&'static str, FactCount>,
     /// Emptied `Track::prepared_at_us` buffers of retired transactions, reused by new
@@ -244,6 +248,7 @@ impl Checks {
             messaging: MessagingTally::default(),
             business: None,
             tcc: TccChecks::default(),
+            cache: CacheChecks::default(),
             facts: BTreeMap::new(),
             spare_prepare_times: Vec::new(),
         }
@@ -475,6 +480,7 @@ impl Checks {
             chain: audit_chain(end_audit),
             business,
             tcc: self.tcc.finish(),
+            cache: self.cache,
             latency: self.latency,
             facts: self
                 .facts
@@ -623,6 +629,9 @@ impl Observer for Checks {
             | Observation::AnomalyEnded { .. } => self.observe_consistency(at_us, obs),
             Observation::Call { txn, event } => self.counts.calls.record(at_us, txn, event),
             Observation::Tcc { .. } => self.tcc.observe(obs),
+            Observation::Cache { txn, key, event } => {
+                self.cache.observe(at_us, node, txn, key, event)
+            }
             Observation::Fact { name, value, .. } => {
                 let f = self.facts.entry(name).or_default();
                 f.count += 1;
@@ -658,6 +667,9 @@ impl Observer for Checks {
     fn fault(&mut self, at_us: u64, action: &FaultAction) {
         self.faults_total += 1;
         self.consistency.fault(at_us, action);
+        if let FaultAction::Crash(node) = *action {
+            self.cache.crashed(at_us, node);
+        }
     }
 }
 
@@ -715,6 +727,9 @@ pub struct Results {
     pub business: Business,
     /// TCC fence events (zero for other protocols).
     pub tcc: TccCounts,
+    /// The cache and its database (empty for other protocols): its counts, once the
+    /// run's end time is known ([`CacheChecks::finish`]).
+    pub cache: CacheChecks,
     /// Latencies of definite answers within the deadline (µs), for any quantile
     /// (sweeps store a latency CDF per run from it).
     pub latency: crate::stats::Histogram,

@@ -7,6 +7,7 @@
 //! Commit until acknowledged ([`commit_acks`]), the finished-below watermark of TCC
 //! and the saga ([`watermark`]).
 
+pub mod cache;
 pub mod commit_acks;
 #[macro_use]
 pub mod coordinated;
@@ -26,6 +27,7 @@ pub use protocol::Protocol;
 
 /// The built-in protocols, as registered by `run::Registry::builtin`.
 pub mod builtin {
+    pub use super::cache::build::Cache;
     pub use super::messaging::build::Messaging;
     pub use super::saga::build::Saga;
     pub use super::service_calls::build::Calls;
@@ -34,9 +36,11 @@ pub mod builtin {
     pub use super::two_pc::build::TwoPc;
 
     /// The built-in protocols' names.
-    pub const NAMES: &[&str] = &["2pc", "3pc", "tcc", "saga", "messaging", "calls"];
+    pub const NAMES: &[&str] = &["2pc", "3pc", "tcc", "saga", "messaging", "calls", "cache"];
 
-    /// Whether `name` is a built-in protocol (whose options have a section of their own).
+    /// Whether `name` is a built-in protocol (whose builder is tested, so validation
+    /// need not build its world; most have a section of their own for their options,
+    /// `cache` reads `options: (...)`).
     pub fn is_builtin(name: &str) -> bool {
         NAMES.contains(&name)
     }

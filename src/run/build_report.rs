@@ -8,9 +8,9 @@
 use crate::checkers::Results;
 use crate::engine::RunEnd;
 use crate::report::{
-    is_fact_metric, lookup, Calls, Consistency, ExpectationResult, Expectations, LatencyMs, Locks,
-    MessagingCounts, Money, Network, PerCommit, Quantiles, Repair, Report, TimeToConsistentMs,
-    Txns, Violations,
+    is_fact_metric, lookup, Cache, Calls, Consistency, ExpectationResult, Expectations, LatencyMs,
+    Locks, MessagingCounts, Money, Network, PerCommit, Quantiles, Repair, Report, StalenessMs,
+    TimeToConsistentMs, Txns, Violations,
 };
 use crate::scenario::{parse_condition, Scenario};
 
@@ -35,13 +35,16 @@ impl Report {
         let money_broken = r.money_initial != r.money_final + r.money_in_doubt;
         // Business invariants at quiescence: money, the order chain, stock and orders.
         let truncated = end.stopped_by_guard;
+        let cache = r.cache.finish(end.end_us);
+        // Cache entries that still differ from the database after the drain.
+        let stale_at_end = if truncated { 0 } else { cache.stale_at_end };
         // A run cut short never reached quiescence: money, orders and stock still in
         // flight are not broken invariants, so none is judged (atomicity is: a
         // participant's commit or abort is final whenever the checker sees it).
         let invariant = if truncated {
             0
         } else {
-            u64::from(money_broken) + r.chain.inconsistent + r.business.violations()
+            u64::from(money_broken) + r.chain.inconsistent + r.business.violations() + stale_at_end
         };
         let mut report = Report {
             scenario: scenario.name.clone(),
@@ -73,6 +76,7 @@ impl Report {
                 // balances count on their own only when none did.
                 silent: (c.atomicity_violations
                     + if truncated { 0 } else { r.chain.inconsistent }
+                    + stale_at_end
                     + if c.atomicity_violations == 0 {
                         u64::from(money_broken) + r.business.violations()
                     } else {
@@ -131,6 +135,7 @@ impl Report {
             expectations: Expectations::default(),
             business: r.business.clone(),
             tcc: r.tcc.clone(),
+            cache: cache_counts(&cache),
             facts: r.facts.clone(),
             story: Vec::new(),
             protocol_counts: Vec::new(),
@@ -179,6 +184,27 @@ fn consistency(c: &crate::checkers::consistency::Summary) -> Consistency {
         transient_anomaly_ms_max: ms(c.anomaly_us_max),
         anomalies_open_at_end: c.anomalies_open_at_end,
         unfinished_at_end: c.unfinished_at_end,
+    }
+}
+
+fn cache_counts(c: &crate::checkers::CacheCounts) -> Cache {
+    Cache {
+        reads: c.reads,
+        hits: c.hits,
+        misses: c.misses,
+        hit_ratio: ratio(c.hits, c.reads),
+        db_reads: c.db_reads,
+        db_reads_per_read: ratio(c.db_reads, c.reads),
+        db_writes: c.db_writes,
+        stale_reads: c.stale_reads,
+        dirty_reads: c.dirty_reads,
+        stale_episodes: c.stale_episodes,
+        staleness_ms: StalenessMs {
+            p50: ms(c.staleness_p50_us),
+            p99: ms(c.staleness_p99_us),
+            max: ms(c.staleness_max_us),
+        },
+        stale_at_end: c.stale_at_end,
     }
 }
 

@@ -379,6 +379,51 @@ pub fn configurations() -> Vec<Configuration> {
         Shows(&["invariant"]),
         "service-calls.md",
     ));
+    // The cache: "safe" is judged at quiescence (no entry left stale); every order
+    // has transient stale reads, counted in `cache.*` and not judged here.
+    v.push(c(
+        "cache-write-through",
+        r#"protocol: "cache", options: (write: WriteThrough)"#,
+        TRANSFER,
+        All,
+        Safe,
+        "cache.md#write-through",
+    ));
+    v.push(c(
+        "cache-aside-ttl",
+        r#"protocol: "cache", options: (write: DbThenDelete, ttl_ms: 200)"#,
+        TRANSFER,
+        All,
+        Safe,
+        "cache.md#ttl",
+    ));
+    for (name, options) in [
+        (
+            "cache-then-db",
+            r#"protocol: "cache", options: (write: CacheThenDb)"#,
+        ),
+        (
+            "cache-db-then-update",
+            r#"protocol: "cache", options: (write: DbThenUpdate)"#,
+        ),
+        (
+            "cache-aside",
+            r#"protocol: "cache", options: (write: DbThenDelete)"#,
+        ),
+        (
+            "cache-delayed-double-delete",
+            r#"protocol: "cache", options: (write: DelayedDoubleDelete)"#,
+        ),
+    ] {
+        v.push(c(
+            name,
+            options,
+            TRANSFER,
+            All,
+            Shows(&["invariant"]),
+            "cache.md",
+        ));
+    }
     v
 }
 

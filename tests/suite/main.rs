@@ -3,6 +3,7 @@
 //! binary is a full release link of the library, which dominated CI time.
 
 mod bad_input;
+mod cache;
 mod check_cli;
 mod cli;
 mod common;

@@ -1,0 +1,195 @@
+//! The cache and its database as a [`Protocol`]: nodes `db`, `cache`, `app`,
+//! `client`; options from the scenario's `options: (...)`.
+
+use super::{App, CacheNode, CacheServer, Config, Durable, WriteOrder};
+use crate::protocols::world::{BuildError, WorldBuilder};
+use crate::protocols::Protocol;
+use crate::report::{CountsLine, CountsPlace, Report};
+use crate::scenario::{ms_to_us, OptionsError, Scenario};
+use crate::story::StoryPlace;
+use crate::workload::Client;
+use serde::{Deserialize, Serialize};
+
+/// A cache in front of a database, with the classic write orders.
+pub struct Cache;
+
+/// The protocol's options, read from the scenario's `options: (...)` (every field
+/// optional).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheOptions {
+    /// The order in which a writer updates the database and the cache.
+    pub write: WriteOrder,
+    /// An entry expires this long after it was set; absent: never.
+    pub ttl_ms: Option<f64>,
+    /// Delayed double delete: the second delete, this long after the write.
+    pub second_delete_ms: f64,
+    /// The keys the requests are spread over (fewer: more contention).
+    pub keys: u32,
+    /// The share of requests that are reads.
+    pub read_ratio: f64,
+    /// Write-through: how often the cache resends an unacknowledged database write.
+    pub retry_ms: f64,
+}
+
+impl Default for CacheOptions {
+    fn default() -> Self {
+        CacheOptions {
+            write: WriteOrder::default(),
+            ttl_ms: None,
+            second_delete_ms: 50.0,
+            keys: 4,
+            read_ratio: 0.9,
+            retry_ms: 20.0,
+        }
+    }
+}
+
+impl CacheOptions {
+    /// What is wrong with these options, if anything.
+    fn check(&self) -> Result<(), OptionsError> {
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        if self.ttl_ms.is_some_and(|t| !positive(t)) {
+            return Err("ttl_ms must be a positive number of ms (leave it out for no TTL)".into());
+        }
+        if !positive(self.second_delete_ms) {
+            return Err("second_delete_ms must be a positive number of ms".into());
+        }
+        if !positive(self.retry_ms) {
+            return Err("retry_ms must be a positive number of ms".into());
+        }
+        if self.keys == 0 {
+            return Err("keys must be at least 1".into());
+        }
+        if !(0.0..=1.0).contains(&self.read_ratio) {
+            return Err("read_ratio must be between 0 and 1".into());
+        }
+        Ok(())
+    }
+
+    /// The nodes' configuration, with the client's deadline.
+    pub fn config(&self, deadline_ms: f64) -> Config {
+        Config {
+            write: self.write,
+            ttl_us: self.ttl_ms.map(|t| ms_to_us(t).max(1)),
+            second_delete_us: ms_to_us(self.second_delete_ms).max(1),
+            keys: self.keys,
+            reads_per_million: (self.read_ratio * 1e6).round() as u32,
+            retry_us: ms_to_us(self.retry_ms).max(1),
+            deadline_us: ms_to_us(deadline_ms).max(1),
+        }
+    }
+}
+
+impl Protocol for Cache {
+    type Node = CacheNode;
+    type Options = CacheOptions;
+
+    fn name(&self) -> &'static str {
+        "cache"
+    }
+
+    fn about(&self) -> &'static str {
+        "a cache in front of a database: cache-aside, double delete, write-through, TTL"
+    }
+
+    fn options(&self, s: &Scenario) -> Result<CacheOptions, OptionsError> {
+        let o: CacheOptions = match &s.options {
+            None => CacheOptions::default(),
+            Some(raw) => crate::scenario::parse_options(raw)?,
+        };
+        o.check()?;
+        Ok(o)
+    }
+
+    fn node_names(&self, _s: &Scenario, _o: &CacheOptions) -> Vec<String> {
+        ["db", "cache", "app", "client"].map(String::from).to_vec()
+    }
+
+    /// Its state grows with time (request ids as values, TTL timers).
+    fn explorable(&self) -> bool {
+        false
+    }
+
+    fn build(
+        &self,
+        o: &CacheOptions,
+        w: &mut WorldBuilder<'_, CacheNode>,
+    ) -> Result<(), BuildError> {
+        let cfg = o.config(w.scenario().clients.deadline_ms);
+        let (db, cache, app, client) = (w.id("db")?, w.id("cache")?, w.id("app")?, w.id("client")?);
+        w.host("db", CacheNode::Db, Durable::default())?;
+        let server = CacheServer::new(cfg.clone(), db);
+        w.host("cache", CacheNode::Cache(server), Durable::default())?;
+        let a = App::new(cfg, cache, db, client);
+        w.host("app", CacheNode::App(a), Durable::default())?;
+        let c = Client::new(w.client_config(app));
+        w.host_client("client", CacheNode::Client(c))?;
+        Ok(())
+    }
+
+    fn story_at(&self, place: StoryPlace, rep: &Report) -> Vec<String> {
+        if place != StoryPlace::AfterChecks {
+            return Vec::new();
+        }
+        let c = &rep.cache;
+        let mut out = vec![format!(
+            "The cache answered {} of {} reads ({:.1}% hits); the database served {} reads ({:.2} per read) and committed {} writes",
+            c.hits,
+            c.reads,
+            c.hit_ratio * 100.0,
+            c.db_reads,
+            c.db_reads_per_read,
+            c.db_writes
+        )];
+        if c.stale_reads + c.dirty_reads > 0 {
+            out.push(format!(
+                "{} reads returned a value older than the database had committed when they began (stale), {} a value it had not committed (dirty)",
+                c.stale_reads, c.dirty_reads
+            ));
+        }
+        if c.stale_episodes > 0 {
+            out.push(format!(
+                "Cache entries differed from the database {} times, for p50 {:.1} ms, p99 {:.1} ms, at most {:.1} ms",
+                c.stale_episodes, c.staleness_ms.p50, c.staleness_ms.p99, c.staleness_ms.max
+            ));
+        }
+        if c.stale_at_end > 0 {
+            out.push(format!(
+                "{} cache entries still differ from the database at the end: stale for good until the next write of their key{}",
+                c.stale_at_end,
+                " (or a TTL expires them)"
+            ));
+        }
+        out
+    }
+
+    fn counts_at(&self, place: CountsPlace, rep: &Report) -> Vec<CountsLine> {
+        if place != CountsPlace::AfterBusiness {
+            return Vec::new();
+        }
+        let c = &rep.cache;
+        vec![
+            CountsLine::new(
+                "cache",
+                format!(
+                    "{} reads, hit ratio {:.3}, {} database reads ({:.3} per read), {} writes",
+                    c.reads, c.hit_ratio, c.db_reads, c.db_reads_per_read, c.db_writes
+                ),
+            ),
+            CountsLine::new(
+                "staleness",
+                format!(
+                    "{} stale reads, {} dirty reads; {} stale episodes p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} stale at end",
+                    c.stale_reads,
+                    c.dirty_reads,
+                    c.stale_episodes,
+                    c.staleness_ms.p50,
+                    c.staleness_ms.p99,
+                    c.staleness_ms.max,
+                    c.stale_at_end
+                ),
+            ),
+        ]
+    }
+}
