@@ -182,7 +182,7 @@ fn the_story_says_the_rms_decided_alone_not_that_they_waited() {
         "shrink",
         "scenarios/2pc-heuristic-rollback-mixed.ron",
         "--out",
-        &path_str(&out),
+        path_str(&out),
     ]);
     assert!(
         stdout(&o).contains("rm2 stopped waiting for the outcome of txn 0 and took one of its own"),
