@@ -5,7 +5,8 @@
 //! into the client and the coordinator's admission ([`coordinated`]), the locking
 //! participant of 2PC and 3PC ([`locking_rm`]) and their coordinator's resending of
 //! Commit until acknowledged ([`commit_acks`]), the finished-below watermark of TCC
-//! and the saga ([`watermark`]).
+//! and the saga ([`watermark`]). Paxos Commit ([`paxos_commit`]) reuses the locking
+//! participant and the client glue.
 
 pub mod commit_acks;
 #[macro_use]
@@ -13,6 +14,7 @@ pub mod coordinated;
 #[macro_use]
 pub mod locking_rm;
 pub mod messaging;
+pub mod paxos_commit;
 mod protocol;
 pub mod saga;
 pub mod service_calls;
@@ -27,13 +29,15 @@ pub use protocol::Protocol;
 /// The built-in protocols, as registered by `run::Registry::builtin`.
 pub mod builtin {
     pub use super::messaging::build::Messaging;
+    pub use super::paxos_commit::build::PaxosCommit;
     pub use super::saga::build::Saga;
     pub use super::service_calls::build::Calls;
     pub use super::tcc::build::Tcc;
     pub use super::three_pc::build::ThreePc;
     pub use super::two_pc::build::TwoPc;
 
-    /// The built-in protocols' names.
+    /// The built-in protocols' names whose options have a section of their own
+    /// (Paxos Commit, also built in, reads the generic `options: (...)`).
     pub const NAMES: &[&str] = &["2pc", "3pc", "tcc", "saga", "messaging", "calls"];
 
     /// Whether `name` is a built-in protocol (whose options have a section of their own).

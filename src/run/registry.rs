@@ -199,7 +199,8 @@ impl Registry {
         Registry::default()
     }
 
-    /// The built-in protocols: 2PC, 3PC, TCC, saga, reliable messaging, service calls.
+    /// The built-in protocols: 2PC, 3PC, TCC, saga, reliable messaging, service calls,
+    /// Paxos Commit.
     pub fn builtin() -> Self {
         static BUILTIN: OnceLock<Registry> = OnceLock::new();
         BUILTIN
@@ -212,6 +213,7 @@ impl Registry {
                     .with(Saga)
                     .with(Messaging)
                     .with(Calls)
+                    .with(PaxosCommit)
             })
             .clone()
     }
