@@ -36,11 +36,14 @@
 //! transaction; leaders retry with a backoff. The client's request and answer play
 //! the part of the paper's BeginCommit (the first RM's request to commit).
 //!
+//! [`cost`] holds the fault-free message counts, the paper's and acidbase's.
+//!
 //! The RM's vote rules, its application of an outcome, its one-shard transactions and
 //! its recovery are the locking participant 2PC and 3PC share
 //! ([`super::locking_rm`]); the TM admits requests as theirs does.
 
 pub mod build;
+pub mod cost;
 
 use super::locking_rm::{self, LockingWorld, PrepareVerdict, RmLog};
 use crate::idmap::{IdMap, RecentIds};
