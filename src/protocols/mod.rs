@@ -5,7 +5,8 @@
 //! into the client and the coordinator's admission ([`coordinated`]), the locking
 //! participant of 2PC and 3PC ([`locking_rm`]) and their coordinator's resending of
 //! Commit until acknowledged ([`commit_acks`]), the finished-below watermark of TCC
-//! and the saga ([`watermark`]).
+//! and the saga ([`watermark`]). Paxos Commit ([`paxos_commit`]) reuses the locking
+//! participant and the client glue.
 
 pub mod cache;
 pub mod commit_acks;
@@ -14,6 +15,7 @@ pub mod coordinated;
 #[macro_use]
 pub mod locking_rm;
 pub mod messaging;
+pub mod paxos_commit;
 mod protocol;
 pub mod saga;
 pub mod service_calls;
@@ -29,6 +31,7 @@ pub use protocol::Protocol;
 pub mod builtin {
     pub use super::cache::build::Cache;
     pub use super::messaging::build::Messaging;
+    pub use super::paxos_commit::build::PaxosCommit;
     pub use super::saga::build::Saga;
     pub use super::service_calls::build::Calls;
     pub use super::tcc::build::Tcc;
@@ -36,11 +39,20 @@ pub mod builtin {
     pub use super::two_pc::build::TwoPc;
 
     /// The built-in protocols' names.
-    pub const NAMES: &[&str] = &["2pc", "3pc", "tcc", "saga", "messaging", "calls", "cache"];
+    pub const NAMES: &[&str] = &[
+        "2pc",
+        "3pc",
+        "tcc",
+        "saga",
+        "messaging",
+        "calls",
+        "paxos-commit",
+        "cache",
+    ];
 
     /// Whether `name` is a built-in protocol (whose builder is tested, so validation
     /// need not build its world; most have a section of their own for their options,
-    /// `cache` reads `options: (...)`).
+    /// Paxos Commit and `cache` read `options: (...)`).
     pub fn is_builtin(name: &str) -> bool {
         NAMES.contains(&name)
     }

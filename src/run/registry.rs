@@ -199,8 +199,8 @@ impl Registry {
         Registry::default()
     }
 
-    /// The built-in protocols: 2PC, 3PC, TCC, saga, reliable messaging, service
-    /// calls, a cache in front of a database.
+    /// The built-in protocols: 2PC, 3PC, TCC, saga, reliable messaging, service calls,
+    /// Paxos Commit, a cache in front of a database.
     pub fn builtin() -> Self {
         static BUILTIN: OnceLock<Registry> = OnceLock::new();
         BUILTIN
@@ -213,6 +213,7 @@ impl Registry {
                     .with(Saga)
                     .with(Messaging)
                     .with(Calls)
+                    .with(PaxosCommit)
                     .with(Cache)
             })
             .clone()

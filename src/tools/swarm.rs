@@ -355,6 +355,35 @@ pub fn configurations() -> Vec<Configuration> {
             "reliable-messaging.md",
         ));
     }
+    for (name, options) in [
+        ("paxos-commit", r#"protocol: "paxos-commit""#),
+        (
+            "paxos-commit-faster",
+            r#"protocol: "paxos-commit", options: (faster: true)"#,
+        ),
+        (
+            "paxos-commit-f0",
+            r#"protocol: "paxos-commit", options: (f: 0)"#,
+        ),
+        (
+            "paxos-commit-f2",
+            r#"protocol: "paxos-commit", options: (f: 2)"#,
+        ),
+        (
+            // Timers shorter than the drawn delays: leaders duel, retries overlap.
+            "paxos-commit-hasty",
+            r#"protocol: "paxos-commit", options: (faster: true, vote_timeout_ms: 5, retry_ms: 2, inquiry_interval_ms: 5, takeover_ms: 4)"#,
+        ),
+    ] {
+        v.push(c(
+            name,
+            options,
+            ALL_WORKLOADS,
+            All,
+            Safe,
+            "paxos-commit.md",
+        ));
+    }
     v.push(c(
         "calls-sync",
         r#"protocol: "calls", calls: (mode: Sync)"#,

@@ -120,7 +120,18 @@ fn every_protocol_runs_the_shared_transfer_schedule_and_stays_consistent() {
     assert_eq!(skipped, ["cache"]);
     let cols = table["columns"].as_array().expect("columns");
     let names: Vec<&str> = cols.iter().filter_map(|c| c["protocol"].as_str()).collect();
-    assert_eq!(names, ["2pc", "3pc", "tcc", "saga", "messaging", "calls"]);
+    assert_eq!(
+        names,
+        [
+            "2pc",
+            "3pc",
+            "tcc",
+            "saga",
+            "messaging",
+            "calls",
+            "paxos-commit"
+        ]
+    );
     for c in cols {
         let p = &c["protocol"];
         assert!(c["committed"].as_u64() > Some(100), "{p}: {c}");

@@ -13,6 +13,7 @@ mod explore;
 mod fuzz_corpus;
 mod layering;
 mod messaging;
+mod paxos_commit;
 mod properties;
 mod saga;
 mod scenarios;
