@@ -323,7 +323,10 @@ fn order_inventory_runs_under_every_protocol() {
         assert_eq!(r.business.sold + r.business.stock_left, 1000, "{p}");
         ran.push(*p);
     }
-    assert_eq!(ran, ["2pc", "3pc", "tcc", "saga", "messaging"]);
+    assert_eq!(
+        ran,
+        ["2pc", "3pc", "tcc", "saga", "messaging", "paxos-commit"]
+    );
 }
 
 /// Runs a shipped scenario through the binary: exit code 0 (every expectation held)
