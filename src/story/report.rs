@@ -262,7 +262,8 @@ pub fn tell(
             r.money_final,
             r.money_initial
         ));
-    } else {
+    } else if r.money_initial != 0 {
+        // (A world with no balances at all, such as the cache's, has nothing to say.)
         out.push(format!(
             "Money is conserved: {} at the start and at the end.",
             r.money_initial
@@ -286,7 +287,11 @@ pub fn tell(
     }
     out.extend(protocol.story_at(StoryPlace::AfterChecks, rep));
     business_story_lines(scenario, rep, &mut out);
-    if rep.violations.atomicity == 0 && rep.txns.unresolved == 0 && r.chain.inconsistent == 0 {
+    if rep.txns.begun > 0
+        && rep.violations.atomicity == 0
+        && rep.txns.unresolved == 0
+        && r.chain.inconsistent == 0
+    {
         out.push(format!(
             "Every transaction ended consistently: {} committed, {} aborted.",
             rep.txns.committed, rep.txns.aborted

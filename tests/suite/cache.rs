@@ -168,3 +168,21 @@ fn the_reports_show_the_cache_counts_and_bad_options_are_refused() {
         assert!(stderr(&o).contains(says), "{options}: {}", stderr(&o));
     }
 }
+
+/// A story sentence says only what the run did: a cache world has no balances and
+/// begins no transaction, so its story has no money and no transaction sentence
+/// (it had "Money is conserved: 0 …" and "… 0 committed, 0 aborted").
+#[test]
+fn the_story_says_nothing_of_money_or_transactions_the_cache_does_not_have() {
+    let o = acidbase(&["run", "scenarios/cache-aside-stale-set-race.ron"]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("23 reads returned a value older than the database had committed"),
+        "{text}"
+    );
+    assert!(!text.contains("Money is conserved"), "{text}");
+    assert!(
+        !text.contains("Every transaction ended consistently"),
+        "{text}"
+    );
+}
