@@ -123,3 +123,35 @@ fn the_swarm_rows_are_safe() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert_eq!(text.matches("ok: safe").count(), 15, "{text}");
 }
+
+/// The exhaustive checker on a user-visible Paxos Commit world with one acceptor
+/// (F = 0): with no crash every state is safe and it commits; with one crash it
+/// finds the blocked state the paper predicts for F + 1 failures — the acceptor down
+/// after the votes — and never a split.
+#[test]
+fn the_exhaustive_checker_finds_f_plus_one_blocking_and_no_split() {
+    let check = |crashes: &str| {
+        json(&[
+            "check",
+            "scenarios/check-paxos-commit.ron",
+            "--exhaustive",
+            "--max-crashes",
+            crashes,
+            "--max-drops",
+            "0",
+            "--format",
+            "json",
+        ])
+    };
+    let (code, none) = check("0");
+    assert_eq!(code, 0, "{none}");
+    assert_eq!(none["distinct_states"], 157, "{none}");
+    assert_eq!(none["complete"], true);
+    assert!(none["violation"].is_null(), "{none}");
+    let (code, one) = check("1");
+    assert_eq!(code, 1, "{one}");
+    let finding = &one["violation"]["finding"];
+    assert_eq!(finding["kind"], "blocking", "{one}");
+    let detail = finding["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("while acceptor1 is down"), "{detail}");
+}
