@@ -53,8 +53,6 @@ struct Track {
     max_depth: u32,
     /// When each participant reported `Prepared`, for the times of a `Resolved`.
     prepared_at_us: Vec<(NodeId, u64)>,
-    /// Participants that said `DecidedAlone`: their outcome was their own.
-    decided_alone: NodeSet,
 }
 
 impl Track {
@@ -89,7 +87,6 @@ impl Track {
             } => {
                 self.record.applied(node, outcome);
                 change.applied = Some((in_doubt_us, locks, lock_hold_us));
-                change.alone = self.decided_alone.contains(node);
                 self.judge(&mut change);
             }
             Observation::Resolved { outcome, locks, .. } => {
@@ -97,7 +94,6 @@ impl Track {
                 let hold_us = if locks > 0 { in_doubt_us } else { 0 };
                 self.record.applied(node, outcome);
                 change.applied = Some((in_doubt_us, locks, hold_us));
-                change.alone = self.decided_alone.contains(node);
                 self.judge(&mut change);
             }
             Observation::Decided { outcome, .. } => {
@@ -106,7 +102,6 @@ impl Track {
             }
             Observation::Finished { .. } => self.finished = true,
             Observation::Compensated { .. } => self.record.compensate(node),
-            Observation::DecidedAlone { .. } => self.decided_alone.insert(node),
             _ => {}
         }
         change
@@ -139,8 +134,6 @@ struct TrackChange {
     new_violation: bool,
     /// An outcome applied: (time in doubt, locks, lock hold time).
     applied: Option<(u64, u32, u64)>,
-    /// That outcome was the participant's own (`DecidedAlone`), not one it learned.
-    alone: bool,
 }
 
 /// A transaction whose participants disagreed.
@@ -214,6 +207,9 @@ pub struct Checks {
     tcc: TccChecks,
     /// The cache and its database (protocol `cache`).
     cache: CacheChecks,
+    /// (transaction, participant) that said `DecidedAlone` and have not yet applied
+    /// that outcome: rare, so kept aside rather than in every transaction's track.
+    decided_alone: std::collections::BTreeSet<(TxnId, NodeId)>,
     /// The protocol's own facts (`Observation::Fact`), by name.
     facts: BTreeMap<&'static str, FactCount>,
     /// Emptied `Track::prepared_at_us` buffers of retired transactions, reused by new
@@ -249,6 +245,7 @@ impl Checks {
             business: None,
             tcc: TccChecks::default(),
             cache: CacheChecks::default(),
+            decided_alone: std::collections::BTreeSet::new(),
             facts: BTreeMap::new(),
             spare_prepare_times: Vec::new(),
         }
@@ -564,13 +561,15 @@ impl Checks {
             self.record_violation(e);
         }
         if let Some((in_doubt_us, locks, hold)) = change.applied {
+            let decided_alone =
+                !self.decided_alone.is_empty() && self.decided_alone.remove(&(txn, node));
             self.record_in_doubt(InDoubtEpisode {
                 txn,
                 node: Some(node),
                 in_doubt_us,
                 locks,
                 resolved_at_us: at_us,
-                decided_alone: change.alone,
+                decided_alone,
             });
             self.record_lock_hold(in_doubt_us, locks, hold);
         }
@@ -631,6 +630,9 @@ impl Observer for Checks {
             Observation::Tcc { .. } => self.tcc.observe(obs),
             Observation::Cache { txn, key, event } => {
                 self.cache.observe(at_us, node, txn, key, event)
+            }
+            Observation::DecidedAlone { txn } => {
+                self.decided_alone.insert((txn, node));
             }
             Observation::Fact { name, value, .. } => {
                 let f = self.facts.entry(name).or_default();

@@ -585,7 +585,8 @@ impl Rm {
     /// variant, aborted on its own): it is acknowledged all the same. One this RM
     /// completed heuristically is answered with its heuristic outcome instead.
     fn learn(&mut self, txn: TxnId, outcome: Outcome, ctx: &mut C<'_>) {
-        if self.report_heuristic(txn, Some(outcome), ctx) {
+        // (Only an RM with the option has a heuristic log: skip the lookup otherwise.)
+        if self.opts.heuristic.is_some() && self.report_heuristic(txn, Some(outcome), ctx) {
             return;
         }
         locking_rm::learn(self.tm, txn, outcome, ctx, |ctx| {
