@@ -127,15 +127,21 @@ pub enum PrepareVerdict {
     Accept,
 }
 
+/// A locking world whose participants answer phase one with a vote message to the
+/// TM ([`vote`]: 2PC's and 3PC's). Paxos Commit's vote through their own Paxos
+/// instance instead, and do not implement it.
+pub trait VotesToTm: LockingWorld {
+    fn vote_msg(txn: TxnId, yes: bool) -> Self::Msg;
+}
+
 /// A world of a TM and locking participants: where a participant's [`RmLog`] lives
-/// in the durable store, and the messages of the commit core (phase one, vote,
-/// decision, acknowledgement, one-shard transaction). Written for a world by
-/// [`locking_world!`](crate::locking_world).
+/// in the durable store, and the messages of the commit core (phase one, decision,
+/// acknowledgement, one-shard transaction; the vote is [`VotesToTm`]'s). Written for
+/// a world by [`locking_world!`](crate::locking_world), with [`VotesToTm`].
 pub trait LockingWorld: AdmittingWorld {
     type Prepared: Prepared;
     fn rm_log(d: &Self::Durable) -> &RmLog<Self::Prepared>;
     fn rm_log_mut(d: &mut Self::Durable) -> &mut RmLog<Self::Prepared>;
-    fn vote_msg(txn: TxnId, yes: bool) -> Self::Msg;
     /// The TM's decision, to a participant.
     fn decision_msg(txn: TxnId, outcome: Outcome) -> Self::Msg;
     /// To the TM: Commit applied.
@@ -200,9 +206,6 @@ macro_rules! locking_world {
             ) -> &mut $crate::protocols::locking_rm::RmLog<$prepared> {
                 &mut d.rm
             }
-            fn vote_msg(txn: $crate::node::TxnId, yes: bool) -> $msg {
-                $msg::Vote { txn, yes }
-            }
             fn decision_msg(txn: $crate::node::TxnId, outcome: $crate::node::Outcome) -> $msg {
                 $msg::Decision { txn, outcome }
             }
@@ -226,6 +229,12 @@ macro_rules! locking_world {
                 client: $crate::node::NodeId,
             ) -> $msg {
                 $msg::Local { txn, ops, client }
+            }
+        }
+
+        impl $crate::protocols::locking_rm::VotesToTm for $node {
+            fn vote_msg(txn: $crate::node::TxnId, yes: bool) -> $msg {
+                $msg::Vote { txn, yes }
             }
         }
     };
@@ -267,7 +276,7 @@ pub fn begin<N: LockingWorld>(
 
 /// The vote on `rec`'s transaction `txn`, asked by `tm`. Returns whether it voted
 /// yes just now (then `rec` is durable, and the caller waits for the outcome).
-pub fn vote<N: LockingWorld>(
+pub fn vote<N: VotesToTm>(
     locks: &mut LockTable,
     tm: NodeId,
     txn: TxnId,

@@ -699,8 +699,8 @@ impl locking_rm::Prepared for PreparedRec {
 }
 
 /// The participants are locking RMs ([`super::locking_rm`]) whose vote is their
-/// ballot-0 phase 2a message to the acceptors ([`Rm::prepare`]), not a message to the
-/// TM: the shared `vote` and `learn` are not used, so the vote message is never built.
+/// ballot-0 phase 2a message to the acceptors (`Rm::prepare`), not a message to the
+/// TM: the shared `vote` and `learn` are not used (nor [`super::locking_rm::VotesToTm`]).
 impl LockingWorld for PaxosNode {
     type Prepared = PreparedRec;
     fn rm_log(d: &Durable) -> &RmLog<PreparedRec> {
@@ -708,9 +708,6 @@ impl LockingWorld for PaxosNode {
     }
     fn rm_log_mut(d: &mut Durable) -> &mut RmLog<PreparedRec> {
         &mut d.rm
-    }
-    fn vote_msg(_txn: TxnId, _yes: bool) -> Msg {
-        unreachable!("a Paxos Commit RM votes by its ballot-0 phase 2a message")
     }
     fn decision_msg(txn: TxnId, outcome: Outcome) -> Msg {
         Msg::Decision { txn, outcome }

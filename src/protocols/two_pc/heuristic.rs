@@ -8,7 +8,7 @@
 //! heard of it. Its locks are free again — at the price of atomicity whenever the TM
 //! decided otherwise.
 //!
-//! - **The decision** ([`Rm::decide_heuristically`]): at the first in-doubt scan
+//! - **The decision** (`Rm::decide_heuristically`): at the first in-doubt scan
 //!   after `after_us` in doubt, the RM applies `decide` as if told it, releases its
 //!   locks, and writes the heuristic log entry (`heuristic_log`).
 //! - **The report**: when the TM's decision reaches it (a Decision, or the answer to
@@ -18,7 +18,7 @@
 //!   entry. The report stands for the Commit's acknowledgement. About a heuristic
 //!   outcome it tells an inquiring peer or standby it does not know: its own decision
 //!   is not the transaction's.
-//! - **The TM** ([`Tm::heuristic_outcome`]) logs each RM's report once
+//! - **The TM** (`Tm::heuristic_outcome`) logs each RM's report once
 //!   (`heuristic_reports`), flags it for an operator (`repair.operator`), counts it as
 //!   the fact `heuristic_commit` or `heuristic_rollback`, and — when the heuristic
 //!   outcome is contrary to its decision, the **heuristic damage** — as
