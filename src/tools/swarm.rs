@@ -426,6 +426,24 @@ pub fn configurations() -> Vec<Configuration> {
         Safe,
         "cache.md#ttl",
     ));
+    // The same two on one hot key with half the requests writes: the most races
+    // per read that the workload can make (the swarm does not draw these options).
+    v.push(c(
+        "cache-write-through-hot",
+        r#"protocol: "cache", options: (write: WriteThrough, keys: 1, read_ratio: 0.5)"#,
+        TRANSFER,
+        All,
+        Safe,
+        "cache.md#write-through",
+    ));
+    v.push(c(
+        "cache-aside-ttl-hot",
+        r#"protocol: "cache", options: (write: DbThenDelete, ttl_ms: 50, keys: 1, read_ratio: 0.5)"#,
+        TRANSFER,
+        All,
+        Safe,
+        "cache.md#ttl",
+    ));
     for (name, options) in [
         (
             "cache-then-db",
