@@ -191,7 +191,7 @@ proptest! {
 }
 
 /// The same property over many more schedules:
-/// `cargo test --release --test messaging -- --ignored`.
+/// `cargo test --release --test suite messaging:: -- --ignored`.
 #[test]
 #[ignore]
 fn safe_mechanisms_long() {

@@ -256,7 +256,7 @@ proptest! {
 }
 
 /// The same property over 20,000 schedules (about a minute):
-/// `cargo test --release --test properties -- --ignored`.
+/// `cargo test --release --test suite properties:: -- --ignored`.
 #[test]
 #[ignore]
 fn faithful_2pc_long() {

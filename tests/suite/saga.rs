@@ -157,7 +157,7 @@ proptest! {
 }
 
 /// The same property over 2,000 schedules:
-/// `cargo test --release --test saga -- --ignored`.
+/// `cargo test --release --test suite saga:: -- --ignored`.
 #[test]
 #[ignore]
 fn with_recovery_every_saga_reaches_a_consistent_end_long() {

@@ -259,7 +259,7 @@ fn reconciliation_finds_every_lost_order_within_a_period_of_the_heal() {
 }
 
 /// The same properties over 5,000 schedules:
-/// `cargo test --release --test service_calls -- --ignored`.
+/// `cargo test --release --test suite service_calls:: -- --ignored`.
 #[test]
 #[ignore]
 fn the_properties_long() {

@@ -1,9 +1,9 @@
-//! Swarm testing (src/swarm.rs): every configuration the book calls safe stays safe,
+//! Swarm testing (src/tools/swarm.rs): every configuration the book calls safe stays safe,
 //! live and consistent in its counts for every drawn world and fault schedule; every
 //! unsafe variant shows its anomaly in the same swarm (so the swarm is not vacuous).
 //!
 //! CI runs `SEEDS` seeds per configuration and workload. The long run is
-//! `cargo test --release --test swarm -- --ignored` (ACIDBASE_SWARM_SEEDS seeds, 5,000
+//! `cargo test --release --test suite swarm:: -- --ignored` (ACIDBASE_SWARM_SEEDS seeds, 5,000
 //! by default), or the same from the command line:
 //! `acidbase explore --swarm --seeds 1..5001`.
 
@@ -107,7 +107,7 @@ fn a_swarm_is_the_same_at_any_thread_count() {
     assert!(one.violating_seeds > 0, "{one:?}");
 }
 
-/// The long swarm: `cargo test --release --test swarm -- --ignored`.
+/// The long swarm: `cargo test --release --test suite swarm:: -- --ignored`.
 #[test]
 #[ignore = "long: thousands of seeds per configuration"]
 fn the_long_swarm() {

@@ -207,7 +207,7 @@ proptest! {
 }
 
 /// The same property over 20,000 schedules:
-/// `cargo test --release --test tcc -- --ignored`.
+/// `cargo test --release --test suite tcc:: -- --ignored`.
 #[test]
 #[ignore]
 fn guarded_tcc_long() {

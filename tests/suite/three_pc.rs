@@ -233,7 +233,7 @@ proptest! {
 }
 
 /// The same property over 5,000 schedules:
-/// `cargo test --release --test three_pc -- --ignored`.
+/// `cargo test --release --test suite three_pc:: -- --ignored`.
 #[test]
 #[ignore]
 fn one_crash_never_blocks_3pc_long() {
