@@ -852,6 +852,13 @@ impl Acceptor {
         }
     }
 
+    /// Tells `from`, whose ballot is below the one `rec` promised, which ballot that
+    /// is (so that it can start above it, or yield).
+    fn refuse(from: NodeId, txn: TxnId, rec: &AcceptorRec, ctx: &mut C<'_>) {
+        let ballot = rec.promised;
+        ctx.send(from, Msg::Nack { txn, ballot });
+    }
+
     fn arm_takeover(&self, txn: TxnId, ctx: &mut C<'_>) {
         let tries = self.tries.get(&txn).copied().unwrap_or(0);
         let after = (self.cfg.takeover_us * self.index) << tries.min(MAX_DOUBLINGS);
@@ -876,14 +883,7 @@ impl Acceptor {
         self.heard_leader(from, txn, ballot, ctx);
         if ballot < rec.promised {
             if ballot > 0 {
-                let promised = rec.promised;
-                ctx.send(
-                    from,
-                    Msg::Nack {
-                        txn,
-                        ballot: promised,
-                    },
-                );
+                Self::refuse(from, txn, &rec, ctx);
             }
             return;
         }
@@ -928,14 +928,7 @@ impl Acceptor {
         };
         self.heard_leader(from, txn, ballot, ctx);
         if ballot < rec.promised {
-            let promised = rec.promised;
-            ctx.send(
-                from,
-                Msg::Nack {
-                    txn,
-                    ballot: promised,
-                },
-            );
+            Self::refuse(from, txn, &rec, ctx);
             return;
         }
         rec.promised = ballot;
