@@ -1,7 +1,9 @@
 //! 2PC's `heuristic` option (X/Open XA's heuristic decision), run as a user would:
 //! the blocking crash with heuristics frees the locks and shows its damage, a guess
 //! that agrees is reported without damage, an option that never fires changes
-//! nothing, a bad `after_ms` is refused, and in the swarm the damage is never silent.
+//! nothing, a bad `after_ms` is refused, in the swarm the damage is never silent,
+//! and the story of an RM that decided alone (heuristically, or by the unsafe
+//! timeout) says so.
 
 use crate::common::{acidbase as bin, path_str, stderr, stdout, TempDir};
 use serde_json::Value;
@@ -189,4 +191,35 @@ fn the_story_says_the_rms_decided_alone_not_that_they_waited() {
         "{}",
         stdout(&o)
     );
+}
+
+/// The unsafe timeout's RMs abort on their own too (not a heuristic: nothing is
+/// remembered or reported), and the story says so rather than that they waited for
+/// the outcome, in `run` and in the shrunk counterexample (a story sentence says only
+/// what the run did).
+#[test]
+fn the_unsafe_timeout_story_says_the_rms_aborted_alone() {
+    let run = stdout(&bin(&["run", "scenarios/2pc-unsafe-timeout.ron"]));
+    assert!(
+        !run.contains("waited until it learned the outcome"),
+        "{run}"
+    );
+    assert!(
+        run.contains("rm2, rm3 had voted yes on txn 0 and were in doubt for 300.0 ms, holding 2 locks: a participant that voted yes may neither commit nor abort on its own, yet each stopped waiting and took an outcome of their own"),
+        "{run}"
+    );
+    let dir = TempDir::new("unsafe-timeout-story");
+    let out = dir.path("shrunk.ron");
+    let o = bin(&[
+        "shrink",
+        "scenarios/2pc-unsafe-timeout.ron",
+        "--out",
+        path_str(&out),
+    ]);
+    let story = stdout(&o);
+    assert!(
+        story.contains("stopped waiting for the outcome of txn 0 and took one of its own"),
+        "{story}"
+    );
+    assert!(!story.contains("waited until it learned"), "{story}");
 }

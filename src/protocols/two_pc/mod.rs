@@ -663,6 +663,9 @@ impl Rm {
             if let Some(limit) = self.opts.rm_abort_timeout_us {
                 if now >= rec.prepared_at_us + limit {
                     // Unsafe: deciding alone while the TM may have decided commit.
+                    // Said, so that the story does not tell it as a wait that ended
+                    // with the TM's outcome.
+                    ctx.observe(Observation::DecidedAlone { txn });
                     self.finish(txn, Outcome::Abort, ctx);
                     continue;
                 }
