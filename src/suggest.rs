@@ -3,10 +3,11 @@
 
 /// The known name nearest to `name`, if one is near enough to be a typo: a
 /// Damerau–Levenshtein distance (so a swapped pair of letters counts once) of at
-/// most a third of the name's length, or `name` being the last segment of a dotted
+/// most a quarter of the name's length (none for names under four letters: `3pc` is
+/// not a typo of `2pc`), or `name` being the last segment of a dotted
 /// name (`hit_ratio` for `cache.hit_ratio`). Ties go to the first in `known`.
 pub fn closest<'a, S: AsRef<str>>(name: &str, known: &'a [S]) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).max(1);
+    let limit = name.chars().count() / 4;
     let by_segment = known
         .iter()
         .map(AsRef::as_ref)
@@ -41,6 +42,7 @@ mod tests {
         );
         assert_eq!(closest("hit_ratio", &known), Some("cache.hit_ratio"));
         assert_eq!(closest("latency", &known), None);
+        assert_eq!(closest("3pc", &["2pc"]), None);
         assert_eq!(closest("availability", &known), None);
         assert_eq!(
             hint("availabilty", &known),

@@ -145,6 +145,10 @@ pub struct Exploration {
     /// A digest of every seed's trace digest, independent of the order the seeds ran
     /// in: equal explorations have equal folds, at any `--jobs`.
     pub digest_fold: String,
+    /// Stopped early ([`crate::tools::stop`]): the seeds run are the first
+    /// `seeds_run` of the range, every one of them whole.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 /// What one seed's run showed: its trace digest and its failure kinds.
@@ -209,6 +213,11 @@ pub fn explore_seeds(
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| loop {
+                // Checked before a seed is claimed, so the seeds run are always a
+                // prefix of the range: every claimed seed is finished.
+                if crate::tools::stop::requested() {
+                    break;
+                }
                 let offset = next.fetch_add(1, Ordering::Relaxed);
                 if span.is_none_or(|s| offset > s) || offset == u64::MAX {
                     break;
@@ -241,6 +250,7 @@ pub fn explore_seeds(
         first_violating_seed: t.first,
         kinds,
         digest_fold: format!("{:016x}", t.fold),
+        interrupted: span.is_some_and(|s| t.done <= s),
     }
 }
 

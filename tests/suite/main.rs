@@ -13,6 +13,7 @@ mod course;
 mod exhaustive;
 mod explore;
 mod fuzz_corpus;
+mod interrupt;
 mod layering;
 mod messaging;
 mod paxos_commit;

@@ -153,7 +153,7 @@ fn stopping_midway_or_a_torn_journal_line_resumes_to_identical_files() {
     let o = sweep(&file, &out, &["--jobs", "2", "--stop-after", "7"]);
     assert_exit(&o, 0);
     assert!(
-        stdout(&o).contains("continue with --resume"),
+        stdout(&o).contains("continue with: acidbase sweep ") && stdout(&o).contains(" --resume"),
         "{}",
         stdout(&o)
     );
