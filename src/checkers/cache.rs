@@ -11,7 +11,12 @@
 //! - a **stale episode** is a time during which the cache holds a value for a key
 //!   that differs from the database's committed value; its length is the staleness
 //!   duration, and the entries still stale at the end are stale at quiescence;
-//! - hits, misses, and the database's reads (its read load).
+//! - hits, misses, and the database's reads (its read load);
+//! - composite entries (`sources > 1`): partial entries the cache installed, reads
+//!   that returned one (partial entries served), the consumer errors they caused
+//!   (the client received one), parts asked again, and reads that failed because
+//!   their entry could not be filled completely (`fill: AllOrNothing`'s cost). A
+//!   partial entry's staleness is its database part's, when it has one.
 //!
 //! Memory: per key, a few words; per committed write, its place in its key's order
 //! (one map entry, as long as the run); per read in flight, the order its key had
@@ -75,6 +80,11 @@ pub struct CacheCounts {
     pub staleness_p50_us: u64,
     pub staleness_p99_us: u64,
     pub staleness_max_us: u64,
+    pub partial_cached: u64,
+    pub partial_served: u64,
+    pub consumer_errors: u64,
+    pub part_retries: u64,
+    pub reads_failed: u64,
 }
 
 impl CacheChecks {
@@ -101,22 +111,45 @@ impl CacheChecks {
                 let writes = self.keys.get(&key).map_or(0, |k| k.db_writes);
                 self.reads.insert(txn, writes);
             }
-            CacheEvent::ReadReturned { value, hit } => {
-                self.counts.reads += 1;
-                if hit {
-                    self.counts.hits += 1;
-                } else {
-                    self.counts.misses += 1;
-                }
-                let began = self.reads.remove(&txn).unwrap_or(0);
-                match self.place(key, value) {
-                    None => self.counts.dirty_reads += 1,
-                    Some(place) if place < began => self.counts.stale_reads += 1,
-                    Some(_) => {}
-                }
+            CacheEvent::ReadReturned { value, hit } => self.returned(txn, key, Some(value), hit),
+            CacheEvent::InstalledPartial { value, .. } => {
+                self.cache_node = Some(node);
+                self.counts.partial_cached += 1;
+                // Without its database part, nothing in it can be stale.
+                self.keys.entry(key).or_default().cached = value;
             }
+            CacheEvent::ReadReturnedPartial { value, hit } => {
+                self.counts.partial_served += 1;
+                self.returned(txn, key, value, hit);
+            }
+            CacheEvent::ReadFailed => {
+                self.counts.reads_failed += 1;
+                self.reads.remove(&txn);
+            }
+            CacheEvent::PartRetried => self.counts.part_retries += 1,
+            CacheEvent::ConsumerError => self.counts.consumer_errors += 1,
         }
         self.judge(at_us, key);
+    }
+
+    /// A read of `key` for request `txn` returned, from the cache (`hit`) or not;
+    /// `value`: the database part it returned, if any (judged stale or dirty).
+    fn returned(&mut self, txn: TxnId, key: u32, value: Option<u64>, hit: bool) {
+        self.counts.reads += 1;
+        if hit {
+            self.counts.hits += 1;
+        } else {
+            self.counts.misses += 1;
+        }
+        let began = self.reads.remove(&txn).unwrap_or(0);
+        let Some(value) = value else {
+            return;
+        };
+        match self.place(key, value) {
+            None => self.counts.dirty_reads += 1,
+            Some(place) if place < began => self.counts.stale_reads += 1,
+            Some(_) => {}
+        }
     }
 
     /// A crash of the cache node empties the cache (its entries are volatile).
