@@ -275,3 +275,70 @@ impl Protocol for Cache {
         lines
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::report::Report;
+
+    fn run(options: &str, faults: &str, seed: u64) -> Report {
+        let text = format!(
+            r#"(protocol: "cache", duration_ms: 1000, drain_ms: 500,
+                clients: (load: Closed(sessions: 8, think_ms: 5), deadline_ms: 300),
+                network: (latency: Exponential(floor_ms: 0.5, mean_ms: 3)),
+                faults: ({faults}), options: ({options}))"#
+        );
+        crate::run::parse(&text, "unit.ron")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .run(seed, None)
+            .report
+    }
+
+    fn refused(options: &str) -> String {
+        let text = format!(r#"(protocol: "cache", options: ({options}))"#);
+        match crate::run::parse(&text, "unit.ron") {
+            Ok(_) => panic!("{options} was accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn composite_options_are_checked() {
+        assert!(refused("sources: 0").contains("sources must be between 1 and 16"));
+        assert!(refused("sources: 17").contains("sources must be between 1 and 16"));
+        assert!(refused("sources: 2, part_timeout_ms: 0").contains("part_timeout_ms"));
+        let e = refused("sources: 2, write: WriteThrough");
+        assert!(e.contains("DbThenDelete or DelayedDoubleDelete"), "{e}");
+        assert!(refused("fill: Half").contains("Half"));
+    }
+
+    /// With every part answering, a composite entry is filled whole: no partial entry,
+    /// no failed read, whichever `fill`.
+    #[test]
+    fn without_faults_every_composite_entry_is_complete() {
+        for fill in ["Partial", "AllOrNothing"] {
+            let r = run(&format!("sources: 4, fill: {fill}"), "", 2);
+            let c = &r.cache;
+            assert!(c.reads > 100 && c.hits > 0, "{c:?}");
+            assert_eq!(
+                (c.partial_cached, c.partial_served, c.reads_failed),
+                (0, 0, 0),
+                "{fill}"
+            );
+        }
+    }
+
+    /// A source down for longer than the part timeout and its retry: `Partial`
+    /// caches and serves partial entries, `AllOrNothing` fails reads instead.
+    #[test]
+    fn a_source_down_makes_partial_entries_or_failed_reads() {
+        let down = r#"crashes: [(node: "source1", at_ms: 200, restart_ms: 500)]"#;
+        let p = run("sources: 2, fill: Partial", down, 3).cache;
+        assert!(p.partial_cached > 0 && p.partial_served >= p.partial_cached, "{p:?}");
+        assert!(p.consumer_errors > 0 && p.consumer_errors <= p.partial_served);
+        assert!(p.part_retries > 0);
+        assert_eq!(p.reads_failed, 0);
+        let a = run("sources: 2, fill: AllOrNothing", down, 3).cache;
+        assert_eq!((a.partial_cached, a.partial_served, a.consumer_errors), (0, 0, 0));
+        assert!(a.reads_failed > 0 && a.part_retries >= a.reads_failed, "{a:?}");
+    }
+}
