@@ -307,22 +307,43 @@ mod tests {
         let mut c = CacheChecks::default();
         commit(&mut c, 1, 5);
         let (value, missing) = (None, 1);
-        c.observe(2, CACHE, 6, 3, CacheEvent::InstalledPartial { value, missing });
+        c.observe(
+            2,
+            CACHE,
+            6,
+            3,
+            CacheEvent::InstalledPartial { value, missing },
+        );
         c.observe(3, APP, 7, 3, CacheEvent::ReadBegan);
         let hit = true;
         c.observe(4, APP, 7, 3, CacheEvent::ReadReturnedPartial { value, hit });
         c.observe(5, CACHE, 0, 3, CacheEvent::ConsumerError);
         let value = Some(CACHE_INITIAL);
-        c.observe(6, CACHE, 8, 3, CacheEvent::InstalledPartial { value, missing: 2 });
+        c.observe(
+            6,
+            CACHE,
+            8,
+            3,
+            CacheEvent::InstalledPartial { value, missing: 2 },
+        );
         c.observe(7, APP, 9, 3, CacheEvent::ReadBegan);
         c.observe(8, APP, 9, 3, CacheEvent::PartRetried);
         c.observe(9, APP, 9, 3, CacheEvent::ReadFailed);
         let r = c.finish(10);
-        assert_eq!((r.partial_cached, r.partial_served, r.consumer_errors), (2, 1, 1));
-        assert_eq!((r.reads, r.hits, r.reads_failed, r.part_retries), (1, 1, 1, 1));
+        assert_eq!(
+            (r.partial_cached, r.partial_served, r.consumer_errors),
+            (2, 1, 1)
+        );
+        assert_eq!(
+            (r.reads, r.hits, r.reads_failed, r.part_retries),
+            (1, 1, 1, 1)
+        );
         assert_eq!(r.stale_reads, 0);
         // The second partial entry holds the value before the commit: stale from 6.
-        assert_eq!((r.stale_episodes, r.stale_at_end, r.staleness_max_us), (1, 1, 4));
+        assert_eq!(
+            (r.stale_episodes, r.stale_at_end, r.staleness_max_us),
+            (1, 1, 4)
+        );
         assert!(c.reads.is_empty());
     }
 }

@@ -197,7 +197,11 @@ fn json_of(args: &[&str]) -> serde_json::Value {
 
 fn counts(json: &serde_json::Value, keys: &[&str]) -> Vec<u64> {
     keys.iter()
-        .map(|k| json["cache"][*k].as_u64().unwrap_or_else(|| panic!("cache.{k}")))
+        .map(|k| {
+            json["cache"][*k]
+                .as_u64()
+                .unwrap_or_else(|| panic!("cache.{k}"))
+        })
         .collect()
 }
 
@@ -242,7 +246,10 @@ fn a_partial_fill_serves_partial_entries_and_all_or_nothing_fails_reads_instead(
     );
     assert!(text.contains("the consumer failed on 62 of them"), "{text}");
     let text = stdout(&acidbase(&["run", "scenarios/cache-all-or-nothing.ron"]));
-    assert!(text.contains("23 reads failed: a part of their entry did not come"), "{text}");
+    assert!(
+        text.contains("23 reads failed: a part of their entry did not come"),
+        "{text}"
+    );
 }
 
 /// Every fault kind on every node, the sources included, over 40 seeds: all or
@@ -255,7 +262,10 @@ fn under_every_fault_all_or_nothing_never_serves_a_partial_entry() {
     faults: (random_crashes: [(nodes: ["app", "cache", "db", "client", "source1", "source2"],
         rate_per_s: 3, mean_downtime_ms: 40)], max_drift_ppm: 2000"#;
     let options = "write: DbThenDelete, ttl_ms: 100, sources: 3";
-    let all = reports(&world(&format!("{options}, fill: AllOrNothing"), faults), 1..=40);
+    let all = reports(
+        &world(&format!("{options}, fill: AllOrNothing"), faults),
+        1..=40,
+    );
     for r in &all {
         let c = &r.cache;
         assert_eq!(
@@ -265,15 +275,31 @@ fn under_every_fault_all_or_nothing_never_serves_a_partial_entry() {
             r.seed
         );
         assert_eq!(c.hits + c.misses, c.reads);
-        assert_eq!(r.violations.invariant, 0, "seed {}: {}", r.seed, r.to_text());
+        assert_eq!(
+            r.violations.invariant,
+            0,
+            "seed {}: {}",
+            r.seed,
+            r.to_text()
+        );
     }
     assert!(all.iter().filter(|r| r.cache.reads_failed > 0).count() > 10);
     let partial = reports(&world(&format!("{options}, fill: Partial"), faults), 1..=40);
-    assert!(partial.iter().filter(|r| r.cache.partial_served > 0).count() > 10);
+    assert!(
+        partial
+            .iter()
+            .filter(|r| r.cache.partial_served > 0)
+            .count()
+            > 10
+    );
     for r in &partial {
         let c = &r.cache;
         assert_eq!(c.reads_failed, 0, "seed {}", r.seed);
-        assert!(c.consumer_errors <= c.partial_served, "seed {}: {c:?}", r.seed);
+        assert!(
+            c.consumer_errors <= c.partial_served,
+            "seed {}: {c:?}",
+            r.seed
+        );
         assert!(c.partial_served <= c.reads);
     }
     // The swarm judges a partial entry served a failure.
@@ -290,8 +316,14 @@ fn bad_composite_options_are_refused() {
     let t = TempDir::new("cache-bad-composite");
     for (options, says) in [
         ("sources: 0", "sources must be between 1 and 16"),
-        ("sources: 3, write: DbThenUpdate", "DbThenDelete or DelayedDoubleDelete"),
-        ("sources: 3, part_timeout_ms: -1", "part_timeout_ms must be a positive"),
+        (
+            "sources: 3, write: DbThenUpdate",
+            "DbThenDelete or DelayedDoubleDelete",
+        ),
+        (
+            "sources: 3, part_timeout_ms: -1",
+            "part_timeout_ms must be a positive",
+        ),
         ("sources: 3, fill: Half", "Half"),
     ] {
         let f = t.write(

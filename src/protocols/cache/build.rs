@@ -333,12 +333,21 @@ mod tests {
     fn a_source_down_makes_partial_entries_or_failed_reads() {
         let down = r#"crashes: [(node: "source1", at_ms: 200, restart_ms: 500)]"#;
         let p = run("sources: 2, fill: Partial", down, 3).cache;
-        assert!(p.partial_cached > 0 && p.partial_served >= p.partial_cached, "{p:?}");
+        assert!(
+            p.partial_cached > 0 && p.partial_served >= p.partial_cached,
+            "{p:?}"
+        );
         assert!(p.consumer_errors > 0 && p.consumer_errors <= p.partial_served);
         assert!(p.part_retries > 0);
         assert_eq!(p.reads_failed, 0);
         let a = run("sources: 2, fill: AllOrNothing", down, 3).cache;
-        assert_eq!((a.partial_cached, a.partial_served, a.consumer_errors), (0, 0, 0));
-        assert!(a.reads_failed > 0 && a.part_retries >= a.reads_failed, "{a:?}");
+        assert_eq!(
+            (a.partial_cached, a.partial_served, a.consumer_errors),
+            (0, 0, 0)
+        );
+        assert!(
+            a.reads_failed > 0 && a.part_retries >= a.reads_failed,
+            "{a:?}"
+        );
     }
 }

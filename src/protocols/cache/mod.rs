@@ -643,7 +643,12 @@ impl CacheServer {
                 };
                 self.entries.insert(key, entry);
                 let missing = missing.count_ones();
-                observe(ctx, txn, key, CacheEvent::InstalledPartial { value, missing });
+                observe(
+                    ctx,
+                    txn,
+                    key,
+                    CacheEvent::InstalledPartial { value, missing },
+                );
                 self.start_ttl(key, ctx);
             }
             Msg::Delete { txn, key, ack } => {
@@ -785,9 +790,9 @@ impl App {
             Msg::Filled { txn, key, value } if self.at(txn, Step::ReadCache) => {
                 self.read_done(txn, key, value, false, ctx)
             }
-            Msg::PartialHit { txn, key, value, .. } if self.at(txn, Step::ReadCache) => {
-                self.partial_done(txn, key, value, true, ctx)
-            }
+            Msg::PartialHit {
+                txn, key, value, ..
+            } if self.at(txn, Step::ReadCache) => self.partial_done(txn, key, value, true, ctx),
             Msg::Miss { txn, key } if self.at(txn, Step::ReadCache) && self.cfg.sources > 1 => {
                 self.step(txn, Step::ReadParts);
                 self.ask_parts(txn, key, self.cfg.all_parts(), ctx);
@@ -1067,7 +1072,12 @@ impl App {
     ) {
         self.ops.remove(&txn);
         ctx.cancel_timer(Timer::GiveUp(txn));
-        observe(ctx, txn, key, CacheEvent::ReadReturnedPartial { value, hit });
+        observe(
+            ctx,
+            txn,
+            key,
+            CacheEvent::ReadReturnedPartial { value, hit },
+        );
         ctx.send(self.client, Msg::PartialReply { txn, key });
     }
 
