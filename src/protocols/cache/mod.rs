@@ -42,7 +42,7 @@
 //!
 //! **Composite entries** (`sources > 1`): an entry is assembled from `sources`
 //! parts, part 0 the database's row and part `i` read from source node `source{i}`
-//! (static data: a product's price, its stock, its reviews). A miss asks every part
+//! (static data: say, an order's prices and its shipping). A miss asks every part
 //! at once and waits up to `part_timeout_us`; a part that does not come (a lost
 //! message, a source down) is asked again `part_retries` times. Then [`Fill`]
 //! decides: `Partial` caches and serves what it got (every read of the entry until
