@@ -146,6 +146,21 @@ pub enum CacheEvent {
     /// The read of request `txn` returned `value`, from the cache (`hit`) or, on a
     /// miss, from the database.
     ReadReturned { value: u64, hit: bool },
+    /// Composite entries (`sources > 1`): the cache now holds a *partial* entry for
+    /// the key, `missing` of its parts absent; `value` is its database part, if that
+    /// part is there.
+    InstalledPartial { value: Option<u64>, missing: u32 },
+    /// The read of request `txn` returned a partial entry (from the cache, `hit`, or
+    /// from the fill that built it); `value` is its database part, if there.
+    ReadReturnedPartial { value: Option<u64>, hit: bool },
+    /// The read of request `txn` failed: its entry could not be filled completely,
+    /// and the app would not cache or serve a part of it (`fill: AllOrNothing`).
+    ReadFailed,
+    /// A read asked its missing parts again after its part timeout.
+    PartRetried,
+    /// The consumer (the client) received a partial entry for request `txn` and
+    /// could not use it.
+    ConsumerError,
 }
 
 /// The value every key of the cache workload holds before its first write.

@@ -172,6 +172,19 @@ pub struct Cache {
     /// Entries that differ from the database at the end, after the drain (also in
     /// `violations.invariant`).
     pub stale_at_end: u64,
+    /// Composite entries (`sources > 1`): partial entries the cache installed (some
+    /// part missing: `fill: Partial` only).
+    pub partial_cached: u64,
+    /// Reads that returned a partial entry, from the cache or from the fill that
+    /// built it (the swarm's `partial-entry` failure).
+    pub partial_served: u64,
+    /// Partial entries the client received and could not use.
+    pub consumer_errors: u64,
+    /// Times a read asked its missing parts again after `part_timeout_ms`.
+    pub part_retries: u64,
+    /// Reads that failed because their entry could not be filled completely
+    /// (`fill: AllOrNothing`: nothing cached, the reader gets an error).
+    pub reads_failed: u64,
 }
 
 /// Percentiles of the stale episodes' durations (ms).

@@ -205,6 +205,11 @@ fn cache_counts(c: &crate::checkers::CacheCounts) -> Cache {
             max: ms(c.staleness_max_us),
         },
         stale_at_end: c.stale_at_end,
+        partial_cached: c.partial_cached,
+        partial_served: c.partial_served,
+        consumer_errors: c.consumer_errors,
+        part_retries: c.part_retries,
+        reads_failed: c.reads_failed,
     }
 }
 

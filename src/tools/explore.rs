@@ -17,6 +17,9 @@ use std::sync::Mutex;
 /// shrink keeps one of them while it minimises.
 ///
 /// - `atomicity`: some participants applied a transaction others rolled back;
+/// - `partial-entry`: a read was served a partially filled composite cache entry
+///   (protocol `cache`, `cache.partial_served`): a consumer got a structure with
+///   parts missing, whenever it happened (not a state at quiescence);
 /// - `invariant`: a business invariant was broken at quiescence (money, stock, an
 ///   unpaid sale, an order the services disagree on);
 /// - `blocked`: after the drain, a transaction still unresolved (in doubt or half
@@ -30,6 +33,9 @@ pub fn violation_kinds(report: &Report) -> Vec<String> {
     let t = &report.txns;
     if report.violations.atomicity > 0 {
         kinds.push("atomicity".to_string());
+    }
+    if report.cache.partial_served > 0 {
+        kinds.push("partial-entry".to_string());
     }
     if report.truncated {
         // Cut short: nothing else was judged (no quiescence).
@@ -57,7 +63,14 @@ pub fn violation_kinds(report: &Report) -> Vec<String> {
 }
 
 /// The fixed failure kinds, strongest first.
-pub const KIND_ORDER: &[&str] = &["atomicity", "invariant", "blocked", "counts", "event-guard"];
+pub const KIND_ORDER: &[&str] = &[
+    "atomicity",
+    "partial-entry",
+    "invariant",
+    "blocked",
+    "counts",
+    "event-guard",
+];
 
 /// Does `report` show failure kind `kind`?
 pub fn has_kind(report: &Report, kind: &str) -> bool {

@@ -444,6 +444,25 @@ pub fn configurations() -> Vec<Configuration> {
         Safe,
         "cache.md#ttl",
     ));
+    // Composite entries of three parts, each part a message the faults can lose and
+    // a node they can crash: fill all or nothing never serves a partial entry (the
+    // swarm's `partial-entry` kind); the partial fill does.
+    v.push(c(
+        "cache-composite-all-or-nothing",
+        r#"protocol: "cache", options: (write: DbThenDelete, ttl_ms: 200, sources: 3, fill: AllOrNothing)"#,
+        TRANSFER,
+        All,
+        Safe,
+        "cache.md#partially-filled-entries",
+    ));
+    v.push(c(
+        "cache-composite-partial",
+        r#"protocol: "cache", options: (write: DbThenDelete, ttl_ms: 200, sources: 3, fill: Partial)"#,
+        TRANSFER,
+        All,
+        Shows(&["partial-entry"]),
+        "cache.md#partially-filled-entries",
+    ));
     for (name, options) in [
         (
             "cache-then-db",
