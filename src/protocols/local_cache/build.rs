@@ -180,8 +180,8 @@ impl Protocol for LocalCache {
         }
         let c = &rep.local_cache;
         let mut out = vec![format!(
-            "The switch flipped {} times; {} charges were decided ({} of them on a view that differed from the store's), {} charges made",
-            c.flips, c.decisions, c.stale_decisions, c.charges
+            "The switch flipped {} times; {} attempts of {} charge requests were decided ({} of them on a view that differed from the store's), and the payment paths made {} charges",
+            c.flips, c.decisions, c.requests_decided, c.stale_decisions, c.charges
         )];
         if c.divergence_windows > 0 {
             out.push(format!(
@@ -203,7 +203,7 @@ impl Protocol for LocalCache {
         }
         if c.divergent_at_end > 0 {
             out.push(format!(
-                "{} views still differ from the store at the end: they stay wrong until the next flip reaches them",
+                "{} copies of the switch still differ from the store at the end: they stay wrong until the next flip reaches them",
                 c.divergent_at_end
             ));
         }
