@@ -11,6 +11,7 @@ mod compare;
 mod exhaustive;
 mod explore;
 mod fuzz_corpus;
+mod local_cache;
 mod layering;
 mod messaging;
 mod paxos_commit;
