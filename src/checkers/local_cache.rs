@@ -200,22 +200,35 @@ mod tests {
         let viewed = |on| LocalCacheEvent::Viewed { on, version: 0 };
         c.observe(20, SVC0, 7, viewed(true));
         c.observe(20, SVC0, 7, LocalCacheEvent::Took { on: true });
-        c.observe(22, NodeId(5), 7, LocalCacheEvent::Charged {
-            on: true,
-            amount: 40,
-        });
+        c.observe(
+            22,
+            NodeId(5),
+            7,
+            LocalCacheEvent::Charged {
+                on: true,
+                amount: 40,
+            },
+        );
         c.observe(50, SVC1, 7, viewed(false));
         c.observe(50, SVC1, 7, LocalCacheEvent::Took { on: false });
-        c.observe(52, NodeId(4), 7, LocalCacheEvent::Charged {
-            on: false,
-            amount: 40,
-        });
+        c.observe(
+            52,
+            NodeId(4),
+            7,
+            LocalCacheEvent::Charged {
+                on: false,
+                amount: 40,
+            },
+        );
         // A third attempt on the old path adds nothing: the path deduplicates.
         c.observe(60, SVC1, 7, viewed(false));
         let r = c.finish(100);
         assert_eq!((r.flips, r.decisions, r.requests_decided), (1, 3, 1));
         assert_eq!((r.stale_decisions, r.split_views, r.split_paths), (2, 1, 1));
-        assert_eq!((r.charges, r.processed_twice, r.double_charged_amount), (2, 1, 40));
+        assert_eq!(
+            (r.charges, r.processed_twice, r.double_charged_amount),
+            (2, 1, 40)
+        );
         // svc1 diverges from 10 to the end; nothing else.
         assert_eq!((r.divergence_windows, r.divergent_at_end), (1, 1));
         assert_eq!((r.divergence_max_us, r.divergence_total_us), (90, 90));

@@ -9,8 +9,8 @@
 //! participant and the client glue.
 
 pub mod cache;
-pub mod local_cache;
 pub mod commit_acks;
+pub mod local_cache;
 #[macro_use]
 pub mod coordinated;
 #[macro_use]

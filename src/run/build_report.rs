@@ -8,9 +8,9 @@
 use crate::checkers::Results;
 use crate::engine::RunEnd;
 use crate::report::{
-    is_fact_metric, lookup, Cache, Calls, LocalCache, Consistency, ExpectationResult, Expectations, LatencyMs,
-    Locks, MessagingCounts, Money, Network, PerCommit, Quantiles, Repair, Report, StalenessMs,
-    TimeToConsistentMs, Txns, Violations,
+    is_fact_metric, lookup, Cache, Calls, Consistency, ExpectationResult, Expectations, LatencyMs,
+    LocalCache, Locks, MessagingCounts, Money, Network, PerCommit, Quantiles, Repair, Report,
+    StalenessMs, TimeToConsistentMs, Txns, Violations,
 };
 use crate::scenario::{parse_condition, Scenario};
 
@@ -47,7 +47,8 @@ impl Report {
         let invariant = if truncated {
             0
         } else {
-            u64::from(money_broken) + r.chain.inconsistent
+            u64::from(money_broken)
+                + r.chain.inconsistent
                 + r.business.violations()
                 + stale_at_end
                 + twice

@@ -68,7 +68,12 @@ fn deciding_once_charges_nothing_twice_though_attempts_still_see_the_switch_diff
         );
         for r in &rs {
             let c = &r.local_cache;
-            assert_eq!((c.split_paths, c.processed_twice), (0, 0), "{p} seed {}", r.seed);
+            assert_eq!(
+                (c.split_paths, c.processed_twice),
+                (0, 0),
+                "{p} seed {}",
+                r.seed
+            );
             assert_eq!(r.violations.invariant, 0, "{p} seed {}", r.seed);
         }
         // Not vacuous: attempts did disagree, and faults did happen.
@@ -174,7 +179,10 @@ fn bad_options_are_refused() {
         ("ttl_ms: 0", "ttl_ms must be a positive"),
         ("flip_ratio: 2", "flip_ratio must be between 0 and 1"),
         ("attempts: 0", "attempts must be between 1 and 10"),
-        ("broadcast_spread_ms: -1", "broadcast_spread_ms must be 0 or"),
+        (
+            "broadcast_spread_ms: -1",
+            "broadcast_spread_ms must be 0 or",
+        ),
         ("retry_ms: 0", "retry_ms must be a positive"),
     ] {
         let f = t.write(

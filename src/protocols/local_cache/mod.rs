@@ -120,11 +120,7 @@ impl Config {
         if draw < u64::from(self.flips_per_million) {
             return Kind::Flip;
         }
-        let amount = req
-            .ops
-            .first()
-            .map_or(1, |o| o.delta.unsigned_abs())
-            .max(1);
+        let amount = req.ops.first().map_or(1, |o| o.delta.unsigned_abs()).max(1);
         Kind::Charge { amount }
     }
 }
@@ -140,7 +136,11 @@ pub enum Msg {
     /// Config → gateway: the flip is committed (and, distributed, in the cache).
     Flipped { txn: TxnId },
     /// Gateway → service node: charge order `txn` (`attempt`: 0 first, then failovers).
-    Work { txn: TxnId, amount: u64, attempt: u32 },
+    Work {
+        txn: TxnId,
+        amount: u64,
+        attempt: u32,
+    },
     /// Service node → gateway: charged.
     Done { txn: TxnId },
     /// A service node or the distributed cache → config: read the switch (`read`:
@@ -252,14 +252,23 @@ impl Copy {
         ctx.set_timer(Timer::Reread, retry_us);
     }
 
+    /// The read in flight is still unanswered: send it again (as a new read).
+    fn reread(&mut self, config: NodeId, retry_us: u64, ctx: &mut Ctx<'_, LocalCacheNode>) {
+        if self.reading.is_some() {
+            self.read(config, retry_us, ctx);
+        }
+    }
+
+    /// The TTL is up: the copy is dropped.
+    fn expire(&mut self, ctx: &mut Ctx<'_, LocalCacheNode>) {
+        if self.view.take().is_some() {
+            observe(ctx, 0, LocalCacheEvent::ViewDropped);
+        }
+    }
+
     /// The answer to a read: taken if it answers the read in flight (installed if
     /// nothing newer was). `None`: not that read's answer; else whether installed.
-    fn answered(
-        &mut self,
-        read: u64,
-        v: View,
-        ctx: &mut Ctx<'_, LocalCacheNode>,
-    ) -> Option<bool> {
+    fn answered(&mut self, read: u64, v: View, ctx: &mut Ctx<'_, LocalCacheNode>) -> Option<bool> {
         if self.reading != Some(read) {
             return None;
         }
@@ -450,20 +459,10 @@ impl Node for LocalCacheNode {
             (LocalCacheNode::Svc(s), Timer::GiveUp(txn)) => {
                 s.work.remove(&txn);
             }
-            (LocalCacheNode::Svc(s), Timer::Expire) => {
-                if s.copy.view.take().is_some() {
-                    observe(ctx, 0, LocalCacheEvent::ViewDropped);
-                }
-            }
-            (LocalCacheNode::Svc(s), Timer::Reread) => {
-                if s.copy.reading.is_some() {
-                    s.copy.read(s.config, s.cfg.retry_us, ctx);
-                }
-            }
+            (LocalCacheNode::Svc(s), Timer::Expire) => s.copy.expire(ctx),
+            (LocalCacheNode::Svc(s), Timer::Reread) => s.copy.reread(s.config, s.cfg.retry_us, ctx),
             (LocalCacheNode::DCache(d), Timer::Reread) => {
-                if d.copy.reading.is_some() {
-                    d.copy.read(d.config, d.cfg.retry_us, ctx);
-                }
+                d.copy.reread(d.config, d.cfg.retry_us, ctx)
             }
             (LocalCacheNode::Config(s), Timer::Resend) => s.resend(ctx),
             (LocalCacheNode::Config(s), Timer::Push(i)) => {
@@ -670,9 +669,8 @@ impl Svc {
         match msg {
             Msg::Work { txn, amount, .. } => self.begin(txn, amount, ctx),
             Msg::Update { on, version } if self.cfg.propagation.broadcasts() => {
-                if self.copy.install(View { on, version }, ctx) {
-                    self.installed(true, ctx);
-                }
+                let fresh = self.copy.install(View { on, version }, ctx);
+                self.installed(fresh, ctx);
             }
             Msg::Value { read, on, version } => {
                 if let Some(fresh) = self.copy.answered(read, View { on, version }, ctx) {
@@ -800,14 +798,17 @@ impl Gateway {
                 self.inflight.insert(req.txn, f);
                 self.send(req.txn, f, ctx);
             }
-            Msg::Done { txn } | Msg::Flipped { txn } => {
-                if self.inflight.remove(&txn).is_some() {
-                    ctx.cancel_timer(Timer::Retry(txn));
-                    let outcome = Outcome::Commit;
-                    ctx.send(self.client, Msg::Reply { txn, outcome });
-                }
-            }
+            Msg::Done { txn } | Msg::Flipped { txn } => self.done(txn, ctx),
             _ => {}
+        }
+    }
+
+    /// The first answer of request `txn` goes to the client (a later one: nothing).
+    fn done(&mut self, txn: TxnId, ctx: &mut Ctx<'_, LocalCacheNode>) {
+        if self.inflight.remove(&txn).is_some() {
+            ctx.cancel_timer(Timer::Retry(txn));
+            let outcome = Outcome::Commit;
+            ctx.send(self.client, Msg::Reply { txn, outcome });
         }
     }
 
