@@ -194,3 +194,28 @@ fn bad_options_are_refused() {
         assert!(stderr(&o).contains(says), "{options}: {}", stderr(&o));
     }
 }
+
+/// The book's page shows each scenario's real output: the run as it is now, word
+/// for word (so its digest too). A change that alters a run fails here: update the
+/// page with the new output, on purpose.
+#[test]
+fn the_book_shows_each_scenarios_current_output() {
+    let page = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src/local-cache.md"),
+    )
+    .expect("the page");
+    for (name, digest) in [
+        ("broadcast-lost", "ba4441a33279ae0c"),
+        ("ttl", "828a5e81c0ae0545"),
+        ("distributed", "fb0c633883e2a4f8"),
+        ("decide-once", "05cd5a5f4f502815"),
+    ] {
+        let file = format!("scenarios/local-cache-switch-{name}.ron");
+        let o = acidbase(&["run", &file]);
+        assert_eq!(o.status.code(), Some(0), "{file}: {}", stderr(&o));
+        let text = stdout(&o);
+        assert!(text.contains(&format!("digest {digest}")), "{file}: {text}");
+        let shown = format!("$ acidbase run {file}\n{}", text.trim_end());
+        assert!(page.contains(&shown), "{file}: the page shows other output");
+    }
+}
