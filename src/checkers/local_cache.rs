@@ -14,8 +14,8 @@
 //!   **split path** (attempts sent it down both paths), **processed twice** (both
 //!   paths charged it) and the amount charged twice (the second charge: its cost).
 //!
-//! Memory: one byte of flags per request decided (as long as the run), one entry
-//! per holder.
+//! Memory: one byte of flags per request decided and the amount of each request
+//! charged once (both as long as the run), one entry per holder.
 
 use crate::node::{NodeId, TxnId};
 use crate::observe::LocalCacheEvent;

@@ -32,6 +32,13 @@
 //!
 //! The checkers judge divergence and double processing from what the nodes report
 //! ([`crate::checkers::LocalCacheCounts`]).
+//!
+//! Limits: a service node forgets a request at the client's deadline; the gateway
+//! after `attempts` attempts; the distributed cache's Gets waiting for a load and the
+//! store's flips waiting for the cache's acknowledgement are answered when it comes
+//! (at most the requests that arrive meanwhile). Durable and growing with the run,
+//! as a real system's would until archived: the store's flip ids and (with
+//! `decide_once`) one decision per request, each path's charged request ids.
 
 pub mod build;
 
@@ -211,7 +218,7 @@ pub struct View {
 /// What reads the switch from the store and keeps a copy: a service node's local
 /// cache, or the distributed cache.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-struct Copy {
+struct SwitchCopy {
     view: Option<View>,
     /// The newest version installed in this life (a copy that expired keeps it: an
     /// older update arriving late is not installed).
@@ -222,7 +229,7 @@ struct Copy {
     incarnation: u64,
 }
 
-impl Copy {
+impl SwitchCopy {
     /// Installs `v` if it is newer than anything installed in this life.
     fn install(&mut self, v: View, ctx: &mut Ctx<'_, LocalCacheNode>) -> bool {
         if v.version < self.newest {
@@ -304,7 +311,7 @@ pub struct Svc {
     gateway: NodeId,
     /// `pay_old`, `pay_new`.
     paths: [NodeId; 2],
-    copy: Copy,
+    copy: SwitchCopy,
     work: BTreeMap<TxnId, Work>,
 }
 
@@ -313,7 +320,7 @@ pub struct Svc {
 pub struct DCache {
     cfg: Config,
     config: NodeId,
-    copy: Copy,
+    copy: SwitchCopy,
     /// Gets waiting for a load: (request, asker).
     waiting: BTreeSet<(TxnId, NodeId)>,
 }
@@ -606,7 +613,7 @@ impl DCache {
         DCache {
             cfg,
             config,
-            copy: Copy::default(),
+            copy: SwitchCopy::default(),
             waiting: BTreeSet::new(),
         }
     }
@@ -660,7 +667,7 @@ impl Svc {
             dcache,
             gateway,
             paths,
-            copy: Copy::default(),
+            copy: SwitchCopy::default(),
             work: BTreeMap::new(),
         }
     }
