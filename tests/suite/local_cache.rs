@@ -205,6 +205,7 @@ fn the_book_shows_each_scenarios_current_output() {
     )
     .expect("the page");
     for (name, digest) in [
+        ("failover", "bc2f65b2d1069ba7"),
         ("broadcast-lost", "ba4441a33279ae0c"),
         ("ttl", "828a5e81c0ae0545"),
         ("distributed", "fb0c633883e2a4f8"),
@@ -217,5 +218,31 @@ fn the_book_shows_each_scenarios_current_output() {
         assert!(text.contains(&format!("digest {digest}")), "{file}: {text}");
         let shown = format!("$ acidbase run {file}\n{}", text.trim_end());
         assert!(page.contains(&shown), "{file}: the page shows other output");
+    }
+}
+
+/// What the failover scenario's comment says of the other variants on its seed: one
+/// distributed cache splits nothing there, and deciding once charges nothing twice.
+#[test]
+fn the_failover_scenario_splits_under_local_copies_only() {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/local-cache-switch-failover.ron");
+    let text = std::fs::read_to_string(file).expect("shipped");
+    let options = "options: (propagation: Broadcast, flip_ratio: 0.03)";
+    assert!(text.contains(options));
+    let variant = |o: &str| {
+        let s = acidbase::run::parse(&text.replace(options, o), "failover.ron")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_scenario();
+        run(&s, s.seed, None).report.local_cache
+    };
+    assert_eq!(variant(options).processed_twice, 2);
+    let d = variant("options: (propagation: Distributed, flip_ratio: 0.03)");
+    assert_eq!((d.split_views, d.processed_twice), (0, 0), "{d:?}");
+    for p in ["Broadcast", "Ttl", "BroadcastAndTtl", "Distributed"] {
+        let o = variant(&format!(
+            "options: (propagation: {p}, flip_ratio: 0.03, decide_once: true)"
+        ));
+        assert_eq!(o.processed_twice, 0, "{p}: {o:?}");
     }
 }
