@@ -208,8 +208,8 @@ fn the_book_shows_each_scenarios_current_output() {
         ("failover", "bc2f65b2d1069ba7"),
         ("broadcast-lost", "ba4441a33279ae0c"),
         ("ttl", "828a5e81c0ae0545"),
-        ("distributed", "fb0c633883e2a4f8"),
-        ("decide-once", "05cd5a5f4f502815"),
+        ("distributed", "45a2e985943e284e"),
+        ("decide-once", "2a3bd2d0f2750ebd"),
     ] {
         let file = format!("scenarios/local-cache-switch-{name}.ron");
         let o = acidbase(&["run", &file]);

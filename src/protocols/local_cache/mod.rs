@@ -157,8 +157,9 @@ pub enum Msg {
     Value { read: u64, on: bool, version: u64 },
     /// Config → service node (broadcast) or the distributed cache: the new value.
     Update { on: bool, version: u64 },
-    /// Distributed cache → config: it holds `version` (or a newer one).
-    UpdateAck { version: u64 },
+    /// Distributed cache → config: its incarnation `incarnation` holds `version` (the
+    /// newest it installed).
+    UpdateAck { version: u64, incarnation: u64 },
     /// Service node → distributed cache: the switch, for request `txn`.
     Get { txn: TxnId },
     /// Distributed cache → service node.
@@ -331,8 +332,11 @@ pub struct Store {
     cfg: Config,
     svcs: Vec<NodeId>,
     dcache: NodeId,
-    /// Distributed: the newest version the cache acknowledged (in this life).
+    /// Distributed: the newest version the cache acknowledged, and the cache's
+    /// incarnation that did (a restarted cache starts empty: what it holds is known
+    /// from its own acknowledgements only).
     acked: u64,
+    acked_incarnation: u64,
     /// Distributed: flips to acknowledge once the cache has their version.
     flips_waiting: BTreeMap<TxnId, (u64, NodeId)>,
 }
@@ -501,6 +505,7 @@ impl Store {
             svcs,
             dcache,
             acked: 0,
+            acked_incarnation: 0,
             flips_waiting: BTreeMap::new(),
         }
     }
@@ -516,9 +521,16 @@ impl Store {
                 let (on, version) = (ctx.durable().on, ctx.durable().version);
                 ctx.send(from, Msg::Value { read, on, version });
             }
-            Msg::UpdateAck { version } => {
-                if version > self.acked {
-                    self.acked = version;
+            Msg::UpdateAck {
+                version,
+                incarnation,
+            } => {
+                if incarnation < self.acked_incarnation {
+                    return; // from a life of the cache that has crashed since
+                }
+                if incarnation > self.acked_incarnation || version > self.acked {
+                    // A new life may hold less than the last one did.
+                    (self.acked_incarnation, self.acked) = (incarnation, version);
                 }
                 let done: Vec<TxnId> = self
                     .flips_waiting
@@ -531,8 +543,10 @@ impl Store {
                         ctx.send(gw, Msg::Flipped { txn });
                     }
                 }
-                if self.acked >= ctx.durable().version {
-                    ctx.cancel_timer(Timer::Resend);
+                ctx.cancel_timer(Timer::Resend);
+                if self.acked < ctx.durable().version {
+                    // A restarted cache installed an older update arriving late.
+                    ctx.set_timer(Timer::Resend, self.cfg.retry_us);
                 }
             }
             Msg::Pin { txn, on } => {
@@ -631,8 +645,14 @@ impl DCache {
             },
             Msg::Update { on, version } => {
                 self.copy.install(View { on, version }, ctx);
-                let version = self.copy.newest;
-                ctx.send(from, Msg::UpdateAck { version });
+                let (version, incarnation) = (self.copy.newest, self.copy.incarnation);
+                ctx.send(
+                    from,
+                    Msg::UpdateAck {
+                        version,
+                        incarnation,
+                    },
+                );
                 self.answer_waiting(ctx);
             }
             Msg::Value { read, on, version } => {
@@ -675,7 +695,14 @@ impl Svc {
     fn on_message(&mut self, msg: Msg, ctx: &mut Ctx<'_, LocalCacheNode>) {
         match msg {
             Msg::Work { txn, amount, .. } => self.begin(txn, amount, ctx),
-            Msg::Update { on, version } if self.cfg.propagation.broadcasts() => {
+            // An update of the copy it holds, or of the read in flight (whose answer
+            // may predate it). A node with neither (its copy expired or was lost in
+            // a crash) reads the store when it needs the switch: a late update
+            // cannot plant an old value in it.
+            Msg::Update { on, version }
+                if self.cfg.propagation.broadcasts()
+                    && (self.copy.view.is_some() || self.copy.reading.is_some()) =>
+            {
                 let fresh = self.copy.install(View { on, version }, ctx);
                 self.installed(fresh, ctx);
             }
