@@ -246,3 +246,20 @@ fn the_failover_scenario_splits_under_local_copies_only() {
         assert_eq!(o.processed_twice, 0, "{p}: {o:?}");
     }
 }
+
+/// Staggered broadcasts (nodes learn a flip one after another, up to 100 ms apart)
+/// lengthen the windows and the decisions on a stale view, with no fault at all.
+#[test]
+fn staggered_broadcasts_leave_nodes_wrong_for_longer() {
+    let measure = |spread: &str| {
+        let rs = reports(&world(&format!("broadcast_spread_ms: {spread}"), ""), 1..=5);
+        let ms: f64 = rs.iter().map(|r| r.local_cache.divergence_ms_total).sum();
+        (ms, sum(&rs, |r| r.local_cache.stale_decisions))
+    };
+    let (at_once_ms, at_once_stale) = measure("0");
+    let (spread_ms, spread_stale) = measure("100");
+    assert!(
+        spread_ms > 2.0 * at_once_ms && spread_stale > 2 * at_once_stale,
+        "at once {at_once_ms} ms, {at_once_stale} stale; spread {spread_ms} ms, {spread_stale} stale"
+    );
+}
