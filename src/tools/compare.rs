@@ -324,8 +324,10 @@ const ROWS: &[(&str, &str)] = &[
     ("silent", "silent"),
 ];
 
-fn cell(c: &Column, key: &str) -> String {
-    match key {
+/// A count's cell; `None` for a number the runs did not give (no saga or message
+/// became consistent), which the text table shows as `-` and the CSV leaves empty.
+fn cell(c: &Column, key: &str) -> Option<String> {
+    Some(match key {
         "runs" => c.runs.to_string(),
         "committed" => c.committed.to_string(),
         "aborted" => c.aborted.to_string(),
@@ -340,14 +342,12 @@ fn cell(c: &Column, key: &str) -> String {
         "p99_latency_ms" => format!("{:.3}", c.p99_latency_ms),
         "messages_per_commit" => format!("{:.2}", c.messages_per_commit),
         "transient_anomalies" => c.transient_anomalies.to_string(),
-        "time_to_consistency_p99_ms" => c
-            .time_to_consistency_p99_ms
-            .map_or_else(|| "-".into(), |t| format!("{t:.3}")),
+        "time_to_consistency_p99_ms" => format!("{:.3}", c.time_to_consistency_p99_ms?),
         "repaired_automatic" => c.repaired_automatic.to_string(),
         "flagged_operator" => c.flagged_operator.to_string(),
         "silent" => c.silent.to_string(),
         _ => unreachable!("every row key has a cell"),
-    }
+    })
 }
 
 impl Comparison {
@@ -372,7 +372,11 @@ impl Comparison {
         let cells: Vec<Vec<String>> = self
             .columns
             .iter()
-            .map(|c| ROWS.iter().map(|(k, _)| cell(c, k)).collect())
+            .map(|c| {
+                ROWS.iter()
+                    .map(|(k, _)| cell(c, k).unwrap_or_else(|| "-".into()))
+                    .collect()
+            })
             .collect();
         let widths: Vec<usize> = self
             .columns
@@ -427,7 +431,7 @@ impl Comparison {
             );
             for (k, _) in ROWS {
                 s.push(',');
-                s.push_str(&cell(c, k));
+                s.push_str(&cell(c, k).unwrap_or_default());
             }
             s.push('\n');
         }
@@ -515,5 +519,18 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0].split(',').count(), ROWS.len() + 2);
         assert!(lines[1].starts_with("\"x,y\",2pc,4,10,"), "{}", lines[1]);
+        // No time to consistency: an empty CSV field, a `-` in the text table. (The
+        // quoted scenario name splits in two on its comma, hence `at + 3`.)
+        let at = ROWS
+            .iter()
+            .position(|(k, _)| *k == "time_to_consistency_p99_ms")
+            .expect("the row exists");
+        assert_eq!(lines[1].split(',').nth(at + 3), Some(""), "{}", lines[1]);
+        let text = cmp.to_text();
+        let row = text
+            .lines()
+            .find(|l| l.contains("consistent after p99 ms"))
+            .expect("the text row");
+        assert!(row.trim_end().ends_with('-'), "{row}");
     }
 }
