@@ -73,6 +73,10 @@ pub enum Observation {
         key: u32,
         event: CacheEvent,
     },
+    /// A fact about the feature switch and the requests decided by it (protocol
+    /// `local_cache`; counted in `report.local_cache`). `txn` is the request (0 for
+    /// a view's change).
+    LocalCache { txn: TxnId, event: LocalCacheEvent },
     /// A fact of the protocol's own, outside the shared vocabulary (a user protocol's
     /// refusals, retries, elections...): counted by `name` in the report's `facts`
     /// (how many, and the sum of `value`), which expectations read as
@@ -163,6 +167,26 @@ pub enum CacheEvent {
     ConsumerError,
 }
 
+/// What happened to the feature switch and the requests decided by it (protocol
+/// `local_cache`). A *holder* is a node that keeps a copy of the switch (a service
+/// node's local cache, or the distributed cache): it reports its copy's changes,
+/// and a crash of it loses the copy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LocalCacheEvent {
+    /// The config store committed the switch's new value (the source of truth).
+    SwitchCommitted { on: bool, version: u64 },
+    /// The reporting holder now keeps this copy of the switch.
+    ViewSet { on: bool, version: u64 },
+    /// The reporting holder's copy expired (its TTL): it has none.
+    ViewDropped,
+    /// An attempt of request `txn` saw the switch so (the view it decided on).
+    Viewed { on: bool, version: u64 },
+    /// That attempt sent request `txn` down path `on` (the new path if on).
+    Took { on: bool },
+    /// Path `on` charged request `txn` `amount` (the first time on that path).
+    Charged { on: bool, amount: u64 },
+}
+
 /// The value every key of the cache workload holds before its first write.
 pub const CACHE_INITIAL: u64 = u64::MAX;
 
@@ -231,6 +255,7 @@ impl Observation {
             | Observation::Call { txn, .. }
             | Observation::Tcc { txn, .. }
             | Observation::Cache { txn, .. }
+            | Observation::LocalCache { txn, .. }
             | Observation::Fact { txn, .. }
             | Observation::Resolved { txn, .. }
             | Observation::DecidedAlone { txn } => txn,

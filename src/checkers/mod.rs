@@ -17,6 +17,8 @@ use std::collections::{BTreeMap, VecDeque};
 pub mod business;
 mod cache;
 pub use cache::{CacheChecks, CacheCounts};
+mod local_cache;
+pub use local_cache::{LocalCacheChecks, LocalCacheCounts};
 pub mod consistency;
 mod messaging;
 pub use messaging::{MessagingResults, MessagingTally};
@@ -207,6 +209,8 @@ pub struct Checks {
     tcc: TccChecks,
     /// The cache and its database (protocol `cache`).
     cache: CacheChecks,
+    /// The feature switch and its caches (protocol `local_cache`).
+    local_cache: LocalCacheChecks,
     /// (transaction, participant) that said `DecidedAlone` and have not yet applied
     /// that outcome: rare, so kept aside rather than in every transaction's track.
     decided_alone: std::collections::BTreeSet<(TxnId, NodeId)>,
@@ -245,6 +249,7 @@ impl Checks {
             business: None,
             tcc: TccChecks::default(),
             cache: CacheChecks::default(),
+            local_cache: LocalCacheChecks::default(),
             decided_alone: std::collections::BTreeSet::new(),
             facts: BTreeMap::new(),
             spare_prepare_times: Vec::new(),
@@ -478,6 +483,7 @@ impl Checks {
             business,
             tcc: self.tcc.finish(),
             cache: self.cache,
+            local_cache: self.local_cache,
             latency: self.latency,
             facts: self
                 .facts
@@ -631,6 +637,9 @@ impl Observer for Checks {
             Observation::Cache { txn, key, event } => {
                 self.cache.observe(at_us, node, txn, key, event)
             }
+            Observation::LocalCache { txn, event } => {
+                self.local_cache.observe(at_us, node, txn, event)
+            }
             Observation::DecidedAlone { txn } => {
                 self.decided_alone.insert((txn, node));
             }
@@ -671,6 +680,7 @@ impl Observer for Checks {
         self.consistency.fault(at_us, action);
         if let FaultAction::Crash(node) = *action {
             self.cache.crashed(at_us, node);
+            self.local_cache.crashed(at_us, node);
         }
     }
 }
@@ -732,6 +742,9 @@ pub struct Results {
     /// The cache and its database (empty for other protocols): its counts, once the
     /// run's end time is known ([`CacheChecks::finish`]).
     pub cache: CacheChecks,
+    /// The feature switch and its caches (empty for other protocols): its counts,
+    /// once the run's end time is known ([`LocalCacheChecks::finish`]).
+    pub local_cache: LocalCacheChecks,
     /// Latencies of definite answers within the deadline (µs), for any quantile
     /// (sweeps store a latency CDF per run from it).
     pub latency: crate::stats::Histogram,

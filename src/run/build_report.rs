@@ -9,8 +9,8 @@ use crate::checkers::Results;
 use crate::engine::RunEnd;
 use crate::report::{
     is_fact_metric, lookup, Cache, Calls, Consistency, ExpectationResult, Expectations, LatencyMs,
-    Locks, MessagingCounts, Money, Network, PerCommit, Quantiles, Repair, Report, StalenessMs,
-    TimeToConsistentMs, Txns, Violations,
+    LocalCache, Locks, MessagingCounts, Money, Network, PerCommit, Quantiles, Repair, Report,
+    StalenessMs, TimeToConsistentMs, Txns, Violations,
 };
 use crate::scenario::{parse_condition, Scenario};
 
@@ -38,13 +38,20 @@ impl Report {
         let cache = r.cache.finish(end.end_us);
         // Cache entries that still differ from the database after the drain.
         let stale_at_end = if truncated { 0 } else { cache.stale_at_end };
+        let local = r.local_cache.finish(end.end_us);
+        // Requests charged by both payment paths: damage done, noticed by nobody.
+        let twice = if truncated { 0 } else { local.processed_twice };
         // A run cut short never reached quiescence: money, orders and stock still in
         // flight are not broken invariants, so none is judged (atomicity is: a
         // participant's commit or abort is final whenever the checker sees it).
         let invariant = if truncated {
             0
         } else {
-            u64::from(money_broken) + r.chain.inconsistent + r.business.violations() + stale_at_end
+            u64::from(money_broken)
+                + r.chain.inconsistent
+                + r.business.violations()
+                + stale_at_end
+                + twice
         };
         let mut report = Report {
             scenario: scenario.name.clone(),
@@ -77,6 +84,7 @@ impl Report {
                 silent: (c.atomicity_violations
                     + if truncated { 0 } else { r.chain.inconsistent }
                     + stale_at_end
+                    + twice
                     + if c.atomicity_violations == 0 {
                         u64::from(money_broken) + r.business.violations()
                     } else {
@@ -136,6 +144,7 @@ impl Report {
             business: r.business.clone(),
             tcc: r.tcc.clone(),
             cache: cache_counts(&cache),
+            local_cache: local_cache_counts(&local),
             facts: r.facts.clone(),
             story: Vec::new(),
             protocol_counts: Vec::new(),
@@ -184,6 +193,28 @@ fn consistency(c: &crate::checkers::consistency::Summary) -> Consistency {
         transient_anomaly_ms_max: ms(c.anomaly_us_max),
         anomalies_open_at_end: c.anomalies_open_at_end,
         unfinished_at_end: c.unfinished_at_end,
+    }
+}
+
+fn local_cache_counts(c: &crate::checkers::LocalCacheCounts) -> LocalCache {
+    LocalCache {
+        flips: c.flips,
+        decisions: c.decisions,
+        requests_decided: c.requests_decided,
+        stale_decisions: c.stale_decisions,
+        split_views: c.split_views,
+        split_paths: c.split_paths,
+        charges: c.charges,
+        processed_twice: c.processed_twice,
+        double_charged_amount: c.double_charged_amount,
+        divergence_windows: c.divergence_windows,
+        divergence_ms: StalenessMs {
+            p50: ms(c.divergence_p50_us),
+            p99: ms(c.divergence_p99_us),
+            max: ms(c.divergence_max_us),
+        },
+        divergence_ms_total: ms(c.divergence_total_us),
+        divergent_at_end: c.divergent_at_end,
     }
 }
 

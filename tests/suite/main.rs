@@ -15,6 +15,7 @@ mod explore;
 mod fuzz_corpus;
 mod interrupt;
 mod layering;
+mod local_cache;
 mod messaging;
 mod paxos_commit;
 mod properties;
