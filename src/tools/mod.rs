@@ -1,7 +1,8 @@
 //! The tools built on runs: several protocols side by side ([`compare`]), many seeds
 //! ([`explore`], [`swarm`]), a failure made small ([`shrink`], [`schedule`], on the
 //! greedy core the testing harness shrinks with too: [`greedy`]), a run's
-//! trace read back and drawn ([`tracelog`], [`diagram`]), parameter sweeps and their
+//! trace read back, drawn and its call tree told ([`tracelog`], [`diagram`], [`spans`]),
+//! parameter sweeps and their
 //! charts ([`sweep`], [`chart`]), and the canonical benchmark ([`mod@bench`]).
 
 pub mod bench;
@@ -12,6 +13,7 @@ pub mod explore;
 pub mod greedy;
 pub mod schedule;
 pub mod shrink;
+pub mod spans;
 pub mod swarm;
 pub mod sweep;
 pub mod tracelog;

@@ -246,6 +246,11 @@ pub fn header_names(text: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The spans of a trace's text ([`crate::tools::spans`]).
+pub fn spans_of(text: &str) -> Vec<crate::tools::spans::Span> {
+    crate::tools::spans::spans(&parse(text))
+}
+
 /// A `Write` into a shared buffer.
 struct Shared(Rc<RefCell<Vec<u8>>>);
 
