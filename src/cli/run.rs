@@ -152,7 +152,14 @@ fn run_inner(registry: &Registry, program: &str, a: RunArgs) -> Result<ExitCode,
             txn: a.txn,
             from_ms: a.from,
             to_ms: a.to,
-            title: format!("{} — seed {seed}", s.name),
+            title: match a.txn {
+                Some(t) => format!(
+                    "{} — seed {seed} — {}",
+                    s.name,
+                    crate::tools::spans::traces_named(&[t])
+                ),
+                None => format!("{} — seed {seed}", s.name),
+            },
             ..Default::default()
         };
         write_file(p, &diagram::svg(&trace, &outcome.names, &opts), "diagram")?;

@@ -165,6 +165,15 @@ pub fn txn_trace_id(txn: u64) -> String {
     trace_id_hex(TraceKey::Txn(txn)).expect("a transaction's trace has an id")
 }
 
+/// `txn 0: trace 0000000000000001000000000000000`, for each of `txns`, joined by `; `
+/// (what a story's header or a diagram's title says of the transactions it follows).
+pub fn traces_named(txns: &[u64]) -> String {
+    txns.iter()
+        .map(|&t| format!("txn {t}: trace {}", txn_trace_id(t)))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// One trace's spans as an indented tree, one line per span: time, who to whom, what,
 /// and what became of it. A timer that a timer of the same name on the same node set
 /// (a periodic scan) is printed beside its parent rather than under it, so a long
