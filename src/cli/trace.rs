@@ -41,7 +41,7 @@ fn trace_inner(file: &Path, txn: Option<u64>, otlp: Option<&Path>) -> Result<Exi
     }
     match txn {
         Some(t) => {
-            let tree = spans::tree(&spans, &spans::txn_trace_id(t));
+            let tree = spans::tree(&spans, spans::txn_trace(t));
             if tree.is_empty() {
                 return Err(bad(format!("{} has no trace of txn {t}", file.display())));
             }

@@ -24,15 +24,21 @@ use std::rc::Rc;
 /// messages were Rust debug strings; 2 is structured JSON with spans.
 pub const FORMAT_VERSION: u64 = 2;
 
-/// The 32-hex-digit trace id of `key`: a transaction's is `1` in the high 64 bits and
-/// the transaction id in the low 64 (txn 12 is `0000000000000001000000000000000c`); a
-/// tree that names no transaction has `2` and its root span. `None` for no trace.
-pub fn trace_id_hex(key: TraceKey) -> Option<String> {
+/// The trace id of `key`: a transaction's has `1` in the high 64 bits and the
+/// transaction id in the low 64 (txn 12 is `0000000000000001000000000000000c` in
+/// hex); a tree that names no transaction has `2` and its root span. `None` for no
+/// trace.
+pub fn trace_id(key: TraceKey) -> Option<u128> {
     match key {
         TraceKey::None => None,
-        TraceKey::Txn(t) => Some(format!("{:016x}{t:016x}", 1)),
-        TraceKey::Root(s) => Some(format!("{:016x}{s:016x}", 2)),
+        TraceKey::Txn(t) => Some((1u128 << 64) | u128::from(t)),
+        TraceKey::Root(s) => Some((2u128 << 64) | u128::from(s)),
     }
+}
+
+/// [`trace_id`] as written: 32 lowercase hex digits.
+pub fn trace_id_hex(key: TraceKey) -> Option<String> {
+    trace_id(key).map(|id| format!("{id:032x}"))
 }
 
 /// The 16-hex-digit span id (never all zeros: spans count from 1).

@@ -12,7 +12,7 @@
 //! Virtual time starts at 0, so the spans sit at the Unix epoch: a viewer shows
 //! `1970-01-01T00:00:00.005Z` for 5 ms into the run.
 
-use crate::engine::trace::trace_id_hex;
+use crate::engine::trace::{span_id_hex, trace_id, trace_id_hex};
 use crate::engine::TraceKey;
 use crate::tools::tracelog::{short, TraceLine};
 use serde_json::{json, Value};
@@ -34,9 +34,9 @@ pub enum SpanKind {
 /// One span of a run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Span {
-    pub trace_id: String,
-    pub span_id: String,
-    pub parent_span_id: Option<String>,
+    pub trace_id: u128,
+    pub span_id: u64,
+    pub parent_span_id: Option<u64>,
     pub kind: SpanKind,
     /// The message or timer as text (`Vote { txn: 0, yes: true }`).
     pub what: String,
@@ -118,9 +118,9 @@ fn ms(us: u64) -> String {
 /// the unversioned first format) give none.
 pub fn spans(lines: &[TraceLine]) -> Vec<Span> {
     let mut out: Vec<Span> = Vec::new();
-    let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    let mut index: BTreeMap<u64, usize> = BTreeMap::new();
     for l in lines {
-        let (Some(trace_id), Some(span_id)) = (&l.trace_id, &l.span_id) else {
+        let (Some(trace_id), Some(span_id)) = (l.trace_id, l.span_id) else {
             continue;
         };
         let kind = match l.kind.as_str() {
@@ -133,7 +133,7 @@ pub fn spans(lines: &[TraceLine]) -> Vec<Span> {
                 node: l.node.clone(),
             },
             "deliver" | "lost" => {
-                if let Some(&i) = index.get(span_id) {
+                if let Some(&i) = index.get(&span_id) {
                     if l.kind == "deliver" {
                         out[i].delivered_us.push(l.t_us);
                     } else {
@@ -144,11 +144,11 @@ pub fn spans(lines: &[TraceLine]) -> Vec<Span> {
             }
             _ => continue,
         };
-        index.insert(span_id.clone(), out.len());
+        index.insert(span_id, out.len());
         out.push(Span {
-            trace_id: trace_id.clone(),
-            span_id: span_id.clone(),
-            parent_span_id: l.parent_span_id.clone(),
+            trace_id,
+            span_id,
+            parent_span_id: l.parent_span_id,
             kind,
             what: l.what.clone(),
             txn: l.txn,
@@ -160,9 +160,18 @@ pub fn spans(lines: &[TraceLine]) -> Vec<Span> {
     out
 }
 
-/// The trace id of transaction `txn`'s trace.
+/// The trace id of transaction `txn`'s trace, as written (32 hex digits).
 pub fn txn_trace_id(txn: u64) -> String {
     trace_id_hex(TraceKey::Txn(txn)).expect("a transaction's trace has an id")
+}
+
+/// The trace id of transaction `txn`'s trace, as a number.
+pub fn txn_trace(txn: u64) -> u128 {
+    trace_id(TraceKey::Txn(txn)).expect("a transaction's trace has an id")
+}
+
+fn hex32(id: u128) -> String {
+    format!("{id:032x}")
 }
 
 /// `txn 0: trace 0000000000000001000000000000000`, for each of `txns`, joined by `; `
@@ -178,17 +187,17 @@ pub fn traces_named(txns: &[u64]) -> String {
 /// and what became of it. A timer that a timer of the same name on the same node set
 /// (a periodic scan) is printed beside its parent rather than under it, so a long
 /// series does not march off to the right.
-pub fn tree(spans: &[Span], trace_id: &str) -> Vec<String> {
+pub fn tree(spans: &[Span], trace_id: u128) -> Vec<String> {
     let mine: Vec<&Span> = spans.iter().filter(|s| s.trace_id == trace_id).collect();
-    let ids: BTreeMap<&str, usize> = mine
+    let ids: BTreeMap<u64, usize> = mine
         .iter()
         .enumerate()
-        .map(|(i, s)| (s.span_id.as_str(), i))
+        .map(|(i, s)| (s.span_id, i))
         .collect();
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); mine.len()];
     let mut roots = Vec::new();
     for (i, s) in mine.iter().enumerate() {
-        match s.parent_span_id.as_deref().and_then(|p| ids.get(p)) {
+        match s.parent_span_id.and_then(|p| ids.get(&p)) {
             Some(&p) => children[p].push(i),
             None => roots.push(i),
         }
@@ -227,15 +236,15 @@ pub fn tree(spans: &[Span], trace_id: &str) -> Vec<String> {
 /// One line per trace, in the order the traces began: its id, its transaction (if
 /// it is one's), its number of spans and the time of its first span.
 pub fn summary(spans: &[Span]) -> Vec<String> {
-    let mut order: Vec<(&str, Option<u64>, u64, usize)> = Vec::new();
-    let mut at: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut order: Vec<(u128, Option<u64>, u64, usize)> = Vec::new();
+    let mut at: BTreeMap<u128, usize> = BTreeMap::new();
     for s in spans {
-        match at.get(s.trace_id.as_str()) {
+        match at.get(&s.trace_id) {
             Some(&i) => order[i].3 += 1,
             None => {
-                at.insert(&s.trace_id, order.len());
-                let txn = s.txn.filter(|&t| txn_trace_id(t) == s.trace_id);
-                order.push((&s.trace_id, txn, s.start_us, 1));
+                at.insert(s.trace_id, order.len());
+                let txn = s.txn.filter(|&t| txn_trace(t) == s.trace_id);
+                order.push((s.trace_id, txn, s.start_us, 1));
             }
         }
     }
@@ -243,7 +252,7 @@ pub fn summary(spans: &[Span]) -> Vec<String> {
         .into_iter()
         .map(|(id, txn, t, n)| {
             let what = txn.map_or_else(|| "no transaction".to_string(), |t| format!("txn {t}"));
-            format!("{id}  {what:<16} {n:>6} spans, from t={}", ms(t))
+            format!("{}  {what:<16} {n:>6} spans, from t={}", hex32(id), ms(t))
         })
         .collect()
 }
@@ -295,8 +304,8 @@ pub fn otlp(spans: &[Span], names: &[String]) -> Value {
             attributes.push(attr("acidbase.txn", json!({"intValue": t.to_string()})));
         }
         let mut span = json!({
-            "traceId": s.trace_id,
-            "spanId": s.span_id,
+            "traceId": hex32(s.trace_id),
+            "spanId": span_id_hex(s.span_id),
             "name": s.name(),
             "startTimeUnixNano": nanos(s.start_us),
             "endTimeUnixNano": nanos(s.end_us()),
@@ -323,8 +332,8 @@ pub fn otlp(spans: &[Span], names: &[String]) -> Value {
             }
             SpanKind::Timer { .. } => span["kind"] = json!(KIND_INTERNAL),
         }
-        if let Some(p) = &s.parent_span_id {
-            span["parentSpanId"] = json!(p);
+        if let Some(p) = s.parent_span_id {
+            span["parentSpanId"] = json!(span_id_hex(p));
         }
         span["attributes"] = Value::Array(attributes);
         if !events.is_empty() {
@@ -368,11 +377,11 @@ mod tests {
     fn every_parent_is_a_span_of_the_same_trace() {
         let (_, spans) = happy();
         assert!(spans.len() > 10);
-        let by_id: BTreeMap<&str, &Span> = spans.iter().map(|s| (s.span_id.as_str(), s)).collect();
+        let by_id: BTreeMap<u64, &Span> = spans.iter().map(|s| (s.span_id, s)).collect();
         assert_eq!(by_id.len(), spans.len(), "span ids are unique");
         for s in &spans {
             if let Some(p) = &s.parent_span_id {
-                let parent = by_id.get(p.as_str()).expect("the parent is a span");
+                let parent = by_id.get(p).expect("the parent is a span");
                 assert_eq!(parent.trace_id, s.trace_id, "{s:?}");
                 assert!(parent.start_us <= s.start_us, "{s:?}");
             }
@@ -384,7 +393,7 @@ mod tests {
         let (_, spans) = happy();
         // The first transaction over several shards (one shard commits in one phase).
         let tree = (0..100)
-            .map(|t| tree(&spans, &txn_trace_id(t)))
+            .map(|t| tree(&spans, txn_trace(t)))
             .find(|tree| tree.iter().any(|l| l.contains("Prepare")))
             .expect("a transaction that prepares");
         let text = tree.join("\n");

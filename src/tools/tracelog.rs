@@ -40,10 +40,10 @@ pub struct TraceLine {
     /// written from the protocol's typed accessor ([`crate::node::Node::msg_txn`]) or
     /// the observation's own transaction.
     pub txn: Option<u64>,
-    /// The line's trace and span (hex, as written; see [`crate::engine::trace`]).
-    pub trace_id: Option<String>,
-    pub span_id: Option<String>,
-    pub parent_span_id: Option<String>,
+    /// The line's trace and span (written in hex; see [`crate::engine::trace`]).
+    pub trace_id: Option<u128>,
+    pub span_id: Option<u64>,
+    pub parent_span_id: Option<u64>,
 }
 
 /// A structured message, timer or observation as compact text in Rust's debug style:
@@ -210,12 +210,15 @@ fn parse_line(line: &str) -> Option<TraceLine> {
         trace_id: v
             .get("trace_id")
             .and_then(Value::as_str)
-            .map(str::to_string),
-        span_id: v.get("span_id").and_then(Value::as_str).map(str::to_string),
+            .and_then(|h| u128::from_str_radix(h, 16).ok()),
+        span_id: v
+            .get("span_id")
+            .and_then(Value::as_str)
+            .and_then(|h| u64::from_str_radix(h, 16).ok()),
         parent_span_id: v
             .get("parent_span_id")
             .and_then(Value::as_str)
-            .map(str::to_string),
+            .and_then(|h| u64::from_str_radix(h, 16).ok()),
     })
 }
 
