@@ -308,3 +308,37 @@ fn otlp_output_has_the_required_fields_and_parent_links() {
         .count();
     assert!(lost_votes >= 3, "{lost_votes}");
 }
+
+#[test]
+fn a_duplicated_message_is_one_span_with_two_arrivals() {
+    let dir = TempDir::new("tracing-duplicate");
+    let (_, lines) = traced(&dir, "scenarios/2pc-unsafe-random-faults.ron", &[]);
+    let twice: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["kind"] == "send" && l["fate"] == "delivered twice")
+        .collect();
+    assert!(!twice.is_empty(), "the scenario duplicates messages");
+    let end_us = lines.last().and_then(|l| l["t_us"].as_u64()).unwrap_or(0);
+    for send in &twice {
+        let arrivals: Vec<&Value> = lines
+            .iter()
+            .filter(|l| {
+                (l["kind"] == "deliver" || l["kind"] == "lost") && l["span_id"] == send["span_id"]
+            })
+            .collect();
+        // Both copies arrive under the send's span (unless the run ended first).
+        let sent = send["t_us"].as_u64().unwrap();
+        if sent + 100_000 < end_us {
+            assert_eq!(arrivals.len(), 2, "{send}");
+        }
+        assert!(arrivals.iter().all(|a| a["msg"] == send["msg"]), "{send}");
+    }
+    let trace = dir.path("trace.jsonl");
+    let txn = twice[0]["txn"].as_u64().expect("a transaction's message");
+    let o = acidbase(&["trace", path_str(&trace), "--txn", &txn.to_string()]);
+    assert!(
+        stdout(&o).contains("[delivered twice (at "),
+        "{}",
+        stdout(&o)
+    );
+}
