@@ -694,3 +694,51 @@ impl<N: Node, O: Observer> Sim<N, O> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{SpanBook, SpanRef, TraceKey};
+
+    /// The span rules: a span naming its cause's transaction is its child; one naming
+    /// another transaction hangs from that transaction's first span (or is its
+    /// root); one naming none inherits its cause's trace, or starts a tree of its own.
+    #[test]
+    fn spans_hang_in_their_transactions_tree() {
+        let mut b = SpanBook::default();
+        let request = b.open(0, Some(7));
+        assert_eq!(
+            request,
+            SpanRef {
+                trace: TraceKey::Txn(7),
+                span: 1,
+                parent: 0
+            }
+        );
+        let prepare = b.open(request.span, Some(7));
+        assert_eq!((prepare.trace, prepare.parent), (TraceKey::Txn(7), 1));
+        // A timer set while handling the Prepare: the same trace, under the Prepare.
+        let scan = b.open(prepare.span, None);
+        assert_eq!((scan.trace, scan.parent), (TraceKey::Txn(7), prepare.span));
+        // The scan asks about txn 8, whose request came first: it hangs from it.
+        let other = b.open(0, Some(8));
+        let inquiry = b.open(scan.span, Some(8));
+        assert_eq!(
+            (inquiry.trace, inquiry.parent),
+            (TraceKey::Txn(8), other.span)
+        );
+        // ... and about txn 9, never seen: it is txn 9's root.
+        let first = b.open(scan.span, Some(9));
+        assert_eq!((first.trace, first.parent), (TraceKey::Txn(9), 0));
+        // A start-up timer names nothing: a tree of its own, by its root span.
+        let tick = b.open(0, None);
+        assert_eq!((tick.trace, tick.parent), (TraceKey::Root(tick.span), 0));
+        let next = b.open(tick.span, None);
+        assert_eq!(
+            (next.trace, next.parent),
+            (TraceKey::Root(tick.span), tick.span)
+        );
+        // Looking a span up gives what opening it gave; 0 is no span.
+        assert_eq!(b.get(inquiry.span), inquiry);
+        assert_eq!(b.get(0), SpanRef::default());
+    }
+}
