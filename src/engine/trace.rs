@@ -1,5 +1,5 @@
 //! `--trace FILE`: every event of a run as one JSON object per line, in a stable,
-//! versioned format (the book's "Trace format" page is its reference).
+//! versioned format (its reference: book/src/trace-format.md).
 //!
 //! The first line is a header (`kind: "trace_format"`, `version`, the node names).
 //! Every other line has `t_us` (virtual time), `kind` and the fields of that kind.
