@@ -94,6 +94,11 @@ fn run_inner(registry: &Registry, program: &str, a: RunArgs) -> Result<ExitCode,
         ),
         None => None,
     };
+    if let Some(p) = &a.otlp {
+        // As with the trace: a file that cannot be created stops the run before it starts.
+        std::fs::File::create(p)
+            .map_err(|e| bad(format!("cannot create OTLP file {}: {e}", p.display())))?;
+    }
     let wants_trace = a.trace.is_some() || buf.is_some();
     let out: Option<TraceOut> = wants_trace.then(|| {
         Box::new(Tee {

@@ -342,3 +342,17 @@ fn a_duplicated_message_is_one_span_with_two_arrivals() {
         stdout(&o)
     );
 }
+
+#[test]
+fn an_otlp_file_that_cannot_be_created_stops_the_run_first() {
+    let dir = TempDir::new("tracing-otlp-bad");
+    let bad = dir.path("no-such-dir").join("x.otlp.json");
+    let o = acidbase(&["run", COORDINATOR_CRASH, "--otlp", path_str(&bad)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("cannot create OTLP file"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(o.stdout.is_empty(), "nothing ran: {}", stdout(&o));
+}
