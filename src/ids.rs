@@ -7,11 +7,70 @@
 //! re-exports them, the path most code uses.
 
 use serde::Serialize;
+use std::cell::RefCell;
 use std::fmt::Debug;
+use std::rc::Rc;
 
 /// A node's index in the world (stable for a scenario; names are in the scenario).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+///
+/// It serializes as its index, except inside [`with_node_names`], where a
+/// human-readable format (JSON) gets the node's name: that is how the `--trace`
+/// lines write the nodes inside messages (the digest's encoder is never run there).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NodeId(pub u32);
+
+thread_local! {
+    static NODE_NAMES: RefCell<Option<Rc<[String]>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with node ids serializing as their names in `names` (by index); an index
+/// beyond `names` stays a number. The names are set back when `f` returns.
+pub fn with_node_names<R>(names: &Rc<[String]>, f: impl FnOnce() -> R) -> R {
+    struct Reset(Option<Rc<[String]>>);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            let old = self.0.take();
+            NODE_NAMES.with(|n| *n.borrow_mut() = old);
+        }
+    }
+    let old = NODE_NAMES.with(|n| n.borrow_mut().replace(Rc::clone(names)));
+    let _reset = Reset(old);
+    f()
+}
+
+/// The name of `id` inside [`with_node_names`], for a human-readable format.
+fn name_for<S: serde::Serializer>(s: &S, id: NodeId) -> Option<String> {
+    if !s.is_human_readable() {
+        return None;
+    }
+    NODE_NAMES.with(|n| {
+        n.borrow()
+            .as_ref()
+            .and_then(|names| names.get(id.index()).cloned())
+    })
+}
+
+impl Serialize for NodeId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match name_for(&s, *self) {
+            Some(name) => s.serialize_str(&name),
+            None => s.serialize_newtype_struct("NodeId", &self.0),
+        }
+    }
+}
+
+/// A member of a [`NodeSet`] as it serializes: its index (its name inside
+/// [`with_node_names`]).
+struct Member(NodeId);
+
+impl Serialize for Member {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match name_for(&s, self.0) {
+            Some(name) => s.serialize_str(&name),
+            None => s.serialize_u32(self.0 .0),
+        }
+    }
+}
 
 impl NodeId {
     pub fn index(self) -> usize {
@@ -107,13 +166,14 @@ impl NodeSet {
     }
 }
 
-/// The members in node order, as a sequence of indices.
+/// The members in node order, as a sequence of indices (names inside
+/// [`with_node_names`]).
 impl Serialize for NodeSet {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
         let mut seq = s.serialize_seq(Some(self.len()))?;
         for n in self.iter() {
-            seq.serialize_element(&n.0)?;
+            seq.serialize_element(&Member(n))?;
         }
         seq.end()
     }

@@ -9,7 +9,7 @@ use crate::ids::{NodeId, NodeSet, Outcome, TxnId};
 use crate::store::{Ledger, LockTable, ShardOps};
 use serde::Serialize;
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum Observation {
     /// A coordinator began global transaction `txn` over `participants`.
     TxnBegun { txn: TxnId, participants: NodeSet },
@@ -106,7 +106,7 @@ pub enum Observation {
 }
 
 /// What the service-call patterns did (protocol `calls`; see `book/src/service-calls.md`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum CallEvent {
     /// A synchronous call got no answer in time, or an asynchronous callback is overdue.
     Timeout,
@@ -133,7 +133,7 @@ pub enum CallEvent {
 /// What happened to one key of the cache and its database (protocol `cache`). A
 /// value is the id of the request that wrote it ([`CACHE_INITIAL`] before any write),
 /// so the checkers can tell which of two values the database committed first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum CacheEvent {
     /// The database committed `value` for the key (its newest committed value now).
     DbCommitted { value: u64 },
@@ -171,7 +171,7 @@ pub enum CacheEvent {
 /// `local_cache`). A *holder* is a node that keeps a copy of the switch (a service
 /// node's local cache, or the distributed cache): it reports its copy's changes,
 /// and a crash of it loses the copy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum LocalCacheEvent {
     /// The config store committed the switch's new value (the source of truth).
     SwitchCommitted { on: bool, version: u64 },
@@ -192,7 +192,7 @@ pub const CACHE_INITIAL: u64 = u64::MAX;
 
 /// What a TCC fence saw. The `*Applied`/`Hanging*` events are anomalies that happen
 /// only when a guard is switched off; the others are the guards doing their work.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum TccEvent {
     /// A repeated Confirm or Cancel was applied again (idempotency guard off).
     DuplicateApplied,
@@ -214,7 +214,7 @@ pub enum TccEvent {
 }
 
 /// Who dealt with an inconsistency (DESIGN §6 "repair class").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum RepairClass {
     /// A recovery job, compensation, retry or reconciliation fixed it.
     Automatic,
@@ -382,7 +382,7 @@ pub enum ChainRecord {
 /// sends to `consumer`, numbered in the durable write that commits it to sending.
 /// Dense per stream, so a checker can fold finished messages into a watermark and
 /// ranges instead of remembering each one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct MessageId {
     pub producer: NodeId,
     pub consumer: NodeId,
@@ -390,7 +390,7 @@ pub struct MessageId {
 }
 
 /// What happened to a message (reliable messaging, `protocols::messaging`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum MessagingEvent {
     /// The producer's business change (the debit) committed locally.
     Debited { amount: i64, id: MessageId },

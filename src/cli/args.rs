@@ -75,6 +75,24 @@ pub(super) enum Command {
         /// With --diagram: end the window at this time (ms).
         #[arg(long, value_name = "MS", requires = "diagram")]
         to: Option<f64>,
+        /// Write the run's spans (every message and timer, with its parent) to FILE
+        /// as OpenTelemetry JSON (OTLP/JSON), for trace viewers that import it.
+        #[arg(long, value_name = "FILE")]
+        otlp: Option<PathBuf>,
+    },
+    /// Read a --trace file back: its traces, one request's call tree, or OTLP/JSON.
+    #[command(
+        after_help = "Every client request is a trace (its id is the transaction's); every message and\ntimer firing is a span with its parent. Without --txn, one line per trace.\nThe format: book/src/trace-format.md.\n\nExamples:\n  acidbase run scenarios/2pc-coordinator-crash.ron --trace out.jsonl\n  acidbase trace out.jsonl --txn 0\n      transaction 0's tree: who sent what to whom, and what became of it.\n  acidbase trace out.jsonl --otlp out.otlp.json\n      every span as OpenTelemetry JSON (also: acidbase run X.ron --otlp FILE)."
+    )]
+    Trace {
+        /// A file written by `acidbase run --trace`.
+        file: PathBuf,
+        /// Print this transaction's call tree.
+        #[arg(long, value_name = "ID")]
+        txn: Option<u64>,
+        /// Write every span to FILE as OpenTelemetry JSON (OTLP/JSON).
+        #[arg(long, value_name = "FILE")]
+        otlp: Option<PathBuf>,
     },
     /// Run one scenario under many seeds in parallel; group the failures by kind.
     #[command(

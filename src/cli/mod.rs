@@ -27,6 +27,7 @@ mod protocols;
 mod run;
 mod shrink;
 mod sweep;
+mod trace;
 
 /// The `acidbase` binary: every subcommand, on the built-in protocols.
 pub fn main() -> ExitCode {
@@ -73,6 +74,7 @@ fn dispatch(cli: Cli, registry: &Registry, program: &str) -> ExitCode {
             txn,
             from,
             to,
+            otlp,
         } => run::run_command(
             registry,
             program,
@@ -87,8 +89,10 @@ fn dispatch(cli: Cli, registry: &Registry, program: &str) -> ExitCode {
                 txn,
                 from,
                 to,
+                otlp,
             },
         ),
+        Command::Trace { file, txn, otlp } => trace::trace_command(&file, txn, otlp.as_deref()),
         Command::Compare {
             scenario,
             protocols,

@@ -56,6 +56,7 @@ pub(super) struct RunArgs {
     pub(super) txn: Option<u64>,
     pub(super) from: Option<f64>,
     pub(super) to: Option<f64>,
+    pub(super) otlp: Option<PathBuf>,
 }
 
 fn print_report(report: &Report, json: bool) -> Result<(), ExitCode> {
@@ -84,10 +85,7 @@ fn run_inner(registry: &Registry, program: &str, a: RunArgs) -> Result<ExitCode,
     if let Some(w) = crate::run::size_warning(s) {
         warnln!("warning: {w}");
     }
-    let buf = a
-        .diagram
-        .is_some()
-        .then(|| Rc::new(RefCell::new(Vec::new())));
+    let buf = (a.diagram.is_some() || a.otlp.is_some()).then(|| Rc::new(RefCell::new(Vec::new())));
     let error = Rc::new(RefCell::new(None));
     let file = match &a.trace {
         Some(p) => Some(
@@ -96,7 +94,12 @@ fn run_inner(registry: &Registry, program: &str, a: RunArgs) -> Result<ExitCode,
         ),
         None => None,
     };
-    let wants_trace = a.trace.is_some() || a.diagram.is_some();
+    if let Some(p) = &a.otlp {
+        // As with the trace: a file that cannot be created stops the run before it starts.
+        std::fs::File::create(p)
+            .map_err(|e| bad(format!("cannot create OTLP file {}: {e}", p.display())))?;
+    }
+    let wants_trace = a.trace.is_some() || buf.is_some();
     let out: Option<TraceOut> = wants_trace.then(|| {
         Box::new(Tee {
             file,
@@ -141,14 +144,27 @@ fn run_inner(registry: &Registry, program: &str, a: RunArgs) -> Result<ExitCode,
             p.display()
         );
     }
-    if let (Some(p), Some(buf)) = (&a.diagram, &buf) {
-        let text = String::from_utf8_lossy(&buf.borrow()).into_owned();
-        let trace = tracelog::parse(&text);
+    let text = buf
+        .as_ref()
+        .map(|b| String::from_utf8_lossy(&b.borrow()).into_owned());
+    if let (Some(p), Some(text)) = (&a.otlp, &text) {
+        let spans = tracelog::spans_of(text);
+        super::trace::write_otlp(p, &spans, &outcome.names)?;
+    }
+    if let (Some(p), Some(text)) = (&a.diagram, &text) {
+        let trace = tracelog::parse(text);
         let opts = DiagramOptions {
             txn: a.txn,
             from_ms: a.from,
             to_ms: a.to,
-            title: format!("{} — seed {seed}", s.name),
+            title: match a.txn {
+                Some(t) => format!(
+                    "{} — seed {seed} — {}",
+                    s.name,
+                    crate::tools::spans::traces_named(&[t])
+                ),
+                None => format!("{} — seed {seed}", s.name),
+            },
             ..Default::default()
         };
         write_file(p, &diagram::svg(&trace, &outcome.names, &opts), "diagram")?;

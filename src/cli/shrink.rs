@@ -5,6 +5,7 @@ use super::common::{bad, load, write_file};
 use crate::run::Registry;
 use crate::tools::diagram::{self, DiagramOptions};
 use crate::tools::shrink::{counterexample_ron, focus_txns, shrink, story, ShrinkOptions};
+use crate::tools::spans::{traces_named, txn_trace_id};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,6 +33,14 @@ struct ShrinkSummary<'a> {
     counterexample: &'a str,
     digest: &'a str,
     story: &'a [String],
+    /// The trace id of each transaction the story follows (`txn`, `trace_id`).
+    traces: Vec<TraceName>,
+}
+
+#[derive(serde::Serialize)]
+struct TraceName {
+    txn: u64,
+    trace_id: String,
 }
 
 /// `acidbase shrink`; `program` names the binary in the commands it prints.
@@ -58,7 +67,9 @@ fn shrink_inner(registry: &Registry, program: &str, a: ShrinkArgs) -> Result<Exi
         &counterexample_ron(&shrunk, program, &source, seed, &out),
         "counterexample",
     )?;
-    let told = story(&shrunk.trace, &shrunk.outcome, &focus_txns(&shrunk.outcome));
+    let focus = focus_txns(&shrunk.outcome);
+    let told = story(&shrunk.trace, &shrunk.outcome, &focus);
+    let traces = traces_named(&focus);
     if a.json {
         let summary = ShrinkSummary {
             scenario: &source,
@@ -70,6 +81,13 @@ fn shrink_inner(registry: &Registry, program: &str, a: ShrinkArgs) -> Result<Exi
             counterexample: &out,
             digest: &shrunk.outcome.report.digest,
             story: &told,
+            traces: focus
+                .iter()
+                .map(|&txn| TraceName {
+                    txn,
+                    trace_id: txn_trace_id(txn),
+                })
+                .collect(),
         };
         let j = serde_json::to_string_pretty(&summary)
             .map_err(|e| bad(format!("cannot write JSON: {e}")))?;
@@ -80,16 +98,27 @@ fn shrink_inner(registry: &Registry, program: &str, a: ShrinkArgs) -> Result<Exi
         sayln!("  after   {}", shrunk.after.line());
         sayln!("  ({} candidate runs)", shrunk.runs);
         sayln!();
-        sayln!("The shrunk run");
+        if traces.is_empty() {
+            sayln!("The shrunk run");
+        } else {
+            sayln!("The shrunk run ({traces})");
+        }
         for line in &told {
             sayln!("  {line}");
         }
         sayln!();
         sayln!("Wrote {out}. Reproduce: {program} run {out}");
+        if let Some(t) = focus.first() {
+            sayln!("Its call tree: {program} run {out} --trace cx.jsonl && {program} trace cx.jsonl --txn {t}");
+        }
     }
     if let Some(p) = &a.diagram {
         let opts = DiagramOptions {
-            title: format!("{} — {}", shrunk.scenario.name, shrunk.kind),
+            title: if traces.is_empty() {
+                format!("{} — {}", shrunk.scenario.name, shrunk.kind)
+            } else {
+                format!("{} — {} — {traces}", shrunk.scenario.name, shrunk.kind)
+            },
             ..Default::default()
         };
         write_file(

@@ -79,6 +79,83 @@ pub enum TraceEvent<'a, N: Node> {
 
 pub trait TraceSink<N: Node> {
     fn record(&mut self, at_us: u64, event: TraceEvent<'_, N>);
+
+    /// [`TraceSink::record`] with the event's place in the run's call tree. The engine
+    /// calls this one; a sink that has no use for spans keeps the default.
+    fn record_span(&mut self, at_us: u64, span: SpanRef, event: TraceEvent<'_, N>) {
+        let _ = span;
+        self.record(at_us, event);
+    }
+}
+
+/// Which trace (Dapper's word: one request's tree of calls) a span belongs to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TraceKey {
+    /// No span (a fault, or what a node does on start or recovery).
+    #[default]
+    None,
+    /// The trace of a transaction (or request): every span whose message names it
+    /// ([`Node::msg_txn`]), and what such spans cause.
+    Txn(crate::node::TxnId),
+    /// A tree that names no transaction, by its root span.
+    Root(u64),
+}
+
+/// An event's place in the call tree: its trace, its span and the span that caused
+/// it. A message is a span from its send to its delivery (both copies of a
+/// duplicated message share it); a timer's firing is a span whose parent is the span
+/// that set the timer. Span ids count up from 1 in the order spans begin; 0 is "no
+/// span" (`parent == 0`: a root). Only kept while a trace sink is attached, and never
+/// part of the digest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SpanRef {
+    pub trace: TraceKey,
+    pub span: u64,
+    pub parent: u64,
+}
+
+/// The spans of a traced run: for each span (id - 1), its trace and parent.
+#[derive(Default)]
+struct SpanBook {
+    spans: Vec<(TraceKey, u64)>,
+    /// The first span of each transaction's trace: where a span of that trace whose
+    /// cause lies in another trace (a periodic scan's inquiry, a client's next
+    /// request) is hung, so that each trace is one tree.
+    roots: BTreeMap<crate::node::TxnId, u64>,
+}
+
+impl SpanBook {
+    fn get(&self, span: u64) -> SpanRef {
+        match span.checked_sub(1).and_then(|i| self.spans.get(i as usize)) {
+            Some(&(trace, parent)) => SpanRef {
+                trace,
+                span,
+                parent,
+            },
+            None => SpanRef::default(),
+        }
+    }
+
+    /// A new span caused by `cause` (0: none), about `txn` if it names one.
+    fn open(&mut self, cause: u64, txn: Option<crate::node::TxnId>) -> SpanRef {
+        let span = self.spans.len() as u64 + 1;
+        let c = self.get(cause);
+        let (trace, parent) = match txn {
+            Some(t) if c.trace == TraceKey::Txn(t) => (c.trace, cause),
+            Some(t) => (TraceKey::Txn(t), self.roots.get(&t).copied().unwrap_or(0)),
+            None if cause != 0 => (c.trace, cause),
+            None => (TraceKey::Root(span), 0),
+        };
+        if let TraceKey::Txn(t) = trace {
+            self.roots.entry(t).or_insert(span);
+        }
+        self.spans.push((trace, parent));
+        SpanRef {
+            trace,
+            span,
+            parent,
+        }
+    }
 }
 
 enum Event<N: Node> {
@@ -87,11 +164,15 @@ enum Event<N: Node> {
         to: NodeId,
         msg: N::Msg,
         depth: u32,
+        /// The message's span (0 when no trace sink is attached).
+        span: u64,
     },
     Timer {
         node: NodeId,
         timer: N::Timer,
         depth: u32,
+        /// The span that set the timer (0 when no trace sink is attached).
+        span: u64,
     },
     Fault(FaultAction),
 }
@@ -160,6 +241,10 @@ pub struct Sim<N: Node, O: Observer> {
     digest: Digest,
     stats: EngineStats,
     trace: Option<Box<dyn TraceSink<N>>>,
+    /// Kept only while `trace` is set.
+    spans: SpanBook,
+    /// The span of the handler running now (0: none, or no trace sink).
+    current_span: u64,
 }
 
 /// The pieces a world is built from.
@@ -220,6 +305,8 @@ impl<N: Node, O: Observer> Sim<N, O> {
             digest: Digest::default(),
             stats: EngineStats::default(),
             trace: None,
+            spans: SpanBook::default(),
+            current_span: 0,
         }
     }
 
@@ -350,6 +437,7 @@ impl<N: Node, O: Observer> Sim<N, O> {
                 to,
                 msg,
                 depth,
+                span,
             } => {
                 let lost = if self.nodes[to.index()].state.is_none() {
                     Some(DropReason::ReceiverDown)
@@ -369,8 +457,9 @@ impl<N: Node, O: Observer> Sim<N, O> {
                         _ => self.stats.dropped_partition += 1,
                     }
                     if let Some(t) = self.trace.as_mut() {
-                        t.record(
+                        t.record_span(
                             self.now_us,
+                            self.spans.get(span),
                             TraceEvent::Lost {
                                 from,
                                 to,
@@ -384,8 +473,9 @@ impl<N: Node, O: Observer> Sim<N, O> {
                 self.stats.deliveries += 1;
                 self.stats.last_delivery_us = self.now_us;
                 if let Some(t) = self.trace.as_mut() {
-                    t.record(
+                    t.record_span(
                         self.now_us,
+                        self.spans.get(span),
                         TraceEvent::Deliver {
                             from,
                             to,
@@ -393,9 +483,16 @@ impl<N: Node, O: Observer> Sim<N, O> {
                         },
                     );
                 }
+                self.current_span = span;
                 self.handle(to, depth, |n, ctx| n.on_message(from, msg, ctx));
+                self.current_span = 0;
             }
-            Event::Timer { node, timer, depth } => {
+            Event::Timer {
+                node,
+                timer,
+                depth,
+                span,
+            } => {
                 let slot = &mut self.nodes[node.index()];
                 slot.timers.remove(&timer);
                 self.stats.timers_fired += 1;
@@ -404,15 +501,19 @@ impl<N: Node, O: Observer> Sim<N, O> {
                 self.digest.write_u32(node.0);
                 digest::encode(&timer, &mut self.digest);
                 if let Some(t) = self.trace.as_mut() {
-                    t.record(
+                    let fired = self.spans.open(span, None);
+                    t.record_span(
                         self.now_us,
+                        fired,
                         TraceEvent::Timer {
                             node,
                             timer: &timer,
                         },
                     );
+                    self.current_span = fired.span;
                 }
                 self.handle(node, depth, |n, ctx| n.on_timer(timer, ctx));
+                self.current_span = 0;
             }
             Event::Fault(action) => {
                 self.digest.write_u8(4);
@@ -430,7 +531,7 @@ impl<N: Node, O: Observer> Sim<N, O> {
                         }
                         _ => TraceEvent::Fault(&action),
                     };
-                    t.record(self.now_us, event);
+                    t.record_span(self.now_us, SpanRef::default(), event);
                 }
                 match action {
                     FaultAction::Crash(node) => self.crash(node),
@@ -486,7 +587,11 @@ impl<N: Node, O: Observer> Sim<N, O> {
             self.stats.durable_writes += u64::from(writes);
             self.observer.persisted(node, writes);
             if let Some(t) = self.trace.as_mut() {
-                t.record(self.now_us, TraceEvent::Persist { node, writes });
+                t.record_span(
+                    self.now_us,
+                    self.spans.get(self.current_span),
+                    TraceEvent::Persist { node, writes },
+                );
             }
         }
         for command in commands.drain(..) {
@@ -501,6 +606,7 @@ impl<N: Node, O: Observer> Sim<N, O> {
                             node,
                             timer: timer.clone(),
                             depth,
+                            span: self.current_span,
                         },
                     );
                     if let Some(old) = slot.timers.insert(timer, s) {
@@ -514,7 +620,11 @@ impl<N: Node, O: Observer> Sim<N, O> {
                 }
                 Command::Observe(obs) => {
                     if let Some(t) = self.trace.as_mut() {
-                        t.record(self.now_us, TraceEvent::Observe { node, obs: &obs });
+                        t.record_span(
+                            self.now_us,
+                            self.spans.get(self.current_span),
+                            TraceEvent::Observe { node, obs: &obs },
+                        );
                     }
                     self.observer.observe(self.now_us, node, depth, &obs);
                 }
@@ -533,9 +643,13 @@ impl<N: Node, O: Observer> Sim<N, O> {
         self.stats.sends += 1;
         self.observer.message_sent(from, to);
         let fate = self.network.route(from, to, self.now_us);
+        let mut span = 0;
         if let Some(t) = self.trace.as_mut() {
-            t.record(
+            let opened = self.spans.open(self.current_span, N::msg_txn(&msg));
+            span = opened.span;
+            t.record_span(
                 self.now_us,
+                opened,
                 TraceEvent::Send {
                     from,
                     to,
@@ -562,6 +676,7 @@ impl<N: Node, O: Observer> Sim<N, O> {
                             to,
                             msg: msg.clone(),
                             depth,
+                            span,
                         },
                     );
                 }
@@ -572,9 +687,58 @@ impl<N: Node, O: Observer> Sim<N, O> {
                         to,
                         msg,
                         depth,
+                        span,
                     },
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SpanBook, SpanRef, TraceKey};
+
+    /// The span rules: a span naming its cause's transaction is its child; one naming
+    /// another transaction hangs from that transaction's first span (or is its
+    /// root); one naming none inherits its cause's trace, or starts a tree of its own.
+    #[test]
+    fn spans_hang_in_their_transactions_tree() {
+        let mut b = SpanBook::default();
+        let request = b.open(0, Some(7));
+        assert_eq!(
+            request,
+            SpanRef {
+                trace: TraceKey::Txn(7),
+                span: 1,
+                parent: 0
+            }
+        );
+        let prepare = b.open(request.span, Some(7));
+        assert_eq!((prepare.trace, prepare.parent), (TraceKey::Txn(7), 1));
+        // A timer set while handling the Prepare: the same trace, under the Prepare.
+        let scan = b.open(prepare.span, None);
+        assert_eq!((scan.trace, scan.parent), (TraceKey::Txn(7), prepare.span));
+        // The scan asks about txn 8, whose request came first: it hangs from it.
+        let other = b.open(0, Some(8));
+        let inquiry = b.open(scan.span, Some(8));
+        assert_eq!(
+            (inquiry.trace, inquiry.parent),
+            (TraceKey::Txn(8), other.span)
+        );
+        // ... and about txn 9, never seen: it is txn 9's root.
+        let first = b.open(scan.span, Some(9));
+        assert_eq!((first.trace, first.parent), (TraceKey::Txn(9), 0));
+        // A start-up timer names nothing: a tree of its own, by its root span.
+        let tick = b.open(0, None);
+        assert_eq!((tick.trace, tick.parent), (TraceKey::Root(tick.span), 0));
+        let next = b.open(tick.span, None);
+        assert_eq!(
+            (next.trace, next.parent),
+            (TraceKey::Root(tick.span), tick.span)
+        );
+        // Looking a span up gives what opening it gave; 0 is no span.
+        assert_eq!(b.get(inquiry.span), inquiry);
+        assert_eq!(b.get(0), SpanRef::default());
     }
 }

@@ -200,17 +200,27 @@ fn field_u64(text: &str, field: &str) -> Option<u64> {
         .ok()
 }
 
-/// The names of the node indices in `participants: {..}`.
+/// The participants in `participants: {1, 2}` (node indices, which `names` name: the
+/// debug text) or `participants: [rm1, rm2]` (names: a structured trace's text).
 fn participants(text: &str, names: &[String]) -> Vec<String> {
-    let Some(i) = text.find("participants: {") else {
+    let Some(i) = text.find("participants: ") else {
         return Vec::new();
     };
-    let rest = &text[i + 15..];
-    let inner = &rest[..rest.find('}').unwrap_or(0)];
+    let rest = &text[i + 14..];
+    let close = match rest.chars().next() {
+        Some('{') => '}',
+        Some('[') => ']',
+        _ => return Vec::new(),
+    };
+    let inner = &rest[1..rest.find(close).unwrap_or(1)];
     inner
         .split(',')
-        .filter_map(|x| x.trim().parse::<usize>().ok())
-        .filter_map(|i| names.get(i).cloned())
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .filter_map(|x| match x.parse::<usize>() {
+            Ok(i) => names.get(i).cloned(),
+            Err(_) => Some(x.to_string()),
+        })
         .collect()
 }
 

@@ -2,9 +2,12 @@
 //! [`crate::engine::trace`]), for the shrunk run's story and for sequence diagrams.
 //!
 //! Working from the JSON lines rather than from the engine's typed events keeps both
-//! protocol-independent: messages, timers and observations are their debug text, from
-//! which we read only the variant name and the `txn: N` field every protocol's
-//! transactional messages carry.
+//! protocol-independent. The file holds messages, timers and observations as
+//! structured JSON; the reader writes each as compact text in Rust's debug style
+//! ([`render`]: `Vote { txn: 0, yes: true }`, fields in alphabetical order, node
+//! sets as lists of names), from which the stories and diagrams read the variant name
+//! and the few fields they tell. Lines of the unversioned first format (debug
+//! strings) still read back.
 
 use crate::run::{Outcome, TraceOut, Validated};
 pub use crate::story::trace::short;
@@ -24,7 +27,7 @@ pub struct TraceLine {
     /// `node` for node events, `from` for messages.
     pub node: String,
     pub to: String,
-    /// The message, timer or observation (debug text).
+    /// The message, timer or observation as text ([`render`]).
     pub what: String,
     /// `send`: the fate (`delivered`, `delivered twice`, `dropped: loss`…);
     /// `lost`: the reason.
@@ -37,6 +40,82 @@ pub struct TraceLine {
     /// written from the protocol's typed accessor ([`crate::node::Node::msg_txn`]) or
     /// the observation's own transaction.
     pub txn: Option<u64>,
+    /// The line's trace and span (written in hex; see [`crate::engine::trace`]).
+    pub trace_id: Option<u128>,
+    pub span_id: Option<u64>,
+    pub parent_span_id: Option<u64>,
+}
+
+/// A structured message, timer or observation as compact text in Rust's debug style:
+/// an enum variant (an object with one key that starts with a capital) is
+/// `Name { field: value, .. }`, `Name(value)` or `Name`; a struct is `{ field: .. }`,
+/// a list `[a, b]`; strings are written without quotes (node names, unit variants).
+pub fn render(v: &Value) -> String {
+    let mut out = String::new();
+    render_into(v, &mut out);
+    out
+}
+
+fn render_into(v: &Value, out: &mut String) {
+    let fields = |m: &serde_json::Map<String, Value>, out: &mut String| {
+        out.push_str("{ ");
+        for (i, (k, x)) in m.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(k);
+            out.push_str(": ");
+            render_into(x, out);
+        }
+        out.push_str(" }");
+    };
+    match v {
+        Value::Null => out.push_str("None"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => out.push_str(s),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                render_into(x, out);
+            }
+            out.push(']');
+        }
+        Value::Object(m) => {
+            let variant = (m.len() == 1)
+                .then(|| m.iter().next())
+                .flatten()
+                .filter(|(k, _)| k.starts_with(|c: char| c.is_ascii_uppercase()));
+            match variant {
+                Some((name, Value::Object(inner))) => {
+                    out.push_str(name);
+                    out.push(' ');
+                    fields(inner, out);
+                }
+                Some((name, Value::Array(items))) => {
+                    out.push_str(name);
+                    out.push('(');
+                    for (i, x) in items.iter().enumerate() {
+                        if i > 0 {
+                            out.push_str(", ");
+                        }
+                        render_into(x, out);
+                    }
+                    out.push(')');
+                }
+                Some((name, x)) => {
+                    out.push_str(name);
+                    out.push('(');
+                    render_into(x, out);
+                    out.push(')');
+                }
+                None => fields(m, out),
+            }
+        }
+    }
 }
 
 impl TraceLine {
@@ -110,9 +189,8 @@ fn parse_line(line: &str) -> Option<TraceLine> {
     };
     let what = ["msg", "timer", "obs"]
         .iter()
-        .map(|k| s(k))
-        .find(|x| !x.is_empty())
-        .unwrap_or_default();
+        .find_map(|k| v.get(*k))
+        .map_or_else(String::new, render);
     let fate = if kind == "lost" {
         s("reason")
     } else {
@@ -129,12 +207,51 @@ fn parse_line(line: &str) -> Option<TraceLine> {
         cut_from,
         cut_to,
         txn: v.get("txn").and_then(Value::as_u64),
+        trace_id: v
+            .get("trace_id")
+            .and_then(Value::as_str)
+            .and_then(|h| u128::from_str_radix(h, 16).ok()),
+        span_id: v
+            .get("span_id")
+            .and_then(Value::as_str)
+            .and_then(|h| u64::from_str_radix(h, 16).ok()),
+        parent_span_id: v
+            .get("parent_span_id")
+            .and_then(Value::as_str)
+            .and_then(|h| u64::from_str_radix(h, 16).ok()),
     })
 }
 
-/// Parses trace JSON lines (lines that do not parse are skipped).
+/// The header line's `kind`.
+pub const HEADER_KIND: &str = "trace_format";
+
+/// Parses trace JSON lines (lines that do not parse, and the header, are skipped).
 pub fn parse(text: &str) -> Vec<TraceLine> {
-    text.lines().filter_map(parse_line).collect()
+    text.lines()
+        .filter_map(parse_line)
+        .filter(|l| l.kind != HEADER_KIND)
+        .collect()
+}
+
+/// The node names of a trace's header line (empty for a trace without one).
+pub fn header_names(text: &str) -> Vec<String> {
+    text.lines()
+        .next()
+        .and_then(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["kind"] == HEADER_KIND)
+        .and_then(|v| {
+            v["nodes"].as_array().map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+        })
+        .unwrap_or_default()
+}
+
+/// The spans of a trace's text ([`crate::tools::spans`]).
+pub fn spans_of(text: &str) -> Vec<crate::tools::spans::Span> {
+    crate::tools::spans::spans(&parse(text))
 }
 
 /// A `Write` into a shared buffer.

@@ -48,7 +48,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("protocols", 120),
     ("run", 130),
     // The tools built on runs (src/tools/: compare, explore, swarm, shrink, schedule,
-    // bench, tracelog, diagram, sweep, chart).
+    // bench, tracelog, spans, diagram, sweep, chart).
     ("tools", 140),
     // The user-protocol testing API, the fuzz entries, the command line.
     ("testing", 160),

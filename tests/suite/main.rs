@@ -26,6 +26,7 @@ mod swarm;
 mod sweep;
 mod tcc;
 mod three_pc;
+mod tracing;
 mod user_crate;
 mod user_protocol;
 mod xa_heuristics;

@@ -288,27 +288,26 @@ fn an_abort_that_overtakes_its_prepare_is_not_prepared_later() {
                 continue;
             }
             let node = v["node"].as_str().expect("node").to_string();
-            let obs = v["obs"].as_str().expect("obs");
-            let txn: u64 = obs
-                .split("txn: ")
-                .nth(1)
-                .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-                .and_then(|d| d.parse().ok())
+            // An observation is `{"Variant": {fields}}` (the trace's structured form).
+            let obs = v["obs"].as_object().expect("obs is a JSON object");
+            let (variant, fields) = obs.iter().next().expect("one variant");
+            let txn = fields["txn"]
+                .as_u64()
                 .expect("every observation names its txn");
-            if obs.starts_with("Applied")
-                && obs.contains("Abort")
+            if variant == "Applied"
+                && fields["outcome"] == "Abort"
                 && !finished.contains(&(node.clone(), txn))
             {
                 // An abort applied with nothing prepared: the Abort arrived first.
-                if obs.contains("in_doubt_us: 0, locks: 0") {
+                if fields["in_doubt_us"] == 0 && fields["locks"] == 0 {
                     overtaken += 1;
                 }
                 finished.insert((node.clone(), txn));
-            } else if obs.starts_with("Applied") {
+            } else if variant == "Applied" {
                 finished.insert((node.clone(), txn));
             }
             assert!(
-                !(obs.starts_with("Prepared") && finished.contains(&(node.clone(), txn))),
+                !(variant == "Prepared" && finished.contains(&(node.clone(), txn))),
                 "seed {seed}: {node} prepared txn {txn} after finishing it"
             );
         }
