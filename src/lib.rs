@@ -23,6 +23,8 @@
 //!   per-transaction record ([`checkers::txn`]) shared with the exhaustive checker and
 //!   the harness, BASE's consistency, business, messaging, TCC and service calls;
 //! - [`stats`]: a bounded-memory histogram for latency percentiles;
+//! - [`suggest`]: "did you mean" for a mistyped name in an error;
+//! - [`stop`]: the request (Ctrl-C) that stops long work after the unit under way;
 //! - [`scenario`]: the RON scenario schema, defaults and validation;
 //! - [`run`]: the [`run::Registry`] of protocols (built-in and a user's): validates a
 //!   scenario for its protocol, builds its world, runs it, produces a [`report::Report`];
@@ -93,6 +95,7 @@ pub mod run;
 pub mod scenario;
 mod seqset;
 pub mod stats;
+pub mod stop;
 pub mod store;
 pub mod story;
 pub mod suggest;

@@ -82,7 +82,7 @@ pub(super) enum Command {
     },
     /// Read a --trace file back: its traces, one request's call tree, or OTLP/JSON.
     #[command(
-        after_help = "Every client request is a trace (its id is the transaction's); every message and\ntimer firing is a span with its parent. Without --txn, one line per trace.\nThe format: book/src/trace-format.md.\n\nExamples:\n  acidbase run scenarios/2pc-coordinator-crash.ron --trace out.jsonl\n  acidbase trace out.jsonl --txn 0\n      transaction 0's tree: who sent what to whom, and what became of it.\n  acidbase trace out.jsonl --otlp out.otlp.json\n      every span as OpenTelemetry JSON (also: acidbase run X.ron --otlp FILE)."
+        after_help = "Every client request is a trace (its id is the transaction's); every message\nand timer firing is a span with its parent. Without --txn, one line per trace.\nThe format: book/src/trace-format.md.\n\nExamples:\n  acidbase run scenarios/2pc-coordinator-crash.ron --trace out.jsonl\n  acidbase trace out.jsonl --txn 0\n      transaction 0's tree: who sent what to whom, and what became of it.\n  acidbase trace out.jsonl --otlp out.otlp.json\n      every span as OpenTelemetry JSON (also: acidbase run X.ron --otlp FILE)."
     )]
     Trace {
         /// A file written by `acidbase run --trace`.

@@ -167,7 +167,7 @@ fn check_scenario(
                 "{} states visited, no violation among them; not a verification",
                 report.distinct_states
             ));
-            return ExitCode::from(crate::tools::stop::INTERRUPTED_EXIT);
+            return ExitCode::from(crate::stop::INTERRUPTED_EXIT);
         }
         // No violation among the states visited, but not every state was: that is
         // not a verification, and a CI job must not read it as one.

@@ -88,7 +88,7 @@ pub(super) fn compare_command(
             "the table covers the first {} of {seeds} seeds, every protocol the same ones",
             table.seeds.len()
         ));
-        return ExitCode::from(crate::tools::stop::INTERRUPTED_EXIT);
+        return ExitCode::from(crate::stop::INTERRUPTED_EXIT);
     }
     ExitCode::SUCCESS
 }

@@ -69,7 +69,7 @@ pub(super) fn explore_command(registry: &Registry, program: &str, a: ExploreArgs
             a.path.display(),
             first + e.seeds_run,
         ));
-        return ExitCode::from(crate::tools::stop::INTERRUPTED_EXIT);
+        return ExitCode::from(crate::stop::INTERRUPTED_EXIT);
     }
     if e.violating_seeds > 0 {
         ExitCode::from(1)
@@ -328,7 +328,7 @@ fn swarm_inner(registry: &Registry, program: &str, a: SwarmArgs) -> Result<ExitC
             rows.len(),
             plan.len()
         ));
-        return Ok(ExitCode::from(crate::tools::stop::INTERRUPTED_EXIT));
+        return Ok(ExitCode::from(crate::stop::INTERRUPTED_EXIT));
     }
     Ok(if all_ok {
         ExitCode::SUCCESS

@@ -1,9 +1,9 @@
 //! Ctrl-C for the long commands: the first press asks the work to stop
-//! ([`crate::tools::stop`]) so the command prints what it has; a second press ends
+//! ([`crate::stop`]) so the command prints what it has; a second press ends
 //! the process at once with the same status. Installed only by commands that poll
 //! the flag, so Ctrl-C still ends any other command immediately.
 
-use crate::tools::stop;
+use crate::stop;
 
 /// Routes SIGINT and SIGTERM to the stop flag.
 pub(super) fn install() {

@@ -121,7 +121,7 @@ fn run_sweep(
             }
             if done.interrupted {
                 super::interrupt::say_interrupted("the sweep stopped after the runs under way");
-                return ExitCode::from(crate::tools::stop::INTERRUPTED_EXIT);
+                return ExitCode::from(crate::stop::INTERRUPTED_EXIT);
             }
             ExitCode::SUCCESS
         }

@@ -113,7 +113,7 @@ impl Default for Limits {
 }
 
 /// How often (in states expanded) the explorer reports progress and polls
-/// [`crate::tools::stop`].
+/// [`crate::stop`].
 pub const PROGRESS_EVERY: u64 = 4096;
 
 /// A callback with the states visited and the depth reached (a progress line).
@@ -191,7 +191,7 @@ pub struct CheckReport {
     /// Every reachable state was visited (no depth or state bound cut it short, and
     /// no violation stopped it).
     pub complete: bool,
-    /// Stopped by [`crate::tools::stop`] (Ctrl-C) before it was complete.
+    /// Stopped by [`crate::stop`] (Ctrl-C) before it was complete.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
     /// `sometimes` properties that held in some visited state.
@@ -291,7 +291,7 @@ pub fn explore<M: Model>(model: &M, limits: &Limits) -> CheckReport {
             if let Some(hook) = limits.progress {
                 (hook.0)(parents.len(), depth);
             }
-            if crate::tools::stop::requested() {
+            if crate::stop::requested() {
                 interrupted = true;
                 break;
             }

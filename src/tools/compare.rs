@@ -105,7 +105,7 @@ pub struct Comparison {
     /// Protocols left out because the scenario does not fit them, with the reason.
     pub skipped: Vec<Skipped>,
     pub summary: Vec<String>,
-    /// Stopped early ([`crate::tools::stop`]): every column covers the same first
+    /// Stopped early ([`crate::stop`]): every column covers the same first
     /// `seeds`, fewer than asked.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
@@ -162,7 +162,7 @@ pub fn compare(args: &CompareArgs) -> Result<Comparison, ScenarioError> {
     std::thread::scope(|scope| {
         for _ in 0..args.jobs.clamp(1, jobs.len().max(1)) {
             scope.spawn(|| loop {
-                if crate::tools::stop::requested() {
+                if crate::stop::requested() {
                     break;
                 }
                 let i = next.fetch_add(1, Ordering::Relaxed);

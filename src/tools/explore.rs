@@ -158,7 +158,7 @@ pub struct Exploration {
     /// A digest of every seed's trace digest, independent of the order the seeds ran
     /// in: equal explorations have equal folds, at any `--jobs`.
     pub digest_fold: String,
-    /// Stopped early ([`crate::tools::stop`]): the seeds run are the first
+    /// Stopped early ([`crate::stop`]): the seeds run are the first
     /// `seeds_run` of the range, every one of them whole.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
@@ -228,7 +228,7 @@ pub fn explore_seeds(
             scope.spawn(|| loop {
                 // Checked before a seed is claimed, so the seeds run are always a
                 // prefix of the range: every claimed seed is finished.
-                if crate::tools::stop::requested() {
+                if crate::stop::requested() {
                     break;
                 }
                 let offset = next.fetch_add(1, Ordering::Relaxed);

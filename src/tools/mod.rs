@@ -3,8 +3,8 @@
 //! greedy core the testing harness shrinks with too: [`greedy`]), a run's
 //! trace read back, drawn and its call tree told ([`tracelog`], [`diagram`],
 //! [`spans`]), parameter sweeps and their charts ([`sweep`], [`chart`]), the
-//! canonical benchmark ([`mod@bench`]), a progress line ([`progress`]) and the
-//! request that stops any of the long ones early ([`stop`]).
+//! canonical benchmark ([`mod@bench`]), and the progress line of the long ones
+//! ([`progress`]).
 
 pub mod bench;
 pub mod chart;
@@ -16,7 +16,6 @@ pub mod progress;
 pub mod schedule;
 pub mod shrink;
 pub mod spans;
-pub mod stop;
 pub mod swarm;
 pub mod sweep;
 pub mod tracelog;

@@ -22,6 +22,9 @@ const LAYERS: &[(&str, u32)] = &[
     ("stats", 0),
     ("unique_map", 0),
     ("ids", 0),
+    // "Did you mean", and the request to stop long work early (Ctrl-C).
+    ("suggest", 0),
+    ("stop", 0),
     // What a resource manager guards, then the vocabulary nodes report in (audits of
     // stores among it), then the node API that reports it, and properties over it.
     ("store", 10),
@@ -48,7 +51,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("protocols", 120),
     ("run", 130),
     // The tools built on runs (src/tools/: compare, explore, swarm, shrink, schedule,
-    // bench, tracelog, spans, diagram, sweep, chart).
+    // bench, tracelog, spans, diagram, sweep, chart, progress).
     ("tools", 140),
     // The user-protocol testing API, the fuzz entries, the command line.
     ("testing", 160),

@@ -350,7 +350,7 @@ pub struct SweepDone {
     pub ran: usize,
     /// Whether every run of the shard is done (and the final files were written).
     pub complete: bool,
-    /// Stopped by [`crate::tools::stop`] before the shard was complete; the journal
+    /// Stopped by [`crate::stop`] before the shard was complete; the journal
     /// holds every run finished, so `--resume` continues.
     pub interrupted: bool,
     pub files: Vec<PathBuf>,
@@ -481,7 +481,7 @@ pub fn run_sweep(args: &SweepArgs, charts: &dyn DrawCharts) -> Result<SweepDone,
                         c = wake.wait(c).expect("a sweep worker panicked");
                     }
                     // Ctrl-C: claim nothing more; what is claimed is journalled.
-                    if c.stop || c.claimed >= ran || crate::tools::stop::requested() {
+                    if c.stop || c.claimed >= ran || crate::stop::requested() {
                         break;
                     }
                     while done.contains(c.cursor) {
@@ -570,7 +570,7 @@ pub fn run_sweep(args: &SweepArgs, charts: &dyn DrawCharts) -> Result<SweepDone,
         resumed,
         ran: journalled,
         complete,
-        interrupted: !complete && crate::tools::stop::requested(),
+        interrupted: !complete && crate::stop::requested(),
         files,
         warnings,
         seconds: bar.seconds(),
