@@ -23,6 +23,8 @@ const CHAPTERS: &[&str] = &[
     "case-lost-order.md",
     "case-state-mismatch.md",
     "case-cache.md",
+    "case-local-caches.md",
+    "case-partial-entry.md",
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
