@@ -809,14 +809,21 @@ fn bars<DB: DrawingBackend>(
                 Box::new(move |p| data.info.points[p][a]),
             )
         }
-        None => (vec![String::new()], Box::new(|_| 0)),
+        // No grouping axis: one bar per series, named on the x axis under it (a
+        // single unnamed group left the axis without a word).
+        None => (curves.iter().map(|(l, _)| l.clone()).collect(), Box::new(|_| 0)),
     };
-    let n = curves.len().max(1) as f64;
+    let single = c.x.is_none();
+    let n = if single { 1.0 } else { curves.len().max(1) as f64 };
     let width = 0.8 / n;
     let mut bars: Vec<(usize, f64, Est)> = Vec::new();
     for (i, (_, members)) in curves.iter().enumerate() {
         for &(p, s) in members {
-            let x = group_of(p) as f64 - 0.4 + width * (i as f64 + 0.5);
+            let x = if single {
+                i as f64
+            } else {
+                group_of(p) as f64 - 0.4 + width * (i as f64 + 0.5)
+            };
             bars.push((i, x, data.est(p, s, &c.metric, c.stat)));
         }
     }
