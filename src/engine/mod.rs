@@ -103,6 +103,9 @@ struct NodeSlot<N: Node> {
     rng: StreamRng,
     timers: BTreeMap<N::Timer, Slot>,
     clock: Clock,
+    /// The sum of the wall-clock steps applied so far (kept across crashes: the
+    /// machine's clock, not the process's).
+    wall_offset_us: i64,
 }
 
 impl<N: Node, O: Observer> crate::property::NodeStates<N> for Sim<N, O> {
@@ -207,6 +210,7 @@ impl<N: Node, O: Observer> Sim<N, O> {
                 rng,
                 timers: BTreeMap::new(),
                 clock: Clock { ppm: drift_ppm },
+                wall_offset_us: 0,
             })
             .collect();
         Sim {
@@ -437,6 +441,10 @@ impl<N: Node, O: Observer> Sim<N, O> {
                     FaultAction::Restart(node) => self.restart(node),
                     FaultAction::CutStart(c) => self.network.set_cut(c, true),
                     FaultAction::CutEnd(c) => self.network.set_cut(c, false),
+                    FaultAction::ClockStep { node, step_us } => {
+                        let slot = &mut self.nodes[node.index()];
+                        slot.wall_offset_us = slot.wall_offset_us.saturating_add(step_us);
+                    }
                 }
             }
         }
@@ -472,13 +480,15 @@ impl<N: Node, O: Observer> Sim<N, O> {
             return;
         };
         let writes = {
+            let local = slot.clock.local(self.now_us);
             let mut ctx = Ctx::new(
-                slot.clock.local(self.now_us),
+                local,
                 node,
                 &mut slot.durable,
                 &mut slot.rng,
                 &mut commands,
-            );
+            )
+            .with_wall_us(crate::faults::wall_us(local, slot.wall_offset_us));
             f(state, &mut ctx);
             ctx.durable_writes()
         };

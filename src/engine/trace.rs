@@ -102,6 +102,9 @@ impl<N: Node> TraceSink<N> for JsonLines {
                 // sink fed by other means still writes the documented kinds.
                 FaultAction::CutStart(c) => json!({"t_us": at_us, "kind": "cut_start", "cut": c}),
                 FaultAction::CutEnd(c) => json!({"t_us": at_us, "kind": "cut_end", "cut": c}),
+                FaultAction::ClockStep { node, step_us } => {
+                    json!({"t_us": at_us, "kind": "clock_step", "node": self.name(*node), "step_us": step_us})
+                }
             },
             TraceEvent::Cut { index, cut, active } => {
                 let names = |set: crate::node::NodeSet| {
