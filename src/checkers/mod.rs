@@ -17,6 +17,8 @@ use std::collections::{BTreeMap, VecDeque};
 pub mod business;
 mod cache;
 pub use cache::{CacheChecks, CacheCounts};
+mod ids;
+pub use ids::{IdsChecks, IdsCounts};
 pub mod consistency;
 mod messaging;
 pub use messaging::{MessagingResults, MessagingTally};
@@ -207,6 +209,8 @@ pub struct Checks {
     tcc: TccChecks,
     /// The cache and its database (protocol `cache`).
     cache: CacheChecks,
+    /// Global ids, their generators and the orders' dedupe table (protocol `ids`).
+    ids: IdsChecks,
     /// (transaction, participant) that said `DecidedAlone` and have not yet applied
     /// that outcome: rare, so kept aside rather than in every transaction's track.
     decided_alone: std::collections::BTreeSet<(TxnId, NodeId)>,
@@ -245,6 +249,7 @@ impl Checks {
             business: None,
             tcc: TccChecks::default(),
             cache: CacheChecks::default(),
+            ids: IdsChecks::default(),
             decided_alone: std::collections::BTreeSet::new(),
             facts: BTreeMap::new(),
             spare_prepare_times: Vec::new(),
@@ -478,6 +483,7 @@ impl Checks {
             business,
             tcc: self.tcc.finish(),
             cache: self.cache,
+            ids: self.ids.finish(),
             latency: self.latency,
             facts: self
                 .facts
@@ -631,6 +637,7 @@ impl Observer for Checks {
             Observation::Cache { txn, key, event } => {
                 self.cache.observe(at_us, node, txn, key, event)
             }
+            Observation::Id { txn, event } => self.ids.observe(node, txn, event),
             Observation::DecidedAlone { txn } => {
                 self.decided_alone.insert((txn, node));
             }
@@ -732,6 +739,8 @@ pub struct Results {
     /// The cache and its database (empty for other protocols): its counts, once the
     /// run's end time is known ([`CacheChecks::finish`]).
     pub cache: CacheChecks,
+    /// Global ids (zero for other protocols).
+    pub ids: IdsCounts,
     /// Latencies of definite answers within the deadline (µs), for any quantile
     /// (sweeps store a latency CDF per run from it).
     pub latency: crate::stats::Histogram,

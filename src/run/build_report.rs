@@ -8,7 +8,7 @@
 use crate::checkers::Results;
 use crate::engine::RunEnd;
 use crate::report::{
-    is_fact_metric, lookup, Cache, Calls, Consistency, ExpectationResult, Expectations, LatencyMs,
+    is_fact_metric, lookup, Cache, Calls, Ids, Consistency, ExpectationResult, Expectations, LatencyMs,
     Locks, MessagingCounts, Money, Network, PerCommit, Quantiles, Repair, Report, StalenessMs,
     TimeToConsistentMs, Txns, Violations,
 };
@@ -44,7 +44,12 @@ impl Report {
         let invariant = if truncated {
             0
         } else {
-            u64::from(money_broken) + r.chain.inconsistent + r.business.violations() + stale_at_end
+            u64::from(money_broken)
+                + r.chain.inconsistent
+                + r.business.violations()
+                + stale_at_end
+                + r.ids.duplicate_ids
+                + r.ids.lost_orders
         };
         let mut report = Report {
             scenario: scenario.name.clone(),
@@ -136,6 +141,7 @@ impl Report {
             business: r.business.clone(),
             tcc: r.tcc.clone(),
             cache: cache_counts(&cache),
+            ids: ids_counts(&r.ids),
             facts: r.facts.clone(),
             story: Vec::new(),
             protocol_counts: Vec::new(),
@@ -184,6 +190,27 @@ fn consistency(c: &crate::checkers::consistency::Summary) -> Consistency {
         transient_anomaly_ms_max: ms(c.anomaly_us_max),
         anomalies_open_at_end: c.anomalies_open_at_end,
         unfinished_at_end: c.unfinished_at_end,
+    }
+}
+
+fn ids_counts(c: &crate::checkers::IdsCounts) -> Ids {
+    Ids {
+        issued: c.issued,
+        duplicate_ids: c.duplicate_ids,
+        non_monotonic: c.non_monotonic,
+        out_of_global_order: c.out_of_global_order,
+        blocks: c.blocks,
+        gaps: c.gaps,
+        refused: c.refused,
+        waited: c.waited,
+        waited_ms_max: ms(c.waited_us_max),
+        sequence_waits: c.sequence_waits,
+        recorded: c.recorded,
+        dropped_real_orders: c.dropped_real,
+        second_ids: c.second_ids,
+        accepted: c.accepted,
+        lost_orders: c.lost_orders,
+        lost_found_by_reconciliation: c.lost_found,
     }
 }
 
