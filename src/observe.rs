@@ -147,6 +147,9 @@ pub enum IdEvent {
     /// last id's time (the guard `Wait`), or until the next ms (`sequence`: the
     /// ms's 4096 sequence numbers were used up).
     Waited { us: u64, sequence: bool },
+    /// A guarded Snowflake generator wrote its lease durably: ids below `until_ms`
+    /// (one forced write, the guard's cost besides its waits and refusals).
+    Lease { until_ms: u64 },
     /// The orders table recorded order `txn` under `id`.
     Recorded { id: u64 },
     /// The orders table dropped order `txn` as a duplicate: it already holds `id`,

@@ -201,6 +201,8 @@ pub struct Ids {
     pub waited_ms_max: f64,
     /// Requests held to the next ms because its 4096 sequence numbers were used.
     pub sequence_waits: u64,
+    /// Durable writes of a guard's lease on time (one per lease period of ids).
+    pub lease_writes: u64,
     /// Orders the orders table recorded.
     pub recorded: u64,
     /// Real orders the dedupe table dropped: their id was already another order's.

@@ -39,6 +39,10 @@ pub struct IdsChecks {
     current: BTreeMap<NodeId, u64>,
     accepted: BTreeSet<TxnId>,
     recorded: BTreeSet<TxnId>,
+    /// Orders dropped as duplicates (each once, however often it was resent).
+    dropped: BTreeSet<TxnId>,
+    /// Lost orders reconciliation reported (each once).
+    found: BTreeSet<TxnId>,
     counts: IdsCounts,
 }
 
@@ -55,6 +59,7 @@ pub struct IdsCounts {
     pub waited: u64,
     pub waited_us_max: u64,
     pub sequence_waits: u64,
+    pub lease_writes: u64,
     pub recorded: u64,
     pub dropped_real: u64,
     pub second_ids: u64,
@@ -99,6 +104,7 @@ impl IdsChecks {
                 self.current.insert(node, from);
             }
             IdEvent::Refused => c.refused += 1,
+            IdEvent::Lease { .. } => c.lease_writes += 1,
             IdEvent::Waited { us, sequence } => {
                 if sequence {
                     c.sequence_waits += 1;
@@ -111,7 +117,11 @@ impl IdsChecks {
                 c.recorded += 1;
                 self.recorded.insert(txn);
             }
-            IdEvent::DroppedReal { .. } => c.dropped_real += 1,
+            IdEvent::DroppedReal { .. } => {
+                if self.dropped.insert(txn) {
+                    c.dropped_real += 1;
+                }
+            }
             IdEvent::SecondId { .. } => {
                 c.second_ids += 1;
                 self.recorded.insert(txn);
@@ -121,7 +131,11 @@ impl IdsChecks {
                     c.accepted += 1;
                 }
             }
-            IdEvent::LostFound => c.lost_found += 1,
+            IdEvent::LostFound => {
+                if self.found.insert(txn) {
+                    c.lost_found += 1;
+                }
+            }
         }
     }
 
@@ -177,6 +191,7 @@ mod tests {
         let (g, o) = (NodeId(1), NodeId(2));
         k.observe(o, 7, IdEvent::Recorded { id: 100 });
         k.observe(o, 8, IdEvent::DroppedReal { id: 100, holder: 7 });
+        k.observe(o, 8, IdEvent::DroppedReal { id: 100, holder: 7 }); // resent
         k.observe(g, 7, IdEvent::Accepted { id: 100 });
         k.observe(g, 8, IdEvent::Accepted { id: 100 });
         k.observe(o, 8, IdEvent::LostFound);

@@ -10,6 +10,7 @@
 
 pub mod cache;
 pub mod commit_acks;
+pub mod ids;
 #[macro_use]
 pub mod coordinated;
 #[macro_use]
@@ -30,6 +31,7 @@ pub use protocol::Protocol;
 /// The built-in protocols, as registered by `run::Registry::builtin`.
 pub mod builtin {
     pub use super::cache::build::Cache;
+    pub use super::ids::build::Ids;
     pub use super::messaging::build::Messaging;
     pub use super::paxos_commit::build::PaxosCommit;
     pub use super::saga::build::Saga;
@@ -48,11 +50,12 @@ pub mod builtin {
         "calls",
         "paxos-commit",
         "cache",
+        "ids",
     ];
 
     /// Whether `name` is a built-in protocol (whose builder is tested, so validation
     /// need not build its world; most have a section of their own for their options,
-    /// Paxos Commit and `cache` read `options: (...)`).
+    /// Paxos Commit, `cache` and `ids` read `options: (...)`).
     pub fn is_builtin(name: &str) -> bool {
         NAMES.contains(&name)
     }

@@ -205,6 +205,7 @@ fn ids_counts(c: &crate::checkers::IdsCounts) -> Ids {
         waited: c.waited,
         waited_ms_max: ms(c.waited_us_max),
         sequence_waits: c.sequence_waits,
+        lease_writes: c.lease_writes,
         recorded: c.recorded,
         dropped_real_orders: c.dropped_real,
         second_ids: c.second_ids,

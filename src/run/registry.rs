@@ -200,7 +200,7 @@ impl Registry {
     }
 
     /// The built-in protocols: 2PC, 3PC, TCC, saga, reliable messaging, service calls,
-    /// Paxos Commit, a cache in front of a database.
+    /// Paxos Commit, a cache in front of a database, global id generators.
     pub fn builtin() -> Self {
         static BUILTIN: OnceLock<Registry> = OnceLock::new();
         BUILTIN
@@ -215,6 +215,7 @@ impl Registry {
                     .with(Calls)
                     .with(PaxosCommit)
                     .with(Cache)
+                    .with(Ids)
             })
             .clone()
     }
