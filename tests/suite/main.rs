@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod cache;
+mod ids;
 mod check_cli;
 mod cli;
 mod common;
