@@ -193,10 +193,13 @@ impl Protocol for Ids {
             ));
         }
         if i.non_monotonic > 0 {
-            out.push(format!(
-                "{} ids were not above their generator's previous id (a clock that went back)",
-                i.non_monotonic
-            ));
+            out.push(match i.non_monotonic {
+                1 => "1 id was not above its generator's previous id (a clock that went back)"
+                    .to_string(),
+                n => format!(
+                    "{n} ids were not above their generator's previous id (a clock that went back)"
+                ),
+            });
         }
         if i.waited + i.refused > 0 {
             out.push(format!(
