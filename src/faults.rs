@@ -23,7 +23,10 @@ pub enum FaultAction {
     CutEnd(usize),
     /// The node's wall clock steps by `step_us` (negative: backward), as NTP steps
     /// `CLOCK_REALTIME`; its timers, on the monotonic clock, are not moved.
-    ClockStep { node: NodeId, step_us: i64 },
+    ClockStep {
+        node: NodeId,
+        step_us: i64,
+    },
 }
 
 /// A crash/restart pair for one node.

@@ -173,8 +173,16 @@ mod tests {
         issued(&mut k, g0, 1, 1);
         issued(&mut k, g1, 2, 11);
         issued(&mut k, g0, 3, 2); // below 11: out of global order, fine per node
-        // g0 restarts and takes [21, 31): 8 ids of [1, 11) are a gap.
-        k.observe(seq, 0, IdEvent::BlockGranted { gen: g0, from: 21, to: 31 });
+                                  // g0 restarts and takes [21, 31): 8 ids of [1, 11) are a gap.
+        k.observe(
+            seq,
+            0,
+            IdEvent::BlockGranted {
+                gen: g0,
+                from: 21,
+                to: 31,
+            },
+        );
         k.observe(g0, 0, IdEvent::BlockTaken { from: 21, to: 31 });
         issued(&mut k, g0, 4, 21);
         issued(&mut k, g1, 5, 11); // a duplicate, and g1 went backwards

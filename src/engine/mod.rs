@@ -481,14 +481,8 @@ impl<N: Node, O: Observer> Sim<N, O> {
         };
         let writes = {
             let local = slot.clock.local(self.now_us);
-            let mut ctx = Ctx::new(
-                local,
-                node,
-                &mut slot.durable,
-                &mut slot.rng,
-                &mut commands,
-            )
-            .with_wall_us(crate::faults::wall_us(local, slot.wall_offset_us));
+            let mut ctx = Ctx::new(local, node, &mut slot.durable, &mut slot.rng, &mut commands)
+                .with_wall_us(crate::faults::wall_us(local, slot.wall_offset_us));
             f(state, &mut ctx);
             ctx.durable_writes()
         };

@@ -8,9 +8,9 @@
 use crate::checkers::Results;
 use crate::engine::RunEnd;
 use crate::report::{
-    is_fact_metric, lookup, Cache, Calls, Ids, Consistency, ExpectationResult, Expectations, LatencyMs,
-    Locks, MessagingCounts, Money, Network, PerCommit, Quantiles, Repair, Report, StalenessMs,
-    TimeToConsistentMs, Txns, Violations,
+    is_fact_metric, lookup, Cache, Calls, Consistency, ExpectationResult, Expectations, Ids,
+    LatencyMs, Locks, MessagingCounts, Money, Network, PerCommit, Quantiles, Repair, Report,
+    StalenessMs, TimeToConsistentMs, Txns, Violations,
 };
 use crate::scenario::{parse_condition, Scenario};
 

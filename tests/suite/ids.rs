@@ -82,7 +82,10 @@ fn the_scenarios_hold_their_expectations_and_show_the_counts() {
 #[test]
 fn a_backward_step_repeats_ids_without_a_guard_and_never_with_one() {
     let none = reports(&world("guard: None", STEP_BACK), 1..=5);
-    assert!(none.iter().all(|r| r.ids.duplicate_ids > 0), "every seed repeats");
+    assert!(
+        none.iter().all(|r| r.ids.duplicate_ids > 0),
+        "every seed repeats"
+    );
     assert!(none.iter().all(|r| r.ids.non_monotonic > 0));
     for guard in ["Wait", "Refuse"] {
         let rs = reports(&world(&format!("guard: {guard}"), STEP_BACK), 1..=5);
@@ -121,7 +124,10 @@ fn guarded_snowflake_and_segments_never_repeat_an_id_under_every_fault() {
             assert_eq!(r.ids.non_monotonic, 0, "{options}: seed {}", r.seed);
             assert!(!r.truncated);
         }
-        assert!(rs.iter().map(|r| r.ids.issued).sum::<u64>() > 3_000, "{options}");
+        assert!(
+            rs.iter().map(|r| r.ids.issued).sum::<u64>() > 3_000,
+            "{options}"
+        );
         if options.contains("Segment") {
             assert!(rs.iter().all(|r| r.ids.gaps > 0), "crashes leave gaps");
         }

@@ -4,7 +4,6 @@
 
 mod bad_input;
 mod cache;
-mod ids;
 mod check_cli;
 mod cli;
 mod common;
@@ -12,6 +11,7 @@ mod compare;
 mod exhaustive;
 mod explore;
 mod fuzz_corpus;
+mod ids;
 mod layering;
 mod messaging;
 mod paxos_commit;

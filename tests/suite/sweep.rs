@@ -679,7 +679,10 @@ fn every_shipped_sweep_is_valid_on_this_build() {
             path.display()
         );
     }
-    assert_eq!(n, 9, "the seven sweeps of issue 5, the cache's and the ids'");
+    assert_eq!(
+        n, 9,
+        "the seven sweeps of issue 5, the cache's and the ids'"
+    );
     for p in acidbase::protocols::builtin::NAMES {
         assert!(
             protocols.iter().any(|q| q == p),

@@ -77,7 +77,9 @@ impl IdsOptions {
                 .into());
             }
             if let Some(bad) = ids.iter().find(|&&i| i > NODE_MAX) {
-                return Err(format!("node_ids: {bad} does not fit in 10 bits (0 to {NODE_MAX})").into());
+                return Err(
+                    format!("node_ids: {bad} does not fit in 10 bits (0 to {NODE_MAX})").into(),
+                );
             }
         } else if u64::from(self.generators) > NODE_MAX + 1 {
             return Err("more generators than 10-bit node ids".into());
@@ -94,7 +96,10 @@ impl IdsOptions {
         if self.queue_max == 0 {
             return Err("queue_max must be at least 1".into());
         }
-        if self.reconcile_at_ms.is_some_and(|t| !(t.is_finite() && t >= 0.0)) {
+        if self
+            .reconcile_at_ms
+            .is_some_and(|t| !(t.is_finite() && t >= 0.0))
+        {
             return Err("reconcile_at_ms must be a time in ms, 0 or more".into());
         }
         Ok(())
@@ -156,7 +161,10 @@ impl Protocol for Ids {
         let cfg = o.config(w.scenario());
         let (seq, orders, client) = (w.id("seq")?, w.id("orders")?, w.id("client")?);
         let names = o.gen_names();
-        let gens = names.iter().map(|n| w.id(n)).collect::<Result<Vec<_>, _>>()?;
+        let gens = names
+            .iter()
+            .map(|n| w.id(n))
+            .collect::<Result<Vec<_>, _>>()?;
         w.host("seq", IdsNode::Seq { block: cfg.block }, Default::default())?;
         let table = Orders::new(cfg.clone(), gens.clone());
         w.host("orders", IdsNode::Orders(table), Default::default())?;
@@ -181,9 +189,13 @@ impl Protocol for Ids {
             i.issued, i.recorded, i.accepted
         )];
         if i.duplicate_ids > 0 {
+            let ids = match i.duplicate_ids {
+                1 => "1 id was".to_string(),
+                n => format!("{n} ids were"),
+            };
             out.push(format!(
-                "{} ids were issued twice, for different orders; the dedupe table dropped {} real orders as duplicates and answered \"recorded\" all the same",
-                i.duplicate_ids, i.dropped_real_orders
+                "{ids} issued twice, for different orders; the dedupe table dropped {} real orders as duplicates and answered \"recorded\" all the same",
+                i.dropped_real_orders
             ));
         }
         if i.lost_orders > 0 {

@@ -53,7 +53,9 @@ pub const SEQUENCE_MAX: u64 = (1 << SEQUENCE_BITS) - 1;
 /// `ms << 22 | node << 12 | seq`. Fields too wide for their bits are masked.
 pub fn snowflake_id(ms: u64, node: u64, seq: u64) -> u64 {
     let ms = ms & ((1 << TIMESTAMP_BITS) - 1);
-    (ms << (NODE_BITS + SEQUENCE_BITS)) | ((node & NODE_MAX) << SEQUENCE_BITS) | (seq & SEQUENCE_MAX)
+    (ms << (NODE_BITS + SEQUENCE_BITS))
+        | ((node & NODE_MAX) << SEQUENCE_BITS)
+        | (seq & SEQUENCE_MAX)
 }
 
 /// The (timestamp, node, sequence) fields of a Snowflake id.
@@ -290,8 +292,23 @@ impl Node for IdsNode {
                     });
                     let to = from_id + block;
                     let gen = from;
-                    observe(ctx, 0, IdEvent::BlockGranted { gen, from: from_id, to });
-                    ctx.send(gen, Msg::Block { ask, from: from_id, to });
+                    observe(
+                        ctx,
+                        0,
+                        IdEvent::BlockGranted {
+                            gen,
+                            from: from_id,
+                            to,
+                        },
+                    );
+                    ctx.send(
+                        gen,
+                        Msg::Block {
+                            ask,
+                            from: from_id,
+                            to,
+                        },
+                    );
                 }
             }
         }
@@ -431,7 +448,14 @@ impl Gen {
                     self.held.pop_front();
                     if h.clock_wait {
                         let us = ctx.now_us() - h.since_us;
-                        observe(ctx, h.txn, IdEvent::Waited { us, sequence: false });
+                        observe(
+                            ctx,
+                            h.txn,
+                            IdEvent::Waited {
+                                us,
+                                sequence: false,
+                            },
+                        );
                     }
                     self.issue(h.txn, id, ctx);
                 }
@@ -643,7 +667,10 @@ mod tests {
         assert_eq!(snowflake_id(0, 1, 0), 4096);
         assert_eq!(snowflake_id(1, 0, 0), 4_194_304);
         assert_eq!(snowflake_id(300, 3, 7), 300 * 4_194_304 + 3 * 4096 + 7);
-        assert_eq!(snowflake_id(1_288_834_974_657, 0, 0), 5_405_765_689_543_753_728);
+        assert_eq!(
+            snowflake_id(1_288_834_974_657, 0, 0),
+            5_405_765_689_543_753_728
+        );
         assert_eq!(
             snowflake_id((1 << 41) - 1, NODE_MAX, SEQUENCE_MAX),
             (1u64 << 63) - 1
@@ -651,7 +678,10 @@ mod tests {
         // Fields too wide are masked, not carried into the next field.
         assert_eq!(snowflake_id(0, 1024, 4096), 0);
         for (ms, node, seq) in [(5, 2, 9), (123_456, 1023, 4095), (0, 0, 0)] {
-            assert_eq!(snowflake_fields(snowflake_id(ms, node, seq)), (ms, node, seq));
+            assert_eq!(
+                snowflake_fields(snowflake_id(ms, node, seq)),
+                (ms, node, seq)
+            );
         }
         // Ids of later ms are larger whatever the node and sequence.
         assert!(snowflake_id(10, 0, 0) > snowflake_id(9, NODE_MAX, SEQUENCE_MAX));
@@ -682,7 +712,10 @@ mod tests {
         let mut rng = crate::rng::stream(1, "t");
         let mut out = Vec::new();
         let mut ctx = Ctx::new(now_us, NodeId(2), d, &mut rng, &mut out).with_wall_us(wall_us);
-        let req = TxnRequest { txn, ops: Vec::new() };
+        let req = TxnRequest {
+            txn,
+            ops: Vec::new(),
+        };
         gen.on_message(NodeId(4), Msg::Request(req), &mut ctx);
         out
     }
@@ -719,11 +752,20 @@ mod tests {
             match guard {
                 Guard::Wait => assert!(out.iter().any(|c| matches!(
                     c,
-                    crate::node::Command::SetTimer { timer: Timer::Retry, after_us: 5_800 }
+                    crate::node::Command::SetTimer {
+                        timer: Timer::Retry,
+                        after_us: 5_800
+                    }
                 ))),
                 Guard::Refuse => assert!(out.iter().any(|c| matches!(
                     c,
-                    crate::node::Command::Send { msg: Msg::Reply { outcome: Outcome::Abort, .. }, .. }
+                    crate::node::Command::Send {
+                        msg: Msg::Reply {
+                            outcome: Outcome::Abort,
+                            ..
+                        },
+                        ..
+                    }
                 ))),
                 Guard::None => {}
             }
