@@ -378,9 +378,8 @@ impl Gen {
         match msg {
             Msg::Request(req) => {
                 let txn = req.txn;
-                if let Some(&id) = ctx.durable().accepted.get(&txn) {
+                if ctx.durable().accepted.contains_key(&txn) {
                     // Accepted already: the answer again.
-                    let _ = id;
                     ctx.send(self.client, reply(txn, Outcome::Commit));
                 } else if let Some(&id) = self.pending.get(&txn) {
                     ctx.send(self.orders, Msg::Record { txn, id });
@@ -399,12 +398,11 @@ impl Gen {
                     self.drain(ctx);
                 }
             }
-            Msg::Recorded { txn, id } => {
-                if self.pending.remove(&txn).is_some_and(|p| p == id) {
-                    ctx.persist(|d| d.accepted.insert(txn, id));
-                    observe(ctx, txn, IdEvent::Accepted { id });
-                    ctx.send(self.client, reply(txn, Outcome::Commit));
-                }
+            Msg::Recorded { txn, id } if self.pending.get(&txn) == Some(&id) => {
+                self.pending.remove(&txn);
+                ctx.persist(|d| d.accepted.insert(txn, id));
+                observe(ctx, txn, IdEvent::Accepted { id });
+                ctx.send(self.client, reply(txn, Outcome::Commit));
             }
             Msg::Block { ask, from, to } => {
                 if let Source::Segment {
