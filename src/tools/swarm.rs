@@ -499,6 +499,10 @@ pub fn configurations() -> Vec<Configuration> {
             "ids-duplicate-node-id",
             r#"protocol: "ids", options: (generator: Snowflake, guard: Wait, node_ids: [5, 5])"#,
         ),
+        (
+            "ids-snowflake-wait-in-memory",
+            r#"protocol: "ids", options: (generator: Snowflake, guard: Wait, lease: false)"#,
+        ),
     ] {
         v.push(c(
             name,

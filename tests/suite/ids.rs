@@ -49,6 +49,7 @@ fn the_scenarios_hold_their_expectations_and_show_the_counts() {
         "scenarios/ids-snowflake-guard-wait.ron",
         "scenarios/ids-duplicate-node-id.ron",
         "scenarios/ids-segment-restart-gaps.ron",
+        "scenarios/ids-snowflake-guard-restart.ron",
     ] {
         let o = acidbase(&["run", f]);
         assert_eq!(o.status.code(), Some(0), "{f}: {}", stdout(&o));
@@ -135,6 +136,40 @@ fn guarded_snowflake_and_segments_never_repeat_an_id_under_every_fault() {
     // The same faults without a guard do repeat ids.
     let rs = reports(&world("generator: Snowflake, guard: None", FAULTS), 1..=30);
     assert!(rs.iter().any(|r| r.ids.duplicate_ids > 0));
+}
+
+/// The same schedule (a 200 ms backward step, then a crash of that generator)
+/// with the guard `Wait` kept in memory and kept as a durable lease.
+#[test]
+fn a_guard_in_memory_forgets_its_last_id_on_a_restart_and_the_lease_does_not() {
+    let path = "scenarios/ids-snowflake-guard-restart.ron";
+    let text = std::fs::read_to_string(path).expect("shipped");
+    assert!(text.contains(", lease: false"));
+    let reports = |text: &str| {
+        let s = acidbase::run::parse(text, path)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_scenario();
+        (1..=5)
+            .map(|seed| run(&s, seed, None).report)
+            .collect::<Vec<_>>()
+    };
+    for r in reports(&text) {
+        assert!(r.ids.duplicate_ids > 0, "seed {}", r.seed);
+        assert_eq!(r.ids.lease_writes, 0);
+    }
+    for r in reports(&text.replace(", lease: false", "")) {
+        assert_eq!(
+            (r.ids.duplicate_ids, r.ids.lost_orders),
+            (0, 0),
+            "seed {}",
+            r.seed
+        );
+        assert!(
+            r.ids.lease_writes > 0 && r.ids.waited > 0,
+            "seed {}",
+            r.seed
+        );
+    }
 }
 
 #[test]

@@ -338,6 +338,7 @@ fn golden_digests_of_the_shipped_scenarios() {
         ("ids-duplicate-node-id", "4079583dbca7a184"),
         ("ids-segment-restart-gaps", "9f2d4de82645175b"),
         ("ids-snowflake-clock-step-back", "b2c302ef48d1ca46"),
+        ("ids-snowflake-guard-restart", "4601bfd70e1e9a11"),
         ("ids-snowflake-guard-wait", "7aa9164b08cd7167"),
         ("order-inventory", "c1d6eecddf6c2cd7"),
         ("tcc-empty-rollback", "1ffbdcf085e5e39d"),

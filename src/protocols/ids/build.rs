@@ -32,6 +32,9 @@ pub struct IdsOptions {
     pub node_ids: Option<Vec<u64>>,
     /// Segment: ids per block.
     pub block: u64,
+    /// Snowflake with a guard: keep a durable lease on time (false: the last id in
+    /// memory only, forgotten by a restart).
+    pub lease: bool,
     /// Snowflake with a guard: how far ahead of the clock its durable lease reaches.
     pub lease_ms: f64,
     /// How often an unanswered request to `seq` or `orders` is sent again.
@@ -50,6 +53,7 @@ impl Default for IdsOptions {
             generators: 2,
             node_ids: None,
             block: 100,
+            lease: true,
             lease_ms: 100.0,
             retry_ms: 20.0,
             queue_max: 1024,
@@ -111,6 +115,7 @@ impl IdsOptions {
             generator: self.generator,
             guard: self.guard,
             block: self.block,
+            lease: self.lease,
             lease_us: ms_to_us(self.lease_ms).max(1000),
             retry_us: ms_to_us(self.retry_ms).max(1),
             deadline_us: ms_to_us(s.clients.deadline_ms).max(1),

@@ -26,7 +26,8 @@
 //!   Snowflake does). A guard also keeps a durable lease on time (it writes "ids up
 //!   to t + lease" before issuing past t, as Meituan's Leaf-snowflake records its
 //!   time in ZooKeeper), so a restart with a clock behind the ids already issued is
-//!   caught too. `node_ids` can give two generators the same id (a misconfiguration).
+//!   caught too; `lease: false` keeps the last id in memory only, as Twitter's
+//!   Snowflake does, and a restart forgets it. `node_ids` can give two generators the same id (a misconfiguration).
 //! - `Segment` (a database sequence handing out blocks, as Flickr's ticket servers
 //!   and Leaf-segment do): `seq` durably hands each generator a block of `block` ids;
 //!   the generator issues them in order from memory and asks for the next block when
@@ -96,7 +97,10 @@ pub struct Config {
     pub guard: Guard,
     /// Segment: ids per block.
     pub block: u64,
-    /// Snowflake with a guard: how far ahead of the clock the durable lease reaches.
+    /// Snowflake with a guard: whether it keeps a durable lease on time (without,
+    /// it remembers its last id in memory only, and a restart forgets it).
+    pub lease: bool,
+    /// How far ahead of the clock the durable lease reaches.
     pub lease_us: u64,
     /// How often an unanswered request to `seq` or `orders` is sent again.
     pub retry_us: u64,
@@ -367,7 +371,7 @@ impl Gen {
     fn recover(&mut self, ctx: &mut Ctx<'_, IdsNode>) {
         let lease = ctx.durable().lease_ms;
         if let Source::Snowflake { last, .. } = &mut self.source {
-            if self.cfg.guard != Guard::None && lease > 0 {
+            if self.cfg.guard != Guard::None && self.cfg.lease && lease > 0 {
                 *last = Some((lease - 1, SEQUENCE_MAX));
             }
         }
@@ -528,7 +532,7 @@ impl Gen {
                 };
                 *last = Some((ms, seq));
                 let id = snowflake_id(ms, *node_id, seq);
-                if guard != Guard::None && ms >= ctx.durable().lease_ms {
+                if guard != Guard::None && self.cfg.lease && ms >= ctx.durable().lease_ms {
                     let lease = ms + (self.cfg.lease_us / 1000).max(1);
                     ctx.persist(|d| d.lease_ms = lease);
                     observe(ctx, 0, IdEvent::Lease { until_ms: lease });
@@ -690,6 +694,7 @@ mod tests {
             generator: Generator::Snowflake,
             guard,
             block: 100,
+            lease: true,
             lease_us: 100_000,
             retry_us: 20_000,
             deadline_us: 1_000_000,
