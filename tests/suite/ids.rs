@@ -133,9 +133,19 @@ fn guarded_snowflake_and_segments_never_repeat_an_id_under_every_fault() {
             assert!(rs.iter().all(|r| r.ids.gaps > 0), "crashes leave gaps");
         }
     }
-    // The same faults without a guard do repeat ids.
+    // The same faults without a guard do repeat ids, and reconciliation finds
+    // every order lost to them.
     let rs = reports(&world("generator: Snowflake, guard: None", FAULTS), 1..=30);
     assert!(rs.iter().any(|r| r.ids.duplicate_ids > 0));
+    assert!(rs.iter().any(|r| r.ids.lost_orders > 0));
+    for r in &rs {
+        let i = &r.ids;
+        assert_eq!(
+            i.lost_found_by_reconciliation, i.lost_orders,
+            "seed {}",
+            r.seed
+        );
+    }
 }
 
 /// The same schedule (a 200 ms backward step, then a crash of that generator)

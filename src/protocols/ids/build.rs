@@ -41,7 +41,8 @@ pub struct IdsOptions {
     pub retry_ms: f64,
     /// Requests a generator holds back at most (more are refused).
     pub queue_max: u32,
-    /// When `orders` reconciles, after its start (default: 100 ms after the horizon).
+    /// When `orders` reconciles, on its clock (default: 100 ms after the horizon; a
+    /// restart after that time reconciles at once).
     pub reconcile_at_ms: Option<f64>,
 }
 

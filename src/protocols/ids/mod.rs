@@ -108,7 +108,8 @@ pub struct Config {
     /// deadline); held requests are bounded by `queue_max`.
     pub deadline_us: u64,
     pub queue_max: usize,
-    /// `orders` starts reconciling this long after it starts.
+    /// `orders` starts reconciling when its clock reads this (a restart later than
+    /// that reconciles at once).
     pub reconcile_after_us: u64,
 }
 
@@ -268,7 +269,11 @@ impl Node for IdsNode {
         match self {
             IdsNode::Client(c) => c.on_start(ctx),
             IdsNode::Gen(g) => g.start(ctx),
-            IdsNode::Orders(o) => ctx.set_timer(Timer::Reconcile, o.cfg.reconcile_after_us),
+            IdsNode::Orders(o) => {
+                // At the configured time on its clock (after a restart: what is left).
+                let after_us = o.cfg.reconcile_after_us.saturating_sub(ctx.now_us());
+                ctx.set_timer(Timer::Reconcile, after_us.max(1));
+            }
             IdsNode::Seq { .. } => {}
         }
     }
