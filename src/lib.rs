@@ -95,6 +95,7 @@ mod seqset;
 pub mod stats;
 pub mod store;
 pub mod story;
+pub mod suggest;
 pub mod testing;
 pub mod tools;
 

@@ -76,6 +76,10 @@ pub enum Observation {
     /// A global-id fact (protocol `ids`; counted in `report.ids`). `txn` is the
     /// order request it is about (0 where none).
     Id { txn: TxnId, event: IdEvent },
+    /// A fact about the feature switch and the requests decided by it (protocol
+    /// `local_cache`; counted in `report.local_cache`). `txn` is the request (0 for
+    /// a view's change).
+    LocalCache { txn: TxnId, event: LocalCacheEvent },
     /// A fact of the protocol's own, outside the shared vocabulary (a user protocol's
     /// refusals, retries, elections...): counted by `name` in the report's `facts`
     /// (how many, and the sum of `value`), which expectations read as
@@ -187,6 +191,41 @@ pub enum CacheEvent {
     /// The read of request `txn` returned `value`, from the cache (`hit`) or, on a
     /// miss, from the database.
     ReadReturned { value: u64, hit: bool },
+    /// Composite entries (`sources > 1`): the cache now holds a *partial* entry for
+    /// the key, `missing` of its parts absent; `value` is its database part, if that
+    /// part is there.
+    InstalledPartial { value: Option<u64>, missing: u32 },
+    /// The read of request `txn` returned a partial entry (from the cache, `hit`, or
+    /// from the fill that built it); `value` is its database part, if there.
+    ReadReturnedPartial { value: Option<u64>, hit: bool },
+    /// The read of request `txn` failed: its entry could not be filled completely,
+    /// and the app would not cache or serve a part of it (`fill: AllOrNothing`).
+    ReadFailed,
+    /// A read asked its missing parts again after its part timeout.
+    PartRetried,
+    /// The consumer (the client) received a partial entry for request `txn` and
+    /// could not use it.
+    ConsumerError,
+}
+
+/// What happened to the feature switch and the requests decided by it (protocol
+/// `local_cache`). A *holder* is a node that keeps a copy of the switch (a service
+/// node's local cache, or the distributed cache): it reports its copy's changes,
+/// and a crash of it loses the copy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LocalCacheEvent {
+    /// The config store committed the switch's new value (the source of truth).
+    SwitchCommitted { on: bool, version: u64 },
+    /// The reporting holder now keeps this copy of the switch.
+    ViewSet { on: bool, version: u64 },
+    /// The reporting holder's copy expired (its TTL): it has none.
+    ViewDropped,
+    /// An attempt of request `txn` saw the switch so (the view it decided on).
+    Viewed { on: bool, version: u64 },
+    /// That attempt sent request `txn` down path `on` (the new path if on).
+    Took { on: bool },
+    /// Path `on` charged request `txn` `amount` (the first time on that path).
+    Charged { on: bool, amount: u64 },
 }
 
 /// The value every key of the cache workload holds before its first write.
@@ -258,6 +297,7 @@ impl Observation {
             | Observation::Tcc { txn, .. }
             | Observation::Cache { txn, .. }
             | Observation::Id { txn, .. }
+            | Observation::LocalCache { txn, .. }
             | Observation::Fact { txn, .. }
             | Observation::Resolved { txn, .. }
             | Observation::DecidedAlone { txn } => txn,

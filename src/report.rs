@@ -172,6 +172,19 @@ pub struct Cache {
     /// Entries that differ from the database at the end, after the drain (also in
     /// `violations.invariant`).
     pub stale_at_end: u64,
+    /// Composite entries (`sources > 1`): partial entries the cache installed (some
+    /// part missing: `fill: Partial` only).
+    pub partial_cached: u64,
+    /// Reads that returned a partial entry, from the cache or from the fill that
+    /// built it (the swarm's `partial-entry` failure).
+    pub partial_served: u64,
+    /// Partial entries the client received and could not use.
+    pub consumer_errors: u64,
+    /// Times a read asked its missing parts again after `part_timeout_ms`.
+    pub part_retries: u64,
+    /// Reads that failed because their entry could not be filled completely
+    /// (`fill: AllOrNothing`: nothing cached, the reader gets an error).
+    pub reads_failed: u64,
 }
 
 /// Global unique ids, their generators and the orders' dedupe table (protocol
@@ -211,18 +224,52 @@ pub struct Ids {
     pub second_ids: u64,
     /// Orders the generators accepted (recorded downstream, the client told so).
     pub accepted: u64,
-    /// Accepted orders the table lacks at the end (also in `violations.invariant`).
+    /// Accepted orders the table lacks at the end (also in `violations.invariant`;
+    /// those reconciliation did not find also in `repair.silent`).
     pub lost_orders: u64,
     /// Lost orders reconciliation found.
     pub lost_found_by_reconciliation: u64,
 }
 
-/// Percentiles of the stale episodes' durations (ms).
+/// Percentiles of the stale episodes' (or divergence windows') durations (ms).
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct StalenessMs {
     pub p50: f64,
     pub p99: f64,
     pub max: f64,
+}
+
+/// A feature switch read from local caches on a service pool, or from one
+/// distributed cache (protocol `local_cache`; zero for the others). See
+/// `book/src/local-cache.md`.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct LocalCache {
+    /// Flips of the switch the config store committed.
+    pub flips: u64,
+    /// Attempts of business requests decided on a view of the switch.
+    pub decisions: u64,
+    /// Requests decided at least once.
+    pub requests_decided: u64,
+    /// Decisions on a view that differed from the store's value at that moment.
+    pub stale_decisions: u64,
+    /// Requests two of whose attempts saw the switch differently.
+    pub split_views: u64,
+    /// Requests sent down both paths.
+    pub split_paths: u64,
+    /// Charges the payment paths made.
+    pub charges: u64,
+    /// Requests both paths charged (also in `violations.invariant`).
+    pub processed_twice: u64,
+    /// What those second charges cost.
+    pub double_charged_amount: u64,
+    /// Times some copy of the switch differed from the store's value.
+    pub divergence_windows: u64,
+    /// How long those lasted (a window open at the end: to the end).
+    pub divergence_ms: StalenessMs,
+    /// Their total length.
+    pub divergence_ms_total: f64,
+    /// Copies that still differ from the store at the end.
+    pub divergent_at_end: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
@@ -311,6 +358,8 @@ pub struct Report {
     pub tcc: TccCounts,
     /// The cache and its database (zero for other protocols).
     pub cache: Cache,
+    /// The feature switch and its caches (zero for other protocols).
+    pub local_cache: LocalCache,
     /// Global ids (zero for other protocols).
     pub ids: Ids,
     /// Facts the protocol reported of its own (`Observation::Fact`), by name: how

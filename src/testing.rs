@@ -876,6 +876,7 @@ impl<N: Node + 'static> Harness<N> {
             &Limits {
                 max_depth: None,
                 max_states: opts.max_states,
+                progress: None,
             },
         );
         // They judge a whole run's observation log, which a state does not keep; the

@@ -11,7 +11,12 @@
 //! - a **stale episode** is a time during which the cache holds a value for a key
 //!   that differs from the database's committed value; its length is the staleness
 //!   duration, and the entries still stale at the end are stale at quiescence;
-//! - hits, misses, and the database's reads (its read load).
+//! - hits, misses, and the database's reads (its read load);
+//! - composite entries (`sources > 1`): partial entries the cache installed, reads
+//!   that returned one (partial entries served), the consumer errors they caused
+//!   (the client received one), parts asked again, and reads that failed because
+//!   their entry could not be filled completely (`fill: AllOrNothing`'s cost). A
+//!   partial entry's staleness is its database part's, when it has one.
 //!
 //! Memory: per key, a few words; per committed write, its place in its key's order
 //! (one map entry, as long as the run); per read in flight, the order its key had
@@ -75,6 +80,11 @@ pub struct CacheCounts {
     pub staleness_p50_us: u64,
     pub staleness_p99_us: u64,
     pub staleness_max_us: u64,
+    pub partial_cached: u64,
+    pub partial_served: u64,
+    pub consumer_errors: u64,
+    pub part_retries: u64,
+    pub reads_failed: u64,
 }
 
 impl CacheChecks {
@@ -101,22 +111,45 @@ impl CacheChecks {
                 let writes = self.keys.get(&key).map_or(0, |k| k.db_writes);
                 self.reads.insert(txn, writes);
             }
-            CacheEvent::ReadReturned { value, hit } => {
-                self.counts.reads += 1;
-                if hit {
-                    self.counts.hits += 1;
-                } else {
-                    self.counts.misses += 1;
-                }
-                let began = self.reads.remove(&txn).unwrap_or(0);
-                match self.place(key, value) {
-                    None => self.counts.dirty_reads += 1,
-                    Some(place) if place < began => self.counts.stale_reads += 1,
-                    Some(_) => {}
-                }
+            CacheEvent::ReadReturned { value, hit } => self.returned(txn, key, Some(value), hit),
+            CacheEvent::InstalledPartial { value, .. } => {
+                self.cache_node = Some(node);
+                self.counts.partial_cached += 1;
+                // Without its database part, nothing in it can be stale.
+                self.keys.entry(key).or_default().cached = value;
             }
+            CacheEvent::ReadReturnedPartial { value, hit } => {
+                self.counts.partial_served += 1;
+                self.returned(txn, key, value, hit);
+            }
+            CacheEvent::ReadFailed => {
+                self.counts.reads_failed += 1;
+                self.reads.remove(&txn);
+            }
+            CacheEvent::PartRetried => self.counts.part_retries += 1,
+            CacheEvent::ConsumerError => self.counts.consumer_errors += 1,
         }
         self.judge(at_us, key);
+    }
+
+    /// A read of `key` for request `txn` returned, from the cache (`hit`) or not;
+    /// `value`: the database part it returned, if any (judged stale or dirty).
+    fn returned(&mut self, txn: TxnId, key: u32, value: Option<u64>, hit: bool) {
+        self.counts.reads += 1;
+        if hit {
+            self.counts.hits += 1;
+        } else {
+            self.counts.misses += 1;
+        }
+        let began = self.reads.remove(&txn).unwrap_or(0);
+        let Some(value) = value else {
+            return;
+        };
+        match self.place(key, value) {
+            None => self.counts.dirty_reads += 1,
+            Some(place) if place < began => self.counts.stale_reads += 1,
+            Some(_) => {}
+        }
     }
 
     /// A crash of the cache node empties the cache (its entries are volatile).
@@ -264,5 +297,53 @@ mod tests {
         assert_eq!((r.dirty_reads, r.stale_reads), (1, 0));
         assert_eq!((r.stale_episodes, r.stale_at_end), (2, 0));
         assert_eq!(r.staleness_max_us, 40);
+    }
+
+    /// A partial entry without its database part is not stale; one with it is judged
+    /// by it. Every read of a partial entry counts as one served; a failed read is no
+    /// read and leaves nothing in flight.
+    #[test]
+    fn partial_entries_are_counted_and_judged_by_their_database_part() {
+        let mut c = CacheChecks::default();
+        commit(&mut c, 1, 5);
+        let (value, missing) = (None, 1);
+        c.observe(
+            2,
+            CACHE,
+            6,
+            3,
+            CacheEvent::InstalledPartial { value, missing },
+        );
+        c.observe(3, APP, 7, 3, CacheEvent::ReadBegan);
+        let hit = true;
+        c.observe(4, APP, 7, 3, CacheEvent::ReadReturnedPartial { value, hit });
+        c.observe(5, CACHE, 0, 3, CacheEvent::ConsumerError);
+        let value = Some(CACHE_INITIAL);
+        c.observe(
+            6,
+            CACHE,
+            8,
+            3,
+            CacheEvent::InstalledPartial { value, missing: 2 },
+        );
+        c.observe(7, APP, 9, 3, CacheEvent::ReadBegan);
+        c.observe(8, APP, 9, 3, CacheEvent::PartRetried);
+        c.observe(9, APP, 9, 3, CacheEvent::ReadFailed);
+        let r = c.finish(10);
+        assert_eq!(
+            (r.partial_cached, r.partial_served, r.consumer_errors),
+            (2, 1, 1)
+        );
+        assert_eq!(
+            (r.reads, r.hits, r.reads_failed, r.part_retries),
+            (1, 1, 1, 1)
+        );
+        assert_eq!(r.stale_reads, 0);
+        // The second partial entry holds the value before the commit: stale from 6.
+        assert_eq!(
+            (r.stale_episodes, r.stale_at_end, r.staleness_max_us),
+            (1, 1, 4)
+        );
+        assert!(c.reads.is_empty());
     }
 }

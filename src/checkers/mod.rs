@@ -17,6 +17,8 @@ use std::collections::{BTreeMap, VecDeque};
 pub mod business;
 mod cache;
 pub use cache::{CacheChecks, CacheCounts};
+mod local_cache;
+pub use local_cache::{LocalCacheChecks, LocalCacheCounts};
 mod ids;
 pub use ids::{IdsChecks, IdsCounts};
 pub mod consistency;
@@ -209,6 +211,8 @@ pub struct Checks {
     tcc: TccChecks,
     /// The cache and its database (protocol `cache`).
     cache: CacheChecks,
+    /// The feature switch and its caches (protocol `local_cache`).
+    local_cache: LocalCacheChecks,
     /// Global ids, their generators and the orders' dedupe table (protocol `ids`).
     ids: IdsChecks,
     /// (transaction, participant) that said `DecidedAlone` and have not yet applied
@@ -249,6 +253,7 @@ impl Checks {
             business: None,
             tcc: TccChecks::default(),
             cache: CacheChecks::default(),
+            local_cache: LocalCacheChecks::default(),
             ids: IdsChecks::default(),
             decided_alone: std::collections::BTreeSet::new(),
             facts: BTreeMap::new(),
@@ -483,6 +488,7 @@ impl Checks {
             business,
             tcc: self.tcc.finish(),
             cache: self.cache,
+            local_cache: self.local_cache,
             ids: self.ids.finish(),
             latency: self.latency,
             facts: self
@@ -638,6 +644,9 @@ impl Observer for Checks {
                 self.cache.observe(at_us, node, txn, key, event)
             }
             Observation::Id { txn, event } => self.ids.observe(node, txn, event),
+            Observation::LocalCache { txn, event } => {
+                self.local_cache.observe(at_us, node, txn, event)
+            }
             Observation::DecidedAlone { txn } => {
                 self.decided_alone.insert((txn, node));
             }
@@ -678,6 +687,7 @@ impl Observer for Checks {
         self.consistency.fault(at_us, action);
         if let FaultAction::Crash(node) = *action {
             self.cache.crashed(at_us, node);
+            self.local_cache.crashed(at_us, node);
         }
     }
 }
@@ -739,6 +749,9 @@ pub struct Results {
     /// The cache and its database (empty for other protocols): its counts, once the
     /// run's end time is known ([`CacheChecks::finish`]).
     pub cache: CacheChecks,
+    /// The feature switch and its caches (empty for other protocols): its counts,
+    /// once the run's end time is known ([`LocalCacheChecks::finish`]).
+    pub local_cache: LocalCacheChecks,
     /// Global ids (zero for other protocols).
     pub ids: IdsCounts,
     /// Latencies of definite answers within the deadline (µs), for any quantile

@@ -14,7 +14,7 @@ message loss, duplication, reordering, partitions, crashes and restarts — and 
 atomicity violations, broken invariants, blocked locks, in-doubt transactions.\n\n\
 Every run is driven by one seed and is exactly reproducible: the same scenario and seed give the same \
 trace digest.",
-    after_help = "Examples:\n  acidbase run                                   # the built-in default scenario\n  acidbase run scenarios/2pc-unsafe-timeout.ron --seed 7\n  acidbase run scenarios/2pc-happy.ron --format json\n  acidbase compare scenarios/2pc-coordinator-crash.ron --seeds 10\n  acidbase explore scenarios/2pc-unsafe-random-faults.ron --seeds 1..200 --ignore-expect\n  acidbase shrink scenarios/2pc-unsafe-timeout.ron --seed 1 --diagram cx.svg\n  acidbase bench --rms 4 --txns 1000000 --concurrency 64\n  acidbase sweep scenarios/sweeps/partition-rate.ron --jobs 2   # then: acidbase chart output/partition-rate"
+    after_help = "Examples:\n  acidbase run                                  # the built-in default scenario\n  acidbase run scenarios/2pc-unsafe-timeout.ron --seed 7\n  acidbase run scenarios/2pc-happy.ron --format json\n  acidbase compare scenarios/2pc-coordinator-crash.ron --seeds 10\n  acidbase explore scenarios/2pc-unsafe-random-faults.ron --seeds 1..200 \\\n      --ignore-expect\n  acidbase shrink scenarios/2pc-unsafe-timeout.ron --seed 1 --diagram cx.svg\n  acidbase bench --rms 4 --txns 1000000 --concurrency 64\n  acidbase sweep scenarios/sweeps/partition-rate.ron --jobs 2\n  acidbase chart output/partition-rate          # the sweep's charts, again"
 )]
 pub(super) struct Cli {
     #[command(subcommand)]
@@ -40,7 +40,7 @@ pub(super) enum Command {
     /// schedule or a counterexample.ron).
     #[command(
         visible_alias = "replay",
-        after_help = "Examples:\n  acidbase run\n      Runs the built-in default (scenarios/2pc-coordinator-crash.ron): the TM crashes after\n      the votes, the RMs are left in doubt holding their locks until it recovers.\n  acidbase run scenarios/2pc-partition.ron --seed 3\n  acidbase run scenarios/2pc-happy.ron --format json --trace happy.jsonl\n  acidbase run scenarios/saga-transfer-crash.ron\n      A saga (BASE) instead of 2PC: no locks, money visibly in flight, a recovery job\n      that drives every transfer a crash left half-done to a consistent end.\n  acidbase run scenarios/publish-then-commit.ron\n      Reliable messaging: the producer publishes before its debit commits and crashes in\n      between: phantom messages create money (messaging.phantom_messages).\n  acidbase run scenarios/2pc-partition.ron --diagram run.svg --txn 0 --from 0 --to 300\n      Draws transaction 0's messages, the partition and the locks as a sequence diagram.\n  acidbase run scenarios/2pc-unsafe-random-faults.ron --seed 7 --export-schedule s.ron\n      Writes seed 7's faults, scripted; `acidbase run s.ron` replays it to the same digest.\n  acidbase run scenarios/tcc-hanging.ron\n      TCC without its anti-hanging guard: a Try that arrives after its Cancel reserves for good.\n  acidbase run scenarios/order-inventory.ron\n      Orders and stock on two services; `acidbase compare` runs it under every protocol.\n\nScenarios: scenarios/*.ron (each opens with a comment on what it teaches); every field,\nits default and unit: book/src/scenario.md.\n\nExit codes: 0 every expectation held; 1 one failed, or an invariant was violated in a\nscenario with no expectation on violations.*; 2 bad input (or a trace that could not be written);\n3 truncated: max_events stopped the run before its end, so nothing was judged at quiescence."
+        after_help = "Examples:\n  acidbase run\n      Runs the built-in default (scenarios/2pc-coordinator-crash.ron): the TM\n      crashes after the votes, the RMs are left in doubt holding their locks\n      until it recovers.\n  acidbase run scenarios/2pc-partition.ron --seed 3\n  acidbase run scenarios/2pc-happy.ron --format json --trace happy.jsonl\n  acidbase run scenarios/saga-transfer-crash.ron\n      A saga (BASE) instead of 2PC: no locks, money visibly in flight, a\n      recovery job that drives every transfer a crash left half-done to a\n      consistent end.\n  acidbase run scenarios/publish-then-commit.ron\n      Reliable messaging: the producer publishes before its debit commits and\n      crashes in between: phantom messages create money\n      (messaging.phantom_messages).\n  acidbase run scenarios/2pc-partition.ron --diagram run.svg --txn 0 \\\n      --from 0 --to 300\n      Draws transaction 0's messages, the partition and the locks as a sequence\n      diagram.\n  acidbase run scenarios/2pc-unsafe-random-faults.ron --seed 7 \\\n      --export-schedule s.ron\n      Writes seed 7's faults, scripted; `acidbase run s.ron` replays it to the\n      same digest.\n  acidbase run scenarios/tcc-hanging.ron\n      TCC without its anti-hanging guard: a Try that arrives after its Cancel\n      reserves for good.\n  acidbase run scenarios/order-inventory.ron\n      Orders and stock on two services; `acidbase compare` runs it under every\n      protocol.\n\nScenarios: scenarios/*.ron (each opens with a comment on what it teaches);\nevery field, its default and unit: book/src/scenario.md.\n\nExit codes: 0 every expectation held; 1 one failed, or an invariant was\nviolated in a scenario with no expectation on violations.*; 2 bad input (or a\ntrace that could not be written); 3 truncated: max_events stopped the run\nbefore its end, so nothing was judged at quiescence."
     )]
     Run {
         /// The scenario file (RON). Without it, the built-in default runs.
@@ -78,7 +78,7 @@ pub(super) enum Command {
     },
     /// Run one scenario under many seeds in parallel; group the failures by kind.
     #[command(
-        after_help = "Every seed's run is deterministic; threads only share out the seeds, so the summary is the\nsame at any --jobs. A seed fails when it breaks atomicity, an invariant, leaves a transaction\nunresolved or a participant in doubt (blocked), has counts that do not add up (counts), hits\nmax_events (event-guard: then nothing else is judged), or fails one of the scenario's\nexpectations.\n\nExamples:\n  acidbase explore scenarios/2pc-unsafe-timeout.ron --seeds 1..200\n      How many seeds break atomicity, the first one, and the command that reproduces it.\n  acidbase explore scenarios/2pc-partition.ron --seeds 0..=999 --jobs 2 --format json\n  acidbase explore scenarios/2pc-unsafe-random-faults.ron --seeds 1..500 --ignore-expect\n      Judge seeds by the invariants alone, not by the expectations pinned for seed 1.\n\nThen: acidbase shrink SCENARIO --seed N   (minimise the first failing seed)\n\nSwarm testing (--swarm): each seed draws the whole world, not only the faults:\n  acidbase explore --swarm --seeds 1..200\n      Every built-in configuration: each safe one must never fail, each unsafe variant must\n      show its anomaly. A table, one row per configuration and workload.\n  acidbase explore --swarm --config 2pc,3pc --seeds 1..5000 --jobs 2\n  acidbase explore mine.ron --swarm --seeds 1..10000 --shrink\n      Your protocol options and workload, every fault at once; the first failure is written\n      to swarm-failures/ and shrunk.\n\nExit codes: 0 no seed failed (swarm: every configuration as expected); 1 some seed failed;\n2 bad input."
+        after_help = "Every seed's run is deterministic; threads only share out the seeds, so the\nsummary is the same at any --jobs. A seed fails when it breaks atomicity, an\ninvariant, leaves a transaction unresolved or a participant in doubt (blocked),\nhas counts that do not add up (counts), hits max_events (event-guard: then\nnothing else is judged), or fails one of the scenario's expectations.\n\nExamples:\n  acidbase explore scenarios/2pc-unsafe-timeout.ron --seeds 1..200\n      How many seeds break atomicity, the first one, and the command that\n      reproduces it.\n  acidbase explore scenarios/2pc-partition.ron --seeds 0..=999 --jobs 2 \\\n      --format json\n  acidbase explore scenarios/2pc-unsafe-random-faults.ron --seeds 1..500 \\\n      --ignore-expect\n      Judge seeds by the invariants alone, not by the expectations pinned for\n      seed 1.\n\nThen: acidbase shrink SCENARIO --seed N   (minimise the first failing seed)\n\nSwarm testing (--swarm): each seed draws the whole world, not only the faults:\n  acidbase explore --swarm --seeds 1..200\n      Every built-in configuration: each safe one must never fail, each unsafe\n      variant must show its anomaly. A table, one row per configuration and\n      workload.\n  acidbase explore --swarm --config 2pc,3pc --seeds 1..5000 --jobs 2\n  acidbase explore mine.ron --swarm --seeds 1..10000 --shrink\n      Your protocol options and workload, every fault at once; the first\n      failure is written to swarm-failures/ and shrunk.\n\nExit codes: 0 no seed failed (swarm: every configuration as expected); 1 some\nseed failed; 2 bad input; 130 interrupted (Ctrl-C): the seeds run so far are\nsummarised and the command for the rest is printed."
     )]
     Explore {
         /// The scenario file (RON). With --swarm it may be left out: then every
@@ -134,7 +134,7 @@ pub(super) enum Command {
     },
     /// Minimise a failing run's fault schedule; write it as a replayable counterexample.
     #[command(
-        after_help = "The run's schedule is exported (every fault scripted, nothing random), then shrunk greedily\nwhile the same kind of failure still occurs: faults dropped, windows shortened and moved\nearlier, fewer requests, sessions and participants, a shorter run. Every accepted step is no\nlarger on any measure. Prints the sizes before and after and the shrunk run as a story.\n\nExamples:\n  acidbase shrink scenarios/2pc-unsafe-timeout.ron --seed 1\n      Writes counterexample.ron; `acidbase run counterexample.ron` shows the violation again.\n  acidbase shrink scenarios/2pc-unsafe-timeout.ron --seed 1 --diagram cx.svg\n  acidbase shrink my.ron --seed 17 --kind blocked --out blocked.ron\n\nKinds: atomicity, invariant, blocked, counts, event-guard, \"expect: METRIC COND\" (as explore prints).\nExit codes: 0 shrunk and written; 2 bad input (or the seed does not fail)."
+        after_help = "The run's schedule is exported (every fault scripted, nothing random), then\nshrunk greedily while the same kind of failure still occurs: faults dropped,\nwindows shortened and moved earlier, fewer requests, sessions and participants,\na shorter run. Every accepted step is no larger on any measure. Prints the\nsizes before and after and the shrunk run as a story.\n\nExamples:\n  acidbase shrink scenarios/2pc-unsafe-timeout.ron --seed 1\n      Writes counterexample.ron; `acidbase run counterexample.ron` shows the\n      violation again.\n  acidbase shrink scenarios/2pc-unsafe-timeout.ron --seed 1 --diagram cx.svg\n  acidbase shrink my.ron --seed 17 --kind blocked --out blocked.ron\n\nKinds: atomicity, invariant, blocked, counts, event-guard, \"expect: METRIC\nCOND\" (as explore prints).\nExit codes: 0 shrunk and written; 2 bad input (or the seed does not fail)."
     )]
     Shrink {
         /// The scenario file (RON).
@@ -163,7 +163,7 @@ pub(super) enum Command {
     },
     /// Run one scenario under several protocols with the same faults, side by side.
     #[command(
-        after_help = "Every protocol gets the same workload and, seed for seed, the same fault schedule\n(faults are drawn by node name, not by protocol), so the columns differ only by what\nthe protocols do with them. Counts are summed over seeds; availability and p99\nlatency are means over runs; messages per commit is over all commits.\n\nExamples:\n  acidbase compare scenarios/order-inventory.ron --protocols 2pc,3pc,tcc\n  acidbase compare scenarios/2pc-coordinator-crash.ron --seeds 20\n  acidbase compare scenarios/2pc-partition.ron --seeds 50 --format csv > table.csv\n\nWithout --protocols, every protocol that fits the scenario runs (the others are listed\nas skipped, with the reason). The scenario's own `expect` lines are written for its\nprotocol and are not applied here.\n\nExit codes: 0 the table was produced; 2 bad input."
+        after_help = "Every protocol gets the same workload and, seed for seed, the same fault\nschedule (faults are drawn by node name, not by protocol), so the columns\ndiffer only by what the protocols do with them. Counts are summed over seeds;\navailability and p99 latency are means over runs; messages per commit is over\nall commits.\n\nExamples:\n  acidbase compare scenarios/order-inventory.ron --protocols 2pc,3pc,tcc\n  acidbase compare scenarios/2pc-coordinator-crash.ron --seeds 20\n  acidbase compare scenarios/2pc-partition.ron --seeds 50 \\\n      --format csv > table.csv\n\nWithout --protocols, every protocol that fits the scenario runs (the others are\nlisted as skipped, with the reason). The scenario's own `expect` lines are\nwritten for its protocol and are not applied here.\n\nExit codes: 0 the table was produced; 2 bad input; 130 interrupted (Ctrl-C):\nthe table covers the seeds every protocol finished."
     )]
     Compare {
         /// The scenario file (RON). Without it, the built-in default.
@@ -186,7 +186,7 @@ pub(super) enum Command {
     },
     /// Run the canonical bench-2pc workload and print the peers' output lines.
     #[command(
-        after_help = "The workload is described in ../shared/bench-peers/README.md: one TM, N RMs,\nT transactions from C closed-loop sessions, delays uniform in [1, 10] ms, no faults.\nExits 1 unless every transaction completed with exactly 4·N·T deliveries.\n\nExample:\n  acidbase bench --rms 4 --txns 1000000 --concurrency 64 --seed 42"
+        after_help = "The workload (book/src/performance.md, \"The workload\"): one TM, N RMs, T\ntransactions from C closed-loop sessions, delays uniform in [1, 10] ms, no\nfaults. Exits 1 unless every transaction completed with exactly 4·N·T\ndeliveries.\n\nExample:\n  acidbase bench --rms 4 --txns 1000000 --concurrency 64 --seed 42"
     )]
     Bench {
         /// Number of resource managers N.
@@ -204,7 +204,7 @@ pub(super) enum Command {
     },
     /// Run a sweep: a scenario over a grid of parameters, series and seeds, in parallel.
     #[command(
-        after_help = "Examples:\n  acidbase sweep scenarios/sweeps/partition-rate.ron\n      Runs every (point, series, seed) on all cores; writes output/partition-rate/:\n      runs.csv (one row per run), summary.csv and summary.json (mean, sd, percentiles,\n      95% intervals), plan.json, journal.jsonl and the charts the sweep file asks for.\n  acidbase sweep scenarios/sweeps/partition-rate.ron --jobs 2 --resume\n      Continues an interrupted sweep: runs already in the journal are not run again.\n  acidbase sweep scenarios/sweeps/partition-rate.ron --shard 0/4\n      Runs one quarter of the runs (run r where r mod 4 = 0) into output/NAME/shard-0-of-4/;\n      `acidbase merge output/NAME/shard-*` combines the shards.\n  JOB_COMPLETION_INDEX=2 acidbase sweep X.ron --shards 8     # Kubernetes Indexed Job\n  SLURM_ARRAY_TASK_ID=2 SLURM_ARRAY_TASK_COUNT=8 acidbase sweep X.ron   # Slurm array\n\nThe sweep file is described in book/src/sweeps.md. Results are identical at any --jobs.\nExit codes: 0 done; 2 bad sweep file, flags or directory (nothing is run)."
+        after_help = "Examples:\n  acidbase sweep scenarios/sweeps/partition-rate.ron\n      Runs every (point, series, seed) on all cores; writes\n      output/partition-rate/: runs.csv (one row per run), summary.csv and\n      summary.json (mean, sd, percentiles, 95% intervals), plan.json,\n      journal.jsonl and the charts the sweep file asks for.\n  acidbase sweep scenarios/sweeps/partition-rate.ron --jobs 2 --resume\n      Continues an interrupted sweep: runs already in the journal are not run\n      again.\n  acidbase sweep scenarios/sweeps/partition-rate.ron --shard 0/4\n      Runs one quarter of the runs (run r where r mod 4 = 0) into\n      output/NAME/shard-0-of-4/; `acidbase merge output/NAME/shard-*` combines\n      the shards.\n  JOB_COMPLETION_INDEX=2 acidbase sweep X.ron --shards 8   # Kubernetes\n  SLURM_ARRAY_TASK_ID=2 SLURM_ARRAY_TASK_COUNT=8 acidbase sweep X.ron  # Slurm\n\nThe sweep file is described in book/src/sweeps.md. Results are identical at any\n--jobs.\nExit codes: 0 done (or stopped by --stop-after); 2 bad sweep file, flags or\ndirectory (nothing is run); 130 interrupted (Ctrl-C): every finished run is in\nthe journal and the --resume command is printed."
     )]
     Sweep {
         /// The sweep file (RON).
@@ -246,7 +246,7 @@ pub(super) enum Command {
     },
     /// Combine the output directories of a sharded sweep into one.
     #[command(
-        after_help = "Example:\n  acidbase merge output/partition-rate/shard-*-of-4 --out output/partition-rate\n\nWrites exactly what one machine running the whole sweep writes (runs.csv, summary.csv,\nsummary.json, plan.json, journal.jsonl, charts). Fails, writing nothing, if a run is\nmissing or the shards belong to different sweeps. Exit code 2 then."
+        after_help = "Example:\n  acidbase merge output/partition-rate/shard-*-of-4 --out output/partition-rate\n\nWrites exactly what one machine running the whole sweep writes (runs.csv,\nsummary.csv, summary.json, plan.json, journal.jsonl, charts). Fails, writing\nnothing, if a run is missing or the shards belong to different sweeps. Exit\ncode 2 then."
     )]
     Merge {
         /// Shard output directories.
@@ -261,7 +261,7 @@ pub(super) enum Command {
     },
     /// Redraw charts from a sweep's saved results.
     #[command(
-        after_help = "Examples:\n  acidbase chart output/partition-rate\n      Redraws every chart the sweep file asked for, into the directory.\n  acidbase chart output/partition-rate --format png\n  acidbase chart output/partition-rate/runs.csv --kind line --metric violations.atomicity \\\n      --x faults.random_partitions.rate_per_s --stat share --out atomicity.svg\n  acidbase chart output/latency-cdf --kind cdf --out cdf.png      # the extension picks PNG\n  acidbase chart output/cap --kind scatter --metric violations.atomicity \\\n      --x faults.random_partitions.rate_per_s\n  acidbase chart output/grid --kind heatmap --metric locks.lock_ms_total \\\n      --x rms --y two_pc.vote_timeout_ms\n\nKinds: line (metric vs --x, one line per series, 95% bands), cdf (latency CDF per series),\nbars (metric per series, grouped by --x), scatter (availability vs --metric, a point per\nvalue of --x), heatmap (metric over --x and --y). Metric names: the columns of runs.csv."
+        after_help = "Examples:\n  acidbase chart output/partition-rate\n      Redraws every chart the sweep file asked for, into the directory.\n  acidbase chart output/partition-rate --format png\n  acidbase chart output/partition-rate/runs.csv --kind line \\\n      --metric violations.atomicity \\\n      --x faults.random_partitions.rate_per_s --stat share --out atomicity.svg\n  acidbase chart output/latency-cdf --kind cdf \\\n      --out cdf.png      # the extension picks PNG\n  acidbase chart output/cap --kind scatter --metric violations.atomicity \\\n      --x faults.random_partitions.rate_per_s\n  acidbase chart output/grid --kind heatmap --metric locks.lock_ms_total \\\n      --x rms --y two_pc.vote_timeout_ms\n\nKinds: line (metric vs --x, one line per series, 95% bands), cdf (latency CDF\nper series), bars (metric per series, grouped by --x), scatter (availability vs\n--metric, a point per value of --x), heatmap (metric over --x and --y). Metric\nnames: the columns of runs.csv."
     )]
     Chart {
         /// A sweep output directory or its runs.csv.
@@ -293,7 +293,7 @@ pub(super) enum Command {
     },
     /// List the protocols this program knows, with their options' defaults.
     #[command(
-        after_help = "The built-ins keep their options in sections of their own (two_pc: (...), tcc: (...));\na protocol a user crate registers reads the scenario's options: (...) field.\nBook: book/src/testing-your-protocol.md.\n\nExamples:\n  acidbase protocols\n  acidbase protocols --options\n      every protocol's options, with their defaults, as RON."
+        after_help = "The built-ins keep their options in sections of their own (two_pc: (...), tcc:\n(...)); a protocol a user crate registers reads the scenario's options: (...)\nfield. Book: book/src/testing-your-protocol.md.\n\nExamples:\n  acidbase protocols\n  acidbase protocols --options\n      every protocol's options, with their defaults, as RON."
     )]
     Protocols {
         /// Also print each protocol's options with their defaults.
@@ -302,7 +302,7 @@ pub(super) enum Command {
     },
     /// Explore every order of events and every placement of faults in a small world.
     #[command(
-        after_help = "The scenario's protocol and options are kept; its faults are replaced by the\nexplorer's budget, and the client issues --txns transactions (default 1). The search is\nbreadth-first, so a violation comes with a shortest path: numbered steps in plain words,\nand the same path as a RON list of steps (written with --out FILE, re-run with --replay).\nBook: book/src/exhaustive-checking.md.\n\nExamples:\n  acidbase check scenarios/check-2pc.ron --exhaustive --max-crashes 1 --max-drops 0\n      finds 2PC's blocking state: the TM crashes after the votes, the RMs stay in doubt.\n  acidbase check scenarios/2pc-no-decision-retry.ron --exhaustive --max-crashes 0 --max-drops 1\n      finds the partial commit: one Commit dropped, presumed abort answers the inquiry.\n  acidbase check scenarios/check-2pc.ron --exhaustive --max-crashes 0 --max-drops 2\n      no violation: every state is visited and its count reported.\n  acidbase check scenarios/check-2pc.ron --exhaustive --max-crashes 1 --max-drops 0 --out path.ron\n  acidbase check scenarios/check-2pc.ron --exhaustive --max-crashes 1 --max-drops 0 --replay path.ron\n      writes the shortest path, then re-executes it (give the same budget flags).\n\nExit codes: 0 every reachable state visited, no violation; 1 a violation was found (or\nreplayed); 2 bad input; 3 incomplete: no violation among the states visited, but --max-states\nor --max-depth stopped the search first (not a verification)."
+        after_help = "The scenario's protocol and options are kept; its faults are replaced by the\nexplorer's budget, and the client issues --txns transactions (default 1). The\nsearch is breadth-first, so a violation comes with a shortest path: numbered\nsteps in plain words, and the same path as a RON list of steps (written with\n--out FILE, re-run with --replay). Book: book/src/exhaustive-checking.md.\n\nExamples:\n  acidbase check scenarios/check-2pc.ron --exhaustive --max-crashes 1 \\\n      --max-drops 0\n      finds 2PC's blocking state: the TM crashes after the votes, the RMs stay\n      in doubt.\n  acidbase check scenarios/2pc-no-decision-retry.ron --exhaustive \\\n      --max-crashes 0 --max-drops 1\n      finds the partial commit: one Commit dropped, presumed abort answers the\n      inquiry.\n  acidbase check scenarios/check-2pc.ron --exhaustive --max-crashes 0 \\\n      --max-drops 2\n      no violation: every state is visited and its count reported.\n  acidbase check scenarios/check-2pc.ron --exhaustive --max-crashes 1 \\\n      --max-drops 0 --out path.ron\n  acidbase check scenarios/check-2pc.ron --exhaustive --max-crashes 1 \\\n      --max-drops 0 --replay path.ron\n      writes the shortest path, then re-executes it (give the same budget\n      flags).\n\nExit codes: 0 every reachable state visited, no violation; 1 a violation was\nfound (or replayed); 2 bad input; 3 incomplete: no violation among the states\nvisited, but --max-states or --max-depth stopped the search first (not a\nverification); 130 interrupted (Ctrl-C), also not a verification."
     )]
     Check {
         /// The scenario file (RON).
@@ -378,4 +378,104 @@ pub(super) enum StatArg {
 
 fn parse_shard(s: &str) -> Result<crate::tools::sweep::Shard, crate::tools::sweep::ShardError> {
     crate::tools::sweep::Shard::parse(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::{CommandFactory, Parser};
+
+    /// Every help text, top level and subcommands.
+    fn helps() -> Vec<(String, String)> {
+        let top = Cli::command();
+        let mut out = Vec::new();
+        let mut push = |name: &str, c: &clap::Command| {
+            for h in [c.get_after_help(), c.get_after_long_help()]
+                .into_iter()
+                .flatten()
+            {
+                out.push((name.to_string(), h.to_string()));
+            }
+        };
+        push("acidbase", &top);
+        for sub in top.get_subcommands() {
+            push(sub.get_name(), sub);
+        }
+        out
+    }
+
+    /// The examples of a help text: lines that start with `  acidbase` (or an
+    /// environment assignment before it), joined over `\` continuations, without a
+    /// trailing `# comment`.
+    fn examples(help: &str) -> Vec<String> {
+        let is_example = |line: &str| {
+            line.starts_with("  ")
+                && !line.starts_with("   ")
+                && line
+                    .split_whitespace()
+                    .find(|w| !is_assignment(w))
+                    .is_some_and(|w| w == "acidbase")
+        };
+        let mut out: Vec<String> = Vec::new();
+        let mut open = false;
+        for line in help.lines() {
+            let t = line.trim().trim_end_matches('\\').trim();
+            if open {
+                if let Some(last) = out.last_mut() {
+                    last.push(' ');
+                    last.push_str(t);
+                }
+            } else if is_example(line) {
+                out.push(t.to_string());
+            } else {
+                continue;
+            }
+            open = line.trim_end().ends_with('\\');
+        }
+        out.into_iter()
+            .map(|e| e.split(" #").next().unwrap_or_default().trim().to_string())
+            .collect()
+    }
+
+    /// `NAME=value`, as a shell reads before a command.
+    fn is_assignment(word: &str) -> bool {
+        word.split_once('=').is_some_and(|(k, _)| {
+            !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+        })
+    }
+
+    #[test]
+    fn help_examples_fit_an_80_column_terminal_so_they_paste_whole() {
+        for (name, help) in helps() {
+            for line in help.lines() {
+                assert!(
+                    line.chars().count() <= 79,
+                    "`{name} --help` has a line of {} columns, which wraps: {line}",
+                    line.chars().count()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_help_example_is_a_command_acidbase_accepts() {
+        let mut n = 0;
+        for (name, help) in helps() {
+            for example in examples(&help) {
+                let words: Vec<&str> = example
+                    .split_whitespace()
+                    .skip_while(|w| is_assignment(w))
+                    .take_while(|w| *w != ">")
+                    .collect();
+                let parsed = Cli::try_parse_from(&words);
+                assert!(
+                    parsed.is_ok(),
+                    "`{name} --help` example does not parse: {example}\n{}",
+                    parsed.err().map(|e| e.to_string()).unwrap_or_default()
+                );
+                n += 1;
+            }
+        }
+        assert!(n >= 30, "only {n} examples found");
+    }
 }

@@ -5,6 +5,7 @@ use super::args::Format;
 use crate::exhaustive::scenario::CheckOptions;
 use crate::run::Registry;
 use crate::scenario;
+use crate::tools::progress::Progress;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -55,6 +56,7 @@ pub(super) fn check_command(registry: &Registry, program: &str, a: CheckArgs) ->
         horizon_ms: a.horizon_ms,
         max_latency_ms: a.max_latency_ms,
         txns: a.txns,
+        progress: Some(crate::exhaustive::ProgressHook(&progress_line)),
     };
     check_scenario(
         registry,
@@ -65,6 +67,17 @@ pub(super) fn check_command(registry: &Registry, program: &str, a: CheckArgs) ->
         a.replay,
         a.format,
     )
+}
+
+/// The progress line: states visited, their rate, the depth reached. One per process,
+/// since the hook must outlive the exploration.
+static BAR: std::sync::Mutex<Option<Progress>> = std::sync::Mutex::new(None);
+
+fn progress_line(states: usize, depth: u32) {
+    if let Ok(mut bar) = BAR.lock() {
+        bar.get_or_insert_with(|| Progress::new("states", None, 0, true))
+            .set(states as u64, format!("depth {depth}"));
+    }
 }
 
 fn check_scenario(
@@ -123,7 +136,12 @@ fn check_scenario(
             }
         };
     }
-    let report = match loaded.check(opts) {
+    super::interrupt::install();
+    let report = loaded.check(opts);
+    if let Some(bar) = BAR.lock().ok().as_mut().and_then(|b| b.as_mut()) {
+        bar.finish();
+    }
+    let report = match report {
         Ok(r) => r,
         Err(e) => {
             warnln!("error: {e}");
@@ -143,6 +161,13 @@ fn check_scenario(
     let Some(c) = &report.violation else {
         if report.complete {
             return ExitCode::SUCCESS;
+        }
+        if report.interrupted {
+            super::interrupt::say_interrupted(&format!(
+                "{} states visited, no violation among them; not a verification",
+                report.distinct_states
+            ));
+            return ExitCode::from(crate::tools::stop::INTERRUPTED_EXIT);
         }
         // No violation among the states visited, but not every state was: that is
         // not a verification, and a CI job must not read it as one.

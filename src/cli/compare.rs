@@ -5,6 +5,7 @@ use super::args::TableFormat;
 use super::common::{jobs_or_cores, load_or_default};
 use crate::run::Registry;
 use crate::tools::compare::{compare, CompareArgs};
+use crate::tools::progress::Progress;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -42,6 +43,14 @@ pub(super) fn compare_command(
         return ExitCode::from(2);
     }
     let jobs = jobs_or_cores(jobs);
+    super::interrupt::install();
+    let bar = std::sync::Mutex::new(Progress::new("runs", None, 0, true));
+    let progress = |done: u64, total: u64| {
+        if let Ok(mut b) = bar.lock() {
+            b.set_total(total);
+            b.set(done, String::new());
+        }
+    };
     let args = CompareArgs {
         registry,
         loaded: &loaded,
@@ -50,8 +59,13 @@ pub(super) fn compare_command(
         first_seed: seed.unwrap_or(loaded.scenario.seed),
         seeds,
         jobs,
+        progress: &progress,
     };
-    let table = match compare(&args) {
+    let table = compare(&args);
+    if let Ok(mut b) = bar.lock() {
+        b.finish();
+    }
+    let table = match table {
         Ok(t) => t,
         Err(e) => {
             warnln!("error: {e}");
@@ -68,6 +82,13 @@ pub(super) fn compare_command(
                 return ExitCode::from(2);
             }
         },
+    }
+    if table.interrupted {
+        super::interrupt::say_interrupted(&format!(
+            "the table covers the first {} of {seeds} seeds, every protocol the same ones",
+            table.seeds.len()
+        ));
+        return ExitCode::from(crate::tools::stop::INTERRUPTED_EXIT);
     }
     ExitCode::SUCCESS
 }

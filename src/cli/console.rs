@@ -63,11 +63,6 @@ macro_rules! sayln {
     ($($t:tt)*) => { $crate::cli::console::out(format_args!("{}\n", format_args!($($t)*))) };
 }
 
-/// `eprint!` through [`err`] (progress lines).
-macro_rules! warn {
-    ($($t:tt)*) => { $crate::cli::console::err(format_args!($($t)*)) };
-}
-
 /// `eprintln!` through [`err`].
 macro_rules! warnln {
     () => { $crate::cli::console::err(format_args!("\n")) };

@@ -7,7 +7,7 @@ use super::shrink::{shrink_command, ShrinkArgs};
 use crate::run::Registry;
 use crate::scenario::Scenario;
 use crate::tools::explore::{explore, parse_seeds, seed_count};
-use std::io::IsTerminal;
+use crate::tools::progress::Progress;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -34,16 +34,17 @@ pub(super) fn explore_command(registry: &Registry, program: &str, a: ExploreArgs
     };
     let jobs = jobs_or_cores(a.jobs);
     let total = seed_count(&seeds);
-    let tty = std::io::stderr().is_terminal();
-    let step = (total / 100).max(1);
-    let progress = move |done: u64, failing: u64| {
-        if tty && (done % step == 0 || done == total) {
-            warn!("\rexplore: {done}/{total} seeds, {failing} failing ");
+    let (first, last) = (*seeds.start(), *seeds.end());
+    super::interrupt::install();
+    let bar = std::sync::Mutex::new(Progress::new("seeds", Some(total), 0, true));
+    let progress = |done: u64, failing: u64| {
+        if let Ok(mut b) = bar.lock() {
+            b.set(done, format!("{failing} failing"));
         }
     };
     let e = explore(&s, seeds, jobs, a.ignore_expect, &progress);
-    if tty {
-        warnln!();
+    if let Ok(mut b) = bar.lock() {
+        b.finish();
     }
     if a.json {
         match serde_json::to_string_pretty(&e) {
@@ -55,6 +56,20 @@ pub(super) fn explore_command(registry: &Registry, program: &str, a: ExploreArgs
             "{}",
             e.to_text(program, &a.path.display().to_string(), protocol)
         );
+    }
+    if e.interrupted {
+        let mut extra = protocol.map_or_else(String::new, |p| format!(" --protocol {p}"));
+        if a.ignore_expect {
+            extra += " --ignore-expect";
+        }
+        super::interrupt::say_interrupted(&format!(
+            "{} of {total} seeds run (seeds {first}..={}); the rest: {program} explore {} --seeds {}..={last}{extra}",
+            e.seeds_run,
+            first + e.seeds_run.saturating_sub(1),
+            a.path.display(),
+            first + e.seeds_run,
+        ));
+        return ExitCode::from(crate::tools::stop::INTERRUPTED_EXIT);
     }
     if e.violating_seeds > 0 {
         ExitCode::from(1)
@@ -155,11 +170,8 @@ fn swarm_inner(registry: &Registry, program: &str, a: SwarmArgs) -> Result<ExitC
     }
     let per = seed_count(&seeds);
     let total = per.saturating_mul(plan.len() as u64);
-    let bar = std::sync::Mutex::new(crate::tools::sweep::progress::Progress::new(
-        usize::try_from(total).unwrap_or(usize::MAX),
-        0,
-        true,
-    ));
+    super::interrupt::install();
+    let bar = std::sync::Mutex::new(Progress::new("runs", Some(total), 0, true));
     let mut rows = Vec::new();
     let mut all_ok = true;
     let mut first_failure: Option<PathBuf> = None;
@@ -215,8 +227,13 @@ fn swarm_inner(registry: &Registry, program: &str, a: SwarmArgs) -> Result<ExitC
                 saved.push((k.kind.clone(), file));
             }
         }
+        let stopped = e.interrupted;
         rows.push((name.clone(), *mix, *expect, e, ok, saved));
+        if stopped {
+            break;
+        }
     }
+    let interrupted = rows.last().is_some_and(|r| r.3.interrupted);
     let seconds = bar.lock().map_or(0.0, |mut b| {
         b.finish();
         b.seconds()
@@ -251,6 +268,7 @@ fn swarm_inner(registry: &Registry, program: &str, a: SwarmArgs) -> Result<ExitC
         );
         for (name, mix, expect, e, ok, saved) in &rows {
             let verdict = match (expect, ok) {
+                _ if e.interrupted => format!("interrupted after {} seeds", e.seeds_run),
                 (swarm::Expect::Safe, true) => "ok: safe".to_string(),
                 (swarm::Expect::Safe, false) => format!("FAILED in {} seeds", e.violating_seeds),
                 (swarm::Expect::Shows(_), true) => "ok: anomaly found".to_string(),
@@ -278,7 +296,7 @@ fn swarm_inner(registry: &Registry, program: &str, a: SwarmArgs) -> Result<ExitC
             sayln!("Minimise it:              {program} shrink {}", f.display());
         }
     }
-    if a.shrink {
+    if a.shrink && !interrupted {
         if let Some(f) = first_failure {
             let out = f.with_file_name(format!(
                 "{}-shrunk.ron",
@@ -303,6 +321,14 @@ fn swarm_inner(registry: &Registry, program: &str, a: SwarmArgs) -> Result<ExitC
                 return Ok(code);
             }
         }
+    }
+    if interrupted {
+        super::interrupt::say_interrupted(&format!(
+            "{} of {} configuration(s) run, the last one in part; what they found is above",
+            rows.len(),
+            plan.len()
+        ));
+        return Ok(ExitCode::from(crate::tools::stop::INTERRUPTED_EXIT));
     }
     Ok(if all_ok {
         ExitCode::SUCCESS

@@ -22,6 +22,7 @@ mod check;
 mod common;
 mod compare;
 mod explore;
+mod interrupt;
 mod protocols;
 mod run;
 mod shrink;
@@ -200,6 +201,7 @@ fn dispatch(cli: Cli, registry: &Registry, program: &str) -> ExitCode {
             max_runs,
         } => sweep::sweep_command(
             registry,
+            program,
             sweep::SweepFlags {
                 file,
                 jobs,

@@ -33,7 +33,7 @@ fn sweep_charts(format: ChartFormatArg) -> crate::tools::chart::SweepCharts {
 }
 
 /// `acidbase sweep`: the shard resolved from the flags or the job array's environment.
-pub(super) fn sweep_command(registry: &Registry, f: SweepFlags) -> ExitCode {
+pub(super) fn sweep_command(registry: &Registry, program: &str, f: SweepFlags) -> ExitCode {
     let shard = match Shard::resolve(f.shard, f.shards.map(|n| n as usize), |k| {
         std::env::var(k).ok()
     }) {
@@ -43,6 +43,7 @@ pub(super) fn sweep_command(registry: &Registry, f: SweepFlags) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let resume = resume_command(program, &f.file, f.out.as_deref(), f.shard);
     let args = SweepArgs {
         file: f.file,
         jobs: jobs_or_cores(f.jobs),
@@ -58,10 +59,32 @@ pub(super) fn sweep_command(registry: &Registry, f: SweepFlags) -> ExitCode {
         stop_after: f.stop_after,
         max_runs: f.max_runs,
     };
-    run_sweep(&args, &sweep_charts(f.format))
+    super::interrupt::install();
+    run_sweep(&args, &sweep_charts(f.format), &resume)
 }
 
-fn run_sweep(args: &SweepArgs, charts: &crate::tools::chart::SweepCharts) -> ExitCode {
+/// The command that continues this sweep where it stopped.
+fn resume_command(
+    program: &str,
+    file: &std::path::Path,
+    out: Option<&std::path::Path>,
+    shard: Option<Shard>,
+) -> String {
+    let mut c = format!("{program} sweep {} --resume", file.display());
+    if let Some(out) = out {
+        c += &format!(" --out {}", out.display());
+    }
+    if let Some(s) = shard {
+        c += &format!(" --shard {}/{}", s.index, s.count);
+    }
+    c
+}
+
+fn run_sweep(
+    args: &SweepArgs,
+    charts: &crate::tools::chart::SweepCharts,
+    resume: &str,
+) -> ExitCode {
     match crate::tools::sweep::run_sweep(args, charts) {
         Ok(done) => {
             for w in &done.warnings {
@@ -89,9 +112,16 @@ fn run_sweep(args: &SweepArgs, charts: &crate::tools::chart::SweepCharts) -> Exi
                 }
             } else {
                 sayln!(
-                    "stopped early; continue with --resume (journal in {})",
-                    done.out.display()
+                    "stopped early: {} of {} runs done, every one kept in {}",
+                    done.resumed + done.ran,
+                    done.in_shard,
+                    done.out.join(crate::tools::sweep::journal::FILE).display()
                 );
+                sayln!("continue with: {resume}");
+            }
+            if done.interrupted {
+                super::interrupt::say_interrupted("the sweep stopped after the runs under way");
+                return ExitCode::from(crate::tools::stop::INTERRUPTED_EXIT);
             }
             ExitCode::SUCCESS
         }

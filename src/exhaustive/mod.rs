@@ -91,13 +91,15 @@ pub enum Step {
     },
 }
 
-/// Bounds on the exploration.
+/// Bounds on the exploration, and who hears how it goes.
 #[derive(Clone, Debug)]
 pub struct Limits {
     /// Do not expand states at this depth (`None`: no bound).
     pub max_depth: Option<u32>,
     /// Stop after this many distinct states.
     pub max_states: usize,
+    /// Told the states visited and the depth reached every [`PROGRESS_EVERY`] states.
+    pub progress: Option<ProgressHook>,
 }
 
 impl Default for Limits {
@@ -105,7 +107,22 @@ impl Default for Limits {
         Limits {
             max_depth: None,
             max_states: 1_000_000,
+            progress: None,
         }
+    }
+}
+
+/// How often (in states expanded) the explorer reports progress and polls
+/// [`crate::tools::stop`].
+pub const PROGRESS_EVERY: u64 = 4096;
+
+/// A callback with the states visited and the depth reached (a progress line).
+#[derive(Clone, Copy)]
+pub struct ProgressHook(pub &'static (dyn Fn(usize, u32) + Sync));
+
+impl std::fmt::Debug for ProgressHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressHook")
     }
 }
 
@@ -174,6 +191,9 @@ pub struct CheckReport {
     /// Every reachable state was visited (no depth or state bound cut it short, and
     /// no violation stopped it).
     pub complete: bool,
+    /// Stopped by [`crate::tools::stop`] (Ctrl-C) before it was complete.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
     /// `sometimes` properties that held in some visited state.
     pub sometimes: BTreeSet<String>,
     /// Properties the explorer could not check (a harness's invariants over a whole
@@ -194,6 +214,8 @@ impl CheckReport {
                 "yes (every reachable state visited)"
             } else if self.violation.is_some() {
                 "no (stopped at the first violation)"
+            } else if self.interrupted {
+                "no (interrupted: no violation among the states visited)"
             } else {
                 "no (cut short by --max-depth or --max-states)"
             }
@@ -237,6 +259,8 @@ pub fn explore<M: Model>(model: &M, limits: &Limits) -> CheckReport {
     let mut transitions = 0u64;
     let mut depth = 0u32;
     let mut truncated = false;
+    let mut interrupted = false;
+    let mut expanded = 0u64;
     let mut visit =
         |state: &M::State, findings: &mut Vec<Finding>, sometimes: &mut BTreeSet<String>| {
             model.check_state(state, findings);
@@ -262,6 +286,16 @@ pub fn explore<M: Model>(model: &M, limits: &Limits) -> CheckReport {
     }
     let mut actions = Vec::new();
     while let Some((state, idx, d)) = queue.pop_front() {
+        expanded += 1;
+        if expanded % PROGRESS_EVERY == 0 {
+            if let Some(hook) = limits.progress {
+                (hook.0)(parents.len(), depth);
+            }
+            if crate::tools::stop::requested() {
+                interrupted = true;
+                break;
+            }
+        }
         actions.clear();
         model.actions(&state, &mut actions);
         if actions.is_empty() {
@@ -307,7 +341,8 @@ pub fn explore<M: Model>(model: &M, limits: &Limits) -> CheckReport {
         distinct_states: parents.len(),
         transitions,
         depth,
-        complete: !truncated,
+        complete: !truncated && !interrupted,
+        interrupted,
         sometimes,
         not_checked: Vec::new(),
         violation: None,
@@ -353,6 +388,7 @@ fn finish<M: Model>(
         transitions,
         depth,
         complete: false,
+        interrupted: false,
         sometimes,
         not_checked: Vec::new(),
         violation: Some(Counterexample {

@@ -23,6 +23,8 @@ pub struct CheckOptions {
     pub max_latency_ms: Option<f64>,
     /// Transactions the client issues.
     pub txns: u64,
+    /// Told how the exploration goes ([`super::Limits::progress`]).
+    pub progress: Option<super::ProgressHook>,
 }
 
 impl Default for CheckOptions {
@@ -36,6 +38,7 @@ impl Default for CheckOptions {
             horizon_ms: None,
             max_latency_ms: None,
             txns: 1,
+            progress: None,
         }
     }
 }
@@ -131,5 +134,6 @@ pub fn limits(opts: &CheckOptions) -> Limits {
     Limits {
         max_depth: opts.max_depth,
         max_states: opts.max_states,
+        progress: opts.progress,
     }
 }

@@ -9,8 +9,8 @@ use crate::checkers::Results;
 use crate::engine::RunEnd;
 use crate::report::{
     is_fact_metric, lookup, Cache, Calls, Consistency, ExpectationResult, Expectations, Ids,
-    LatencyMs, Locks, MessagingCounts, Money, Network, PerCommit, Quantiles, Repair, Report,
-    StalenessMs, TimeToConsistentMs, Txns, Violations,
+    LatencyMs, LocalCache, Locks, MessagingCounts, Money, Network, PerCommit, Quantiles, Repair,
+    Report, StalenessMs, TimeToConsistentMs, Txns, Violations,
 };
 use crate::scenario::{parse_condition, Scenario};
 
@@ -38,6 +38,18 @@ impl Report {
         let cache = r.cache.finish(end.end_us);
         // Cache entries that still differ from the database after the drain.
         let stale_at_end = if truncated { 0 } else { cache.stale_at_end };
+        let local = r.local_cache.finish(end.end_us);
+        // Requests charged by both payment paths: damage done, noticed by nobody.
+        let twice = if truncated { 0 } else { local.processed_twice };
+        // Ids issued twice and accepted orders the orders table lacks; the lost
+        // orders reconciliation did not find were noticed by nobody.
+        let (ids_broken, ids_unfound) = if truncated {
+            (0, 0)
+        } else {
+            let i = &r.ids;
+            let unfound = i.lost_orders.saturating_sub(i.lost_found);
+            (i.duplicate_ids + i.lost_orders, unfound)
+        };
         // A run cut short never reached quiescence: money, orders and stock still in
         // flight are not broken invariants, so none is judged (atomicity is: a
         // participant's commit or abort is final whenever the checker sees it).
@@ -48,8 +60,8 @@ impl Report {
                 + r.chain.inconsistent
                 + r.business.violations()
                 + stale_at_end
-                + r.ids.duplicate_ids
-                + r.ids.lost_orders
+                + twice
+                + ids_broken
         };
         let mut report = Report {
             scenario: scenario.name.clone(),
@@ -82,6 +94,8 @@ impl Report {
                 silent: (c.atomicity_violations
                     + if truncated { 0 } else { r.chain.inconsistent }
                     + stale_at_end
+                    + twice
+                    + ids_unfound
                     + if c.atomicity_violations == 0 {
                         u64::from(money_broken) + r.business.violations()
                     } else {
@@ -141,6 +155,7 @@ impl Report {
             business: r.business.clone(),
             tcc: r.tcc.clone(),
             cache: cache_counts(&cache),
+            local_cache: local_cache_counts(&local),
             ids: ids_counts(&r.ids),
             facts: r.facts.clone(),
             story: Vec::new(),
@@ -215,6 +230,28 @@ fn ids_counts(c: &crate::checkers::IdsCounts) -> Ids {
     }
 }
 
+fn local_cache_counts(c: &crate::checkers::LocalCacheCounts) -> LocalCache {
+    LocalCache {
+        flips: c.flips,
+        decisions: c.decisions,
+        requests_decided: c.requests_decided,
+        stale_decisions: c.stale_decisions,
+        split_views: c.split_views,
+        split_paths: c.split_paths,
+        charges: c.charges,
+        processed_twice: c.processed_twice,
+        double_charged_amount: c.double_charged_amount,
+        divergence_windows: c.divergence_windows,
+        divergence_ms: StalenessMs {
+            p50: ms(c.divergence_p50_us),
+            p99: ms(c.divergence_p99_us),
+            max: ms(c.divergence_max_us),
+        },
+        divergence_ms_total: ms(c.divergence_total_us),
+        divergent_at_end: c.divergent_at_end,
+    }
+}
+
 fn cache_counts(c: &crate::checkers::CacheCounts) -> Cache {
     Cache {
         reads: c.reads,
@@ -233,6 +270,11 @@ fn cache_counts(c: &crate::checkers::CacheCounts) -> Cache {
             max: ms(c.staleness_max_us),
         },
         stale_at_end: c.stale_at_end,
+        partial_cached: c.partial_cached,
+        partial_served: c.partial_served,
+        consumer_errors: c.consumer_errors,
+        part_retries: c.part_retries,
+        reads_failed: c.reads_failed,
     }
 }
 

@@ -105,6 +105,10 @@ pub struct Comparison {
     /// Protocols left out because the scenario does not fit them, with the reason.
     pub skipped: Vec<Skipped>,
     pub summary: Vec<String>,
+    /// Stopped early ([`crate::tools::stop`]): every column covers the same first
+    /// `seeds`, fewer than asked.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -125,6 +129,8 @@ pub struct CompareArgs<'a> {
     pub first_seed: u64,
     pub seeds: u64,
     pub jobs: usize,
+    /// Called with the runs done and the runs in all, as they finish.
+    pub progress: &'a (dyn Fn(u64, u64) + Sync),
 }
 
 /// Runs every (protocol, seed) pair and builds the table.
@@ -144,20 +150,29 @@ pub fn compare(args: &CompareArgs) -> Result<Comparison, ScenarioError> {
     let seeds: Vec<u64> = (0..args.seeds)
         .map(|i| args.first_seed.wrapping_add(i))
         .collect();
-    let jobs: Vec<(usize, u64)> = (0..scenarios.len())
-        .flat_map(|p| seeds.iter().map(move |&s| (p, s)))
+    // Seed-major, so that a comparison stopped early still has every protocol over
+    // the same seeds.
+    let jobs: Vec<(usize, u64)> = seeds
+        .iter()
+        .flat_map(|&s| (0..scenarios.len()).map(move |p| (p, s)))
         .collect();
     let reports: Vec<Mutex<Option<Report>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
     std::thread::scope(|scope| {
         for _ in 0..args.jobs.clamp(1, jobs.len().max(1)) {
             scope.spawn(|| loop {
+                if crate::tools::stop::requested() {
+                    break;
+                }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(&(p, seed)) = jobs.get(i) else { break };
                 let report = scenarios[p].run(seed, None).report;
                 if let Ok(mut slot) = reports[i].lock() {
                     *slot = Some(report);
                 }
+                let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+                (args.progress)(d as u64, jobs.len() as u64);
             });
         }
     });
@@ -168,14 +183,25 @@ pub fn compare(args: &CompareArgs) -> Result<Comparison, ScenarioError> {
             ..Column::default()
         })
         .collect();
-    for ((p, _), slot) in jobs.iter().zip(reports) {
-        let report = slot
-            .into_inner()
-            .ok()
-            .flatten()
-            .expect("every job ran to completion inside the scope");
-        columns[*p].add(&report);
+    let reports: Vec<Option<Report>> = reports
+        .into_iter()
+        .map(|slot| slot.into_inner().ok().flatten())
+        .collect();
+    // The seeds every protocol finished (all of them, unless stopped early).
+    let whole = if scenarios.is_empty() {
+        seeds.len()
+    } else {
+        reports
+            .chunks(scenarios.len())
+            .take_while(|round| round.iter().all(Option::is_some))
+            .count()
+    };
+    let interrupted = whole < seeds.len();
+    for ((p, _), report) in jobs.iter().zip(&reports).take(whole * scenarios.len()) {
+        columns[*p].add(report.as_ref().expect("a whole round has every report"));
     }
+    let mut seeds = seeds;
+    seeds.truncate(whole);
     for c in &mut columns {
         c.finish();
     }
@@ -186,6 +212,7 @@ pub fn compare(args: &CompareArgs) -> Result<Comparison, ScenarioError> {
         columns,
         skipped,
         summary,
+        interrupted,
     })
 }
 
@@ -324,8 +351,10 @@ const ROWS: &[(&str, &str)] = &[
     ("silent", "silent"),
 ];
 
-fn cell(c: &Column, key: &str) -> String {
-    match key {
+/// A count's cell; `None` for a number the runs did not give (no saga or message
+/// became consistent), which the text table shows as `-` and the CSV leaves empty.
+fn cell(c: &Column, key: &str) -> Option<String> {
+    Some(match key {
         "runs" => c.runs.to_string(),
         "committed" => c.committed.to_string(),
         "aborted" => c.aborted.to_string(),
@@ -340,14 +369,12 @@ fn cell(c: &Column, key: &str) -> String {
         "p99_latency_ms" => format!("{:.3}", c.p99_latency_ms),
         "messages_per_commit" => format!("{:.2}", c.messages_per_commit),
         "transient_anomalies" => c.transient_anomalies.to_string(),
-        "time_to_consistency_p99_ms" => c
-            .time_to_consistency_p99_ms
-            .map_or_else(|| "-".into(), |t| format!("{t:.3}")),
+        "time_to_consistency_p99_ms" => format!("{:.3}", c.time_to_consistency_p99_ms?),
         "repaired_automatic" => c.repaired_automatic.to_string(),
         "flagged_operator" => c.flagged_operator.to_string(),
         "silent" => c.silent.to_string(),
         _ => unreachable!("every row key has a cell"),
-    }
+    })
 }
 
 impl Comparison {
@@ -372,7 +399,11 @@ impl Comparison {
         let cells: Vec<Vec<String>> = self
             .columns
             .iter()
-            .map(|c| ROWS.iter().map(|(k, _)| cell(c, k)).collect())
+            .map(|c| {
+                ROWS.iter()
+                    .map(|(k, _)| cell(c, k).unwrap_or_else(|| "-".into()))
+                    .collect()
+            })
             .collect();
         let widths: Vec<usize> = self
             .columns
@@ -427,7 +458,7 @@ impl Comparison {
             );
             for (k, _) in ROWS {
                 s.push(',');
-                s.push_str(&cell(c, k));
+                s.push_str(&cell(c, k).unwrap_or_default());
             }
             s.push('\n');
         }
@@ -509,11 +540,25 @@ mod tests {
             columns: vec![column("2pc", 0, 0, 1.0, 8.0)],
             skipped: vec![],
             summary: vec![],
+            interrupted: false,
         };
         let csv = cmp.to_csv();
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0].split(',').count(), ROWS.len() + 2);
         assert!(lines[1].starts_with("\"x,y\",2pc,4,10,"), "{}", lines[1]);
+        // No time to consistency: an empty CSV field, a `-` in the text table. (The
+        // quoted scenario name splits in two on its comma, hence `at + 3`.)
+        let at = ROWS
+            .iter()
+            .position(|(k, _)| *k == "time_to_consistency_p99_ms")
+            .expect("the row exists");
+        assert_eq!(lines[1].split(',').nth(at + 3), Some(""), "{}", lines[1]);
+        let text = cmp.to_text();
+        let row = text
+            .lines()
+            .find(|l| l.contains("consistent after p99 ms"))
+            .expect("the text row");
+        assert!(row.trim_end().ends_with('-'), "{row}");
     }
 }

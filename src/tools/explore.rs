@@ -17,6 +17,9 @@ use std::sync::Mutex;
 /// shrink keeps one of them while it minimises.
 ///
 /// - `atomicity`: some participants applied a transaction others rolled back;
+/// - `partial-entry`: a read was served a partially filled composite cache entry
+///   (protocol `cache`, `cache.partial_served`): a consumer got a structure with
+///   parts missing, whenever it happened (not a state at quiescence);
 /// - `invariant`: a business invariant was broken at quiescence (money, stock, an
 ///   unpaid sale, an order the services disagree on);
 /// - `blocked`: after the drain, a transaction still unresolved (in doubt or half
@@ -30,6 +33,9 @@ pub fn violation_kinds(report: &Report) -> Vec<String> {
     let t = &report.txns;
     if report.violations.atomicity > 0 {
         kinds.push("atomicity".to_string());
+    }
+    if report.cache.partial_served > 0 {
+        kinds.push("partial-entry".to_string());
     }
     if report.truncated {
         // Cut short: nothing else was judged (no quiescence).
@@ -57,7 +63,14 @@ pub fn violation_kinds(report: &Report) -> Vec<String> {
 }
 
 /// The fixed failure kinds, strongest first.
-pub const KIND_ORDER: &[&str] = &["atomicity", "invariant", "blocked", "counts", "event-guard"];
+pub const KIND_ORDER: &[&str] = &[
+    "atomicity",
+    "partial-entry",
+    "invariant",
+    "blocked",
+    "counts",
+    "event-guard",
+];
 
 /// Does `report` show failure kind `kind`?
 pub fn has_kind(report: &Report, kind: &str) -> bool {
@@ -145,6 +158,10 @@ pub struct Exploration {
     /// A digest of every seed's trace digest, independent of the order the seeds ran
     /// in: equal explorations have equal folds, at any `--jobs`.
     pub digest_fold: String,
+    /// Stopped early ([`crate::tools::stop`]): the seeds run are the first
+    /// `seeds_run` of the range, every one of them whole.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 /// What one seed's run showed: its trace digest and its failure kinds.
@@ -209,6 +226,11 @@ pub fn explore_seeds(
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| loop {
+                // Checked before a seed is claimed, so the seeds run are always a
+                // prefix of the range: every claimed seed is finished.
+                if crate::tools::stop::requested() {
+                    break;
+                }
                 let offset = next.fetch_add(1, Ordering::Relaxed);
                 if span.is_none_or(|s| offset > s) || offset == u64::MAX {
                     break;
@@ -241,6 +263,7 @@ pub fn explore_seeds(
         first_violating_seed: t.first,
         kinds,
         digest_fold: format!("{:016x}", t.fold),
+        interrupted: span.is_some_and(|s| t.done <= s),
     }
 }
 

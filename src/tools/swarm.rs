@@ -444,6 +444,25 @@ pub fn configurations() -> Vec<Configuration> {
         Safe,
         "cache.md#ttl",
     ));
+    // Composite entries of three parts, each part a message the faults can lose and
+    // a node they can crash: fill all or nothing never serves a partial entry (the
+    // swarm's `partial-entry` kind); the partial fill does.
+    v.push(c(
+        "cache-composite-all-or-nothing",
+        r#"protocol: "cache", options: (write: DbThenDelete, ttl_ms: 200, sources: 3, fill: AllOrNothing)"#,
+        TRANSFER,
+        All,
+        Safe,
+        "cache.md#partially-filled-entries",
+    ));
+    v.push(c(
+        "cache-composite-partial",
+        r#"protocol: "cache", options: (write: DbThenDelete, ttl_ms: 200, sources: 3, fill: Partial)"#,
+        TRANSFER,
+        All,
+        Shows(&["partial-entry"]),
+        "cache.md#partially-filled-entries",
+    ));
     for (name, options) in [
         (
             "cache-then-db",
@@ -469,6 +488,56 @@ pub fn configurations() -> Vec<Configuration> {
             All,
             Shows(&["invariant"]),
             "cache.md",
+        ));
+    }
+    // The feature switch on a service pool: "safe" is no request processed by both
+    // payment paths. Where the switch lives (local copies or one distributed
+    // cache) changes how often nodes disagree; only deciding each request once
+    // removes the double processing.
+    for (name, options, book) in [
+        (
+            "local-cache-distributed-decide-once",
+            r#"protocol: "local_cache", options: (propagation: Distributed, decide_once: true)"#,
+            "local-cache.md#decide-once",
+        ),
+        (
+            "local-cache-broadcast-decide-once",
+            r#"protocol: "local_cache", options: (propagation: Broadcast, decide_once: true)"#,
+            "local-cache.md#decide-once",
+        ),
+        (
+            "local-cache-distributed-decide-once-hot",
+            r#"protocol: "local_cache", options: (propagation: Distributed, decide_once: true, flip_ratio: 0.3, retry_ms: 5)"#,
+            "local-cache.md#decide-once",
+        ),
+    ] {
+        v.push(c(name, options, TRANSFER, All, Safe, book));
+    }
+    for (name, options) in [
+        (
+            "local-cache-broadcast",
+            r#"protocol: "local_cache", options: (propagation: Broadcast)"#,
+        ),
+        (
+            "local-cache-ttl",
+            r#"protocol: "local_cache", options: (propagation: Ttl)"#,
+        ),
+        (
+            "local-cache-broadcast-and-ttl",
+            r#"protocol: "local_cache", options: (propagation: BroadcastAndTtl)"#,
+        ),
+        (
+            "local-cache-distributed",
+            r#"protocol: "local_cache", options: (propagation: Distributed)"#,
+        ),
+    ] {
+        v.push(c(
+            name,
+            options,
+            TRANSFER,
+            All,
+            Shows(&["invariant"]),
+            "local-cache.md",
         ));
     }
     // Global ids: the swarm also steps the generators' wall clocks (see

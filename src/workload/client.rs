@@ -128,6 +128,12 @@ impl Client {
         self.on_start(ctx);
     }
 
+    /// Does the client still wait for the answer to `txn` (issued, not answered,
+    /// deadline not passed)?
+    pub fn awaits(&self, txn: TxnId) -> bool {
+        self.outstanding.contains_key(&txn)
+    }
+
     /// A message to the client: it takes answers and ignores anything else.
     pub fn on_message<N: HearsAnswers>(&mut self, msg: N::Msg, ctx: &mut Ctx<'_, N>) {
         match N::answer(msg) {

@@ -1,4 +1,4 @@
-//! Flash sale (秒杀, the seed's TCC example): many buyers race for a few SKUs.
+//! Flash sale (秒杀, the survey's TCC example): many buyers race for a few SKUs.
 //!
 //! Each request buys one unit: it creates an order, takes one unit of stock and
 //! charges the buyer. Three services, as plain shard ops so every protocol runs it:

@@ -3,7 +3,7 @@
 //!
 //! The order service takes the client's order, the payment service charges it and the
 //! shipping service ships it. Each keeps its own record keyed by the order's request
-//! id (the seed's "流水号"); nothing locks across services, so the records may disagree
+//! id (the survey's "流水号"); nothing locks across services, so the records may disagree
 //! while calls are in flight, and must agree at quiescence. [`check`] is that rule; the
 //! checkers apply it to the end-of-run audits of every service.
 //!

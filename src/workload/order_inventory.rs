@@ -1,4 +1,4 @@
-//! Order + inventory (the seed's case 3): placing an order creates the order on the
+//! Order + inventory (the survey's case 3): placing an order creates the order on the
 //! order service and deducts the stock on the inventory service, atomically.
 //!
 //! Written as plain shard ops so that every protocol runs it unchanged:

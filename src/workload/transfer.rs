@@ -1,4 +1,4 @@
-//! Bank transfer across shards (the seed's case 2). Accounts are spread over the
+//! Bank transfer across shards (the survey's case 2). Accounts are spread over the
 //! shards round-robin; a transfer between accounts on two shards is a distributed
 //! transaction, on one shard a local one. Every transfer moves money, never makes it,
 //! so the total is conserved whatever the protocol — unless atomicity breaks.

@@ -1,6 +1,8 @@
 //! The cache in front of a database (protocol `cache`): each write order shows its
 //! anomaly or its absence, the counts add up, TTL bounds staleness, write-through
-//! stays consistent at quiescence under every fault, and bad options are refused.
+//! stays consistent at quiescence under every fault, and bad options are refused;
+//! composite entries are filled all or nothing, or partially (then served partial,
+//! and the consumer errs), and the single-part runs are the same as before them.
 
 use crate::common::{acidbase, path_str, run, stderr, stdout, TempDir};
 use acidbase::report::Report;
@@ -185,4 +187,173 @@ fn the_story_says_nothing_of_money_or_transactions_the_cache_does_not_have() {
         !text.contains("Every transaction ended consistently"),
         "{text}"
     );
+}
+
+fn json_of(args: &[&str]) -> serde_json::Value {
+    let o = acidbase(args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    serde_json::from_str(&stdout(&o)).expect("JSON")
+}
+
+fn counts(json: &serde_json::Value, keys: &[&str]) -> Vec<u64> {
+    keys.iter()
+        .map(|k| {
+            json["cache"][*k]
+                .as_u64()
+                .unwrap_or_else(|| panic!("cache.{k}"))
+        })
+        .collect()
+}
+
+const COMPOSITE: &[&str] = &[
+    "partial_cached",
+    "partial_served",
+    "consumer_errors",
+    "reads_failed",
+];
+
+/// The two shipped scenarios of case 10: one source down 300 ms. The partial fill
+/// caches what it got and serves it, on and on after the source is back; the
+/// consumer errs on every partial entry it received. All or nothing serves none,
+/// and pays in failed reads.
+#[test]
+fn a_partial_fill_serves_partial_entries_and_all_or_nothing_fails_reads_instead() {
+    let p = json_of(&[
+        "run",
+        "scenarios/cache-partial-fill.ron",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(counts(&p, COMPOSITE), [20, 62, 62, 0]);
+    assert!(counts(&p, &["part_retries"])[0] > 0);
+    let a = json_of(&[
+        "run",
+        "scenarios/cache-all-or-nothing.ron",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(counts(&a, COMPOSITE), [0, 0, 0, 23]);
+    // The failed reads are not reads answered: the rest add up as before.
+    let [reads, hits, misses] = counts(&a, &["reads", "hits", "misses"])[..] else {
+        unreachable!()
+    };
+    assert_eq!(hits + misses, reads);
+    let o = acidbase(&["run", "scenarios/cache-partial-fill.ron"]);
+    let text = stdout(&o);
+    assert!(
+        text.contains("  composite      20 partial entries cached, 62 served, 62 consumer errors"),
+        "{text}"
+    );
+    assert!(text.contains("the consumer failed on 62 of them"), "{text}");
+    let text = stdout(&acidbase(&["run", "scenarios/cache-all-or-nothing.ron"]));
+    assert!(
+        text.contains("23 reads failed: a part of their entry did not come"),
+        "{text}"
+    );
+}
+
+/// Every fault kind on every node, the sources included, over 40 seeds: all or
+/// nothing never caches or serves a partial entry; the partial fill does on some
+/// seeds, and the consumer errs only on what it received.
+#[test]
+fn under_every_fault_all_or_nothing_never_serves_a_partial_entry() {
+    let faults = r#", loss_probability: 0.03, duplicate_probability: 0.05,
+    reorder_probability: 0.1, reorder_delay_ms: 50, message_faults_until_ms: 1000),
+    faults: (random_crashes: [(nodes: ["app", "cache", "db", "client", "source1", "source2"],
+        rate_per_s: 3, mean_downtime_ms: 40)], max_drift_ppm: 2000"#;
+    let options = "write: DbThenDelete, ttl_ms: 100, sources: 3";
+    let all = reports(
+        &world(&format!("{options}, fill: AllOrNothing"), faults),
+        1..=40,
+    );
+    for r in &all {
+        let c = &r.cache;
+        assert_eq!(
+            (c.partial_cached, c.partial_served, c.consumer_errors),
+            (0, 0, 0),
+            "seed {}",
+            r.seed
+        );
+        assert_eq!(c.hits + c.misses, c.reads);
+        assert_eq!(
+            r.violations.invariant,
+            0,
+            "seed {}: {}",
+            r.seed,
+            r.to_text()
+        );
+    }
+    assert!(all.iter().filter(|r| r.cache.reads_failed > 0).count() > 10);
+    let partial = reports(&world(&format!("{options}, fill: Partial"), faults), 1..=40);
+    assert!(
+        partial
+            .iter()
+            .filter(|r| r.cache.partial_served > 0)
+            .count()
+            > 10
+    );
+    for r in &partial {
+        let c = &r.cache;
+        assert_eq!(c.reads_failed, 0, "seed {}", r.seed);
+        assert!(
+            c.consumer_errors <= c.partial_served,
+            "seed {}: {c:?}",
+            r.seed
+        );
+        assert!(c.partial_served <= c.reads);
+    }
+    // The swarm judges a partial entry served a failure.
+    let r = partial
+        .iter()
+        .find(|r| r.cache.partial_served > 0)
+        .expect("a partial entry served");
+    assert!(acidbase::tools::explore::violation_kinds(r).contains(&"partial-entry".to_string()));
+}
+
+/// The composite options are refused when wrong, with what to do instead.
+#[test]
+fn bad_composite_options_are_refused() {
+    let t = TempDir::new("cache-bad-composite");
+    for (options, says) in [
+        ("sources: 0", "sources must be between 1 and 16"),
+        (
+            "sources: 3, write: DbThenUpdate",
+            "DbThenDelete or DelayedDoubleDelete",
+        ),
+        (
+            "sources: 3, part_timeout_ms: -1",
+            "part_timeout_ms must be a positive",
+        ),
+        ("sources: 3, fill: Half", "Half"),
+    ] {
+        let f = t.write(
+            "bad.ron",
+            &format!("(protocol: \"cache\", options: ({options}))"),
+        );
+        let o = acidbase(&["run", path_str(&f)]);
+        assert_eq!(o.status.code(), Some(2), "{options}");
+        assert!(stderr(&o).contains(says), "{options}: {}", stderr(&o));
+    }
+}
+
+/// The cache scenarios shipped before composite entries run exactly as they did
+/// (their digests from before the change): one part is the old world.
+#[test]
+fn the_single_part_scenarios_are_unchanged() {
+    for (name, digest) in [
+        ("cache-aside-stale-set-race", "8e7aa6999b0b95da"),
+        ("cache-aside-ttl", "5704914c4b71ad3d"),
+        ("cache-aside-writer-crash", "507aded3a954b3a1"),
+        ("cache-db-then-update-race", "cbb4cd33b0c6a6ec"),
+        ("cache-delayed-double-delete", "0228fb5f1ca99afa"),
+        ("cache-then-db-writer-crash", "4117cf728dac1db2"),
+        ("cache-write-through", "93f6411611a8fd16"),
+    ] {
+        let file = format!("scenarios/{name}.ron");
+        let json = json_of(&["run", &file, "--format", "json"]);
+        assert_eq!(json["digest"], digest, "{name}");
+        assert_eq!(counts(&json, COMPOSITE), [0, 0, 0, 0], "{name}");
+        let text = stdout(&acidbase(&["run", &file]));
+        assert!(!text.contains("composite"), "{name}: {text}");
+    }
 }

@@ -285,6 +285,7 @@ fn three_pc_safety(timeouts: TimeoutsSpec, o: &CheckOptions) -> CheckReport {
     let limits = Limits {
         max_depth: o.max_depth,
         max_states: o.max_states,
+        ..Limits::default()
     };
     explore(&SafetyOnly(m), &limits)
 }

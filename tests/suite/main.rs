@@ -3,16 +3,20 @@
 //! binary is a full release link of the library, which dominated CI time.
 
 mod bad_input;
+mod book;
 mod cache;
 mod check_cli;
 mod cli;
 mod common;
 mod compare;
+mod course;
 mod exhaustive;
 mod explore;
 mod fuzz_corpus;
 mod ids;
+mod interrupt;
 mod layering;
+mod local_cache;
 mod messaging;
 mod paxos_commit;
 mod properties;

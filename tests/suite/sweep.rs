@@ -153,7 +153,7 @@ fn stopping_midway_or_a_torn_journal_line_resumes_to_identical_files() {
     let o = sweep(&file, &out, &["--jobs", "2", "--stop-after", "7"]);
     assert_exit(&o, 0);
     assert!(
-        stdout(&o).contains("continue with --resume"),
+        stdout(&o).contains("continue with: acidbase sweep ") && stdout(&o).contains(" --resume"),
         "{}",
         stdout(&o)
     );
@@ -680,8 +680,8 @@ fn every_shipped_sweep_is_valid_on_this_build() {
         );
     }
     assert_eq!(
-        n, 9,
-        "the seven sweeps of issue 5, the cache's and the ids'"
+        n, 10,
+        "the seven sweeps of issue 5, the cache's, the local caches' and the ids'"
     );
     for p in acidbase::protocols::builtin::NAMES {
         assert!(

@@ -1,7 +1,8 @@
 //! The cache and its database as a [`Protocol`]: nodes `db`, `cache`, `app`,
-//! `client`; options from the scenario's `options: (...)`.
+//! `client`, and `source1..` for the parts of composite entries (`sources > 1`);
+//! options from the scenario's `options: (...)`.
 
-use super::{App, CacheNode, CacheServer, Config, Durable, WriteOrder};
+use super::{App, CacheNode, CacheServer, Config, Durable, Fill, WriteOrder};
 use crate::protocols::world::{BuildError, WorldBuilder};
 use crate::protocols::Protocol;
 use crate::report::{CountsLine, CountsPlace, Report};
@@ -30,7 +31,20 @@ pub struct CacheOptions {
     pub read_ratio: f64,
     /// Write-through: how often the cache resends an unacknowledged database write.
     pub retry_ms: f64,
+    /// The parts of an entry: 1, the database's row (the default), or more: a
+    /// composite entry, part `i > 0` from node `source{i}`.
+    pub sources: u32,
+    /// Composite entries: what to do when a part does not come (`AllOrNothing`:
+    /// cache nothing, the read fails; `Partial`: cache and serve what came).
+    pub fill: Fill,
+    /// Composite entries: how long a miss waits for the parts.
+    pub part_timeout_ms: f64,
+    /// Composite entries: how many times a miss asks missing parts again.
+    pub part_retries: u32,
 }
+
+/// The most parts a composite entry has (a bit set of them fits a `u32`).
+pub const MAX_SOURCES: u32 = 16;
 
 impl Default for CacheOptions {
     fn default() -> Self {
@@ -41,6 +55,10 @@ impl Default for CacheOptions {
             keys: 4,
             read_ratio: 0.9,
             retry_ms: 20.0,
+            sources: 1,
+            fill: Fill::default(),
+            part_timeout_ms: 30.0,
+            part_retries: 1,
         }
     }
 }
@@ -64,6 +82,26 @@ impl CacheOptions {
         if !(0.0..=1.0).contains(&self.read_ratio) {
             return Err("read_ratio must be between 0 and 1".into());
         }
+        if !(1..=MAX_SOURCES).contains(&self.sources) {
+            return Err(format!(
+                "sources must be between 1 and {MAX_SOURCES} (the parts of an entry: 1 is the database's row alone)"
+            )
+            .into());
+        }
+        if !positive(self.part_timeout_ms) {
+            return Err("part_timeout_ms must be a positive number of ms".into());
+        }
+        let invalidates = matches!(
+            self.write,
+            WriteOrder::DbThenDelete | WriteOrder::DelayedDoubleDelete
+        );
+        if self.sources > 1 && !invalidates {
+            return Err(format!(
+                "sources: {} (composite entries) takes a write order that invalidates the entry: DbThenDelete or DelayedDoubleDelete, not {:?}",
+                self.sources, self.write
+            )
+            .into());
+        }
         Ok(())
     }
 
@@ -77,6 +115,10 @@ impl CacheOptions {
             reads_per_million: (self.read_ratio * 1e6).round() as u32,
             retry_us: ms_to_us(self.retry_ms).max(1),
             deadline_us: ms_to_us(deadline_ms).max(1),
+            sources: self.sources,
+            fill: self.fill,
+            part_timeout_us: ms_to_us(self.part_timeout_ms).max(1),
+            part_retries: self.part_retries,
         }
     }
 }
@@ -102,8 +144,10 @@ impl Protocol for Cache {
         Ok(o)
     }
 
-    fn node_names(&self, _s: &Scenario, _o: &CacheOptions) -> Vec<String> {
-        ["db", "cache", "app", "client"].map(String::from).to_vec()
+    fn node_names(&self, _s: &Scenario, o: &CacheOptions) -> Vec<String> {
+        let mut names = ["db", "cache", "app", "client"].map(String::from).to_vec();
+        names.extend((1..o.sources).map(|i| format!("source{i}")));
+        names
     }
 
     /// Its state grows with time (request ids as values, TTL timers).
@@ -121,10 +165,16 @@ impl Protocol for Cache {
         w.host("db", CacheNode::Db, Durable::default())?;
         let server = CacheServer::new(cfg.clone(), db);
         w.host("cache", CacheNode::Cache(server), Durable::default())?;
-        let a = App::new(cfg, cache, db, client);
+        let sources = (1..o.sources)
+            .map(|i| w.id(&format!("source{i}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let a = App::new(cfg, cache, db, client, sources);
         w.host("app", CacheNode::App(a), Durable::default())?;
         let c = Client::new(w.client_config(app));
         w.host_client("client", CacheNode::Client(c))?;
+        for i in 1..o.sources {
+            w.host(&format!("source{i}"), CacheNode::Source, Durable::default())?;
+        }
         Ok(())
     }
 
@@ -154,6 +204,18 @@ impl Protocol for Cache {
                 c.stale_episodes, c.staleness_ms.p50, c.staleness_ms.p99, c.staleness_ms.max
             ));
         }
+        if c.partial_cached + c.partial_served > 0 {
+            out.push(format!(
+                "The cache took {} partial entries (a part did not come in time) and served {} reads a partial entry; the consumer failed on {} of them",
+                c.partial_cached, c.partial_served, c.consumer_errors
+            ));
+        }
+        if c.reads_failed > 0 {
+            out.push(format!(
+                "{} reads failed: a part of their entry did not come, and the app cached and served nothing of it",
+                c.reads_failed
+            ));
+        }
         if c.stale_at_end > 0 {
             out.push(format!(
                 "{} cache entries still differ from the database at the end: stale for good until the next write of their key{}",
@@ -169,7 +231,13 @@ impl Protocol for Cache {
             return Vec::new();
         }
         let c = &rep.cache;
-        vec![
+        let composite = c.partial_cached
+            + c.partial_served
+            + c.consumer_errors
+            + c.part_retries
+            + c.reads_failed
+            > 0;
+        let mut lines = vec![
             CountsLine::new(
                 "cache",
                 format!(
@@ -190,6 +258,96 @@ impl Protocol for Cache {
                     c.stale_at_end
                 ),
             ),
-        ]
+        ];
+        if composite {
+            lines.push(CountsLine::new(
+                "composite",
+                format!(
+                    "{} partial entries cached, {} served, {} consumer errors; {} part retries, {} reads failed",
+                    c.partial_cached,
+                    c.partial_served,
+                    c.consumer_errors,
+                    c.part_retries,
+                    c.reads_failed
+                ),
+            ));
+        }
+        lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::report::Report;
+
+    fn run(options: &str, faults: &str, seed: u64) -> Report {
+        let text = format!(
+            r#"(protocol: "cache", duration_ms: 1000, drain_ms: 500,
+                clients: (load: Closed(sessions: 8, think_ms: 5), deadline_ms: 300),
+                network: (latency: Exponential(floor_ms: 0.5, mean_ms: 3)),
+                faults: ({faults}), options: ({options}))"#
+        );
+        crate::run::parse(&text, "unit.ron")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .run(seed, None)
+            .report
+    }
+
+    fn refused(options: &str) -> String {
+        let text = format!(r#"(protocol: "cache", options: ({options}))"#);
+        match crate::run::parse(&text, "unit.ron") {
+            Ok(_) => panic!("{options} was accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn composite_options_are_checked() {
+        assert!(refused("sources: 0").contains("sources must be between 1 and 16"));
+        assert!(refused("sources: 17").contains("sources must be between 1 and 16"));
+        assert!(refused("sources: 2, part_timeout_ms: 0").contains("part_timeout_ms"));
+        let e = refused("sources: 2, write: WriteThrough");
+        assert!(e.contains("DbThenDelete or DelayedDoubleDelete"), "{e}");
+        assert!(refused("fill: Half").contains("Half"));
+    }
+
+    /// With every part answering, a composite entry is filled whole: no partial entry,
+    /// no failed read, whichever `fill`.
+    #[test]
+    fn without_faults_every_composite_entry_is_complete() {
+        for fill in ["Partial", "AllOrNothing"] {
+            let r = run(&format!("sources: 4, fill: {fill}"), "", 2);
+            let c = &r.cache;
+            assert!(c.reads > 100 && c.hits > 0, "{c:?}");
+            assert_eq!(
+                (c.partial_cached, c.partial_served, c.reads_failed),
+                (0, 0, 0),
+                "{fill}"
+            );
+        }
+    }
+
+    /// A source down for longer than the part timeout and its retry: `Partial`
+    /// caches and serves partial entries, `AllOrNothing` fails reads instead.
+    #[test]
+    fn a_source_down_makes_partial_entries_or_failed_reads() {
+        let down = r#"crashes: [(node: "source1", at_ms: 200, restart_ms: 500)]"#;
+        let p = run("sources: 2, fill: Partial", down, 3).cache;
+        assert!(
+            p.partial_cached > 0 && p.partial_served >= p.partial_cached,
+            "{p:?}"
+        );
+        assert!(p.consumer_errors > 0 && p.consumer_errors <= p.partial_served);
+        assert!(p.part_retries > 0);
+        assert_eq!(p.reads_failed, 0);
+        let a = run("sources: 2, fill: AllOrNothing", down, 3).cache;
+        assert_eq!(
+            (a.partial_cached, a.partial_served, a.consumer_errors),
+            (0, 0, 0)
+        );
+        assert!(
+            a.reads_failed > 0 && a.part_retries >= a.reads_failed,
+            "{a:?}"
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! A cache in front of a database, and the orders in which a writer can update the
-//! two (the seed's case 8, "cache and database inconsistent", and its rule "read the
-//! cache, then the database; write the database, then the cache": see
-//! `../shared/sources`, the survey on jianshu.com p/1156151e20c8).
+//! two: case 8, "cache and database inconsistent", of the survey "分布式系统的一致性"
+//! (jianshu.com, p/1156151e20c8), and its rule "read the cache, then the database;
+//! write the database, then the cache". Its case 10, a partially filled cache
+//! structure, and its rule "fill an entry fully or not at all" are the composite
+//! entries below.
 //!
 //! Four nodes: the `client` (the workload's requests), the application server
 //! `app`, the `cache` (volatile: a crash empties it) and the `db` (durable). Each
@@ -37,6 +39,17 @@
 //! message between them, leaves the second step undone: the shared fault model does
 //! both, and the race needs only latency. The checkers judge staleness from what the
 //! nodes report ([`crate::checkers::CacheCounts`]).
+//!
+//! **Composite entries** (`sources > 1`): an entry is assembled from `sources`
+//! parts, part 0 the database's row and part `i` read from source node `source{i}`
+//! (static data: say, an order's prices and its shipping). A miss asks every part
+//! at once and waits up to `part_timeout_us`; a part that does not come (a lost
+//! message, a source down) is asked again `part_retries` times. Then [`Fill`]
+//! decides: `Partial` caches and serves what it got (every read of the entry until
+//! it is deleted or expires serves a partial entry, and the consumer errs on it);
+//! `AllOrNothing` caches nothing and answers the reader with an error. Writes stay
+//! cache-aside: a write changes the database part and invalidates the entry (only
+//! the invalidating write orders take composite entries).
 
 pub mod build;
 
@@ -70,6 +83,16 @@ impl WriteOrder {
     }
 }
 
+/// What the app does with a composite entry some of whose parts did not come.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Fill {
+    /// Cache nothing; the read fails (the survey's rule: fill fully or not at all).
+    #[default]
+    AllOrNothing,
+    /// Cache and serve what came, the missing parts absent.
+    Partial,
+}
+
 /// The protocol's configuration (times in µs).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Config {
@@ -86,6 +109,15 @@ pub struct Config {
     pub retry_us: u64,
     /// The app gives up on a request after this long (the client's deadline).
     pub deadline_us: u64,
+    /// The parts of an entry: 1 (the database's row only) or more (a composite
+    /// entry: part `i > 0` from source node `source{i}`).
+    pub sources: u32,
+    /// A composite entry some of whose parts did not come.
+    pub fill: Fill,
+    /// How long a miss waits for the parts of a composite entry.
+    pub part_timeout_us: u64,
+    /// How many times a miss asks its missing parts again before `fill` decides.
+    pub part_retries: u32,
 }
 
 /// What a request asks for.
@@ -111,6 +143,11 @@ impl Config {
             OpKind::Write
         };
         (kind, key)
+    }
+
+    /// The parts of a complete entry, as a bit set.
+    fn all_parts(&self) -> u32 {
+        (1u32 << self.sources) - 1
     }
 }
 
@@ -183,6 +220,27 @@ pub enum Msg {
     },
     /// Cache → app (read-through): the value read from the database.
     Filled { txn: TxnId, key: u32, value: u64 },
+    /// App → source `part`: read part `part` of `key`'s composite entry.
+    GetPart { txn: TxnId, key: u32, part: u32 },
+    /// Source → app: part `part` of `key`'s entry.
+    Part { txn: TxnId, key: u32, part: u32 },
+    /// App → cache (`fill: Partial`): set a partial entry, `missing` (a bit set of
+    /// parts) absent; `value`: its database part, if it came.
+    SetPartial {
+        txn: TxnId,
+        key: u32,
+        value: Option<u64>,
+        missing: u32,
+    },
+    /// Cache → app: the entry is partial, `missing` (a bit set) absent.
+    PartialHit {
+        txn: TxnId,
+        key: u32,
+        value: Option<u64>,
+        missing: u32,
+    },
+    /// App → client: a read's entry, partial (the consumer cannot use it).
+    PartialReply { txn: TxnId, key: u32 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -199,6 +257,8 @@ pub enum Timer {
     Expire(u32),
     /// Write-through: resend unacknowledged database writes.
     Resend,
+    /// A composite read has waited `part_timeout_us` for its parts.
+    PartTimeout(TxnId),
 }
 
 /// What survives a crash: the database's rows, the cache's incarnation, the client's
@@ -219,11 +279,21 @@ pub struct Durable {
 }
 
 /// A cache entry: the value and, where the cache knows it (write-through), the
-/// database's version of it.
+/// database's version of it; a partial composite entry's missing parts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Entry {
+    /// The database part's value (meaningless when part 0 is `missing`).
     pub value: u64,
     pub version: Option<u64>,
+    /// The parts absent, as a bit set (0: a complete entry).
+    pub missing: u32,
+}
+
+impl Entry {
+    /// The database part, if the entry has it.
+    fn db_part(&self) -> Option<u64> {
+        (self.missing & 1 == 0).then_some(self.value)
+    }
 }
 
 /// The cache server.
@@ -250,6 +320,8 @@ enum Step {
     First,
     /// A write waits for its second step's answer.
     Second,
+    /// A composite read missed and waits for its parts.
+    ReadParts,
 }
 
 /// The answers a write's steps wait for.
@@ -265,6 +337,11 @@ enum Answered {
 struct AppOp {
     key: u32,
     step: Step,
+    /// A composite read: the parts that came (a bit set), the database part's value,
+    /// and the times it may still ask the missing parts again.
+    parts: u32,
+    db_part: Option<u64>,
+    retries_left: u32,
 }
 
 /// The application server: reads and writes for the client, in the configured order.
@@ -274,12 +351,16 @@ pub struct App {
     cache: NodeId,
     db: NodeId,
     client: NodeId,
+    /// The source nodes of parts 1.. of a composite entry (empty: `sources` 1).
+    sources: Vec<NodeId>,
     ops: BTreeMap<TxnId, AppOp>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum CacheNode {
     Db,
+    /// A source of one part of composite entries (static data: no state).
+    Source,
     Cache(CacheServer),
     App(App),
     Client(Client),
@@ -304,6 +385,11 @@ impl HearsAnswers for CacheNode {
     fn answer(msg: Msg) -> Option<Answer> {
         match msg {
             Msg::Reply { txn, outcome } => Some(Answer::Outcome { txn, outcome }),
+            // The app answered; what it answered with is another matter.
+            Msg::PartialReply { txn, .. } => Some(Answer::Outcome {
+                txn,
+                outcome: Outcome::Commit,
+            }),
             _ => None,
         }
     }
@@ -335,7 +421,12 @@ impl Node for CacheNode {
             | Msg::WriteThrough { txn, .. }
             | Msg::Load { txn, .. }
             | Msg::Loaded { txn, .. }
-            | Msg::Filled { txn, .. } => txn,
+            | Msg::Filled { txn, .. }
+            | Msg::GetPart { txn, .. }
+            | Msg::Part { txn, .. }
+            | Msg::SetPartial { txn, .. }
+            | Msg::PartialHit { txn, .. }
+            | Msg::PartialReply { txn, .. } => txn,
         })
     }
 
@@ -343,7 +434,7 @@ impl Node for CacheNode {
         match self {
             CacheNode::Client(c) => c.on_start(ctx),
             CacheNode::Cache(c) => c.epoch = ctx.durable().incarnation,
-            CacheNode::Db | CacheNode::App(_) => {}
+            CacheNode::Db | CacheNode::Source | CacheNode::App(_) => {}
         }
     }
 
@@ -357,16 +448,30 @@ impl Node for CacheNode {
                     d.incarnation
                 });
             }
-            CacheNode::Db | CacheNode::App(_) => {}
+            CacheNode::Db | CacheNode::Source | CacheNode::App(_) => {}
         }
     }
 
     fn on_message(&mut self, from: NodeId, msg: Msg, ctx: &mut Ctx<'_, Self>) {
         match self {
-            CacheNode::Client(c) => c.on_message(msg, ctx),
+            CacheNode::Client(c) => {
+                if let Msg::PartialReply { txn, key } = msg {
+                    // The consumer needs every part (it renders the whole entry): a
+                    // partial one is an error to it, if it still waits for the read.
+                    if c.awaits(txn) {
+                        observe(ctx, txn, key, CacheEvent::ConsumerError);
+                    }
+                }
+                c.on_message(msg, ctx)
+            }
             CacheNode::App(a) => a.on_message(msg, ctx),
             CacheNode::Cache(c) => c.on_message(from, msg, ctx),
             CacheNode::Db => db_on_message(from, msg, ctx),
+            CacheNode::Source => {
+                if let Msg::GetPart { txn, key, part } = msg {
+                    ctx.send(from, Msg::Part { txn, key, part });
+                }
+            }
         }
     }
 
@@ -376,6 +481,7 @@ impl Node for CacheNode {
             (CacheNode::App(a), Timer::GiveUp(txn)) => {
                 a.ops.remove(&txn);
             }
+            (CacheNode::App(a), Timer::PartTimeout(txn)) => a.part_timeout(txn, ctx),
             (CacheNode::App(a), Timer::SecondDelete { txn, key }) => {
                 let ack = false;
                 ctx.send(a.cache, Msg::Delete { txn, key, ack });
@@ -487,6 +593,16 @@ impl CacheServer {
         let through = self.cfg.write == WriteOrder::WriteThrough;
         match msg {
             Msg::Get { txn, key } => match self.entries.get(&key) {
+                Some(e) if e.missing != 0 => {
+                    let (value, missing) = (e.db_part(), e.missing);
+                    let hit = Msg::PartialHit {
+                        txn,
+                        key,
+                        value,
+                        missing,
+                    };
+                    ctx.send(from, hit);
+                }
                 Some(e) => {
                     let value = e.value;
                     ctx.send(from, Msg::Hit { txn, key, value });
@@ -513,6 +629,27 @@ impl CacheServer {
                 if ack {
                     ctx.send(from, Msg::Done { txn });
                 }
+            }
+            Msg::SetPartial {
+                txn,
+                key,
+                value,
+                missing,
+            } => {
+                let entry = Entry {
+                    value: value.unwrap_or(0),
+                    version: None,
+                    missing,
+                };
+                self.entries.insert(key, entry);
+                let missing = missing.count_ones();
+                observe(
+                    ctx,
+                    txn,
+                    key,
+                    CacheEvent::InstalledPartial { value, missing },
+                );
+                self.start_ttl(key, ctx);
             }
             Msg::Delete { txn, key, ack } => {
                 if self.entries.remove(&key).is_some() {
@@ -571,8 +708,20 @@ impl CacheServer {
         if self.entries.get(&key).is_some_and(newer) {
             return;
         }
-        self.entries.insert(key, Entry { value, version });
+        let missing = 0;
+        self.entries.insert(
+            key,
+            Entry {
+                value,
+                version,
+                missing,
+            },
+        );
         observe(ctx, txn, key, CacheEvent::Installed { value });
+        self.start_ttl(key, ctx);
+    }
+
+    fn start_ttl(&self, key: u32, ctx: &mut Ctx<'_, CacheNode>) {
         if let Some(ttl) = self.cfg.ttl_us {
             ctx.set_timer(Timer::Expire(key), ttl);
         }
@@ -608,12 +757,26 @@ impl CacheServer {
 }
 
 impl App {
-    pub fn new(cfg: Config, cache: NodeId, db: NodeId, client: NodeId) -> Self {
+    /// `sources`: the nodes of parts 1.. of a composite entry, one fewer than
+    /// `cfg.sources`.
+    pub fn new(
+        cfg: Config,
+        cache: NodeId,
+        db: NodeId,
+        client: NodeId,
+        sources: Vec<NodeId>,
+    ) -> Self {
+        assert_eq!(
+            sources.len() + 1,
+            cfg.sources as usize,
+            "one source node per part after the database's"
+        );
         App {
             cfg,
             cache,
             db,
             client,
+            sources,
             ops: BTreeMap::new(),
         }
     }
@@ -627,9 +790,22 @@ impl App {
             Msg::Filled { txn, key, value } if self.at(txn, Step::ReadCache) => {
                 self.read_done(txn, key, value, false, ctx)
             }
+            Msg::PartialHit {
+                txn, key, value, ..
+            } if self.at(txn, Step::ReadCache) => self.partial_done(txn, key, value, true, ctx),
+            Msg::Miss { txn, key } if self.at(txn, Step::ReadCache) && self.cfg.sources > 1 => {
+                self.step(txn, Step::ReadParts);
+                self.ask_parts(txn, key, self.cfg.all_parts(), ctx);
+            }
             Msg::Miss { txn, key } if self.at(txn, Step::ReadCache) => {
                 self.step(txn, Step::ReadDb);
                 ctx.send(self.db, Msg::Read { txn, key });
+            }
+            Msg::Row { txn, value, .. } if self.at(txn, Step::ReadParts) => {
+                self.part_came(txn, 0, Some(value), ctx)
+            }
+            Msg::Part { txn, part, .. } if self.at(txn, Step::ReadParts) => {
+                self.part_came(txn, part, None, ctx)
             }
             Msg::Row {
                 txn, key, value, ..
@@ -664,7 +840,7 @@ impl App {
             (CacheThenDb | DelayedDoubleDelete, Step::First)
             | (DbThenUpdate | DbThenDelete | WriteThrough, Step::Second) => Answered::Done,
             (_, Step::First | Step::Second) => Answered::Written,
-            (_, Step::ReadCache | Step::ReadDb) => return,
+            (_, Step::ReadCache | Step::ReadDb | Step::ReadParts) => return,
         };
         match (answer == waits_for, step) {
             (true, Step::First) => self.second_step(txn, ctx),
@@ -693,7 +869,17 @@ impl App {
             OpKind::Read => Step::ReadCache,
             OpKind::Write => Step::First,
         };
-        self.ops.insert(txn, AppOp { key, step });
+        let retries_left = self.cfg.part_retries;
+        self.ops.insert(
+            txn,
+            AppOp {
+                key,
+                step,
+                parts: 0,
+                db_part: None,
+                retries_left,
+            },
+        );
         ctx.set_timer(Timer::GiveUp(txn), self.cfg.deadline_us);
         if kind == OpKind::Read {
             observe(ctx, txn, key, CacheEvent::ReadBegan);
@@ -785,6 +971,114 @@ impl App {
         ctx.cancel_timer(Timer::GiveUp(txn));
         observe(ctx, txn, key, CacheEvent::ReadReturned { value, hit });
         self.reply(txn, ctx);
+    }
+
+    /// Asks the parts in `parts` (a bit set) of `key`'s composite entry, and waits
+    /// `part_timeout_us` for them.
+    fn ask_parts(&self, txn: TxnId, key: u32, parts: u32, ctx: &mut Ctx<'_, CacheNode>) {
+        if parts & 1 != 0 {
+            ctx.send(self.db, Msg::Read { txn, key });
+        }
+        for (i, &source) in self.sources.iter().enumerate() {
+            let part = i as u32 + 1;
+            if parts & (1 << part) != 0 {
+                ctx.send(source, Msg::GetPart { txn, key, part });
+            }
+        }
+        ctx.set_timer(Timer::PartTimeout(txn), self.cfg.part_timeout_us);
+    }
+
+    /// Part `part` of a composite read came (`db_part`: the database's value, for
+    /// part 0); with the last one, the entry is complete: fill it and answer.
+    fn part_came(
+        &mut self,
+        txn: TxnId,
+        part: u32,
+        db_part: Option<u64>,
+        ctx: &mut Ctx<'_, CacheNode>,
+    ) {
+        let all = self.cfg.all_parts();
+        let Some(op) = self.ops.get_mut(&txn) else {
+            return;
+        };
+        op.parts |= (1u32 << part) & all;
+        if db_part.is_some() {
+            op.db_part = db_part;
+        }
+        if op.parts != all {
+            return;
+        }
+        let (key, value) = (op.key, op.db_part.unwrap_or(CACHE_INITIAL));
+        ctx.cancel_timer(Timer::PartTimeout(txn));
+        let ack = false;
+        ctx.send(
+            self.cache,
+            Msg::Set {
+                txn,
+                key,
+                value,
+                ack,
+            },
+        );
+        self.read_done(txn, key, value, false, ctx);
+    }
+
+    /// A composite read waited its part timeout: ask the missing parts again, or
+    /// let `fill` decide what to do with what came.
+    fn part_timeout(&mut self, txn: TxnId, ctx: &mut Ctx<'_, CacheNode>) {
+        if !self.at(txn, Step::ReadParts) {
+            return;
+        }
+        let all = self.cfg.all_parts();
+        let Some(op) = self.ops.get_mut(&txn) else {
+            return;
+        };
+        let (key, missing, value) = (op.key, all & !op.parts, op.db_part);
+        if op.retries_left > 0 {
+            op.retries_left -= 1;
+            observe(ctx, txn, key, CacheEvent::PartRetried);
+            self.ask_parts(txn, key, missing, ctx);
+            return;
+        }
+        match self.cfg.fill {
+            Fill::Partial => {
+                let set = Msg::SetPartial {
+                    txn,
+                    key,
+                    value,
+                    missing,
+                };
+                ctx.send(self.cache, set);
+                self.partial_done(txn, key, value, false, ctx);
+            }
+            Fill::AllOrNothing => {
+                self.ops.remove(&txn);
+                ctx.cancel_timer(Timer::GiveUp(txn));
+                observe(ctx, txn, key, CacheEvent::ReadFailed);
+                let outcome = Outcome::Abort;
+                ctx.send(self.client, Msg::Reply { txn, outcome });
+            }
+        }
+    }
+
+    /// A read returns a partial entry (from the cache, `hit`, or from its fill).
+    fn partial_done(
+        &mut self,
+        txn: TxnId,
+        key: u32,
+        value: Option<u64>,
+        hit: bool,
+        ctx: &mut Ctx<'_, CacheNode>,
+    ) {
+        self.ops.remove(&txn);
+        ctx.cancel_timer(Timer::GiveUp(txn));
+        observe(
+            ctx,
+            txn,
+            key,
+            CacheEvent::ReadReturnedPartial { value, hit },
+        );
+        ctx.send(self.client, Msg::PartialReply { txn, key });
     }
 
     fn reply(&self, txn: TxnId, ctx: &mut Ctx<'_, CacheNode>) {

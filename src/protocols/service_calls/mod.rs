@@ -1,12 +1,12 @@
 //! Calls between services that time out, and the patterns that keep the services
-//! consistent anyway: the "place order → pay → ship" chain (the seed's cases 4–7;
+//! consistent anyway: the "place order → pay → ship" chain (the survey's cases 4–7;
 //! the patterns as practitioners name them, e.g. Chris Richardson, *Microservices
 //! Patterns* (2018), ch. 4, and the "best-effort delivery / query / compensation /
 //! reconciliation" family of BASE techniques after Pritchett, "BASE: An ACID
 //! Alternative", ACM Queue 2008).
 //!
 //! Three services, each with its own durable store, no lock across them; every
-//! record is keyed by the order's request id (the seed's "流水号"):
+//! record is keyed by the order's request id (the survey's "流水号"):
 //! - the **order service** (`rm1`, the caller) takes the client's order, persists it
 //!   as `Paying` and calls the payment service; on a charge it persists `Paid`, tells
 //!   the client yes and calls the shipping service; on the shipment it persists
@@ -704,7 +704,7 @@ impl OrderService {
         if !self.opts.compensation {
             match self.opts.mode {
                 // The naive caller takes no answer for "no": it cancels its order and
-                // tells nobody else (the seed's case 4).
+                // tells nobody else (the survey's case 4).
                 CallMode::Sync => {
                     self.set_state_as(txn, OrderState::Cancelled, false, ctx);
                     ctx.observe(Observation::applied_at_once(txn, Outcome::Abort, 0));
@@ -712,7 +712,7 @@ impl OrderService {
                     self.answer(txn, Outcome::Abort, ctx);
                 }
                 // The naive caller keeps waiting for a callback that may never come
-                // (the seed's case 5).
+                // (the survey's case 5).
                 CallMode::Async => {}
             }
             return;

@@ -362,7 +362,8 @@ fn validate_expectations(l: &Loaded) -> Result<(), ScenarioError> {
             return err(
                 &["expect", &format!("{metric:?}")],
                 format!(
-                    "unknown metric {metric:?} in expect; known metrics: {}",
+                    "unknown metric {metric:?} in expect{}; known metrics: {}",
+                    crate::suggest::hint(metric, &crate::report::metric_names()),
                     crate::report::metric_names().join(", ")
                 ),
             );

@@ -933,9 +933,20 @@ fn scatter<DB: DrawingBackend>(
     let bounded = c.y_stat == Stat::Share || data.is_rate(&c.y_metric);
     let (yr, corner) = legend_room(&tops, xr, yr, curves.len(), bounded);
     let mut chart = frame(root, &title, xr, yr, &x_desc, &y_desc, None, &tick)?;
+    // Point labels already placed, so that a label landing on one is left out (on a
+    // shared line, such as every safe series at 0, they would print over each other).
+    let mut placed: Vec<(f64, f64)> = Vec::new();
+    let (x_span, y_span) = (xr.1 - xr.0, yr.1 - yr.0);
     for (i, ((label, _), v)) in curves.iter().zip(&pts).enumerate() {
         let col = color(i);
         let thin = col.mix(0.6).stroke_width(2);
+        // A series flat on the floor hides under the others there: the legend says
+        // where it is.
+        let label = if !v.is_empty() && v.iter().all(|(_, y, _)| y.y == 0.0) {
+            format!("{label} (0 at every point)")
+        } else {
+            label.clone()
+        };
         for (x, y, _) in v {
             let mut whiskers = Vec::new();
             if x.lo.is_finite() && x.hi.is_finite() {
@@ -950,7 +961,7 @@ fn scatter<DB: DrawingBackend>(
         chart
             .draw_series(LineSeries::new(v.iter().map(|(x, y, _)| (x.y, y.y)), style))
             .map_err(err)?
-            .label(label.clone())
+            .label(label)
             .legend(move |(x, y)| {
                 EmptyElement::at((x, y))
                     + PathElement::new(vec![(0, 0), (30, 0)], style)
@@ -960,8 +971,20 @@ fn scatter<DB: DrawingBackend>(
         chart
             .draw_series(v.iter().map(|(x, y, _)| marker::<DB>(i, (x.y, y.y), col)))
             .map_err(err)?;
+        let free: Vec<&(Est, Est, String)> = v
+            .iter()
+            .filter(|(x, y, _)| {
+                let clash = placed.iter().any(|&(px, py)| {
+                    ((x.y - px) / x_span).abs() < 0.035 && ((y.y - py) / y_span).abs() < 0.04
+                });
+                if !clash {
+                    placed.push((x.y, y.y));
+                }
+                !clash
+            })
+            .collect();
         chart
-            .draw_series(v.iter().map(|(x, y, l)| {
+            .draw_series(free.into_iter().map(|(x, y, l)| {
                 Text::new(
                     format!(" {l}"),
                     (x.y, y.y),

@@ -421,18 +421,21 @@ impl fmt::Display for ChartSpecError {
             ),
             ChartProblem::UnknownMetric { metric, known } => write!(
                 f,
-                "unknown metric {metric:?}; known metrics: {}",
+                "unknown metric {metric:?}{}; known metrics: {}",
+                crate::suggest::hint(metric, known),
                 known.join(", ")
             ),
             ChartProblem::UnknownAxis { axis, axes } => write!(
                 f,
-                "{axis:?} is not an axis of this sweep; its axes are: {}",
+                "{axis:?} is not an axis of this sweep{}; its axes are: {}",
+                crate::suggest::hint(axis, axes),
                 axes.join(", ")
             ),
             ChartProblem::SameAxes => write!(f, "x and y must be two different axes"),
             ChartProblem::UnknownSeries { series, known } => write!(
                 f,
-                "series {series:?} is not a series of this sweep; its series are: {}",
+                "series {series:?} is not a series of this sweep{}; its series are: {}",
+                crate::suggest::hint(series, known),
                 known.join(", ")
             ),
             ChartProblem::AtUnknownAxis { path, axes } => write!(

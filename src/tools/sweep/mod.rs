@@ -25,7 +25,6 @@
 
 pub mod chart_spec;
 pub mod journal;
-pub mod progress;
 pub mod spec;
 pub mod stats;
 pub mod summary;
@@ -351,6 +350,9 @@ pub struct SweepDone {
     pub ran: usize,
     /// Whether every run of the shard is done (and the final files were written).
     pub complete: bool,
+    /// Stopped by [`crate::tools::stop`] before the shard was complete; the journal
+    /// holds every run finished, so `--resume` continues.
+    pub interrupted: bool,
     pub files: Vec<PathBuf>,
     pub warnings: Vec<String>,
     pub seconds: f64,
@@ -443,7 +445,12 @@ pub fn run_sweep(args: &SweepArgs, charts: &dyn DrawCharts) -> Result<SweepDone,
     let mut journal = journal::Journal::open(&jpath, &header)?;
     let resumed = done.len();
     let ran = (in_shard - resumed).min(args.stop_after.unwrap_or(usize::MAX));
-    let mut bar = progress::Progress::new(in_shard, resumed, args.progress);
+    let mut bar = crate::tools::progress::Progress::new(
+        "runs",
+        Some(in_shard as u64),
+        resumed as u64,
+        args.progress,
+    );
     let jobs = args.jobs.max(1).min(ran.max(1));
     let window = REORDER_WINDOW * jobs;
     // Workers claim runs in increasing order (the `seq`-th run to do), but never
@@ -473,7 +480,8 @@ pub fn run_sweep(args: &SweepArgs, charts: &dyn DrawCharts) -> Result<SweepDone,
                     while !c.stop && c.claimed < ran && c.claimed >= c.journalled + window {
                         c = wake.wait(c).expect("a sweep worker panicked");
                     }
-                    if c.stop || c.claimed >= ran {
+                    // Ctrl-C: claim nothing more; what is claimed is journalled.
+                    if c.stop || c.claimed >= ran || crate::tools::stop::requested() {
                         break;
                     }
                     while done.contains(c.cursor) {
@@ -514,7 +522,7 @@ pub fn run_sweep(args: &SweepArgs, charts: &dyn DrawCharts) -> Result<SweepDone,
                     failure = Some(e);
                 }
             }
-            bar.advance(batch.len());
+            bar.advance(batch.len() as u64);
             let mut c = claims.lock().expect("a sweep worker panicked");
             c.journalled = next;
             c.stop |= failure.is_some();
@@ -560,8 +568,9 @@ pub fn run_sweep(args: &SweepArgs, charts: &dyn DrawCharts) -> Result<SweepDone,
         total,
         in_shard,
         resumed,
-        ran,
+        ran: journalled,
         complete,
+        interrupted: !complete && crate::tools::stop::requested(),
         files,
         warnings,
         seconds: bar.seconds(),

@@ -1,0 +1,157 @@
+//! The book's links and images resolve: every page the summary lists exists, every
+//! relative link names a page (and, with `#…`, a heading on it) and every image a
+//! file. mdBook itself only warns about some of these, and says nothing of anchors.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("book/src")
+}
+
+/// The anchor mdBook gives a heading: lower case, spaces to `-`, other punctuation
+/// dropped (its `normalize_id`).
+fn anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .chars()
+        .filter_map(|c| {
+            if c.is_alphanumeric() || c == '_' || c == '-' {
+                Some(c.to_lowercase().collect::<String>())
+            } else if c.is_whitespace() {
+                Some("-".into())
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// The anchors of a page's headings (outside code blocks), with mdBook's `-1`, `-2`
+/// suffixes for repeats.
+fn anchors(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut in_code = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code {
+            continue;
+        }
+        if let Some(h) = line.strip_prefix('#') {
+            let base = anchor(h.trim_start_matches('#'));
+            let mut id = base.clone();
+            let mut n = 1;
+            while out.contains(&id) {
+                id = format!("{base}-{n}");
+                n += 1;
+            }
+            out.insert(id);
+        }
+    }
+    out
+}
+
+/// The targets of `](target)` links and images on a page, outside code blocks and
+/// inline code.
+fn targets(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_code = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code {
+            continue;
+        }
+        let mut plain = String::new();
+        for (i, part) in line.split('`').enumerate() {
+            if i % 2 == 0 {
+                plain.push_str(part);
+            }
+        }
+        let mut rest = plain.as_str();
+        while let Some(at) = rest.find("](") {
+            rest = &rest[at + 2..];
+            if let Some(end) = rest.find(')') {
+                out.push(rest[..end].to_string());
+                rest = &rest[end..];
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_page_link_anchor_and_image_of_the_book_resolves() {
+    let src = src();
+    let summary = std::fs::read_to_string(src.join("SUMMARY.md")).expect("SUMMARY.md");
+    let listed: Vec<String> = targets(&summary);
+    assert!(
+        listed.len() > 20,
+        "the summary lists {} pages",
+        listed.len()
+    );
+    let mut broken = Vec::new();
+    for page in &listed {
+        if !src.join(page).is_file() {
+            broken.push(format!("SUMMARY.md lists {page}, which does not exist"));
+        }
+    }
+    for page in &listed {
+        let Ok(text) = std::fs::read_to_string(src.join(page)) else {
+            continue;
+        };
+        for target in targets(&text) {
+            if target.starts_with("http://") || target.starts_with("https://") {
+                continue;
+            }
+            let (file, frag) = match target.split_once('#') {
+                Some((f, a)) => (f, Some(a)),
+                None => (target.as_str(), None),
+            };
+            let dir = src
+                .join(page)
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or(src.clone());
+            let path = if file.is_empty() {
+                src.join(page)
+            } else {
+                dir.join(file)
+            };
+            if !path.exists() {
+                broken.push(format!("{page}: {target}: no such file"));
+                continue;
+            }
+            if let Some(frag) = frag {
+                let linked = std::fs::read_to_string(&path).unwrap_or_default();
+                if !anchors(&linked).contains(frag) {
+                    broken.push(format!("{page}: {target}: no heading with that anchor"));
+                }
+            }
+        }
+    }
+    assert!(
+        broken.is_empty(),
+        "broken links in the book:\n{}",
+        broken.join("\n")
+    );
+}
+
+#[test]
+fn anchors_follow_mdbook() {
+    assert_eq!(
+        anchor(" `Scatter`: the CAP picture"),
+        "scatter-the-cap-picture"
+    );
+    assert_eq!(
+        anchor(" A — Atomicity: all or nothing"),
+        "a--atomicity-all-or-nothing"
+    );
+    let a = anchors("# X\n```\n# not a heading\n```\n## X\n");
+    assert_eq!(a, BTreeSet::from(["x".to_string(), "x-1".to_string()]));
+}
