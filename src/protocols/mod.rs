@@ -52,8 +52,8 @@ pub mod builtin {
         "calls",
         "paxos-commit",
         "cache",
-        "ids",
         "local_cache",
+        "ids",
     ];
 
     /// Whether `name` is a built-in protocol (whose builder is tested, so validation

@@ -216,8 +216,8 @@ impl Registry {
                     .with(Calls)
                     .with(PaxosCommit)
                     .with(Cache)
-                    .with(Ids)
                     .with(LocalCache)
+                    .with(Ids)
             })
             .clone()
     }
