@@ -21,6 +21,12 @@ pub enum FaultAction {
     /// Cut number `.0` (see [`FaultPlan::actions`]) starts dropping messages.
     CutStart(usize),
     CutEnd(usize),
+    /// The node's wall clock steps by `step_us` (negative: backward), as NTP steps
+    /// `CLOCK_REALTIME`; its timers, on the monotonic clock, are not moved.
+    ClockStep {
+        node: NodeId,
+        step_us: i64,
+    },
 }
 
 /// A crash/restart pair for one node.
@@ -61,11 +67,22 @@ pub struct RandomPartitions {
     pub mean_duration_us: f64,
 }
 
+/// A step of one node's wall clock at virtual time `at_us` (NTP's step: the clock
+/// jumps by `step_us`, backward when negative).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClockStep {
+    pub node: NodeId,
+    pub at_us: u64,
+    pub step_us: i64,
+}
+
 /// The concrete plan for one run.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FaultPlan {
     pub crashes: Vec<CrashWindow>,
     pub partitions: Vec<PartitionWindow>,
+    /// Wall-clock steps (empty unless the scenario lists `faults.clock_steps`).
+    pub clock_steps: Vec<ClockStep>,
 }
 
 impl FaultPlan {
@@ -135,11 +152,15 @@ impl FaultPlan {
         for p in &self.partitions {
             last = last.max(p.to_us);
         }
+        for c in &self.clock_steps {
+            last = last.max(c.at_us);
+        }
         Some(last)
     }
 
     /// The cuts, numbered as `FaultAction::CutStart` refers to them, and the
-    /// time-ordered actions. Equal times keep plan order (crashes, then partitions).
+    /// time-ordered actions. Equal times keep plan order (crashes, then partitions,
+    /// then clock steps).
     pub fn actions(&self) -> (Vec<Cut>, Vec<(u64, FaultAction)>) {
         let mut cuts = Vec::new();
         let mut actions = Vec::new();
@@ -156,6 +177,10 @@ impl FaultPlan {
                 actions.push((p.from_us, FaultAction::CutStart(i)));
                 actions.push((p.to_us, FaultAction::CutEnd(i)));
             }
+        }
+        for c in &self.clock_steps {
+            let (node, step_us) = (c.node, c.step_us);
+            actions.push((c.at_us, FaultAction::ClockStep { node, step_us }));
         }
         actions.sort_by_key(|(t, _)| *t);
         (cuts, actions)
@@ -218,6 +243,12 @@ impl Clock {
         }
         t
     }
+}
+
+/// A node's wall-clock reading: its drifting clock `local_us` moved by the steps
+/// applied so far (`offset_us`, their sum), never below 0. Timers do not read it.
+pub fn wall_us(local_us: u64, offset_us: i64) -> u64 {
+    (i128::from(local_us) + i128::from(offset_us)).clamp(0, i128::from(u64::MAX)) as u64
 }
 
 #[cfg(test)]
@@ -315,5 +346,41 @@ mod tests {
         let d = draw_drift_ppm(1, "tm", 500);
         assert!((-500..=500).contains(&d));
         assert_eq!(d, draw_drift_ppm(1, "tm", 500));
+    }
+
+    #[test]
+    fn a_clock_step_moves_the_wall_clock_and_is_an_action_at_its_time() {
+        // The wall clock is the drifting clock moved by the steps so far, never
+        // below 0; timers (fire_at) read the drifting clock alone.
+        assert_eq!(wall_us(1_000, -300), 700);
+        assert_eq!(wall_us(1_000, 2_500), 3_500);
+        assert_eq!(wall_us(100, -300), 0);
+        let plan = FaultPlan {
+            crashes: vec![CrashWindow {
+                node: NodeId(1),
+                at_us: 50,
+                restart_us: Some(80),
+            }],
+            clock_steps: vec![ClockStep {
+                node: NodeId(2),
+                at_us: 50,
+                step_us: -7_000,
+            }],
+            ..FaultPlan::default()
+        };
+        let (_, actions) = plan.actions();
+        let step = FaultAction::ClockStep {
+            node: NodeId(2),
+            step_us: -7_000,
+        };
+        assert_eq!(
+            actions,
+            vec![
+                (50, FaultAction::Crash(NodeId(1))),
+                (50, step),
+                (80, FaultAction::Restart(NodeId(1)))
+            ]
+        );
+        assert_eq!(plan.last_heal_us(), Some(80));
     }
 }

@@ -65,6 +65,7 @@ pub enum Command<N: Node> {
 /// A handler's window on the world.
 pub struct Ctx<'a, N: Node> {
     now_us: u64,
+    wall_us: u64,
     me: NodeId,
     durable: &'a mut N::Durable,
     rng: &'a mut StreamRng,
@@ -83,6 +84,7 @@ impl<'a, N: Node> Ctx<'a, N> {
     ) -> Self {
         Ctx {
             now_us,
+            wall_us: now_us,
             me,
             durable,
             rng,
@@ -95,6 +97,27 @@ impl<'a, N: Node> Ctx<'a, N> {
     /// node clock drift; nodes never see any other clock.
     pub fn now_us(&self) -> u64 {
         self.now_us
+    }
+
+    /// The same context, with a wall clock that reads `wall_us` (by default it reads
+    /// what [`Ctx::now_us`] does: a world without clock steps).
+    pub fn with_wall_us(mut self, wall_us: u64) -> Self {
+        self.wall_us = wall_us;
+        self
+    }
+
+    /// This node's wall clock now, in µs: what a program reads as the time of day
+    /// (`CLOCK_REALTIME`). It runs with the node's drifting clock but also jumps when
+    /// the scenario steps it (`faults.clock_steps`, as NTP does), backward or
+    /// forward. Timers run on [`Ctx::now_us`]'s clock, which never steps: use this
+    /// one only for what needs the time of day (a time-based id, say).
+    pub fn wall_us(&self) -> u64 {
+        self.wall_us
+    }
+
+    /// [`Ctx::wall_us`] in whole milliseconds.
+    pub fn wall_ms(&self) -> u64 {
+        self.wall_us / 1000
     }
 
     /// This node.

@@ -73,6 +73,9 @@ pub enum Observation {
         key: u32,
         event: CacheEvent,
     },
+    /// A global-id fact (protocol `ids`; counted in `report.ids`). `txn` is the
+    /// order request it is about (0 where none).
+    Id { txn: TxnId, event: IdEvent },
     /// A fact about the feature switch and the requests decided by it (protocol
     /// `local_cache`; counted in `report.local_cache`). `txn` is the request (0 for
     /// a view's change).
@@ -128,6 +131,44 @@ pub enum CallEvent {
     /// archived (below the service's watermark): answered from the watermark, nothing
     /// done again.
     LateForArchived,
+}
+
+/// What an id generator, its sequence database and the orders' dedupe table did
+/// (protocol `ids`; see `book/src/global-ids.md`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum IdEvent {
+    /// A generator gave request `txn` the id `id`.
+    Issued { id: u64 },
+    /// The sequence database granted generator `gen` the ids `[from, to)`.
+    BlockGranted { gen: NodeId, from: u64, to: u64 },
+    /// A generator took the block `[from, to)` into use (its previous block, if any,
+    /// is given up: what it did not issue of it is a gap).
+    BlockTaken { from: u64, to: u64 },
+    /// A generator refused request `txn`: its clock reads earlier than ids it has
+    /// already issued (the guard `Refuse`).
+    Refused,
+    /// A generator held request `txn` back for `us` until its clock passed the
+    /// last id's time (the guard `Wait`), or until the next ms (`sequence`: the
+    /// ms's 4096 sequence numbers were used up).
+    Waited { us: u64, sequence: bool },
+    /// A guarded Snowflake generator wrote its lease durably: ids below `until_ms`
+    /// (one forced write, the guard's cost besides its waits and refusals).
+    Lease { until_ms: u64 },
+    /// The orders table recorded order `txn` under `id`.
+    Recorded { id: u64 },
+    /// The orders table dropped order `txn` as a duplicate: it already holds `id`,
+    /// for the different order `holder`. A real order is lost, and the generator is
+    /// told it was recorded (a dedupe table answers "already done").
+    DroppedReal { id: u64, holder: TxnId },
+    /// The orders table got order `txn` again under a second id `id` (the request
+    /// reached a generator twice): it now holds the order twice.
+    SecondId { id: u64 },
+    /// A generator logged order `txn` as accepted (recorded downstream) and told
+    /// the client so.
+    Accepted { id: u64 },
+    /// Reconciliation found order `txn` accepted by a generator and absent from the
+    /// orders table: a lost order.
+    LostFound,
 }
 
 /// What happened to one key of the cache and its database (protocol `cache`). A
@@ -255,6 +296,7 @@ impl Observation {
             | Observation::Call { txn, .. }
             | Observation::Tcc { txn, .. }
             | Observation::Cache { txn, .. }
+            | Observation::Id { txn, .. }
             | Observation::LocalCache { txn, .. }
             | Observation::Fact { txn, .. }
             | Observation::Resolved { txn, .. }

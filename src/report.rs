@@ -187,6 +187,50 @@ pub struct Cache {
     pub reads_failed: u64,
 }
 
+/// Global unique ids, their generators and the orders' dedupe table (protocol
+/// `ids`; zero for the others). See `book/src/global-ids.md`.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct Ids {
+    /// Ids the generators gave to order requests.
+    pub issued: u64,
+    /// Ids issued again for a different request (also in `violations.invariant`).
+    pub duplicate_ids: u64,
+    /// Ids not above their generator's previous id (a clock that went back, a
+    /// restart without a guard).
+    pub non_monotonic: u64,
+    /// Ids below the highest issued before them by any generator: ids ordered per
+    /// generator only.
+    pub out_of_global_order: u64,
+    /// Blocks the sequence database handed out (segment generators).
+    pub blocks: u64,
+    /// Ids of blocks given up (a restart, a lost or duplicated grant) and never
+    /// issued.
+    pub gaps: u64,
+    /// Requests a guard refused because the clock read earlier than the last id.
+    pub refused: u64,
+    /// Requests a guard held back until the clock passed the last id's time, and
+    /// the longest such wait.
+    pub waited: u64,
+    pub waited_ms_max: f64,
+    /// Requests held to the next ms because its 4096 sequence numbers were used.
+    pub sequence_waits: u64,
+    /// Durable writes of a guard's lease on time (one per lease period of ids).
+    pub lease_writes: u64,
+    /// Orders the orders table recorded.
+    pub recorded: u64,
+    /// Real orders the dedupe table dropped: their id was already another order's.
+    pub dropped_real_orders: u64,
+    /// Orders the table got again under a second id (recorded twice).
+    pub second_ids: u64,
+    /// Orders the generators accepted (recorded downstream, the client told so).
+    pub accepted: u64,
+    /// Accepted orders the table lacks at the end (also in `violations.invariant`;
+    /// those reconciliation did not find also in `repair.silent`).
+    pub lost_orders: u64,
+    /// Lost orders reconciliation found.
+    pub lost_found_by_reconciliation: u64,
+}
+
 /// Percentiles of the stale episodes' (or divergence windows') durations (ms).
 #[derive(Clone, Debug, Default, Serialize, PartialEq)]
 pub struct StalenessMs {
@@ -316,6 +360,8 @@ pub struct Report {
     pub cache: Cache,
     /// The feature switch and its caches (zero for other protocols).
     pub local_cache: LocalCache,
+    /// Global ids (zero for other protocols).
+    pub ids: Ids,
     /// Facts the protocol reported of its own (`Observation::Fact`), by name: how
     /// many and the sum of their values (absent when none).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]

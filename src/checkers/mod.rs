@@ -19,6 +19,8 @@ mod cache;
 pub use cache::{CacheChecks, CacheCounts};
 mod local_cache;
 pub use local_cache::{LocalCacheChecks, LocalCacheCounts};
+mod ids;
+pub use ids::{IdsChecks, IdsCounts};
 pub mod consistency;
 mod messaging;
 pub use messaging::{MessagingResults, MessagingTally};
@@ -211,6 +213,8 @@ pub struct Checks {
     cache: CacheChecks,
     /// The feature switch and its caches (protocol `local_cache`).
     local_cache: LocalCacheChecks,
+    /// Global ids, their generators and the orders' dedupe table (protocol `ids`).
+    ids: IdsChecks,
     /// (transaction, participant) that said `DecidedAlone` and have not yet applied
     /// that outcome: rare, so kept aside rather than in every transaction's track.
     decided_alone: std::collections::BTreeSet<(TxnId, NodeId)>,
@@ -250,6 +254,7 @@ impl Checks {
             tcc: TccChecks::default(),
             cache: CacheChecks::default(),
             local_cache: LocalCacheChecks::default(),
+            ids: IdsChecks::default(),
             decided_alone: std::collections::BTreeSet::new(),
             facts: BTreeMap::new(),
             spare_prepare_times: Vec::new(),
@@ -484,6 +489,7 @@ impl Checks {
             tcc: self.tcc.finish(),
             cache: self.cache,
             local_cache: self.local_cache,
+            ids: self.ids.finish(),
             latency: self.latency,
             facts: self
                 .facts
@@ -637,6 +643,7 @@ impl Observer for Checks {
             Observation::Cache { txn, key, event } => {
                 self.cache.observe(at_us, node, txn, key, event)
             }
+            Observation::Id { txn, event } => self.ids.observe(node, txn, event),
             Observation::LocalCache { txn, event } => {
                 self.local_cache.observe(at_us, node, txn, event)
             }
@@ -745,6 +752,8 @@ pub struct Results {
     /// The feature switch and its caches (empty for other protocols): its counts,
     /// once the run's end time is known ([`LocalCacheChecks::finish`]).
     pub local_cache: LocalCacheChecks,
+    /// Global ids (zero for other protocols).
+    pub ids: IdsCounts,
     /// Latencies of definite answers within the deadline (µs), for any quantile
     /// (sweeps store a latency CDF per run from it).
     pub latency: crate::stats::Histogram,

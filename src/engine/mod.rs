@@ -184,6 +184,9 @@ struct NodeSlot<N: Node> {
     rng: StreamRng,
     timers: BTreeMap<N::Timer, Slot>,
     clock: Clock,
+    /// The sum of the wall-clock steps applied so far (kept across crashes: the
+    /// machine's clock, not the process's).
+    wall_offset_us: i64,
 }
 
 impl<N: Node, O: Observer> crate::property::NodeStates<N> for Sim<N, O> {
@@ -292,6 +295,7 @@ impl<N: Node, O: Observer> Sim<N, O> {
                 rng,
                 timers: BTreeMap::new(),
                 clock: Clock { ppm: drift_ppm },
+                wall_offset_us: 0,
             })
             .collect();
         Sim {
@@ -538,6 +542,10 @@ impl<N: Node, O: Observer> Sim<N, O> {
                     FaultAction::Restart(node) => self.restart(node),
                     FaultAction::CutStart(c) => self.network.set_cut(c, true),
                     FaultAction::CutEnd(c) => self.network.set_cut(c, false),
+                    FaultAction::ClockStep { node, step_us } => {
+                        let slot = &mut self.nodes[node.index()];
+                        slot.wall_offset_us = slot.wall_offset_us.saturating_add(step_us);
+                    }
                 }
             }
         }
@@ -573,13 +581,9 @@ impl<N: Node, O: Observer> Sim<N, O> {
             return;
         };
         let writes = {
-            let mut ctx = Ctx::new(
-                slot.clock.local(self.now_us),
-                node,
-                &mut slot.durable,
-                &mut slot.rng,
-                &mut commands,
-            );
+            let local = slot.clock.local(self.now_us);
+            let mut ctx = Ctx::new(local, node, &mut slot.durable, &mut slot.rng, &mut commands)
+                .with_wall_us(crate::faults::wall_us(local, slot.wall_offset_us));
             f(state, &mut ctx);
             ctx.durable_writes()
         };
@@ -697,7 +701,95 @@ impl<N: Node, O: Observer> Sim<N, O> {
 
 #[cfg(test)]
 mod tests {
-    use super::{SpanBook, SpanRef, TraceKey};
+    use super::*;
+    use crate::faults::{ClockStep, CrashWindow};
+    use crate::network::Latency;
+
+    /// Reads both clocks every 100 ms of its own timers, until 500 ms.
+    #[derive(Clone, Debug, Hash)]
+    struct Reader;
+
+    impl Node for Reader {
+        type Msg = ();
+        type Timer = u8;
+        type Durable = ();
+        fn on_start(&mut self, ctx: &mut Ctx<'_, Self>) {
+            ctx.set_timer(0, 100_000);
+        }
+        fn on_message(&mut self, _: NodeId, _: (), _: &mut Ctx<'_, Self>) {}
+        fn on_timer(&mut self, _: u8, ctx: &mut Ctx<'_, Self>) {
+            let (txn, value) = (ctx.now_us(), ctx.wall_us() as i64);
+            ctx.observe(Observation::Fact {
+                txn,
+                name: "wall",
+                value,
+            });
+            if ctx.now_us() < 500_000 {
+                ctx.set_timer(0, 100_000);
+            }
+        }
+    }
+
+    /// (monotonic, wall) readings.
+    #[derive(Default)]
+    struct Readings(Vec<(u64, i64)>);
+
+    impl Observer for Readings {
+        fn observe(&mut self, _: u64, _: NodeId, _: u32, obs: &Observation) {
+            if let Observation::Fact { txn, value, .. } = *obs {
+                self.0.push((txn, value));
+            }
+        }
+    }
+
+    #[test]
+    fn a_clock_step_moves_the_wall_clock_not_the_timers_and_survives_a_crash() {
+        let faults = FaultPlan {
+            crashes: vec![CrashWindow {
+                node: NodeId(0),
+                at_us: 250_000,
+                restart_us: Some(260_000),
+            }],
+            clock_steps: vec![ClockStep {
+                node: NodeId(0),
+                at_us: 150_000,
+                step_us: -70_000,
+            }],
+            ..FaultPlan::default()
+        };
+        let spec = WorldSpec {
+            nodes: vec![Reader],
+            durables: vec![()],
+            node_rngs: vec![crate::rng::stream(1, "node/r")],
+            drift_ppm: vec![0],
+            network: NetworkConfig {
+                latency: Latency::Constant { us: 1000 },
+                loss_probability: 0.0,
+                duplicate_probability: 0.0,
+                reorder_probability: 0.0,
+                reorder_delay_max_us: 0,
+                message_faults_until_us: None,
+                site_of: vec![0],
+            },
+            network_rng: crate::rng::stream(1, "network"),
+            faults,
+        };
+        let mut sim = Sim::new(spec, Readings::default());
+        sim.start();
+        sim.run_until(1_000_000, 1000);
+        // Timers every 100 ms of the monotonic clock, restarted by the recovery at
+        // 260 ms; the wall clock 70 ms behind from 150 ms on, after the crash too.
+        assert_eq!(
+            sim.observer().0,
+            vec![
+                (100_000, 100_000),
+                (200_000, 130_000),
+                (360_000, 290_000),
+                (460_000, 390_000),
+                (560_000, 490_000)
+            ]
+        );
+    }
 
     /// The span rules: a span naming its cause's transaction is its child; one naming
     /// another transaction hangs from that transaction's first span (or is its

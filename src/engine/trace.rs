@@ -237,6 +237,12 @@ impl<N: Node> TraceSink<N> for JsonLines {
                     l.num("cut", *c as u64);
                     l
                 }
+                FaultAction::ClockStep { node, step_us } => {
+                    let mut l = Line::new(at_us, "clock_step");
+                    l.str("node", self.name(*node));
+                    l.json("step_us", &Value::from(*step_us));
+                    l
+                }
             },
             TraceEvent::Cut { index, cut, active } => {
                 let names = |set: crate::node::NodeSet| {

@@ -10,6 +10,7 @@
 
 pub mod cache;
 pub mod commit_acks;
+pub mod ids;
 pub mod local_cache;
 #[macro_use]
 pub mod coordinated;
@@ -31,6 +32,7 @@ pub use protocol::Protocol;
 /// The built-in protocols, as registered by `run::Registry::builtin`.
 pub mod builtin {
     pub use super::cache::build::Cache;
+    pub use super::ids::build::Ids;
     pub use super::local_cache::build::LocalCache;
     pub use super::messaging::build::Messaging;
     pub use super::paxos_commit::build::PaxosCommit;
@@ -51,11 +53,12 @@ pub mod builtin {
         "paxos-commit",
         "cache",
         "local_cache",
+        "ids",
     ];
 
     /// Whether `name` is a built-in protocol (whose builder is tested, so validation
     /// need not build its world; most have a section of their own for their options,
-    /// Paxos Commit, `cache` and `local_cache` read `options: (...)`).
+    /// Paxos Commit, `cache`, `local_cache` and `ids` read `options: (...)`).
     pub fn is_builtin(name: &str) -> bool {
         NAMES.contains(&name)
     }

@@ -187,6 +187,7 @@ pub fn client_config(scenario: &Scenario, coordinator: NodeId) -> ClientConfig {
         stop_at_us: ms_to_us(scenario.duration_ms),
         max_requests: c.max_requests,
         generator: generator(scenario),
+        spread: Vec::new(),
     }
 }
 

@@ -8,9 +8,9 @@
 use crate::checkers::Results;
 use crate::engine::RunEnd;
 use crate::report::{
-    is_fact_metric, lookup, Cache, Calls, Consistency, ExpectationResult, Expectations, LatencyMs,
-    LocalCache, Locks, MessagingCounts, Money, Network, PerCommit, Quantiles, Repair, Report,
-    StalenessMs, TimeToConsistentMs, Txns, Violations,
+    is_fact_metric, lookup, Cache, Calls, Consistency, ExpectationResult, Expectations, Ids,
+    LatencyMs, LocalCache, Locks, MessagingCounts, Money, Network, PerCommit, Quantiles, Repair,
+    Report, StalenessMs, TimeToConsistentMs, Txns, Violations,
 };
 use crate::scenario::{parse_condition, Scenario};
 
@@ -41,6 +41,15 @@ impl Report {
         let local = r.local_cache.finish(end.end_us);
         // Requests charged by both payment paths: damage done, noticed by nobody.
         let twice = if truncated { 0 } else { local.processed_twice };
+        // Ids issued twice and accepted orders the orders table lacks; the lost
+        // orders reconciliation did not find were noticed by nobody.
+        let (ids_broken, ids_unfound) = if truncated {
+            (0, 0)
+        } else {
+            let i = &r.ids;
+            let unfound = i.lost_orders.saturating_sub(i.lost_found);
+            (i.duplicate_ids + i.lost_orders, unfound)
+        };
         // A run cut short never reached quiescence: money, orders and stock still in
         // flight are not broken invariants, so none is judged (atomicity is: a
         // participant's commit or abort is final whenever the checker sees it).
@@ -52,6 +61,7 @@ impl Report {
                 + r.business.violations()
                 + stale_at_end
                 + twice
+                + ids_broken
         };
         let mut report = Report {
             scenario: scenario.name.clone(),
@@ -85,6 +95,7 @@ impl Report {
                     + if truncated { 0 } else { r.chain.inconsistent }
                     + stale_at_end
                     + twice
+                    + ids_unfound
                     + if c.atomicity_violations == 0 {
                         u64::from(money_broken) + r.business.violations()
                     } else {
@@ -145,6 +156,7 @@ impl Report {
             tcc: r.tcc.clone(),
             cache: cache_counts(&cache),
             local_cache: local_cache_counts(&local),
+            ids: ids_counts(&r.ids),
             facts: r.facts.clone(),
             story: Vec::new(),
             protocol_counts: Vec::new(),
@@ -193,6 +205,28 @@ fn consistency(c: &crate::checkers::consistency::Summary) -> Consistency {
         transient_anomaly_ms_max: ms(c.anomaly_us_max),
         anomalies_open_at_end: c.anomalies_open_at_end,
         unfinished_at_end: c.unfinished_at_end,
+    }
+}
+
+fn ids_counts(c: &crate::checkers::IdsCounts) -> Ids {
+    Ids {
+        issued: c.issued,
+        duplicate_ids: c.duplicate_ids,
+        non_monotonic: c.non_monotonic,
+        out_of_global_order: c.out_of_global_order,
+        blocks: c.blocks,
+        gaps: c.gaps,
+        refused: c.refused,
+        waited: c.waited,
+        waited_ms_max: ms(c.waited_us_max),
+        sequence_waits: c.sequence_waits,
+        lease_writes: c.lease_writes,
+        recorded: c.recorded,
+        dropped_real_orders: c.dropped_real,
+        second_ids: c.second_ids,
+        accepted: c.accepted,
+        lost_orders: c.lost_orders,
+        lost_found_by_reconciliation: c.lost_found,
     }
 }
 

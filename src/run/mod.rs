@@ -7,7 +7,7 @@
 use crate::checkers::{CheckConfig, Checks, Results};
 use crate::engine::{RunEnd, Sim, TraceSink, WorldSpec};
 use crate::faults::{
-    self, CrashWindow, FaultPlan, PartitionWindow, RandomCrashes, RandomPartitions,
+    self, ClockStep, CrashWindow, FaultPlan, PartitionWindow, RandomCrashes, RandomPartitions,
 };
 use crate::network::{Cut, Latency, NetworkConfig};
 use crate::node::{Node, NodeId, NodeSet};
@@ -213,6 +213,13 @@ fn window(cuts: Vec<Cut>, from_ms: f64, to_ms: f64) -> PartitionWindow {
 pub fn fault_plan(scenario: &Scenario, seed: u64, names: &[String]) -> FaultPlan {
     let f = &scenario.faults;
     let mut plan = scripted_plan(names, &f.crashes, &f.partitions, &f.one_way);
+    for c in &f.clock_steps {
+        plan.clock_steps.push(ClockStep {
+            node: resolve(names, &c.node),
+            at_us: ms_to_us(c.at_ms),
+            step_us: (c.step_ms * 1000.0).round() as i64,
+        });
+    }
     let mut random = Vec::new();
     for (entry, r) in f.random_crashes.iter().enumerate() {
         let mut targets: Vec<&String> = Vec::new();

@@ -200,7 +200,8 @@ impl Registry {
     }
 
     /// The built-in protocols: 2PC, 3PC, TCC, saga, reliable messaging, service calls,
-    /// Paxos Commit, a cache in front of a database, a feature switch in local caches.
+    /// Paxos Commit, a cache in front of a database, a feature switch in local caches,
+    /// global id generators.
     pub fn builtin() -> Self {
         static BUILTIN: OnceLock<Registry> = OnceLock::new();
         BUILTIN
@@ -216,6 +217,7 @@ impl Registry {
                     .with(PaxosCommit)
                     .with(Cache)
                     .with(LocalCache)
+                    .with(Ids)
             })
             .clone()
     }

@@ -471,6 +471,20 @@ pub struct FaultSpec {
     /// Scripted fates of individual messages (an exported schedule writes these):
     /// each names the `nth` message on the link `from → to`.
     pub messages: Vec<MessageFaultSpec>,
+    /// Steps of nodes' wall clocks (NTP stepping the time of day): each moves one
+    /// node's wall clock by `step_ms` at `at_ms`; timers are not moved.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub clock_steps: Vec<ClockStepSpec>,
+}
+
+/// A scripted wall-clock step: `node`'s wall clock jumps by `step_ms` (negative:
+/// backward) at virtual time `at_ms`, as NTP steps a clock that is too far off.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ClockStepSpec {
+    pub node: String,
+    pub at_ms: f64,
+    pub step_ms: f64,
 }
 
 /// One message's scripted fate: the `nth` (from 1) message `from` sent to `to`.

@@ -74,6 +74,18 @@ fn describe_faults(plan: &FaultPlan, names: &[String]) -> Vec<(u64, String)> {
         };
         out.push((p.from_us, text));
     }
+    for c in &plan.clock_steps {
+        let way = if c.step_us < 0 { "back" } else { "forward" };
+        out.push((
+            c.at_us,
+            format!(
+                "{}'s wall clock stepped {way} {:.1} ms at {:.1} ms (as NTP steps a clock; its timers were not moved)",
+                name(c.node),
+                c.step_us.unsigned_abs() as f64 / 1000.0,
+                ms(c.at_us)
+            ),
+        ));
+    }
     out.sort_by_key(|(t, _)| *t);
     out
 }

@@ -520,7 +520,15 @@ pub fn ending(names: &[String], r: &Results, report: &Report) -> Vec<String> {
             ms(d.for_us)
         ));
     }
-    if report.violations.invariant > 0 {
+    let ids = &report.ids;
+    let ids_broken = ids.duplicate_ids + ids.lost_orders;
+    if ids_broken > 0 {
+        out.push(format!(
+            "{} ids were issued twice for different orders, and {} accepted orders are missing from the orders table.",
+            ids.duplicate_ids, ids.lost_orders
+        ));
+    }
+    if report.violations.invariant > ids_broken {
         out.push(format!(
             "Money is not conserved: {} at the start, {} at the end ({} in flight).",
             report.money.initial, report.money.final_, report.money.in_doubt

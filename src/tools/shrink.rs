@@ -4,7 +4,7 @@
 //! The run's concrete schedule is exported first ([`crate::tools::schedule::export`]), so
 //! every fault is scripted and the result replays with no random draws for faults.
 //! Greedy passes then try, in turn: dropping pinned latencies, message faults (halves
-//! of the list, then single ones), crashes, partitions, drift; narrowing partitions;
+//! of the list, then single ones), crashes, partitions, drift, clock steps; narrowing partitions;
 //! shortening fault windows and moving them earlier; fewer requests and sessions;
 //! fewer participants; a shorter horizon (and drain, for the safety kinds); a constant
 //! latency. A candidate is
@@ -176,6 +176,7 @@ impl Shrinker<'_> {
         changed |= self.g.drop_from_list(|s| &mut s.faults.partitions);
         changed |= self.g.drop_from_list(|s| &mut s.faults.one_way);
         changed |= self.g.drop_from_list(|s| &mut s.faults.drift);
+        changed |= self.g.drop_from_list(|s| &mut s.faults.clock_steps);
         // Narrower partitions: fewer nodes on each side.
         for i in 0..self.cur().faults.partitions.len() {
             for g in 0..self
@@ -308,6 +309,7 @@ impl Shrinker<'_> {
                 let f = &mut s.faults;
                 f.crashes.retain(|c| c.node != gone);
                 f.drift.retain(|d| d.node != gone);
+                f.clock_steps.retain(|c| c.node != gone);
                 f.messages.retain(|m| m.from != gone && m.to != gone);
                 for p in &mut f.partitions {
                     for g in &mut p.groups {

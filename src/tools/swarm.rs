@@ -540,6 +540,48 @@ pub fn configurations() -> Vec<Configuration> {
             "local-cache.md",
         ));
     }
+    // Global ids: the swarm also steps the generators' wall clocks (see
+    // `draw_clock_steps`). "Safe": no id issued twice, so no real order dropped by
+    // the dedupe table (both broken invariants).
+    for (name, options) in [
+        (
+            "ids-snowflake-wait",
+            r#"protocol: "ids", options: (generator: Snowflake, guard: Wait)"#,
+        ),
+        (
+            "ids-snowflake-refuse",
+            r#"protocol: "ids", options: (generator: Snowflake, guard: Refuse)"#,
+        ),
+        (
+            "ids-segment",
+            r#"protocol: "ids", options: (generator: Segment, block: 50)"#,
+        ),
+    ] {
+        v.push(c(name, options, TRANSFER, All, Safe, "global-ids.md"));
+    }
+    for (name, options) in [
+        (
+            "ids-snowflake-no-guard",
+            r#"protocol: "ids", options: (generator: Snowflake, guard: None)"#,
+        ),
+        (
+            "ids-duplicate-node-id",
+            r#"protocol: "ids", options: (generator: Snowflake, guard: Wait, node_ids: [5, 5])"#,
+        ),
+        (
+            "ids-snowflake-wait-in-memory",
+            r#"protocol: "ids", options: (generator: Snowflake, guard: Wait, lease: false)"#,
+        ),
+    ] {
+        v.push(c(
+            name,
+            options,
+            TRANSFER,
+            All,
+            Shows(&["invariant"]),
+            "global-ids.md",
+        ));
+    }
     v
 }
 
@@ -758,6 +800,11 @@ fn draw_once(
     // The drawn sizes fix the world's nodes: the faults name them.
     let names = registry.node_names(&s).map_err(SwarmError::Nodes)?;
     draw_faults(&mut s, &names, mix, tame, rng);
+    if s.protocol == "ids" && mix == FaultMix::All {
+        // Only the id generators read the wall clock; drawn here, after every other
+        // draw, so that the other protocols' worlds stay as they were drawn before.
+        draw_clock_steps(&mut s, &names, tame, rng);
+    }
     if s.protocol == "3pc" {
         // Faithful 3PC's timeouts are sized for a delay bound: the drawn network's
         // (latency and the reordering within the mix). Under crash-only faults that
@@ -1054,6 +1101,28 @@ fn draw_faults(s: &mut Scenario, names: &[String], mix: FaultMix, tame: f64, rng
                 to_ms,
             });
         }
+    }
+}
+
+/// Wall-clock steps (NTP's), backward and forward, of 1 ms to 500 ms, mostly of the
+/// id generators (the nodes whose names start with "gen"), before the horizon.
+fn draw_clock_steps(s: &mut Scenario, names: &[String], tame: f64, rng: &mut StreamRng) {
+    let horizon = s.duration_ms;
+    let gens: Vec<&String> = names.iter().filter(|n| n.starts_with("gen")).collect();
+    for _ in 0..int(rng, 0, (4.0 * (1.0 - tame)).round() as u64) {
+        let node = if !gens.is_empty() && coin(rng, 0.9) {
+            gens[int(rng, 0, gens.len() as u64 - 1) as usize].clone()
+        } else {
+            names[int(rng, 0, names.len() as u64 - 1) as usize].clone()
+        };
+        let at_ms = ms(between(rng, 0.0, horizon * 0.9));
+        let size = log_uniform(rng, 1.0, 500.0).max(1.0);
+        let step_ms = if coin(rng, 0.7) { -size } else { size };
+        s.faults.clock_steps.push(scenario::ClockStepSpec {
+            node,
+            at_ms,
+            step_ms,
+        });
     }
 }
 

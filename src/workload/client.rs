@@ -36,6 +36,10 @@ pub struct ClientConfig {
     pub max_requests: Option<u64>,
     /// The workload's request generator (transfer, order + inventory, flash sale).
     pub generator: Generator,
+    /// Nodes that share the requests instead of `coordinator`: request `txn` goes to
+    /// `spread[txn % len]` (empty: every request to `coordinator`). A pool of
+    /// stateless servers behind a round-robin balancer.
+    pub spread: Vec<NodeId>,
 }
 
 /// The client's timers.
@@ -235,10 +239,11 @@ impl Client {
         self.issued += 1;
         let ops = self.cfg.generator.generate(txn, session, ctx.rng());
         ctx.observe(Observation::Requested { txn });
-        ctx.send(
-            self.cfg.coordinator,
-            N::request_msg(TxnRequest { txn, ops }),
-        );
+        let to = match self.cfg.spread.len() as u64 {
+            0 => self.cfg.coordinator,
+            n => self.cfg.spread[(txn % n) as usize],
+        };
+        ctx.send(to, N::request_msg(TxnRequest { txn, ops }));
         self.outstanding.insert(
             txn,
             Pending {

@@ -13,6 +13,7 @@ mod course;
 mod exhaustive;
 mod explore;
 mod fuzz_corpus;
+mod ids;
 mod interrupt;
 mod layering;
 mod local_cache;

@@ -680,8 +680,8 @@ fn every_shipped_sweep_is_valid_on_this_build() {
         );
     }
     assert_eq!(
-        n, 9,
-        "the seven sweeps of issue 5, the cache's and the local caches'"
+        n, 10,
+        "the seven sweeps of issue 5, the cache's, the local caches' and the ids'"
     );
     for p in acidbase::protocols::builtin::NAMES {
         assert!(

@@ -12,6 +12,7 @@ pub(super) fn validate(l: &Loaded, names: &[String]) -> Result<(), ScenarioError
     f.random_crashes()?;
     f.random_partitions()?;
     f.drift()?;
+    f.clock_steps()?;
     f.messages()
 }
 
@@ -288,6 +289,43 @@ impl FaultCheck<'_> {
         Ok(())
     }
 
+    /// Wall-clock steps: a known node, a time within the run, a step that moves the
+    /// clock (not 0) by less than a day (a step of more is a broken clock, not NTP).
+    fn clock_steps(&self) -> Result<(), ScenarioError> {
+        for (i, c) in self.faults().clock_steps.iter().enumerate() {
+            if !self.known(&c.node) {
+                return Err(self.unknown("clock_steps", "node", i, &c.node));
+            }
+            self.time("clock_steps", "node", i, "at_ms", c.at_ms)?;
+            let day_ms = 86_400_000.0;
+            if !c.step_ms.is_finite() || c.step_ms == 0.0 || c.step_ms.abs() >= day_ms {
+                return Err(self.at(
+                    "clock_steps",
+                    "node",
+                    i,
+                    &["step_ms"],
+                    format!(
+                        "faults.clock_steps step_ms = {}: expected a step in ms, not 0, negative for backward, less than a day (86400000) either way",
+                        Num(c.step_ms)
+                    ),
+                ));
+            }
+            if (c.step_ms * 1000.0).round() == 0.0 {
+                return Err(self.at(
+                    "clock_steps",
+                    "node",
+                    i,
+                    &["step_ms"],
+                    format!(
+                        "faults.clock_steps step_ms = {}: rounds to 0 µs, so the clock would not move",
+                        Num(c.step_ms)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Scripted fates of single messages: known endpoints, counted from 1, each
     /// message scripted once, delays in range.
     fn messages(&self) -> Result<(), ScenarioError> {
@@ -382,6 +420,14 @@ mod tests {
              "4:85: faults.messages: message 1 of tm -> rm1 is scripted twice"),
             ("messages: [(from: \"tm\", to: \"rm1\", nth: 1, fate: Delay(delay_ms: -3))]",
              "4:48: faults.messages: delays must be between 0 and 1000000000 ms"),
+            ("clock_steps: [(node: \"rm7\", at_ms: 10, step_ms: -5)]",
+             "4:26: faults.clock_steps: no node named \"rm7\"; this scenario's nodes are: tm, rm1, rm2, rm3, client"),
+            ("clock_steps: [(node: \"rm1\", at_ms: 10, step_ms: 0)]",
+             "4:44: faults.clock_steps step_ms = 0: expected a step in ms, not 0, negative for backward, less than a day (86400000) either way"),
+            ("clock_steps: [(node: \"rm1\", at_ms: 900, step_ms: -5)]",
+             "4:33: faults.clock_steps at_ms = 900 ms is after the horizon (duration_ms = 500); faults must happen within the run: raise duration_ms or move the fault earlier"),
+            ("clock_steps: [(node: \"rm1\", at_ms: 10, step_ms: 0.0001)]",
+             "4:44: faults.clock_steps step_ms = 0.0001: rounds to 0 µs, so the clock would not move"),
         ];
         for (faults, want) in cases {
             assert_eq!(error(faults), want, "{faults}");
