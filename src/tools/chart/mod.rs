@@ -2,15 +2,16 @@
 //! bands, latency CDFs, grouped bars, the availability-vs-consistency (CAP) scatter,
 //! and heat maps over two axes. SVG or PNG.
 //!
-//! Text is laid out (and, in PNG, drawn) with DejaVu Sans compiled into the binary
-//! (`assets/fonts/`, ab_glyph), so a chart renders the same on a machine with no
-//! fonts or font libraries. SVG files name `sans-serif` for viewers to draw with.
+//! Text is laid out (and, in PNG, drawn: [`text`], not plotters' own) with DejaVu
+//! Sans compiled into the binary (`assets/fonts/`, ab_glyph), so a chart renders
+//! the same on a machine with no fonts or font libraries. SVG files name `sans-serif` for viewers to draw with.
 //!
 //! Charts are drawn from the summary ([`crate::tools::sweep::summary`]), so a chart and the
 //! numbers in `summary.csv` always agree.
 
 pub mod cli;
 pub mod spec;
+mod text;
 
 pub use spec::{
     BarsChart, CdfChart, ChartProblem, ChartSpec, ChartSpecError, HeatmapChart, LineChart,
@@ -186,10 +187,13 @@ pub fn render(
             Ok(s.into_bytes())
         }
         ChartFormat::Png => {
+            let font =
+                ab_glyph::FontRef::try_from_slice(DEJAVU_SANS).map_err(|_| ChartError::Font)?;
             let mut buf = vec![255u8; (WIDTH * HEIGHT * 3) as usize];
             {
-                let root =
-                    BitMapBackend::with_buffer(&mut buf, (WIDTH, HEIGHT)).into_drawing_area();
+                // plotters' own bitmap text misplaces glyphs (see `text`).
+                let bitmap = BitMapBackend::with_buffer(&mut buf, (WIDTH, HEIGHT));
+                let root = text::BitmapText::new(bitmap, font).into_drawing_area();
                 draw(spec, &data, &root)?;
                 root.present().map_err(err)?;
             }
