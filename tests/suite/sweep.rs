@@ -289,6 +289,48 @@ fn shards_merged_equal_the_whole_sweep() {
     );
 }
 
+/// FNV-1a of every SVG chart of [`SWEEP`], as drawn before PNG text was taken over
+/// from plotters (issue 14): the SVG path must not move. A deliberate change to the
+/// charts updates these.
+const SVG_DIGESTS: [(&str, u64); 5] = [
+    ("bars-per_commit.messages.svg", 0x3de0_836f_4d2e_9834),
+    ("cdf-latency.svg", 0xc8bb_c5d3_b809_4f82),
+    (
+        "heatmap-locks.lock_ms_total-rate_per_s-vote_timeout_ms.svg",
+        0xd5e4_d1bd_4e4c_8654,
+    ),
+    (
+        "line-violations.atomicity-vs-rate_per_s.svg",
+        0xd823_45e3_6aef_baec,
+    ),
+    (
+        "scatter-violations.atomicity-vs-availability.svg",
+        0xa611_8850_24c8_a933,
+    ),
+];
+
+#[test]
+fn svg_charts_are_unchanged() {
+    let t = TempDir::new("sweep-svg-golden");
+    let file = t.write("t.ron", SWEEP);
+    let out = reference(&t, &file);
+    let drawn: Vec<String> = chart_files(&out)
+        .iter()
+        .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
+        .collect();
+    let pinned: Vec<&str> = SVG_DIGESTS.iter().map(|(n, _)| *n).collect();
+    assert_eq!(drawn, pinned);
+    for (name, digest) in SVG_DIGESTS {
+        let bytes = std::fs::read(out.join(name)).expect("svg");
+        assert_eq!(
+            acidbase::rng::fnv1a(&bytes),
+            digest,
+            "{name} changed (0x{:016x})",
+            acidbase::rng::fnv1a(&bytes)
+        );
+    }
+}
+
 #[test]
 fn every_chart_kind_is_well_formed_in_svg_and_png() {
     let t = TempDir::new("sweep-charts");
