@@ -815,10 +815,17 @@ fn bars<DB: DrawingBackend>(
         }
         // No grouping axis: one bar per series, named on the x axis under it (a
         // single unnamed group left the axis without a word).
-        None => (curves.iter().map(|(l, _)| l.clone()).collect(), Box::new(|_| 0)),
+        None => (
+            curves.iter().map(|(l, _)| l.clone()).collect(),
+            Box::new(|_| 0),
+        ),
     };
     let single = c.x.is_none();
-    let n = if single { 1.0 } else { curves.len().max(1) as f64 };
+    let n = if single {
+        1.0
+    } else {
+        curves.len().max(1) as f64
+    };
     let width = 0.8 / n;
     let mut bars: Vec<(usize, f64, Est)> = Vec::new();
     for (i, (_, members)) in curves.iter().enumerate() {
