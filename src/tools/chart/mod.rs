@@ -2,7 +2,7 @@
 //! bands, latency CDFs, grouped bars, the availability-vs-consistency (CAP) scatter,
 //! and heat maps over two axes. SVG or PNG.
 //!
-//! Text is laid out (and, in PNG, drawn: [`text`], not plotters' own) with DejaVu
+//! Text is laid out (and, in PNG, drawn: `text`, not plotters' own) with DejaVu
 //! Sans compiled into the binary (`assets/fonts/`, ab_glyph), so a chart renders
 //! the same on a machine with no fonts or font libraries. SVG files name `sans-serif` for viewers to draw with.
 //!

@@ -343,10 +343,9 @@ mod tests {
                 (bx0, bx1, by0, by1)
             );
         }
-        assert!(
-            ay1 <= 70 && ay1 >= 60 && ay0 < 40,
-            "{:?}",
-            (ax0, ax1, ay0, ay1)
-        );
+        // Upright text is wider than tall; turned, taller than wide, ending at
+        // the anchor's height.
+        assert!(ay1 - ay0 > ax1 - ax0, "{:?}", (ax0, ax1, ay0, ay1));
+        assert!((60..=70).contains(&ay1), "{:?}", (ax0, ax1, ay0, ay1));
     }
 }
