@@ -4,7 +4,8 @@
 //!
 //! Text is laid out (and, in PNG, drawn: `text`, not plotters' own) with DejaVu
 //! Sans compiled into the binary (`assets/fonts/`, ab_glyph), so a chart renders
-//! the same on a machine with no fonts or font libraries. SVG files name `sans-serif` for viewers to draw with.
+//! the same on a machine with no fonts or font libraries. SVG files name
+//! `sans-serif` for viewers to draw with.
 //!
 //! Charts are drawn from the summary ([`crate::tools::sweep::summary`]), so a chart and the
 //! numbers in `summary.csv` always agree.
