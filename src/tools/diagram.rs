@@ -1361,7 +1361,14 @@ mod tests {
         assert!(w.contains(r#"class="crash""#));
         assert!(w.contains("in doubt"));
         assert!(w.contains(r#"class="lock""#));
-        let all = svg(&trace, &o.names, &DiagramOptions::default());
+        let all = svg(
+            &trace,
+            &o.names,
+            &DiagramOptions {
+                auto_focus: false,
+                ..Default::default()
+            },
+        );
         let one = svg_for_txn(&trace, &o.names, 0);
         assert!(balanced(&one));
         let arrows = |x: &str| x.matches(r#"class="msg""#).count();
@@ -1383,17 +1390,65 @@ mod tests {
     fn long_runs_are_cut_with_a_note() {
         let s = crate::run::parse("(duration_ms: 300)", "x.ron").expect("valid");
         let (o, trace) = crate::tools::tracelog::run_traced(&s, 1);
-        let w = svg(
+        let d = draw(
             &trace,
             &o.names,
             &DiagramOptions {
                 max_rows: 20,
+                auto_focus: false,
                 ..Default::default()
             },
         );
+        let w = d.svg;
         assert!(balanced(&w));
+        assert_eq!(d.notices.len(), 1);
+        assert!(
+            d.notices[0].contains("more instants after"),
+            "{:?}",
+            d.notices
+        );
         assert!(w.contains(r#"class="truncated""#));
         assert_eq!(w.matches(r#"class="time""#).count(), 20);
+    }
+
+    #[test]
+    fn times_are_written_without_spurious_decimals() {
+        assert_eq!(fmt_ms(0), "0 ms");
+        assert_eq!(fmt_ms(15_000), "15 ms");
+        assert_eq!(fmt_ms(500), "0.5 ms");
+        assert_eq!(fmt_ms(12_250), "12.25 ms");
+        assert_eq!(fmt_ms(1), "0.001 ms");
+    }
+
+    #[test]
+    fn quiet_stretches_are_steps_far_longer_than_the_usual_one() {
+        // Steps of 5 ms, one of 95 ms: only that one is cut out.
+        let t = [0, 5_000, 10_000, 15_000, 110_000, 115_000];
+        assert_eq!(quiet_stretches(&t), vec![4]);
+        // Even steps: nothing cut.
+        assert!(quiet_stretches(&[0, 100_000, 200_000, 300_000]).is_empty());
+    }
+
+    #[test]
+    fn a_large_run_focuses_on_the_transaction_that_lost_most_and_says_so() {
+        let s = crate::run::default_scenario();
+        let (o, trace) = crate::tools::tracelog::run_traced(&s, s.scenario.seed);
+        let d = draw(&trace, &o.names, &DiagramOptions::default());
+        assert_eq!(d.focus, Some(0));
+        assert!(d.notices[0].contains("transaction 0"), "{:?}", d.notices);
+        // Asked for a transaction or a window: no focus.
+        for opts in [
+            DiagramOptions {
+                txn: Some(0),
+                ..Default::default()
+            },
+            DiagramOptions {
+                from_ms: Some(0.0),
+                ..Default::default()
+            },
+        ] {
+            assert_eq!(draw(&trace, &o.names, &opts).focus, None);
+        }
     }
 
     #[test]
