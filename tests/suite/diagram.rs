@@ -197,6 +197,20 @@ fn a_window_draws_every_transaction_and_says_on_stderr_where_it_stops() {
     assert!(svg.contains(r#"class="truncated""#));
     let bad = overlaps(&svg);
     assert!(bad.is_empty(), "overlapping labels: {bad:?}");
+    // Messages delivered twice: the second copy dashed purple, named in the legend.
+    let (svg, _) = draw(
+        &dir,
+        "dup.svg",
+        &[
+            "scenarios/consumer-without-dedupe.ron",
+            "--from",
+            "0",
+            "--to",
+            "300",
+        ],
+    );
+    assert!(svg.contains(r#"class="msg duplicate""#) && svg.contains(">duplicate copy</text>"));
+    assert!(overlaps(&svg).is_empty());
     // A chosen transaction: no focus notice, no truncation.
     let (svg, err) = draw(
         &dir,
