@@ -63,7 +63,9 @@ pub(super) enum Command {
         /// so `acidbase run FILE` replays this run (same digest) with no random faults.
         #[arg(long, value_name = "FILE")]
         export_schedule: Option<PathBuf>,
-        /// Draw the run as a sequence diagram (SVG) in FILE.
+        /// Draw the run as a sequence diagram (SVG) in FILE. A run of more than 80
+        /// instants, without --txn, --from or --to, is drawn for one transaction
+        /// (the one that lost most messages, else the longest); stderr says which.
         #[arg(long, value_name = "FILE")]
         diagram: Option<PathBuf>,
         /// With --diagram: only the messages and notes of this transaction.

@@ -167,8 +167,12 @@ fn run_inner(registry: &Registry, program: &str, a: RunArgs) -> Result<ExitCode,
             },
             ..Default::default()
         };
-        write_file(p, &diagram::svg(&trace, &outcome.names, &opts), "diagram")?;
+        let drawn = diagram::draw(&trace, &outcome.names, &opts);
+        write_file(p, &drawn.svg, "diagram")?;
         warnln!("acidbase: wrote the sequence diagram to {}", p.display());
+        for n in &drawn.notices {
+            warnln!("acidbase: {n}");
+        }
     }
     let report = &outcome.report;
     print_report(report, a.json)?;

@@ -121,12 +121,12 @@ fn shrink_inner(registry: &Registry, program: &str, a: ShrinkArgs) -> Result<Exi
             },
             ..Default::default()
         };
-        write_file(
-            p,
-            &diagram::svg(&shrunk.trace, &shrunk.outcome.names, &opts),
-            "diagram",
-        )?;
+        let drawn = diagram::draw(&shrunk.trace, &shrunk.outcome.names, &opts);
+        write_file(p, &drawn.svg, "diagram")?;
         warnln!("acidbase: drew the shrunk run in {}", p.display());
+        for n in &drawn.notices {
+            warnln!("acidbase: {n}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

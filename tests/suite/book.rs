@@ -155,3 +155,78 @@ fn anchors_follow_mdbook() {
     let a = anchors("# X\n```\n# not a heading\n```\n## X\n");
     assert_eq!(a, BTreeSet::from(["x".to_string(), "x-1".to_string()]));
 }
+
+/// The protocol chapters, each of which shows the sequence diagram of its key scenario.
+const PROTOCOL_CHAPTERS: [&str; 9] = [
+    "two-phase-commit",
+    "three-phase-commit",
+    "paxos-commit",
+    "tcc",
+    "saga",
+    "reliable-messaging",
+    "service-calls",
+    "cache",
+    "local-cache",
+];
+
+/// The figures `book/diagrams.sh` draws: (scenario, transaction, file).
+fn diagram_list() -> Vec<(String, String, String)> {
+    let script = std::fs::read_to_string(src().join("../diagrams.sh")).expect("diagrams.sh");
+    let list = script
+        .split("<<'LIST'\n")
+        .nth(1)
+        .and_then(|r| r.split("\nLIST").next())
+        .expect("a LIST block");
+    list.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            assert_eq!(f.len(), 3, "scenario txn file: {l}");
+            (f[0].to_string(), f[1].to_string(), f[2].to_string())
+        })
+        .collect()
+}
+
+/// Every protocol chapter embeds one of the listed diagrams with the command that
+/// draws it, and every listed figure is byte for byte what that command draws now
+/// (rerun `book/diagrams.sh` after changing the diagram or a protocol).
+#[test]
+fn every_protocol_chapter_shows_its_sequence_diagram_as_drawn_now() {
+    let list = diagram_list();
+    for ch in PROTOCOL_CHAPTERS {
+        let page = std::fs::read_to_string(src().join(format!("{ch}.md"))).expect("chapter");
+        let shown = list.iter().find(|(sc, txn, file)| {
+            page.contains(&format!("](figures/{file})"))
+                && page.contains(&format!(
+                    "`acidbase run scenarios/{sc}.ron --txn {txn} --diagram"
+                ))
+        });
+        assert!(
+            shown.is_some(),
+            "{ch}.md embeds no diagram of book/diagrams.sh with its command"
+        );
+    }
+    let dir = crate::common::TempDir::new("book-diagrams");
+    for (sc, txn, file) in &list {
+        let out = dir.path(file);
+        let run = crate::common::acidbase(&[
+            "run",
+            &format!("scenarios/{sc}.ron"),
+            "--txn",
+            txn,
+            "--diagram",
+            crate::common::path_str(&out),
+        ]);
+        assert!(
+            matches!(run.status.code(), Some(0 | 1)),
+            "{sc}: {}",
+            crate::common::stderr(&run)
+        );
+        let now = std::fs::read(&out).expect("drawn");
+        let committed = std::fs::read(src().join("figures").join(file)).expect("figure");
+        assert!(
+            now == committed,
+            "book/src/figures/{file} is not what `acidbase run scenarios/{sc}.ron --txn {txn} --diagram` draws now: run book/diagrams.sh"
+        );
+    }
+}

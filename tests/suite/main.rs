@@ -10,6 +10,7 @@ mod cli;
 mod common;
 mod compare;
 mod course;
+mod diagram;
 mod exhaustive;
 mod explore;
 mod fuzz_corpus;
