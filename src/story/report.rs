@@ -177,7 +177,14 @@ pub fn tell(
             .filter(|e| e.txn != first.txn)
             .count();
         if others > 0 {
-            out.push(format!("{others} more participant(s) of other transactions were blocked the same way (see locks.blocked)"));
+            // Only what the episodes say: how long they waited, not how it ended (the
+            // checker keeps the longest few, so a full list is a lower bound).
+            let full = r.blocked_episodes.len() >= crate::checkers::BLOCKED_EPISODES_KEPT;
+            out.push(format!(
+                "{}{others} more participant(s) of other transactions were in doubt longer than {} ms too",
+                if full { "At least " } else { "" },
+                scenario.checks.blocked_after_ms
+            ));
         }
     }
     let refused = r.counts.refused;
@@ -225,9 +232,13 @@ pub fn tell(
             })
             .collect();
         out.push(format!(
-            "Still in doubt at the end: {}{} — they voted yes and nobody they can reach knows the outcome",
+            "Still in doubt at the end: {}{} — they voted yes and never learned the outcome",
             first.join(", "),
-            if r.in_doubt_at_end.len() > 4 { format!(" and {} more", r.in_doubt_at_end.len() - 4) } else { String::new() }
+            if r.in_doubt_at_end.len() > 4 {
+                format!(" and {} more", r.in_doubt_at_end.len() - 4)
+            } else {
+                String::new()
+            }
         ));
     }
     let blocked_end: Vec<_> = r.held_at_end.iter().filter(|h| h.in_doubt).collect();
