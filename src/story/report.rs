@@ -303,10 +303,19 @@ pub fn tell(
         && rep.txns.unresolved == 0
         && r.chain.inconsistent == 0
     {
-        out.push(format!(
-            "Every transaction ended consistently: {} committed, {} aborted.",
-            rep.txns.committed, rep.txns.aborted
-        ));
+        // A branch in doubt at the end whose transaction has its outcome (a TCC Try
+        // that reserved after its Cancel) is not an ending: say so.
+        out.push(if rep.txns.in_doubt == 0 {
+            format!(
+                "Every transaction ended consistently: {} committed, {} aborted.",
+                rep.txns.committed, rep.txns.aborted
+            )
+        } else {
+            format!(
+                "Every transaction has one outcome: {} committed, {} aborted; but {} of them still have a participant in doubt at the end",
+                rep.txns.committed, rep.txns.aborted, rep.txns.in_doubt
+            )
+        });
     }
     consistency_story(rep, protocol, &mut out);
     for p in rep.properties.iter().filter(|p| p.failed()) {

@@ -126,6 +126,13 @@ impl Run {
             .map_or("none", kind)
     }
 
+    /// The delivery to `node` whose handler made `line`, if a delivery did.
+    fn delivered(&self, node: &str, line: &Value) -> Option<&Value> {
+        let span = line.get("span_id")?;
+        self.lines("deliver")
+            .find(|v| v["to"] == node && v.get("span_id") == Some(span))
+    }
+
     fn json(&self, pointer: &str) -> &Value {
         self.report
             .pointer(pointer)
@@ -160,6 +167,7 @@ type Check = fn(&Run, &str) -> Option<Vec<String>>;
 const FROM_REPORT: &[(&str, &[&str])] = &[
     ("Money is conserved: {} at the start and at the end.", &["/money/initial"]),
     ("Every transaction ended consistently: {} committed, {} aborted.", &["/txns/committed", "/txns/aborted"]),
+    ("Every transaction has one outcome: {} committed, {} aborted; but {} of them still have a participant in doubt at the end", &["/txns/committed", "/txns/aborted", "/txns/in_doubt"]),
     ("A reader could see money in flight (debited, not yet credited) {} time(s), for {} ms at most: BASE's soft state, visible because no global lock hides it", &["/consistency/transient_anomalies", "/consistency/transient_anomaly_ms_max.1"]),
     ("The fence recognised {} repeated Confirm/Cancel and applied none of them again (idempotency)", &["/tcc/duplicates_ignored"]),
     ("{} Cancel(s) came for branches that had never tried (Try lost, late or refused): recorded in the fence, nothing changed (empty-rollback guard)", &["/tcc/empty_rollbacks_recorded"]),
@@ -346,7 +354,9 @@ fn check_blocked(r: &Run, s: &str) -> Option<Vec<String>> {
         let took = r.obs(n, "DecidedAlone", txn);
         match (took.first(), r.trigger(n, applied)) {
             (Some(d), _) if r.trigger(n, d) != "deliver" => alone.push(n.clone()),
-            (None, "deliver") => learned.push(n.clone()),
+            (None, "deliver") if r.delivered(n, applied).is_some_and(|d| d["txn"] == txn) => {
+                learned.push(n.clone());
+            }
             (d, how) => wrong.push(format!(
                 "{n}'s outcome of txn {txn} came from a {how} (its own decision: {d:?})"
             )),
@@ -550,8 +560,31 @@ fn check_in_doubt_at_end(r: &Run, s: &str) -> Option<Vec<String>> {
         s,
         "Still in doubt at the end: {} — they voted yes and never learned the outcome",
     )?;
-    let list = c[0].split(" and ").next().unwrap_or("");
+    let (list, more) = match c[0].split_once(" and ") {
+        Some((list, more)) => (list, num(more.trim_end_matches(" more"))),
+        None => (c[0].as_str(), 0),
+    };
     let mut wrong = Vec::new();
+    // Every (node, txn) whose last vote yes no outcome followed.
+    let mut open: Vec<(String, u64)> = Vec::new();
+    for v in r.lines("observe") {
+        let (Some(n), Some(txn)) = (v["node"].as_str(), v["txn"].as_u64()) else {
+            continue;
+        };
+        let key = (n.to_string(), txn);
+        if v["obs"].get("Prepared").is_some() && !open.contains(&key) {
+            open.push(key);
+        } else if v["obs"].get("Applied").is_some() || v["obs"].get("Resolved").is_some() {
+            open.retain(|k| *k != key);
+        }
+    }
+    let told = list.split("), ").count() as u64 + more;
+    if told != open.len() as u64 {
+        wrong.push(format!(
+            "tells {told}, the trace leaves {} in doubt: {open:?}",
+            open.len()
+        ));
+    }
     for item in list.split("), ") {
         let Some(w) = pat(item.trim_end_matches(')'), "{} on txn {} (for {} ms") else {
             wrong.push(format!("an entry no check knows: {item:?}"));
