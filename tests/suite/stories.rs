@@ -12,16 +12,22 @@ use serde_json::Value;
 /// One run: its story, its trace lines and its JSON report.
 struct Run {
     scenario: String,
+    /// The scenario file.
+    file: std::path::PathBuf,
     story: Vec<String>,
     trace: Vec<Value>,
     report: Value,
 }
 
 fn run(scenario: &str) -> Run {
+    run_file(scenario, &format!("scenarios/{scenario}.ron"))
+}
+
+/// The run of the scenario in `file` (relative to the crate root, or absolute).
+fn run_file(scenario: &str, file: &str) -> Run {
     let dir = TempDir::new(&format!("stories-{scenario}"));
     let trace_file = dir.path("t.jsonl");
-    let file = format!("scenarios/{scenario}.ron");
-    let text = acidbase(&["run", &file, "--trace", path_str(&trace_file)]);
+    let text = acidbase(&["run", file, "--trace", path_str(&trace_file)]);
     let out = stdout(&text);
     let story: Vec<String> = out
         .lines()
@@ -36,10 +42,11 @@ fn run(scenario: &str) -> Run {
         .lines()
         .map(|l| serde_json::from_str(l).expect("every trace line is JSON"))
         .collect();
-    let json = acidbase(&["run", &file, "--format", "json"]);
+    let json = acidbase(&["run", file, "--format", "json"]);
     let report = serde_json::from_str(&stdout(&json)).expect("the report is JSON");
     Run {
         scenario: scenario.to_string(),
+        file: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file),
         story,
         trace,
         report,
@@ -227,12 +234,7 @@ fn check_from_report(r: &Run, s: &str) -> Option<Vec<String>> {
 }
 
 fn check_description(r: &Run, s: &str) -> Option<Vec<String>> {
-    let file = std::fs::read_to_string(format!(
-        "{}/scenarios/{}.ron",
-        env!("CARGO_MANIFEST_DIR"),
-        r.scenario
-    ))
-    .ok()?;
+    let file = std::fs::read_to_string(&r.file).ok()?;
     file.contains(&format!("description: \"{s}\""))
         .then(Vec::new)
 }
@@ -419,12 +421,7 @@ fn check_other_blocked(r: &Run, s: &str) -> Option<Vec<String>> {
         "{} more participant(s) of other transactions were in doubt longer than {} ms too",
     )?;
     let mut wrong = Vec::new();
-    let scenario = std::fs::read_to_string(format!(
-        "{}/scenarios/{}.ron",
-        env!("CARGO_MANIFEST_DIR"),
-        r.scenario
-    ))
-    .unwrap_or_default();
+    let scenario = std::fs::read_to_string(&r.file).unwrap_or_default();
     let set = scenario.contains(&format!("blocked_after_ms: {}", c[1]));
     let default = !scenario.contains("blocked_after_ms") && c[1] == "100";
     if !set && !default {
@@ -796,4 +793,220 @@ fn a_sentence_the_trace_contradicts_is_caught() {
     let not_a_crash = "rm1 crashed at 16.0 ms and never restarted";
     assert!(check_crash(&r, not_a_crash).is_some_and(|w| !w.is_empty()));
     assert!(problems_of(&r).is_empty(), "{:?}", problems_of(&r));
+}
+
+/// A line of a shrunk counterexample's story ("t=12.0 ms   what") checked against
+/// the trace of the counterexample's run: what happened at that time.
+fn check_counterexample_line(r: &Run, line: &str) -> Result<(), String> {
+    if let Some(ending) = line.strip_prefix("At the end ") {
+        return check_counterexample_ending(r, ending);
+    }
+    if let Some(checked) = check_counterexample_violation(r, line) {
+        return checked;
+    }
+    if let Some(c) = pat(
+        line,
+        "Money is not conserved: {} at the start, {} at the end ({} in flight).",
+    ) {
+        let want = [
+            r.json_i64("/money/initial"),
+            r.json_i64("/money/final"),
+            r.json_i64("/money/in_doubt"),
+        ]
+        .map(|n| n.to_string());
+        return (c == want)
+            .then_some(())
+            .ok_or(format!("the report's money is {want:?}"));
+    }
+    let c = pat(line, "t={} ms{}").ok_or("no time")?;
+    let (at, what) = (c[0].clone(), c[1].trim().to_string());
+    // A folded line: the first time is the line's; "(×k, the last at U ms)" follows.
+    let what = what.split(" (×").next().unwrap_or("").to_string();
+    let here: Vec<&Value> = r.trace.iter().filter(|v| ms(t(v)) == at).collect();
+    let at_here = |k: &str, f: &dyn Fn(&Value) -> bool| here.iter().any(|v| kind(v) == k && f(v));
+    let observed = |node: &str, obs: &str, txn: u64, f: &dyn Fn(&Value) -> bool| {
+        at_here("observe", &|v| {
+            v["node"] == node && v["txn"] == txn && v["obs"].get(obs).is_some_and(f)
+        })
+    };
+    let ok = if let Some(c) = pat(&what, "{} crashed{}") {
+        at_here("crash", &|v| v["node"] == c[0].as_str())
+    } else if let Some(c) = pat(&what, "{} restarted and recovered from its log") {
+        at_here("restart", &|v| v["node"] == c[0].as_str())
+    } else if let Some(c) = pat(&what, "network partition: {{}} | {{}}") {
+        let (a, b) = (names(&c[0]), names(&c[1]));
+        at_here("cut_start", &|v| {
+            node_list(&v["from"]) == a && node_list(&v["to"]) == b
+        }) && at_here("cut_start", &|v| {
+            node_list(&v["from"]) == b && node_list(&v["to"]) == a
+        })
+    } else if let Some(c) = pat(&what, "partition {{}} | {{}} healed") {
+        let (a, b) = (names(&c[0]), names(&c[1]));
+        at_here("cut_end", &|v| {
+            node_list(&v["from"]) == a && node_list(&v["to"]) == b
+        }) && at_here("cut_end", &|v| {
+            node_list(&v["from"]) == b && node_list(&v["to"]) == a
+        })
+    } else if let Some(c) = pat(&what, "{}'s {} for txn {} to {} was lost: {}") {
+        let txn = num(&c[2]);
+        at_here("lost", &|v| {
+            v["from"] == c[0].as_str() && v["to"] == c[3].as_str() && v["txn"] == txn
+        })
+    } else if let Some(c) = pat(&what, "{} sent {} for txn {} to {}") {
+        let txn = num(&c[2]);
+        let (to, lost) = match c[3].split_once("; lost on the way to ") {
+            Some((to, lost)) => (to.to_string(), lost.to_string()),
+            None => (c[3].clone(), String::new()),
+        };
+        names(&to).iter().all(|n| {
+            let dropped = lost.split(", ").any(|l| l.starts_with(&format!("{n} (")));
+            at_here("send", &|v| {
+                v["from"] == c[0].as_str()
+                    && v["to"] == n.as_str()
+                    && v["txn"] == txn
+                    && v["fate"]
+                        .as_str()
+                        .is_some_and(|f| f.starts_with("dropped") == dropped)
+            })
+        })
+    } else if let Some(c) = pat(&what, "{} began txn {} over {}") {
+        let p = names(&c[2]);
+        observed(&c[0], "TxnBegun", num(&c[1]), &|b| {
+            node_list(&b["participants"]) == p
+        })
+    } else if let Some(c) = pat(
+        &what,
+        "{} voted yes on txn {}: it is in doubt and holds its locks",
+    ) {
+        observed(&c[0], "Prepared", num(&c[1]), &|_| true)
+    } else if let Some(c) = pat(&what, "{} decided {} for txn {}") {
+        observed(&c[0], "Decided", num(&c[2]), &|d| {
+            d["outcome"] == c[1].as_str()
+        })
+    } else if let Some(c) = pat(&what, "{} applied {} for txn {} after {} ms in doubt") {
+        observed(&c[0], "Applied", num(&c[2]), &|a| {
+            a["outcome"] == c[1].as_str() && a["in_doubt_us"].as_u64().map(ms) == Some(c[3].clone())
+        })
+    } else if let Some(c) = pat(&what, "{} applied {} for txn {}") {
+        observed(&c[0], "Applied", num(&c[2]), &|a| {
+            a["outcome"] == c[1].as_str()
+        })
+    } else if let Some(c) = pat(&what, "{} was told {} for txn {}") {
+        observed(&c[0], "Answered", num(&c[2]), &|a| {
+            a["outcome"] == c[1].as_str()
+        })
+    } else if let Some(c) = pat(
+        &what,
+        "{} stopped waiting for the outcome of txn {} and took one of its own",
+    ) {
+        // Its own timer made the decision, not a message.
+        let txn = num(&c[1]);
+        here.iter().any(|v| {
+            kind(v) == "observe"
+                && v["node"] == c[0].as_str()
+                && v["txn"] == txn
+                && v["obs"].get("DecidedAlone").is_some()
+                && r.trigger(&c[0], v) == "timer"
+        })
+    } else {
+        return Err("no check recognises it".into());
+    };
+    ok.then_some(())
+        .ok_or(format!("the trace at {at} ms does not show it"))
+}
+
+/// "By T ms txn N is committed at A but aborted at B: atomicity is broken." (or
+/// "... although Abort was decided"): the `Applied` (and `Decided`) lines by then.
+fn check_counterexample_violation(r: &Run, line: &str) -> Option<Result<(), String>> {
+    let c = pat(line, "By {} ms txn {} {}: atomicity is broken.")?;
+    let (by, txn) = (c[0].clone(), num(&c[1]));
+    let by_us = (by.parse::<f64>().expect("a time") * 1000.0).round() as u64;
+    let before = |v: &Value| t(v) <= by_us;
+    let applied = |n: &str, o: &str| {
+        r.obs(n, "Applied", txn)
+            .iter()
+            .any(|v| before(v) && v["obs"]["Applied"]["outcome"] == o)
+    };
+    let decided = |o: &str| {
+        r.lines("observe").any(|v| {
+            before(v)
+                && v["txn"] == txn
+                && v["obs"].get("Decided").is_some_and(|d| d["outcome"] == o)
+        })
+    };
+    let ok = if let Some(w) = pat(&c[2], "is committed at {} but aborted at {}") {
+        names(&w[0]).iter().all(|n| applied(n, "Commit"))
+            && names(&w[1]).iter().all(|n| applied(n, "Abort"))
+    } else if let Some(w) = pat(&c[2], "is committed at {} although Abort was decided") {
+        names(&w[0]).iter().all(|n| applied(n, "Commit")) && decided("Abort")
+    } else if let Some(w) = pat(&c[2], "was decided Commit but is aborted at {}") {
+        names(&w[0]).iter().all(|n| applied(n, "Abort")) && decided("Commit")
+    } else {
+        return Some(Err("no check recognises it".into()));
+    };
+    Some(
+        ok.then_some(())
+            .ok_or(format!("the trace by {by} ms disagrees")),
+    )
+}
+
+/// "At the end X is still in doubt about txn N after D ms: blocked."
+fn check_counterexample_ending(r: &Run, ending: &str) -> Result<(), String> {
+    if let Some(c) = pat(
+        ending,
+        "{} is still in doubt about txn {} after {} ms: blocked.",
+    ) {
+        let txn = num(&c[1]);
+        let voted = r.obs(&c[0], "Prepared", txn).last().map(|v| t(v));
+        let ok = voted.is_some_and(|at| {
+            !r.obs(&c[0], "Applied", txn).iter().any(|a| t(a) >= at) && ms(r.end_us() - at) == c[2]
+        });
+        return ok
+            .then_some(())
+            .ok_or("not in doubt so long at the end".into());
+    }
+    Err("no check recognises it".into())
+}
+
+/// `acidbase shrink`'s counterexample: its story, and the story of running it.
+fn counterexample_problems(scenario: &str, seed: &str) -> Vec<String> {
+    let dir = TempDir::new(&format!("stories-shrink-{scenario}"));
+    let cx = dir.path("cx.ron");
+    let file = format!("scenarios/{scenario}.ron");
+    let out = acidbase(&[
+        "shrink",
+        &file,
+        "--seed",
+        seed,
+        "--out",
+        path_str(&cx),
+        "--format",
+        "json",
+    ]);
+    let json: Value = serde_json::from_str(&stdout(&out)).expect("shrink's JSON");
+    let story: Vec<String> = json["story"]
+        .as_array()
+        .expect("a story")
+        .iter()
+        .filter_map(|l| l.as_str().map(str::to_string))
+        .collect();
+    assert!(
+        !story.is_empty(),
+        "{scenario}: an empty counterexample story"
+    );
+    let r = run_file(&format!("{scenario}-shrunk"), path_str(&cx));
+    let mut problems = problems_of(&r);
+    for line in &story {
+        if let Err(e) = check_counterexample_line(&r, line) {
+            problems.push(format!("{scenario} shrunk: {line:?}: {e}"));
+        }
+    }
+    problems
+}
+
+#[test]
+fn shrunk_counterexample_stories_match_their_traces() {
+    let mut all = counterexample_problems("2pc-unsafe-timeout", "1");
+    all.extend(counterexample_problems("3pc-partition", "1"));
+    assert!(all.is_empty(), "{}", all.join("\n"));
 }
