@@ -133,6 +133,23 @@ impl Run {
             .map_or("none", kind)
     }
 
+    /// Every (node, txn) whose last vote yes no outcome followed.
+    fn in_doubt_at_end(&self) -> Vec<(String, u64)> {
+        let mut open: Vec<(String, u64)> = Vec::new();
+        for v in self.lines("observe") {
+            let (Some(n), Some(txn)) = (v["node"].as_str(), v["txn"].as_u64()) else {
+                continue;
+            };
+            let key = (n.to_string(), txn);
+            if v["obs"].get("Prepared").is_some() && !open.contains(&key) {
+                open.push(key);
+            } else if v["obs"].get("Applied").is_some() || v["obs"].get("Resolved").is_some() {
+                open.retain(|k| *k != key);
+            }
+        }
+        open
+    }
+
     /// The delivery to `node` whose handler made `line`, if a delivery did.
     fn delivered(&self, node: &str, line: &Value) -> Option<&Value> {
         let span = line.get("span_id")?;
@@ -601,19 +618,7 @@ fn check_in_doubt_at_end(r: &Run, s: &str) -> Option<Vec<String>> {
         None => (c[0].as_str(), 0),
     };
     let mut wrong = Vec::new();
-    // Every (node, txn) whose last vote yes no outcome followed.
-    let mut open: Vec<(String, u64)> = Vec::new();
-    for v in r.lines("observe") {
-        let (Some(n), Some(txn)) = (v["node"].as_str(), v["txn"].as_u64()) else {
-            continue;
-        };
-        let key = (n.to_string(), txn);
-        if v["obs"].get("Prepared").is_some() && !open.contains(&key) {
-            open.push(key);
-        } else if v["obs"].get("Applied").is_some() || v["obs"].get("Resolved").is_some() {
-            open.retain(|k| *k != key);
-        }
-    }
+    let open = r.in_doubt_at_end();
     let told = list.split("), ").count() as u64 + more;
     if told != open.len() as u64 {
         wrong.push(format!(
@@ -699,7 +704,19 @@ fn check_money(r: &Run, s: &str) -> Option<Vec<String>> {
     Some(wrong)
 }
 
+/// "Every transaction ended consistently: ..." also needs nobody left in doubt.
+fn check_ended(r: &Run, s: &str) -> Option<Vec<String>> {
+    pat(s, "Every transaction ended consistently: {}")?;
+    let mut wrong = check_from_report(r, s).unwrap_or_default();
+    let open = r.in_doubt_at_end();
+    if !open.is_empty() {
+        wrong.push(format!("the trace leaves {open:?} in doubt at the end"));
+    }
+    Some(wrong)
+}
+
 const CHECKS: &[(&str, Check)] = &[
+    ("ended", check_ended),
     ("description", check_description),
     ("no faults", check_no_faults),
     ("crash", check_crash),
@@ -1048,4 +1065,23 @@ fn shrunk_counterexample_stories_match_their_traces() {
     let mut all = counterexample_problems("2pc-unsafe-timeout", "1");
     all.extend(counterexample_problems("3pc-partition", "1"));
     assert!(all.is_empty(), "{}", all.join("\n"));
+}
+
+#[test]
+fn a_hanging_branch_is_not_an_ending() {
+    let r = run("tcc-hanging");
+    // What the story said before issue 14, with Tries reserving after their Cancel.
+    let old = "Every transaction ended consistently: 60 committed, 24 aborted.";
+    let wrong = check_ended(&r, old).expect("an ending sentence");
+    assert!(
+        wrong.iter().any(|w| w.contains("in doubt at the end")),
+        "{wrong:?}"
+    );
+    let old = "Still in doubt at the end: rm1 on txn 10 (for 1822.3 ms) — they voted yes and nobody they can reach knows the outcome";
+    assert!(problems_of(&Run {
+        story: vec![old.to_string()],
+        ..r
+    })
+    .iter()
+    .any(|p| p.contains("no check recognises")));
 }
