@@ -235,6 +235,10 @@ pub struct FactCount {
 const WINDOW_MAX: usize = 4096;
 const EXAMPLES_MAX: usize = 5;
 
+/// How many in-doubt episodes past the blocked threshold [`Results::blocked_episodes`]
+/// keeps at most (the longest ones).
+pub const BLOCKED_EPISODES_KEPT: usize = EXAMPLES_MAX * 4;
+
 impl Checks {
     pub fn new(cfg: CheckConfig) -> Self {
         Checks {
@@ -604,7 +608,7 @@ impl Checks {
     fn record_in_doubt(&mut self, e: InDoubtEpisode) {
         let in_doubt_us = e.in_doubt_us;
         if in_doubt_us > self.cfg.blocked_after_us {
-            if self.blocked.len() < EXAMPLES_MAX * 4 {
+            if self.blocked.len() < BLOCKED_EPISODES_KEPT {
                 self.blocked.push(e);
             } else if let Some(shortest) = self.blocked.iter_mut().min_by_key(|b| b.in_doubt_us) {
                 // Keep the longest episodes: they make the story.

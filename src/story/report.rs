@@ -189,7 +189,14 @@ pub fn tell(
             .filter(|e| e.txn != first.txn)
             .count();
         if others > 0 {
-            out.push(format!("{others} more participant(s) of other transactions were blocked the same way (see locks.blocked)"));
+            // Only what the episodes say: how long they waited, not how it ended (the
+            // checker keeps the longest few, so a full list is a lower bound).
+            let full = r.blocked_episodes.len() >= crate::checkers::BLOCKED_EPISODES_KEPT;
+            out.push(format!(
+                "{}{others} more participant(s) of other transactions were in doubt longer than {} ms too",
+                if full { "At least " } else { "" },
+                scenario.checks.blocked_after_ms
+            ));
         }
     }
     let refused = r.counts.refused;
@@ -237,9 +244,13 @@ pub fn tell(
             })
             .collect();
         out.push(format!(
-            "Still in doubt at the end: {}{} — they voted yes and nobody they can reach knows the outcome",
+            "Still in doubt at the end: {}{} — they voted yes and never learned the outcome",
             first.join(", "),
-            if r.in_doubt_at_end.len() > 4 { format!(" and {} more", r.in_doubt_at_end.len() - 4) } else { String::new() }
+            if r.in_doubt_at_end.len() > 4 {
+                format!(" and {} more", r.in_doubt_at_end.len() - 4)
+            } else {
+                String::new()
+            }
         ));
     }
     let blocked_end: Vec<_> = r.held_at_end.iter().filter(|h| h.in_doubt).collect();
@@ -304,10 +315,19 @@ pub fn tell(
         && rep.txns.unresolved == 0
         && r.chain.inconsistent == 0
     {
-        out.push(format!(
-            "Every transaction ended consistently: {} committed, {} aborted.",
-            rep.txns.committed, rep.txns.aborted
-        ));
+        // A branch in doubt at the end whose transaction has its outcome (a TCC Try
+        // that reserved after its Cancel) is not an ending: say so.
+        out.push(if rep.txns.in_doubt == 0 {
+            format!(
+                "Every transaction ended consistently: {} committed, {} aborted.",
+                rep.txns.committed, rep.txns.aborted
+            )
+        } else {
+            format!(
+                "Every transaction has one outcome: {} committed, {} aborted; but {} of them still have a participant in doubt at the end",
+                rep.txns.committed, rep.txns.aborted, rep.txns.in_doubt
+            )
+        });
     }
     consistency_story(rep, protocol, &mut out);
     for p in rep.properties.iter().filter(|p| p.failed()) {

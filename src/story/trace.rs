@@ -504,12 +504,21 @@ pub fn ending(names: &[String], r: &Results, report: &Report) -> Vec<String> {
     let name = |n: NodeId| names.get(n.index()).cloned().unwrap_or_default();
     let join = |v: &[NodeId]| v.iter().map(|n| name(*n)).collect::<Vec<_>>().join(", ");
     let mut out = Vec::new();
+    // What the checker saw when it first saw the disagreement, and when: applied
+    // outcomes stay, so it holds from then on; a side with no applied outcome yet
+    // is the other outcome decided.
     for e in &r.examples {
+        let (c, a) = (join(&e.committed), join(&e.aborted));
+        let what = match (c.is_empty(), a.is_empty()) {
+            (false, false) => format!("is committed at {c} but aborted at {a}"),
+            (false, true) => format!("is committed at {c} although Abort was decided"),
+            (true, false) => format!("was decided Commit but is aborted at {a}"),
+            (true, true) => "was decided both Commit and Abort".to_string(),
+        };
         out.push(format!(
-            "At the end txn {} is committed at {} but aborted at {}: atomicity is broken.",
-            e.txn,
-            join(&e.committed),
-            join(&e.aborted)
+            "By {} txn {} {what}: atomicity is broken.",
+            ms(e.at_us),
+            e.txn
         ));
     }
     for d in &r.in_doubt_at_end {

@@ -24,6 +24,7 @@ mod properties;
 mod saga;
 mod scenarios;
 mod service_calls;
+mod stories;
 mod swarm;
 mod sweep;
 mod tcc;

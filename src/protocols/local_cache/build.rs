@@ -197,7 +197,7 @@ impl Protocol for LocalCache {
         }
         if c.processed_twice > 0 {
             out.push(format!(
-                "{} requests were processed twice, once by each payment path: {} charged twice, and nobody noticed",
+                "{} requests were processed twice, once by each payment path: {} of money charged twice, and nobody noticed",
                 c.processed_twice, c.double_charged_amount
             ));
         }
