@@ -72,6 +72,12 @@ pub(super) fn compare_command(
             return ExitCode::from(2);
         }
     };
+    if table.interrupted && table.seeds.is_empty() {
+        super::interrupt::say_interrupted(
+            "no seed had run under every protocol yet: there is no fair table to print",
+        );
+        return ExitCode::from(crate::stop::INTERRUPTED_EXIT);
+    }
     match format {
         TableFormat::Text => say!("{}", table.to_text()),
         TableFormat::Csv => say!("{}", table.to_csv()),
