@@ -4,6 +4,7 @@
 use super::common::{bad, load, write_file};
 use crate::run::Registry;
 use crate::tools::diagram::{self, DiagramOptions};
+use crate::tools::progress::Progress;
 use crate::tools::shrink::{counterexample_ron, focus_txns, shrink, story, ShrinkOptions};
 use crate::tools::spans::{traces_named, txn_trace_id};
 use std::path::PathBuf;
@@ -59,8 +60,14 @@ fn shrink_inner(registry: &Registry, program: &str, a: ShrinkArgs) -> Result<Exi
         kind: a.kind,
         max_runs: a.max_runs,
         program: program.to_string(),
+        progress: Some(progress_line),
     };
-    let shrunk = shrink(registry, &s, seed, &opts).map_err(bad)?;
+    super::interrupt::install();
+    let shrunk = shrink(registry, &s, seed, &opts);
+    if let Some(bar) = BAR.lock().ok().as_mut().and_then(|b| b.as_mut()) {
+        bar.finish();
+    }
+    let shrunk = shrunk.map_err(bad)?;
     let out = a.out.display().to_string();
     write_file(
         &a.out,
@@ -128,5 +135,26 @@ fn shrink_inner(registry: &Registry, program: &str, a: ShrinkArgs) -> Result<Exi
             warnln!("acidbase: {n}");
         }
     }
+    if shrunk.interrupted {
+        super::interrupt::say_interrupted(&format!(
+            "after {} candidate runs; {out} is the smallest failing run found so far (it fails as the original did)",
+            shrunk.runs
+        ));
+        return Ok(ExitCode::from(crate::stop::INTERRUPTED_EXIT));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The progress line: candidate runs judged of the budget (a shrink usually stops
+/// well before it, when no smaller run fails).
+static BAR: std::sync::Mutex<Option<Progress>> = std::sync::Mutex::new(None);
+
+fn progress_line(done: u32, budget: u32) {
+    if let Ok(mut bar) = BAR.lock() {
+        bar.get_or_insert_with(|| Progress::new("runs", Some(u64::from(budget)), 0, true))
+            .set(
+                u64::from(done),
+                "at most; it stops when nothing smaller fails".into(),
+            );
+    }
 }

@@ -71,8 +71,10 @@ impl<C: Clone + PartialEq, J: Judge<C>> Greedy<C, J> {
         self.tries
     }
 
+    /// Tries are left, and nobody asked to stop ([`crate::stop`]: Ctrl-C ends a
+    /// shrink with the smallest failing candidate found so far).
     pub fn budget_left(&self) -> bool {
-        self.tries < self.max_tries
+        self.tries < self.max_tries && !crate::stop::requested()
     }
 
     pub fn into_current(self) -> C {

@@ -33,6 +33,9 @@ pub struct ShrinkOptions {
     /// The program named in the commands an error suggests (a user's binary built on
     /// `cli::main_with` has its own name).
     pub program: String,
+    /// Told the candidate runs judged so far and `max_runs`, after each (a progress
+    /// line).
+    pub progress: Option<fn(u32, u32)>,
 }
 
 impl Default for ShrinkOptions {
@@ -41,6 +44,7 @@ impl Default for ShrinkOptions {
             kind: None,
             max_runs: 600,
             program: "acidbase".to_string(),
+            progress: None,
         }
     }
 }
@@ -114,6 +118,9 @@ pub struct Shrunk {
     pub after: Sizes,
     /// Candidate runs tried.
     pub runs: u32,
+    /// Stopped early by [`crate::stop`]: the result is the smallest failing run
+    /// found so far (every step kept still fails), not the smallest the budget allows.
+    pub interrupted: bool,
     pub outcome: Outcome,
     pub trace: Vec<TraceLine>,
 }
@@ -126,10 +133,17 @@ struct ShowsKind<'r> {
     seed: u64,
     kind: String,
     sizes: Sizes,
+    progress: Option<fn(u32, u32)>,
+    judged: u32,
+    max_runs: u32,
 }
 
 impl Judge<Scenario> for ShowsKind<'_> {
     fn judge(&mut self, candidate: &Scenario) -> Verdict<Scenario> {
+        self.judged += 1;
+        if let Some(p) = self.progress {
+            p(self.judged, self.max_runs);
+        }
         let Ok(l) = revalidate(self.registry, candidate, "candidate.ron") else {
             return Verdict::Invalid;
         };
@@ -408,6 +422,9 @@ pub fn shrink(
         seed,
         kind: kind.clone(),
         sizes: before.clone(),
+        progress: opts.progress,
+        judged: 0,
+        max_runs: opts.max_runs,
     };
     let mut s = Shrinker {
         g: Greedy::new(exported.clone(), judge, opts.max_runs),
@@ -434,6 +451,7 @@ pub fn shrink(
         scenario,
         after,
         runs,
+        interrupted: crate::stop::requested(),
         outcome,
         trace,
     })

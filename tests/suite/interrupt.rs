@@ -196,3 +196,32 @@ fn off_a_terminal_long_commands_print_no_progress_line() {
     let e = stderr(&o);
     assert!(!e.contains("seeds/s") && !e.contains('\r'), "{e}");
 }
+
+#[test]
+fn a_shrink_stopped_by_ctrl_c_writes_the_smallest_failing_run_found_so_far() {
+    let dir = TempDir::new("interrupt-shrink");
+    let big = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/2pc-unsafe-random-faults.ron"),
+    )
+    .expect("the shipped scenario")
+    .replace("duration_ms: 600,", "duration_ms: 6000,")
+    .replace("sessions: 2,", "sessions: 16,");
+    let file = dir.write("big.ron", &big);
+    let cx = dir.path("cx.ron");
+    let (out, code) = interrupted_at_terminal(
+        &format!("shrink {} --seed 1 --out {}", file.display(), cx.display()),
+        "runs/s",
+    );
+    assert_eq!(code, 130, "{out}");
+    assert!(
+        out.contains("is the smallest failing run found so far"),
+        "{out}"
+    );
+    let o = acidbase(&["run", cx.to_str().expect("utf-8 path")]);
+    assert!(
+        crate::common::stdout(&o).contains("ATOMICITY VIOLATED"),
+        "the counterexample still fails: {}",
+        crate::common::stdout(&o)
+    );
+}
