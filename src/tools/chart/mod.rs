@@ -889,6 +889,11 @@ fn bars<DB: DrawingBackend>(
             }
         }
     }
+    if single {
+        // Each bar is named under it: a legend would only repeat the names (and
+        // cover a bar).
+        return Ok(());
+    }
     let tops: Vec<(f64, f64)> = bars
         .iter()
         .flat_map(|(_, x, e)| [(*x, e.y), (*x, e.hi)])
