@@ -22,5 +22,6 @@ publish-then-commit 24 seq-publish-then-commit.svg
 sync-timeout-compensation 24 seq-sync-timeout-compensation.svg
 cache-aside-stale-set-race 142 seq-cache-aside-stale-set-race.svg
 local-cache-switch-broadcast-lost 67 seq-local-cache-switch-broadcast-lost.svg
+ids-snowflake-clock-step-back 1660 seq-ids-snowflake-clock-step-back.svg
 LIST
 echo "diagrams written to book/src/figures/" >&2

@@ -157,7 +157,7 @@ fn anchors_follow_mdbook() {
 }
 
 /// The protocol chapters, each of which shows the sequence diagram of its key scenario.
-const PROTOCOL_CHAPTERS: [&str; 9] = [
+const PROTOCOL_CHAPTERS: [&str; 10] = [
     "two-phase-commit",
     "three-phase-commit",
     "paxos-commit",
@@ -167,6 +167,7 @@ const PROTOCOL_CHAPTERS: [&str; 9] = [
     "service-calls",
     "cache",
     "local-cache",
+    "global-ids",
 ];
 
 /// The figures `book/diagrams.sh` draws: (scenario, transaction, file).
