@@ -211,6 +211,12 @@ const FROM_REPORT: &[(&str, &[&str])] = &[
     ("{} requests were decided on two attempts that saw the switch differently; {} of them went down both paths", &["/local_cache/split_views", "/local_cache/split_paths"]),
     ("{} requests were processed twice, once by each payment path: {} of money charged twice, and nobody noticed", &["/local_cache/processed_twice", "/local_cache/double_charged_amount"]),
     ("{} copies of the switch still differ from the store at the end: they stay wrong until the next flip reaches them", &["/local_cache/divergent_at_end"]),
+    ("The generators issued {} ids; the orders table recorded {} orders and the generators accepted {}", &["/ids/issued", "/ids/recorded", "/ids/accepted"]),
+    ("{} ids were issued twice, for different orders; the dedupe table dropped {} real orders as duplicates and answered \"recorded\" all the same", &["/ids/duplicate_ids", "/ids/dropped_real_orders"]),
+    ("{} accepted orders are missing from the orders table at the end; reconciliation found {} of them", &["/ids/lost_orders", "/ids/lost_found_by_reconciliation"]),
+    ("{} id was not above its generator's previous id (a clock that went back)", &["/ids/non_monotonic"]),
+    ("{} ids were not above their generator's previous id (a clock that went back)", &["/ids/non_monotonic"]),
+    ("The guard held {} requests back (at most {} ms) and refused {}: the price of never reusing a timestamp", &["/ids/waited", "/ids/waited_ms_max.1", "/ids/refused"]),
 ];
 
 /// The value the story should print for `pointer` (see [`FROM_REPORT`]).
@@ -302,6 +308,34 @@ fn check_no_faults(r: &Run, s: &str) -> Option<Vec<String>> {
             .filter(|v| matches!(kind(v), "crash" | "restart" | "cut_start"))
             .map(|v| format!("the trace has {v}"))
             .collect()
+    })
+}
+
+/// "NODE's wall clock stepped back|forward D ms at T ms …" ↔ a `clock_step` line.
+fn check_clock_step(r: &Run, s: &str) -> Option<Vec<String>> {
+    let c = pat(
+        s,
+        "{}'s wall clock stepped {} {} ms at {} ms (as NTP steps a clock; its timers were not moved)",
+    )?;
+    let sign = match c[1].as_str() {
+        "back" => -1.0,
+        "forward" => 1.0,
+        other => return Some(vec![format!("stepped {other:?}: neither back nor forward")]),
+    };
+    let found = r.lines("clock_step").any(|v| {
+        v["node"] == c[0].as_str()
+            && ms(t(v)) == c[3]
+            && v["step_us"].as_i64().is_some_and(|u| {
+                format!("{:.1}", (u as f64).abs() / 1000.0) == c[2] && (u < 0) == (sign < 0.0)
+            })
+    });
+    Some(if found {
+        Vec::new()
+    } else {
+        vec![format!(
+            "no clock_step of {} by {} ms at {} ms in the trace",
+            c[0], c[2], c[3]
+        )]
     })
 }
 
@@ -720,6 +754,7 @@ const CHECKS: &[(&str, Check)] = &[
     ("description", check_description),
     ("no faults", check_no_faults),
     ("crash", check_crash),
+    ("clock step", check_clock_step),
     ("partition", check_partition),
     ("blocked", check_blocked),
     ("other blocked", check_other_blocked),
@@ -1084,4 +1119,9 @@ fn a_hanging_branch_is_not_an_ending() {
     })
     .iter()
     .any(|p| p.contains("no check recognises")));
+}
+
+#[test]
+fn ids_stories_match_their_traces() {
+    assert_stories(&["ids-snowflake-clock-step-back", "ids-snowflake-guard-wait"]);
 }
