@@ -225,3 +225,17 @@ fn a_shrink_stopped_by_ctrl_c_writes_the_smallest_failing_run_found_so_far() {
         crate::common::stdout(&o)
     );
 }
+
+#[test]
+fn a_swarm_stopped_by_ctrl_c_marks_the_row_it_was_running() {
+    let (out, code) = interrupted_at_terminal(
+        "explore --swarm --config 2pc,3pc --seeds 1..=10000000 --jobs 1",
+        "runs/s",
+    );
+    assert_eq!(code, 130, "{out}");
+    assert!(out.contains("interrupted after "), "{out}");
+    assert!(
+        out.contains("configuration(s) run, the last one in part"),
+        "{out}"
+    );
+}
