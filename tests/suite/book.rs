@@ -27,19 +27,23 @@ fn anchor(heading: &str) -> String {
         .collect()
 }
 
+/// The lines of a page outside fenced code blocks.
+fn prose_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut in_code = false;
+    text.lines().filter(move |line| {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+            return false;
+        }
+        !in_code
+    })
+}
+
 /// The anchors of a page's headings (outside code blocks), with mdBook's `-1`, `-2`
 /// suffixes for repeats.
 fn anchors(text: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    let mut in_code = false;
-    for line in text.lines() {
-        if line.trim_start().starts_with("```") {
-            in_code = !in_code;
-            continue;
-        }
-        if in_code {
-            continue;
-        }
+    for line in prose_lines(text) {
         if let Some(h) = line.strip_prefix('#') {
             let base = anchor(h.trim_start_matches('#'));
             let mut id = base.clone();
@@ -58,15 +62,7 @@ fn anchors(text: &str) -> BTreeSet<String> {
 /// inline code.
 fn targets(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let mut in_code = false;
-    for line in text.lines() {
-        if line.trim_start().starts_with("```") {
-            in_code = !in_code;
-            continue;
-        }
-        if in_code {
-            continue;
-        }
+    for line in prose_lines(text) {
         let mut plain = String::new();
         for (i, part) in line.split('`').enumerate() {
             if i % 2 == 0 {

@@ -811,17 +811,7 @@ impl App {
                 txn, key, value, ..
             } if self.at(txn, Step::ReadDb) => {
                 // Fill what was read; the fill may land after a writer's delete.
-                let ack = false;
-                ctx.send(
-                    self.cache,
-                    Msg::Set {
-                        txn,
-                        key,
-                        value,
-                        ack,
-                    },
-                );
-                self.read_done(txn, key, value, false, ctx);
+                self.fill_and_answer(txn, key, value, ctx);
             }
             Msg::Done { txn } => self.answered(txn, Answered::Done, ctx),
             Msg::Written { txn, .. } => self.answered(txn, Answered::Written, ctx),
@@ -1010,6 +1000,12 @@ impl App {
         }
         let (key, value) = (op.key, op.db_part.unwrap_or(CACHE_INITIAL));
         ctx.cancel_timer(Timer::PartTimeout(txn));
+        self.fill_and_answer(txn, key, value, ctx);
+    }
+
+    /// A miss's end: fill the cache with what was read (no acknowledgement awaited)
+    /// and answer the reader.
+    fn fill_and_answer(&mut self, txn: TxnId, key: u32, value: u64, ctx: &mut Ctx<'_, CacheNode>) {
         let ack = false;
         ctx.send(
             self.cache,
