@@ -110,6 +110,9 @@ export PATH=$(dirname "$bin"):$PATH
 cpus=--cpus-per-task=1
 fail=0
 differ() { say "DIFFERENT: $*"; fail=1; }
+# Seconds since the last lap.
+last=$(date +%s)
+lap() { local now; now=$(date +%s); lapped=$((now - last)); last=$now; }
 
 # The one wall-clock figure of a swarm's summary, masked.
 mask() { sed -E 's/ runs in [0-9.]+ s$/ runs in X s/; s/"seconds": [0-9.e+-]+/"seconds": X/' "$1"; }
@@ -127,7 +130,7 @@ merge='acidbase merge results/cap/shard-*-of-4 --out results/cap/merged'
 array_then_merge --array=0-3 $cpus sweep.sbatch || differ "sweep: a Slurm job failed"
 acidbase sweep scenarios/sweeps/cap.ron --out one/cap --quiet >/dev/null
 diff -r one/cap results/cap/merged >/dev/null || differ "sweep: merged shards vs one machine"
-say "sweep: $(ls results/cap/merged | wc -l) files merged and compared"
+lap; say "sweep: $(ls results/cap/merged | wc -l) files merged and compared ($lapped s)"
 
 # 2. An explore: 3 shards, merged as text and as JSON (with the exit codes).
 explore=(scenarios/2pc-unsafe-random-faults.ron --seeds 1..=300 --ignore-expect)
@@ -141,7 +144,7 @@ set -e
 cmp one/explore.txt $r/summary.txt || differ "explore text"
 cmp one/explore.json $r/summary.json || differ "explore JSON"
 cmp one/explore.rc $r/rc || differ "explore exit codes"
-say "explore: $(head -1 one/explore.txt) (exit $(head -1 one/explore.rc))"
+lap; say "explore: $(head -1 one/explore.txt) (exit $(head -1 one/explore.rc)) ($lapped s)"
 
 # 3. The swarm: built-in rows, and a scenario file's (its failures are written).
 for run in builtins file; do
@@ -170,7 +173,7 @@ for run in builtins file; do
         cmp <(sed "s#one/$run-failures/#$r/failures/#g" one/$run-failures/$f) $r/failures/$f \
             || differ "swarm ($run): $f"
     done
-    say "swarm ($run): $(head -1 one/swarm-$run.txt | sed -E 's/ in [0-9.]+ s$//'), $(echo $one | wc -w) failing world(s) written (exit $(cat one/swarm-$run.rc))"
+    lap; say "swarm ($run): $(head -1 one/swarm-$run.txt | sed -E 's/ in [0-9.]+ s$//'), $(echo $one | wc -w) failing world(s) written (exit $(head -1 one/swarm-$run.rc)) ($lapped s)"
 done
 
 end=$(date +%s)
