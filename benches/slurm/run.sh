@@ -110,56 +110,75 @@ export PATH=$(dirname "$bin"):$PATH
 cpus=--cpus-per-task=1
 fail=0
 differ() { say "DIFFERENT: $*"; fail=1; }
-# Seconds since the last lap.
-last=$(date +%s)
-lap() { local now; now=$(date +%s); lapped=$((now - last)); last=$now; }
 
 # The one wall-clock figure of a swarm's summary, masked.
 mask() { sed -E 's/ runs in [0-9.]+ s$/ runs in X s/; s/"seconds": [0-9.e+-]+/"seconds": X/' "$1"; }
 
 # Submits an array job ($@) and a merge job ($merge, a shell command) that runs
-# once every task succeeded; waits for the merge. False if either failed.
+# once every task succeeded (a failed task cancels it: kill_invalid_depend).
+merges=()
 array_then_merge() {
     local jid
-    jid=$(sbatch --parsable "$@") || return 1
-    sbatch --parsable --dependency=afterok:$jid --wait --wrap "$merge" >/dev/null
+    jid=$(sbatch --parsable "$@") || { differ "sbatch $*"; return; }
+    merges+=("$(sbatch --parsable --dependency=afterok:$jid --wrap "$merge")")
 }
 
+# Everything is submitted first; the one-machine runs go while Slurm works.
 # 1. The sweep: 4 shards and the book's dependent merge.
-merge='acidbase merge results/cap/shard-*-of-4 --out results/cap/merged'
-array_then_merge --array=0-3 $cpus sweep.sbatch || differ "sweep: a Slurm job failed"
-acidbase sweep scenarios/sweeps/cap.ron --out one/cap --quiet >/dev/null
-diff -r one/cap results/cap/merged >/dev/null || differ "sweep: merged shards vs one machine"
-lap; say "sweep: $(ls results/cap/merged | wc -l) files merged and compared ($lapped s)"
-
+merge='acidbase merge results/cap/shard-*-of-4 --out results/cap/merged; echo $? > results/cap/rc'
+array_then_merge --array=0-3 $cpus sweep.sbatch
 # 2. An explore: 3 shards, merged as text and as JSON (with the exit codes).
 explore=(scenarios/2pc-unsafe-random-faults.ron --seeds 1..=300 --ignore-expect)
 r=results/explore
 merge="acidbase merge $r/part-*-of-3.json > $r/summary.txt; echo \$? > $r/rc; acidbase merge $r/part-*-of-3.json --format json > $r/summary.json; echo \$? >> $r/rc"
-OUT=$r array_then_merge --array=0-2 $cpus explore.sbatch "${explore[@]}" || differ "explore: a Slurm job failed"
-set +e
-acidbase explore "${explore[@]}" >one/explore.txt; echo $? >one/explore.rc
-acidbase explore "${explore[@]}" --format json >one/explore.json; echo $? >>one/explore.rc
-set -e
-cmp one/explore.txt $r/summary.txt || differ "explore text"
-cmp one/explore.json $r/summary.json || differ "explore JSON"
-cmp one/explore.rc $r/rc || differ "explore exit codes"
-lap; say "explore: $(head -1 one/explore.txt) (exit $(head -1 one/explore.rc)) ($lapped s)"
-
+OUT=$r array_then_merge --array=0-2 $cpus explore.sbatch "${explore[@]}"
 # 3. The swarm: built-in rows, and a scenario file's (its failures are written).
-for run in builtins file; do
-    if [ $run = builtins ]; then
+swarm_args() {
+    if [ "$1" = builtins ]; then
         swarm=(--swarm --config 2pc,2pc-unsafe-timeout --seeds 1..=60)
     else
         swarm=(scenarios/2pc-unsafe-timeout.ron --swarm --seeds 1..=60)
     fi
+}
+for run in builtins file; do
+    swarm_args $run
     r=results/swarm-$run
     merge="acidbase merge $r/part-*-of-3.json > $r/summary.txt; echo \$? > $r/rc"
-    OUT=$r array_then_merge --array=0-2 $cpus explore.sbatch "${swarm[@]}" --out $r/failures \
-        || differ "swarm ($run): a Slurm job failed"
-    set +e
+    OUT=$r array_then_merge --array=0-2 $cpus explore.sbatch "${swarm[@]}" --out $r/failures
+done
+submitted=$(date +%s)
+
+set +e
+acidbase sweep scenarios/sweeps/cap.ron --out one/cap --quiet >/dev/null
+acidbase explore "${explore[@]}" >one/explore.txt; echo $? >one/explore.rc
+acidbase explore "${explore[@]}" --format json >one/explore.json; echo $? >>one/explore.rc
+for run in builtins file; do
+    swarm_args $run
     acidbase explore "${swarm[@]}" --out one/$run-failures >one/swarm-$run.txt; echo $? >one/swarm-$run.rc
-    set -e
+done
+set -e
+ones=$(date +%s)
+
+# Wait for the merges (a cancelled one leaves no rc file: the checks say so).
+for _ in $(seq 600); do
+    [ -z "$(squeue -h -j "$(IFS=,; echo "${merges[*]}")" 2>/dev/null)" ] && break
+    sleep 0.5
+done
+waited=$(date +%s)
+
+# 1. The sweep: every file of the directory.
+[ "$(cat results/cap/rc 2>/dev/null)" = 0 ] || differ "sweep: the merge job failed or did not run"
+diff -r one/cap results/cap/merged >/dev/null || differ "sweep: merged shards vs one machine"
+say "sweep: $(ls results/cap/merged 2>/dev/null | wc -l) files merged and compared"
+# 2. The explore.
+r=results/explore
+cmp one/explore.txt $r/summary.txt || differ "explore text"
+cmp one/explore.json $r/summary.json || differ "explore JSON"
+cmp one/explore.rc $r/rc || differ "explore exit codes"
+say "explore: $(head -1 one/explore.txt) (exit $(head -1 one/explore.rc))"
+# 3. The swarms.
+for run in builtins file; do
+    r=results/swarm-$run
     cmp one/swarm-$run.rc $r/rc || differ "swarm ($run) exit codes"
     # The one machine wrote its failing worlds to one/$run-failures/: the same
     # files under another directory name, which the summary and each file's
@@ -173,8 +192,9 @@ for run in builtins file; do
         cmp <(sed "s#one/$run-failures/#$r/failures/#g" one/$run-failures/$f) $r/failures/$f \
             || differ "swarm ($run): $f"
     done
-    lap; say "swarm ($run): $(head -1 one/swarm-$run.txt | sed -E 's/ in [0-9.]+ s$//'), $(echo $one | wc -w) failing world(s) written (exit $(head -1 one/swarm-$run.rc)) ($lapped s)"
+    say "swarm ($run): $(head -1 one/swarm-$run.txt | sed -E 's/ in [0-9.]+ s$//'), $(echo $one | wc -w) failing world(s) written (exit $(head -1 one/swarm-$run.rc))"
 done
+say "submitting $((submitted - setup)) s, one-machine runs $((ones - submitted)) s, waiting for Slurm $((waited - ones)) s more"
 
 end=$(date +%s)
 say "setup $((setup - start)) s, runs and checks $((end - setup)) s"

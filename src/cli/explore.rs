@@ -57,7 +57,11 @@ fn write_part(program: &str, part: &Part, file: Option<&Path>, in_shard: u64) ->
     if let Err(code) = write_file(&file, &part.to_json(), "shard's part") {
         return code;
     }
-    let failing: u64 = part.rows.iter().map(|r| r.exploration.violating_seeds).sum();
+    let failing: u64 = part
+        .rows
+        .iter()
+        .map(|r| r.exploration.violating_seeds)
+        .sum();
     let what = if part.command.swarm {
         format!(
             "{in_shard} seeds x {} row(s), {failing} failing runs",
@@ -338,7 +342,10 @@ fn swarm_inner(registry: &Registry, program: &str, a: SwarmArgs) -> Result<ExitC
     if a.json {
         say!("{}", swarm::to_json(&a.seeds, total, seconds, &rows));
     } else {
-        say!("{}", swarm::to_text(program, &a.seeds, total, seconds, &rows));
+        say!(
+            "{}",
+            swarm::to_text(program, &a.seeds, total, seconds, &rows)
+        );
     }
     if a.shrink && !interrupted {
         if let Some(f) = swarm::first_failure(&rows).map(Path::to_path_buf) {

@@ -330,11 +330,7 @@ impl Exploration {
                 e.1 = e.1.min(k.first_seed);
             }
         }
-        Some(Tally::finish(
-            t,
-            (&first.scenario, &first.protocol),
-            false,
-        ))
+        Some(Tally::finish(t, (&first.scenario, &first.protocol), false))
     }
 }
 
@@ -503,7 +499,8 @@ mod top_seed_tests {
             let parts: Vec<Exploration> = (0..n)
                 .map(|i| {
                     let shard = Shard::new(i, n).expect("a shard");
-                    let e = explore_shard_seeds(("x", "2pc"), 4..=40, shard, 1, &verdict, &|_, _| {});
+                    let e =
+                        explore_shard_seeds(("x", "2pc"), 4..=40, shard, 1, &verdict, &|_, _| {});
                     assert_eq!(e.seeds_run, shard_seed_count(&(4..=40), shard));
                     e
                 })

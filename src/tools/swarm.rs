@@ -1256,7 +1256,8 @@ pub fn judge(
     let mut saved = Vec::new();
     if matches!(row.expect, Expect::Safe) {
         for k in &e.kinds {
-            let drawn = draw(registry, &row.base, k.first_seed, row.mix).map_err(|e| e.to_string())?;
+            let drawn =
+                draw(registry, &row.base, k.first_seed, row.mix).map_err(|e| e.to_string())?;
             let drawn = drawn.scenario();
             let file = out.join(format!("{}.ron", drawn.name));
             make_dir(out)?;
@@ -1347,7 +1348,11 @@ pub fn to_text(program: &str, seeds: &str, total: u64, seconds: f64, rows: &[Row
     if let Some(f) = first_failure(rows) {
         let _ = writeln!(s);
         let _ = writeln!(s, "Replay the first failure: {program} run {}", f.display());
-        let _ = writeln!(s, "Minimise it:              {program} shrink {}", f.display());
+        let _ = writeln!(
+            s,
+            "Minimise it:              {program} shrink {}",
+            f.display()
+        );
     }
     s
 }

@@ -18,7 +18,14 @@ fn shard(dir: &TempDir, args: &[&str], i: usize, n: usize) -> String {
     let spec = format!("{i}/{n}");
     let mut a = vec!["explore"];
     a.extend(args);
-    a.extend(["--jobs", "1", "--shard", &spec, "--shard-out", path_str(&part)]);
+    a.extend([
+        "--jobs",
+        "1",
+        "--shard",
+        &spec,
+        "--shard-out",
+        path_str(&part),
+    ]);
     let out = acidbase(&a);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(
@@ -109,7 +116,10 @@ fn a_swarm_of_two_rows_in_three_shards_merges_into_the_one_machine_output() {
     assert!(stdout(&whole).contains("ok: anomaly found"));
     let merged = merge(&parts, &[]);
     assert_eq!(code(&merged), 0, "{}", stderr(&merged));
-    assert_eq!(mask_seconds(&stdout(&merged)), mask_seconds(&stdout(&whole)));
+    assert_eq!(
+        mask_seconds(&stdout(&merged)),
+        mask_seconds(&stdout(&whole))
+    );
     whole_args.extend(["--format", "json"]);
     let merged_json = merge(&parts, &["--format", "json"]);
     assert_eq!(
@@ -123,7 +133,14 @@ fn a_sharded_swarm_of_a_file_writes_the_same_failing_worlds_once_merged() {
     let dir = TempDir::new("swarm-file-shards");
     let (one, many) = (dir.path("one"), dir.path("many"));
     let file = "scenarios/2pc-unsafe-timeout.ron";
-    let args = [file, "--swarm", "--seeds", "1..=30", "--out", path_str(&many)];
+    let args = [
+        file,
+        "--swarm",
+        "--seeds",
+        "1..=30",
+        "--out",
+        path_str(&many),
+    ];
     let parts: Vec<String> = (0..3).map(|i| shard(&dir, &args, i, 3)).collect();
     assert!(!many.exists(), "a shard writes no failing world");
     let whole = acidbase(&[
@@ -146,7 +163,12 @@ fn a_sharded_swarm_of_a_file_writes_the_same_failing_worlds_once_merged() {
     let names = |d: &std::path::Path| {
         let mut v: Vec<String> = std::fs::read_dir(d)
             .expect("the failing worlds")
-            .map(|e| e.expect("an entry").file_name().to_string_lossy().into_owned())
+            .map(|e| {
+                e.expect("an entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .collect();
         v.sort();
         v
@@ -164,7 +186,15 @@ fn a_sharded_swarm_of_a_file_writes_the_same_failing_worlds_once_merged() {
 fn parts_that_are_not_one_whole_run_are_refused_and_nothing_is_written() {
     let dir = TempDir::new("explore-shard-errors");
     let out = dir.path("failures");
-    let args = ["--swarm", "--config", "2pc", "--seeds", "1..=6", "--out", path_str(&out)];
+    let args = [
+        "--swarm",
+        "--config",
+        "2pc",
+        "--seeds",
+        "1..=6",
+        "--out",
+        path_str(&out),
+    ];
     let parts: Vec<String> = (0..3).map(|i| shard(&dir, &args, i, 3)).collect();
     let refused = |o: Output, what: &str| {
         assert_eq!(code(&o), 2, "{what}: {}", stdout(&o));
@@ -193,7 +223,10 @@ fn parts_that_are_not_one_whole_run_are_refused_and_nothing_is_written() {
     let e = refused(merge(&parts, &["--format", "svg"]), "a chart format");
     assert!(e.contains("text or json"), "{e}");
     let not_a_part = dir.write("x.json", "{}");
-    let e = refused(merge(&[path_str(&not_a_part).to_string()], &[]), "not a part");
+    let e = refused(
+        merge(&[path_str(&not_a_part).to_string()], &[]),
+        "not a part",
+    );
     assert!(e.contains("not a part written by explore --shard"), "{e}");
 }
 
@@ -215,9 +248,15 @@ fn bad_shard_flags_are_refused_with_exit_2() {
     let o = acidbase(&["explore", SCENARIO, "--shard-out", "x.json"]);
     assert_eq!(code(&o), 2);
     assert!(stderr(&o).contains("--shard-out needs --shard I/N or --shards N"));
-    let o = acidbase(&["explore", "--swarm", "--config", "2pc", "--shard", "0/2", "--shrink"]);
+    let o = acidbase(&[
+        "explore", "--swarm", "--config", "2pc", "--shard", "0/2", "--shrink",
+    ]);
     assert_eq!(code(&o), 2);
-    assert!(stderr(&o).contains("--shrink with --shard"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--shrink with --shard"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -245,10 +284,18 @@ fn shards_take_their_index_from_a_slurm_array_or_a_kubernetes_indexed_job() {
         assert_eq!(code(&o), 0, "{}", stderr(&o));
         let j: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&part).expect("a part")).expect("JSON");
-        (j["shard"][0].as_u64(), j["shard"][1].as_u64(), path_str(&part).to_string())
+        (
+            j["shard"][0].as_u64(),
+            j["shard"][1].as_u64(),
+            path_str(&part).to_string(),
+        )
     };
     let a = run(
-        &[("SLURM_ARRAY_TASK_ID", "5"), ("SLURM_ARRAY_TASK_MIN", "4"), ("SLURM_ARRAY_TASK_COUNT", "3")],
+        &[
+            ("SLURM_ARRAY_TASK_ID", "5"),
+            ("SLURM_ARRAY_TASK_MIN", "4"),
+            ("SLURM_ARRAY_TASK_COUNT", "3"),
+        ],
         "a.json",
     );
     assert_eq!((a.0, a.1), (Some(1), Some(3)));

@@ -13,8 +13,8 @@ fn root() -> &'static Path {
 fn the_book_shows_the_slurm_scripts_that_run_sh_submits() {
     let book = std::fs::read_to_string(root().join("book/src/sweeps.md")).expect("the book");
     for name in ["sweep.sbatch", "explore.sbatch"] {
-        let file = std::fs::read_to_string(root().join("benches/slurm").join(name))
-            .expect("the script");
+        let file =
+            std::fs::read_to_string(root().join("benches/slurm").join(name)).expect("the script");
         let block = format!("```bash\n{file}```\n");
         assert!(
             book.contains(&block),
