@@ -240,6 +240,12 @@ pub fn merge(
     }
     let json = json.unwrap_or(command.json);
     if !command.swarm {
+        if out.is_some() {
+            return Err(
+                "merge --out: the parts of a plain explore write no files (it is for a sweep's shards and a swarm's failing worlds)"
+                    .into(),
+            );
+        }
         let e = merged_row(&parts, 0)?;
         let stdout = if json {
             let mut j = serde_json::to_string_pretty(&e)

@@ -74,6 +74,9 @@ fn three_explore_shards_merge_into_exactly_the_one_machine_output() {
     let merged = merge(&parts, &[]);
     assert_eq!(stdout(&merged), stdout(&whole), "{}", stderr(&merged));
     assert_eq!(code(&merged), code(&whole));
+    let e = merge(&parts, &["--out", "x"]);
+    assert_eq!(code(&e), 2);
+    assert!(stderr(&e).contains("write no files"), "{}", stderr(&e));
     // JSON: the one machine's --format json, byte for byte (merge --format json,
     // and shards that were themselves asked for JSON).
     whole_args.extend(["--format", "json"]);
