@@ -238,7 +238,11 @@ fn dispatch(cli: Cli, registry: &Registry, program: &str) -> ExitCode {
             },
         ),
         Command::Merge { dirs, out, format } => {
-            if dirs.iter().any(|d| d.is_file()) {
+            // Parts are files (named *.json by default); a sweep's shards, directories.
+            if dirs
+                .iter()
+                .any(|d| d.is_file() || d.extension().is_some_and(|e| e == "json"))
+            {
                 let json = match format {
                     None => None,
                     Some(MergeFormat::Text) => Some(false),
