@@ -98,7 +98,7 @@ pub(super) enum Command {
     },
     /// Run one scenario under many seeds in parallel; group the failures by kind.
     #[command(
-        after_help = "Every seed's run is deterministic; threads only share out the seeds, so the\nsummary is the same at any --jobs. A seed fails when it breaks atomicity, an\ninvariant, leaves a transaction unresolved or a participant in doubt (blocked),\nhas counts that do not add up (counts), hits max_events (event-guard: then\nnothing else is judged), or fails one of the scenario's expectations.\n\nExamples:\n  acidbase explore scenarios/2pc-unsafe-timeout.ron --seeds 1..200\n      How many seeds break atomicity, the first one, and the command that\n      reproduces it.\n  acidbase explore scenarios/2pc-partition.ron --seeds 0..=999 --jobs 2 \\\n      --format json\n  acidbase explore scenarios/2pc-unsafe-random-faults.ron --seeds 1..500 \\\n      --ignore-expect\n      Judge seeds by the invariants alone, not by the expectations pinned for\n      seed 1.\n\nThen: acidbase shrink SCENARIO --seed N   (minimise the first failing seed)\n\nSwarm testing (--swarm): each seed draws the whole world, not only the faults:\n  acidbase explore --swarm --seeds 1..200\n      Every built-in configuration: each safe one must never fail, each unsafe\n      variant must show its anomaly. A table, one row per configuration and\n      workload.\n  acidbase explore --swarm --config 2pc,3pc --seeds 1..5000 --jobs 2\n  acidbase explore mine.ron --swarm --seeds 1..10000 --shrink\n      Your protocol options and workload, every fault at once; the first\n      failure is written to swarm-failures/ and shrunk.\n\nExit codes: 0 no seed failed (swarm: every configuration as expected); 1 some\nseed failed; 2 bad input; 130 interrupted (Ctrl-C): the seeds run so far are\nsummarised and the command for the rest is printed."
+        after_help = "Every seed's run is deterministic; threads only share out the seeds, so the\nsummary is the same at any --jobs. A seed fails when it breaks atomicity, an\ninvariant, leaves a transaction unresolved or a participant in doubt (blocked),\nhas counts that do not add up (counts), hits max_events (event-guard: then\nnothing else is judged), or fails one of the scenario's expectations.\n\nExamples:\n  acidbase explore scenarios/2pc-unsafe-timeout.ron --seeds 1..200\n      How many seeds break atomicity, the first one, and the command that\n      reproduces it.\n  acidbase explore scenarios/2pc-partition.ron --seeds 0..=999 --jobs 2 \\\n      --format json\n  acidbase explore scenarios/2pc-unsafe-random-faults.ron --seeds 1..500 \\\n      --ignore-expect\n      Judge seeds by the invariants alone, not by the expectations pinned for\n      seed 1.\n\nThen: acidbase shrink SCENARIO --seed N   (minimise the first failing seed)\n\nSwarm testing (--swarm): each seed draws the whole world, not only the faults:\n  acidbase explore --swarm --seeds 1..200\n      Every built-in configuration: each safe one must never fail, each unsafe\n      variant must show its anomaly. A table, one row per configuration and\n      workload.\n  acidbase explore --swarm --config 2pc,3pc --seeds 1..5000 --jobs 2\n  acidbase explore mine.ron --swarm --seeds 1..10000 --shrink\n      Your protocol options and workload, every fault at once; the first\n      failure is written to swarm-failures/ and shrunk.\n\nAcross machines (--shard I/N: seeds at offset k with k mod N = I; each shard\nwrites a part, `acidbase merge` prints what one machine prints):\n  acidbase explore scenarios/2pc-partition.ron --seeds 1..1000 --shard 0/4 \\\n      --shard-out part-0.json\n  acidbase explore --swarm --config 2pc --seeds 1..500 --shard 1/4\n      writes explore-shard-1-of-4.json\n  SLURM_ARRAY_TASK_ID=2 acidbase explore X.ron --seeds 1..100 --shards 4\n  acidbase merge part-0.json part-1.json part-2.json part-3.json\n\nExit codes: 0 no seed failed (swarm: every configuration as expected; a\nshard: its part was written, the merge judges); 1 some seed failed; 2 bad\ninput; 130 interrupted (Ctrl-C): the seeds run so far are summarised and the\ncommand for the rest is printed (a shard writes nothing: run it again)."
     )]
     Explore {
         /// The scenario file (RON). With --swarm it may be left out: then every
@@ -151,6 +151,19 @@ pub(super) enum Command {
         /// `text` for people, `json` for machines.
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        /// Run only shard I of N: the seeds at offset k from the first with
+        /// k mod N = I (every row of a swarm), e.g. 0/4; writes the shard's part
+        /// (JSON) for `acidbase merge` instead of the summary.
+        #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+        shard: Option<crate::tools::sweep::Shard>,
+        /// Run one of N shards, its index from the batch system's array
+        /// (JOB_COMPLETION_INDEX, or SLURM_ARRAY_TASK_ID minus SLURM_ARRAY_TASK_MIN).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "shard")]
+        shards: Option<u32>,
+        /// With --shard or --shards: where to write the shard's part (default:
+        /// explore-shard-I-of-N.json).
+        #[arg(long, value_name = "FILE")]
+        shard_out: Option<PathBuf>,
     },
     /// Minimise a failing run's fault schedule; write it as a replayable counterexample.
     #[command(
@@ -264,20 +277,22 @@ pub(super) enum Command {
         #[arg(long, value_name = "N", default_value_t = crate::tools::sweep::DEFAULT_MAX_RUNS)]
         max_runs: usize,
     },
-    /// Combine the output directories of a sharded sweep into one.
+    /// Combine the shards of a sweep (directories) or of an explore (part files).
     #[command(
-        after_help = "Example:\n  acidbase merge output/partition-rate/shard-*-of-4 --out output/partition-rate\n\nWrites exactly what one machine running the whole sweep writes (runs.csv,\nsummary.csv, summary.json, plan.json, journal.jsonl, charts). Fails, writing\nnothing, if a run is missing or the shards belong to different sweeps. Exit\ncode 2 then."
+        after_help = "Examples:\n  acidbase merge output/partition-rate/shard-*-of-4 --out output/partition-rate\n      Writes exactly what one machine running the whole sweep writes\n      (runs.csv, summary.csv, summary.json, plan.json, journal.jsonl, charts).\n  acidbase merge explore-shard-*-of-4.json\n      The parts written by explore --shard I/4 (or --swarm --shard I/4):\n      prints exactly what one machine running every seed prints (its --format;\n      a swarm writes each failing kind's first world to its --out) and exits\n      as it would (0 or 1).\n\nFails, writing nothing, if a run or shard is missing, a shard is given twice,\nor the shards belong to different sweeps or commands. Exit code 2 then."
     )]
     Merge {
-        /// Shard output directories.
-        #[arg(required = true)]
+        /// Shard output directories (a sweep) or part files (explore).
+        #[arg(required = true, value_name = "DIR|PART")]
         dirs: Vec<PathBuf>,
-        /// Output directory (default: output/<sweep name>/).
+        /// A sweep: the output directory (default: output/<sweep name>/). A swarm's
+        /// parts: the directory for the failing worlds (default: the shards' --out).
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
-        /// Chart file format.
-        #[arg(long, value_enum, default_value = "svg")]
-        format: ChartFormatArg,
+        /// A sweep: the chart file format (svg, the default, or png). Explore parts:
+        /// text or json (default: the shards' --format).
+        #[arg(long, value_enum)]
+        format: Option<MergeFormat>,
     },
     /// Redraw charts from a sweep's saved results.
     #[command(
@@ -379,6 +394,15 @@ impl From<ChartFormatArg> for crate::tools::chart::ChartFormat {
             ChartFormatArg::Png => crate::tools::chart::ChartFormat::Png,
         }
     }
+}
+
+/// `merge --format`: a sweep's chart files, or how explore parts print.
+#[derive(Clone, Copy, ValueEnum)]
+pub(super) enum MergeFormat {
+    Svg,
+    Png,
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

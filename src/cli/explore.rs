@@ -5,10 +5,10 @@
 use super::common::{bad, jobs_or_cores, load, write_file};
 use super::shrink::{shrink_command, ShrinkArgs};
 use crate::run::Registry;
-use crate::scenario::Scenario;
-use crate::tools::explore::{explore, parse_seeds, seed_count};
+use crate::tools::explore::{explore_shard, parse_seeds, shard_seed_count, Shard};
+use crate::tools::parts::{self, Part, PartCommand, PartRow};
 use crate::tools::progress::Progress;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// The flags of `explore` (without --swarm), as the command uses them.
@@ -19,6 +19,69 @@ pub(super) struct ExploreArgs {
     pub(super) protocol: Option<String>,
     pub(super) ignore_expect: bool,
     pub(super) json: bool,
+    pub(super) shard: ShardFlags,
+}
+
+/// `--shard I/N`, `--shards N` and `--shard-out FILE`.
+pub(super) struct ShardFlags {
+    pub(super) shard: Option<Shard>,
+    pub(super) shards: Option<u32>,
+    pub(super) out: Option<PathBuf>,
+}
+
+impl ShardFlags {
+    /// The shard this process runs, if the flags ask for one (`--shards N` takes
+    /// the index from a batch system's array, as sweeps do); `None` runs every seed.
+    fn resolve(&self) -> Result<Option<Shard>, ExitCode> {
+        if self.shard.is_none() && self.shards.is_none() {
+            if self.out.is_some() {
+                return Err(bad("--shard-out needs --shard I/N or --shards N"));
+            }
+            return Ok(None);
+        }
+        Shard::resolve(self.shard, self.shards.map(|n| n as usize), |k| {
+            std::env::var(k).ok()
+        })
+        .map(Some)
+        .map_err(bad)
+    }
+}
+
+/// Writes a shard's part and says what it holds and how to merge it.
+fn write_part(program: &str, part: &Part, file: Option<&Path>, in_shard: u64) -> ExitCode {
+    let shard = Shard {
+        index: part.shard[0],
+        count: part.shard[1],
+    };
+    let file = file.map_or_else(|| parts::default_file(shard), Path::to_path_buf);
+    if let Err(code) = write_file(&file, &part.to_json(), "shard's part") {
+        return code;
+    }
+    let failing: u64 = part
+        .rows
+        .iter()
+        .map(|r| r.exploration.violating_seeds)
+        .sum();
+    let what = if part.command.swarm {
+        format!(
+            "{in_shard} seeds x {} row(s), {failing} failing runs",
+            part.rows.len()
+        )
+    } else {
+        format!("{in_shard} seeds, {failing} failing")
+    };
+    sayln!(
+        "shard {}/{} of seeds {}: {what}; wrote {}",
+        shard.index,
+        shard.count,
+        part.command.seeds,
+        file.display()
+    );
+    sayln!(
+        "Merge the parts of all {} shards: {program} merge PART... (prints what one machine prints)",
+        shard.count
+    );
+    ExitCode::SUCCESS
 }
 
 /// `acidbase explore`; `program` names the binary in the commands it prints.
@@ -32,8 +95,12 @@ pub(super) fn explore_command(registry: &Registry, program: &str, a: ExploreArgs
         Ok(r) => r,
         Err(e) => return bad(format!("--seeds: {e}")),
     };
+    let shard = match a.shard.resolve() {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
     let jobs = jobs_or_cores(a.jobs);
-    let total = seed_count(&seeds);
+    let total = shard_seed_count(&seeds, shard.unwrap_or(Shard::ALL));
     let (first, last) = (*seeds.start(), *seeds.end());
     super::interrupt::install();
     let bar = std::sync::Mutex::new(Progress::new("seeds", Some(total), 0, true));
@@ -42,9 +109,53 @@ pub(super) fn explore_command(registry: &Registry, program: &str, a: ExploreArgs
             b.set(done, format!("{failing} failing"));
         }
     };
-    let e = explore(&s, seeds, jobs, a.ignore_expect, &progress);
-    if let Ok(mut b) = bar.lock() {
+    let e = explore_shard(
+        &s,
+        seeds,
+        shard.unwrap_or(Shard::ALL),
+        jobs,
+        a.ignore_expect,
+        &progress,
+    );
+    let seconds = bar.lock().map_or(0.0, |mut b| {
         b.finish();
+        b.seconds()
+    });
+    if let Some(shard) = shard {
+        if e.interrupted {
+            super::interrupt::say_interrupted(&format!(
+                "shard {}/{} stopped after {} of its {total} seeds; nothing written: run the shard again",
+                shard.index, shard.count, e.seeds_run
+            ));
+            return ExitCode::from(crate::stop::INTERRUPTED_EXIT);
+        }
+        let command = PartCommand {
+            swarm: false,
+            scenario: Some(a.path.display().to_string()),
+            protocol: a.protocol.clone(),
+            ignore_expect: a.ignore_expect,
+            seeds: a.seeds.clone(),
+            json: a.json,
+            faults: None,
+            config: Vec::new(),
+            out: String::new(),
+        };
+        let scenario = match serde_json::to_value(s.scenario()) {
+            Ok(v) => v,
+            Err(err) => return bad(format!("cannot write JSON: {err}")),
+        };
+        let part = Part {
+            acidbase_explore_part: parts::PART_VERSION,
+            fingerprint: parts::fingerprint(&command, &[scenario]),
+            command,
+            shard: [shard.index, shard.count],
+            seconds,
+            rows: vec![PartRow {
+                name: String::new(),
+                exploration: e,
+            }],
+        };
+        return write_part(program, &part, a.shard.out.as_deref(), total);
     }
     if a.json {
         match serde_json::to_string_pretty(&e) {
@@ -90,6 +201,7 @@ pub(super) struct SwarmArgs {
     pub(super) jobs: Option<u32>,
     pub(super) protocol: Option<String>,
     pub(super) json: bool,
+    pub(super) shard: ShardFlags,
 }
 
 /// `acidbase explore --swarm`: a user's scenario, or the built-in configurations;
@@ -112,192 +224,131 @@ fn swarm_inner(registry: &Registry, program: &str, a: SwarmArgs) -> Result<ExitC
         })?),
     };
     let jobs = jobs_or_cores(a.jobs);
-    // The runs to make: (configuration name, base scenario, fault mix, expectation).
-    let mut plan: Vec<(String, Scenario, FaultMix, swarm::Expect)> = Vec::new();
-    if let Some(path) = &a.path {
-        if !a.config.is_empty() {
-            return Err(bad(
-                "--config names built-in configurations: give it without a scenario file",
-            ));
+    if a.path.is_none() && a.config.iter().any(|c| c == "list") {
+        for c in &swarm::configurations() {
+            let ws: Vec<&str> = c.workloads.iter().map(|w| w.name()).collect();
+            sayln!(
+                "{:<40} {:<10} {:<28} {}",
+                c.name,
+                c.faults.name(),
+                ws.join(","),
+                match c.expect {
+                    swarm::Expect::Safe => "safe".to_string(),
+                    swarm::Expect::Shows(k) => format!("unsafe: shows {}", k.join(" or ")),
+                }
+            );
         }
-        let s = load(registry, Some(path), a.protocol.as_deref())?;
-        plan.push((
-            path.display().to_string(),
-            s.into_loaded().scenario,
-            mix.unwrap_or(FaultMix::All),
-            swarm::Expect::Safe,
-        ));
-    } else {
-        let all = swarm::configurations();
-        if a.config.iter().any(|c| c == "list") {
-            for c in &all {
-                let ws: Vec<&str> = c.workloads.iter().map(|w| w.name()).collect();
-                sayln!(
-                    "{:<40} {:<10} {:<28} {}",
-                    c.name,
-                    c.faults.name(),
-                    ws.join(","),
-                    match c.expect {
-                        swarm::Expect::Safe => "safe".to_string(),
-                        swarm::Expect::Shows(k) => format!("unsafe: shows {}", k.join(" or ")),
-                    }
-                );
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
-        for name in &a.config {
-            if !all.iter().any(|c| c.name == name) {
-                return Err(bad(format!(
-                    "--config {name:?}: no such configuration; `--config list` lists them: {}",
-                    swarm::configuration_names().join(", ")
-                )));
-            }
-        }
-        for c in all
-            .iter()
-            .filter(|c| a.config.is_empty() || a.config.iter().any(|n| n == c.name))
-        {
-            for &w in c.workloads {
-                let base = swarm::base_scenario(c, w).map_err(bad)?;
-                plan.push((
-                    format!("{} ({})", c.name, w.name()),
-                    base,
-                    mix.unwrap_or(c.faults),
-                    c.expect,
+        return Ok(ExitCode::SUCCESS);
+    }
+    let file = match &a.path {
+        Some(path) => {
+            if !a.config.is_empty() {
+                return Err(bad(
+                    "--config names built-in configurations: give it without a scenario file",
                 ));
             }
+            let s = load(registry, Some(path), a.protocol.as_deref())?;
+            Some((path.display().to_string(), s.into_loaded().scenario))
         }
+        None => None,
+    };
+    let plan = swarm::plan(file, &a.config, mix).map_err(bad)?;
+    let shard = a.shard.resolve()?;
+    if shard.is_some() && a.shrink {
+        return Err(bad(
+            "--shrink with --shard: a shard does not know the first failure of every seed; merge the shards, then run the shrink command the merge prints",
+        ));
     }
-    let per = seed_count(&seeds);
+    let per = shard_seed_count(&seeds, shard.unwrap_or(Shard::ALL));
     let total = per.saturating_mul(plan.len() as u64);
     super::interrupt::install();
     let bar = std::sync::Mutex::new(Progress::new("runs", Some(total), 0, true));
     let mut rows = Vec::new();
-    let mut all_ok = true;
-    let mut first_failure: Option<PathBuf> = None;
-    for (name, base, mix, expect) in &plan {
+    let mut explored = Vec::new();
+    for row in &plan {
         let progress = |_: u64, _: u64| {
             if let Ok(mut b) = bar.lock() {
                 b.advance(1);
             }
         };
-        let e = swarm::swarm(registry, base, *mix, seeds.clone(), jobs, &progress);
+        let e = swarm::swarm_shard(
+            registry,
+            &row.base,
+            row.mix,
+            seeds.clone(),
+            shard.unwrap_or(Shard::ALL),
+            jobs,
+            &progress,
+        );
         if a.write_all {
-            std::fs::create_dir_all(&a.out)
-                .map_err(|err| bad(format!("cannot create {}: {err}", a.out.display())))?;
-            for seed in seeds.clone() {
-                let drawn = swarm::draw(registry, base, seed, *mix).map_err(bad)?;
-                let drawn = drawn.scenario();
-                let file = a.out.join(format!("{}.ron", drawn.name));
-                write_file(
-                    &file,
-                    &crate::tools::schedule::to_ron(drawn, &drawn.description),
-                    "drawn scenario",
-                )?;
-            }
-        }
-        let ok = match expect {
-            swarm::Expect::Safe => e.violating_seeds == 0,
-            swarm::Expect::Shows(kinds) => e.kinds.iter().any(|k| kinds.contains(&k.kind.as_str())),
-        };
-        all_ok &= ok;
-        // Keep the drawn world of each kind's first seed, to replay and shrink.
-        let mut saved = Vec::new();
-        if matches!(expect, swarm::Expect::Safe) {
-            for k in &e.kinds {
-                let drawn = swarm::draw(registry, base, k.first_seed, *mix).map_err(bad)?;
-                let drawn = drawn.scenario();
-                let file = a.out.join(format!("{}.ron", drawn.name));
-                std::fs::create_dir_all(&a.out)
-                    .map_err(|err| bad(format!("cannot create {}: {err}", a.out.display())))?;
-                let header = format!(
-                    "{}\nFirst seed of {} in the swarm of {name} ({} faults).\nReplay: {program} run {}\nMinimise: {program} shrink {}",
-                    drawn.description,
-                    k.kind,
-                    mix.name(),
-                    file.display(),
-                    file.display()
-                );
-                write_file(
-                    &file,
-                    &crate::tools::schedule::to_ron(drawn, &header),
-                    "drawn scenario",
-                )?;
-                first_failure.get_or_insert_with(|| file.clone());
-                saved.push((k.kind.clone(), file));
-            }
+            let (first, n) = (*seeds.start(), shard.unwrap_or(Shard::ALL));
+            let mine = seeds
+                .clone()
+                .filter(|s| n.has(((s - first) % n.count as u64) as usize));
+            swarm::write_drawn(registry, row, mine, &a.out).map_err(bad)?;
         }
         let stopped = e.interrupted;
-        rows.push((name.clone(), *mix, *expect, e, ok, saved));
+        if shard.is_some() {
+            explored.push(PartRow {
+                name: row.name.clone(),
+                exploration: e,
+            });
+        } else {
+            // Keep the drawn world of each kind's first seed, to replay and shrink.
+            rows.push(swarm::judge(registry, row, e, &a.out, program).map_err(bad)?);
+        }
         if stopped {
             break;
         }
     }
-    let interrupted = rows.last().is_some_and(|r| r.3.interrupted);
+    let interrupted = rows.last().is_some_and(|r| r.exploration.interrupted)
+        || explored.last().is_some_and(|r| r.exploration.interrupted);
     let seconds = bar.lock().map_or(0.0, |mut b| {
         b.finish();
         b.seconds()
     });
+    if let Some(shard) = shard {
+        if interrupted {
+            super::interrupt::say_interrupted(&format!(
+                "shard {}/{} stopped in row {} of {}; nothing written: run the shard again",
+                shard.index,
+                shard.count,
+                explored.len(),
+                plan.len()
+            ));
+            return Ok(ExitCode::from(crate::stop::INTERRUPTED_EXIT));
+        }
+        let command = PartCommand {
+            swarm: true,
+            scenario: a.path.as_ref().map(|p| p.display().to_string()),
+            protocol: a.protocol.clone(),
+            ignore_expect: false,
+            seeds: a.seeds.clone(),
+            json: a.json,
+            faults: a.faults.clone(),
+            config: a.config.clone(),
+            out: a.out.display().to_string(),
+        };
+        let part = Part {
+            acidbase_explore_part: parts::PART_VERSION,
+            fingerprint: parts::swarm_fingerprint(&command, &plan),
+            command,
+            shard: [shard.index, shard.count],
+            seconds,
+            rows: explored,
+        };
+        return Ok(write_part(program, &part, a.shard.out.as_deref(), per));
+    }
     if a.json {
-        let v: Vec<serde_json::Value> = rows
-            .iter()
-            .map(|(name, mix, expect, e, ok, saved)| {
-                serde_json::json!({
-                    "configuration": name,
-                    "faults": mix.name(),
-                    "expected": match expect { swarm::Expect::Safe => "safe".to_string(), swarm::Expect::Shows(k) => format!("shows {}", k.join(" or ")) },
-                    "as_expected": ok,
-                    "exploration": e,
-                    "saved": saved.iter().map(|(k, f)| serde_json::json!({"kind": k, "file": f.display().to_string()})).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
-        let j = serde_json::to_string_pretty(&serde_json::json!({
-            "seeds": a.seeds,
-            "runs": total,
-            "seconds": seconds,
-            "configurations": v,
-        }))
-        .map_err(|e| bad(format!("cannot write JSON: {e}")))?;
-        sayln!("{j}");
+        say!("{}", swarm::to_json(&a.seeds, total, seconds, &rows));
     } else {
-        sayln!(
-            "{program} explore --swarm: {} configuration(s) x seeds {} = {total} runs in {seconds:.1} s",
-            rows.len(),
-            a.seeds
+        say!(
+            "{}",
+            swarm::to_text(program, &a.seeds, total, seconds, &rows)
         );
-        for (name, mix, expect, e, ok, saved) in &rows {
-            let verdict = match (expect, ok) {
-                _ if e.interrupted => format!("interrupted after {} seeds", e.seeds_run),
-                (swarm::Expect::Safe, true) => "ok: safe".to_string(),
-                (swarm::Expect::Safe, false) => format!("FAILED in {} seeds", e.violating_seeds),
-                (swarm::Expect::Shows(_), true) => "ok: anomaly found".to_string(),
-                (swarm::Expect::Shows(k), false) => {
-                    format!("NOT FOUND: expected {}", k.join(" or "))
-                }
-            };
-            sayln!("  {name:<52} {:<10} {verdict}", mix.name());
-            for k in &e.kinds {
-                let file = saved
-                    .iter()
-                    .find(|(kind, _)| *kind == k.kind)
-                    .map_or_else(String::new, |(_, f)| format!("  -> {}", f.display()));
-                sayln!(
-                    "      {:<36} {:>7} seeds, first {}{file}",
-                    k.kind,
-                    k.seeds,
-                    k.first_seed
-                );
-            }
-        }
-        if let Some(f) = &first_failure {
-            sayln!();
-            sayln!("Replay the first failure: {program} run {}", f.display());
-            sayln!("Minimise it:              {program} shrink {}", f.display());
-        }
     }
     if a.shrink && !interrupted {
-        if let Some(f) = first_failure {
+        if let Some(f) = swarm::first_failure(&rows).map(Path::to_path_buf) {
             let out = f.with_file_name(format!(
                 "{}-shrunk.ron",
                 f.file_stem()
@@ -330,9 +381,28 @@ fn swarm_inner(registry: &Registry, program: &str, a: SwarmArgs) -> Result<ExitC
         ));
         return Ok(ExitCode::from(crate::stop::INTERRUPTED_EXIT));
     }
-    Ok(if all_ok {
+    Ok(if rows.iter().all(|r| r.ok) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `acidbase merge` of explore or swarm parts: prints what one machine prints and
+/// exits as it would have; exit 2, writing nothing, when the parts do not make one
+/// whole run.
+pub(super) fn merge_parts_command(
+    registry: &Registry,
+    program: &str,
+    files: &[PathBuf],
+    json: Option<bool>,
+    out: Option<&Path>,
+) -> ExitCode {
+    match parts::merge(registry, program, files, json, out) {
+        Ok(m) => {
+            say!("{}", m.stdout);
+            ExitCode::from(m.exit)
+        }
+        Err(e) => bad(e),
+    }
 }

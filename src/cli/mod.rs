@@ -8,7 +8,7 @@
 
 use crate::run::Registry;
 use crate::tools::bench::BenchArgs;
-use args::{Cli, Command, Format};
+use args::{ChartFormatArg, Cli, Command, Format, MergeFormat};
 use clap::Parser;
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -114,6 +114,9 @@ fn dispatch(cli: Cli, registry: &Registry, program: &str) -> ExitCode {
             protocol,
             ignore_expect: _,
             format,
+            shard,
+            shards,
+            shard_out,
         } => explore::swarm_command(
             registry,
             program,
@@ -128,6 +131,11 @@ fn dispatch(cli: Cli, registry: &Registry, program: &str) -> ExitCode {
                 jobs,
                 protocol,
                 json: matches!(format, Format::Json),
+                shard: explore::ShardFlags {
+                    shard,
+                    shards,
+                    out: shard_out,
+                },
             },
         ),
         Command::Explore {
@@ -137,6 +145,9 @@ fn dispatch(cli: Cli, registry: &Registry, program: &str) -> ExitCode {
             protocol,
             ignore_expect,
             format,
+            shard,
+            shards,
+            shard_out,
             ..
         } => match scenario {
             Some(path) => explore::explore_command(
@@ -149,6 +160,11 @@ fn dispatch(cli: Cli, registry: &Registry, program: &str) -> ExitCode {
                     protocol,
                     ignore_expect,
                     json: matches!(format, Format::Json),
+                    shard: explore::ShardFlags {
+                        shard,
+                        shards,
+                        out: shard_out,
+                    },
                 },
             ),
             None => {
@@ -221,7 +237,34 @@ fn dispatch(cli: Cli, registry: &Registry, program: &str) -> ExitCode {
                 max_runs,
             },
         ),
-        Command::Merge { dirs, out, format } => sweep::merge_command(&dirs, out, format),
+        Command::Merge { dirs, out, format } => {
+            // Parts are files (named *.json by default); a sweep's shards, directories.
+            if dirs
+                .iter()
+                .any(|d| d.is_file() || d.extension().is_some_and(|e| e == "json"))
+            {
+                let json = match format {
+                    None => None,
+                    Some(MergeFormat::Text) => Some(false),
+                    Some(MergeFormat::Json) => Some(true),
+                    Some(MergeFormat::Svg | MergeFormat::Png) => {
+                        warnln!("error: --format svg|png draws a sweep's charts; the parts of an explore print as text or json");
+                        return ExitCode::from(2);
+                    }
+                };
+                explore::merge_parts_command(registry, program, &dirs, json, out.as_deref())
+            } else {
+                let charts = match format {
+                    None | Some(MergeFormat::Svg) => ChartFormatArg::Svg,
+                    Some(MergeFormat::Png) => ChartFormatArg::Png,
+                    Some(MergeFormat::Text | MergeFormat::Json) => {
+                        warnln!("error: --format text|json prints the merge of explore parts; a sweep's merge writes files (--format svg|png for its charts)");
+                        return ExitCode::from(2);
+                    }
+                };
+                sweep::merge_command(&dirs, out, charts)
+            }
+        }
         Command::Chart {
             results,
             kind,

@@ -3,11 +3,14 @@
 //!
 //! Each seed's run is single-threaded and deterministic; threads only pick which seed
 //! to run next, and results are put back in seed order, so the summary is the same at
-//! any `--jobs`.
+//! any `--jobs`. A [`Shard`] runs every N-th seed of the range (the seed at offset
+//! k from the first where k mod N = I); [`Exploration::merge`] folds the shards'
+//! explorations into the one a single machine makes of the whole range.
 
 use crate::report::Report;
 use crate::run::Validated;
-use serde::Serialize;
+pub use crate::tools::sweep::Shard;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -138,8 +141,23 @@ pub fn seed_count(seeds: &std::ops::RangeInclusive<u64>) -> u64 {
     }
 }
 
+/// How many seeds of `seeds` shard `shard` runs: those at an offset k from the
+/// first seed with k mod N = I.
+pub fn shard_seed_count(seeds: &std::ops::RangeInclusive<u64>, shard: Shard) -> u64 {
+    if seeds.is_empty() {
+        return 0;
+    }
+    let span = seeds.end() - seeds.start();
+    let (i, n) = (shard.index as u64, shard.count as u64);
+    if i > span {
+        0
+    } else {
+        ((span - i) / n).saturating_add(1)
+    }
+}
+
 /// One failure kind over all explored seeds.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct KindSummary {
     pub kind: String,
     pub seeds: u64,
@@ -147,7 +165,7 @@ pub struct KindSummary {
 }
 
 /// What explore found.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Exploration {
     pub scenario: String,
     pub protocol: String,
@@ -160,7 +178,7 @@ pub struct Exploration {
     pub digest_fold: String,
     /// Stopped early ([`crate::stop`]): the seeds run are the first
     /// `seeds_run` of the range, every one of them whole.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
 }
 
@@ -214,28 +232,38 @@ pub fn explore_seeds(
     verdict: &(dyn Fn(u64) -> SeedVerdict + Sync),
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Exploration {
-    // Offsets from the first seed: `end - start` always fits, even up to u64::MAX.
-    let (first, last) = (*seeds.start(), *seeds.end());
-    let span = if seeds.is_empty() {
-        None
-    } else {
-        Some(last - first)
-    };
+    explore_shard_seeds(name, seeds, Shard::ALL, jobs, verdict, progress)
+}
+
+/// [`explore_seeds`] over the seeds of `seeds` that shard `shard` runs.
+pub fn explore_shard_seeds(
+    name: (&str, &str),
+    seeds: std::ops::RangeInclusive<u64>,
+    shard: Shard,
+    jobs: usize,
+    verdict: &(dyn Fn(u64) -> SeedVerdict + Sync),
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Exploration {
+    let first = *seeds.start();
+    // The shard's seeds, counted: the k-th is at offset I + k·N from the first
+    // (offsets always fit a u64, even up to u64::MAX).
+    let in_shard = shard_seed_count(&seeds, shard);
+    let (i, n) = (shard.index as u64, shard.count as u64);
     let next = AtomicU64::new(0);
     let tally = Mutex::new(Tally::default());
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| loop {
                 // Checked before a seed is claimed, so the seeds run are always a
-                // prefix of the range: every claimed seed is finished.
+                // prefix of the shard's: every claimed seed is finished.
                 if crate::stop::requested() {
                     break;
                 }
-                let offset = next.fetch_add(1, Ordering::Relaxed);
-                if span.is_none_or(|s| offset > s) || offset == u64::MAX {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                if k >= in_shard {
                     break;
                 }
-                let seed = first + offset;
+                let seed = first + (i + k * n);
                 let v = verdict(seed);
                 let mut t = tally.lock().expect("no worker panicked");
                 t.add(seed, v);
@@ -244,26 +272,65 @@ pub fn explore_seeds(
         }
     });
     let t = tally.into_inner().expect("no worker panicked");
-    let mut kinds: Vec<KindSummary> = t
-        .kinds
-        .into_iter()
-        .map(|(kind, (n, first))| KindSummary {
-            kind,
-            seeds: n,
-            first_seed: first,
-        })
-        .collect();
-    // First seen first; at one seed, strongest first (the order violation_kinds uses).
-    kinds.sort_by_key(|k| (k.first_seed, kind_rank(&k.kind)));
-    Exploration {
-        scenario: name.0.to_string(),
-        protocol: name.1.to_string(),
-        seeds_run: t.done,
-        violating_seeds: t.violating,
-        first_violating_seed: t.first,
-        kinds,
-        digest_fold: format!("{:016x}", t.fold),
-        interrupted: span.is_some_and(|s| t.done <= s),
+    let interrupted = t.done < in_shard;
+    Tally::finish(t, name, interrupted)
+}
+
+impl Tally {
+    fn finish(t: Tally, name: (&str, &str), interrupted: bool) -> Exploration {
+        let mut kinds: Vec<KindSummary> = t
+            .kinds
+            .into_iter()
+            .map(|(kind, (n, first))| KindSummary {
+                kind,
+                seeds: n,
+                first_seed: first,
+            })
+            .collect();
+        // First seen first; at one seed, strongest first (the order violation_kinds uses).
+        kinds.sort_by_key(|k| (k.first_seed, kind_rank(&k.kind)));
+        Exploration {
+            scenario: name.0.to_string(),
+            protocol: name.1.to_string(),
+            seeds_run: t.done,
+            violating_seeds: t.violating,
+            first_violating_seed: t.first,
+            kinds,
+            digest_fold: format!("{:016x}", t.fold),
+            interrupted,
+        }
+    }
+}
+
+impl Exploration {
+    /// The exploration of the union of disjoint sets of seeds, from each set's
+    /// (the shards of one range): counts added, the least first seeds kept, the
+    /// digest folds added — every part of an exploration is such a fold, so this is
+    /// exactly what one run over all the seeds gives. `None` for no parts, parts of
+    /// different scenarios, an interrupted part or an unreadable fold.
+    pub fn merge(parts: &[Exploration]) -> Option<Exploration> {
+        let first = parts.first()?;
+        let mut t = Tally::default();
+        for p in parts {
+            if p.interrupted || p.scenario != first.scenario || p.protocol != first.protocol {
+                return None;
+            }
+            t.done += p.seeds_run;
+            t.violating += p.violating_seeds;
+            t.first = match (t.first, p.first_violating_seed) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            t.fold = t
+                .fold
+                .wrapping_add(u64::from_str_radix(&p.digest_fold, 16).ok()?);
+            for k in &p.kinds {
+                let e = t.kinds.entry(k.kind.clone()).or_insert((0, k.first_seed));
+                e.0 += k.seeds;
+                e.1 = e.1.min(k.first_seed);
+            }
+        }
+        Some(Tally::finish(t, (&first.scenario, &first.protocol), false))
     }
 }
 
@@ -286,6 +353,18 @@ pub fn explore(
     ignore_expect: bool,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Exploration {
+    explore_shard(scenario, seeds, Shard::ALL, jobs, ignore_expect, progress)
+}
+
+/// [`explore`] over the seeds of `seeds` that shard `shard` runs.
+pub fn explore_shard(
+    scenario: &Validated,
+    seeds: std::ops::RangeInclusive<u64>,
+    shard: Shard,
+    jobs: usize,
+    ignore_expect: bool,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Exploration {
     let verdict = |seed: u64| {
         let report = scenario.run(seed, None).report;
         let mut kinds = violation_kinds(&report);
@@ -297,9 +376,10 @@ pub fn explore(
             kinds,
         }
     };
-    explore_seeds(
+    explore_shard_seeds(
         (&scenario.scenario.name, &scenario.scenario.protocol),
         seeds,
+        shard,
         jobs,
         &verdict,
         progress,
@@ -396,6 +476,53 @@ mod tests {
 #[cfg(test)]
 mod top_seed_tests {
     use super::*;
+
+    /// A made-up verdict: seeds divisible by 3 break atomicity, by 5 block.
+    fn verdict(seed: u64) -> SeedVerdict {
+        let mut kinds = Vec::new();
+        if seed % 3 == 0 {
+            kinds.push("atomicity".to_string());
+        }
+        if seed % 5 == 0 {
+            kinds.push("blocked".to_string());
+        }
+        SeedVerdict {
+            digest: seed.wrapping_mul(0x9e37_79b9),
+            kinds,
+        }
+    }
+
+    #[test]
+    fn shards_merge_into_the_whole_range() {
+        let whole = explore_seeds(("x", "2pc"), 4..=40, 2, &verdict, &|_, _| {});
+        for n in [1, 2, 3, 7, 50] {
+            let parts: Vec<Exploration> = (0..n)
+                .map(|i| {
+                    let shard = Shard::new(i, n).expect("a shard");
+                    let e =
+                        explore_shard_seeds(("x", "2pc"), 4..=40, shard, 1, &verdict, &|_, _| {});
+                    assert_eq!(e.seeds_run, shard_seed_count(&(4..=40), shard));
+                    e
+                })
+                .collect();
+            assert_eq!(Exploration::merge(&parts), Some(whole.clone()), "N = {n}");
+        }
+        // The first seed of each kind is the least over the shards, not shard 0's.
+        assert_eq!(whole.kinds[0].kind, "blocked");
+        assert_eq!(whole.kinds[0].first_seed, 5);
+        assert_eq!(whole.first_violating_seed, Some(5));
+    }
+
+    #[test]
+    fn shard_seed_counts_cover_the_range_once() {
+        for (range, n) in [(0..=0, 3), (1..=10, 3), (5..=5, 1), (0..=99, 7)] {
+            let total: u64 = (0..n)
+                .map(|i| shard_seed_count(&range, Shard::new(i, n).expect("a shard")))
+                .sum();
+            assert_eq!(total, seed_count(&range));
+        }
+        assert_eq!(shard_seed_count(&(0..=u64::MAX), Shard::ALL), u64::MAX);
+    }
 
     #[test]
     fn the_highest_seeds_run_and_the_loop_stops_there() {

@@ -1,5 +1,5 @@
 //! The tools built on runs: several protocols side by side ([`compare`]), many seeds
-//! ([`explore`], [`swarm`]), a failure made small ([`shrink`], [`schedule`], on the
+//! ([`explore`], [`swarm`], split across machines and merged: [`parts`]), a failure made small ([`shrink`], [`schedule`], on the
 //! greedy core the testing harness shrinks with too: [`greedy`]), a run's
 //! trace read back, drawn and its call tree told ([`tracelog`], [`diagram`],
 //! [`spans`]), parameter sweeps and their charts ([`sweep`], [`chart`]), the
@@ -12,6 +12,7 @@ pub mod compare;
 pub mod diagram;
 pub mod explore;
 pub mod greedy;
+pub mod parts;
 pub mod progress;
 pub mod schedule;
 pub mod shrink;

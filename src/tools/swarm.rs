@@ -30,7 +30,10 @@ use crate::scenario::{
     self, CrashSpec, LatencySpec, LoadSpec, OneWaySpec, PartitionSpec, RandomCrashSpec,
     RandomPartitionSpec, Scenario, ScenarioError, WorkloadSpec,
 };
-use crate::tools::explore::{explore_seeds, violation_kinds, Exploration, SeedVerdict};
+use crate::tools::explore::{
+    explore_shard_seeds, violation_kinds, Exploration, SeedVerdict, Shard,
+};
+use std::path::{Path, PathBuf};
 
 /// Which faults a swarm draws.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -628,6 +631,19 @@ pub fn swarm(
     jobs: usize,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Exploration {
+    swarm_shard(registry, base, mix, seeds, Shard::ALL, jobs, progress)
+}
+
+/// [`swarm`] over the seeds of `seeds` that shard `shard` runs.
+pub fn swarm_shard(
+    registry: &Registry,
+    base: &Scenario,
+    mix: FaultMix,
+    seeds: std::ops::RangeInclusive<u64>,
+    shard: Shard,
+    jobs: usize,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Exploration {
     let verdict = |seed: u64| match draw(registry, base, seed, mix) {
         Ok(s) => {
             let report = s.run(s.scenario.seed, None).report;
@@ -643,9 +659,10 @@ pub fn swarm(
             kinds: vec![format!("draw: {e}")],
         },
     };
-    explore_seeds(
+    explore_shard_seeds(
         (&base.name, &base.protocol),
         seeds,
+        shard,
         jobs,
         &verdict,
         progress,
@@ -1134,6 +1151,236 @@ pub fn configuration_names() -> Vec<&'static str> {
 /// The workload of a scenario, as a swarm names it.
 pub fn workload_of(s: &Scenario) -> WorkloadKind {
     WorkloadKind::of(&s.workload)
+}
+
+/// One row of `explore --swarm`: a configuration on one of its workloads (or a
+/// user's scenario), its fault mix and what it must show.
+#[derive(Clone, Debug)]
+pub struct PlanRow {
+    /// `NAME (WORKLOAD)`, or the scenario file as given.
+    pub name: String,
+    pub base: Scenario,
+    pub mix: FaultMix,
+    pub expect: Expect,
+}
+
+/// The rows `explore --swarm` runs: the user's scenario `file` (its path as given,
+/// and the scenario), judged safe under `mix` (default: every fault); or else the
+/// built-in configurations named in `config` (all of them if it is empty), each on
+/// each of its workloads, under `mix` or its own fault mix.
+pub fn plan(
+    file: Option<(String, Scenario)>,
+    config: &[String],
+    mix: Option<FaultMix>,
+) -> Result<Vec<PlanRow>, String> {
+    if let Some((name, base)) = file {
+        if !config.is_empty() {
+            return Err(
+                "--config names built-in configurations: give it without a scenario file".into(),
+            );
+        }
+        return Ok(vec![PlanRow {
+            name,
+            base,
+            mix: mix.unwrap_or(FaultMix::All),
+            expect: Expect::Safe,
+        }]);
+    }
+    let all = configurations();
+    for name in config {
+        if !all.iter().any(|c| c.name == name) {
+            return Err(format!(
+                "--config {name:?}: no such configuration; `--config list` lists them: {}",
+                configuration_names().join(", ")
+            ));
+        }
+    }
+    let mut rows = Vec::new();
+    for c in all
+        .iter()
+        .filter(|c| config.is_empty() || config.iter().any(|n| n == c.name))
+    {
+        for &w in c.workloads {
+            rows.push(PlanRow {
+                name: format!("{} ({})", c.name, w.name()),
+                base: base_scenario(c, w).map_err(|e| e.to_string())?,
+                mix: mix.unwrap_or(c.faults),
+                expect: c.expect,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// What one row of `explore --swarm` found, judged.
+#[derive(Clone, Debug)]
+pub struct RowResult {
+    pub name: String,
+    pub mix: FaultMix,
+    pub expect: Expect,
+    pub exploration: Exploration,
+    /// As [`Expect`] says: a safe row had no failing seed; an unsafe one showed
+    /// one of its kinds.
+    pub ok: bool,
+    /// Each failing kind's first drawn world, written to replay (safe rows only).
+    pub saved: Vec<(String, PathBuf)>,
+}
+
+/// Did an exploration behave as `expect` says?
+pub fn as_expected(expect: Expect, e: &Exploration) -> bool {
+    match expect {
+        Expect::Safe => e.violating_seeds == 0,
+        Expect::Shows(kinds) => e.kinds.iter().any(|k| kinds.contains(&k.kind.as_str())),
+    }
+}
+
+fn write_text(file: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(file, text)
+        .map_err(|e| format!("cannot write the drawn scenario {}: {e}", file.display()))
+}
+
+fn make_dir(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
+}
+
+/// Judges `row`'s exploration and, for a safe row, writes the drawn world of each
+/// failing kind's first seed to `out` (to replay and shrink; `program` names the
+/// binary in the commands its header gives).
+pub fn judge(
+    registry: &Registry,
+    row: &PlanRow,
+    e: Exploration,
+    out: &Path,
+    program: &str,
+) -> Result<RowResult, String> {
+    let mut saved = Vec::new();
+    if matches!(row.expect, Expect::Safe) {
+        for k in &e.kinds {
+            let drawn =
+                draw(registry, &row.base, k.first_seed, row.mix).map_err(|e| e.to_string())?;
+            let drawn = drawn.scenario();
+            let file = out.join(format!("{}.ron", drawn.name));
+            make_dir(out)?;
+            let header = format!(
+                "{}\nFirst seed of {} in the swarm of {} ({} faults).\nReplay: {program} run {}\nMinimise: {program} shrink {}",
+                drawn.description,
+                k.kind,
+                row.name,
+                row.mix.name(),
+                file.display(),
+                file.display()
+            );
+            write_text(&file, &crate::tools::schedule::to_ron(drawn, &header))?;
+            saved.push((k.kind.clone(), file));
+        }
+    }
+    Ok(RowResult {
+        name: row.name.clone(),
+        mix: row.mix,
+        expect: row.expect,
+        ok: as_expected(row.expect, &e),
+        exploration: e,
+        saved,
+    })
+}
+
+/// Writes the drawn world of every seed in `seeds` to `out`, failing or not.
+pub fn write_drawn(
+    registry: &Registry,
+    row: &PlanRow,
+    seeds: impl Iterator<Item = u64>,
+    out: &Path,
+) -> Result<(), String> {
+    make_dir(out)?;
+    for seed in seeds {
+        let drawn = draw(registry, &row.base, seed, row.mix).map_err(|e| e.to_string())?;
+        let drawn = drawn.scenario();
+        let file = out.join(format!("{}.ron", drawn.name));
+        write_text(
+            &file,
+            &crate::tools::schedule::to_ron(drawn, &drawn.description),
+        )?;
+    }
+    Ok(())
+}
+
+/// The first failure written, over the rows in order.
+pub fn first_failure(rows: &[RowResult]) -> Option<&Path> {
+    rows.iter()
+        .flat_map(|r| r.saved.iter())
+        .map(|(_, f)| f.as_path())
+        .next()
+}
+
+/// `explore --swarm`'s summary for people: `seeds` as the user gave them, `total`
+/// runs in `seconds` of wall time.
+pub fn to_text(program: &str, seeds: &str, total: u64, seconds: f64, rows: &[RowResult]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{program} explore --swarm: {} configuration(s) x seeds {seeds} = {total} runs in {seconds:.1} s",
+        rows.len(),
+    );
+    for r in rows {
+        let e = &r.exploration;
+        let verdict = match (r.expect, r.ok) {
+            _ if e.interrupted => format!("interrupted after {} seeds", e.seeds_run),
+            (Expect::Safe, true) => "ok: safe".to_string(),
+            (Expect::Safe, false) => format!("FAILED in {} seeds", e.violating_seeds),
+            (Expect::Shows(_), true) => "ok: anomaly found".to_string(),
+            (Expect::Shows(k), false) => format!("NOT FOUND: expected {}", k.join(" or ")),
+        };
+        let _ = writeln!(s, "  {:<52} {:<10} {verdict}", r.name, r.mix.name());
+        for k in &e.kinds {
+            let file = r
+                .saved
+                .iter()
+                .find(|(kind, _)| *kind == k.kind)
+                .map_or_else(String::new, |(_, f)| format!("  -> {}", f.display()));
+            let _ = writeln!(
+                s,
+                "      {:<36} {:>7} seeds, first {}{file}",
+                k.kind, k.seeds, k.first_seed
+            );
+        }
+    }
+    if let Some(f) = first_failure(rows) {
+        let _ = writeln!(s);
+        let _ = writeln!(s, "Replay the first failure: {program} run {}", f.display());
+        let _ = writeln!(
+            s,
+            "Minimise it:              {program} shrink {}",
+            f.display()
+        );
+    }
+    s
+}
+
+/// `explore --swarm --format json`, with its final newline.
+pub fn to_json(seeds: &str, total: u64, seconds: f64, rows: &[RowResult]) -> String {
+    let v: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "configuration": r.name,
+                "faults": r.mix.name(),
+                "expected": match r.expect { Expect::Safe => "safe".to_string(), Expect::Shows(k) => format!("shows {}", k.join(" or ")) },
+                "as_expected": r.ok,
+                "exploration": r.exploration,
+                "saved": r.saved.iter().map(|(k, f)| serde_json::json!({"kind": k, "file": f.display().to_string()})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let mut j = serde_json::to_string_pretty(&serde_json::json!({
+        "seeds": seeds,
+        "runs": total,
+        "seconds": seconds,
+        "configurations": v,
+    }))
+    .expect("a swarm summary serialises");
+    j.push('\n');
+    j
 }
 
 #[cfg(test)]
