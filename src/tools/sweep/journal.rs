@@ -273,6 +273,7 @@ struct Reader {
     r: std::io::Take<std::io::BufReader<std::fs::File>>,
     path: PathBuf,
     head: Option<Row>,
+    buf: Vec<u8>,
 }
 
 impl Reader {
@@ -284,15 +285,16 @@ impl Reader {
             r: std::io::BufReader::new(f).take(s.end - s.start),
             path: s.path.clone(),
             head: None,
+            buf: Vec::new(),
         })
     }
 
     fn advance(&mut self, metrics: &[String], runs: usize) -> Result<(), SweepError> {
-        let mut buf = Vec::new();
-        self.head = match read_line(&mut self.r, &mut buf).map_err(|e| err(&self.path, e))? {
+        let buf = &mut self.buf;
+        self.head = match read_line(&mut self.r, buf).map_err(|e| err(&self.path, e))? {
             None => None,
             Some(_) => {
-                let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
+                let text = buf.strip_suffix(b"\n").unwrap_or(buf);
                 Some(
                     parse_row(text, metrics, runs)
                         .map_err(|m| err(&self.path, format!("changed while it was read: {m}")))?,
