@@ -1,5 +1,10 @@
 //! The journal: `journal.jsonl` in the output directory, a header line and then one
-//! complete JSON line per finished run, appended as runs finish and synced to disk.
+//! complete JSON line per finished run, appended in run order as runs finish (by the
+//! workers, each write whole lines) and synced to disk by another thread at most
+//! [`super::SYNC_INTERVAL`] later (a group commit: one `fdatasync` for every line
+//! written since the last). A killed process loses no line it wrote (the page cache
+//! keeps it); a lost machine loses at most the lines of the last interval, which
+//! `--resume` runs again.
 //!
 //! A run is done once its line is complete. A process killed mid-line (a lost
 //! machine) leaves a partial last line, which `--resume` drops and recomputes. Every

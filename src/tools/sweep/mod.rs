@@ -636,8 +636,13 @@ fn run_and_journal(
                     }
                     let mut bytes = line.into_bytes();
                     let mut next = seq + 1;
+                    // Lines parked by the other workers are freed after the lock is
+                    // released: freeing another thread's allocation takes its
+                    // allocator arena's lock, which must not be waited for here.
+                    let mut parked = Vec::new();
                     while let Some(l) = c.waiting.remove(&next) {
                         bytes.extend_from_slice(l.as_bytes());
+                        parked.push(l);
                         next += 1;
                     }
                     if c.failure.is_none() {
@@ -655,6 +660,11 @@ fn run_and_journal(
                     }
                     if c.window_waiters > 0 || c.stop {
                         moved.notify_all();
+                    }
+                    if !parked.is_empty() {
+                        drop(c);
+                        drop(parked);
+                        c = shared.lock().expect("a sweep worker panicked");
                     }
                 }
                 c.workers_left -= 1;
