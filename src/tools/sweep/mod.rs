@@ -564,6 +564,33 @@ struct Shared {
     failure: Option<SweepError>,
 }
 
+/// A worker leaving (its loop done, or unwinding from a panic): counted out, so the
+/// syncing thread ends; after a panic the others stop claiming (the panicking run may
+/// be the next to journal, which the others would wait for) and the scope passes
+/// the panic on.
+struct Leaving<'a> {
+    shared: &'a std::sync::Mutex<Shared>,
+    moved: &'a std::sync::Condvar,
+    ended: &'a std::sync::Condvar,
+}
+
+impl Drop for Leaving<'_> {
+    fn drop(&mut self) {
+        let mut c = self
+            .shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        c.workers_left -= 1;
+        if std::thread::panicking() {
+            c.stop = true;
+            self.moved.notify_all();
+        }
+        if c.workers_left == 0 {
+            self.ended.notify_one();
+        }
+    }
+}
+
 /// Runs `todo` on `jobs` workers and journals each finished run in claim order.
 ///
 /// Each worker claims the next run (never more than `window` ahead of the last
@@ -603,6 +630,11 @@ fn run_and_journal(
         for _ in 0..jobs {
             let (shared, moved, ended) = (&shared, &moved, &ended);
             scope.spawn(move || {
+                let _leaving = Leaving {
+                    shared,
+                    moved,
+                    ended,
+                };
                 let mut c = shared.lock().expect("a sweep worker panicked");
                 loop {
                     while !c.stop && c.claimed < todo.ran && c.claimed >= c.written + window {
@@ -667,10 +699,7 @@ fn run_and_journal(
                         c = shared.lock().expect("a sweep worker panicked");
                     }
                 }
-                c.workers_left -= 1;
-                if c.workers_left == 0 {
-                    ended.notify_one();
-                }
+                drop(c);
             });
         }
         // Group commit: sync every SYNC_INTERVAL what was written since the last
