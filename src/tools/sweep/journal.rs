@@ -1,5 +1,10 @@
 //! The journal: `journal.jsonl` in the output directory, a header line and then one
-//! complete JSON line per finished run, appended as runs finish and synced to disk.
+//! complete JSON line per finished run, appended in run order as runs finish (by the
+//! workers, each write whole lines) and synced to disk by another thread at most
+//! [`super::SYNC_INTERVAL`] later (a group commit: one `fdatasync` for every line
+//! written since the last). A killed process loses no line it wrote (the page cache
+//! keeps it); a lost machine loses at most the lines of the last interval, which
+//! `--resume` runs again.
 //!
 //! A run is done once its line is complete. A process killed mid-line (a lost
 //! machine) leaves a partial last line, which `--resume` drops and recomputes. Every
@@ -191,9 +196,16 @@ pub fn line<T: Serialize>(v: &T) -> String {
 }
 
 /// The journal open for appending.
+///
+/// A sweep's workers append through a shared reference ([`Journal::write_lines`]:
+/// the worker that completes the in-order prefix writes it, under the sweep's one
+/// lock, so lines are whole and in run order), and one thread syncs it
+/// ([`Journal::sync`]) on a timer, so no worker ever waits for the disk.
 pub struct Journal {
     file: std::fs::File,
     path: std::path::PathBuf,
+    /// The file's length when opened: this session's lines start here.
+    opened_len: u64,
 }
 
 impl Journal {
@@ -210,21 +222,52 @@ impl Journal {
                 .and_then(|()| file.sync_data())
                 .map_err(|e| err(path, e))?;
         }
+        let opened_len = file.metadata().map_err(|e| err(path, e))?.len();
         Ok(Journal {
             file,
             path: path.to_path_buf(),
+            opened_len,
         })
     }
 
     /// Appends finished runs, one whole line per write, then syncs once.
     pub fn append(&mut self, rows: &[Row]) -> Result<(), SweepError> {
         for r in rows {
-            self.file
-                .write_all(line(r).as_bytes())
-                .map_err(|e| err(&self.path, e))?;
+            self.write_lines(line(r).as_bytes())?;
         }
+        self.sync()
+    }
+
+    /// Appends whole lines (one `write` for all of them, in the kernel's page cache
+    /// when it returns: a killed process loses none of them), without syncing.
+    pub fn write_lines(&self, bytes: &[u8]) -> Result<(), SweepError> {
+        (&self.file)
+            .write_all(bytes)
+            .map_err(|e| err(&self.path, e))
+    }
+
+    /// Syncs what was written to disk (`fdatasync`): it survives a lost machine.
+    pub fn sync(&self) -> Result<(), SweepError> {
         self.file.sync_data().map_err(|e| err(&self.path, e))
     }
+
+    /// The file's length when it was opened.
+    pub fn opened_len(&self) -> u64 {
+        self.opened_len
+    }
+}
+
+/// Reads just the header line of a journal (`None` if it has no complete one).
+pub fn read_header(path: &Path) -> Result<Option<Header>, SweepError> {
+    let f = std::fs::File::open(path).map_err(|e| err(path, e))?;
+    let mut r = std::io::BufReader::new(f);
+    let mut buf = Vec::new();
+    Ok(
+        match read_line(&mut r, &mut buf).map_err(|e| err(path, e))? {
+            Some(true) => serde_json::from_slice::<Header>(&buf[..buf.len() - 1]).ok(),
+            _ => None,
+        },
+    )
 }
 
 /// Most sorted stretches merged at once (open files); more are merged in rounds
@@ -235,6 +278,7 @@ struct Reader {
     r: std::io::Take<std::io::BufReader<std::fs::File>>,
     path: PathBuf,
     head: Option<Row>,
+    buf: Vec<u8>,
 }
 
 impl Reader {
@@ -246,15 +290,16 @@ impl Reader {
             r: std::io::BufReader::new(f).take(s.end - s.start),
             path: s.path.clone(),
             head: None,
+            buf: Vec::new(),
         })
     }
 
     fn advance(&mut self, metrics: &[String], runs: usize) -> Result<(), SweepError> {
-        let mut buf = Vec::new();
-        self.head = match read_line(&mut self.r, &mut buf).map_err(|e| err(&self.path, e))? {
+        let buf = &mut self.buf;
+        self.head = match read_line(&mut self.r, buf).map_err(|e| err(&self.path, e))? {
             None => None,
             Some(_) => {
-                let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
+                let text = buf.strip_suffix(b"\n").unwrap_or(buf);
                 Some(
                     parse_row(text, metrics, runs)
                         .map_err(|m| err(&self.path, format!("changed while it was read: {m}")))?,

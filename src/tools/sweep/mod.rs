@@ -36,7 +36,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use table::Row;
 
 /// A sweep that cannot go on: bad input (sweep file, flags, directories) or a file
@@ -407,6 +406,8 @@ pub fn run_sweep(args: &SweepArgs, charts: &dyn DrawCharts) -> Result<SweepDone,
     };
     let jpath = out.join(journal::FILE);
     let mut done = RunSet::new(total, shard);
+    // The sorted stretches of the journal as found (a resumed sweep's earlier sessions).
+    let mut earlier: Vec<journal::Source> = Vec::new();
     if jpath.exists() && !args.force {
         if !args.resume {
             return Err(SweepError::input(format!(
@@ -427,6 +428,7 @@ pub fn run_sweep(args: &SweepArgs, charts: &dyn DrawCharts) -> Result<SweepDone,
         };
         let found = journal::scan(&jpath, &info.metrics, &same, &mut done)?;
         journal::truncate_to(&jpath, found.valid_len)?;
+        earlier = found.sources;
     } else if jpath.exists() {
         // --force: start over, leaving no final file of the old sweep behind.
         for f in [
@@ -442,7 +444,7 @@ pub fn run_sweep(args: &SweepArgs, charts: &dyn DrawCharts) -> Result<SweepDone,
             }
         }
     }
-    let mut journal = journal::Journal::open(&jpath, &header)?;
+    let journal = journal::Journal::open(&jpath, &header)?;
     let resumed = done.len();
     let ran = (in_shard - resumed).min(args.stop_after.unwrap_or(usize::MAX));
     let mut bar = crate::tools::progress::Progress::new(
@@ -453,84 +455,20 @@ pub fn run_sweep(args: &SweepArgs, charts: &dyn DrawCharts) -> Result<SweepDone,
     );
     let jobs = args.jobs.max(1).min(ran.max(1));
     let window = REORDER_WINDOW * jobs;
-    // Workers claim runs in increasing order (the `seq`-th run to do), but never
-    // more than `window` ahead of the last one journalled.
-    struct Claims {
-        cursor: usize,
-        claimed: usize,
-        journalled: usize,
-        stop: bool,
-    }
-    let claims = std::sync::Mutex::new(Claims {
-        cursor: shard.index,
-        claimed: 0,
-        journalled: 0,
-        stop: false,
-    });
-    let wake = std::sync::Condvar::new();
-    let (tx, rx) = mpsc::channel::<(usize, Row)>();
-    let mut failure: Option<SweepError> = None;
-    let journalled = std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            let tx = tx.clone();
-            let (plan, claims, wake, done) = (&plan, &claims, &wake, &done);
-            scope.spawn(move || loop {
-                let (seq, r) = {
-                    let mut c = claims.lock().expect("a sweep worker panicked");
-                    while !c.stop && c.claimed < ran && c.claimed >= c.journalled + window {
-                        c = wake.wait(c).expect("a sweep worker panicked");
-                    }
-                    // Ctrl-C: claim nothing more; what is claimed is journalled.
-                    if c.stop || c.claimed >= ran || crate::stop::requested() {
-                        break;
-                    }
-                    while done.contains(c.cursor) {
-                        c.cursor += shard.count;
-                    }
-                    let r = c.cursor;
-                    assert!(
-                        r < total,
-                        "a run to do exists: {} claimed of {ran}",
-                        c.claimed
-                    );
-                    c.cursor += shard.count;
-                    c.claimed += 1;
-                    (c.claimed - 1, r)
-                };
-                if tx.send((seq, table::run_one(plan, r))).is_err() {
-                    break;
-                }
-            });
-        }
-        drop(tx);
-        // One writer: journal rows in claim order, one line each, one sync per batch.
-        let mut waiting: BTreeMap<usize, Row> = BTreeMap::new();
-        let mut next = 0;
-        while let Ok((seq, row)) = rx.recv() {
-            waiting.insert(seq, row);
-            waiting.extend(rx.try_iter());
-            let mut batch = Vec::new();
-            while let Some(row) = waiting.remove(&next) {
-                batch.push(row);
-                next += 1;
-            }
-            if batch.is_empty() {
-                continue;
-            }
-            if failure.is_none() {
-                if let Err(e) = journal.append(&batch) {
-                    failure = Some(e);
-                }
-            }
-            bar.advance(batch.len() as u64);
-            let mut c = claims.lock().expect("a sweep worker panicked");
-            c.journalled = next;
-            c.stop |= failure.is_some();
-            drop(c);
-            wake.notify_all();
-        }
-        next
-    });
+    let (journalled, written_bytes, failure) = run_and_journal(
+        &plan,
+        &done,
+        &journal,
+        &mut bar,
+        Todo {
+            first: shard.index,
+            step: shard.count,
+            total,
+            ran,
+        },
+        jobs,
+        window,
+    );
     bar.finish();
     if let Some(e) = failure {
         return Err(e);
@@ -538,6 +476,7 @@ pub fn run_sweep(args: &SweepArgs, charts: &dyn DrawCharts) -> Result<SweepDone,
     let complete = resumed + journalled == in_shard;
     let mut files = Vec::new();
     if complete {
+        let expected_len = journal.opened_len() + written_bytes;
         drop(journal);
         let same = |found: &journal::Header| {
             if *found == header {
@@ -549,16 +488,31 @@ pub fn run_sweep(args: &SweepArgs, charts: &dyn DrawCharts) -> Result<SweepDone,
                 )))
             }
         };
-        let mut check = RunSet::new(total, shard);
-        let found = journal::scan(&jpath, &info.metrics, &same, &mut check)?;
-        let (written, more) = write_outputs(
-            &out,
-            info,
-            found.sources,
-            &header,
-            shard == Shard::ALL,
-            charts,
-        )?;
+        // This session's lines are one sorted stretch after the earlier ones: when
+        // the file is exactly the header and the lines this process wrote, the
+        // merge below reads (and checks) each line once. Anything else (another
+        // process appended, the file was cut) is scanned as on --resume, line by
+        // line, so a damaged or repeated line is refused as it would be there.
+        let len = std::fs::metadata(&jpath)
+            .map_err(|e| SweepError::io(&jpath, e))?
+            .len();
+        let sources =
+            if len == expected_len && journal::read_header(&jpath)? == Some(header.clone()) {
+                let mut s = earlier;
+                if written_bytes > 0 {
+                    s.push(journal::Source {
+                        path: jpath.clone(),
+                        start: expected_len - written_bytes,
+                        end: expected_len,
+                    });
+                }
+                s
+            } else {
+                let mut check = RunSet::new(total, shard);
+                journal::scan(&jpath, &info.metrics, &same, &mut check)?.sources
+            };
+        let (written, more) =
+            write_outputs(&out, info, sources, &header, shard == Shard::ALL, charts)?;
         files = written;
         warnings.extend(more);
     }
@@ -575,6 +529,212 @@ pub fn run_sweep(args: &SweepArgs, charts: &dyn DrawCharts) -> Result<SweepDone,
         warnings,
         seconds: bar.seconds(),
     })
+}
+
+/// The runs a session does: runs `first`, `first + step`, ... below `total` that
+/// are not done yet, `ran` of them.
+struct Todo {
+    first: usize,
+    step: usize,
+    total: usize,
+    ran: usize,
+}
+
+/// How long the journal may hold written but unsynced lines: the syncing thread
+/// syncs at most this often (and once more at the end), so a lost machine (not a
+/// killed process, whose written lines are in the kernel's page cache) loses at
+/// most the runs journalled in the last interval, and `--resume` does them again.
+pub const SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// What the workers and the syncing thread share, under one lock.
+struct Shared {
+    /// The next run to look at for claiming.
+    cursor: usize,
+    /// Runs claimed (the `seq`-th claimed is the `seq`-th to journal).
+    claimed: usize,
+    /// Finished runs' lines waiting for an earlier run, by `seq`.
+    waiting: BTreeMap<usize, String>,
+    /// Runs written to the journal (in claim order: `seq` < `written`).
+    written: usize,
+    written_bytes: u64,
+    /// Workers waiting for the reorder window to move.
+    window_waiters: usize,
+    workers_left: usize,
+    stop: bool,
+    failure: Option<SweepError>,
+}
+
+/// A worker leaving (its loop done, or unwinding from a panic): counted out, so the
+/// syncing thread ends; after a panic the others stop claiming (the panicking run may
+/// be the next to journal, which the others would wait for) and the scope passes
+/// the panic on.
+struct Leaving<'a> {
+    shared: &'a std::sync::Mutex<Shared>,
+    moved: &'a std::sync::Condvar,
+    ended: &'a std::sync::Condvar,
+}
+
+impl Drop for Leaving<'_> {
+    fn drop(&mut self) {
+        let mut c = self
+            .shared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        c.workers_left -= 1;
+        if std::thread::panicking() {
+            c.stop = true;
+            self.moved.notify_all();
+        }
+        if c.workers_left == 0 {
+            self.ended.notify_one();
+        }
+    }
+}
+
+/// Runs `todo` on `jobs` workers and journals each finished run in claim order.
+///
+/// Each worker claims the next run (never more than `window` ahead of the last
+/// one written), runs it and formats its journal line without the lock, then
+/// under the lock either parks the line (an earlier run is still running) or, if
+/// its run is the next to journal, writes it and every parked line after it in
+/// one `write`. The lock is held for a claim or a `write` into the page cache,
+/// never for a run or a sync: the calling thread syncs the journal every
+/// [`SYNC_INTERVAL`] (group commit: one `fdatasync` for every line written since
+/// the last) and advances the progress line, so the workers never wait for the
+/// disk and the syncing thread costs almost no CPU. Returns the runs and bytes
+/// written, and the first error (after which nothing more is claimed).
+fn run_and_journal(
+    plan: &Plan,
+    done: &RunSet,
+    journal: &journal::Journal,
+    bar: &mut crate::tools::progress::Progress,
+    todo: Todo,
+    jobs: usize,
+    window: usize,
+) -> (usize, u64, Option<SweepError>) {
+    let shared = std::sync::Mutex::new(Shared {
+        cursor: todo.first,
+        claimed: 0,
+        waiting: BTreeMap::new(),
+        written: 0,
+        written_bytes: 0,
+        window_waiters: 0,
+        workers_left: jobs,
+        stop: false,
+        failure: None,
+    });
+    // Workers wait on `moved` for the window; the syncing thread on `ended`.
+    let (moved, ended) = (std::sync::Condvar::new(), std::sync::Condvar::new());
+    let lock = || shared.lock().expect("a sweep worker panicked");
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let (shared, moved, ended) = (&shared, &moved, &ended);
+            scope.spawn(move || {
+                let _leaving = Leaving {
+                    shared,
+                    moved,
+                    ended,
+                };
+                let mut c = shared.lock().expect("a sweep worker panicked");
+                loop {
+                    while !c.stop && c.claimed < todo.ran && c.claimed >= c.written + window {
+                        c.window_waiters += 1;
+                        c = moved.wait(c).expect("a sweep worker panicked");
+                        c.window_waiters -= 1;
+                    }
+                    // Ctrl-C: claim nothing more; what is claimed is journalled.
+                    if c.stop || c.claimed >= todo.ran || crate::stop::requested() {
+                        break;
+                    }
+                    while done.contains(c.cursor) {
+                        c.cursor += todo.step;
+                    }
+                    let r = c.cursor;
+                    assert!(
+                        r < todo.total,
+                        "a run to do exists: {} claimed of {}",
+                        c.claimed,
+                        todo.ran
+                    );
+                    c.cursor += todo.step;
+                    c.claimed += 1;
+                    let seq = c.claimed - 1;
+                    drop(c);
+                    let line = journal::line(&table::run_one(plan, r));
+                    c = shared.lock().expect("a sweep worker panicked");
+                    if seq != c.written {
+                        c.waiting.insert(seq, line);
+                        continue;
+                    }
+                    let mut bytes = line.into_bytes();
+                    let mut next = seq + 1;
+                    // Lines parked by the other workers are freed after the lock is
+                    // released: freeing another thread's allocation takes its
+                    // allocator arena's lock, which must not be waited for here.
+                    let mut parked = Vec::new();
+                    while let Some(l) = c.waiting.remove(&next) {
+                        bytes.extend_from_slice(l.as_bytes());
+                        parked.push(l);
+                        next += 1;
+                    }
+                    if c.failure.is_none() {
+                        match journal.write_lines(&bytes) {
+                            Ok(()) => {
+                                c.written = next;
+                                c.written_bytes += bytes.len() as u64;
+                            }
+                            Err(e) => {
+                                c.failure = Some(e);
+                                c.stop = true;
+                                ended.notify_one();
+                            }
+                        }
+                    }
+                    if c.window_waiters > 0 || c.stop {
+                        moved.notify_all();
+                    }
+                    if !parked.is_empty() {
+                        drop(c);
+                        drop(parked);
+                        c = shared.lock().expect("a sweep worker panicked");
+                    }
+                }
+                drop(c);
+            });
+        }
+        // Group commit: sync every SYNC_INTERVAL what was written since the last
+        // sync, and once more when the workers are done.
+        let mut synced = 0;
+        loop {
+            let mut c = lock();
+            if c.workers_left > 0 {
+                // The timeout decides only when lines reach the disk, never what a
+                // run computes or the order lines are written in.
+                c = ended
+                    .wait_timeout(c, SYNC_INTERVAL)
+                    .expect("a sweep worker panicked")
+                    .0;
+            }
+            let (written, finished) = (c.written, c.workers_left == 0);
+            let failed = c.failure.is_some();
+            drop(c);
+            if written > synced && !failed {
+                if let Err(e) = journal.sync() {
+                    let mut c = lock();
+                    c.failure.get_or_insert(e);
+                    c.stop = true;
+                    moved.notify_all();
+                }
+            }
+            bar.advance((written - synced) as u64);
+            synced = written;
+            if finished {
+                break;
+            }
+        }
+    });
+    let c = shared.into_inner().expect("a sweep worker panicked");
+    (c.written, c.written_bytes, c.failure)
 }
 
 /// Creates an output directory (and its parents), saying so when the path is a file.

@@ -291,15 +291,33 @@ fn plan_fields(info: &PlanInfo, r: usize) -> Vec<String> {
     f
 }
 
-/// One line of `runs.csv`.
+/// One line of `runs.csv`, written into one string (a sweep's final files write
+/// one per run; no field is copied twice).
 pub fn runs_csv_line(info: &PlanInfo, row: &Row) -> String {
-    let mut f: Vec<String> = plan_fields(info, row.run)
+    let plan = plan_fields(info, row.run);
+    let mut out = String::with_capacity(
+        plan.iter()
+            .chain(&row.m)
+            .map(|f| f.len() + 1)
+            .sum::<usize>()
+            + row.digest.len()
+            + 1,
+    );
+    let fields = plan
         .iter()
-        .map(|v| csv_field(v))
-        .collect();
-    f.push(csv_field(&row.digest));
-    f.extend(row.m.iter().map(|v| csv_field(v)));
-    let mut out = f.join(",");
+        .map(String::as_str)
+        .chain(std::iter::once(row.digest.as_str()))
+        .chain(row.m.iter().map(String::as_str));
+    for (i, f) in fields.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        if f.contains([',', '"', '\n', '\r']) {
+            out.push_str(&csv_field(f));
+        } else {
+            out.push_str(f);
+        }
+    }
     out.push('\n');
     out
 }
