@@ -354,6 +354,10 @@ pub(super) enum Command {
         /// Transactions the client issues.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=8))]
         txns: u64,
+        /// Threads that expand each breadth-first level (default: the machine's cores;
+        /// 1: one thread). The report is the same at any count.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+        threads: Option<u64>,
         /// Write the counterexample's steps (RON) to FILE.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
