@@ -342,7 +342,9 @@ where
     };
     let mut parts: Vec<Option<Vec<Expansion<M::State>>>> = (0..pieces).map(|_| None).collect();
     std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads.min(pieces)).map(|_| scope.spawn(work)).collect();
+        let helpers: Vec<_> = (1..threads.min(pieces))
+            .map(|_| scope.spawn(work))
+            .collect();
         for (p, r) in work() {
             parts[p] = Some(r);
         }

@@ -285,6 +285,7 @@ fn three_pc_safety(timeouts: TimeoutsSpec, o: &CheckOptions) -> CheckReport {
     let limits = Limits {
         max_depth: o.max_depth,
         max_states: o.max_states,
+        threads: o.threads,
         ..Limits::default()
     };
     explore(&SafetyOnly(m), &limits)
@@ -340,6 +341,13 @@ fn finds_the_decide_alone_split_with_three_crashes() {
     assert_eq!(crashes, 3, "{}", c.to_text());
     assert!(!c.steps.iter().any(|s| matches!(s, Step::Drop { .. })));
     assert_eq!(c.steps.len(), 20, "{}", c.to_text());
+    // The same search on three threads finds the same split by the same path, after
+    // the same states and transitions.
+    let three = three_pc_safety(TimeoutsSpec::DecideAlone, &CheckOptions { threads: 3, ..o });
+    assert_eq!(
+        serde_json::to_string(&three).unwrap(),
+        serde_json::to_string(&r).unwrap()
+    );
 }
 
 /// The faithful protocol on the same world: no split in any state reachable with up
