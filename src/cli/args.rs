@@ -339,7 +339,7 @@ pub(super) enum Command {
         /// Messages the explorer may drop (a partition is drops between two sides).
         #[arg(long, value_name = "K", default_value_t = 1)]
         max_drops: u32,
-        /// Stop after this many distinct states (each takes about 2 KB for a 3-RM 2PC world).
+        /// Stop after this many distinct states (each takes about 400 bytes for a 3-RM 2PC world).
         #[arg(long, value_name = "S", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
         max_states: u64,
         /// Nodes that may crash, comma-separated (default: all but the client).
