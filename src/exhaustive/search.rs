@@ -161,10 +161,12 @@ enum Expansion<S> {
     },
 }
 
-/// States expanded per unit of work a thread takes (small: threads balance well).
-const PIECE: usize = 64;
+/// States expanded per unit of work a thread takes: large enough that most successors
+/// reached twice within a level are met twice within one piece (and dropped there),
+/// small enough that the threads balance.
+const PIECE: usize = 1024;
 /// Frontier states expanded per thread before the merge (bounds the successors held).
-const ROUND_PER_THREAD: usize = 4096;
+const ROUND_PER_THREAD: usize = 8192;
 
 /// Breadth-first exploration; stops at the first violation (its path is shortest).
 /// [`Limits::threads`] threads expand each level; the report is the same at any count.
