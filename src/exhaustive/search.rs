@@ -19,6 +19,7 @@
 use super::{fingerprint, CheckReport, Counterexample, Finding, Limits, Model, PROGRESS_EVERY};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A set of 64-bit fingerprints: open addressing with linear probing, 8 bytes a slot,
 /// at most three quarters full. Fingerprints are already well mixed, so their low bits
@@ -176,8 +177,159 @@ where
     M::State: Send + Sync,
 {
     let threads = limits.threads.max(1);
+    let seen = RwLock::new(FpSet::new());
+    if threads == 1 {
+        return search(model, limits, &seen, None);
+    }
+    // The helper threads live as long as the search (a thread keeps its allocator
+    // cache warm; one started per round would not).
+    std::thread::scope(|scope| {
+        let (done_tx, done_rx) = mpsc::channel();
+        let mut jobs = Vec::new();
+        for _ in 1..threads {
+            let (job_tx, job_rx) = mpsc::channel::<Job<M::State>>();
+            let done_tx = done_tx.clone();
+            let seen = &seen;
+            scope.spawn(move || {
+                let mut local = FpSet::new();
+                while let Ok(job) = job_rx.recv() {
+                    // A panic (a protocol handler's) goes back to the searching thread,
+                    // which carries it on; it never leaves that thread waiting.
+                    let parts = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        work(model, &job, seen, &mut local)
+                    }));
+                    drop(job);
+                    if done_tx.send(parts).is_err() {
+                        return;
+                    }
+                }
+            });
+            jobs.push(job_tx);
+        }
+        drop(done_tx);
+        let pool = Pool {
+            jobs,
+            done: done_rx,
+        };
+        let report = search(model, limits, &seen, Some(&pool));
+        drop(pool); // the helpers see their channels close and return
+        report
+    })
+}
+
+/// One round for the helper threads: its states, whether they are at the depth bound,
+/// and the counter of pieces taken.
+struct Job<S> {
+    round: Arc<Vec<(S, u32)>>,
+    at_bound: bool,
+    taken: Arc<AtomicUsize>,
+}
+
+type Pieces<S> = Vec<(usize, Vec<Expansion<S>>)>;
+
+type Done<S> = std::thread::Result<Pieces<S>>;
+
+/// The helper threads: a job channel each, one channel back.
+struct Pool<S> {
+    jobs: Vec<mpsc::Sender<Job<S>>>,
+    done: mpsc::Receiver<Done<S>>,
+}
+
+fn read(seen: &RwLock<FpSet>) -> RwLockReadGuard<'_, FpSet> {
+    seen.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write(seen: &RwLock<FpSet>) -> RwLockWriteGuard<'_, FpSet> {
+    seen.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Takes pieces of the job's round in turn and expands them (successors seen before
+/// the level began left out; within a piece, a successor met twice is new at most
+/// the first time).
+fn work<M: Model>(
+    model: &M,
+    job: &Job<M::State>,
+    seen: &RwLock<FpSet>,
+    local: &mut FpSet,
+) -> Pieces<M::State> {
+    let seen = read(seen);
+    let pieces = job.round.len().div_ceil(PIECE);
+    let mut done = Vec::new();
+    loop {
+        let p = job.taken.fetch_add(1, Ordering::Relaxed);
+        if p >= pieces {
+            break;
+        }
+        local.clear();
+        let part = &job.round[p * PIECE..((p + 1) * PIECE).min(job.round.len())];
+        let mut is_new = |fp| !seen.contains(fp) && local.insert(fp);
+        done.push((p, expand_all(model, part, job.at_bound, &mut is_new)));
+    }
+    done
+}
+
+impl<S> Pool<S> {
+    /// Expands `round` on the helpers and this thread; the results in `round`'s order.
+    fn expand<M: Model<State = S>>(
+        &self,
+        model: &M,
+        seen: &RwLock<FpSet>,
+        round: Vec<(S, u32)>,
+        at_bound: bool,
+        local: &mut FpSet,
+    ) -> (Vec<(S, u32)>, Vec<Expansion<S>>) {
+        let pieces = round.len().div_ceil(PIECE);
+        let job = Job {
+            round: Arc::new(round),
+            at_bound,
+            taken: Arc::new(AtomicUsize::new(0)),
+        };
+        for j in &self.jobs {
+            let copy = Job {
+                round: Arc::clone(&job.round),
+                at_bound,
+                taken: Arc::clone(&job.taken),
+            };
+            j.send(copy).expect("a checker thread stopped");
+        }
+        let mut parts: Vec<Option<Vec<Expansion<S>>>> = (0..pieces).map(|_| None).collect();
+        let mut place = |done: Pieces<S>| {
+            for (p, r) in done {
+                parts[p] = Some(r);
+            }
+        };
+        place(work(model, &job, seen, local));
+        for _ in &self.jobs {
+            match self.done.recv() {
+                Ok(Ok(done)) => place(done),
+                Ok(Err(panic)) => std::panic::resume_unwind(panic),
+                Err(_) => panic!("a checker thread stopped"),
+            }
+        }
+        let round = Arc::try_unwrap(job.round)
+            .unwrap_or_else(|_| unreachable!("every helper let go of the round"));
+        let results = parts
+            .into_iter()
+            .flat_map(|p| p.expect("every piece expanded"))
+            .collect();
+        (round, results)
+    }
+}
+
+/// The search itself, on this thread and the pool's (if any).
+fn search<M>(
+    model: &M,
+    limits: &Limits,
+    seen: &RwLock<FpSet>,
+    pool: Option<&Pool<M::State>>,
+) -> CheckReport
+where
+    M: Model + Sync,
+    M::State: Send + Sync,
+{
+    let threads = limits.threads.max(1);
+    let mut local = FpSet::new();
     let mut parents: Vec<Parent> = Vec::new();
-    let mut seen = FpSet::new();
     let mut sometimes = BTreeSet::new();
     let mut findings = Vec::new();
     let mut held = Vec::new();
@@ -188,7 +340,7 @@ where
     let mut expanded = 0u64;
     let mut frontier: Vec<(M::State, u32)> = Vec::new();
     for (i, s) in model.init_states().into_iter().enumerate() {
-        if !seen.insert(fingerprint(&s)) {
+        if !write(seen).insert(fingerprint(&s)) {
             continue;
         }
         let idx = parents.len() as u32;
@@ -219,14 +371,17 @@ where
             if frontier.capacity() > 2 * frontier.len() + 1024 {
                 frontier.shrink_to_fit();
             }
-            let slice = slice.as_slice();
-            let results = if threads == 1 {
-                // One thread: the worker may record fingerprints as it goes.
-                let mut is_new = |fp| seen.insert(fp);
-                expand_all(model, slice, at_bound, &mut is_new)
-            } else {
-                expand_parallel(model, slice, at_bound, &seen, threads)
+            let (slice, results) = match pool {
+                None => {
+                    // One thread: fingerprints are recorded as they are met.
+                    let mut seen = write(seen);
+                    let mut is_new = |fp| seen.insert(fp);
+                    let results = expand_all(model, &slice, at_bound, &mut is_new);
+                    (slice, results)
+                }
+                Some(pool) => pool.expand(model, seen, slice, at_bound, &mut local),
             };
+            let mut seen = write(seen);
             for (k, e) in results.into_iter().enumerate() {
                 let idx = slice[k].1;
                 expanded += 1;
@@ -251,7 +406,7 @@ where
                     Expansion::Successors { transitions, new } => (transitions, new),
                 };
                 for c in new {
-                    if threads > 1 && !seen.insert(c.fp) {
+                    if pool.is_some() && !seen.insert(c.fp) {
                         continue;
                     }
                     if parents.len() >= limits.max_states {
@@ -308,62 +463,6 @@ fn expand_all<M: Model>(
     slice
         .iter()
         .map(|(s, _)| expand(model, s, at_bound, is_new, &mut actions, &mut findings))
-        .collect()
-}
-
-/// Expands `slice` on `threads` threads (this one among them), pieces taken in turn;
-/// the results come back in `slice`'s order.
-fn expand_parallel<M>(
-    model: &M,
-    slice: &[(M::State, u32)],
-    at_bound: bool,
-    seen: &FpSet,
-    threads: usize,
-) -> Vec<Expansion<M::State>>
-where
-    M: Model + Sync,
-    M::State: Send + Sync,
-{
-    let pieces = slice.len().div_ceil(PIECE);
-    let taken = AtomicUsize::new(0);
-    let work = || {
-        let mut done = Vec::new();
-        // Within a piece, a successor met twice is new at most the first time.
-        let mut local = FpSet::new();
-        loop {
-            let p = taken.fetch_add(1, Ordering::Relaxed);
-            if p >= pieces {
-                break;
-            }
-            local.clear();
-            let part = &slice[p * PIECE..((p + 1) * PIECE).min(slice.len())];
-            let mut is_new = |fp| !seen.contains(fp) && local.insert(fp);
-            done.push((p, expand_all(model, part, at_bound, &mut is_new)));
-        }
-        done
-    };
-    let mut parts: Vec<Option<Vec<Expansion<M::State>>>> = (0..pieces).map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..threads.min(pieces))
-            .map(|_| scope.spawn(work))
-            .collect();
-        for (p, r) in work() {
-            parts[p] = Some(r);
-        }
-        for h in helpers {
-            match h.join() {
-                Ok(done) => {
-                    for (p, r) in done {
-                        parts[p] = Some(r);
-                    }
-                }
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
-    });
-    parts
-        .into_iter()
-        .flat_map(|p| p.expect("every piece expanded"))
         .collect()
 }
 
