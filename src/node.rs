@@ -20,15 +20,16 @@ use serde::Serialize;
 use std::fmt::Debug;
 use std::hash::Hash;
 
-/// A protocol role's state machine.
-pub trait Node: Clone + Debug + Hash {
+/// A protocol role's state machine. `Send + Sync` (as plain data is) so that the
+/// exhaustive checker can expand states on several threads.
+pub trait Node: Clone + Debug + Hash + Send + Sync {
     /// Messages between nodes of this world. `Serialize` gives the trace digest a
     /// fixed encoding of every delivery (see [`crate::engine::digest`]): derive it.
-    type Msg: Clone + Debug + Hash + Serialize;
+    type Msg: Clone + Debug + Hash + Serialize + Send + Sync;
     /// Timer names. Setting a timer that is already set replaces it.
-    type Timer: Clone + Debug + Hash + Ord + Serialize;
+    type Timer: Clone + Debug + Hash + Ord + Serialize + Send + Sync;
     /// What survives a crash: the forced log and the data the node guards.
-    type Durable: Clone + Debug + Hash + Default;
+    type Durable: Clone + Debug + Hash + Default + Send + Sync;
 
     /// The transaction `msg` is about, if any: traces, sequence diagrams and stories
     /// group messages by it. Default: none.

@@ -877,6 +877,7 @@ impl<N: Node + 'static> Harness<N> {
                 max_depth: None,
                 max_states: opts.max_states,
                 progress: None,
+                threads: 1,
             },
         );
         // They judge a whole run's observation log, which a state does not keep; the

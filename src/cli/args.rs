@@ -354,7 +354,7 @@ pub(super) enum Command {
         /// Messages the explorer may drop (a partition is drops between two sides).
         #[arg(long, value_name = "K", default_value_t = 1)]
         max_drops: u32,
-        /// Stop after this many distinct states (each takes about 2 KB for a 3-RM 2PC world).
+        /// Stop after this many distinct states (each takes about 400 bytes for a 3-RM 2PC world).
         #[arg(long, value_name = "S", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
         max_states: u64,
         /// Nodes that may crash, comma-separated (default: all but the client).
@@ -369,6 +369,10 @@ pub(super) enum Command {
         /// Transactions the client issues.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=8))]
         txns: u64,
+        /// Threads that expand each breadth-first level (default: the machine's cores;
+        /// 1: one thread). The report is the same at any count.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+        threads: Option<u64>,
         /// Write the counterexample's steps (RON) to FILE.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,

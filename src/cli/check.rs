@@ -21,6 +21,7 @@ pub(super) struct CheckArgs {
     pub(super) horizon_ms: Option<f64>,
     pub(super) max_latency_ms: Option<f64>,
     pub(super) txns: u64,
+    pub(super) threads: Option<u64>,
     pub(super) out: Option<PathBuf>,
     pub(super) replay: Option<PathBuf>,
     pub(super) format: Format,
@@ -57,6 +58,11 @@ pub(super) fn check_command(registry: &Registry, program: &str, a: CheckArgs) ->
         max_latency_ms: a.max_latency_ms,
         txns: a.txns,
         progress: Some(crate::exhaustive::ProgressHook(&progress_line)),
+        // The machine's cores unless told; the report is the same at any count.
+        threads: a
+            .threads
+            .and_then(|t| usize::try_from(t).ok())
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
     };
     check_scenario(
         registry,

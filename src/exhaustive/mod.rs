@@ -14,14 +14,17 @@
 
 mod error;
 pub mod scenario;
+mod search;
 pub mod two_phase;
 pub mod world;
 
 pub use error::CheckError;
+pub use search::{collision_odds, explore, FpSet};
 
+#[cfg(test)]
 use crate::engine::Digest;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 use std::fmt::Debug;
 use std::hash::{Hash, Hasher};
 
@@ -100,6 +103,9 @@ pub struct Limits {
     pub max_states: usize,
     /// Told the states visited and the depth reached every [`PROGRESS_EVERY`] states.
     pub progress: Option<ProgressHook>,
+    /// Threads that expand each breadth-first level (1: the caller's thread alone).
+    /// The report is the same at any count.
+    pub threads: usize,
 }
 
 impl Default for Limits {
@@ -108,6 +114,7 @@ impl Default for Limits {
             max_depth: None,
             max_states: 1_000_000,
             progress: None,
+            threads: 1,
         }
     }
 }
@@ -201,6 +208,10 @@ pub struct CheckReport {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_checked: Vec<String>,
     pub violation: Option<Counterexample>,
+    /// The odds that two of the distinct states visited share a 64-bit fingerprint,
+    /// so that one of them was taken for the other and not explored
+    /// ([`collision_odds`]: about n²/2⁶⁵).
+    pub collision_odds: f64,
 }
 
 impl CheckReport {
@@ -220,6 +231,10 @@ impl CheckReport {
                 "no (cut short by --max-depth or --max-states)"
             }
         );
+        s.push_str(&format!(
+            "fingerprints:    64-bit; odds of a collision ≈ {:.1e} (n²/2⁶⁵)\n",
+            self.collision_odds
+        ));
         if !self.not_checked.is_empty() {
             s.push_str(&format!(
                 "not checked:     {} (over a whole run: use a property over node state)\n",
@@ -239,164 +254,99 @@ impl CheckReport {
 }
 
 /// The 64-bit fingerprint under which a state is remembered (as TLC does; two states
-/// collide with odds of about n²/2⁶⁵ for n states).
+/// collide with odds of about n²/2⁶⁵ for n states). The same function as the trace
+/// [`Digest`](crate::engine::Digest)'s `Hasher`, in a copy of its own whose methods inline into the
+/// models' derived `Hash` code (a state is hashed once per transition: the calls
+/// cost as much as the mixing).
 pub fn fingerprint<T: Hash>(t: &T) -> u64 {
-    let mut d = Digest::default();
+    let mut d = FpHasher::default();
     t.hash(&mut d);
     d.finish()
 }
 
-/// Breadth-first exploration; stops at the first violation (its path is shortest).
-pub fn explore<M: Model>(model: &M, limits: &Limits) -> CheckReport {
-    // Per visited state: its parent and the action from it (`None` for initial states,
-    // whose index among the initial states is kept instead).
-    let mut parents: Vec<(u32, Option<M::Action>)> = Vec::new();
-    let mut seen: BTreeMap<u64, u32> = BTreeMap::new();
-    let mut queue: VecDeque<(M::State, u32, u32)> = VecDeque::new();
-    let mut findings = Vec::new();
-    let mut sometimes = BTreeSet::new();
-    let mut held = Vec::new();
-    let mut transitions = 0u64;
-    let mut depth = 0u32;
-    let mut truncated = false;
-    let mut interrupted = false;
-    let mut expanded = 0u64;
-    let mut visit =
-        |state: &M::State, findings: &mut Vec<Finding>, sometimes: &mut BTreeSet<String>| {
-            model.check_state(state, findings);
-            held.clear();
-            model.sometimes(state, &mut held);
-            for h in held.drain(..) {
-                sometimes.insert(h);
-            }
-        };
-    for (i, s) in model.init_states().into_iter().enumerate() {
-        let fp = fingerprint(&s);
-        if seen.contains_key(&fp) {
-            continue;
+/// [`Digest`](crate::engine::Digest)'s hash function, inlined (see [`fingerprint`]).
+struct FpHasher {
+    h: u64,
+}
+
+impl Default for FpHasher {
+    #[inline]
+    fn default() -> Self {
+        FpHasher {
+            h: 0x2545_f491_4f6c_dd1d,
         }
-        let idx = parents.len() as u32;
-        seen.insert(fp, idx);
-        parents.push((i as u32, None));
-        visit(&s, &mut findings, &mut sometimes);
-        if let Some(f) = findings.pop() {
-            return finish(model, &parents, idx, f, transitions, 0, sometimes);
-        }
-        queue.push_back((s, idx, 0));
-    }
-    let mut actions = Vec::new();
-    while let Some((state, idx, d)) = queue.pop_front() {
-        expanded += 1;
-        if expanded % PROGRESS_EVERY == 0 {
-            if let Some(hook) = limits.progress {
-                (hook.0)(parents.len(), depth);
-            }
-            if crate::stop::requested() {
-                interrupted = true;
-                break;
-            }
-        }
-        actions.clear();
-        model.actions(&state, &mut actions);
-        if actions.is_empty() {
-            model.check_terminal(&state, &mut findings);
-            if let Some(f) = findings.pop() {
-                return finish(model, &parents, idx, f, transitions, depth, sometimes);
-            }
-            continue;
-        }
-        if limits.max_depth.is_some_and(|m| d >= m) {
-            truncated = true;
-            continue;
-        }
-        for a in &actions {
-            let Some(next) = model.next_state(&state, a) else {
-                continue;
-            };
-            transitions += 1;
-            let fp = fingerprint(&next);
-            if seen.contains_key(&fp) {
-                continue;
-            }
-            if parents.len() >= limits.max_states {
-                truncated = true;
-                break;
-            }
-            let nidx = parents.len() as u32;
-            seen.insert(fp, nidx);
-            parents.push((idx, Some(a.clone())));
-            depth = depth.max(d + 1);
-            visit(&next, &mut findings, &mut sometimes);
-            if let Some(f) = findings.pop() {
-                return finish(model, &parents, nidx, f, transitions, depth, sometimes);
-            }
-            queue.push_back((next, nidx, d + 1));
-        }
-        if parents.len() >= limits.max_states {
-            truncated = true;
-            break;
-        }
-    }
-    CheckReport {
-        distinct_states: parents.len(),
-        transitions,
-        depth,
-        complete: !truncated && !interrupted,
-        interrupted,
-        sometimes,
-        not_checked: Vec::new(),
-        violation: None,
     }
 }
 
-fn finish<M: Model>(
-    model: &M,
-    parents: &[(u32, Option<M::Action>)],
-    at: u32,
-    finding: Finding,
-    transitions: u64,
-    depth: u32,
-    sometimes: BTreeSet<String>,
-) -> CheckReport {
-    let mut actions = Vec::new();
-    let mut i = at;
-    let init = loop {
-        let (parent, action) = &parents[i as usize];
-        match action {
-            Some(a) => {
-                actions.push(a.clone());
-                i = *parent;
-            }
-            None => break *parent,
-        }
-    };
-    actions.reverse();
-    let mut state = model.init_states().swap_remove(init as usize);
-    let mut steps = Vec::new();
-    let mut story = Vec::new();
-    let mut notable = Vec::new();
-    for a in &actions {
-        notable.push(model.notable(&state, a));
-        steps.push(model.step(&state, a));
-        story.push(model.describe(&state, a));
-        state = model
-            .next_state(&state, a)
-            .expect("a recorded action stays enabled");
+impl Hasher for FpHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        crate::rng::mix64(self.h)
     }
-    CheckReport {
-        distinct_states: parents.len(),
-        transitions,
-        depth,
-        complete: false,
-        interrupted: false,
-        sometimes,
-        not_checked: Vec::new(),
-        violation: Some(Counterexample {
-            finding,
-            steps,
-            story,
-            notable,
-        }),
+
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.write_u64(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
+        }
+    }
+
+    #[inline(always)]
+    fn write_u64(&mut self, word: u64) {
+        self.h = (self.h.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    #[inline(always)]
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+    #[inline(always)]
+    fn write_u16(&mut self, i: u16) {
+        self.write_u64(u64::from(i));
+    }
+    #[inline(always)]
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+    #[inline(always)]
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    #[inline(always)]
+    fn write_i64(&mut self, i: i64) {
+        self.write_u64(i as u64);
+    }
+    #[inline(always)]
+    fn write_isize(&mut self, i: isize) {
+        self.write_u64(i as u64);
+    }
+}
+
+#[cfg(test)]
+mod fingerprint_tests {
+    use super::*;
+
+    /// The copy computes what the digest's hasher computes (the order of messages in
+    /// flight, and so every path, depends on it).
+    #[test]
+    fn the_fingerprint_is_the_digest_hash() {
+        let values = (
+            vec![true, false, true],
+            "a string of some length",
+            (1u8, -2i32, 3u16, u128::MAX - 5, Some(7usize), 'x'),
+            std::collections::BTreeMap::from([(1u64, "one"), (2, "two")]),
+        );
+        let mut d = Digest::default();
+        values.hash(&mut d);
+        assert_eq!(fingerprint(&values), d.finish());
     }
 }
 

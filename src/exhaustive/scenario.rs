@@ -25,6 +25,9 @@ pub struct CheckOptions {
     pub txns: u64,
     /// Told how the exploration goes ([`super::Limits::progress`]).
     pub progress: Option<super::ProgressHook>,
+    /// Threads that expand each level ([`super::Limits::threads`]; the report is the
+    /// same at any count).
+    pub threads: usize,
 }
 
 impl Default for CheckOptions {
@@ -39,6 +42,7 @@ impl Default for CheckOptions {
             max_latency_ms: None,
             txns: 1,
             progress: None,
+            threads: 1,
         }
     }
 }
@@ -135,5 +139,6 @@ pub fn limits(opts: &CheckOptions) -> Limits {
         max_depth: opts.max_depth,
         max_states: opts.max_states,
         progress: opts.progress,
+        threads: opts.threads,
     }
 }

@@ -40,6 +40,56 @@ use crate::rng::StreamRng;
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+/// A part of the state shared between a state and its successors until one of them
+/// changes it (copy on write), with its fingerprint kept beside it: a transition
+/// copies and rehashes only the parts it touches (typically one node, its durable
+/// store and the checkers' memory), not every node of the world.
+#[derive(Clone)]
+pub(crate) struct Shared<T> {
+    hash: u64,
+    value: Arc<T>,
+}
+
+impl<T: Clone + Hash> Shared<T> {
+    fn new(value: T) -> Self {
+        Shared {
+            hash: super::fingerprint(&value),
+            value: Arc::new(value),
+        }
+    }
+
+    /// The value, to change (copied first if another state shares it); call
+    /// [`Shared::rehash`] after.
+    fn make_mut(&mut self) -> &mut T {
+        Arc::make_mut(&mut self.value)
+    }
+
+    fn rehash(&mut self) {
+        self.hash = super::fingerprint(&*self.value);
+    }
+}
+
+impl<T> std::ops::Deref for Shared<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+/// The part's fingerprint stands for it (equal values have equal fingerprints).
+impl<T> Hash for Shared<T> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.hash.hash(h);
+    }
+}
+
+impl<T: Debug> Debug for Shared<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.value.fmt(f)
+    }
+}
 
 /// The fault budget and the time bounds of an exploration.
 #[derive(Clone, Debug)]
@@ -65,9 +115,11 @@ pub struct WorldModel<N: Node> {
     /// checked in every state, `sometimes` ones reported when some state shows them,
     /// `eventually` ones at every terminal state of a path on which none held.
     pub properties: Vec<Property<N>>,
+    /// Each node as built, shared by every state (a restart starts from it).
+    fresh: Vec<Shared<N>>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct InFlight<M> {
     from: NodeId,
     to: NodeId,
@@ -75,6 +127,13 @@ struct InFlight<M> {
     /// The message's fingerprint: orders the multiset canonically.
     key: u64,
     msg: M,
+}
+
+/// The message's fingerprint (`key`) stands for the message.
+impl<M> Hash for InFlight<M> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        (self.from, self.to, self.deadline_us, self.key).hash(h);
+    }
 }
 
 /// What the checkers remember of one transaction: the run checkers' record, hashed
@@ -85,8 +144,8 @@ pub type TxnMemory = TxnRecord;
 #[derive(Clone, Debug)]
 pub struct WorldState<N: Node> {
     now_us: u64,
-    nodes: Vec<Option<N>>,
-    durables: Vec<N::Durable>,
+    nodes: Vec<Option<Shared<N>>>,
+    durables: Vec<Shared<N::Durable>>,
     /// Each node's position in its random stream (the streams themselves are the
     /// model's: a position is 16 bytes, a stream a few hundred).
     rng_pos: Vec<u128>,
@@ -95,7 +154,7 @@ pub struct WorldState<N: Node> {
     timers: Vec<(NodeId, N::Timer, u64)>,
     crashes: u32,
     drops: u32,
-    txns: BTreeMap<TxnId, TxnMemory>,
+    txns: Shared<BTreeMap<TxnId, TxnMemory>>,
     /// Bit `i`: the `i`-th `eventually` property held in some state of this path.
     met: u64,
 }
@@ -105,7 +164,7 @@ impl<N: Node> crate::property::NodeStates<N> for WorldState<N> {
         self.nodes.len()
     }
     fn node(&self, id: NodeId) -> Option<&N> {
-        self.nodes[id.index()].as_ref()
+        self.nodes[id.index()].as_deref()
     }
     fn durable(&self, id: NodeId) -> &N::Durable {
         &self.durables[id.index()]
@@ -166,7 +225,9 @@ impl<N: Node> WorldModel<N> {
             .iter()
             .map(|n| crate::rng::stream(seed, &format!("node/{n}")))
             .collect();
+        let fresh = nodes.iter().cloned().map(Shared::new).collect();
         WorldModel {
+            fresh,
             names,
             nodes,
             durables,
@@ -226,17 +287,25 @@ impl<N: Node> WorldModel<N> {
         f: impl FnOnce(&mut N, &mut Ctx<'_, N>),
     ) -> Vec<Observation> {
         let i = node.index();
-        let Some(state) = s.nodes[i].as_mut() else {
+        let Some(shared) = s.nodes[i].as_mut() else {
             return Vec::new();
         };
         let mut commands = Vec::new();
         let mut rng = self.rngs[i].clone();
-        rng.set_word_pos(s.rng_pos[i]);
-        {
-            let mut ctx = Ctx::new(s.now_us, node, &mut s.durables[i], &mut rng, &mut commands);
-            f(state, &mut ctx);
+        // Repositioning a ChaCha stream computes a block: skipped while the node has
+        // drawn nothing yet (most protocols never draw).
+        if rng.get_word_pos() != s.rng_pos[i] {
+            rng.set_word_pos(s.rng_pos[i]);
         }
+        {
+            let durable = s.durables[i].make_mut();
+            let mut ctx = Ctx::new(s.now_us, node, durable, &mut rng, &mut commands);
+            f(shared.make_mut(), &mut ctx);
+        }
+        shared.rehash();
+        s.durables[i].rehash();
         s.rng_pos[i] = rng.get_word_pos();
+        let mut remembered = false;
         let mut seen = Vec::new();
         for c in commands {
             match c {
@@ -278,10 +347,16 @@ impl<N: Node> WorldModel<N> {
                     }
                 }
                 Command::Observe(obs) => {
-                    txn::remember(&mut s.txns, node, &obs);
+                    if TxnRecord::about(&obs).is_some() {
+                        txn::remember(s.txns.make_mut(), node, &obs);
+                        remembered = true;
+                    }
                     seen.push(obs);
                 }
             }
+        }
+        if remembered {
+            s.txns.rehash();
         }
         seen
     }
@@ -307,7 +382,7 @@ impl<N: Node> WorldModel<N> {
                 Vec::new()
             }
             WorldAction::Restart(node) => {
-                s.nodes[node.index()] = Some(self.nodes[node.index()].clone());
+                s.nodes[node.index()] = Some(self.fresh[node.index()].clone());
                 self.handle(s, node, |n, ctx| n.on_recover(ctx))
             }
             WorldAction::Drop(k) => {
@@ -362,14 +437,14 @@ impl<N: Node> Model for WorldModel<N> {
     fn init_states(&self) -> Vec<WorldState<N>> {
         let mut s = WorldState {
             now_us: 0,
-            nodes: self.nodes.iter().cloned().map(Some).collect(),
-            durables: self.durables.clone(),
+            nodes: self.fresh.iter().cloned().map(Some).collect(),
+            durables: self.durables.iter().cloned().map(Shared::new).collect(),
             rng_pos: self.rngs.iter().map(StreamRng::get_word_pos).collect(),
             in_flight: Vec::new(),
             timers: Vec::new(),
             crashes: 0,
             drops: 0,
-            txns: BTreeMap::new(),
+            txns: Shared::new(BTreeMap::new()),
             met: 0,
         };
         for i in 0..self.nodes.len() {
@@ -442,7 +517,7 @@ impl<N: Node> Model for WorldModel<N> {
         if self.is_quiescent(s) {
             self.check_blocking(s, out);
         }
-        for (txn, t) in &s.txns {
+        for (txn, t) in s.txns.iter() {
             if t.applied_both_ways() {
                 out.push(Finding {
                     kind: "atomicity".into(),
@@ -604,7 +679,7 @@ impl<N: Node> WorldModel<N> {
     }
 
     fn check_blocking(&self, s: &WorldState<N>, out: &mut Vec<Finding>) {
-        for (txn, t) in &s.txns {
+        for (txn, t) in s.txns.iter() {
             let some_down = s.nodes.iter().any(Option::is_none);
             // In doubt for good: up, and either waiting on a node that is down, or
             // with no timer left at all (nothing will ever happen to it). A node with

@@ -181,3 +181,84 @@ fn a_search_cut_short_exits_3_not_0() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+/// `--threads N` changes how fast, never what: the same report (counts, depth,
+/// sometimes, the first violation and its path), text and JSON, and the same exit
+/// status at 1, 2, 3 and 4 threads — for violations, a safe world, and searches cut
+/// short by the state and depth bounds.
+#[test]
+fn the_report_is_the_same_at_any_thread_count() {
+    let configs: [&[&str]; 5] = [
+        // blocking, 32 steps
+        &[
+            "scenarios/check-2pc.ron",
+            "--max-crashes",
+            "1",
+            "--max-drops",
+            "0",
+        ],
+        // atomicity (a dropped Commit, then presumed abort)
+        &[
+            "scenarios/2pc-no-decision-retry.ron",
+            "--max-crashes",
+            "0",
+            "--max-drops",
+            "1",
+        ],
+        // safe, 21,873 states
+        &[
+            "scenarios/2pc-coordinator-crash.ron",
+            "--max-crashes",
+            "0",
+            "--max-drops",
+            "2",
+        ],
+        // cut short by the state bound, mid-level
+        &[
+            "scenarios/check-2pc.ron",
+            "--max-crashes",
+            "1",
+            "--max-drops",
+            "1",
+            "--max-states",
+            "777",
+        ],
+        // cut short by the depth bound
+        &[
+            "scenarios/check-2pc.ron",
+            "--max-crashes",
+            "1",
+            "--max-drops",
+            "1",
+            "--max-depth",
+            "9",
+        ],
+    ];
+    for config in configs {
+        for format in ["text", "json"] {
+            let run = |threads: &str| {
+                let mut args = vec![
+                    "check",
+                    "--exhaustive",
+                    "--format",
+                    format,
+                    "--threads",
+                    threads,
+                ];
+                args.extend_from_slice(config);
+                let o = acidbase(&args);
+                (o.status.code(), stdout(&o))
+            };
+            let one = run("1");
+            assert!(matches!(one.0, Some(0 | 1 | 3)), "{config:?}: {:?}", one);
+            assert!(one.1.contains("collision"), "{}", one.1);
+            for threads in ["2", "3", "4"] {
+                assert_eq!(
+                    run(threads),
+                    one,
+                    "{config:?} {format} at {threads} threads"
+                );
+            }
+        }
+    }
+}

@@ -285,6 +285,7 @@ fn three_pc_safety(timeouts: TimeoutsSpec, o: &CheckOptions) -> CheckReport {
     let limits = Limits {
         max_depth: o.max_depth,
         max_states: o.max_states,
+        threads: o.threads,
         ..Limits::default()
     };
     explore(&SafetyOnly(m), &limits)
@@ -340,13 +341,20 @@ fn finds_the_decide_alone_split_with_three_crashes() {
     assert_eq!(crashes, 3, "{}", c.to_text());
     assert!(!c.steps.iter().any(|s| matches!(s, Step::Drop { .. })));
     assert_eq!(c.steps.len(), 20, "{}", c.to_text());
+    // The same search on three threads finds the same split by the same path, after
+    // the same states and transitions.
+    let three = three_pc_safety(TimeoutsSpec::DecideAlone, &CheckOptions { threads: 3, ..o });
+    assert_eq!(
+        serde_json::to_string(&three).unwrap(),
+        serde_json::to_string(&r).unwrap()
+    );
 }
 
 /// The faithful protocol on the same world: no split in any state reachable with up
 /// to two crashes (every state visited), whatever nodes crash and whenever they
 /// restart.
 #[test]
-#[ignore = "836,471 states: about 40 s and 0.5 GB in release; run with --ignored"]
+#[ignore = "836,647 states: about 20 s of CPU and 0.35 GB in release; run with --ignored"]
 fn faithful_3pc_is_atomic_under_any_two_crashes() {
     let o = CheckOptions {
         horizon_ms: Some(400.0),
@@ -363,7 +371,7 @@ fn faithful_3pc_is_atomic_under_any_two_crashes() {
 /// shortest split — is atomic. (The whole space is out of reach: BFS passes 5
 /// million states at depth 23 of about 70.)
 #[test]
-#[ignore = "1,674,152 states: about 65 s and 4 GB in release; run with --ignored"]
+#[ignore = "1,680,856 states: about 20 s of CPU and 1.9 GB in release; run with --ignored"]
 fn faithful_3pc_is_atomic_on_every_short_schedule_with_three_crashes() {
     let o = CheckOptions {
         horizon_ms: Some(400.0),
