@@ -35,6 +35,9 @@ pub struct Limits {
     pub max_shown_events: usize,
     /// The largest request body accepted (bytes).
     pub max_body_bytes: usize,
+    /// The most faults one request may add (a message named by `send` costs a run
+    /// to find it).
+    pub max_faults: usize,
 }
 
 impl Default for Limits {
@@ -43,6 +46,7 @@ impl Default for Limits {
             max_events: 2_000_000,
             max_shown_events: 20_000,
             max_body_bytes: 1 << 20,
+            max_faults: 64,
         }
     }
 }
@@ -64,6 +68,11 @@ pub struct RunRequest {
     /// Run under this protocol instead (as `acidbase run --protocol`).
     #[serde(default)]
     pub protocol: Option<String>,
+    /// Fields to change before the faults are added, as a JSON merge patch (RFC 7396)
+    /// of the scenario: `{"two_pc": {"cooperative_termination": true}, "rms": 4}`.
+    /// The answer's `scenario` shows every field with its value.
+    #[serde(default)]
+    pub set: Option<Value>,
     /// Faults to add, in order.
     #[serde(default)]
     pub faults: Vec<FaultRequest>,
@@ -183,6 +192,8 @@ pub struct RunResponse {
     /// The scenario as run (faults added, seed and protocol set): `acidbase run` on
     /// this text replays the run to the same digest.
     pub scenario_ron: String,
+    /// The same scenario as JSON, every field present (the target of `set`).
+    pub scenario: Value,
     pub nodes: Vec<String>,
     /// The trace's lines (format 2), each with `i` (from 0), text renderings
     /// (`text`, `label`), and for messages `send` (from 1) and, on sends, `nth`.
@@ -543,11 +554,29 @@ pub fn run(
         }
         v = registry.with_protocol(&v, p).map_err(|e| located(&e, ""))?;
     }
+    if let Some(patch) = &req.set {
+        let s = patched(v.scenario(), patch).map_err(|m| ApiError::bad(format!("set: {m}")))?;
+        v = registry
+            .validate_scenario(&s, &file)
+            .map_err(|e| ApiError::bad(format!("set: {}", e.message)))?;
+    }
     let seed = req.seed.unwrap_or(v.scenario().seed);
     let mut s = v.scenario().clone();
-    let mut edited = s.seed != seed;
+    let mut edited = s.seed != seed || req.set.is_some();
     s.seed = seed;
     let mut applied = Vec::new();
+    if req.faults.len() > limits.max_faults {
+        return Err(ApiError {
+            status: 422,
+            error: format!(
+                "{} faults: more than the server's limit of {} faults in one request (max_faults)",
+                req.faults.len(),
+                limits.max_faults
+            ),
+            limit: Some("max_faults"),
+            ..ApiError::default()
+        });
+    }
     for (i, f) in req.faults.iter().enumerate() {
         let what = format!("faults[{i}] ({}): ", fault_kind(f));
         let a = add_fault(&mut s, &v, seed, f, limits)
@@ -600,6 +629,7 @@ pub fn run(
         s.name, s.protocol, report.digest
     );
     let scenario_ron = to_ron(&s, &header);
+    let scenario = serde_json::to_value(&s).unwrap_or(Value::Null);
     Ok(RunResponse {
         digest: report.digest.clone(),
         seed,
@@ -607,6 +637,7 @@ pub fn run(
         story: report.story.join("\n"),
         report,
         scenario_ron,
+        scenario,
         nodes: names,
         events,
         spans,
@@ -622,6 +653,36 @@ pub fn run(
             notes,
         },
     })
+}
+
+/// `s` with the JSON merge patch `patch` (RFC 7396) applied: an object merges into
+/// an object field by field, `null` resets a field to its default, anything else
+/// replaces the value.
+fn patched(s: &Scenario, patch: &Value) -> Result<Scenario, String> {
+    fn merge(target: &mut Value, patch: &Value) {
+        let Value::Object(p) = patch else {
+            *target = patch.clone();
+            return;
+        };
+        if !target.is_object() {
+            *target = Value::Object(Map::new());
+        }
+        if let Value::Object(t) = target {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+    }
+    if !patch.is_object() {
+        return Err("expected an object of scenario fields".into());
+    }
+    let mut v = serde_json::to_value(s).map_err(|e| e.to_string())?;
+    merge(&mut v, patch);
+    serde_json::from_value(v).map_err(|e| e.to_string())
 }
 
 /// The send number (in the events shown) of each message named by (from, to, nth).
@@ -676,12 +737,7 @@ fn events(lines: &[String]) -> (Vec<Value>, SendNumbers) {
 }
 
 /// The run's fault windows ([`fault_plan`]) and scripted message faults.
-fn windows(
-    s: &Scenario,
-    seed: u64,
-    names: &[String],
-    links: &SendNumbers,
-) -> Vec<FaultWindow> {
+fn windows(s: &Scenario, seed: u64, names: &[String], links: &SendNumbers) -> Vec<FaultWindow> {
     let plan = fault_plan(s, seed, names);
     let name = |n: crate::node::NodeId| names.get(n.index()).cloned().unwrap_or_default();
     let set = |set: crate::node::NodeSet| set.iter().map(name).collect::<Vec<_>>();
@@ -886,6 +942,35 @@ mod tests {
     }
 
     #[test]
+    fn set_changes_fields_as_the_scenario_file_would() {
+        let mut req = request(vec![]);
+        req.set = Some(serde_json::json!({"two_pc": {"cooperative_termination": true}}));
+        let r = ok(&req);
+        assert_eq!(r.scenario["two_pc"]["cooperative_termination"], true);
+        assert_eq!(r.scenario["two_pc"]["vote_timeout_ms"], 200.0);
+        let by_hand = CRASH.replacen("two_pc: (", "two_pc: (cooperative_termination: true, ", 1);
+        assert_eq!(
+            r.digest,
+            direct(&by_hand, "2pc-coordinator-crash.ron").report.digest
+        );
+        assert_ne!(r.digest, ok(&request(vec![])).digest);
+        assert_eq!(direct(&r.scenario_ron, "x.ron").report.digest, r.digest);
+        for bad in [
+            serde_json::json!({"rms": "four"}),
+            serde_json::json!({"no_such_field": 1}),
+            serde_json::json!({"rms": 0}),
+            serde_json::json!([1]),
+        ] {
+            req.set = Some(bad.clone());
+            let e = err(&req, &Limits::default());
+            assert!(
+                e.status == 400 && e.error.starts_with("set: "),
+                "{bad}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
     fn a_counterexample_runs_as_exported_to_its_digest() {
         let src = include_str!("../../scenarios/2pc-unsafe-random-faults.ron");
         let v = parse(src, "2pc-unsafe-random-faults.ron").expect("valid");
@@ -1003,5 +1088,12 @@ mod tests {
         assert_eq!((r.events.len(), r.limits.events_shown), (10, 10));
         assert!(r.limits.notes.iter().any(|n| n.contains("hit max_events")));
         assert_eq!(direct(&r.scenario_ron, "x.ron").report.digest, r.digest);
+        let crash = FaultRequest::Crash {
+            node: "rm1".into(),
+            at_ms: 5.0,
+            restart_ms: None,
+        };
+        let e = err(&request(vec![crash; 65]), &Limits::default());
+        assert_eq!((e.status, e.limit), (422, Some("max_faults")));
     }
 }
