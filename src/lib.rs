@@ -45,6 +45,9 @@
 //!   - [`tools::diagram`]: sequence (space-time) diagrams of a run as SVG;
 //!   - [`tools::sweep`]: parameter sweeps over many seeds, in parallel, resumable, shardable;
 //!   - [`tools::chart`]: charts of sweep results (SVG, PNG) with an embedded font;
+//! - [`serve`]: the protocol lab's page and JSON API (`acidbase serve`) as plain
+//!   functions over runs: the report, story, events and diagram bars of a run, with
+//!   faults added from a browser;
 //! - [`exhaustive`]: exhaustive, breadth-first exploration of small worlds (and of
 //!   Lamport's TwoPhase spec, to validate the explorer);
 //! - [`testing`]: test your own protocol from `cargo test`;
@@ -94,6 +97,7 @@ pub mod rng;
 pub mod run;
 pub mod scenario;
 mod seqset;
+pub mod serve;
 pub mod stats;
 pub mod stop;
 pub mod store;
