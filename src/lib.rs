@@ -94,6 +94,7 @@ pub mod rng;
 pub mod run;
 pub mod scenario;
 mod seqset;
+pub mod serve;
 pub mod stats;
 pub mod stop;
 pub mod store;

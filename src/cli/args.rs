@@ -14,7 +14,7 @@ message loss, duplication, reordering, partitions, crashes and restarts — and 
 atomicity violations, broken invariants, blocked locks, in-doubt transactions.\n\n\
 Every run is driven by one seed and is exactly reproducible: the same scenario and seed give the same \
 trace digest.",
-    after_help = "Examples:\n  acidbase run                                  # the built-in default scenario\n  acidbase run scenarios/2pc-unsafe-timeout.ron --seed 7\n  acidbase run scenarios/2pc-happy.ron --format json\n  acidbase compare scenarios/2pc-coordinator-crash.ron --seeds 10\n  acidbase explore scenarios/2pc-unsafe-random-faults.ron --seeds 1..200 \\\n      --ignore-expect\n  acidbase shrink scenarios/2pc-unsafe-timeout.ron --seed 1 --diagram cx.svg\n  acidbase bench --rms 4 --txns 1000000 --concurrency 64\n  acidbase sweep scenarios/sweeps/partition-rate.ron --jobs 2\n  acidbase chart output/partition-rate          # the sweep's charts, again"
+    after_help = "Examples:\n  acidbase run                                  # the built-in default scenario\n  acidbase run scenarios/2pc-unsafe-timeout.ron --seed 7\n  acidbase run scenarios/2pc-happy.ron --format json\n  acidbase compare scenarios/2pc-coordinator-crash.ron --seeds 10\n  acidbase explore scenarios/2pc-unsafe-random-faults.ron --seeds 1..200 \\\n      --ignore-expect\n  acidbase shrink scenarios/2pc-unsafe-timeout.ron --seed 1 --diagram cx.svg\n  acidbase bench --rms 4 --txns 1000000 --concurrency 64\n  acidbase sweep scenarios/sweeps/partition-rate.ron --jobs 2\n  acidbase chart output/partition-rate          # the sweep's charts, again\n  acidbase serve                                # the lab, in a browser"
 )]
 pub(super) struct Cli {
     #[command(subcommand)]
@@ -310,6 +310,25 @@ pub(super) enum Command {
         /// directory (default: beside the results).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Serve the protocol lab: a page to run scenarios, add faults and read the
+    /// report, story and sequence diagram, in a browser (and its JSON API).
+    #[command(
+        after_help = "Serves one self-contained page (no internet needed) and a JSON API on\nloopback (127.0.0.1) by default, printing the URL; Ctrl-C stops it. Every\nshipped scenario is built in. A run's answer holds the same report as `run`,\nits events, and the edited scenario as RON, which `acidbase run` replays to the\nsame digest. Runs are bounded (--max-events); the API and its limits:\nbook/src/serve.md.\n\nExamples:\n  acidbase serve\n      then open http://127.0.0.1:8080/ and pick a scenario.\n  acidbase serve scenarios/2pc-partition.ron --port 0\n      opens on that scenario, on a free port (the URL line says which).\n  acidbase serve --bind 0.0.0.0 --port 9000\n      for a classroom: every address of this machine (no authentication!).\n\nExit codes: 2 bad input (a scenario that does not validate, a port in use);\n130 stopped by Ctrl-C, its normal end."
+    )]
+    Serve {
+        /// A scenario file (RON) to open with; the shipped ones are always offered.
+        scenario: Option<PathBuf>,
+        /// The TCP port (0: any free port; the URL line says which).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// The address to listen on (default: loopback only).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+        bind: String,
+        /// The most events one run may process (a scenario's larger max_events is
+        /// lowered to it, and a run estimated larger is refused).
+        #[arg(long, value_name = "N", default_value_t = 2_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+        max_events: u64,
     },
     /// List the protocols this program knows, with their options' defaults.
     #[command(

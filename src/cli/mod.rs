@@ -25,6 +25,7 @@ mod explore;
 mod interrupt;
 mod protocols;
 mod run;
+mod serve;
 mod shrink;
 mod sweep;
 mod trace;
@@ -243,6 +244,20 @@ fn dispatch(cli: Cli, registry: &Registry, program: &str) -> ExitCode {
             format,
             out,
         }),
+        Command::Serve {
+            scenario,
+            port,
+            bind,
+            max_events,
+        } => serve::serve_command(
+            registry,
+            serve::ServeArgs {
+                scenario,
+                port,
+                bind,
+                max_events: Some(max_events),
+            },
+        ),
         Command::Protocols { options } => protocols::protocols_command(registry, options),
         Command::Check {
             scenario,

@@ -936,6 +936,70 @@ fn free_slot(locks: &OpenLocks, lane: usize) -> usize {
         .unwrap_or(0)
 }
 
+/// What a bar beside a lane shows ([`bars`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BarKind {
+    /// A participant holds its locks for `txn`, in doubt: from its yes vote
+    /// (`Prepared`) until it applies the outcome.
+    Lock,
+    /// The node is down: from its crash until its restart.
+    Down,
+}
+
+/// One bar of a run's diagram: a node's lock hold or down period, in virtual time.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Bar {
+    pub node: String,
+    pub kind: BarKind,
+    /// The transaction whose locks are held (`None` for a down period).
+    pub txn: Option<u64>,
+    pub from_us: u64,
+    /// `None`: still open when the trace ends (drawn to the last row).
+    pub to_us: Option<u64>,
+}
+
+/// Whether an observation opens a lock-hold bar (a participant voted yes and is in
+/// doubt), and whether it closes one ([`is_applied`]).
+fn opens_lock(what: &str) -> bool {
+    what.starts_with("Prepared")
+}
+
+/// The lock-hold and down bars of a whole trace, by the rules the diagram draws them
+/// with (its own drawing pairs them within its window): what a page that draws the
+/// run itself shows beside the lanes. In order of their start, lock bars of one
+/// instant in trace order.
+pub fn bars(trace: &[TraceLine]) -> Vec<Bar> {
+    let mut out: Vec<Bar> = Vec::new();
+    let mut open: BTreeMap<(String, Option<u64>, BarKind), usize> = BTreeMap::new();
+    for l in trace {
+        let (kind, txn, opens) = match l.kind.as_str() {
+            "crash" => (BarKind::Down, None, true),
+            "restart" => (BarKind::Down, None, false),
+            "observe" => match l.txn() {
+                Some(t) if opens_lock(&l.what) => (BarKind::Lock, Some(t), true),
+                Some(t) if is_applied(&l.what) => (BarKind::Lock, Some(t), false),
+                _ => continue,
+            },
+            _ => continue,
+        };
+        let key = (l.node.clone(), txn, kind);
+        if opens {
+            open.insert(key, out.len());
+            out.push(Bar {
+                node: l.node.clone(),
+                kind,
+                txn,
+                from_us: l.t_us,
+                to_us: None,
+            });
+        } else if let Some(i) = open.remove(&key) {
+            out[i].to_us = Some(l.t_us);
+        }
+    }
+    out
+}
+
 /// Down periods (dashed red, crash to restart) and lock-hold bars (yes vote to
 /// applied outcome), drawn first so the arrows lie on top. Either still open at the
 /// last row runs to it.
@@ -960,7 +1024,7 @@ fn down_and_lock_bars(s: &mut String, trace: &[TraceLine], layout: &Layout, filt
             }
             "observe" if filter.wanted(l) => {
                 if let Some(txn) = l.txn() {
-                    if l.what.starts_with("Prepared") {
+                    if opens_lock(&l.what) {
                         let slot = free_slot(&locks, i);
                         locks.insert((i, txn), (r, slot));
                     } else if is_applied(&l.what) {
@@ -1184,7 +1248,7 @@ fn is_applied(what: &str) -> bool {
 /// The note for an observation worth one (a participant in doubt, a decision, an
 /// outcome applied or told), with its colour; the others are not drawn.
 fn observation_note(w: &str) -> Option<(String, &'static str)> {
-    if w.starts_with("Prepared") {
+    if opens_lock(w) {
         Some(("in doubt".to_string(), "#d80"))
     } else if w.starts_with("Decided") {
         Some((format!("decided {}", outcome_word(w)), "#000"))

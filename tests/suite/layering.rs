@@ -53,6 +53,8 @@ const LAYERS: &[(&str, u32)] = &[
     // The tools built on runs (src/tools/: compare, explore, swarm, shrink, schedule,
     // bench, tracelog, spans, diagram, sweep, chart, progress).
     ("tools", 140),
+    // The protocol lab's API (`acidbase serve`): plain functions over runs and tools.
+    ("serve", 150),
     // The user-protocol testing API, the fuzz entries, the command line.
     ("testing", 160),
     ("fuzzing", 170),

@@ -1,0 +1,131 @@
+//! `acidbase serve`: binds the socket, prints the URL, and has a fixed pool of
+//! workers answer the requests with [`Lab::handle`] until Ctrl-C. No API logic here.
+
+use super::common::bad;
+use super::interrupt;
+use crate::run::Registry;
+use crate::serve::{Lab, Limits, Response};
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Requests answered at once: more tabs (or a page reloaded in a loop) wait in the
+/// queue rather than start more runs. tiny_http reads each connection on a thread of
+/// its own; only these workers run scenarios.
+const WORKERS: usize = 4;
+
+/// The flags of `serve`.
+pub(super) struct ServeArgs {
+    pub(super) scenario: Option<PathBuf>,
+    pub(super) port: u16,
+    pub(super) bind: String,
+    pub(super) max_events: Option<u64>,
+}
+
+pub(super) fn serve_command(registry: &Registry, a: ServeArgs) -> ExitCode {
+    let initial = match &a.scenario {
+        None => None,
+        Some(p) => {
+            // Validated now, so a bad file is said at once, located.
+            if let Err(e) = registry.load(p) {
+                return bad(e);
+            }
+            let text = match std::fs::read_to_string(p) {
+                Ok(t) => t,
+                Err(e) => return bad(format!("cannot read {}: {e}", p.display())),
+            };
+            let name = p
+                .file_stem()
+                .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned());
+            Some((name, text))
+        }
+    };
+    let mut limits = Limits::default();
+    if let Some(m) = a.max_events {
+        limits.max_events = m;
+    }
+    let lab = Arc::new(Lab::new(registry.clone(), limits, initial));
+    let server = match tiny_http::Server::http((a.bind.as_str(), a.port)) {
+        Ok(s) => Arc::new(s),
+        Err(e) => return bad(format!("cannot listen on {}:{}: {e}", a.bind, a.port)),
+    };
+    let url = match server.server_addr().to_ip() {
+        Some(addr) => format!("http://{addr}/"),
+        None => format!("http://{}:{}/", a.bind, a.port),
+    };
+    interrupt::install();
+    sayln!("acidbase serve: {url}");
+    warnln!("acidbase: serving the protocol lab; Ctrl-C stops it");
+    for _ in 0..WORKERS {
+        let (server, lab) = (Arc::clone(&server), Arc::clone(&lab));
+        std::thread::spawn(move || worker(&server, &lab));
+    }
+    while !crate::stop::requested() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server.unblock();
+    interrupt::say_interrupted("the server stopped");
+    ExitCode::from(crate::stop::INTERRUPTED_EXIT)
+}
+
+/// Answers requests until the server is unblocked.
+fn worker(server: &tiny_http::Server, lab: &Lab) {
+    while let Ok(mut request) = server.recv() {
+        if crate::stop::requested() {
+            return;
+        }
+        let limit = lab.limits().max_body_bytes;
+        let declared_too_large = request.body_length().is_some_and(|n| n > limit);
+        let mut body = Vec::new();
+        let response = if declared_too_large {
+            lab.too_large()
+        } else {
+            let read = request
+                .as_reader()
+                .take(limit as u64 + 1)
+                .read_to_end(&mut body);
+            match read {
+                Err(e) => Response::error(crate::serve::ApiError::bad(format!(
+                    "the request body could not be read: {e}"
+                ))),
+                Ok(_) if body.len() > limit => lab.too_large(),
+                Ok(_) => {
+                    let method = request.method().as_str().to_string();
+                    let url = request.url().to_string();
+                    // A bug must cost one answer, not a worker.
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        lab.handle(&method, &url, &body)
+                    }))
+                    .unwrap_or_else(|_| {
+                        Response::error(crate::serve::ApiError {
+                            status: 500,
+                            error: "the server failed on this request (a bug); it still runs"
+                                .into(),
+                            ..Default::default()
+                        })
+                    })
+                }
+            }
+        };
+        let _ = request.respond(to_http(response));
+    }
+}
+
+fn to_http(r: Response) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    let mut out = tiny_http::Response::from_data(r.body).with_status_code(r.status);
+    let headers = [
+        ("Content-Type", Some(r.content_type)),
+        ("Allow", r.allow),
+        ("Cache-Control", Some("no-store")),
+    ];
+    for (k, v) in headers {
+        if let Some(v) = v {
+            if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+                out = out.with_header(h);
+            }
+        }
+    }
+    out
+}
