@@ -86,6 +86,8 @@ async function run({ counterexample = null, fresh = false } = {}) {
   const [a, b] = await Promise.allSettled(asks);
   if (seq !== state.seq) return;
   showError(a.status === 'rejected' ? a.reason : null);
+  // A refused run leaves the last good one on screen, greyed.
+  $('columns').classList.toggle('stale', a.status === 'rejected');
   if (a.status === 'fulfilled') {
     const res = a.value;
     // The server names each added message by its link and count: stable from now on.
@@ -314,11 +316,11 @@ function messages(res) {
   return [...bySend.values()];
 }
 
-// A time scale at which a typical message's arrow drops about 20 px.
+// A time scale at which a typical message's arrow drops about 36 px.
 function readableScale(res) {
   const lat = messages(res).filter((m) => m.ends.length).map((m) => m.ends[0].t_us - m.send.t_us).sort((x, y) => x - y);
   const median = lat.length ? ms(lat[lat.length >> 1]) : 10;
-  return Math.min(50, Math.max(0.05, 20 / Math.max(median, 0.1)));
+  return Math.min(50, Math.max(0.05, 36 / Math.max(median, 0.1)));
 }
 
 function endUs(res) {
@@ -514,6 +516,8 @@ function highlightStep(scroll) {
   const e = res && res.events.find((x) => x.i === state.step);
   if (!e) {
     $('step-label').textContent = res ? `${res.events.length} events` : '';
+    $('detail').hidden = true;
+    state.selected = null;
     return;
   }
   $('step-label').textContent = `event ${e.i} of ${res.events.length}: ${fmtMs(e.t_us)} ${e.kind}`;

@@ -8,6 +8,7 @@
 //
 //   ACIDBASE_BIN=target/release/acidbase node tests/browser/serve.test.mjs
 //
+// ACIDBASE_URL=http://… tests a server already running instead of starting one.
 // tests/suite/browser.rs runs this under `cargo test`; `.ci/run` installs what it
 // needs (`apt-get install chromium`, `npm ci --prefix tests/browser`).
 import { test } from 'node:test';
@@ -78,7 +79,7 @@ async function count(page, metric, column = '') {
 }
 const digest = (page, column = '') => page.textContent(`#digest${column}`);
 
-// Clicks, with the mouse, three quarters of the way along the arrow of the first
+// Clicks, with the mouse, 90% of the way along the arrow of the first
 // message whose tooltip matches `pattern`, after scrolling it into view.
 async function clickMessage(page, pattern) {
   const at = await page.evaluate((source) => {
@@ -89,8 +90,8 @@ async function clickMessage(page, pattern) {
     const box = document.getElementById('scroll');
     box.scrollTop = Math.max(0, Number(line.getAttribute('y1')) - 60);
     const p = document.getElementById('diagram').createSVGPoint();
-    p.x = Number(line.getAttribute('x1')) + 0.75 * (line.getAttribute('x2') - line.getAttribute('x1'));
-    p.y = Number(line.getAttribute('y1')) + 0.75 * (line.getAttribute('y2') - line.getAttribute('y1'));
+    p.x = Number(line.getAttribute('x1')) + 0.9 * (line.getAttribute('x2') - line.getAttribute('x1'));
+    p.y = Number(line.getAttribute('y1')) + 0.9 * (line.getAttribute('y2') - line.getAttribute('y1'));
     const q = p.matrixTransform(line.getScreenCTM());
     return { x: q.x, y: q.y, send: g.dataset.send, title: g.querySelector('title').textContent };
   }, pattern.source);
@@ -109,7 +110,7 @@ async function download(page, name) {
 
 test('acidbase serve, driven in a headless Chromium as a person would', async (t) => {
   mkdirSync(SHOTS, { recursive: true });
-  const { server, url } = startServer();
+  const { server, url } = process.env.ACIDBASE_URL ? { server: null, url: process.env.ACIDBASE_URL } : startServer();
   const base = await url;
   const browser = await chromium.launchPersistentContext(path.join(TMP, 'profile'), {
     executablePath: CHROMIUM,
@@ -266,7 +267,7 @@ test('acidbase serve, driven in a headless Chromium as a person would', async (t
     assert.deepEqual(pageErrors, [], 'the page threw no errors');
   } finally {
     await browser.close();
-    server.kill();
+    if (server) server.kill();
     rmSync(TMP, { recursive: true, force: true });
     if (shots.length) console.log(`screenshots:\n  ${shots.join('\n  ')}`);
   }
