@@ -18,7 +18,8 @@
 //   #add-partition-to, #add-partition
 //   #counterexample-file  opens a `shrink` / `--export-schedule` file to step through
 //   #download-ron      the last run's scenario as RON (replays to #digest)
-//   #digest, #story, #counts (rows <tr data-metric="locks.blocked">), #diagram;
+//   #digest, #story, #counts (rows <tr data-metric="locks.blocked">), #diagram,
+//   #expect (the scenario's expectations as the report judged them);
 //   the same ids with -b for the second column
 //   #txn-filter, #zoom-in, #zoom-out, #zoom-fit, #step-prev, #step-next, #step-label
 //   #detail (the clicked or stepped event), #lose-this, #delay-this, #delay-ms
@@ -32,7 +33,8 @@ const $ = (id) => document.getElementById(id);
 const state = {
   faults: [], // [{spec: the API's fault object, label: the list's text}]
   runs: [null, null], // the answers shown in columns a and b
-  pxPerMs: 1, // the time scale of both diagrams
+  pxPerMs: 1, // the time scale of both diagrams (before quiet stretches are cut)
+  scales: {}, // per column: the time axis drawn last (timeScale)
   txn: '', // the transaction filter ("" = all)
   step: -1, // `i` of the highlighted event of run a
   selected: null, // the message of run a that #lose-this / #delay-this act on
@@ -247,6 +249,13 @@ function renderColumn(col, res) {
   $('digest' + s).textContent = res.digest;
   $('truncated' + s).textContent = res.limits.notes.join('; ');
   $('story' + s).textContent = res.story;
+  // The scenario's expectations, as the report judged them: its key counts.
+  $('expect' + s).replaceChildren(...(r.expectations ? r.expectations.results : []).map((x) => {
+    const span = document.createElement('span');
+    span.className = x.held ? 'held' : 'failed';
+    span.textContent = `${x.metric} = ${x.actual} (expected ${x.condition}${x.held ? '' : ': failed'})`;
+    return span;
+  }));
   renderCounts($('counts' + s), r);
   drawDiagram(col, res);
 }
@@ -254,7 +263,7 @@ function renderColumn(col, res) {
 function clearColumn(col) {
   const s = suffix(col);
   for (const id of ['digest', 'story', 'truncated']) $(id + s).textContent = '';
-  for (const id of ['counts', 'diagram', 'heads']) $(id + s).replaceChildren();
+  for (const id of ['counts', 'diagram', 'heads', 'expect']) $(id + s).replaceChildren();
 }
 
 // The report as rows "metric path → value", in the report's own order.
@@ -300,6 +309,42 @@ const ms = (us) => us / 1000;
 const fmtMs = (us) => `${+(us / 1000).toFixed(3)} ms`;
 const has = (v) => v !== undefined && v !== null;
 
+// The time axis: y of a time in µs, and back. With #compress on, a quiet stretch
+// between two instants with events is drawn at most QUIET px tall, so a long wait
+// does not push the next burst off the screen (`cuts` lists them, for a mark).
+const QUIET = 48;
+function timeScale(times, pxPerMs, compress) {
+  const knots = [...new Set([0, ...times])].sort((x, y) => x - y);
+  const ys = [TOP];
+  const cuts = [];
+  for (let k = 1; k < knots.length; k++) {
+    let dy = ms(knots[k] - knots[k - 1]) * pxPerMs;
+    if (compress && dy > QUIET) {
+      cuts.push([knots[k - 1], knots[k], ys[k - 1]]);
+      dy = QUIET;
+    }
+    ys.push(ys[k - 1] + dy);
+  }
+  // Piecewise linear between the knots, linear past the last one.
+  const map = (from, to, v) => {
+    let lo = 0;
+    let hi = from.length - 1;
+    if (v >= from[hi]) return to[hi] + (v - from[hi]) * (to === ys ? pxPerMs / 1000 : 1000 / pxPerMs);
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >> 1;
+      if (from[mid] <= v) lo = mid; else hi = mid;
+    }
+    if (v <= from[lo]) return to[lo];
+    return to[lo] + ((v - from[lo]) / (from[hi] - from[lo])) * (to[hi] - to[lo]);
+  };
+  return { y: (us) => map(knots, ys, us), t: (y) => map(ys, knots, y), knots, cuts, height: ys[ys.length - 1] };
+}
+
+function scaleFor(res, pxPerMs) {
+  const times = res.events.filter((e) => STEPPED.includes(e.kind) && shown(e)).map((e) => e.t_us);
+  return timeScale(times, pxPerMs, $('compress').checked);
+}
+
 // Whether the transaction filter lets event `e` through (faults always pass).
 function shown(e) {
   return state.txn === '' || isFault(e) || (has(e.txn) && String(e.txn) === state.txn);
@@ -342,7 +387,9 @@ function drawDiagram(col, res) {
   const width = Math.max(box.clientWidth - 2, LEFT + 90 * nodes.length);
   const laneW = (width - LEFT - 10) / nodes.length;
   const X = (n) => LEFT + laneW * (nodes.indexOf(n) + 0.5);
-  const Y = (us) => TOP + ms(us) * state.pxPerMs;
+  const scale = scaleFor(res, state.pxPerMs);
+  state.scales[col] = scale;
+  const Y = scale.y;
   const end = endUs(res);
   const out = [];
 
@@ -356,13 +403,27 @@ function drawDiagram(col, res) {
       `<text x="${width - 6}" y="${y1 + 13}" text-anchor="end">partition ${esc(words)}</text></g>`);
   }
 
-  // The time axis: a line every 40 px or more, at a round number of ms.
-  const tick = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 60000]
-    .find((t) => t * state.pxPerMs >= 40) || 60000;
-  for (let t = 0; t <= ms(end); t += tick) {
-    const y = Y(t * 1000);
+  // The time axis: uncut, a line every 40 px or more at a round number of ms; cut,
+  // the instants that have events (28 px apart or more), and a grey band with the
+  // length of each stretch cut short.
+  let ticks = scale.knots;
+  if (!scale.cuts.length) {
+    const every = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 60000]
+      .find((t) => t * state.pxPerMs >= 40) || 60000;
+    ticks = [];
+    for (let t = 0; t <= ms(end); t += every) ticks.push(t * 1000);
+  }
+  let last = -1e9;
+  for (const t of ticks) {
+    const y = Y(t);
+    if (y - last < 28) continue;
+    last = y;
     out.push(`<g class="tick"><line x1="${LEFT - 4}" x2="${width}" y1="${y}" y2="${y}"/>` +
-      `<text x="${LEFT - 6}" y="${y + 4}" text-anchor="end">${t} ms</text></g>`);
+      `<text x="${LEFT - 6}" y="${y + 4}" text-anchor="end">${+ms(t).toFixed(3)} ms</text></g>`);
+  }
+  for (const [from, to, y] of scale.cuts) {
+    out.push(`<g class="quiet"><title>${fmtMs(to - from)} with no event, drawn short</title><rect x="0" y="${y + 6}" width="${width}" height="${QUIET - 12}"/>` +
+      `<text x="${LEFT - 6}" y="${y + QUIET / 2 + 4}" text-anchor="end">+${+ms(to - from).toFixed(1)} ms</text></g>`);
   }
 
   // Lifelines, and the server's bars: a node's lane is dashed red while it is down;
@@ -394,15 +455,14 @@ function drawDiagram(col, res) {
     const x1 = X(e.from);
     const y1 = Y(e.t_us);
     const dropped = (e.fate || '').startsWith('dropped');
-    const ends = m.ends.length ? m.ends
-      : [{ kind: dropped ? 'dropped' : 'unseen', t_us: e.t_us + 1000 * Math.max(2, 14 / state.pxPerMs) }];
+    const ends = m.ends.length ? m.ends : [{ kind: dropped ? 'dropped' : 'unseen', y: y1 + 16 }];
     const ids = [e.i, ...m.ends.map((d) => d.i)].join(' ');
     const title = `#${e.i} ${fmtMs(e.t_us)} ${e.from} → ${e.to} (send ${e.send}, ${e.fate || ''})\n${e.text || JSON.stringify(e.msg)}` +
       m.ends.map((d) => `\n${d.kind} at ${fmtMs(d.t_us)}${d.reason ? ` (${d.reason})` : ''}`).join('');
     let g = `<g class="msg" data-send="${e.send}" data-i="${ids}"><title>${esc(title)}</title>`;
     for (const d of ends) {
       const x2 = d.kind === 'deliver' || d.kind === 'lost' ? X(e.to) : (x1 + X(e.to)) / 2;
-      const y2 = Y(d.t_us);
+      const y2 = has(d.y) ? d.y : Y(d.t_us);
       const ok = d.kind === 'deliver';
       g += `<line class="hit" x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}"/>` +
         `<line class="arrow${ok ? '' : ' lost'}" x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}"${ok ? ' marker-end="url(#arrowhead)"' : ''}/>`;
@@ -413,7 +473,7 @@ function drawDiagram(col, res) {
     const dir = Math.sign(X(e.to) - x1) || 1;
     const lx = x1 + (dir * laneW) / 2;
     const x2 = ends[0].kind === 'deliver' || ends[0].kind === 'lost' ? X(e.to) : (x1 + X(e.to)) / 2;
-    const ly = y1 + (Y(ends[0].t_us) - y1) * Math.min(1, (lx - x1) / (x2 - x1 || 1));
+    const ly = y1 + ((has(ends[0].y) ? ends[0].y : Y(ends[0].t_us)) - y1) * Math.min(1, (lx - x1) / (x2 - x1 || 1));
     const gap = `${e.from}${dir}`;
     const key = `${e.from} ${e.t_us} ${e.label}`;
     const n = together.get(key);
@@ -469,32 +529,39 @@ function fillTxnFilter(res) {
   state.txn = select.value;
 }
 
-function scrollToMs(t) {
-  for (const id of ['scroll', 'scroll-b']) {
-    const box = $(id);
-    box.scrollTop = TOP + t * state.pxPerMs - box.clientHeight / 2;
+// Scrolls both columns so that time `us` is in the middle (`at`: or that far down).
+function scrollToUs(us, at) {
+  for (const col of ['a', 'b']) {
+    const box = $('scroll' + suffix(col));
+    if (state.scales[col]) box.scrollTop = state.scales[col].y(us) - (at ?? box.clientHeight / 2);
   }
 }
 
 // Zooms in time about the middle of the visible part.
 function zoom(factor) {
   const box = $('scroll');
-  const centre = (box.scrollTop + box.clientHeight / 2 - TOP) / state.pxPerMs;
+  const centre = state.scales.a ? state.scales.a.t(box.scrollTop + box.clientHeight / 2) : 0;
   state.pxPerMs = Math.min(200, Math.max(0.01, state.pxPerMs * factor));
   render();
-  scrollToMs(centre);
+  scrollToUs(centre);
 }
 
 // Fits the run, or the chosen transaction's events, into the visible height.
 function zoomFit() {
   const res = state.runs[0];
   if (!res) return;
-  const times = res.events.filter((e) => state.txn === '' || String(e.txn) === state.txn).map((e) => e.t_us);
+  const times = res.events.filter((e) => STEPPED.includes(e.kind) && shown(e)).map((e) => e.t_us);
   const from = Math.min(...times);
-  const to = Math.max(...times, from + 1000);
-  state.pxPerMs = ($('scroll').clientHeight - 40) / ms(to - from);
+  const room = $('scroll').clientHeight - 40;
+  let [lo, hi] = [0.001, 200]; // the largest scale whose drawing fits
+  for (let n = 0; n < 40; n++) {
+    const mid = Math.sqrt(lo * hi);
+    const sc = scaleFor(res, mid);
+    if (sc.height - sc.y(from) <= room) lo = mid; else hi = mid;
+  }
+  state.pxPerMs = lo;
   render();
-  for (const id of ['scroll', 'scroll-b']) $(id).scrollTop = TOP + ms(from) * state.pxPerMs - 10;
+  scrollToUs(from, 10);
 }
 
 function stepTo(direction) {
@@ -523,12 +590,12 @@ function highlightStep(scroll) {
   $('step-label').textContent = `event ${e.i} of ${res.events.length}: ${fmtMs(e.t_us)} ${e.kind}`;
   const el = $('diagram').querySelector(`[data-i~="${e.i}"]`);
   if (el) el.classList.add('current');
-  const y = TOP + ms(e.t_us) * state.pxPerMs;
+  const y = state.scales.a.y(e.t_us);
   $('cursor').innerHTML = `<line class="cursor" x1="0" x2="${$('diagram').getAttribute('width')}" y1="${y}" y2="${y}"/>`;
   const send = el && el.dataset.send !== undefined ? res.events.find((x) => x.kind === 'send' && String(x.send) === el.dataset.send) : null;
   showDetail('a', e, send);
   const box = $('scroll');
-  if (scroll && (y < box.scrollTop + 20 || y > box.scrollTop + box.clientHeight - 20)) scrollToMs(ms(e.t_us));
+  if (scroll && (y < box.scrollTop + 20 || y > box.scrollTop + box.clientHeight - 20)) scrollToUs(e.t_us);
 }
 
 function selectMessage(col, g) {
@@ -609,8 +676,11 @@ function wire() {
       zoom(ev.deltaY < 0 ? 1.25 : 0.8);
     }, { passive: false });
   }
-  // Both columns share one time scale: scrolling the left one scrolls the right.
-  $('scroll').addEventListener('scroll', () => { $('scroll-b').scrollTop = $('scroll').scrollTop; });
+  // Scrolling the left column scrolls the right one to the same time.
+  $('scroll').addEventListener('scroll', () => {
+    if (state.scales.a && state.scales.b) $('scroll-b').scrollTop = state.scales.b.y(state.scales.a.t($('scroll').scrollTop));
+  });
+  $('compress').onchange = () => { if (state.runs[0]) render(); };
   document.addEventListener('keydown', (ev) => {
     if (['INPUT', 'TEXTAREA', 'SELECT'].includes(ev.target.tagName)) return;
     if (ev.key === 'ArrowRight') stepTo(1);

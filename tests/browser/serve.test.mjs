@@ -207,9 +207,15 @@ test('acidbase serve, driven in a headless Chromium as a person would', async (t
     });
 
     await t.test('filter by transaction, zoom in time, step event by event', async () => {
-      const height = Number(await page.getAttribute('#diagram', 'height'));
+      const height = () => page.getAttribute('#diagram', 'height').then(Number);
+      const cut = await height();
+      await page.uncheck('#compress');
+      const uncut = await height();
+      assert.ok(uncut > cut, `the quiet stretches drawn in full (${uncut} px) take more room than cut (${cut} px)`);
       await page.click('#zoom-in');
-      assert.ok(Number(await page.getAttribute('#diagram', 'height')) > 1.5 * height, 'zooming in stretches time');
+      assert.ok(await height() > 1.9 * uncut - 100, 'zooming in stretches time twice');
+      await page.click('#zoom-out');
+      await page.check('#compress');
       const all = await page.locator('#diagram g.msg').count();
       await page.selectOption('#txn-filter', '0');
       const one = await page.locator('#diagram g.msg').count();
