@@ -8,13 +8,15 @@ use crate::serve::{Lab, Limits, Response};
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Requests answered at once: more tabs (or a page reloaded in a loop) wait in the
 /// queue rather than start more runs. tiny_http reads each connection on a thread of
 /// its own; only these workers run scenarios.
 const WORKERS: usize = 4;
+
+/// How often an idle worker looks at the stop flag.
+const POLL: Duration = Duration::from_millis(200);
 
 /// The flags of `serve`.
 pub(super) struct ServeArgs {
@@ -46,9 +48,9 @@ pub(super) fn serve_command(registry: &Registry, a: ServeArgs) -> ExitCode {
     if let Some(m) = a.max_events {
         limits.max_events = m;
     }
-    let lab = Arc::new(Lab::new(registry.clone(), limits, initial));
+    let lab = Lab::new(registry.clone(), limits, initial);
     let server = match tiny_http::Server::http((a.bind.as_str(), a.port)) {
-        Ok(s) => Arc::new(s),
+        Ok(s) => s,
         Err(e) => return bad(format!("cannot listen on {}:{}: {e}", a.bind, a.port)),
     };
     let url = match server.server_addr().to_ip() {
@@ -58,24 +60,28 @@ pub(super) fn serve_command(registry: &Registry, a: ServeArgs) -> ExitCode {
     interrupt::install();
     sayln!("acidbase serve: {url}");
     warnln!("acidbase: serving the protocol lab; Ctrl-C stops it");
-    for _ in 0..WORKERS {
-        let (server, lab) = (Arc::clone(&server), Arc::clone(&lab));
-        std::thread::spawn(move || worker(&server, &lab));
-    }
-    while !crate::stop::requested() {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    server.unblock();
+    std::thread::scope(|scope| {
+        for _ in 0..WORKERS {
+            scope.spawn(|| worker(&server, &lab));
+        }
+    });
     interrupt::say_interrupted("the server stopped");
     ExitCode::from(crate::stop::INTERRUPTED_EXIT)
 }
 
-/// Answers requests until the server is unblocked.
+/// Answers requests until Ctrl-C (polled between requests, and every
+/// [`POLL`] while idle).
 fn worker(server: &tiny_http::Server, lab: &Lab) {
-    while let Ok(mut request) = server.recv() {
-        if crate::stop::requested() {
-            return;
-        }
+    while !crate::stop::requested() {
+        let mut request = match server.recv_timeout(POLL) {
+            Ok(Some(r)) => r,
+            Ok(None) => continue,
+            Err(e) => {
+                warnln!("acidbase: the server stopped accepting connections: {e}");
+                crate::stop::request();
+                return;
+            }
+        };
         let limit = lab.limits().max_body_bytes;
         let declared_too_large = request.body_length().is_some_and(|n| n > limit);
         let mut body = Vec::new();

@@ -301,3 +301,156 @@ fn not_allowed(method: &str, path: &str, allow: &'static str) -> Response {
     r.allow = Some(allow);
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn lab() -> Lab {
+        Lab::new(Registry::builtin(), Limits::default(), None)
+    }
+
+    fn json(r: &Response) -> Value {
+        serde_json::from_slice(&r.body).expect("a JSON body")
+    }
+
+    #[test]
+    fn the_built_in_scenarios_are_exactly_the_files_in_scenarios() {
+        let mut files: Vec<(String, String)> = std::fs::read_dir("scenarios")
+            .expect("run from the crate root")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "ron"))
+            .map(|p| {
+                let name = p
+                    .file_stem()
+                    .expect("a name")
+                    .to_string_lossy()
+                    .into_owned();
+                (name, std::fs::read_to_string(&p).expect("readable"))
+            })
+            .collect();
+        files.sort();
+        let shipped: Vec<(String, String)> = shipped::SHIPPED
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect();
+        let names = |l: &[(String, String)]| l.iter().map(|x| x.0.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            names(&shipped),
+            names(&files),
+            "src/serve/shipped.rs must list every scenarios/*.ron, sorted by name"
+        );
+        assert_eq!(shipped, files);
+    }
+
+    #[test]
+    fn the_page_and_its_assets_are_served_with_their_types() {
+        let lab = lab();
+        for (path, ct, needle) in [
+            ("/", "text/html; charset=utf-8", "<html"),
+            ("/index.html?x=1", "text/html; charset=utf-8", "<html"),
+            ("/app.js", "text/javascript; charset=utf-8", "/api/"),
+            ("/style.css", "text/css; charset=utf-8", "{"),
+        ] {
+            let r = lab.handle("GET", path, b"");
+            assert_eq!((r.status, r.content_type), (200, ct), "{path}");
+            assert!(String::from_utf8_lossy(&r.body).contains(needle), "{path}");
+        }
+    }
+
+    #[test]
+    fn the_page_loads_nothing_from_the_internet() {
+        for (path, _, text) in ASSETS {
+            for bad in ["http://", "https://", "//cdn", "@import url("] {
+                assert!(!text.contains(bad), "{path} refers to {bad}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_list_holds_every_shipped_scenario_with_its_protocol_and_title() {
+        let r = lab().handle("GET", "/api/scenarios", b"");
+        assert_eq!(r.status, 200);
+        let list = json(&r);
+        let list = list.as_array().expect("a list");
+        assert_eq!(list.len(), shipped::SHIPPED.len());
+        let names: Vec<&str> = list.iter().filter_map(|e| e["name"].as_str()).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted);
+        let crash = list
+            .iter()
+            .find(|e| e["name"] == "2pc-coordinator-crash")
+            .expect("listed");
+        assert_eq!(crash["protocol"], "2pc");
+        assert!(crash["title"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("The TM crashes")));
+        assert!(list
+            .iter()
+            .all(|e| e["title"].as_str().is_some_and(|t| !t.is_empty())));
+    }
+
+    #[test]
+    fn a_scenario_is_served_as_its_text_and_an_unknown_one_is_404() {
+        let lab = lab();
+        let r = lab.handle("GET", "/api/scenarios/2pc-happy", b"");
+        assert_eq!(
+            (r.status, r.content_type),
+            (200, "text/plain; charset=utf-8")
+        );
+        assert_eq!(
+            r.body,
+            include_str!("../../scenarios/2pc-happy.ron").as_bytes()
+        );
+        let r = lab.handle("GET", "/api/scenarios/nope", b"");
+        assert_eq!(r.status, 404);
+        assert!(json(&r)["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("nope")));
+    }
+
+    #[test]
+    fn unknown_paths_wrong_methods_and_garbage_are_4xx_with_a_message() {
+        let lab = lab();
+        let cases: [(&str, &str, &[u8], u16); 7] = [
+            ("GET", "/nope", b"", 404),
+            ("POST", "/", b"", 405),
+            ("GET", "/api/run", b"", 405),
+            ("DELETE", "/api/scenarios/2pc-happy", b"", 405),
+            ("POST", "/api/run", b"{not json", 400),
+            ("POST", "/api/run", b"{\"scenario\": 3}", 400),
+            ("POST", "/api/run", b"{\"scenery\": \"()\"}", 400),
+        ];
+        for (method, path, body, status) in cases {
+            let r = lab.handle(method, path, body);
+            assert_eq!(r.status, status, "{method} {path}");
+            assert!(json(&r)["error"].as_str().is_some_and(|e| !e.is_empty()));
+        }
+        assert_eq!(lab.handle("POST", "/", b"").allow, Some("GET"));
+        assert_eq!(lab.too_large().status, 413);
+    }
+
+    #[test]
+    fn info_names_the_protocols_the_first_scenario_and_the_limits() {
+        let v = json(&lab().handle("GET", "/api/info", b""));
+        assert_eq!(v["initial"], "2pc-coordinator-crash");
+        assert!(v["protocols"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|x| x == "3pc")));
+        assert_eq!(v["limits"]["max_events"], 2_000_000);
+        let mine = Lab::new(
+            Registry::builtin(),
+            Limits::default(),
+            Some(("mine".into(), "(rms: 2)".into())),
+        );
+        assert_eq!(
+            json(&mine.handle("GET", "/api/info", b""))["initial"],
+            "mine"
+        );
+        assert_eq!(mine.scenario_text("mine"), Some("(rms: 2)"));
+        assert_eq!(mine.scenarios().len(), shipped::SHIPPED.len() + 1);
+    }
+}

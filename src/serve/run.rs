@@ -723,3 +723,282 @@ fn windows(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::parse;
+
+    const CRASH: &str = include_str!("../../scenarios/2pc-coordinator-crash.ron");
+
+    fn request(faults: Vec<FaultRequest>) -> RunRequest {
+        RunRequest {
+            scenario: Some(CRASH.into()),
+            name: Some("2pc-coordinator-crash".into()),
+            faults,
+            ..RunRequest::default()
+        }
+    }
+
+    fn ok(req: &RunRequest) -> RunResponse {
+        run(&Registry::builtin(), req, &Limits::default()).expect("the run is served")
+    }
+
+    fn err(req: &RunRequest, limits: &Limits) -> ApiError {
+        run(&Registry::builtin(), req, limits).expect_err("refused")
+    }
+
+    /// What `acidbase run` does with the text, in the library.
+    fn direct(text: &str, file: &str) -> crate::run::Outcome {
+        let v = parse(text, file).expect("valid");
+        let seed = v.scenario.seed;
+        v.run(seed, None)
+    }
+
+    #[test]
+    fn a_served_run_is_the_run_of_acidbase_run_and_its_ron_replays_it() {
+        let r = ok(&request(vec![]));
+        let d = direct(CRASH, "2pc-coordinator-crash.ron");
+        assert_eq!(r.digest, d.report.digest);
+        assert_eq!(
+            serde_json::to_value(&r.report).expect("json"),
+            serde_json::to_value(&d.report).expect("json")
+        );
+        assert_eq!(r.story, d.report.story.join("\n"));
+        assert_eq!(r.nodes, d.names);
+        let replay = direct(&r.scenario_ron, "replay.ron");
+        assert_eq!(replay.report.digest, r.digest);
+        assert_eq!(replay.report.scenario, "2pc-coordinator-crash");
+        // The bars the diagram draws: each RM holds its locks from its vote (10 ms)
+        // past the TM's restart (900 ms).
+        let locks: Vec<&Bar> = r
+            .spans
+            .iter()
+            .filter(|b| b.kind == diagram::BarKind::Lock && b.txn == Some(0))
+            .collect();
+        assert_eq!(locks.len(), 3);
+        assert!(locks
+            .iter()
+            .all(|b| b.from_us == 10_000 && b.to_us.is_some_and(|t| t > 900_000)));
+        assert!(r.spans.iter().any(|b| b.kind == diagram::BarKind::Down
+            && b.node == "tm"
+            && b.from_us == 15_000
+            && b.to_us == Some(900_000)));
+        assert_eq!(
+            r.faults,
+            vec![FaultWindow::Crash {
+                node: "tm".into(),
+                from_us: 15_000,
+                to_us: Some(900_000)
+            }]
+        );
+    }
+
+    #[test]
+    fn events_number_sends_and_tie_deliveries_to_them() {
+        let r = ok(&request(vec![]));
+        assert_eq!(r.events.len() as u64, r.limits.events_total);
+        assert!(r.events.iter().enumerate().all(|(i, e)| e["i"] == i));
+        let sends: Vec<&Value> = r.events.iter().filter(|e| e["kind"] == "send").collect();
+        assert_eq!(sends.len() as u64, r.report.network.sent);
+        assert!(sends.iter().enumerate().all(|(k, e)| e["send"] == k + 1));
+        let first = sends[0];
+        assert_eq!(
+            (&first["from"], &first["to"], &first["nth"], &first["label"]),
+            (
+                &Value::from("client"),
+                &Value::from("tm"),
+                &Value::from(1),
+                &Value::from("Request")
+            )
+        );
+        let delivered = r
+            .events
+            .iter()
+            .find(|e| e["kind"] == "deliver")
+            .expect("a delivery");
+        assert_eq!(delivered["send"], 1);
+        let lost = r.events.iter().filter(|e| e["kind"] == "lost").count() as u64;
+        assert_eq!(lost, r.report.network.dropped);
+    }
+
+    #[test]
+    fn a_crash_added_changes_the_counts_and_replays() {
+        let plain = ok(&request(vec![]));
+        let r = ok(&request(vec![FaultRequest::Crash {
+            node: "rm1".into(),
+            at_ms: 5.0,
+            restart_ms: Some(600.0),
+        }]));
+        assert_ne!(r.digest, plain.digest);
+        assert_ne!(r.report.locks.blocked, plain.report.locks.blocked);
+        assert_eq!(direct(&r.scenario_ron, "x.ron").report.digest, r.digest);
+        assert_eq!(r.faults.len(), 2);
+    }
+
+    #[test]
+    fn losing_a_send_loses_that_message_and_names_it_by_link() {
+        let plain = ok(&request(vec![]));
+        // Send 4 is the TM's Prepare to rm3.
+        let r = ok(&request(vec![FaultRequest::Lose(MessageRef {
+            send: Some(4),
+            ..MessageRef::default()
+        })]));
+        let named = MessageRef {
+            from: Some("tm".into()),
+            to: Some("rm3".into()),
+            nth: Some(1),
+            ..MessageRef::default()
+        };
+        assert_eq!(r.applied_faults, vec![FaultRequest::Lose(named.clone())]);
+        assert_ne!(r.digest, plain.digest);
+        let fourth = r
+            .events
+            .iter()
+            .find(|e| e["send"] == 4 && e["kind"] == "send");
+        assert!(
+            fourth.is_some_and(|e| e["fate"] == "dropped: loss"),
+            "{fourth:?}"
+        );
+        assert_eq!(direct(&r.scenario_ron, "x.ron").report.digest, r.digest);
+        // Named by link, the same run.
+        let again = ok(&request(vec![FaultRequest::Lose(named)]));
+        assert_eq!(again.digest, r.digest);
+    }
+
+    #[test]
+    fn a_delay_holds_a_message_back_by_extra_ms() {
+        let r = ok(&request(vec![FaultRequest::Delay(MessageRef {
+            send: Some(2),
+            extra_ms: Some(50.0),
+            ..MessageRef::default()
+        })]));
+        let send = r
+            .events
+            .iter()
+            .find(|e| e["kind"] == "send" && e["send"] == 2)
+            .expect("send 2");
+        assert_eq!(send["delay_us"], 55_000);
+        assert_eq!(direct(&r.scenario_ron, "x.ron").report.digest, r.digest);
+    }
+
+    #[test]
+    fn a_counterexample_runs_as_exported_to_its_digest() {
+        let src = include_str!("../../scenarios/2pc-unsafe-random-faults.ron");
+        let v = parse(src, "2pc-unsafe-random-faults.ron").expect("valid");
+        let (outcome, exported) = crate::tools::schedule::run_and_export(&v, 7);
+        let r = ok(&RunRequest {
+            counterexample: Some(to_ron(&exported, "exported")),
+            ..RunRequest::default()
+        });
+        assert_eq!(r.digest, outcome.report.digest);
+        assert_eq!(r.seed, 7);
+    }
+
+    #[test]
+    fn another_seed_and_protocol_are_those_of_run_seed_and_protocol() {
+        let mut req = request(vec![]);
+        req.seed = Some(5);
+        req.protocol = Some("3pc".into());
+        let r = ok(&req);
+        let v = parse(CRASH, "2pc-coordinator-crash.ron").expect("valid");
+        let v = Registry::builtin()
+            .with_protocol(&v, "3pc")
+            .expect("3pc takes it");
+        assert_eq!(r.digest, v.run(5, None).report.digest);
+        assert_eq!((r.seed, r.protocol.as_str()), (5, "3pc"));
+        assert_eq!(direct(&r.scenario_ron, "x.ron").report.digest, r.digest);
+    }
+
+    #[test]
+    fn bad_scenarios_and_faults_are_400_with_a_place_or_a_reason() {
+        let l = Limits::default();
+        let text = "(\n  rms: \"three\",\n)";
+        let e = err(
+            &RunRequest {
+                scenario: Some(text.into()),
+                ..RunRequest::default()
+            },
+            &l,
+        );
+        let want = parse(text, "scenario.ron").expect_err("invalid");
+        assert_eq!(want.line, 2);
+        assert_eq!(
+            (e.status, e.line, e.column, e.error.as_str()),
+            (400, Some(want.line), Some(want.col), want.message.as_str())
+        );
+        let unknown_node = err(
+            &request(vec![FaultRequest::Crash {
+                node: "rm9".into(),
+                at_ms: 1.0,
+                restart_ms: None,
+            }]),
+            &l,
+        );
+        assert_eq!(unknown_node.status, 400);
+        assert!(unknown_node.error.starts_with("faults[0] (crash)"));
+        assert!(unknown_node.error.contains("rm9"), "{}", unknown_node.error);
+        let far = err(
+            &request(vec![FaultRequest::Lose(MessageRef {
+                send: Some(1_000_000),
+                ..MessageRef::default()
+            })]),
+            &l,
+        );
+        assert!(
+            far.error.contains("only 363 message sends"),
+            "{}",
+            far.error
+        );
+        let mut bad_protocol = request(vec![]);
+        bad_protocol.protocol = Some("4pc".into());
+        assert!(err(&bad_protocol, &l).error.contains("unknown protocol"));
+        let both = RunRequest {
+            counterexample: Some("()".into()),
+            ..request(vec![])
+        };
+        assert_eq!(err(&both, &l).status, 400);
+        assert_eq!(err(&RunRequest::default(), &l).status, 400);
+        let half_named = err(
+            &request(vec![FaultRequest::Lose(MessageRef {
+                from: Some("tm".into()),
+                ..MessageRef::default()
+            })]),
+            &l,
+        );
+        assert!(half_named.error.contains("`from`, `to` and `nth`"));
+    }
+
+    #[test]
+    fn a_run_too_large_is_refused_and_one_that_runs_over_is_cut() {
+        // The scenario implies ~540 events (27 requests); the run takes 1268.
+        let small = Limits {
+            max_events: 100,
+            ..Limits::default()
+        };
+        let e = err(&request(vec![]), &small);
+        assert_eq!((e.status, e.limit), (422, Some("max_events")));
+        assert!(e.error.contains("limit of 100 events"), "{}", e.error);
+        // One request, then the TM is down for good: the RMs ask for the outcome
+        // every 100 ms for 100 s, far more events than the one request implies.
+        let long = RunRequest {
+            scenario: Some(
+                "(duration_ms: 100000, clients: (load: Closed(sessions: 1, think_ms: 5), max_requests: 1), network: (latency: Constant(ms: 5)), faults: (crashes: [(node: \"tm\", at_ms: 15)]))".into(),
+            ),
+            ..RunRequest::default()
+        };
+        let cut = Limits {
+            max_events: 1000,
+            max_shown_events: 10,
+            ..Limits::default()
+        };
+        let r = run(&Registry::builtin(), &long, &cut).expect("cut, not refused");
+        assert!(r.report.truncated);
+        assert_eq!(r.limits.run_max_events, 1000);
+        assert_eq!(r.limits.scenario_max_events, 50_000_000);
+        assert!(r.truncated);
+        assert_eq!((r.events.len(), r.limits.events_shown), (10, 10));
+        assert!(r.limits.notes.iter().any(|n| n.contains("hit max_events")));
+        assert_eq!(direct(&r.scenario_ron, "x.ron").report.digest, r.digest);
+    }
+}

@@ -194,12 +194,12 @@ pub const SHIPPED: &[(&str, &str)] = &[
         include_str!("../../scenarios/messaging-redelivery-after-archive.ron"),
     ),
     (
-        "order-inventory-unsafe-timeout",
-        include_str!("../../scenarios/order-inventory-unsafe-timeout.ron"),
-    ),
-    (
         "order-inventory",
         include_str!("../../scenarios/order-inventory.ron"),
+    ),
+    (
+        "order-inventory-unsafe-timeout",
+        include_str!("../../scenarios/order-inventory-unsafe-timeout.ron"),
     ),
     (
         "outbox-relay",
