@@ -441,7 +441,7 @@ function drawDiagram(col, res) {
   }
 
   // Messages: an arrow from the send to each delivery; a lost one dashed red, ending
-  // in a cross; a dropped one (never arrived) stops half way.
+  // in a cross; a dropped one (never arrived) stops short of its receiver.
   const lastLabel = new Map(); // sender and direction -> y of its last label
   const all = messages(res);
   const together = new Map(); // one label for a message sent to several nodes at once
@@ -461,7 +461,7 @@ function drawDiagram(col, res) {
       m.ends.map((d) => `\n${d.kind} at ${fmtMs(d.t_us)}${d.reason ? ` (${d.reason})` : ''}`).join('');
     let g = `<g class="msg" data-send="${e.send}" data-i="${ids}"><title>${esc(title)}</title>`;
     for (const d of ends) {
-      const x2 = d.kind === 'deliver' || d.kind === 'lost' ? X(e.to) : (x1 + X(e.to)) / 2;
+      const x2 = d.kind === 'deliver' || d.kind === 'lost' ? X(e.to) : x1 + 0.8 * (X(e.to) - x1);
       const y2 = has(d.y) ? d.y : Y(d.t_us);
       const ok = d.kind === 'deliver';
       g += `<line class="hit" x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}"/>` +
@@ -472,7 +472,7 @@ function drawDiagram(col, res) {
     // together to several nodes keep their labels apart.
     const dir = Math.sign(X(e.to) - x1) || 1;
     const lx = x1 + (dir * laneW) / 2;
-    const x2 = ends[0].kind === 'deliver' || ends[0].kind === 'lost' ? X(e.to) : (x1 + X(e.to)) / 2;
+    const x2 = ends[0].kind === 'deliver' || ends[0].kind === 'lost' ? X(e.to) : x1 + 0.8 * (X(e.to) - x1);
     const ly = y1 + ((has(ends[0].y) ? ends[0].y : Y(ends[0].t_us)) - y1) * Math.min(1, (lx - x1) / (x2 - x1 || 1));
     const gap = `${e.from}${dir}`;
     const key = `${e.from} ${e.t_us} ${e.label}`;
