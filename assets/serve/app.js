@@ -49,7 +49,8 @@ async function api(path, body) {
   const init = body === undefined ? {} : {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
+    // A seed is a u64: sent as its digits, past what a JS number holds exactly.
+    body: JSON.stringify(body, (k, v) => (typeof v === 'bigint' ? `#u64#${v}` : v)).replace(/"#u64#(\d+)"/g, '$1'),
   };
   const res = await fetch(path, init);
   const text = await res.text();
@@ -70,7 +71,7 @@ function requestBody(counterexample) {
   const name = $('scenario-select').value;
   if (name) body.name = name;
   const seed = $('seed').value.trim();
-  if (seed !== '') body.seed = Number(seed);
+  if (seed !== '') body.seed = /^\d+$/.test(seed) ? BigInt(seed) : seed; // the server refuses a non-number
   if ($('protocol-select').value) body.protocol = $('protocol-select').value;
   if (state.faults.length) body.faults = state.faults.map((f) => f.spec);
   return body;

@@ -245,6 +245,17 @@ test('acidbase serve, driven in a headless Chromium as a person would', async (t
       await shot(page, '06-partition-added');
     });
 
+    await t.test('a seed typed in runs as `acidbase run --seed` does, up to the largest u64', async () => {
+      await andRun(page, () => page.selectOption('#scenario-select', '2pc-coordinator-crash'));
+      for (const seed of ['7', '18446744073709551615']) {
+        await page.fill('#seed', seed);
+        assert.equal(await andRun(page, () => page.click('#run')), '');
+        const cli_ = cli('run', 'scenarios/2pc-coordinator-crash.ron', '--seed', seed, '--format', 'json');
+        assert.equal(await digest(page), cli_.digest, `seed ${seed}`);
+      }
+      await page.fill('#seed', '');
+    });
+
     await t.test('a broken scenario is refused with its line and column next to the editor', async () => {
       await page.click('#editor-box summary');
       const broken = coordinatorCrash.replace('rms: 3,', 'rms: three,');
