@@ -248,7 +248,12 @@ function renderColumn(col, res) {
   const r = res.report;
   $('title' + s).textContent = `${r.scenario} · ${r.protocol} · seed ${r.seed}`;
   $('digest' + s).textContent = res.digest;
-  $('truncated' + s).textContent = res.limits.notes.join('; ');
+  // What the server cut is said in full when it cut the run or its events, else
+  // kept in a tooltip (such as a scenario's max_events lowered to the server's limit).
+  const cut = res.truncated || r.truncated;
+  $('truncated' + s).textContent = cut ? res.limits.notes.join('; ') : res.limits.notes.length ? 'ⓘ server limits' : '';
+  $('truncated' + s).title = res.limits.notes.join('\n');
+  $('truncated' + s).classList.toggle('cut', !!cut);
   $('story' + s).textContent = res.story;
   // The scenario's expectations, as the report judged them: its key counts.
   $('expect' + s).replaceChildren(...(r.expectations ? r.expectations.results : []).map((x) => {
