@@ -21,7 +21,8 @@
 //   #digest, #story, #counts (rows <tr data-metric="locks.blocked">), #diagram,
 //   #expect (the scenario's expectations as the report judged them);
 //   the same ids with -b for the second column
-//   #txn-filter, #zoom-in, #zoom-out, #zoom-fit, #step-prev, #step-next, #step-label
+//   #txn-filter, #zoom-in, #zoom-out, #zoom-fit, #compress, #step-prev, #step-next,
+//   #step-label, #toggle-controls (hides the left column), #show-zeros
 //   #detail (the clicked or stepped event), #lose-this, #delay-this, #delay-ms
 // In the diagram each message is <g class="msg" data-send=K data-i="I J ...">, K its
 // send number and I, J the indices of its events. <body data-busy="yes|no"
@@ -235,6 +236,7 @@ function addPartition() {
 // ---- results: title, digest, story, counts ----
 
 function render() {
+  if (!state.runs[0]) return;
   renderColumn('a', state.runs[0]);
   if (state.runs[1]) renderColumn('b', state.runs[1]);
   markDifferences();
@@ -251,7 +253,7 @@ function renderColumn(col, res) {
   // What the server cut is said in full when it cut the run or its events, else
   // kept in a tooltip (such as a scenario's max_events lowered to the server's limit).
   const cut = res.truncated || r.truncated;
-  $('truncated' + s).textContent = cut ? res.limits.notes.join('; ') : res.limits.notes.length ? 'ⓘ server limits' : '';
+  $('truncated' + s).textContent = cut ? res.limits.notes.join('; ') : res.limits.notes.length ? 'server notes' : '';
   $('truncated' + s).title = res.limits.notes.join('\n');
   $('truncated' + s).classList.toggle('cut', !!cut);
   $('story' + s).textContent = res.story;
@@ -674,6 +676,7 @@ function wire() {
   $('zoom-fit').onclick = zoomFit;
   $('step-prev').onclick = () => stepTo(-1);
   $('step-next').onclick = () => stepTo(1);
+  $('toggle-controls').onclick = () => { document.body.classList.toggle('no-controls'); render(); };
   $('show-zeros').onchange = (ev) => document.body.classList.toggle('show-zeros', ev.target.checked);
   for (const id of ['scroll', 'scroll-b']) {
     $(id).addEventListener('wheel', (ev) => {
@@ -686,13 +689,13 @@ function wire() {
   $('scroll').addEventListener('scroll', () => {
     if (state.scales.a && state.scales.b) $('scroll-b').scrollTop = state.scales.b.y(state.scales.a.t($('scroll').scrollTop));
   });
-  $('compress').onchange = () => { if (state.runs[0]) render(); };
+  $('compress').onchange = render;
   document.addEventListener('keydown', (ev) => {
     if (['INPUT', 'TEXTAREA', 'SELECT'].includes(ev.target.tagName)) return;
     if (ev.key === 'ArrowRight') stepTo(1);
     if (ev.key === 'ArrowLeft') stepTo(-1);
   });
-  window.addEventListener('resize', () => { if (state.runs[0]) render(); });
+  window.addEventListener('resize', render);
 }
 
 wire();

@@ -200,8 +200,12 @@ test('acidbase serve, driven in a headless Chromium as a person would', async (t
       assert.equal(await count(page, 'locks.blocked', '-b'), threePc.locks.blocked);
       assert.match(await page.textContent('#title-b'), /3pc/);
       assert.ok(await page.locator('#counts tr.differs').count() > 0, 'the rows that differ are marked');
+      await page.click('#toggle-controls');
+      assert.ok(!(await page.locator('#controls').isVisible()), 'the left column hides, for room');
       await page.evaluate(() => { document.getElementById('scroll').scrollTop = 0; });
       await shot(page, '04-side-by-side-2pc-3pc');
+      await page.click('#toggle-controls');
+      assert.ok(await page.locator('#controls').isVisible());
       await andRun(page, () => page.selectOption('#compare-protocol', ''));
       assert.ok(!(await page.locator('#column-b').isVisible()));
     });

@@ -17,9 +17,14 @@ fn missing(root: &Path) -> Vec<String> {
         out.push("node (Node.js 20 or later) is not on PATH: `apt-get install nodejs npm`".into());
     }
     if !Path::new("/usr/bin/chromium").exists() {
-        out.push("/usr/bin/chromium (Debian's Chromium) is missing: `apt-get install chromium`".into());
+        out.push(
+            "/usr/bin/chromium (Debian's Chromium) is missing: `apt-get install chromium`".into(),
+        );
     }
-    if !root.join("tests/browser/node_modules/playwright-core").is_dir() {
+    if !root
+        .join("tests/browser/node_modules/playwright-core")
+        .is_dir()
+    {
         out.push(
             "tests/browser/node_modules (playwright-core) is missing: run `npm ci --prefix tests/browser`"
                 .into(),
@@ -67,7 +72,11 @@ fn the_serve_page_works_in_a_headless_chromium() {
         stdout.contains("# fail 0") && !stdout.contains("# pass 0"),
         "the browser test ran no step, or one failed:\n{stdout}"
     );
-    for step in ["01-run-2pc-coordinator-crash", "02-crash-added", "04-side-by-side-2pc-3pc"] {
+    for step in [
+        "01-run-2pc-coordinator-crash",
+        "02-crash-added",
+        "04-side-by-side-2pc-3pc",
+    ] {
         assert!(
             shots.join(format!("{step}.png")).is_file(),
             "no screenshot {step}.png in {}",
