@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Takes the screenshots book/src/serve-page.md shows: the browser test
+# Takes the screenshots book/src/serve.md shows: the browser test
 # (tests/browser/serve.test.mjs) drives `acidbase serve` in headless Chromium and
 # screenshots each step; three of them are copied into book/src/figures/, reduced
 # to 96 colours when Python's PIL is at hand (a third of the size). Needs what

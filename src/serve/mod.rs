@@ -276,14 +276,16 @@ impl Lab {
 
     /// The answer to a body larger than [`Limits::max_body_bytes`].
     pub fn too_large(&self) -> Response {
-        Response::error(ApiError::status(
-            413,
-            format!(
-                "the request body is larger than the server's limit of {} bytes",
-                self.limits.max_body_bytes
-            ),
-        ))
+        too_large(self.limits.max_body_bytes)
     }
+}
+
+/// The answer (413) to a body larger than `max_body_bytes`.
+pub fn too_large(max_body_bytes: usize) -> Response {
+    Response::error(ApiError::status(
+        413,
+        format!("the request body is larger than the server's limit of {max_body_bytes} bytes"),
+    ))
 }
 
 /// The built-in default scenario's name (`2pc-coordinator-crash`).

@@ -24,6 +24,7 @@ mod paxos_commit;
 mod properties;
 mod saga;
 mod scenarios;
+mod serve;
 mod service_calls;
 mod stories;
 mod swarm;
