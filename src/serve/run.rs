@@ -624,9 +624,12 @@ pub fn run(
     })
 }
 
+/// The send number (in the events shown) of each message named by (from, to, nth).
+type SendNumbers = BTreeMap<(String, String, u64), u64>;
+
 /// The events as JSON: each trace line with `i`, `send`/`nth` numbering and its
 /// text; and the send number of each (from, to, nth) shown.
-fn events(lines: &[String]) -> (Vec<Value>, BTreeMap<(String, String, u64), u64>) {
+fn events(lines: &[String]) -> (Vec<Value>, SendNumbers) {
     let mut out = Vec::with_capacity(lines.len());
     let mut by_span: BTreeMap<String, u64> = BTreeMap::new();
     let mut per_link: BTreeMap<(String, String), u64> = BTreeMap::new();
@@ -677,7 +680,7 @@ fn windows(
     s: &Scenario,
     seed: u64,
     names: &[String],
-    links: &BTreeMap<(String, String, u64), u64>,
+    links: &SendNumbers,
 ) -> Vec<FaultWindow> {
     let plan = fault_plan(s, seed, names);
     let name = |n: crate::node::NodeId| names.get(n.index()).cloned().unwrap_or_default();
