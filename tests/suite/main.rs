@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod book;
+mod browser;
 mod cache;
 mod check_cli;
 mod cli;
