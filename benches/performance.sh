@@ -2,7 +2,7 @@
 # Every figure of the performance page (book/src/performance.md), from one command:
 #
 #   benches/performance.sh [--quick] [--out DIR] [--no-simpy] [--no-stateright]
-#                          [--no-valgrind] [--no-table-instructions]
+#                          [--no-valgrind] [--no-table-instructions] [--no-memory]
 #
 # It builds acidbase (release), the bench target that times the exhaustive checker's
 # TwoPhase port, and the peers of benches/ (heap-loop, stateright-2pc: build output
@@ -22,7 +22,9 @@
 #   1..1024 (T such that each run makes about 4 M deliveries and each slot runs at
 #   least 8 transactions), and instructions per delivery at a smaller T;
 # - sweeps: runs/s of benches/sweep-speed.ron at --jobs 1 and 2, alternating;
-# - the exhaustive checker: acidbase's TwoPhase port vs stateright at N = 7.
+# - the exhaustive checker: acidbase's TwoPhase port vs stateright at N = 7;
+# - memory: max RSS of acidbase bench at T and 10 T (GNU time), and
+#   benches/memory.sh at 10^5 and 10^6 transactions per protocol.
 #
 # --quick makes every run tiny (seconds in all once built): to test the script, not
 # to quote. The SimPy rows need python3 with simpy==4.1.2
@@ -33,7 +35,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-quick=false simpy=auto stateright=true valgrind=auto table_instr=true
+quick=false simpy=auto stateright=true valgrind=auto table_instr=true memory=auto
 out=output/performance
 while (($#)); do
   case $1 in
@@ -43,6 +45,7 @@ while (($#)); do
     --no-stateright) stateright=false ;;
     --no-valgrind) valgrind=false ;;
     --no-table-instructions) table_instr=false ;;
+    --no-memory) memory=false ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "performance.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -53,12 +56,12 @@ if $quick; then
   main_txns=20000 simpy_txns=1000 reps=2 simpy_reps=1
   vg_txns=500 table_deliveries=20000 table_reps=1 table_vg_deliveries=4000
   table_rms=(2 4) table_conc=(1 16)
-  ex_rms=5 ex_reps=1 sweep_seeds=5 sweep_reps=1
+  ex_rms=5 ex_reps=1 sweep_seeds=5 sweep_reps=1 memory_sizes="2000 20000"
 else
   main_txns=1000000 simpy_txns=100000 reps=5 simpy_reps=3
   vg_txns=25000 table_deliveries=4000000 table_reps=3 table_vg_deliveries=40000
   table_rms=(2 4 8 16 32 64) table_conc=(1 4 16 64 256 1024)
-  ex_rms=7 ex_reps=3 sweep_seeds=100 sweep_reps=3
+  ex_rms=7 ex_reps=3 sweep_seeds=100 sweep_reps=3 memory_sizes="100000 1000000"
 fi
 seed=42
 
@@ -82,6 +85,12 @@ if [[ $valgrind == auto ]]; then
   fi
 fi
 $valgrind || table_instr=false
+if [[ $memory == auto ]]; then
+  if [[ -x /usr/bin/time ]]; then memory=true; else
+    memory=false
+    note "no GNU time (/usr/bin/time): the memory figures are left out"
+  fi
+fi
 
 # --- Build -------------------------------------------------------------------------
 target=${CARGO_TARGET_DIR:-$root/target}
@@ -176,7 +185,7 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD 2>/dev/null || commit="$commit (with uncommitted changes)"
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)
 mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null || echo "?")
-overrides=$(env | grep '^CARGO_PROFILE_RELEASE_' | sort | tr '\n' ' ' || true)
+overrides=$(env | grep '^CARGO_PROFILE_RELEASE_' | sort | paste -sd' ' || true)
 
 body=$(mktemp)
 trap 'rm -f "$body"' EXIT
@@ -379,6 +388,24 @@ for threads in 1 2; do
 done
 md ""
 
+# --- 5. Memory --------------------------------------------------------------------------
+if $memory; then
+  md "## Memory" "" "Max RSS (GNU time's %M) of \`acidbase bench --rms 4 --concurrency 64 --txns T\`, one run each:" ""
+  md "| T | max RSS | deliveries/s in that run |" "|---:|---:|---:|"
+  for t in "$main_txns" $((10 * main_txns)); do
+    note "max RSS of acidbase bench, T = $t"
+    o=$( { /usr/bin/time -f 'maxrss_kb: %M' "$acidbase" bench --rms 4 --concurrency 64 --txns "$t" --seed "$seed"; } 2>&1)
+    echo "$o" >>"$raw"
+    md "| $(group "$t") | $(group "$(field maxrss_kb <<<"$o")") KiB | $(fmt rate "$(field deliveries_per_wall_s <<<"$o") - -") |"
+  done
+  md "" "\`benches/memory.sh $memory_sizes\` (max RSS by transactions begun, per protocol; one run each):" ""
+  note "benches/memory.sh $memory_sizes"
+  # shellcheck disable=SC2086
+  mem_table=$(benches/memory.sh $memory_sizes)
+  echo "$mem_table" >>"$raw"
+  md "$mem_table" ""
+fi
+
 # --- The file --------------------------------------------------------------------------
 {
   echo "# Performance figures"
@@ -388,7 +415,7 @@ md ""
   echo "- Started $started_at; commit $commit."
   echo "- Machine: $(nproc) cores, $cpu, $mem; load average (1, 5, 15 min) $load_start at the start, $(loadavg) at the end."
   echo "- $(rustc --version 2>/dev/null || echo rustc ?); $(python3 --version 2>&1 || echo no python3)$($simpy && python3 -c 'import simpy; print(", SimPy", simpy.__version__)' 2>/dev/null | tr -d '\n'); $($valgrind && valgrind --version || echo no valgrind)."
-  if [[ -n $overrides ]]; then echo "- Release profile overridden from the environment: \`$overrides\`(the figures are then not those of the shipped profile)."; fi
+  if [[ -n $overrides ]]; then echo "- Release profile overridden from the environment: \`$overrides\` (the figures are then not those of the shipped profile)."; fi
   echo
   cat "$body"
 } >"$figures"
