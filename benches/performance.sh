@@ -271,12 +271,16 @@ for n in "${table_rms[@]}"; do
       oh=$(bench heap "$n" "$t" "$c")
       h=$(field deliveries_per_wall_s <<<"$oh")
       rh+=("$(awk -v r="$h" 'BEGIN { printf "%.2f\n", 1e9 / r }')")
-      if ! $refused && oa=$(bench acidbase "$n" "$t" "$c"); then
+      $refused && continue
+      if oa=$(bench acidbase "$n" "$t" "$c"); then
         a=$(field deliveries_per_wall_s <<<"$oa")
         ra+=("$(awk -v r="$a" 'BEGIN { printf "%.2f\n", 1e9 / r }')")
         rr+=("$(ratio "$a" "$h")")
-      else
+      elif tail -n 2 "$raw" | grep -q 'no valid bench scenario'; then
         refused=true
+      else
+        note "acidbase bench --rms $n --txns $t --concurrency $c failed (the end of $raw says why)"
+        exit 1
       fi
     done
     ns_h[$n,$c]=$(fmt ns "$(printf '%s\n' "${rh[@]}" | stats)")
