@@ -62,7 +62,7 @@ impl Sim {
     }
 
     /// The TM sends `kind` for transaction `txn` of slot `slot` to every RM.
-    fn to_all_rms(&mut self, kind: Kind, slot: u32, txn: u32) {
+    fn send_to_every_rm(&mut self, kind: Kind, slot: u32, txn: u32) {
         for rm in 0..self.rms {
             self.send(Msg {
                 kind,
@@ -146,7 +146,7 @@ fn main() {
             txn: started,
             awaiting: args.rms,
         });
-        sim.to_all_rms(Kind::Prepare, started, started);
+        sim.send_to_every_rm(Kind::Prepare, started, started);
         started += 1;
     }
 
@@ -174,13 +174,13 @@ fn main() {
                 }
                 slot.awaiting = args.rms;
                 if msg.kind == Kind::Vote {
-                    sim.to_all_rms(Kind::Commit, msg.slot, msg.txn);
+                    sim.send_to_every_rm(Kind::Commit, msg.slot, msg.txn);
                     continue;
                 }
                 completed += 1;
                 if started < args.txns {
                     slot.txn = started;
-                    sim.to_all_rms(Kind::Prepare, msg.slot, started);
+                    sim.send_to_every_rm(Kind::Prepare, msg.slot, started);
                     started += 1;
                 }
             }
