@@ -22,6 +22,7 @@ mod layering;
 mod local_cache;
 mod messaging;
 mod paxos_commit;
+mod peers;
 mod properties;
 mod saga;
 mod scenarios;
