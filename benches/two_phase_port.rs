@@ -45,11 +45,9 @@ fn main() {
             _ => usage(&format!("unknown flag {flag}")),
         }
     }
-    if threads != 1 {
-        usage("this build's explorer is single-threaded: --threads 1 only");
-    }
     let limits = Limits {
         max_states: usize::MAX,
+        threads,
         ..Limits::default()
     };
     let start = Instant::now();
