@@ -69,6 +69,192 @@ struct Lane {
 /// lines; measured faster than binary on the bench workload.
 const ARITY: usize = 4;
 
+/// Span of the timing wheel, in µs: an event due within this span of the current time
+/// (a message's one-way delay, typically) takes a wheel slot instead of a heap place.
+const WHEEL_BITS: u32 = 14;
+const WHEEL: usize = 1 << WHEEL_BITS;
+const WHEEL_MASK: usize = WHEEL - 1;
+const WORDS: usize = WHEEL / 64;
+const NIL: u32 = u32::MAX;
+
+/// A timing wheel of one-µs slots over the next [`WHEEL`] µs, allocated on first use.
+/// Every key it holds is due in `[now, now + WHEEL)`, so a slot holds keys of one time
+/// only, and they were appended in sequence order: each slot is a FIFO list (linked
+/// through the slab's slots). A two-level bitmap finds the next non-empty slot.
+struct Wheel {
+    head: Vec<u32>,
+    tail: Vec<u32>,
+    /// Per slab slot: the key's sequence number and the next slot in its list.
+    link: Vec<(u64, u32)>,
+    bits: Vec<u64>,
+    summary: [u64; WORDS / 64],
+    /// Keys held (live or cancelled).
+    len: usize,
+    /// The earliest key held.
+    front: Option<Key>,
+}
+
+impl Wheel {
+    fn new() -> Self {
+        Wheel {
+            head: vec![NIL; WHEEL],
+            tail: vec![NIL; WHEEL],
+            link: Vec::new(),
+            bits: vec![0; WORDS],
+            summary: [0; WORDS / 64],
+            len: 0,
+            front: None,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, key: Key) {
+        let s = key.time as usize & WHEEL_MASK;
+        let slot = key.slot as usize;
+        if self.link.len() <= slot {
+            self.link.resize(slot + 1, (0, NIL));
+        }
+        self.link[slot] = (key.seq, NIL);
+        let t = self.tail[s];
+        if t == NIL {
+            self.head[s] = key.slot;
+            self.bits[s >> 6] |= 1 << (s & 63);
+            self.summary[s >> 12] |= 1 << ((s >> 6) & 63);
+        } else {
+            self.link[t as usize].1 = key.slot;
+        }
+        self.tail[s] = key.slot;
+        self.len += 1;
+        // A key earlier than the front lands in an empty slot (a slot holds one time).
+        if self.front.is_none_or(|f| key.time < f.time) {
+            self.front = Some(key);
+        }
+    }
+
+    /// Removes the front key (the caller has read it from `front`).
+    #[inline]
+    fn pop_front(&mut self) {
+        let Some(f) = self.front else { return };
+        let s = f.time as usize & WHEEL_MASK;
+        let next = self.link[f.slot as usize].1;
+        self.len -= 1;
+        if next != NIL {
+            self.head[s] = next;
+            self.front = Some(Key {
+                time: f.time,
+                seq: self.link[next as usize].0,
+                slot: next,
+                lane: NO_LANE,
+            });
+            return;
+        }
+        self.head[s] = NIL;
+        self.tail[s] = NIL;
+        self.bits[s >> 6] &= !(1 << (s & 63));
+        if self.bits[s >> 6] == 0 {
+            self.summary[s >> 12] &= !(1 << ((s >> 6) & 63));
+        }
+        self.front = self.first_from(f.time);
+    }
+
+    /// The head of the first non-empty slot at or after time `t` (every key held is
+    /// due in `[t, t + WHEEL)`).
+    fn first_from(&self, t: u64) -> Option<Key> {
+        if self.len == 0 {
+            return None;
+        }
+        let p = t as usize & WHEEL_MASK;
+        let s = self
+            .set_at_or_after(p)
+            .or_else(|| self.set_at_or_after(0))?;
+        let slot = self.head[s];
+        Some(Key {
+            time: t + ((s.wrapping_sub(p)) & WHEEL_MASK) as u64,
+            seq: self.link[slot as usize].0,
+            slot,
+            lane: NO_LANE,
+        })
+    }
+
+    /// The first non-empty slot at or after `p` (no wrapping).
+    fn set_at_or_after(&self, p: usize) -> Option<usize> {
+        let w = p >> 6;
+        let m = self.bits[w] & (!0u64 << (p & 63));
+        if m != 0 {
+            return Some((w << 6) | m.trailing_zeros() as usize);
+        }
+        let q = w + 1;
+        if q >= WORDS {
+            return None;
+        }
+        let mut i = q >> 6;
+        let mut m = self.summary[i] & (!0u64 << (q & 63));
+        loop {
+            if m != 0 {
+                let word = (i << 6) | m.trailing_zeros() as usize;
+                return Some((word << 6) | self.bits[word].trailing_zeros() as usize);
+            }
+            i += 1;
+            if i >= self.summary.len() {
+                return None;
+            }
+            m = self.summary[i];
+        }
+    }
+
+    /// Drops the keys for which `keep` says no (keeping each slot's order); `t` is
+    /// the current time.
+    fn retain(&mut self, t: u64, mut keep: impl FnMut(&Key) -> bool) {
+        for w in 0..WORDS {
+            let mut word = self.bits[w];
+            while word != 0 {
+                let s = (w << 6) | word.trailing_zeros() as usize;
+                word &= word - 1;
+                let mut cur = self.head[s];
+                let (mut head, mut tail) = (NIL, NIL);
+                while cur != NIL {
+                    let (seq, next) = self.link[cur as usize];
+                    let k = Key {
+                        time: 0,
+                        seq,
+                        slot: cur,
+                        lane: NO_LANE,
+                    };
+                    if keep(&k) {
+                        if tail == NIL {
+                            head = cur;
+                        } else {
+                            self.link[tail as usize].1 = cur;
+                        }
+                        tail = cur;
+                        self.link[cur as usize].1 = NIL;
+                    } else {
+                        self.len -= 1;
+                    }
+                    cur = next;
+                }
+                self.head[s] = head;
+                self.tail[s] = tail;
+                if head == NIL {
+                    self.bits[w] &= !(1 << (s & 63));
+                    if self.bits[w] == 0 {
+                        self.summary[w >> 6] &= !(1 << (w & 63));
+                    }
+                }
+            }
+        }
+        self.front = self.first_from(t);
+    }
+}
+
+/// Where the earliest key is.
+#[derive(Clone, Copy)]
+enum Source {
+    Immediate,
+    Heap,
+    Wheel,
+}
+
 pub struct EventQueue<E> {
     heap: Vec<Key>,
     /// Events scheduled for the current time (zero delay), in FIFO order.
@@ -79,6 +265,8 @@ pub struct EventQueue<E> {
     lanes: Vec<Lane>,
     /// Keys held by the lanes, heads included.
     in_lanes: usize,
+    /// Events due within [`WHEEL`] µs (allocated on first use).
+    wheel: Option<Box<Wheel>>,
     /// Time of the last event popped.
     now: u64,
     cells: Vec<Cell<E>>,
@@ -102,6 +290,7 @@ impl<E> EventQueue<E> {
             immediate: VecDeque::new(),
             lanes: Vec::new(),
             in_lanes: 0,
+            wheel: None,
             now: 0,
             cells: Vec::new(),
             free: Vec::new(),
@@ -151,12 +340,23 @@ impl<E> EventQueue<E> {
 
     pub fn push(&mut self, at_us: u64, event: E) -> Slot {
         let key = self.new_key(at_us, event);
-        if at_us == self.now {
+        self.place(key);
+        Slot(key.slot)
+    }
+
+    /// Puts a new key (not a lane's) where it belongs: the zero-delay lane, the wheel
+    /// or the heap.
+    #[inline]
+    fn place(&mut self, key: Key) {
+        if key.time == self.now {
             self.immediate.push_back(key);
+        } else if key.time > self.now && key.time - self.now < WHEEL as u64 {
+            self.wheel
+                .get_or_insert_with(|| Box::new(Wheel::new()))
+                .push(key);
         } else {
             self.push_heap(key);
         }
-        Slot(key.slot)
     }
 
     /// [`EventQueue::push`] for a timer set for `after_us`: timers of one duration
@@ -186,14 +386,14 @@ impl<E> EventQueue<E> {
                 }),
         };
         let Some(i) = lane else {
-            self.push_heap(key);
+            self.place(key);
             return Slot(key.slot);
         };
         let l = &mut self.lanes[i];
         match l.keys.back() {
-            // Out of order for the lane (a clock with drift): the heap takes it.
+            // Out of order for the lane (a clock with drift): the wheel or the heap.
             Some(b) if key.before(b) => {
-                self.push_heap(key);
+                self.place(key);
             }
             Some(_) => {
                 l.keys.push_back(key);
@@ -219,9 +419,7 @@ impl<E> EventQueue<E> {
                 self.live -= 1;
                 if !self.drop_lane_tail(slot.0) {
                     self.dead += 1;
-                    if self.dead > 64
-                        && self.dead > (self.heap.len() + self.immediate.len() + self.in_lanes) / 2
-                    {
+                    if self.dead > 64 && self.dead > self.held() / 2 {
                         self.compact();
                     }
                 }
@@ -262,41 +460,66 @@ impl<E> EventQueue<E> {
         true
     }
 
-    /// Takes the earliest entry (live or cancelled) off the heap or the FIFO lanes.
-    #[inline]
-    fn take_first(&mut self) -> Option<Key> {
-        if let Some(a) = self.immediate.front() {
-            if self.heap.first().is_none_or(|b| a.before(b)) {
-                return self.immediate.pop_front();
-            }
-        }
-        let top = *self.heap.first()?;
-        if top.lane != NO_LANE {
-            let l = &mut self.lanes[usize::from(top.lane)];
-            l.keys.pop_front();
-            self.in_lanes -= 1;
-            if let Some(&next) = l.keys.front() {
-                // The lane's next key takes the head's place: one sift, not two.
-                self.heap[0] = Key {
-                    lane: top.lane,
-                    ..next
-                };
-                self.sift_down(0);
-                return Some(top);
-            }
-        }
-        let last = self.heap.pop().expect("heap is not empty");
-        if !self.heap.is_empty() {
-            self.heap[0] = last;
-            self.sift_down(0);
-        }
-        Some(top)
+    /// Keys held anywhere, live or cancelled (a lane's head counted once).
+    fn held(&self) -> usize {
+        let in_heap_only =
+            self.heap.len() - self.lanes.iter().filter(|l| !l.keys.is_empty()).count();
+        in_heap_only
+            + self.immediate.len()
+            + self.in_lanes
+            + self.wheel.as_ref().map_or(0, |w| w.len)
     }
 
-    fn first(&self) -> Option<Key> {
-        match (self.immediate.front(), self.heap.first()) {
-            (Some(a), Some(b)) => Some(if a.before(b) { *a } else { *b }),
-            (a, b) => a.or(b).copied(),
+    /// The earliest key (live or cancelled) and where it is.
+    #[inline]
+    fn first_at(&self) -> Option<(Key, Source)> {
+        let mut best = self.heap.first().map(|k| (*k, Source::Heap));
+        if let Some(w) = self.wheel.as_ref().and_then(|w| w.front) {
+            if best.is_none_or(|(b, _)| w.before(&b)) {
+                best = Some((w, Source::Wheel));
+            }
+        }
+        if let Some(a) = self.immediate.front() {
+            if best.is_none_or(|(b, _)| a.before(&b)) {
+                best = Some((*a, Source::Immediate));
+            }
+        }
+        best
+    }
+
+    /// Takes the earliest key, found by [`EventQueue::first_at`], off its structure.
+    #[inline]
+    fn take(&mut self, top: Key, source: Source) {
+        match source {
+            Source::Immediate => {
+                self.immediate.pop_front();
+            }
+            Source::Wheel => {
+                if let Some(w) = self.wheel.as_mut() {
+                    w.pop_front();
+                }
+            }
+            Source::Heap => {
+                if top.lane != NO_LANE {
+                    let l = &mut self.lanes[usize::from(top.lane)];
+                    l.keys.pop_front();
+                    self.in_lanes -= 1;
+                    if let Some(&next) = l.keys.front() {
+                        // The lane's next key takes the head's place: one sift, not two.
+                        self.heap[0] = Key {
+                            lane: top.lane,
+                            ..next
+                        };
+                        self.sift_down(0);
+                        return;
+                    }
+                }
+                let last = self.heap.pop().expect("heap is not empty");
+                if !self.heap.is_empty() {
+                    self.heap[0] = last;
+                    self.sift_down(0);
+                }
+            }
         }
     }
 
@@ -310,14 +533,14 @@ impl<E> EventQueue<E> {
     #[inline]
     pub fn pop_until(&mut self, end_us: u64) -> Option<(u64, E)> {
         loop {
-            let top = self.first()?;
+            let (top, source) = self.first_at()?;
             let cell = &mut self.cells[top.slot as usize];
             let live = matches!(cell, Cell::Live(_));
             if live && top.time > end_us {
                 return None;
             }
             let cell = std::mem::replace(cell, Cell::Free);
-            self.take_first();
+            self.take(top, source);
             self.free.push(top.slot);
             match cell {
                 Cell::Live(e) => {
@@ -333,11 +556,11 @@ impl<E> EventQueue<E> {
     /// Time of the earliest live event, discarding cancelled ones on top.
     pub fn peek_time(&mut self) -> Option<u64> {
         loop {
-            let top = self.first()?;
+            let (top, source) = self.first_at()?;
             if matches!(self.cells[top.slot as usize], Cell::Live(_)) {
                 return Some(top.time);
             }
-            self.take_first();
+            self.take(top, source);
             self.cells[top.slot as usize] = Cell::Free;
             self.free.push(top.slot);
             self.dead -= 1;
@@ -363,6 +586,9 @@ impl<E> EventQueue<E> {
         // A lane's head is in the heap and in its lane: the lane decides for it.
         self.heap.retain(|k| k.lane == NO_LANE && keep(k));
         self.immediate.retain(&mut keep);
+        if let Some(w) = self.wheel.as_mut() {
+            w.retain(self.now, &mut keep);
+        }
         self.in_lanes = 0;
         for (i, l) in self.lanes.iter_mut().enumerate() {
             l.keys.retain(&mut keep);
@@ -546,9 +772,19 @@ mod tests {
             let mut expected = Vec::new();
             for i in 0..5000u64 {
                 x = crate::rng::mix64(x);
-                match x % 10 {
+                // Odd rounds cancel more than they schedule: compaction runs.
+                let op = if round % 2 == 1 && x % 10 >= 3 && x % 10 <= 5 {
+                    7
+                } else {
+                    x % 10
+                };
+                match op {
                     0..=3 => {
-                        let at = now + (x >> 8) % 50;
+                        // Within the wheel, at its edge, and beyond it.
+                        let w = WHEEL as u64;
+                        let at = now
+                            + [(x >> 8) % 50, w - 1, w, w + 1, (x >> 8) % (3 * w)]
+                                [((x >> 20) % 5) as usize];
                         let s = q.push(at, i);
                         reference.insert((at, seq), (s, i));
                         seq += 1;
