@@ -194,6 +194,13 @@ impl<'a> serde::Serializer for Encoder<'a> {
     type SerializeStruct = Self;
     type SerializeStructVariant = Self;
 
+    /// Not a format for people: node ids go in as their indices without asking for
+    /// names (the digest is never taken inside `with_node_names`, so the words are
+    /// the same; this only skips the thread-local lookup per node id).
+    fn is_human_readable(&self) -> bool {
+        false
+    }
+
     fn serialize_bool(mut self, v: bool) -> Result<(), EncodeError> {
         self.word(u64::from(v));
         Ok(())

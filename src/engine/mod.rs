@@ -377,15 +377,14 @@ impl<N: Node, O: Observer> Sim<N, O> {
         mut after_event: impl FnMut(&Self),
     ) -> RunEnd {
         let mut stopped_by_guard = false;
-        while let Some(at) = self.queue.peek_time() {
-            if at > end_us {
-                break;
-            }
+        loop {
             if self.stats.events >= max_events {
-                stopped_by_guard = true;
+                stopped_by_guard = self.queue.peek_time().is_some_and(|at| at <= end_us);
                 break;
             }
-            let (at, event) = self.queue.pop().expect("peeked an event");
+            let Some((at, event)) = self.queue.pop_until(end_us) else {
+                break;
+            };
             self.now_us = at;
             self.stats.events += 1;
             self.dispatch(event);
@@ -604,8 +603,9 @@ impl<N: Node, O: Observer> Sim<N, O> {
                 Command::SetTimer { timer, after_us } => {
                     let slot = &mut self.nodes[node.index()];
                     let at = slot.clock.fire_at(self.now_us, after_us);
-                    let s = self.queue.push(
+                    let s = self.queue.push_timer(
                         at,
+                        after_us,
                         Event::Timer {
                             node,
                             timer: timer.clone(),
