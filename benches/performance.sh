@@ -312,8 +312,8 @@ table() {
 md "## Cost by N and C" ""
 md "Each run makes about $(group "$table_deliveries") deliveries (T = that / 4N, and at least 8 per slot);" \
   "median (min–max) of $table_reps runs, heap-loop and acidbase alternating." \
-  "*refused*: \`acidbase bench\` rejects that N and C (its accounts' total balance would pass" \
-  "the scenario validator's bound)." ""
+  "*refused*: \`acidbase bench\` rejected that N and C as no valid bench scenario" \
+  "(none since issue 16 shares the balance bound among the N × C accounts)." ""
 table "### ns per delivery, acidbase" ns_a
 table "### ns per delivery, heap-loop" ns_h
 table "### acidbase / heap-loop (deliveries per second; per adjacent pair)" ns_r

@@ -6,8 +6,14 @@
 //! [`crate::serve::Limits::max_body_bytes`]), answers it and closes the connection.
 //! A connection silent (or not reading its answer) for [`IDLE`] is dropped, so idle
 //! connections, a half-sent request or many tabs hold a thread for seconds at most,
-//! and the thread count never grows. At most [`RUNS`] requests are answered at once
-//! (a run takes a core), the others wait for a turn.
+//! and the thread count never grows. A request must arrive whole within
+//! [`REQUEST_DEADLINE`] (a client trickling a byte a second holds a thread no longer
+//! than that). At most [`RUNS`] requests are answered at once (a run takes a core),
+//! the others wait for a turn.
+
+// A request's deadline is wall-clock time, as a socket's timeouts are; no simulation
+// runs on this clock.
+#![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
 use super::common::bad;
 use super::interrupt;
@@ -18,7 +24,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Connections served at once.
 const CONNECTIONS: usize = 16;
@@ -29,7 +35,10 @@ const RUNS: usize = 4;
 
 /// How long a connection may stay silent, or not read its answer, before it is
 /// dropped; also how often an idle thread looks at the stop flag.
-const IDLE: Duration = Duration::from_secs(2);
+const IDLE: Duration = Duration::from_secs(5);
+
+/// How long a connection has to send its whole request, however it trickles.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(10);
 
 /// The largest request head (request line and headers).
 const MAX_HEAD: usize = 16 << 10;
@@ -144,7 +153,11 @@ fn accept_loop(listener: &TcpListener, lab: &Lab, turns: &Turns) {
 }
 
 /// Reads one request from `stream`, answers it, and closes the connection.
-fn serve_one(mut stream: TcpStream, lab: &Lab, turns: &Turns) {
+fn serve_one(stream: TcpStream, lab: &Lab, turns: &Turns) {
+    let mut stream = Timed {
+        stream,
+        until: Instant::now() + REQUEST_DEADLINE,
+    };
     let response = match read_request(&mut stream, lab.limits().max_body_bytes) {
         Ok(None) => return,
         Ok(Some((method, path, body))) => {
@@ -161,11 +174,12 @@ fn serve_one(mut stream: TcpStream, lab: &Lab, turns: &Turns) {
         }
         Err(r) => r,
     };
-    let _ = write_response(&mut stream, &response);
-    let _ = stream.flush();
-    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = write_response(&mut stream.stream, &response);
+    let _ = stream.stream.flush();
+    let _ = stream.stream.shutdown(std::net::Shutdown::Write);
     // Let the client read the answer before the socket closes (a close with unread
-    // input would reset the connection).
+    // input would reset the connection), for one more [`IDLE`] at most.
+    stream.until = Instant::now() + IDLE;
     let mut rest = [0u8; 4096];
     let mut drained = 0;
     while let Ok(n) = stream.read(&mut rest) {
@@ -176,18 +190,36 @@ fn serve_one(mut stream: TcpStream, lab: &Lab, turns: &Turns) {
     }
 }
 
+/// A connection whose reads fail with `TimedOut` once `until` has passed.
+struct Timed {
+    stream: TcpStream,
+    until: Instant,
+}
+
+impl Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if Instant::now() >= self.until {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("not sent within {} s", REQUEST_DEADLINE.as_secs()),
+            ));
+        }
+        self.stream.read(buf)
+    }
+}
+
 type Request = (String, String, Vec<u8>);
 
 /// The method, path and body of the request on `stream`; `None` if the client
 /// closed or fell silent before sending one; an answer for a bad request.
-fn read_request(stream: &mut TcpStream, limit: usize) -> Result<Option<Request>, Response> {
+fn read_request(stream: &mut Timed, limit: usize) -> Result<Option<Request>, Response> {
     let mut buf = Vec::with_capacity(2048);
     let mut chunk = [0u8; 4096];
     loop {
         let n = match stream.read(&mut chunk) {
             Ok(0) | Err(_) if buf.is_empty() => return Ok(None),
             Ok(0) => return Err(bad_request("the request ended before its headers")),
-            Err(e) => return Err(bad_request(&format!("the request could not be read: {e}"))),
+            Err(e) => return Err(read_failed("the request", &e)),
             Ok(n) => n,
         };
         buf.extend_from_slice(&chunk[..n]);
@@ -229,14 +261,14 @@ fn read_request(stream: &mut TcpStream, limit: usize) -> Result<Option<Request>,
             return Err(crate::serve::too_large(limit));
         }
         if header("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
-            let _ = stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
+            let _ = stream.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
         }
         let mut body = buf.split_off(head_len);
         if body.len() < length {
             let missing = (length - body.len()) as u64;
             let mut rest = Vec::new();
             if let Err(e) = (&mut *stream).take(missing).read_to_end(&mut rest) {
-                return Err(bad_request(&format!("the body could not be read: {e}")));
+                return Err(read_failed("the body", &e));
             }
             body.extend_from_slice(&rest);
         }
@@ -246,6 +278,21 @@ fn read_request(stream: &mut TcpStream, limit: usize) -> Result<Option<Request>,
         body.truncate(length);
         return Ok(Some((method, path, body)));
     }
+}
+
+/// 408 for a request that stalled or trickled past its deadline, else 400.
+fn read_failed(what: &str, e: &std::io::Error) -> Response {
+    use std::io::ErrorKind::{TimedOut, WouldBlock};
+    let status = if matches!(e.kind(), TimedOut | WouldBlock) {
+        408
+    } else {
+        400
+    };
+    Response::error(ApiError {
+        status,
+        error: format!("{what} could not be read: {e}"),
+        ..ApiError::default()
+    })
 }
 
 fn bad_request(message: &str) -> Response {
@@ -258,6 +305,7 @@ fn reason(status: u16) -> &'static str {
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        408 => "Request Timeout",
         411 => "Length Required",
         413 => "Payload Too Large",
         422 => "Unprocessable Content",

@@ -1,4 +1,4 @@
-//! The canonical bench-2pc workload (`../shared/bench-peers/README.md`), run through
+//! The canonical bench-2pc workload (`benches/README.md`), run through
 //! the real engine, the real 2PC protocol and the real checkers.
 //!
 //! One TM, N RMs, T transactions from C closed-loop sessions with no think time; every
@@ -9,7 +9,10 @@
 //! not counted as deliveries.
 
 use crate::run::{Registry, Validated};
-use crate::scenario::{KeysSpec, LatencySpec, LoadSpec, ScenarioError, TransferSpec, WorkloadSpec};
+use crate::scenario::{
+    KeysSpec, LatencySpec, LoadSpec, ScenarioError, TransferSpec, WorkloadSpec, MAX_AMOUNT,
+    MAX_MONEY_TOTAL,
+};
 
 /// The bench's flags (same names and defaults as the peers).
 #[derive(Clone, Debug)]
@@ -82,10 +85,14 @@ pub fn scenario(args: &BenchArgs) -> Result<Validated, ScenarioError> {
         min_ms: 1.0,
         max_ms: 10.0,
     };
+    // As much money as validation allows: N·C accounts share its total (so C up to
+    // 10,000 at N = 100 still validates), and an account of at least
+    // 10¹² / 10⁶ = 10⁶ covers a session's unit debits for T up to 10⁶ · C.
+    let accounts = i64::from(args.rms) * i64::from(args.concurrency.max(1));
+    let initial_balance = (MAX_MONEY_TOTAL / accounts.max(1)).min(MAX_AMOUNT);
     s.workload = WorkloadSpec::Transfer(TransferSpec {
         accounts_per_shard: args.concurrency.max(1),
-        // The most validation allows: a unit debit per transaction never runs dry.
-        initial_balance: 1_000_000_000,
+        initial_balance,
         amount_min: 1,
         amount_max: 1,
         fan_out: args.rms.saturating_sub(1).max(1),

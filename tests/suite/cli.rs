@@ -449,6 +449,28 @@ fn bench_completes_every_transaction_with_4nt_deliveries() {
     );
 }
 
+/// The cost table's far corner: N · C accounts share validation's money bound (until
+/// issue 16 each held 10⁹, and N × C above 1,000 was refused).
+#[test]
+fn bench_runs_the_largest_n_and_c_of_the_cost_table() {
+    let a = acidbase(&[
+        "bench",
+        "--rms",
+        "64",
+        "--txns",
+        "2048",
+        "--concurrency",
+        "1024",
+    ]);
+    assert_exit(&a, 0);
+    let out = stdout(&a);
+    assert!(out.contains("transactions_completed: 2048\n"), "{out}");
+    assert!(
+        out.contains("deliveries: 524288 (expected 524288)"),
+        "{out}"
+    );
+}
+
 // ----------------------------------------------------------------------------------
 // help
 

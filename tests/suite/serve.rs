@@ -347,3 +347,42 @@ fn the_scenario_on_the_command_line_is_offered_first_and_ctrl_c_stops_the_server
     let o = acidbase(&["serve", "--port", "0", "no-such-file.ron"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+#[allow(clippy::disallowed_methods, clippy::disallowed_types)] // the client's own clock
+fn a_request_trickled_a_byte_at_a_time_is_cut_at_its_deadline_and_others_are_answered() {
+    let s = Server::start(&[]);
+    let mut slow = TcpStream::connect(&s.addr).expect("accepted");
+    slow.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("a timeout");
+    let trickler = std::thread::spawn(move || {
+        // A header line that never ends, one byte every 0.3 s: never silent for
+        // long, never complete.
+        let _ = slow.write_all(b"GET / HTTP/1.1\r\nX-Slow: ");
+        let started = std::time::Instant::now();
+        let mut raw = Vec::new();
+        while started.elapsed() < Duration::from_secs(30) {
+            if slow.write_all(b"a").is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+            slow.set_nonblocking(true).expect("nonblocking");
+            let mut buf = [0u8; 4096];
+            match slow.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => raw.extend_from_slice(&buf[..n]),
+                Err(_) => {}
+            }
+            slow.set_nonblocking(false).expect("blocking");
+        }
+        (started.elapsed(), raw)
+    });
+    assert_eq!(s.get("/api/info").status, 200);
+    let (took, raw) = trickler.join().expect("the trickling client");
+    assert!(
+        took < Duration::from_secs(25),
+        "the trickled request held its thread for {took:?}"
+    );
+    assert_eq!(Answer::parse(&raw).status, 408);
+    assert_eq!(s.get("/api/info").status, 200);
+}
