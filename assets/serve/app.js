@@ -110,7 +110,7 @@ async function run({ counterexample = null, fresh = false } = {}) {
     }
   }
   state.finished += 1;
-  setBusy(false, a.status === 'fulfilled' ? `ran ${a.value.report.events} events` : 'refused');
+  setBusy(false, a.status === 'fulfilled' ? `the engine ran ${a.value.report.events} events (${a.value.events.length} trace lines)` : 'refused');
 }
 
 function setBusy(busy, text) {
@@ -590,12 +590,12 @@ function highlightStep(scroll) {
   for (const el of document.querySelectorAll('#diagram .current')) el.classList.remove('current');
   const e = res && res.events.find((x) => x.i === state.step);
   if (!e) {
-    $('step-label').textContent = res ? `${res.events.length} events` : '';
+    $('step-label').textContent = res ? `${res.events.length} trace lines` : '';
     $('detail').hidden = true;
     state.selected = null;
     return;
   }
-  $('step-label').textContent = `event ${e.i} of ${res.events.length}: ${fmtMs(e.t_us)} ${e.kind}`;
+  $('step-label').textContent = `line ${e.i + 1} of ${res.events.length}: ${fmtMs(e.t_us)} ${e.kind}`;
   const el = $('diagram').querySelector(`[data-i~="${e.i}"]`);
   if (el) el.classList.add('current');
   const y = state.scales.a.y(e.t_us);

@@ -13,6 +13,7 @@ pub struct Digest {
 const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 
 impl Default for Digest {
+    #[inline(always)]
     fn default() -> Self {
         Digest {
             h: 0x2545_f491_4f6c_dd1d,
@@ -21,16 +22,21 @@ impl Default for Digest {
 }
 
 impl Digest {
+    #[inline(always)]
     pub fn value(&self) -> u64 {
         crate::rng::mix64(self.h)
     }
 }
 
+// Inlined: the exhaustive checker hashes every state through it (see
+// `exhaustive::fingerprint`), and there the calls cost as much as the mixing.
 impl Hasher for Digest {
+    #[inline(always)]
     fn finish(&self) -> u64 {
         self.value()
     }
 
+    #[inline(always)]
     fn write(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
@@ -46,25 +52,32 @@ impl Hasher for Digest {
         }
     }
 
+    #[inline(always)]
     fn write_u64(&mut self, word: u64) {
         self.h = (self.h.rotate_left(5) ^ word).wrapping_mul(K);
     }
 
+    #[inline(always)]
     fn write_u8(&mut self, i: u8) {
         self.write_u64(u64::from(i));
     }
+    #[inline(always)]
     fn write_u16(&mut self, i: u16) {
         self.write_u64(u64::from(i));
     }
+    #[inline(always)]
     fn write_u32(&mut self, i: u32) {
         self.write_u64(u64::from(i));
     }
+    #[inline(always)]
     fn write_usize(&mut self, i: usize) {
         self.write_u64(i as u64);
     }
+    #[inline(always)]
     fn write_i64(&mut self, i: i64) {
         self.write_u64(i as u64);
     }
+    #[inline(always)]
     fn write_isize(&mut self, i: isize) {
         self.write_u64(i as u64);
     }

@@ -227,7 +227,7 @@ test('acidbase serve, driven in a headless Chromium as a person would', async (t
       await page.click('#step-next');
       await page.click('#step-next');
       await page.click('#step-next');
-      assert.match(await page.textContent('#step-label'), /^event \d+ of \d+/);
+      assert.match(await page.textContent('#step-label'), /^line \d+ of \d+/);
       assert.equal(await page.locator('#diagram .current').count(), 1, 'the stepped event is marked');
       await page.click('#step-prev');
       assert.equal(await page.locator('#diagram .current').count(), 1);
@@ -279,7 +279,7 @@ test('acidbase serve, driven in a headless Chromium as a person would', async (t
       assert.equal(await digest(page), cli_.digest);
       assert.ok(cli_.violations.atomicity > 0);
       assert.equal(await count(page, 'violations.atomicity'), cli_.violations.atomicity);
-      assert.match(await page.textContent('#step-label'), /^event \d+ of/, 'opening it steps to its first event');
+      assert.match(await page.textContent('#step-label'), /^line \d+ of/, 'opening it steps to its first event');
       for (let n = 0; n < 12; n++) await page.click('#step-next');
       assert.equal(await page.locator('#diagram .current').count(), 1);
       await shot(page, '08-counterexample-stepped');
