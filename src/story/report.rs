@@ -109,8 +109,11 @@ pub fn tell(
             scenario.max_events, rep.sim_time_ms
         ));
     }
+    // The file's description is its author's claim about the file as written; under
+    // another protocol or other faults it may not hold, so it is said as the
+    // scenario's, not as what this run did.
     if !scenario.description.is_empty() {
-        out.push(scenario.description.trim().to_string());
+        out.push(format!("The scenario: {}", scenario.description.trim()));
     }
     const FAULT_LINES: usize = 8;
     let faults = describe_faults(plan, names);

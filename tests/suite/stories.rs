@@ -296,6 +296,7 @@ fn check_from_report(r: &Run, s: &str) -> Option<Vec<String>> {
 }
 
 fn check_description(r: &Run, s: &str) -> Option<Vec<String>> {
+    let s = s.strip_prefix("The scenario: ")?;
     let file = std::fs::read_to_string(&r.file).ok()?;
     file.contains(&format!("description: \"{s}\""))
         .then(Vec::new)
