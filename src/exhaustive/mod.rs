@@ -263,7 +263,6 @@ pub fn fingerprint<T: Hash>(t: &T) -> u64 {
     d.finish()
 }
 
-
 #[cfg(test)]
 mod fingerprint_tests {
     use super::*;

@@ -2,12 +2,29 @@
 //! use it: `tests/browser/serve.test.mjs` (Node.js, playwright-core, Debian's
 //! `/usr/bin/chromium`) starts `acidbase serve --port 0`, runs scenarios from the
 //! page, adds faults by clicking, and checks what the page shows against
-//! `acidbase run`. `.ci/run` installs what it needs; run elsewhere, this test fails
-//! and says what is missing and how to install it (it never skips: CI has them).
+//! `acidbase run`. It runs `npm ci --prefix tests/browser` itself if playwright-core
+//! is missing; `.ci/run` also installs Chromium. Without them this test fails and
+//! says what is missing and how to install it (it never skips: CI has them).
 //! The screenshots of each step land in `target/browser-screenshots/`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// Installs playwright-core from `tests/browser/package-lock.json` when it is not
+/// there yet and npm is (its version pinned; it downloads no browser), so a fresh
+/// clone's `cargo test --release` needs only Chromium from the system.
+fn install_playwright(root: &Path) {
+    if root
+        .join("tests/browser/node_modules/playwright-core")
+        .is_dir()
+    {
+        return;
+    }
+    let _ = Command::new("npm")
+        .args(["ci", "--prefix", "tests/browser", "--no-audit", "--no-fund"])
+        .current_dir(root)
+        .output();
+}
 
 /// What the browser test needs and this machine lacks, each with how to install it.
 fn missing(root: &Path) -> Vec<String> {
@@ -45,6 +62,7 @@ fn screenshots() -> PathBuf {
 #[test]
 fn the_serve_page_works_in_a_headless_chromium() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    install_playwright(root);
     let missing = missing(root);
     assert!(
         missing.is_empty(),
