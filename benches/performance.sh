@@ -192,6 +192,20 @@ trap 'rm -f "$body"' EXIT
 md() { printf '%s\n' "$@" >>"$body"; }
 
 # --- 1. acidbase bench vs heap-loop, vs SimPy ---------------------------------------
+# alternate PEER T C REPS: REPS rounds of acidbase then PEER at N = 4; sets ra and rp
+# (deliveries/s of each), rr (the ratio of each adjacent pair) and end_a / end_p
+# (their sim_end_ms, the same every run).
+alternate() {
+  local i oa op a p
+  ra=() rp=() rr=()
+  for ((i = 0; i < $4; i++)); do
+    oa=$(bench acidbase 4 "$2" "$3")
+    op=$(bench "$1" 4 "$2" "$3")
+    a=$(field deliveries_per_wall_s <<<"$oa") p=$(field deliveries_per_wall_s <<<"$op")
+    ra+=("$a") rp+=("$p") rr+=("$(ratio "$a" "$p")")
+  done
+  end_a=$(field sim_end_ms <<<"$oa") end_p=$(field sim_end_ms <<<"$op")
+}
 declare -A end_ms
 md "## acidbase bench and the heap loop (N = 4, T = $(group "$main_txns"))" ""
 md "deliveries/s, median (min–max) of $reps runs each, acidbase and heap-loop alternating;" \
@@ -199,16 +213,10 @@ md "deliveries/s, median (min–max) of $reps runs each, acidbase and heap-loop 
 md "| C | acidbase | heap-loop | acidbase / heap-loop |" "|---:|---:|---:|---:|"
 for c in 1 64; do
   note "acidbase vs heap-loop, C = $c, $reps runs each"
-  ra=() rh=() rr=()
-  for ((i = 0; i < reps; i++)); do
-    oa=$(bench acidbase 4 "$main_txns" "$c")
-    oh=$(bench heap 4 "$main_txns" "$c")
-    a=$(field deliveries_per_wall_s <<<"$oa") h=$(field deliveries_per_wall_s <<<"$oh")
-    ra+=("$a") rh+=("$h") rr+=("$(ratio "$a" "$h")")
-  done
-  end_ms[acidbase,$main_txns,$c]=$(field sim_end_ms <<<"$oa")
-  end_ms[heap,$main_txns,$c]=$(field sim_end_ms <<<"$oh")
-  md "| $c | $(fmt rate "$(printf '%s\n' "${ra[@]}" | stats)") | $(fmt rate "$(printf '%s\n' "${rh[@]}" | stats)") | $(fmt ratio "$(printf '%s\n' "${rr[@]}" | stats)") |"
+  alternate heap "$main_txns" "$c" "$reps"
+  end_ms[acidbase,$main_txns,$c]=$end_a
+  end_ms[heap,$main_txns,$c]=$end_p
+  md "| $c | $(fmt rate "$(printf '%s\n' "${ra[@]}" | stats)") | $(fmt rate "$(printf '%s\n' "${rp[@]}" | stats)") | $(fmt ratio "$(printf '%s\n' "${rr[@]}" | stats)") |"
 done
 md ""
 
@@ -231,15 +239,9 @@ if $simpy; then
   md "| C | acidbase | SimPy | acidbase / SimPy |" "|---:|---:|---:|---:|"
   for c in 1 64; do
     note "acidbase vs SimPy, C = $c, $simpy_reps runs each"
-    ra=() rs=() rr=()
-    for ((i = 0; i < simpy_reps; i++)); do
-      oa=$(bench acidbase 4 "$simpy_txns" "$c")
-      os=$(bench simpy 4 "$simpy_txns" "$c")
-      a=$(field deliveries_per_wall_s <<<"$oa") s=$(field deliveries_per_wall_s <<<"$os")
-      ra+=("$a") rs+=("$s") rr+=("$(ratio "$a" "$s")")
-    done
-    end_ms[simpy,$simpy_txns,$c]=$(field sim_end_ms <<<"$os")
-    md "| $c | $(fmt rate "$(printf '%s\n' "${ra[@]}" | stats)") | $(awk -v s="$(printf '%s\n' "${rs[@]}" | stats)" 'BEGIN { split(s, a, " "); if (a[2] == a[3]) printf "%.0f k\n", a[1] / 1e3; else printf "%.0f k (%.0f–%.0f)\n", a[1] / 1e3, a[2] / 1e3, a[3] / 1e3 }') | $(fmt times "$(printf '%s\n' "${rr[@]}" | stats)") |"
+    alternate simpy "$simpy_txns" "$c" "$simpy_reps"
+    end_ms[simpy,$simpy_txns,$c]=$end_p
+    md "| $c | $(fmt rate "$(printf '%s\n' "${ra[@]}" | stats)") | $(awk -v s="$(printf '%s\n' "${rp[@]}" | stats)" 'BEGIN { split(s, a, " "); if (a[2] == a[3]) printf "%.0f k\n", a[1] / 1e3; else printf "%.0f k (%.0f–%.0f)\n", a[1] / 1e3, a[2] / 1e3, a[3] / 1e3 }') | $(fmt times "$(printf '%s\n' "${rr[@]}" | stats)") |"
   done
   md ""
 fi
